@@ -1,0 +1,2 @@
+//! simnet-core: the deterministic engine.
+pub mod time;

@@ -1,0 +1,2 @@
+//! simnet
+fn main() {}
