@@ -1,2 +1,48 @@
 //! simnet-core: the deterministic engine.
+//!
+//! The layers, lowest first (a layer never imports one above it):
+//!
+//! 1. [`time`], [`rng`], [`queue`] — virtual time in integer nanoseconds, one
+//!    seed forked into labelled ChaCha streams, and an event queue ordered by
+//!    `(time, sequence)`.
+//! 2. [`link`] and [`fault`] — what happens to a frame between two hosts:
+//!    latency, jitter, loss, duplication, reordering, corruption, bandwidth
+//!    with a drop-tail queue, MTU, and targeted faults that pick packets by
+//!    their headers.
+//! 3. [`host`] — a smoltcp stack per host with the socket API applications
+//!    expect (backlog, ephemeral ports, per-socket deadlines). The only
+//!    module that imports smoltcp.
+//! 4. [`app`] and [`apps`] — the application trait and the built-in TCP/UDP
+//!    programs.
+//! 5. [`world`] — the builder (the Rust API) and the loop that jumps from
+//!    event to event.
+//!
+//! Everything that happens becomes a [`trace::TraceEvent`]; the `simnet-trace`
+//! crate renders traces, `simnet-scenario` builds worlds from TOML files.
+
+pub mod app;
+pub mod apps;
+pub mod fault;
+pub mod host;
+pub mod link;
+pub mod packet;
+pub mod queue;
+pub mod rng;
+pub mod socket;
 pub mod time;
+pub mod trace;
+pub mod world;
+
+pub use app::{App, AppContext, Command};
+pub use fault::{FaultAction, PacketFilter, TargetedFault};
+pub use host::{CongestionControl, HostConfig, TcpConfig, UdpConfig};
+pub use link::{Direction, DropReason, GilbertElliott, LinkParams, LinkPatch};
+pub use packet::{FrameId, PacketInfo, TcpFlags, Transport};
+pub use rng::{Probability, Seed};
+pub use socket::{
+    AppId, CloseReason, HostId, LinkId, Protocol, Recv, SocketCall, SocketError, SocketEvent, SocketId,
+    SocketRow, TcpState, TimerId,
+};
+pub use time::{SimDuration, SimTime};
+pub use trace::{AppEvent, EndReason, FieldValue, Trace, TraceEvent, TraceRecord};
+pub use world::{Action, BuildError, RunLimits, World, WorldBuilder};

@@ -1,0 +1,233 @@
+//! Applications: the programs that run on hosts.
+//!
+//! An application is a deterministic state machine driven by the world with
+//! an explicit `now`: it is started, told about its sockets
+//! ([`SocketEvent`]), woken by its own timers, and given commands from the
+//! scenario's timeline. Everything it does goes through [`AppContext`]: the
+//! socket API of its host, timers, its own random stream, and
+//! application-level trace events. It never sees smoltcp or the scheduler.
+
+use crate::host::Host;
+use crate::rng::SimRng;
+use crate::socket::{AppId, Recv, SocketError, SocketEvent, SocketId, TcpState, TimerId};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{AppEvent, HostInfo, TraceEvent};
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A program running on a host.
+///
+/// Implementations must be deterministic: no clocks, no OS randomness, no
+/// iteration over hash maps. `'static + Any` lets tests downcast an
+/// application to read its results.
+pub trait App: Any {
+    /// Called when the application starts (and again after its host restarts).
+    fn start(&mut self, cx: &mut AppContext<'_>);
+
+    /// Called when something happened on one of its sockets.
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent);
+
+    /// Called when a timer set with [`AppContext::set_timer`] fires.
+    fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        let _ = (cx, timer);
+    }
+
+    /// Called for a command from the timeline (`send`, `close`, `publish`...).
+    /// The default reports that the command was not understood.
+    fn on_command(&mut self, cx: &mut AppContext<'_>, command: &Command) {
+        cx.emit(AppEvent::new(
+            "app.command-ignored",
+            format!("ignored command `{}`", command.verb),
+        ));
+    }
+}
+
+/// An instruction from the timeline to an application.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Command {
+    /// What to do, e.g. `send`, `close`, `publish`.
+    pub verb: String,
+    /// Text that goes with it (bytes to send, an event's payload).
+    pub data: Option<String>,
+    /// A count that goes with it (bytes to send, messages).
+    pub count: Option<u64>,
+}
+
+impl Command {
+    /// A command with just a verb.
+    pub fn new(verb: impl Into<String>) -> Command {
+        Command {
+            verb: verb.into(),
+            data: None,
+            count: None,
+        }
+    }
+
+    /// Adds text.
+    pub fn with_data(mut self, data: impl Into<String>) -> Command {
+        self.data = Some(data.into());
+        self
+    }
+}
+
+/// Everything an application may touch while it handles one event.
+pub struct AppContext<'a> {
+    pub(crate) now: SimTime,
+    pub(crate) app: AppId,
+    pub(crate) host: &'a mut Host,
+    pub(crate) rng: &'a mut SimRng,
+    pub(crate) next_timer: &'a mut u64,
+    pub(crate) cancelled: &'a mut BTreeSet<TimerId>,
+    pub(crate) directory: &'a [HostInfo],
+}
+
+impl AppContext<'_> {
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// This application's id.
+    pub fn app_id(&self) -> AppId {
+        self.app
+    }
+
+    /// The name of the host the application runs on.
+    pub fn host_name(&self) -> &str {
+        &self.host.name
+    }
+
+    /// The host's IPv4 address.
+    pub fn local_addr(&self) -> Ipv4Addr {
+        self.host.addr
+    }
+
+    /// The application's own random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// The address of the host called `name`.
+    pub fn resolve(&self, name: &str) -> Option<Ipv4Addr> {
+        self.directory
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| h.addr)
+    }
+
+    /// Records an application-level event in the trace.
+    pub fn emit(&mut self, event: AppEvent) {
+        let host = self.host.id;
+        let app = self.app;
+        self.host
+            .effects
+            .push(crate::host::Effect::Trace(TraceEvent::App { host, app, event }));
+    }
+
+    /// Wakes the application after `delay`.
+    pub fn set_timer(&mut self, delay: SimDuration) -> TimerId {
+        self.set_timer_at(self.now + delay)
+    }
+
+    /// Wakes the application at `at` (or now, if `at` has passed).
+    pub fn set_timer_at(&mut self, at: SimTime) -> TimerId {
+        let id = TimerId(*self.next_timer);
+        *self.next_timer += 1;
+        self.host
+            .effects
+            .push(crate::host::Effect::Timer(self.app, id, at.max(self.now)));
+        id
+    }
+
+    /// Cancels a timer that has not fired yet.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.cancelled.insert(timer);
+    }
+
+    /// Listens on `port` with the host's default backlog.
+    pub fn listen(&mut self, port: u16) -> Result<(), SocketError> {
+        self.host.listen(self.now, self.app, port, None)
+    }
+
+    /// Listens on `port` with an explicit backlog.
+    pub fn listen_with_backlog(&mut self, port: u16, backlog: usize) -> Result<(), SocketError> {
+        self.host.listen(self.now, self.app, port, Some(backlog))
+    }
+
+    /// Stops listening on `port`.
+    pub fn unlisten(&mut self, port: u16) {
+        self.host.unlisten(self.now, self.app, port)
+    }
+
+    /// Accepts the oldest waiting connection on `port`.
+    pub fn accept(&mut self, port: u16) -> Option<SocketId> {
+        self.host.accept(self.now, self.app, port)
+    }
+
+    /// Opens a TCP connection to `remote` from an ephemeral port.
+    pub fn connect(&mut self, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        self.host.connect(self.now, self.app, remote)
+    }
+
+    /// Copies as much of `data` as fits into the send buffer; returns how much.
+    /// When not everything fit, a [`SocketEvent::Writable`] follows once there is room.
+    pub fn send(&mut self, socket: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.host.send(self.now, self.app, socket, data)
+    }
+
+    /// Reads up to `max` bytes.
+    pub fn recv(&mut self, socket: SocketId, max: usize) -> Result<Recv, SocketError> {
+        self.host.recv(self.now, self.app, socket, max)
+    }
+
+    /// Sends FIN but keeps reading (half-close).
+    pub fn shutdown(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.host.shutdown(self.now, self.app, socket)
+    }
+
+    /// Closes the socket. With unread data, the connection is reset (as Linux does).
+    pub fn close(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.host.close(self.now, self.app, socket)
+    }
+
+    /// Resets the connection (`SO_LINGER` 0).
+    pub fn abort(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.host.abort(self.now, self.app, socket)
+    }
+
+    /// Switches Nagle's algorithm for one socket (`false` is `TCP_NODELAY`).
+    pub fn set_nagle(&mut self, socket: SocketId, enabled: bool) -> Result<(), SocketError> {
+        self.host.set_nagle(self.app, socket, enabled)
+    }
+
+    /// Bytes received and not yet read.
+    pub fn recv_queue(&mut self, socket: SocketId) -> Result<usize, SocketError> {
+        self.host.recv_queue(self.app, socket)
+    }
+
+    /// Bytes written and not yet acknowledged.
+    pub fn send_queue(&mut self, socket: SocketId) -> Result<usize, SocketError> {
+        self.host.send_queue(self.app, socket)
+    }
+
+    /// The TCP state of one of the host's sockets.
+    pub fn tcp_state(&self, socket: SocketId) -> Option<TcpState> {
+        self.host.tcp_state(socket)
+    }
+
+    /// Binds a UDP socket (port 0 picks an ephemeral one).
+    pub fn udp_bind(&mut self, port: u16) -> Result<SocketId, SocketError> {
+        self.host.udp_bind(self.now, self.app, port)
+    }
+
+    /// Sends one datagram.
+    pub fn send_to(&mut self, socket: SocketId, dst: SocketAddrV4, data: &[u8]) -> Result<(), SocketError> {
+        self.host.send_to(self.now, self.app, socket, dst, data)
+    }
+
+    /// Receives one datagram, if any is waiting.
+    pub fn recv_from(&mut self, socket: SocketId) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
+        self.host.recv_from(self.app, socket)
+    }
+}

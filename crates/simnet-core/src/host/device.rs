@@ -1,0 +1,66 @@
+//! The in-memory network device between a smoltcp interface and the links.
+//!
+//! It holds at most one received frame (the host feeds frames one at a time,
+//! so every state change can be attributed to the packet that caused it) and
+//! collects every frame the interface transmits. It never refuses to
+//! transmit: queueing and loss are the links' business.
+
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use std::rc::Rc;
+
+pub(crate) struct SimDevice {
+    pub rx: Option<Rc<[u8]>>,
+    pub tx: Vec<Vec<u8>>,
+    pub mtu: usize,
+}
+
+impl SimDevice {
+    pub fn new(mtu: usize) -> SimDevice {
+        SimDevice {
+            rx: None,
+            tx: Vec::new(),
+            mtu,
+        }
+    }
+}
+
+pub(crate) struct RxToken(Rc<[u8]>);
+
+pub(crate) struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::Device for SimDevice {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let frame = self.rx.take()?;
+        Some((RxToken(frame), TxToken(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ip;
+        caps.max_transmission_unit = self.mtu;
+        caps
+    }
+}
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0; len];
+        let r = f(&mut buf);
+        self.0.push(buf);
+        r
+    }
+}

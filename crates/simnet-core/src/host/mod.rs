@@ -1,0 +1,1275 @@
+//! Hosts: a smoltcp TCP/IP stack with the socket API applications expect.
+//!
+//! This is the only module that knows smoltcp. A host owns one smoltcp
+//! `Interface` (seeded from the host's random stream, so ISNs are
+//! reproducible), an in-memory device, and its sockets. It adds what smoltcp
+//! leaves to its user:
+//!
+//! - **Demultiplexing.** Each socket lives in its own one-socket `SocketSet`.
+//!   An incoming frame is matched to its socket by 4-tuple (or, for a SYN, to
+//!   a free listening socket) and only that socket is polled; frames nobody
+//!   claims are handed to smoltcp with an empty set, so smoltcp itself
+//!   answers with RST or ICMP port unreachable. A host's cost per packet
+//!   therefore does not grow with the number of sockets it holds, while every
+//!   socket keeps smoltcp's real behaviour (TIME-WAIT included). Each socket
+//!   reports its own next deadline to the scheduler.
+//! - **A listen backlog.** smoltcp has none: a listening socket *becomes* the
+//!   connection when a SYN arrives. `listen(port)` arms `backlog` listening
+//!   sockets; each one that receives a SYN waits, half-open and then
+//!   established, until the application accepts it, and only then is a fresh
+//!   listening socket armed. So the backlog bounds connections that are not
+//!   yet accepted, as in Linux; beyond it smoltcp answers SYNs with RST
+//!   (Linux would drop them and let the client retry).
+//! - **Ephemeral ports** from a configurable range, held until a socket is
+//!   gone (TIME-WAIT included), so exhaustion is real and visible.
+//! - **Observation.** Every poll of a socket is followed by a comparison of
+//!   its state, so each transition is reported with the packet that caused
+//!   it, and applications are told about new data, EOF, resets and room to
+//!   write.
+//!
+//! What it deliberately does not do: IP routing (the world sends each frame
+//! down the link to the host that owns the destination address), IPv6, or
+//! any socket option smoltcp does not implement.
+
+mod device;
+pub mod wire;
+
+use crate::rng::SimRng;
+use crate::socket::{
+    AppId, CloseReason, HostId, Preview, Protocol, Recv, SocketCall, SocketError, SocketEvent,
+    SocketId, SocketRow, TcpState, TimerId,
+};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{DiscardReason, TraceEvent};
+use device::SimDevice;
+use rand::RngCore;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// Converts simnet time to smoltcp time. This and [`from_smol`] are the only
+/// places where the two clocks meet; smoltcp counts whole microseconds, so
+/// sub-microsecond parts are dropped.
+fn smol_instant(t: SimTime) -> smoltcp::time::Instant {
+    smoltcp::time::Instant::from_micros(t.as_micros() as i64)
+}
+
+fn from_smol(t: smoltcp::time::Instant) -> SimTime {
+    SimTime::from_micros(t.total_micros().max(0) as u64)
+}
+
+fn smol_duration(d: SimDuration) -> smoltcp::time::Duration {
+    smoltcp::time::Duration::from_micros(d.as_micros())
+}
+
+/// Congestion control algorithms smoltcp offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CongestionControl {
+    /// No congestion control: send as much as the receive window allows.
+    None,
+    /// TCP Reno.
+    Reno,
+    /// CUBIC (the default, as on Linux).
+    Cubic,
+}
+
+/// TCP options for every socket a host creates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TcpConfig {
+    /// Receive buffer size; it bounds the advertised window (and decides the
+    /// window-scale option smoltcp sends).
+    pub rx_buffer_bytes: usize,
+    /// Send buffer size.
+    pub tx_buffer_bytes: usize,
+    /// Nagle's algorithm (off is `TCP_NODELAY`).
+    pub nagle: bool,
+    /// Delayed ACK timeout (`None` acknowledges at once). smoltcp's default is 10 ms.
+    pub ack_delay: Option<SimDuration>,
+    /// Send keepalive probes after this much idle time.
+    pub keep_alive: Option<SimDuration>,
+    /// Give up on a connection when nothing is acknowledged for this long
+    /// (`TCP_USER_TIMEOUT`); also bounds SYN retries.
+    pub user_timeout: Option<SimDuration>,
+    /// Congestion control algorithm.
+    pub congestion: CongestionControl,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            rx_buffer_bytes: 64 * 1024,
+            tx_buffer_bytes: 64 * 1024,
+            nagle: true,
+            ack_delay: Some(SimDuration::from_millis(10)),
+            keep_alive: None,
+            user_timeout: None,
+            congestion: CongestionControl::Cubic,
+        }
+    }
+}
+
+/// UDP options for every socket a host creates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UdpConfig {
+    /// Datagrams a socket can hold in each direction.
+    pub queue_datagrams: usize,
+    /// Payload bytes a socket can hold in each direction.
+    pub buffer_bytes: usize,
+}
+
+impl Default for UdpConfig {
+    fn default() -> Self {
+        UdpConfig {
+            queue_datagrams: 64,
+            buffer_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A host's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostConfig {
+    /// TCP socket options.
+    pub tcp: TcpConfig,
+    /// UDP socket options.
+    pub udp: UdpConfig,
+    /// First and last ephemeral port (inclusive), like Linux's
+    /// `ip_local_port_range` (whose default is 32768–60999; simnet uses the
+    /// IANA range 49152–65535).
+    pub ephemeral_ports: (u16, u16),
+    /// Connections that may wait to be accepted on a listening port.
+    pub backlog: usize,
+    /// Largest IP packet the host sends.
+    pub mtu: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            tcp: TcpConfig::default(),
+            udp: UdpConfig::default(),
+            ephemeral_ports: (49152, 65535),
+            backlog: 16,
+            mtu: 1500,
+        }
+    }
+}
+
+/// Something a host did that the world must act on, in the order it happened.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Record an event.
+    Trace(TraceEvent),
+    /// Send a frame (produced by `socket`, which was in `state` afterwards).
+    Frame {
+        bytes: Vec<u8>,
+        socket: Option<SocketId>,
+        state: Option<TcpState>,
+    },
+    /// Tell an application about one of its sockets.
+    Notify(AppId, SocketEvent),
+    /// Poll `socket` again at this time.
+    Deadline(SocketId, SimTime),
+    /// Wake an application at this time.
+    Timer(AppId, TimerId, SimTime),
+}
+
+/// One simulated machine.
+pub(crate) struct Host {
+    pub id: HostId,
+    pub name: String,
+    pub addr: Ipv4Addr,
+    pub config: HostConfig,
+    /// Bumped by every crash, so timers of a previous life are ignored.
+    pub incarnation: u32,
+    stack: Option<Stack>,
+    rng: SimRng,
+    next_socket: u64,
+    /// What happened since the world last looked.
+    pub effects: Vec<Effect>,
+}
+
+struct Stack {
+    iface: Interface,
+    device: SimDevice,
+    sockets: BTreeMap<SocketId, Entry>,
+    /// (local port, remote address, remote port) → connection socket.
+    tcp_conns: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
+    listeners: BTreeMap<u16, Listener>,
+    udp_ports: BTreeMap<u16, SocketId>,
+    /// Local TCP ports in use, with the number of sockets using each.
+    tcp_ports: BTreeMap<u16, u32>,
+    next_ephemeral: u16,
+    /// Always empty: polled with frames no socket claims, so smoltcp answers them.
+    unclaimed: SocketSet<'static>,
+}
+
+struct Listener {
+    owner: AppId,
+    /// Listening sockets still in LISTEN.
+    free: BTreeSet<SocketId>,
+    /// Established connections not yet accepted, oldest first.
+    accept_queue: VecDeque<SocketId>,
+}
+
+struct Entry {
+    set: SocketSet<'static>,
+    handle: SocketHandle,
+    protocol: Protocol,
+    owner: Option<AppId>,
+    /// The application closed (or aborted) it; it lingers only for TCP's sake.
+    app_closed: bool,
+    /// Set while the socket belongs to a listener and has not been accepted.
+    listener_port: Option<u16>,
+    queued_for_accept: bool,
+    state: TcpState,
+    since: SimTime,
+    tuple: Option<(u16, Ipv4Addr, u16)>,
+    local_port: u16,
+    /// The poll deadline already handed to the scheduler.
+    scheduled: Option<SimTime>,
+    /// Receive-queue length the owner has been told about.
+    rx_notified: usize,
+    eof_notified: bool,
+    want_write: bool,
+    reset: bool,
+    udp_notified: bool,
+    /// An outgoing connection whose outcome the owner has not heard yet.
+    connect_pending: bool,
+    /// Why the connection ended abnormally, once it has.
+    close_reason: Option<CloseReason>,
+    closed_notified: bool,
+}
+
+impl Entry {
+    fn tcp(&self) -> &tcp::Socket<'static> {
+        self.set.get::<tcp::Socket>(self.handle)
+    }
+    fn tcp_mut(&mut self) -> &mut tcp::Socket<'static> {
+        self.set.get_mut::<tcp::Socket>(self.handle)
+    }
+    fn udp_mut(&mut self) -> &mut udp::Socket<'static> {
+        self.set.get_mut::<udp::Socket>(self.handle)
+    }
+    fn current_state(&self) -> TcpState {
+        match self.protocol {
+            Protocol::Tcp => map_state(self.tcp().state()),
+            Protocol::Udp => TcpState::Closed,
+        }
+    }
+}
+
+fn map_state(s: tcp::State) -> TcpState {
+    match s {
+        tcp::State::Closed => TcpState::Closed,
+        tcp::State::Listen => TcpState::Listen,
+        tcp::State::SynSent => TcpState::SynSent,
+        tcp::State::SynReceived => TcpState::SynReceived,
+        tcp::State::Established => TcpState::Established,
+        tcp::State::FinWait1 => TcpState::FinWait1,
+        tcp::State::FinWait2 => TcpState::FinWait2,
+        tcp::State::CloseWait => TcpState::CloseWait,
+        tcp::State::Closing => TcpState::Closing,
+        tcp::State::LastAck => TcpState::LastAck,
+        tcp::State::TimeWait => TcpState::TimeWait,
+    }
+}
+
+fn endpoint_v4(e: IpEndpoint) -> SocketAddrV4 {
+    match e.addr {
+        IpAddress::Ipv4(a) => SocketAddrV4::new(a, e.port),
+    }
+}
+
+/// Why a poll happens; decides how a transition to CLOSED is explained.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// An incoming segment (with or without RST).
+    Ingress { rst: bool },
+    /// A timer or an application call.
+    Local,
+}
+
+impl Host {
+    pub fn new(id: HostId, name: String, addr: Ipv4Addr, config: HostConfig, rng: SimRng) -> Host {
+        let mut host = Host {
+            id,
+            name,
+            addr,
+            config,
+            incarnation: 0,
+            stack: None,
+            rng,
+            next_socket: 0,
+            effects: Vec::new(),
+        };
+        host.boot(SimTime::ZERO);
+        host
+    }
+
+    /// Whether the host is running (not crashed).
+    pub fn is_up(&self) -> bool {
+        self.stack.is_some()
+    }
+
+    fn boot(&mut self, now: SimTime) {
+        let mut device = SimDevice::new(self.config.mtu);
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = self.rng.next_u64();
+        let mut iface = Interface::new(config, &mut device, smol_instant(now));
+        let addr = self.addr;
+        iface.update_ip_addrs(|addrs| {
+            // A /0 prefix makes every address on-link: the world, not an IP
+            // routing table, decides which link a frame takes.
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(addr), 0));
+        });
+        self.stack = Some(Stack {
+            iface,
+            device,
+            sockets: BTreeMap::new(),
+            tcp_conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            udp_ports: BTreeMap::new(),
+            tcp_ports: BTreeMap::new(),
+            next_ephemeral: self.config.ephemeral_ports.0,
+            unclaimed: SocketSet::new(Vec::new()),
+        });
+    }
+
+    /// Loses every socket at once, without a packet: a power cut.
+    pub fn crash(&mut self, now: SimTime) {
+        let Some(stack) = self.stack.take() else {
+            return;
+        };
+        for (sid, entry) in &stack.sockets {
+            if entry.protocol == Protocol::Tcp && entry.state != TcpState::Closed {
+                self.effects.push(Effect::Trace(TraceEvent::TcpState {
+                    host: self.id,
+                    socket: *sid,
+                    local: SocketAddrV4::new(self.addr, entry.local_port),
+                    remote: entry
+                        .tuple
+                        .map(|(_, a, p)| SocketAddrV4::new(a, p)),
+                    from: entry.state,
+                    to: TcpState::Closed,
+                    reason: Some(CloseReason::HostCrashed),
+                }));
+            }
+        }
+        let _ = now;
+        self.incarnation += 1;
+    }
+
+    /// Boots again with empty socket tables and a fresh ISN generator.
+    pub fn restart(&mut self, now: SimTime) {
+        if self.stack.is_none() {
+            self.boot(now);
+        }
+    }
+
+    fn trace(&mut self, event: TraceEvent) {
+        self.effects.push(Effect::Trace(event));
+    }
+
+    fn trace_call(&mut self, app: AppId, socket: Option<SocketId>, call: SocketCall) {
+        let host = self.id;
+        self.trace(TraceEvent::SocketCall {
+            host,
+            app,
+            socket,
+            call,
+        });
+    }
+
+    fn fail(&mut self, app: AppId, socket: Option<SocketId>, call: &'static str, error: SocketError) -> SocketError {
+        self.trace_call(app, socket, SocketCall::Failed { call, error });
+        error
+    }
+
+    // ----- frames and timers -------------------------------------------------
+
+    /// Takes in a frame that arrived over a link.
+    pub fn receive(&mut self, now: SimTime, frame: crate::packet::FrameId, bytes: &Rc<[u8]>, corrupted: bool) {
+        let Some(stack) = self.stack.as_mut() else {
+            self.trace(TraceEvent::FrameDiscarded {
+                frame,
+                host: self.id,
+                reason: DiscardReason::HostDown,
+            });
+            return;
+        };
+        // smoltcp verifies checksums too; checking here first makes the
+        // discard visible in the trace instead of a silent drop. Only a
+        // corrupted frame can fail, so intact frames skip the extra work.
+        if corrupted && let Err(reason) = wire::verify(bytes) {
+            self.trace(TraceEvent::FrameDiscarded {
+                frame,
+                host: self.id,
+                reason,
+            });
+            return;
+        }
+        let target = match wire::demux(bytes) {
+            wire::Demux::Tcp(key) => {
+                let tuple = (key.local_port, key.remote, key.remote_port);
+                match stack.tcp_conns.get(&tuple) {
+                    Some(sid) => Some((*sid, key.rst)),
+                    None if key.bare_syn => stack
+                        .listeners
+                        .get(&key.local_port)
+                        .and_then(|l| l.free.first().copied())
+                        .map(|sid| (sid, false)),
+                    None => None,
+                }
+            }
+            wire::Demux::Udp { local_port } => stack.udp_ports.get(&local_port).map(|s| (*s, false)),
+            wire::Demux::Other => None,
+        };
+        stack.device.rx = Some(bytes.clone());
+        match target {
+            Some((sid, rst)) => self.poll(now, sid, Cause::Ingress { rst }),
+            None => {
+                let smol_now = smol_instant(now);
+                stack.iface.poll(smol_now, &mut stack.device, &mut stack.unclaimed);
+                stack.device.rx = None;
+                for bytes in stack.device.tx.drain(..) {
+                    self.effects.push(Effect::Frame {
+                        bytes,
+                        socket: None,
+                        state: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A socket's deadline came: poll it if the deadline is still current.
+    pub fn on_deadline(&mut self, now: SimTime, sid: SocketId) {
+        let Some(stack) = self.stack.as_mut() else {
+            return;
+        };
+        let Some(entry) = stack.sockets.get_mut(&sid) else {
+            return;
+        };
+        if entry.scheduled != Some(now) {
+            return; // superseded by an earlier deadline that already ran
+        }
+        entry.scheduled = None;
+        self.poll(now, sid, Cause::Local);
+    }
+
+    /// Polls one socket: feeds it the pending frame (if any), lets it send,
+    /// then reports what changed.
+    fn poll(&mut self, now: SimTime, sid: SocketId, cause: Cause) {
+        let smol_now = smol_instant(now);
+        if let Cause::Ingress { .. } = cause {
+            let stack = self.stack.as_mut().expect("polled a crashed host");
+            let entry = stack.sockets.get_mut(&sid).expect("polled an unknown socket");
+            stack
+                .iface
+                .poll_ingress_single(smol_now, &mut stack.device, &mut entry.set);
+            stack.device.rx = None;
+            self.observe(now, sid, cause);
+        }
+        {
+            let stack = self.stack.as_mut().expect("polled a crashed host");
+            let Some(entry) = stack.sockets.get_mut(&sid) else {
+                return;
+            };
+            // Egress is bounded by smoltcp (one segment per socket per call);
+            // loop until it has nothing more to send.
+            for _ in 0..100_000 {
+                if stack.iface.poll_egress(smol_now, &mut stack.device, &mut entry.set)
+                    == smoltcp::iface::PollResult::None
+                {
+                    break;
+                }
+            }
+        }
+        self.observe(now, sid, Cause::Local);
+        self.settle(now, sid);
+    }
+
+    /// Reports a state change and the frames of the last poll step.
+    fn observe(&mut self, now: SimTime, sid: SocketId, cause: Cause) {
+        let host = self.id;
+        let addr = self.addr;
+        let stack = self.stack.as_mut().expect("observed a crashed host");
+        let Some(entry) = stack.sockets.get_mut(&sid) else {
+            return;
+        };
+        let state = entry.current_state();
+        if entry.protocol == Protocol::Tcp && state != entry.state {
+            let from = entry.state;
+            let reason = if state == TcpState::Closed {
+                closed_reason(from, cause, entry.app_closed)
+            } else {
+                None
+            };
+            if reason == Some(CloseReason::Reset) {
+                entry.reset = true;
+            }
+            if reason.is_some() {
+                entry.close_reason = reason;
+            }
+            let socket = entry.tcp();
+            let local = socket
+                .local_endpoint()
+                .map(endpoint_v4)
+                .unwrap_or(SocketAddrV4::new(addr, entry.local_port));
+            let remote = socket
+                .remote_endpoint()
+                .map(endpoint_v4)
+                .or(entry.tuple.map(|(_, a, p)| SocketAddrV4::new(a, p)));
+            entry.state = state;
+            entry.since = now;
+            self.effects.push(Effect::Trace(TraceEvent::TcpState {
+                host,
+                socket: sid,
+                local,
+                remote,
+                from,
+                to: state,
+                reason,
+            }));
+            Self::track_tuple(stack, sid);
+        }
+        let state = (entry_state(stack, sid)).filter(|_| true);
+        for bytes in stack.device.tx.drain(..) {
+            self.effects.push(Effect::Frame {
+                bytes,
+                socket: Some(sid),
+                state,
+            });
+        }
+    }
+
+    /// Keeps the demultiplexing tables in step with a socket's 4-tuple, and
+    /// a listener's set of free sockets in step with their states.
+    fn track_tuple(stack: &mut Stack, sid: SocketId) {
+        let entry = stack.sockets.get_mut(&sid).expect("tracked unknown socket");
+        if let Some(port) = entry.listener_port
+            && let Some(listener) = stack.listeners.get_mut(&port)
+        {
+            if entry.state == TcpState::Listen {
+                listener.free.insert(sid);
+            } else {
+                listener.free.remove(&sid);
+            }
+        }
+        let now_tuple = if entry.protocol == Protocol::Tcp && entry.state != TcpState::Closed {
+            let socket = entry.tcp();
+            match (socket.local_endpoint(), socket.remote_endpoint()) {
+                (Some(l), Some(r)) => {
+                    let r = endpoint_v4(r);
+                    Some((l.port, *r.ip(), r.port()))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if now_tuple == entry.tuple {
+            return;
+        }
+        if let Some(old) = entry.tuple.take()
+            && stack.tcp_conns.get(&old) == Some(&sid)
+        {
+            stack.tcp_conns.remove(&old);
+        }
+        if let Some(new) = now_tuple {
+            stack.tcp_conns.insert(new, sid);
+        }
+        entry.tuple = now_tuple;
+    }
+
+    /// After a poll: tells applications what changed, reaps dead sockets,
+    /// and hands the next deadline to the scheduler.
+    fn settle(&mut self, now: SimTime, sid: SocketId) {
+        let stack = self.stack.as_mut().expect("settled a crashed host");
+        let Some(entry) = stack.sockets.get_mut(&sid) else {
+            return;
+        };
+        let mut notes: Vec<(AppId, SocketEvent)> = Vec::new();
+        let mut rearm: Option<u16> = None;
+        match entry.protocol {
+            Protocol::Udp => {
+                if let Some(owner) = entry.owner.filter(|_| !entry.app_closed) {
+                    let can = entry.udp_mut().can_recv();
+                    if can && !entry.udp_notified {
+                        entry.udp_notified = true;
+                        notes.push((owner, SocketEvent::Readable(sid)));
+                    }
+                }
+            }
+            Protocol::Tcp => {
+                if let Some(port) = entry.listener_port {
+                    // Not yet accepted: belongs to the listener.
+                    match entry.state {
+                        TcpState::Listen | TcpState::SynReceived => {}
+                        TcpState::Closed => {
+                            // A half-open connection died before accept; its
+                            // slot goes back to the listener.
+                            entry.app_closed = true;
+                            rearm = Some(port);
+                        }
+                        _ => {
+                            if !entry.queued_for_accept
+                                && let Some(listener) = stack.listeners.get_mut(&port)
+                            {
+                                entry.queued_for_accept = true;
+                                listener.accept_queue.push_back(sid);
+                                notes.push((listener.owner, SocketEvent::Incoming { port }));
+                            }
+                        }
+                    }
+                } else if let Some(owner) = entry.owner.filter(|_| !entry.app_closed) {
+                    if entry.connect_pending {
+                        match entry.state {
+                            TcpState::SynSent => {}
+                            TcpState::Closed => {
+                                entry.connect_pending = false;
+                                entry.closed_notified = true;
+                                let reason = entry.close_reason.unwrap_or(CloseReason::TimedOut);
+                                notes.push((owner, SocketEvent::ConnectFailed(sid, reason)));
+                            }
+                            _ => {
+                                entry.connect_pending = false;
+                                notes.push((owner, SocketEvent::Connected(sid)));
+                            }
+                        }
+                    }
+                    let socket = entry.tcp();
+                    let recv_queue = socket.recv_queue();
+                    let room = socket.send_capacity() > socket.send_queue();
+                    if recv_queue > entry.rx_notified {
+                        entry.rx_notified = recv_queue;
+                        notes.push((owner, SocketEvent::Readable(sid)));
+                    } else if recv_queue < entry.rx_notified {
+                        entry.rx_notified = recv_queue;
+                    }
+                    if entry.state.peer_finished() && !entry.eof_notified && recv_queue == 0 {
+                        entry.eof_notified = true;
+                        notes.push((owner, SocketEvent::Readable(sid)));
+                    }
+                    if entry.want_write && room && entry.state != TcpState::Closed {
+                        entry.want_write = false;
+                        notes.push((owner, SocketEvent::Writable(sid)));
+                    }
+                    if entry.state == TcpState::Closed
+                        && !entry.closed_notified
+                        && let Some(reason) = entry.close_reason
+                    {
+                        entry.closed_notified = true;
+                        notes.push((owner, SocketEvent::Closed(sid, reason)));
+                    }
+                }
+            }
+        }
+        let dead = entry.state == TcpState::Closed
+            && entry.protocol == Protocol::Tcp
+            && (entry.app_closed || entry.owner.is_none());
+        if dead {
+            Self::remove(stack, sid);
+        } else {
+            let next = stack.iface.poll_at(smol_instant(now), &entry.set).map(from_smol);
+            if let Some(mut at) = next {
+                // smoltcp counts microseconds and says "now" as time zero; a
+                // deadline that is not in the future means "as soon as
+                // possible", which is the next microsecond: time always moves.
+                if at <= now {
+                    at = SimTime::from_micros(now.as_micros() + 1);
+                }
+                if entry.scheduled.is_none_or(|s| at < s) {
+                    entry.scheduled = Some(at);
+                    self.effects.push(Effect::Deadline(sid, at));
+                }
+            }
+        }
+        if let Some(port) = rearm {
+            self.arm_listener(now, port, 1);
+        }
+        for (app, ev) in notes {
+            self.effects.push(Effect::Notify(app, ev));
+        }
+    }
+
+    fn remove(stack: &mut Stack, sid: SocketId) {
+        let Some(entry) = stack.sockets.remove(&sid) else {
+            return;
+        };
+        if let Some(t) = entry.tuple
+            && stack.tcp_conns.get(&t) == Some(&sid)
+        {
+            stack.tcp_conns.remove(&t);
+        }
+        match entry.protocol {
+            Protocol::Tcp => {
+                if let Some(port) = entry.listener_port
+                    && let Some(l) = stack.listeners.get_mut(&port)
+                {
+                    l.free.remove(&sid);
+                    l.accept_queue.retain(|s| *s != sid);
+                }
+                release_port(&mut stack.tcp_ports, entry.local_port);
+            }
+            Protocol::Udp => {
+                if stack.udp_ports.get(&entry.local_port) == Some(&sid) {
+                    stack.udp_ports.remove(&entry.local_port);
+                }
+            }
+        }
+    }
+
+    fn new_id(&mut self) -> SocketId {
+        let id = SocketId(self.next_socket);
+        self.next_socket += 1;
+        id
+    }
+
+    fn new_tcp_socket(&self) -> tcp::Socket<'static> {
+        let c = &self.config.tcp;
+        let rx = tcp::SocketBuffer::new(vec![0u8; c.rx_buffer_bytes]);
+        let tx = tcp::SocketBuffer::new(vec![0u8; c.tx_buffer_bytes]);
+        let mut s = tcp::Socket::new(rx, tx);
+        s.set_nagle_enabled(c.nagle);
+        s.set_ack_delay(c.ack_delay.map(smol_duration));
+        s.set_keep_alive(c.keep_alive.map(smol_duration));
+        s.set_timeout(c.user_timeout.map(smol_duration));
+        s.set_congestion_control(match c.congestion {
+            CongestionControl::None => tcp::CongestionControl::None,
+            CongestionControl::Reno => tcp::CongestionControl::Reno,
+            CongestionControl::Cubic => tcp::CongestionControl::Cubic,
+        });
+        s
+    }
+
+    fn insert_entry(&mut self, now: SimTime, sid: SocketId, set: SocketSet<'static>, handle: SocketHandle, protocol: Protocol, owner: AppId, local_port: u16) {
+        let stack = self.stack.as_mut().expect("inserted into a crashed host");
+        stack.sockets.insert(
+            sid,
+            Entry {
+                set,
+                handle,
+                protocol,
+                owner: Some(owner),
+                app_closed: false,
+                listener_port: None,
+                queued_for_accept: false,
+                state: TcpState::Closed,
+                since: now,
+                tuple: None,
+                local_port,
+                scheduled: None,
+                rx_notified: 0,
+                eof_notified: false,
+                want_write: false,
+                reset: false,
+                udp_notified: false,
+                connect_pending: false,
+                close_reason: None,
+                closed_notified: false,
+            },
+        );
+    }
+
+    /// Arms `count` more listening sockets on `port`.
+    fn arm_listener(&mut self, now: SimTime, port: u16, count: usize) {
+        let Some(owner) = self
+            .stack
+            .as_ref()
+            .and_then(|s| s.listeners.get(&port))
+            .map(|l| l.owner)
+        else {
+            return;
+        };
+        for _ in 0..count {
+            let sid = self.new_id();
+            let mut socket = self.new_tcp_socket();
+            if socket.listen(port).is_err() {
+                return;
+            }
+            let mut set = SocketSet::new(Vec::with_capacity(1));
+            let handle = set.add(socket);
+            self.insert_entry(now, sid, set, handle, Protocol::Tcp, owner, port);
+            let stack = self.stack.as_mut().expect("armed a crashed host");
+            *stack.tcp_ports.entry(port).or_insert(0) += 1;
+            let entry = stack.sockets.get_mut(&sid).expect("just inserted");
+            entry.listener_port = Some(port);
+            entry.owner = Some(owner);
+            self.observe(now, sid, Cause::Local);
+        }
+    }
+
+    // ----- the socket API ------------------------------------------------------
+
+    /// `listen(port)` with the host's backlog (or `backlog` if given).
+    pub fn listen(&mut self, now: SimTime, app: AppId, port: u16, backlog: Option<usize>) -> Result<(), SocketError> {
+        let backlog = backlog.unwrap_or(self.config.backlog).max(1);
+        let Some(stack) = self.stack.as_mut() else {
+            return Err(SocketError::HostDown);
+        };
+        if port == 0 {
+            return Err(self.fail(app, None, "listen", SocketError::InvalidAddress));
+        }
+        if stack.listeners.contains_key(&port) || stack.tcp_ports.contains_key(&port) {
+            return Err(self.fail(app, None, "listen", SocketError::PortInUse(port)));
+        }
+        stack.listeners.insert(
+            port,
+            Listener {
+                owner: app,
+                free: BTreeSet::new(),
+                accept_queue: VecDeque::new(),
+            },
+        );
+        self.trace_call(app, None, SocketCall::Listen { port, backlog });
+        self.arm_listener(now, port, backlog);
+        Ok(())
+    }
+
+    /// Stops listening on `port`: free listening sockets close, and
+    /// connections still waiting to be accepted are reset, as Linux does.
+    pub fn unlisten(&mut self, now: SimTime, app: AppId, port: u16) {
+        let Some(stack) = self.stack.as_mut() else {
+            return;
+        };
+        let Some(listener) = stack.listeners.remove(&port) else {
+            return;
+        };
+        let _ = app;
+        let mut all: Vec<SocketId> = stack
+            .sockets
+            .iter()
+            .filter(|(_, e)| e.listener_port == Some(port))
+            .map(|(s, _)| *s)
+            .collect();
+        all.sort();
+        drop(listener);
+        for sid in all {
+            let stack = self.stack.as_mut().expect("checked above");
+            let entry = stack.sockets.get_mut(&sid).expect("listed above");
+            entry.app_closed = true;
+            entry.listener_port = None;
+            if entry.state == TcpState::Listen {
+                entry.tcp_mut().close();
+            } else {
+                entry.tcp_mut().abort();
+            }
+            self.poll(now, sid, Cause::Local);
+        }
+    }
+
+    /// Takes the oldest established connection waiting on `port`.
+    pub fn accept(&mut self, now: SimTime, app: AppId, port: u16) -> Option<SocketId> {
+        let stack = self.stack.as_mut()?;
+        let listener = stack.listeners.get_mut(&port)?;
+        if listener.owner != app {
+            return None;
+        }
+        let sid = listener.accept_queue.pop_front()?;
+        let entry = stack.sockets.get_mut(&sid)?;
+        entry.listener_port = None;
+        entry.owner = Some(app);
+        let remote = entry
+            .tuple
+            .map(|(_, a, p)| SocketAddrV4::new(a, p))
+            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        self.trace_call(app, Some(sid), SocketCall::Accept { remote });
+        // The slot this connection used is free again.
+        self.arm_listener(now, port, 1);
+        // Data or a FIN may have arrived before the accept.
+        self.settle(now, sid);
+        Some(sid)
+    }
+
+    fn allocate_port(&mut self) -> Result<u16, SocketError> {
+        let (lo, hi) = self.config.ephemeral_ports;
+        let stack = self.stack.as_mut().ok_or(SocketError::HostDown)?;
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        let mut candidate = stack.next_ephemeral.clamp(lo, hi);
+        for _ in 0..span {
+            let next = if candidate >= hi { lo } else { candidate + 1 };
+            if !stack.tcp_ports.contains_key(&candidate) {
+                stack.next_ephemeral = next;
+                return Ok(candidate);
+            }
+            candidate = next;
+        }
+        Err(SocketError::PortsExhausted(span))
+    }
+
+    /// `connect(remote)` from a fresh ephemeral port.
+    pub fn connect(&mut self, now: SimTime, app: AppId, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        if self.stack.is_none() {
+            return Err(SocketError::HostDown);
+        }
+        if remote.port() == 0 || remote.ip().is_unspecified() {
+            return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
+        }
+        let local_port = match self.allocate_port() {
+            Ok(p) => p,
+            Err(e) => return Err(self.fail(app, None, "connect", e)),
+        };
+        let sid = self.new_id();
+        let mut socket = self.new_tcp_socket();
+        let stack = self.stack.as_mut().expect("checked above");
+        let remote_ep = IpEndpoint::new(IpAddress::Ipv4(*remote.ip()), remote.port());
+        if socket
+            .connect(stack.iface.context(), remote_ep, local_port)
+            .is_err()
+        {
+            return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
+        }
+        *stack.tcp_ports.entry(local_port).or_insert(0) += 1;
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let handle = set.add(socket);
+        self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
+        self.insert_entry(now, sid, set, handle, Protocol::Tcp, app, local_port);
+        if let Some(entry) = self.stack.as_mut().and_then(|s| s.sockets.get_mut(&sid)) {
+            entry.connect_pending = true;
+        }
+        self.poll(now, sid, Cause::Local);
+        Ok(sid)
+    }
+
+    fn owned(&mut self, app: AppId, sid: SocketId) -> Result<&mut Entry, SocketError> {
+        let stack = self.stack.as_mut().ok_or(SocketError::HostDown)?;
+        match stack.sockets.get_mut(&sid) {
+            Some(e) if e.owner == Some(app) && !e.app_closed && e.listener_port.is_none() => Ok(e),
+            _ => Err(SocketError::BadSocket),
+        }
+    }
+
+    /// `send(data)`: copies what fits into the send buffer and returns how much.
+    pub fn send(&mut self, now: SimTime, app: AppId, sid: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "send", e)),
+        };
+        if entry.protocol != Protocol::Tcp {
+            return Err(self.fail(app, Some(sid), "send", SocketError::BadSocket));
+        }
+        if !entry.tcp().may_send() {
+            let err = if entry.reset {
+                SocketError::Reset
+            } else {
+                SocketError::NotConnected
+            };
+            return Err(self.fail(app, Some(sid), "send", err));
+        }
+        let accepted = entry.tcp_mut().send_slice(data).unwrap_or(0);
+        if accepted < data.len() {
+            entry.want_write = true;
+        }
+        self.trace_call(
+            app,
+            Some(sid),
+            SocketCall::Send {
+                requested: data.len(),
+                accepted,
+                preview: Preview::of(&data[..accepted]),
+            },
+        );
+        self.poll(now, sid, Cause::Local);
+        Ok(accepted)
+    }
+
+    /// `recv(max)`: bytes, end of stream, or nothing yet.
+    pub fn recv(&mut self, now: SimTime, app: AppId, sid: SocketId, max: usize) -> Result<Recv, SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "recv", e)),
+        };
+        if entry.protocol != Protocol::Tcp {
+            return Err(self.fail(app, Some(sid), "recv", SocketError::BadSocket));
+        }
+        let socket = entry.tcp_mut();
+        if socket.recv_queue() > 0 {
+            let mut data = vec![0u8; max.min(socket.recv_queue())];
+            let n = socket.recv_slice(&mut data).unwrap_or(0);
+            data.truncate(n);
+            entry.rx_notified = entry.tcp().recv_queue();
+            self.trace_call(
+                app,
+                Some(sid),
+                SocketCall::Recv {
+                    bytes: n,
+                    preview: Preview::of(&data),
+                },
+            );
+            // Reading opens the receive window; smoltcp may want to say so.
+            self.poll(now, sid, Cause::Local);
+            return Ok(Recv::Data(data));
+        }
+        if entry.reset {
+            return Err(SocketError::Reset);
+        }
+        if entry.state.peer_finished() || (entry.state == TcpState::Closed && entry.eof_notified) {
+            self.trace_call(app, Some(sid), SocketCall::RecvEof);
+            return Ok(Recv::Eof);
+        }
+        if entry.state == TcpState::Closed {
+            return Err(SocketError::NotConnected);
+        }
+        Ok(Recv::WouldBlock)
+    }
+
+    /// `shutdown(SHUT_WR)`: sends FIN; the socket can still read.
+    pub fn shutdown(&mut self, now: SimTime, app: AppId, sid: SocketId) -> Result<(), SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "shutdown", e)),
+        };
+        if entry.protocol == Protocol::Tcp {
+            entry.tcp_mut().close();
+        }
+        self.trace_call(app, Some(sid), SocketCall::Shutdown);
+        self.poll(now, sid, Cause::Local);
+        Ok(())
+    }
+
+    /// `close()`: the application lets go of the socket. TCP finishes the
+    /// close handshake on its own; with unread data it sends RST instead,
+    /// as Linux does.
+    pub fn close(&mut self, now: SimTime, app: AppId, sid: SocketId) -> Result<(), SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "close", e)),
+        };
+        entry.app_closed = true;
+        match entry.protocol {
+            Protocol::Tcp => {
+                let unread = entry.tcp().recv_queue();
+                if unread > 0 {
+                    entry.tcp_mut().abort();
+                } else {
+                    entry.tcp_mut().close();
+                }
+                self.trace_call(app, Some(sid), SocketCall::Close { unread });
+                self.poll(now, sid, Cause::Local);
+            }
+            Protocol::Udp => {
+                self.trace_call(app, Some(sid), SocketCall::Close { unread: 0 });
+                let stack = self.stack.as_mut().expect("owned checked the stack");
+                Self::remove(stack, sid);
+            }
+        }
+        Ok(())
+    }
+
+    /// `close()` with `SO_LINGER` 0: RST at once, no TIME-WAIT.
+    pub fn abort(&mut self, now: SimTime, app: AppId, sid: SocketId) -> Result<(), SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "abort", e)),
+        };
+        entry.app_closed = true;
+        if entry.protocol == Protocol::Tcp {
+            entry.tcp_mut().abort();
+        }
+        self.trace_call(app, Some(sid), SocketCall::Abort);
+        self.poll(now, sid, Cause::Local);
+        Ok(())
+    }
+
+    /// Switches Nagle's algorithm on one socket (`TCP_NODELAY` is `false`).
+    pub fn set_nagle(&mut self, app: AppId, sid: SocketId, enabled: bool) -> Result<(), SocketError> {
+        let entry = self.owned(app, sid)?;
+        if entry.protocol == Protocol::Tcp {
+            entry.tcp_mut().set_nagle_enabled(enabled);
+        }
+        Ok(())
+    }
+
+    /// Bytes received on a socket and not yet read.
+    pub fn recv_queue(&mut self, app: AppId, sid: SocketId) -> Result<usize, SocketError> {
+        let entry = self.owned(app, sid)?;
+        Ok(match entry.protocol {
+            Protocol::Tcp => entry.tcp().recv_queue(),
+            Protocol::Udp => 0,
+        })
+    }
+
+    /// Bytes in a socket's send buffer (unsent or unacknowledged).
+    pub fn send_queue(&mut self, app: AppId, sid: SocketId) -> Result<usize, SocketError> {
+        let entry = self.owned(app, sid)?;
+        Ok(match entry.protocol {
+            Protocol::Tcp => entry.tcp().send_queue(),
+            Protocol::Udp => 0,
+        })
+    }
+
+    /// A connection's current TCP state.
+    pub fn tcp_state(&self, sid: SocketId) -> Option<TcpState> {
+        self.stack.as_ref()?.sockets.get(&sid).map(|e| e.state)
+    }
+
+    /// Binds a UDP socket to `port` (0 picks an ephemeral port).
+    pub fn udp_bind(&mut self, now: SimTime, app: AppId, port: u16) -> Result<SocketId, SocketError> {
+        let Some(stack) = self.stack.as_ref() else {
+            return Err(SocketError::HostDown);
+        };
+        let port = if port == 0 {
+            let (lo, hi) = self.config.ephemeral_ports;
+            match (lo..=hi).find(|p| !stack.udp_ports.contains_key(p)) {
+                Some(p) => p,
+                None => {
+                    let span = u32::from(hi.saturating_sub(lo)) + 1;
+                    return Err(self.fail(app, None, "bind", SocketError::PortsExhausted(span)));
+                }
+            }
+        } else if stack.udp_ports.contains_key(&port) {
+            return Err(self.fail(app, None, "bind", SocketError::PortInUse(port)));
+        } else {
+            port
+        };
+        let c = &self.config.udp;
+        let meta = || vec![udp::PacketMetadata::EMPTY; c.queue_datagrams];
+        let rx = udp::PacketBuffer::new(meta(), vec![0u8; c.buffer_bytes]);
+        let tx = udp::PacketBuffer::new(meta(), vec![0u8; c.buffer_bytes]);
+        let mut socket = udp::Socket::new(rx, tx);
+        if socket.bind(IpListenEndpoint::from(port)).is_err() {
+            return Err(self.fail(app, None, "bind", SocketError::InvalidAddress));
+        }
+        let sid = self.new_id();
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let handle = set.add(socket);
+        self.insert_entry(now, sid, set, handle, Protocol::Udp, app, port);
+        self.stack
+            .as_mut()
+            .expect("checked above")
+            .udp_ports
+            .insert(port, sid);
+        self.trace_call(app, Some(sid), SocketCall::Bind { port });
+        Ok(sid)
+    }
+
+    /// `sendto(dst, data)` on a UDP socket.
+    pub fn send_to(&mut self, now: SimTime, app: AppId, sid: SocketId, dst: SocketAddrV4, data: &[u8]) -> Result<(), SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "sendto", e)),
+        };
+        if entry.protocol != Protocol::Udp {
+            return Err(self.fail(app, Some(sid), "sendto", SocketError::BadSocket));
+        }
+        let ep = IpEndpoint::new(IpAddress::Ipv4(*dst.ip()), dst.port());
+        if entry.udp_mut().send_slice(data, ep).is_err() {
+            return Err(self.fail(app, Some(sid), "sendto", SocketError::MessageTooLarge));
+        }
+        self.trace_call(
+            app,
+            Some(sid),
+            SocketCall::SendTo {
+                dst,
+                bytes: data.len(),
+                preview: Preview::of(data),
+            },
+        );
+        self.poll(now, sid, Cause::Local);
+        Ok(())
+    }
+
+    /// `recvfrom()` on a UDP socket: one datagram, or `None`.
+    pub fn recv_from(&mut self, app: AppId, sid: SocketId) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
+        let entry = match self.owned(app, sid) {
+            Ok(e) => e,
+            Err(e) => return Err(self.fail(app, Some(sid), "recvfrom", e)),
+        };
+        if entry.protocol != Protocol::Udp {
+            return Err(self.fail(app, Some(sid), "recvfrom", SocketError::BadSocket));
+        }
+        match entry.udp_mut().recv() {
+            Ok((data, meta)) => {
+                let src = endpoint_v4(meta.endpoint);
+                let data = data.to_vec();
+                self.trace_call(
+                    app,
+                    Some(sid),
+                    SocketCall::RecvFrom {
+                        src,
+                        bytes: data.len(),
+                        preview: Preview::of(&data),
+                    },
+                );
+                Ok(Some((src, data)))
+            }
+            Err(_) => {
+                entry.udp_notified = false;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The socket table, like `ss -tuan`.
+    pub fn socket_table(&self) -> Vec<SocketRow> {
+        let Some(stack) = self.stack.as_ref() else {
+            return Vec::new();
+        };
+        stack
+            .sockets
+            .iter()
+            .map(|(sid, e)| {
+                let (state, recv_queue, send_queue, local, remote) = match e.protocol {
+                    Protocol::Tcp => {
+                        let s = e.tcp();
+                        (
+                            Some(e.state),
+                            s.recv_queue(),
+                            s.send_queue(),
+                            s.local_endpoint()
+                                .map(endpoint_v4)
+                                .unwrap_or(SocketAddrV4::new(self.addr, e.local_port)),
+                            e.tuple.map(|(_, a, p)| SocketAddrV4::new(a, p)),
+                        )
+                    }
+                    Protocol::Udp => (None, 0, 0, SocketAddrV4::new(self.addr, e.local_port), None),
+                };
+                SocketRow {
+                    id: *sid,
+                    protocol: e.protocol,
+                    state,
+                    local,
+                    remote,
+                    recv_queue,
+                    send_queue,
+                    owner: if e.app_closed { None } else { e.owner },
+                    since: e.since,
+                }
+            })
+            .collect()
+    }
+}
+
+fn entry_state(stack: &Stack, sid: SocketId) -> Option<TcpState> {
+    stack
+        .sockets
+        .get(&sid)
+        .filter(|e| e.protocol == Protocol::Tcp)
+        .map(|e| e.state)
+}
+
+fn release_port(ports: &mut BTreeMap<u16, u32>, port: u16) {
+    if let Some(n) = ports.get_mut(&port) {
+        *n -= 1;
+        if *n == 0 {
+            ports.remove(&port);
+        }
+    }
+}
+
+/// Explains a transition to CLOSED: `None` for the normal ends of a
+/// connection, otherwise why it was cut short.
+fn closed_reason(from: TcpState, cause: Cause, app_closed: bool) -> Option<CloseReason> {
+    match (from, cause) {
+        (_, Cause::Ingress { rst: true }) => Some(CloseReason::Reset),
+        (TcpState::TimeWait | TcpState::LastAck | TcpState::Listen, _) => None,
+        (_, _) if app_closed => None,
+        (TcpState::Closing, Cause::Ingress { .. }) => None,
+        _ => Some(CloseReason::TimedOut),
+    }
+}

@@ -1,0 +1,290 @@
+//! What simnet knows about a packet, in its own plain types.
+//!
+//! The host layer decodes every frame it sends into a [`PacketInfo`] once;
+//! links, targeted faults, the trace and every renderer read that instead of
+//! parsing bytes again, and none of them needs to know smoltcp exists. The raw
+//! bytes travel alongside (for pcap output and for payload dissection).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// A frame's identity for the whole run: the n-th frame any host sent.
+/// Duplicates made by a link get their own id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FrameId(pub u64);
+
+impl fmt::Display for FrameId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One IPv4 packet in flight: its id and its bytes (shared, never copied per hop).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The frame's id.
+    pub id: FrameId,
+    /// The IPv4 packet, header included.
+    pub bytes: Rc<[u8]>,
+}
+
+/// The decoded headers of an IPv4 packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketInfo {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// IP identification field.
+    pub ip_id: u16,
+    /// Time to live.
+    pub ttl: u8,
+    /// Total length of the IP packet in bytes.
+    pub ip_len: u16,
+    /// The transport header.
+    pub transport: Transport,
+}
+
+/// The transport-layer part of a packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A TCP segment.
+    Tcp(TcpHeader),
+    /// A UDP datagram.
+    Udp(UdpHeader),
+    /// An ICMP message (smoltcp sends "port unreachable" for UDP to a closed port).
+    Icmp {
+        /// ICMP type.
+        icmp_type: u8,
+        /// ICMP code.
+        code: u8,
+    },
+    /// Any other IP protocol.
+    Other {
+        /// The IP protocol number.
+        protocol: u8,
+    },
+}
+
+/// A decoded TCP header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpHeader {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Absolute sequence number.
+    pub seq: u32,
+    /// Absolute acknowledgement number (meaningful when the ACK flag is set).
+    pub ack: u32,
+    /// Control flags.
+    pub flags: TcpFlags,
+    /// The window field as sent (not scaled).
+    pub window: u16,
+    /// Options carried by the segment.
+    pub options: TcpOptions,
+    /// Bytes of payload.
+    pub payload_len: u32,
+    /// Offset of the payload from the start of the IP packet.
+    pub payload_offset: u16,
+}
+
+impl TcpHeader {
+    /// How much sequence space the segment occupies (payload, plus one for SYN and FIN).
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+}
+
+/// TCP options simnet shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Maximum segment size.
+    pub mss: Option<u16>,
+    /// Window scale shift.
+    pub window_scale: Option<u8>,
+    /// SACK permitted.
+    pub sack_permitted: bool,
+    /// SACK blocks, absolute sequence numbers.
+    pub sack: Vec<(u32, u32)>,
+    /// Timestamps (value, echo reply).
+    pub timestamp: Option<(u32, u32)>,
+}
+
+/// A decoded UDP header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UdpHeader {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Bytes of payload.
+    pub payload_len: u32,
+    /// Offset of the payload from the start of the IP packet.
+    pub payload_offset: u16,
+}
+
+impl PacketInfo {
+    /// The TCP header, if this is a TCP segment.
+    pub fn tcp(&self) -> Option<&TcpHeader> {
+        match &self.transport {
+            Transport::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The UDP header, if this is a UDP datagram.
+    pub fn udp(&self) -> Option<&UdpHeader> {
+        match &self.transport {
+            Transport::Udp(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Source socket address, for TCP and UDP.
+    pub fn src_endpoint(&self) -> Option<SocketAddrV4> {
+        match &self.transport {
+            Transport::Tcp(t) => Some(SocketAddrV4::new(self.src, t.src_port)),
+            Transport::Udp(u) => Some(SocketAddrV4::new(self.src, u.src_port)),
+            _ => None,
+        }
+    }
+
+    /// Destination socket address, for TCP and UDP.
+    pub fn dst_endpoint(&self) -> Option<SocketAddrV4> {
+        match &self.transport {
+            Transport::Tcp(t) => Some(SocketAddrV4::new(self.dst, t.dst_port)),
+            Transport::Udp(u) => Some(SocketAddrV4::new(self.dst, u.dst_port)),
+            _ => None,
+        }
+    }
+
+    /// Payload bytes of a TCP segment or UDP datagram, given the frame bytes.
+    pub fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        let (offset, len) = match &self.transport {
+            Transport::Tcp(t) => (t.payload_offset as usize, t.payload_len as usize),
+            Transport::Udp(u) => (u.payload_offset as usize, u.payload_len as usize),
+            _ => return &[],
+        };
+        bytes.get(offset..offset + len).unwrap_or(&[])
+    }
+}
+
+/// TCP control flags, printed the way tcpdump prints them (`S`, `S.`, `P.`, `F.`, `R`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+    /// URG.
+    pub const URG: u8 = 0x20;
+
+    /// Whether every flag in `mask` is set.
+    pub const fn contains(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+    /// FIN set.
+    pub const fn fin(self) -> bool {
+        self.contains(Self::FIN)
+    }
+    /// SYN set.
+    pub const fn syn(self) -> bool {
+        self.contains(Self::SYN)
+    }
+    /// RST set.
+    pub const fn rst(self) -> bool {
+        self.contains(Self::RST)
+    }
+    /// PSH set.
+    pub const fn psh(self) -> bool {
+        self.contains(Self::PSH)
+    }
+    /// ACK set.
+    pub const fn ack(self) -> bool {
+        self.contains(Self::ACK)
+    }
+
+    /// Parses tcpdump-style letters: `S`, `F`, `R`, `P`, `U` and `.` or `A` for ACK.
+    pub fn parse(text: &str) -> Option<TcpFlags> {
+        let mut bits = 0;
+        for c in text.chars() {
+            bits |= match c.to_ascii_uppercase() {
+                'F' => Self::FIN,
+                'S' => Self::SYN,
+                'R' => Self::RST,
+                'P' => Self::PSH,
+                'U' => Self::URG,
+                '.' | 'A' => Self::ACK,
+                _ => return None,
+            };
+        }
+        Some(TcpFlags(bits))
+    }
+
+    /// The flags as words, e.g. `SYN, ACK` (for diagrams meant for readers new to TCP).
+    pub fn words(self) -> String {
+        let names = [
+            (Self::SYN, "SYN"),
+            (Self::FIN, "FIN"),
+            (Self::RST, "RST"),
+            (Self::PSH, "PSH"),
+            (Self::URG, "URG"),
+            (Self::ACK, "ACK"),
+        ];
+        let parts: Vec<&str> = names
+            .iter()
+            .filter(|(bit, _)| self.contains(*bit))
+            .map(|(_, n)| *n)
+            .collect();
+        parts.join(", ")
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(6);
+        for (bit, c) in [
+            (Self::SYN, 'S'),
+            (Self::FIN, 'F'),
+            (Self::RST, 'R'),
+            (Self::PSH, 'P'),
+            (Self::URG, 'U'),
+            (Self::ACK, '.'),
+        ] {
+            if self.contains(bit) {
+                s.push(c);
+            }
+        }
+        if s.is_empty() {
+            s.push_str("none");
+        }
+        f.pad(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_print_like_tcpdump_and_parse_back() {
+        let syn_ack = TcpFlags(TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(syn_ack.to_string(), "S.");
+        assert_eq!(TcpFlags(TcpFlags::FIN | TcpFlags::ACK).to_string(), "F.");
+        assert_eq!(TcpFlags(TcpFlags::PSH | TcpFlags::ACK).to_string(), "P.");
+        assert_eq!(TcpFlags::parse("S."), Some(syn_ack));
+        assert_eq!(TcpFlags::parse("SA"), Some(syn_ack));
+        assert_eq!(TcpFlags::parse("SX"), None);
+        assert_eq!(syn_ack.words(), "SYN, ACK");
+    }
+}

@@ -1,0 +1,476 @@
+//! The trace: one typed stream of everything that happened in a run.
+//!
+//! Every layer reports here — a host handing a frame to a link, the link's
+//! decision about it, its arrival, TCP state changes, socket calls,
+//! application events, timeline actions — each stamped with simulated time,
+//! in the order it happened. Renderers (text, Mermaid, pcap, JSON Lines,
+//! summaries, live in `simnet-trace`) and expectations read only this.
+//!
+//! This module defines the data and nothing that formats it.
+
+use crate::link::{DropReason, LinkParams};
+use crate::packet::{FrameId, PacketInfo};
+use crate::socket::{AppId, CloseReason, HostId, LinkId, SocketCall, SocketId, TcpState};
+use crate::time::{SimDuration, SimTime};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// A whole run: who was there, and what happened.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    /// The world the events refer to.
+    pub topology: Topology,
+    /// Events in the order they happened (time never decreases).
+    pub records: Vec<TraceRecord>,
+}
+
+/// Names and addresses, so renderers can print `client` instead of `HostId(0)`.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    /// The run's seed.
+    pub seed: u64,
+    /// Hosts, indexed by [`HostId`].
+    pub hosts: Vec<HostInfo>,
+    /// Links, indexed by [`LinkId`].
+    pub links: Vec<LinkInfo>,
+    /// Applications, indexed by [`AppId`].
+    pub apps: Vec<AppInfo>,
+}
+
+/// A host as declared.
+#[derive(Clone, Debug)]
+pub struct HostInfo {
+    /// Name.
+    pub name: String,
+    /// IPv4 address.
+    pub addr: Ipv4Addr,
+}
+
+/// A link as declared (parameters at the start of the run).
+#[derive(Clone, Debug)]
+pub struct LinkInfo {
+    /// First host.
+    pub a: HostId,
+    /// Second host.
+    pub b: HostId,
+    /// Parameters from `a` to `b`.
+    pub a_to_b: LinkParams,
+    /// Parameters from `b` to `a`.
+    pub b_to_a: LinkParams,
+}
+
+/// An application as declared.
+#[derive(Clone, Debug)]
+pub struct AppInfo {
+    /// The host it runs on.
+    pub host: HostId,
+    /// Its kind, e.g. `tcp-echo`.
+    pub kind: String,
+}
+
+impl Topology {
+    /// A host's name.
+    pub fn host_name(&self, id: HostId) -> &str {
+        self.hosts
+            .get(id.0 as usize)
+            .map(|h| h.name.as_str())
+            .unwrap_or("?")
+    }
+
+    /// The host that owns an address.
+    pub fn host_by_addr(&self, addr: Ipv4Addr) -> Option<HostId> {
+        self.hosts
+            .iter()
+            .position(|h| h.addr == addr)
+            .map(|i| HostId(i as u32))
+    }
+
+    /// A host by name.
+    pub fn host_by_name(&self, name: &str) -> Option<HostId> {
+        self.hosts
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| HostId(i as u32))
+    }
+}
+
+/// One event at one time.
+#[derive(Clone, Debug)]
+pub struct TraceRecord {
+    /// When it happened.
+    pub time: SimTime,
+    /// What happened.
+    pub event: TraceEvent,
+}
+
+/// Everything the trace can say.
+#[derive(Clone, Debug)]
+pub enum TraceEvent {
+    /// A host sent a frame (this is where captures see it).
+    PacketSent {
+        /// The frame.
+        frame: FrameId,
+        /// Sender.
+        from: HostId,
+        /// The host at the other end of the link, if there is one.
+        to: Option<HostId>,
+        /// The socket whose poll produced it (`None` for a stack-level reply,
+        /// e.g. a RST to a closed port).
+        socket: Option<SocketId>,
+        /// Decoded headers.
+        info: PacketInfo,
+        /// The IPv4 packet.
+        bytes: Rc<[u8]>,
+    },
+    /// A frame had to wait in a link's queue behind others.
+    FrameQueued {
+        /// The frame.
+        frame: FrameId,
+        /// The link.
+        link: LinkId,
+        /// Bytes already waiting ahead of it.
+        queue_bytes: u64,
+        /// When it will have left the sender entirely.
+        departs: SimTime,
+    },
+    /// A frame was lost.
+    FrameDropped {
+        /// The frame.
+        frame: FrameId,
+        /// Sender.
+        from: HostId,
+        /// Intended receiver.
+        to: Option<HostId>,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A frame was held back (reordering, or a targeted delay fault).
+    FrameDelayed {
+        /// The frame.
+        frame: FrameId,
+        /// Extra delay.
+        by: SimDuration,
+        /// Why.
+        cause: DelayCause,
+    },
+    /// A link delivered a frame twice.
+    FrameDuplicated {
+        /// The original.
+        frame: FrameId,
+        /// The copy's id.
+        copy: FrameId,
+    },
+    /// A link flipped one bit of a frame.
+    FrameCorrupted {
+        /// The frame.
+        frame: FrameId,
+        /// Bit index from the start of the IP header.
+        bit: u32,
+    },
+    /// A frame reached the host at the other end.
+    FrameDelivered {
+        /// The frame.
+        frame: FrameId,
+        /// Receiver.
+        to: HostId,
+    },
+    /// A host threw away a frame it received.
+    FrameDiscarded {
+        /// The frame.
+        frame: FrameId,
+        /// Receiver.
+        host: HostId,
+        /// Why.
+        reason: DiscardReason,
+    },
+    /// A TCP socket changed state.
+    TcpState {
+        /// Host.
+        host: HostId,
+        /// Socket.
+        socket: SocketId,
+        /// Local address.
+        local: SocketAddrV4,
+        /// Remote address (none while listening).
+        remote: Option<SocketAddrV4>,
+        /// Old state.
+        from: TcpState,
+        /// New state.
+        to: TcpState,
+        /// Set when the connection ended abnormally.
+        reason: Option<CloseReason>,
+    },
+    /// An application made a socket call.
+    SocketCall {
+        /// Host.
+        host: HostId,
+        /// Application.
+        app: AppId,
+        /// Socket (if the call concerns one).
+        socket: Option<SocketId>,
+        /// The call.
+        call: SocketCall,
+    },
+    /// An application reported something of its own (an HTTP request, a WebSocket frame...).
+    App {
+        /// Host.
+        host: HostId,
+        /// Application.
+        app: AppId,
+        /// What.
+        event: AppEvent,
+    },
+    /// A timeline action took effect.
+    Action {
+        /// What changed, in words.
+        description: String,
+    },
+    /// A targeted fault matched a frame.
+    FaultMatched {
+        /// The frame.
+        frame: FrameId,
+        /// Which fault (index in declaration order).
+        fault: usize,
+        /// What it did, in words.
+        description: String,
+    },
+    /// The run stopped.
+    RunEnded {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Why a frame was delayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelayCause {
+    /// The link's reordering fault.
+    Reorder,
+    /// A targeted fault.
+    Fault,
+}
+
+/// Why a host discarded a frame it received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscardReason {
+    /// The IP or transport checksum did not match (the frame was corrupted).
+    BadChecksum,
+    /// The frame could not be parsed as IPv4.
+    Malformed,
+    /// The destination address is not this host's.
+    NotForHost,
+    /// The host is crashed.
+    HostDown,
+}
+
+impl fmt::Display for DiscardReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DiscardReason::BadChecksum => "bad checksum",
+            DiscardReason::Malformed => "malformed",
+            DiscardReason::NotForHost => "not for this host",
+            DiscardReason::HostDown => "host down",
+        })
+    }
+}
+
+/// An application-level event: a line in the trace and data for expectations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppEvent {
+    /// A dotted kind, e.g. `http.response`; expectations match on it.
+    pub kind: String,
+    /// The socket it concerns, if any.
+    pub socket: Option<SocketId>,
+    /// One line for humans, e.g. `GET /index.html HTTP/1.1`.
+    pub summary: String,
+    /// Named values, e.g. `status = 200`, `latency = 20ms`.
+    pub fields: Vec<(String, FieldValue)>,
+}
+
+impl AppEvent {
+    /// An event with a kind and a summary.
+    pub fn new(kind: impl Into<String>, summary: impl Into<String>) -> AppEvent {
+        AppEvent {
+            kind: kind.into(),
+            socket: None,
+            summary: summary.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Attaches the socket.
+    pub fn on(mut self, socket: SocketId) -> AppEvent {
+        self.socket = Some(socket);
+        self
+    }
+
+    /// Adds a field.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<FieldValue>) -> AppEvent {
+        self.fields.push((name.into(), value.into()));
+        self
+    }
+
+    /// A field by name.
+    pub fn field(&self, name: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// A value attached to an application event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    /// Text.
+    Text(String),
+    /// A signed integer (counts, bytes, status codes).
+    Int(i64),
+    /// A span of simulated time (latencies).
+    Duration(SimDuration),
+    /// A yes/no.
+    Bool(bool),
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Text(s) => f.write_str(s),
+            FieldValue::Int(i) => write!(f, "{i}"),
+            FieldValue::Duration(d) => write!(f, "{d}"),
+            FieldValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::Text(s.to_string())
+    }
+}
+impl From<String> for FieldValue {
+    fn from(s: String) -> Self {
+        FieldValue::Text(s)
+    }
+}
+impl From<i64> for FieldValue {
+    fn from(i: i64) -> Self {
+        FieldValue::Int(i)
+    }
+}
+impl From<u64> for FieldValue {
+    fn from(i: u64) -> Self {
+        FieldValue::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+impl From<usize> for FieldValue {
+    fn from(i: usize) -> Self {
+        FieldValue::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+impl From<u16> for FieldValue {
+    fn from(i: u16) -> Self {
+        FieldValue::Int(i64::from(i))
+    }
+}
+impl From<u32> for FieldValue {
+    fn from(i: u32) -> Self {
+        FieldValue::Int(i64::from(i))
+    }
+}
+impl From<SimDuration> for FieldValue {
+    fn from(d: SimDuration) -> Self {
+        FieldValue::Duration(d)
+    }
+}
+impl From<bool> for FieldValue {
+    fn from(b: bool) -> Self {
+        FieldValue::Bool(b)
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Nothing was left to do.
+    Idle,
+    /// The requested end time was reached.
+    Until(SimTime),
+    /// The scenario's time limit was reached.
+    TimeLimit(SimTime),
+    /// The bound on processed events was reached (a runaway run).
+    EventLimit(u64),
+    /// A stop condition given by the caller became true.
+    Condition,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Idle => f.write_str("idle: no events left"),
+            EndReason::Until(t) => write!(f, "reached the requested end time {t}"),
+            EndReason::TimeLimit(t) => write!(f, "time limit of {t} reached"),
+            EndReason::EventLimit(n) => write!(f, "event limit of {n} events reached"),
+            EndReason::Condition => f.write_str("stop condition met"),
+        }
+    }
+}
+
+impl Trace {
+    /// Appends an event.
+    pub fn push(&mut self, time: SimTime, event: TraceEvent) {
+        self.records.push(TraceRecord { time, event });
+    }
+
+    /// Every packet sent, with its time.
+    pub fn packets(&self) -> impl Iterator<Item = (SimTime, HostId, &PacketInfo)> {
+        self.records.iter().filter_map(|r| match &r.event {
+            TraceEvent::PacketSent { from, info, .. } => Some((r.time, *from, info)),
+            _ => None,
+        })
+    }
+
+    /// Every TCP state change on `host`, in order.
+    pub fn tcp_states(&self, host: HostId) -> impl Iterator<Item = (SimTime, SocketId, TcpState, TcpState)> + '_ {
+        self.records.iter().filter_map(move |r| match &r.event {
+            TraceEvent::TcpState {
+                host: h,
+                socket,
+                from,
+                to,
+                ..
+            } if *h == host => Some((r.time, *socket, *from, *to)),
+            _ => None,
+        })
+    }
+
+    /// How many TCP sockets on `host` were in `state` at `time` (events at
+    /// `time` included), reconstructed from the state changes.
+    pub fn sockets_in_state(&self, host: HostId, state: TcpState, time: SimTime) -> usize {
+        let mut current = std::collections::BTreeMap::new();
+        for r in self.records.iter().take_while(|r| r.time <= time) {
+            if let TraceEvent::TcpState {
+                host: h, socket, to, ..
+            } = &r.event
+                && *h == host
+            {
+                current.insert(*socket, *to);
+            }
+        }
+        current.values().filter(|s| **s == state).count()
+    }
+
+    /// The app events of a given kind.
+    pub fn app_events<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (SimTime, HostId, &'a AppEvent)> + 'a {
+        self.records.iter().filter_map(move |r| match &r.event {
+            TraceEvent::App { host, event, .. } if event.kind == kind => Some((r.time, *host, event)),
+            _ => None,
+        })
+    }
+
+    /// Why the run ended, if it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.records.iter().rev().find_map(|r| match r.event {
+            TraceEvent::RunEnded { reason } => Some(reason),
+            _ => None,
+        })
+    }
+}

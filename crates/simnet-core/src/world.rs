@@ -1,0 +1,950 @@
+//! The world: hosts, links, applications, and the loop that drives them.
+//!
+//! [`WorldBuilder`] is the Rust API for declaring a network; [`World`] runs
+//! it. The loop pops the earliest event from one queue — a frame arriving, a
+//! socket's deadline, an application timer or start, a timeline action — sets
+//! the clock to its time and handles it. It never ticks: an idle hour of
+//! simulated time costs nothing. Every run is bounded in simulated time and in
+//! events, and says which bound ended it.
+
+use crate::app::{App, AppContext, Command};
+use crate::fault::{FaultAction, TargetedFault};
+use crate::host::{Effect, Host, HostConfig};
+use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
+use crate::packet::{Frame, FrameId, PacketInfo, Transport};
+use crate::queue::EventQueue;
+use crate::rng::{Seed, SimRng};
+use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{AppInfo, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+/// Bounds on a run. Hitting one ends the run and says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    /// The run stops at this simulated time.
+    pub max_time: SimTime,
+    /// The run stops after this many events (a guard against runaway runs).
+    pub max_events: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_time: SimTime::from_secs(24 * 3600),
+            max_events: 50_000_000,
+        }
+    }
+}
+
+/// Something the timeline does at a given time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Change some parameters of a link, in one direction or both.
+    PatchLink {
+        /// The link.
+        link: LinkId,
+        /// `None` for both directions.
+        direction: Option<Direction>,
+        /// The change.
+        patch: LinkPatch,
+    },
+    /// Take a link down: frames sent or in flight are lost.
+    LinkDown(LinkId),
+    /// Bring a link back up.
+    LinkUp(LinkId),
+    /// Cut every link between a host of one group and a host of the other.
+    Partition(Vec<HostId>, Vec<HostId>),
+    /// Undo every partition.
+    Heal,
+    /// Crash a host: all its sockets and applications vanish, silently.
+    Crash(HostId),
+    /// Restart a crashed host: empty socket tables, applications start again.
+    Restart(HostId),
+    /// Give an application a command.
+    Command(AppId, Command),
+}
+
+/// Why a world could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// Two hosts share a name.
+    #[error("two hosts are named `{0}`")]
+    DuplicateHostName(String),
+    /// Two hosts share an address.
+    #[error("hosts `{0}` and `{1}` both have address {2}")]
+    DuplicateAddress(String, String, Ipv4Addr),
+    /// A link joins a host to itself.
+    #[error("a link cannot join `{0}` to itself")]
+    SelfLink(String),
+    /// Two links join the same pair of hosts.
+    #[error("hosts `{0}` and `{1}` are joined by more than one link")]
+    DuplicateLink(String, String),
+    /// An id does not name anything declared.
+    #[error("{0} does not exist")]
+    UnknownId(String),
+}
+
+type AppFactory = Box<dyn Fn() -> Box<dyn App>>;
+
+struct HostDecl {
+    name: String,
+    addr: Ipv4Addr,
+    config: HostConfig,
+}
+
+struct AppDecl {
+    host: HostId,
+    kind: String,
+    start: SimTime,
+    factory: AppFactory,
+}
+
+/// Declares a network: hosts, links, applications, timeline, faults.
+///
+/// ```
+/// use simnet_core::{WorldBuilder, LinkParams, SimDuration, SimTime, apps::TcpEcho};
+/// let mut b = WorldBuilder::new(7);
+/// let client = b.host("client", [10, 0, 0, 1].into());
+/// let server = b.host("server", [10, 0, 0, 2].into());
+/// b.link(client, server, LinkParams::with_latency(SimDuration::from_millis(10)));
+/// b.app(server, "tcp-echo", || TcpEcho::new(80));
+/// let mut world = b.build().unwrap();
+/// world.run_until(SimTime::from_secs(1));
+/// ```
+pub struct WorldBuilder {
+    seed: u64,
+    hosts: Vec<HostDecl>,
+    links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
+    apps: Vec<AppDecl>,
+    actions: Vec<(SimTime, Action)>,
+    faults: Vec<TargetedFault>,
+    limits: RunLimits,
+}
+
+impl WorldBuilder {
+    /// An empty world with this seed.
+    pub fn new(seed: u64) -> WorldBuilder {
+        WorldBuilder {
+            seed,
+            hosts: Vec::new(),
+            links: Vec::new(),
+            apps: Vec::new(),
+            actions: Vec::new(),
+            faults: Vec::new(),
+            limits: RunLimits::default(),
+        }
+    }
+
+    /// Adds a host with default configuration.
+    pub fn host(&mut self, name: &str, addr: Ipv4Addr) -> HostId {
+        self.host_with(name, addr, HostConfig::default())
+    }
+
+    /// Adds a host with its own configuration.
+    pub fn host_with(&mut self, name: &str, addr: Ipv4Addr, config: HostConfig) -> HostId {
+        self.hosts.push(HostDecl {
+            name: name.to_string(),
+            addr,
+            config,
+        });
+        HostId(self.hosts.len() as u32 - 1)
+    }
+
+    /// Joins two hosts with a link that behaves the same both ways.
+    pub fn link(&mut self, a: HostId, b: HostId, params: LinkParams) -> LinkId {
+        self.link_asymmetric(a, b, params.clone(), params)
+    }
+
+    /// Joins two hosts with a link whose directions differ.
+    pub fn link_asymmetric(&mut self, a: HostId, b: HostId, a_to_b: LinkParams, b_to_a: LinkParams) -> LinkId {
+        self.links.push((a, b, a_to_b, b_to_a));
+        LinkId(self.links.len() as u32 - 1)
+    }
+
+    /// Runs an application on a host from time zero. `factory` builds a fresh
+    /// instance (again after a crash and restart).
+    pub fn app<A: App, F: Fn() -> A + 'static>(&mut self, host: HostId, kind: &str, factory: F) -> AppId {
+        self.app_at(host, kind, SimTime::ZERO, factory)
+    }
+
+    /// Runs an application on a host from time `start`.
+    pub fn app_at<A: App, F: Fn() -> A + 'static>(&mut self, host: HostId, kind: &str, start: SimTime, factory: F) -> AppId {
+        self.apps.push(AppDecl {
+            host,
+            kind: kind.to_string(),
+            start,
+            factory: Box::new(move || Box::new(factory())),
+        });
+        AppId(self.apps.len() as u32 - 1)
+    }
+
+    /// Schedules a timeline action.
+    pub fn at(&mut self, time: SimTime, action: Action) -> &mut Self {
+        self.actions.push((time, action));
+        self
+    }
+
+    /// Adds a targeted fault.
+    pub fn fault(&mut self, fault: TargetedFault) -> &mut Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Sets the run's bounds.
+    pub fn limits(&mut self, limits: RunLimits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The id a host will have, by name.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.hosts
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| HostId(i as u32))
+    }
+
+    /// Checks the declaration and builds the world.
+    pub fn build(self) -> Result<World, BuildError> {
+        let seed = Seed(self.seed);
+        for (i, h) in self.hosts.iter().enumerate() {
+            for other in &self.hosts[..i] {
+                if other.name == h.name {
+                    return Err(BuildError::DuplicateHostName(h.name.clone()));
+                }
+                if other.addr == h.addr {
+                    return Err(BuildError::DuplicateAddress(other.name.clone(), h.name.clone(), h.addr));
+                }
+            }
+        }
+        let name = |id: HostId| -> Result<String, BuildError> {
+            self.hosts
+                .get(id.0 as usize)
+                .map(|h| h.name.clone())
+                .ok_or_else(|| BuildError::UnknownId(format!("host #{}", id.0)))
+        };
+        let mut routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>> = vec![BTreeMap::new(); self.hosts.len()];
+        let mut links = Vec::new();
+        let mut link_infos = Vec::new();
+        for (i, (a, b, ab, ba)) in self.links.into_iter().enumerate() {
+            let (an, bn) = (name(a)?, name(b)?);
+            if a == b {
+                return Err(BuildError::SelfLink(an));
+            }
+            let id = LinkId(i as u32);
+            let (addr_a, addr_b) = (self.hosts[a.0 as usize].addr, self.hosts[b.0 as usize].addr);
+            if routes[a.0 as usize].contains_key(&addr_b) {
+                return Err(BuildError::DuplicateLink(an, bn));
+            }
+            routes[a.0 as usize].insert(addr_b, (id, Direction::AtoB, b));
+            routes[b.0 as usize].insert(addr_a, (id, Direction::BtoA, a));
+            link_infos.push(LinkInfo {
+                a,
+                b,
+                a_to_b: ab.clone(),
+                b_to_a: ba.clone(),
+            });
+            links.push(LinkSlot {
+                a,
+                b,
+                dirs: [
+                    LinkDirection::new(ab, seed.stream(&format!("link:{an}->{bn}"))),
+                    LinkDirection::new(ba, seed.stream(&format!("link:{bn}->{an}"))),
+                ],
+                up: true,
+                epoch: 0,
+                cut_reason: DropReason::LinkDown,
+            });
+        }
+        let hosts: Vec<Host> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                Host::new(
+                    HostId(i as u32),
+                    h.name.clone(),
+                    h.addr,
+                    h.config.clone(),
+                    seed.stream(&format!("host:{}", h.name)),
+                )
+            })
+            .collect();
+        let mut queue = EventQueue::new();
+        let mut apps = Vec::new();
+        let mut app_infos = Vec::new();
+        for (i, decl) in self.apps.into_iter().enumerate() {
+            let hname = name(decl.host)?;
+            let id = AppId(i as u32);
+            app_infos.push(AppInfo {
+                host: decl.host,
+                kind: decl.kind.clone(),
+            });
+            queue.push(decl.start, Event::Start { app: id, incarnation: 0 });
+            apps.push(AppSlot {
+                host: decl.host,
+                factory: decl.factory,
+                instance: None,
+                incarnation: 0,
+                rng: seed.stream(&format!("app:{hname}:{i}:{}", decl.kind)),
+            });
+        }
+        let mut actions = Vec::new();
+        for (i, (time, action)) in self.actions.into_iter().enumerate() {
+            validate_action(&action, hosts.len(), links.len(), apps.len())?;
+            queue.push(time, Event::Action(i));
+            actions.push(action);
+        }
+        let topology = Topology {
+            seed: self.seed,
+            hosts: self
+                .hosts
+                .iter()
+                .map(|h| HostInfo {
+                    name: h.name.clone(),
+                    addr: h.addr,
+                })
+                .collect(),
+            links: link_infos,
+            apps: app_infos,
+        };
+        let faults = self.faults.into_iter().map(|f| (f, 0)).collect();
+        let mut world = World {
+            now: SimTime::ZERO,
+            queue,
+            hosts,
+            links,
+            routes,
+            apps,
+            actions,
+            faults,
+            cut: BTreeSet::new(),
+            trace: Trace {
+                topology,
+                records: Vec::new(),
+            },
+            limits: self.limits,
+            events: 0,
+            next_frame: 0,
+            next_timer: 0,
+            cancelled: BTreeSet::new(),
+            pending: VecDeque::new(),
+            ended: None,
+        };
+        // Listening sockets armed while hosts booted have nothing to report yet.
+        for h in 0..world.hosts.len() {
+            world.drain(HostId(h as u32));
+        }
+        Ok(world)
+    }
+}
+
+fn validate_action(action: &Action, hosts: usize, links: usize, apps: usize) -> Result<(), BuildError> {
+    let host_ok = |h: &HostId| (h.0 as usize) < hosts;
+    let ok = match action {
+        Action::PatchLink { link, .. } | Action::LinkDown(link) | Action::LinkUp(link) => (link.0 as usize) < links,
+        Action::Partition(a, b) => a.iter().chain(b).all(host_ok),
+        Action::Heal => true,
+        Action::Crash(h) | Action::Restart(h) => host_ok(h),
+        Action::Command(app, _) => (app.0 as usize) < apps,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::UnknownId(format!("an action's target ({action:?})")))
+    }
+}
+
+struct LinkSlot {
+    a: HostId,
+    b: HostId,
+    dirs: [LinkDirection; 2],
+    up: bool,
+    /// Bumped whenever the link is cut, so frames in flight are lost.
+    epoch: u64,
+    cut_reason: DropReason,
+}
+
+struct AppSlot {
+    host: HostId,
+    factory: AppFactory,
+    instance: Option<Box<dyn App>>,
+    incarnation: u32,
+    rng: SimRng,
+}
+
+enum Event {
+    Arrival {
+        frame: Frame,
+        to: HostId,
+        link: LinkId,
+        epoch: u64,
+        corrupted: bool,
+    },
+    Deadline {
+        host: HostId,
+        socket: SocketId,
+        incarnation: u32,
+    },
+    Timer {
+        app: AppId,
+        timer: TimerId,
+        incarnation: u32,
+    },
+    Start {
+        app: AppId,
+        incarnation: u32,
+    },
+    Action(usize),
+}
+
+/// A running simulation.
+pub struct World {
+    now: SimTime,
+    queue: EventQueue<Event>,
+    hosts: Vec<Host>,
+    links: Vec<LinkSlot>,
+    /// Per host: destination address → (link, direction, peer).
+    routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>>,
+    apps: Vec<AppSlot>,
+    actions: Vec<Action>,
+    /// Each fault with the number of packets it has matched so far.
+    faults: Vec<(TargetedFault, u32)>,
+    /// Partitioned host pairs (smaller id first).
+    cut: BTreeSet<(HostId, HostId)>,
+    trace: Trace,
+    limits: RunLimits,
+    events: u64,
+    next_frame: u64,
+    next_timer: u64,
+    cancelled: BTreeSet<TimerId>,
+    pending: VecDeque<(AppId, SocketEvent)>,
+    ended: Option<EndReason>,
+}
+
+impl World {
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Takes the trace, leaving the world with an empty one.
+    pub fn take_trace(&mut self) -> Trace {
+        Trace {
+            topology: self.trace.topology.clone(),
+            records: std::mem::take(&mut self.trace.records),
+        }
+    }
+
+    /// A host's id by name.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.trace.topology.host_by_name(name)
+    }
+
+    /// A host's socket table, like `ss -tuan`.
+    pub fn socket_table(&self, host: HostId) -> Vec<SocketRow> {
+        self.hosts
+            .get(host.0 as usize)
+            .map(|h| h.socket_table())
+            .unwrap_or_default()
+    }
+
+    /// How many of a host's TCP sockets are in `state` right now.
+    pub fn count_sockets(&self, host: HostId, state: TcpState) -> usize {
+        self.socket_table(host)
+            .iter()
+            .filter(|r| r.state == Some(state))
+            .count()
+    }
+
+    /// An application, if it is running and of type `A`.
+    pub fn app<A: App>(&self, id: AppId) -> Option<&A> {
+        let instance = self.apps.get(id.0 as usize)?.instance.as_deref()?;
+        (instance as &dyn Any).downcast_ref::<A>()
+    }
+
+    /// Why the run ended, once it has ended for good.
+    pub fn ended(&self) -> Option<EndReason> {
+        self.ended
+    }
+
+    /// Runs until nothing is left to do or a limit is hit.
+    pub fn run(&mut self) -> EndReason {
+        self.run_inner(None, &mut |_| false)
+    }
+
+    /// Runs every event up to and including `until`, then stops with the
+    /// clock at `until` (unless a limit or idleness ends the run first).
+    pub fn run_until(&mut self, until: SimTime) -> EndReason {
+        self.run_inner(Some(until), &mut |_| false)
+    }
+
+    /// Runs until `stop` returns true (checked after every event), nothing is
+    /// left, or a limit is hit.
+    pub fn run_while_not(&mut self, mut stop: impl FnMut(&World) -> bool) -> EndReason {
+        self.run_inner(None, &mut stop)
+    }
+
+    fn run_inner(&mut self, until: Option<SimTime>, stop: &mut dyn FnMut(&World) -> bool) -> EndReason {
+        if let Some(reason) = self.ended {
+            return reason;
+        }
+        loop {
+            let next = self.queue.peek_time();
+            let Some(next) = next else {
+                return self.finish(EndReason::Idle);
+            };
+            if let Some(until) = until
+                && next > until
+            {
+                self.now = self.now.max(until);
+                return EndReason::Until(until);
+            }
+            if next > self.limits.max_time {
+                self.now = self.limits.max_time;
+                return self.finish(EndReason::TimeLimit(self.limits.max_time));
+            }
+            if self.events >= self.limits.max_events {
+                return self.finish(EndReason::EventLimit(self.limits.max_events));
+            }
+            self.step();
+            if stop(self) {
+                return self.finish(EndReason::Condition);
+            }
+        }
+    }
+
+    fn finish(&mut self, reason: EndReason) -> EndReason {
+        self.ended = Some(reason);
+        self.trace.push(self.now, TraceEvent::RunEnded { reason });
+        reason
+    }
+
+    /// Handles the earliest event. Returns false when there is none.
+    pub fn step(&mut self) -> bool {
+        let Some((time, event)) = self.queue.pop() else {
+            return false;
+        };
+        self.now = time;
+        self.events += 1;
+        match event {
+            Event::Arrival {
+                frame,
+                to,
+                link,
+                epoch,
+                corrupted,
+            } => self.arrive(frame, to, link, epoch, corrupted),
+            Event::Deadline {
+                host,
+                socket,
+                incarnation,
+            } => {
+                let h = &mut self.hosts[host.0 as usize];
+                if h.incarnation == incarnation {
+                    h.on_deadline(time, socket);
+                    self.drain(host);
+                }
+            }
+            Event::Timer {
+                app,
+                timer,
+                incarnation,
+            } => {
+                if !self.cancelled.remove(&timer) && self.apps[app.0 as usize].incarnation == incarnation {
+                    self.call_app(app, |a, cx| a.on_timer(cx, timer));
+                }
+            }
+            Event::Start { app, incarnation } => {
+                let slot = &mut self.apps[app.0 as usize];
+                if slot.incarnation == incarnation && slot.instance.is_none() && self.hosts[slot.host.0 as usize].is_up() {
+                    slot.instance = Some((slot.factory)());
+                    self.call_app(app, |a, cx| a.start(cx));
+                }
+            }
+            Event::Action(i) => {
+                let action = self.actions[i].clone();
+                self.apply(action);
+            }
+        }
+        self.dispatch();
+        true
+    }
+
+    /// Handles every effect a host produced, in order.
+    fn drain(&mut self, host: HostId) {
+        loop {
+            let effects = std::mem::take(&mut self.hosts[host.0 as usize].effects);
+            if effects.is_empty() {
+                return;
+            }
+            for effect in effects {
+                match effect {
+                    Effect::Trace(event) => self.trace.push(self.now, event),
+                    Effect::Frame { bytes, socket, state } => self.transmit(host, bytes, socket, state),
+                    Effect::Notify(app, event) => self.pending.push_back((app, event)),
+                    Effect::Deadline(socket, at) => {
+                        let incarnation = self.hosts[host.0 as usize].incarnation;
+                        self.queue.push(
+                            at,
+                            Event::Deadline {
+                                host,
+                                socket,
+                                incarnation,
+                            },
+                        );
+                    }
+                    Effect::Timer(app, timer, at) => {
+                        let incarnation = self.apps[app.0 as usize].incarnation;
+                        self.queue.push(
+                            at,
+                            Event::Timer {
+                                app,
+                                timer,
+                                incarnation,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers queued socket events to applications, which may cause more.
+    fn dispatch(&mut self) {
+        while let Some((app, event)) = self.pending.pop_front() {
+            self.call_app(app, |a, cx| a.on_socket(cx, event));
+        }
+    }
+
+    fn call_app(&mut self, app: AppId, f: impl FnOnce(&mut dyn App, &mut AppContext<'_>)) {
+        let slot = &mut self.apps[app.0 as usize];
+        let host_id = slot.host;
+        let Some(mut instance) = slot.instance.take() else {
+            return; // stopped (its host crashed)
+        };
+        let host = &mut self.hosts[host_id.0 as usize];
+        if host.is_up() {
+            let mut cx = AppContext {
+                now: self.now,
+                app,
+                host,
+                rng: &mut slot.rng,
+                next_timer: &mut self.next_timer,
+                cancelled: &mut self.cancelled,
+                directory: &self.trace.topology.hosts,
+            };
+            f(instance.as_mut(), &mut cx);
+        }
+        self.apps[app.0 as usize].instance = Some(instance);
+        self.drain(host_id);
+    }
+
+    /// Sends a frame a host produced down the link towards its destination.
+    fn transmit(&mut self, from: HostId, bytes: Vec<u8>, socket: Option<SocketId>, state: Option<TcpState>) {
+        let id = self.new_frame_id();
+        let info = crate::host::wire::decode(&bytes).unwrap_or_else(|| undecodable(&bytes));
+        let route = self.routes[from.0 as usize].get(&info.dst).copied();
+        let to = route.map(|(_, _, peer)| peer);
+        let len = bytes.len();
+        let bytes: Rc<[u8]> = bytes.into();
+        let now = self.now;
+
+        // Targeted faults see every packet, in declaration order.
+        let mut action = None;
+        for (index, (fault, seen)) in self.faults.iter_mut().enumerate() {
+            if fault.filter.matches(from, to, &info, state) {
+                *seen += 1;
+                if fault.selects(*seen) && action.is_none() {
+                    action = Some((index, fault.action, *seen));
+                }
+            }
+        }
+        self.trace.push(
+            now,
+            TraceEvent::PacketSent {
+                frame: id,
+                from,
+                to,
+                socket,
+                info,
+                bytes: bytes.clone(),
+            },
+        );
+        let Some((link_id, dir, peer)) = route else {
+            return self.drop_frame(id, from, None, DropReason::NoRoute);
+        };
+        if let Some((index, action, seen)) = action {
+            self.trace.push(
+                now,
+                TraceEvent::FaultMatched {
+                    frame: id,
+                    fault: index,
+                    description: format!("{action} (match #{seen} of fault {})", index + 1),
+                },
+            );
+            if action == FaultAction::Drop {
+                return self.drop_frame(id, from, Some(peer), DropReason::Fault);
+            }
+        }
+        let link = &mut self.links[link_id.0 as usize];
+        if !link.up {
+            return self.drop_frame(id, from, Some(peer), DropReason::LinkDown);
+        }
+        if self.cut.contains(&ordered(from, peer)) {
+            return self.drop_frame(id, from, Some(peer), DropReason::Partition);
+        }
+        let epoch = link.epoch;
+        let delivery = match link.dirs[dir.index()].transmit(now, len) {
+            Fate::Dropped(reason) => return self.drop_frame(id, from, Some(peer), reason),
+            Fate::Deliver(d) => d,
+        };
+        if let Some(queue_bytes) = delivery.queued_behind_bytes
+            && queue_bytes > 0
+        {
+            self.trace.push(
+                now,
+                TraceEvent::FrameQueued {
+                    frame: id,
+                    link: link_id,
+                    queue_bytes,
+                    departs: delivery.departs,
+                },
+            );
+        }
+        let mut arrives = delivery.arrives;
+        if let Some(by) = delivery.reordered_by {
+            self.trace.push(
+                now,
+                TraceEvent::FrameDelayed {
+                    frame: id,
+                    by,
+                    cause: DelayCause::Reorder,
+                },
+            );
+        }
+        let mut duplicate_at = delivery.duplicate_arrives;
+        match action.map(|(_, a, _)| a) {
+            Some(FaultAction::Delay(by)) => {
+                arrives += by;
+                duplicate_at = duplicate_at.map(|t| t + by);
+                self.trace.push(
+                    now,
+                    TraceEvent::FrameDelayed {
+                        frame: id,
+                        by,
+                        cause: DelayCause::Fault,
+                    },
+                );
+            }
+            Some(FaultAction::Duplicate) => duplicate_at = duplicate_at.or(Some(arrives)),
+            _ => {}
+        }
+        let (bytes, corrupted) = match delivery.corrupt_bit {
+            Some(bit) => {
+                let mut copy = bytes.to_vec();
+                copy[(bit / 8) as usize] ^= 1 << (bit % 8);
+                self.trace.push(now, TraceEvent::FrameCorrupted { frame: id, bit });
+                (Rc::from(copy), true)
+            }
+            None => (bytes, false),
+        };
+        if let Some(at) = duplicate_at {
+            let copy = self.new_frame_id();
+            self.trace.push(now, TraceEvent::FrameDuplicated { frame: id, copy });
+            self.queue.push(
+                at,
+                Event::Arrival {
+                    frame: Frame {
+                        id: copy,
+                        bytes: bytes.clone(),
+                    },
+                    to: peer,
+                    link: link_id,
+                    epoch,
+                    corrupted,
+                },
+            );
+        }
+        self.queue.push(
+            arrives,
+            Event::Arrival {
+                frame: Frame { id, bytes },
+                to: peer,
+                link: link_id,
+                epoch,
+                corrupted,
+            },
+        );
+    }
+
+    fn new_frame_id(&mut self) -> FrameId {
+        let id = FrameId(self.next_frame);
+        self.next_frame += 1;
+        id
+    }
+
+    fn drop_frame(&mut self, frame: FrameId, from: HostId, to: Option<HostId>, reason: DropReason) {
+        self.trace
+            .push(self.now, TraceEvent::FrameDropped { frame, from, to, reason });
+    }
+
+    fn arrive(&mut self, frame: Frame, to: HostId, link: LinkId, epoch: u64, corrupted: bool) {
+        let slot = &self.links[link.0 as usize];
+        if slot.epoch != epoch {
+            let from = if slot.a == to { slot.b } else { slot.a };
+            let reason = slot.cut_reason;
+            return self.drop_frame(frame.id, from, Some(to), reason);
+        }
+        self.trace
+            .push(self.now, TraceEvent::FrameDelivered { frame: frame.id, to });
+        self.hosts[to.0 as usize].receive(self.now, frame.id, &frame.bytes, corrupted);
+        self.drain(to);
+    }
+
+    fn apply(&mut self, action: Action) {
+        let description = self.describe(&action);
+        self.trace.push(self.now, TraceEvent::Action { description });
+        match action {
+            Action::PatchLink {
+                link,
+                direction,
+                patch,
+            } => {
+                let slot = &mut self.links[link.0 as usize];
+                for (i, dir) in slot.dirs.iter_mut().enumerate() {
+                    if direction.is_none_or(|d| d.index() == i) {
+                        dir.apply(&patch);
+                    }
+                }
+            }
+            Action::LinkDown(link) => {
+                let slot = &mut self.links[link.0 as usize];
+                if slot.up {
+                    slot.up = false;
+                    slot.epoch += 1;
+                    slot.cut_reason = DropReason::LinkDown;
+                }
+            }
+            Action::LinkUp(link) => self.links[link.0 as usize].up = true,
+            Action::Partition(a, b) => {
+                for &x in &a {
+                    for &y in &b {
+                        if x != y {
+                            self.cut.insert(ordered(x, y));
+                        }
+                    }
+                }
+                for slot in &mut self.links {
+                    if self.cut.contains(&ordered(slot.a, slot.b)) {
+                        slot.epoch += 1;
+                        slot.cut_reason = DropReason::Partition;
+                    }
+                }
+            }
+            Action::Heal => self.cut.clear(),
+            Action::Crash(host) => {
+                self.hosts[host.0 as usize].crash(self.now);
+                for slot in self.apps.iter_mut().filter(|s| s.host == host) {
+                    slot.instance = None;
+                    slot.incarnation += 1;
+                }
+                self.pending.retain(|(app, _)| self.apps[app.0 as usize].host != host);
+                self.drain(host);
+            }
+            Action::Restart(host) => {
+                if !self.hosts[host.0 as usize].is_up() {
+                    self.hosts[host.0 as usize].restart(self.now);
+                    for (i, slot) in self.apps.iter_mut().enumerate() {
+                        if slot.host == host {
+                            slot.incarnation += 1;
+                            self.queue.push(
+                                self.now,
+                                Event::Start {
+                                    app: AppId(i as u32),
+                                    incarnation: slot.incarnation,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            Action::Command(app, command) => self.call_app(app, |a, cx| a.on_command(cx, &command)),
+        }
+    }
+
+    fn describe(&self, action: &Action) -> String {
+        let t = &self.trace.topology;
+        let link_name = |l: &LinkId| {
+            let info = &t.links[l.0 as usize];
+            format!("{}<->{}", t.host_name(info.a), t.host_name(info.b))
+        };
+        let names = |hs: &[HostId]| hs.iter().map(|h| t.host_name(*h)).collect::<Vec<_>>().join(",");
+        match action {
+            Action::PatchLink {
+                link,
+                direction,
+                patch,
+            } => {
+                let info = &t.links[link.0 as usize];
+                let which = match direction {
+                    None => link_name(link),
+                    Some(Direction::AtoB) => format!("{}->{}", t.host_name(info.a), t.host_name(info.b)),
+                    Some(Direction::BtoA) => format!("{}->{}", t.host_name(info.b), t.host_name(info.a)),
+                };
+                format!("link {which}: {}", patch.describe())
+            }
+            Action::LinkDown(l) => format!("link {} down", link_name(l)),
+            Action::LinkUp(l) => format!("link {} up", link_name(l)),
+            Action::Partition(a, b) => format!("partition [{}] from [{}]", names(a), names(b)),
+            Action::Heal => "heal all partitions".to_string(),
+            Action::Crash(h) => format!("crash {}", t.host_name(*h)),
+            Action::Restart(h) => format!("restart {}", t.host_name(*h)),
+            Action::Command(app, c) => {
+                let info = &t.apps[app.0 as usize];
+                let mut s = format!("{} {}: {}", t.host_name(info.host), info.kind, c.verb);
+                if let Some(d) = &c.data {
+                    s.push_str(&format!(" {d:?}"));
+                }
+                if let Some(n) = c.count {
+                    s.push_str(&format!(" x{n}"));
+                }
+                s
+            }
+        }
+    }
+
+    /// Shortcut for tests: the time until the next scheduled event.
+    pub fn next_event_in(&self) -> Option<SimDuration> {
+        self.queue.peek_time().map(|t| t - self.now)
+    }
+}
+
+fn ordered(a: HostId, b: HostId) -> (HostId, HostId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+fn undecodable(bytes: &[u8]) -> PacketInfo {
+    PacketInfo {
+        src: Ipv4Addr::UNSPECIFIED,
+        dst: Ipv4Addr::UNSPECIFIED,
+        ip_id: 0,
+        ttl: 0,
+        ip_len: bytes.len() as u16,
+        transport: Transport::Other { protocol: 255 },
+    }
+}
