@@ -122,7 +122,11 @@ impl AppContext<'_> {
         let app = self.app;
         self.host
             .effects
-            .push(crate::host::Effect::Trace(TraceEvent::App { host, app, event }));
+            .push(crate::host::Effect::Trace(TraceEvent::App {
+                host,
+                app,
+                event,
+            }));
     }
 
     /// Wakes the application after `delay`.
@@ -222,12 +226,20 @@ impl AppContext<'_> {
     }
 
     /// Sends one datagram.
-    pub fn send_to(&mut self, socket: SocketId, dst: SocketAddrV4, data: &[u8]) -> Result<(), SocketError> {
+    pub fn send_to(
+        &mut self,
+        socket: SocketId,
+        dst: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(), SocketError> {
         self.host.send_to(self.now, self.app, socket, dst, data)
     }
 
     /// Receives one datagram, if any is waiting.
-    pub fn recv_from(&mut self, socket: SocketId) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
+    pub fn recv_from(
+        &mut self,
+        socket: SocketId,
+    ) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
         self.host.recv_from(self.app, socket)
     }
 }

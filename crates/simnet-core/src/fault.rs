@@ -34,7 +34,13 @@ pub struct PacketFilter {
 
 impl PacketFilter {
     /// Whether `info`, sent from `from` to `to` by a socket in `state`, matches.
-    pub fn matches(&self, from: HostId, to: Option<HostId>, info: &PacketInfo, state: Option<TcpState>) -> bool {
+    pub fn matches(
+        &self,
+        from: HostId,
+        to: Option<HostId>,
+        info: &PacketInfo,
+        state: Option<TcpState>,
+    ) -> bool {
         if self.from.is_some_and(|h| h != from) || self.to.is_some_and(|h| Some(h) != to) {
             return false;
         }
@@ -42,7 +48,12 @@ impl PacketFilter {
             return false;
         }
         let (protocol, ports, flags, payload_len) = match &info.transport {
-            Transport::Tcp(t) => (Protocol::Tcp, (t.src_port, t.dst_port), Some(t.flags), t.payload_len),
+            Transport::Tcp(t) => (
+                Protocol::Tcp,
+                (t.src_port, t.dst_port),
+                Some(t.flags),
+                t.payload_len,
+            ),
             Transport::Udp(u) => (Protocol::Udp, (u.src_port, u.dst_port), None, u.payload_len),
             _ => return false,
         };
@@ -70,7 +81,8 @@ impl PacketFilter {
 
     /// Whether a TCP-only condition is combined with UDP (so it can never match).
     pub fn is_contradictory(&self) -> Option<&'static str> {
-        let tcp_only = self.flags.is_some() || self.flags_exact.is_some() || self.sender_state.is_some();
+        let tcp_only =
+            self.flags.is_some() || self.flags_exact.is_some() || self.sender_state.is_some();
         if tcp_only && self.protocol == Some(Protocol::Udp) {
             return Some("TCP flags or a TCP state cannot match a UDP datagram");
         }
@@ -172,9 +184,19 @@ mod tests {
         };
         let ack = segment(".", 0);
         assert!(pure_ack.matches(HostId(0), Some(HostId(1)), &ack, Some(TcpState::TimeWait)));
-        assert!(!pure_ack.matches(HostId(0), Some(HostId(1)), &ack, Some(TcpState::Established)));
+        assert!(!pure_ack.matches(
+            HostId(0),
+            Some(HostId(1)),
+            &ack,
+            Some(TcpState::Established)
+        ));
         assert!(!pure_ack.matches(HostId(1), Some(HostId(0)), &ack, Some(TcpState::TimeWait)));
-        assert!(!pure_ack.matches(HostId(0), Some(HostId(1)), &segment(".", 5), Some(TcpState::TimeWait)));
+        assert!(!pure_ack.matches(
+            HostId(0),
+            Some(HostId(1)),
+            &segment(".", 5),
+            Some(TcpState::TimeWait)
+        ));
     }
 
     #[test]

@@ -40,8 +40,8 @@ pub use link::{Direction, DropReason, GilbertElliott, LinkParams, LinkPatch};
 pub use packet::{FrameId, PacketInfo, TcpFlags, Transport};
 pub use rng::{Probability, Seed};
 pub use socket::{
-    AppId, CloseReason, HostId, LinkId, Protocol, Recv, SocketCall, SocketError, SocketEvent, SocketId,
-    SocketRow, TcpState, TimerId,
+    AppId, CloseReason, HostId, LinkId, Protocol, Recv, SocketCall, SocketError, SocketEvent,
+    SocketId, SocketRow, TcpState, TimerId,
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{AppEvent, EndReason, FieldValue, Trace, TraceEvent, TraceRecord};

@@ -185,7 +185,11 @@ impl LinkPatch {
 
 /// Formats a bit rate with the largest exact unit: `10Mbps`, `1.5Gbps`, `64kbps`.
 pub fn format_bps(bps: u64) -> String {
-    for (unit, scale) in [("Gbps", 1_000_000_000u64), ("Mbps", 1_000_000), ("kbps", 1_000)] {
+    for (unit, scale) in [
+        ("Gbps", 1_000_000_000u64),
+        ("Mbps", 1_000_000),
+        ("kbps", 1_000),
+    ] {
         if bps >= scale {
             if bps % scale == 0 {
                 return format!("{}{unit}", bps / scale);
@@ -520,7 +524,10 @@ mod tests {
             mtu: 576,
             ..LinkParams::default()
         });
-        assert_eq!(d.transmit(SimTime::ZERO, 577), Fate::Dropped(DropReason::Mtu));
+        assert_eq!(
+            d.transmit(SimTime::ZERO, 577),
+            Fate::Dropped(DropReason::Mtu)
+        );
         assert!(matches!(d.transmit(SimTime::ZERO, 576), Fate::Deliver(_)));
     }
 

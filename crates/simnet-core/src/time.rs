@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn time_displays_as_milliseconds_with_microseconds() {
         assert_eq!(SimTime::from_micros(20_000).to_string(), "20.000ms");
-        assert_eq!(SimTime::from_nanos(10_060_000_999).to_string(), "10060.000ms");
+        assert_eq!(
+            SimTime::from_nanos(10_060_000_999).to_string(),
+            "10060.000ms"
+        );
         assert_eq!(format!("{:>12}", SimTime::from_micros(1)), "     0.001ms");
     }
 

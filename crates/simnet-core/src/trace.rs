@@ -429,7 +429,10 @@ impl Trace {
     }
 
     /// Every TCP state change on `host`, in order.
-    pub fn tcp_states(&self, host: HostId) -> impl Iterator<Item = (SimTime, SocketId, TcpState, TcpState)> + '_ {
+    pub fn tcp_states(
+        &self,
+        host: HostId,
+    ) -> impl Iterator<Item = (SimTime, SocketId, TcpState, TcpState)> + '_ {
         self.records.iter().filter_map(move |r| match &r.event {
             TraceEvent::TcpState {
                 host: h,
@@ -448,7 +451,10 @@ impl Trace {
         let mut current = std::collections::BTreeMap::new();
         for r in self.records.iter().take_while(|r| r.time <= time) {
             if let TraceEvent::TcpState {
-                host: h, socket, to, ..
+                host: h,
+                socket,
+                to,
+                ..
             } = &r.event
                 && *h == host
             {
@@ -459,9 +465,14 @@ impl Trace {
     }
 
     /// The app events of a given kind.
-    pub fn app_events<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (SimTime, HostId, &'a AppEvent)> + 'a {
+    pub fn app_events<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (SimTime, HostId, &'a AppEvent)> + 'a {
         self.records.iter().filter_map(move |r| match &r.event {
-            TraceEvent::App { host, event, .. } if event.kind == kind => Some((r.time, *host, event)),
+            TraceEvent::App { host, event, .. } if event.kind == kind => {
+                Some((r.time, *host, event))
+            }
             _ => None,
         })
     }

@@ -16,7 +16,9 @@ use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
 use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
-use crate::trace::{AppInfo, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent};
+use crate::trace::{
+    AppInfo, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent,
+};
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
@@ -160,19 +162,36 @@ impl WorldBuilder {
     }
 
     /// Joins two hosts with a link whose directions differ.
-    pub fn link_asymmetric(&mut self, a: HostId, b: HostId, a_to_b: LinkParams, b_to_a: LinkParams) -> LinkId {
+    pub fn link_asymmetric(
+        &mut self,
+        a: HostId,
+        b: HostId,
+        a_to_b: LinkParams,
+        b_to_a: LinkParams,
+    ) -> LinkId {
         self.links.push((a, b, a_to_b, b_to_a));
         LinkId(self.links.len() as u32 - 1)
     }
 
     /// Runs an application on a host from time zero. `factory` builds a fresh
     /// instance (again after a crash and restart).
-    pub fn app<A: App, F: Fn() -> A + 'static>(&mut self, host: HostId, kind: &str, factory: F) -> AppId {
+    pub fn app<A: App, F: Fn() -> A + 'static>(
+        &mut self,
+        host: HostId,
+        kind: &str,
+        factory: F,
+    ) -> AppId {
         self.app_at(host, kind, SimTime::ZERO, factory)
     }
 
     /// Runs an application on a host from time `start`.
-    pub fn app_at<A: App, F: Fn() -> A + 'static>(&mut self, host: HostId, kind: &str, start: SimTime, factory: F) -> AppId {
+    pub fn app_at<A: App, F: Fn() -> A + 'static>(
+        &mut self,
+        host: HostId,
+        kind: &str,
+        start: SimTime,
+        factory: F,
+    ) -> AppId {
         self.apps.push(AppDecl {
             host,
             kind: kind.to_string(),
@@ -217,7 +236,11 @@ impl WorldBuilder {
                     return Err(BuildError::DuplicateHostName(h.name.clone()));
                 }
                 if other.addr == h.addr {
-                    return Err(BuildError::DuplicateAddress(other.name.clone(), h.name.clone(), h.addr));
+                    return Err(BuildError::DuplicateAddress(
+                        other.name.clone(),
+                        h.name.clone(),
+                        h.addr,
+                    ));
                 }
             }
         }
@@ -227,7 +250,8 @@ impl WorldBuilder {
                 .map(|h| h.name.clone())
                 .ok_or_else(|| BuildError::UnknownId(format!("host #{}", id.0)))
         };
-        let mut routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>> = vec![BTreeMap::new(); self.hosts.len()];
+        let mut routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>> =
+            vec![BTreeMap::new(); self.hosts.len()];
         let mut links = Vec::new();
         let mut link_infos = Vec::new();
         for (i, (a, b, ab, ba)) in self.links.into_iter().enumerate() {
@@ -284,7 +308,13 @@ impl WorldBuilder {
                 host: decl.host,
                 kind: decl.kind.clone(),
             });
-            queue.push(decl.start, Event::Start { app: id, incarnation: 0 });
+            queue.push(
+                decl.start,
+                Event::Start {
+                    app: id,
+                    incarnation: 0,
+                },
+            );
             apps.push(AppSlot {
                 host: decl.host,
                 factory: decl.factory,
@@ -343,10 +373,17 @@ impl WorldBuilder {
     }
 }
 
-fn validate_action(action: &Action, hosts: usize, links: usize, apps: usize) -> Result<(), BuildError> {
+fn validate_action(
+    action: &Action,
+    hosts: usize,
+    links: usize,
+    apps: usize,
+) -> Result<(), BuildError> {
     let host_ok = |h: &HostId| (h.0 as usize) < hosts;
     let ok = match action {
-        Action::PatchLink { link, .. } | Action::LinkDown(link) | Action::LinkUp(link) => (link.0 as usize) < links,
+        Action::PatchLink { link, .. } | Action::LinkDown(link) | Action::LinkUp(link) => {
+            (link.0 as usize) < links
+        }
         Action::Partition(a, b) => a.iter().chain(b).all(host_ok),
         Action::Heal => true,
         Action::Crash(h) | Action::Restart(h) => host_ok(h),
@@ -355,7 +392,9 @@ fn validate_action(action: &Action, hosts: usize, links: usize, apps: usize) -> 
     if ok {
         Ok(())
     } else {
-        Err(BuildError::UnknownId(format!("an action's target ({action:?})")))
+        Err(BuildError::UnknownId(format!(
+            "an action's target ({action:?})"
+        )))
     }
 }
 
@@ -499,7 +538,11 @@ impl World {
         self.run_inner(None, &mut stop)
     }
 
-    fn run_inner(&mut self, until: Option<SimTime>, stop: &mut dyn FnMut(&World) -> bool) -> EndReason {
+    fn run_inner(
+        &mut self,
+        until: Option<SimTime>,
+        stop: &mut dyn FnMut(&World) -> bool,
+    ) -> EndReason {
         if let Some(reason) = self.ended {
             return reason;
         }
@@ -565,13 +608,18 @@ impl World {
                 timer,
                 incarnation,
             } => {
-                if !self.cancelled.remove(&timer) && self.apps[app.0 as usize].incarnation == incarnation {
+                if !self.cancelled.remove(&timer)
+                    && self.apps[app.0 as usize].incarnation == incarnation
+                {
                     self.call_app(app, |a, cx| a.on_timer(cx, timer));
                 }
             }
             Event::Start { app, incarnation } => {
                 let slot = &mut self.apps[app.0 as usize];
-                if slot.incarnation == incarnation && slot.instance.is_none() && self.hosts[slot.host.0 as usize].is_up() {
+                if slot.incarnation == incarnation
+                    && slot.instance.is_none()
+                    && self.hosts[slot.host.0 as usize].is_up()
+                {
                     slot.instance = Some((slot.factory)());
                     self.call_app(app, |a, cx| a.start(cx));
                 }
@@ -595,7 +643,11 @@ impl World {
             for effect in effects {
                 match effect {
                     Effect::Trace(event) => self.trace.push(self.now, event),
-                    Effect::Frame { bytes, socket, state } => self.transmit(host, bytes, socket, state),
+                    Effect::Frame {
+                        bytes,
+                        socket,
+                        state,
+                    } => self.transmit(host, bytes, socket, state),
                     Effect::Notify(app, event) => self.pending.push_back((app, event)),
                     Effect::Deadline(socket, at) => {
                         let incarnation = self.hosts[host.0 as usize].incarnation;
@@ -655,7 +707,13 @@ impl World {
     }
 
     /// Sends a frame a host produced down the link towards its destination.
-    fn transmit(&mut self, from: HostId, bytes: Vec<u8>, socket: Option<SocketId>, state: Option<TcpState>) {
+    fn transmit(
+        &mut self,
+        from: HostId,
+        bytes: Vec<u8>,
+        socket: Option<SocketId>,
+        state: Option<TcpState>,
+    ) {
         let id = self.new_frame_id();
         let info = crate::host::wire::decode(&bytes).unwrap_or_else(|| undecodable(&bytes));
         let route = self.routes[from.0 as usize].get(&info.dst).copied();
@@ -758,14 +816,16 @@ impl World {
             Some(bit) => {
                 let mut copy = bytes.to_vec();
                 copy[(bit / 8) as usize] ^= 1 << (bit % 8);
-                self.trace.push(now, TraceEvent::FrameCorrupted { frame: id, bit });
+                self.trace
+                    .push(now, TraceEvent::FrameCorrupted { frame: id, bit });
                 (Rc::from(copy), true)
             }
             None => (bytes, false),
         };
         if let Some(at) = duplicate_at {
             let copy = self.new_frame_id();
-            self.trace.push(now, TraceEvent::FrameDuplicated { frame: id, copy });
+            self.trace
+                .push(now, TraceEvent::FrameDuplicated { frame: id, copy });
             self.queue.push(
                 at,
                 Event::Arrival {
@@ -799,8 +859,15 @@ impl World {
     }
 
     fn drop_frame(&mut self, frame: FrameId, from: HostId, to: Option<HostId>, reason: DropReason) {
-        self.trace
-            .push(self.now, TraceEvent::FrameDropped { frame, from, to, reason });
+        self.trace.push(
+            self.now,
+            TraceEvent::FrameDropped {
+                frame,
+                from,
+                to,
+                reason,
+            },
+        );
     }
 
     fn arrive(&mut self, frame: Frame, to: HostId, link: LinkId, epoch: u64, corrupted: bool) {
@@ -810,15 +877,21 @@ impl World {
             let reason = slot.cut_reason;
             return self.drop_frame(frame.id, from, Some(to), reason);
         }
-        self.trace
-            .push(self.now, TraceEvent::FrameDelivered { frame: frame.id, to });
+        self.trace.push(
+            self.now,
+            TraceEvent::FrameDelivered {
+                frame: frame.id,
+                to,
+            },
+        );
         self.hosts[to.0 as usize].receive(self.now, frame.id, &frame.bytes, corrupted);
         self.drain(to);
     }
 
     fn apply(&mut self, action: Action) {
         let description = self.describe(&action);
-        self.trace.push(self.now, TraceEvent::Action { description });
+        self.trace
+            .push(self.now, TraceEvent::Action { description });
         match action {
             Action::PatchLink {
                 link,
@@ -863,7 +936,8 @@ impl World {
                     slot.instance = None;
                     slot.incarnation += 1;
                 }
-                self.pending.retain(|(app, _)| self.apps[app.0 as usize].host != host);
+                self.pending
+                    .retain(|(app, _)| self.apps[app.0 as usize].host != host);
                 self.drain(host);
             }
             Action::Restart(host) => {
@@ -893,7 +967,12 @@ impl World {
             let info = &t.links[l.0 as usize];
             format!("{}<->{}", t.host_name(info.a), t.host_name(info.b))
         };
-        let names = |hs: &[HostId]| hs.iter().map(|h| t.host_name(*h)).collect::<Vec<_>>().join(",");
+        let names = |hs: &[HostId]| {
+            hs.iter()
+                .map(|h| t.host_name(*h))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match action {
             Action::PatchLink {
                 link,
@@ -903,8 +982,12 @@ impl World {
                 let info = &t.links[link.0 as usize];
                 let which = match direction {
                     None => link_name(link),
-                    Some(Direction::AtoB) => format!("{}->{}", t.host_name(info.a), t.host_name(info.b)),
-                    Some(Direction::BtoA) => format!("{}->{}", t.host_name(info.b), t.host_name(info.a)),
+                    Some(Direction::AtoB) => {
+                        format!("{}->{}", t.host_name(info.a), t.host_name(info.b))
+                    }
+                    Some(Direction::BtoA) => {
+                        format!("{}->{}", t.host_name(info.b), t.host_name(info.a))
+                    }
                 };
                 format!("link {which}: {}", patch.describe())
             }

@@ -1,6 +1,6 @@
 //! TCP applications: server, client, bulk sender, sink.
 
-use super::filler;
+use super::{filler, pattern};
 use crate::app::{App, AppContext, Command};
 use crate::socket::{Recv, SocketEvent, SocketId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -193,7 +193,10 @@ impl App for TcpServer {
             None => cx.listen(self.port),
         };
         if let Err(e) = result {
-            cx.emit(AppEvent::new("tcp.listen-failed", format!("listen(:{}) failed: {e}", self.port)));
+            cx.emit(AppEvent::new(
+                "tcp.listen-failed",
+                format!("listen(:{}) failed: {e}", self.port),
+            ));
         }
     }
 
@@ -370,7 +373,10 @@ impl TcpClient {
             }
             Err(e) => {
                 self.failures += 1;
-                cx.emit(AppEvent::new("tcp.connect-failed", format!("connect({}) failed: {e}", self.remote)));
+                cx.emit(AppEvent::new(
+                    "tcp.connect-failed",
+                    format!("connect({}) failed: {e}", self.remote),
+                ));
                 self.next(cx);
             }
         }
@@ -469,7 +475,13 @@ impl App for TcpClient {
             SocketEvent::Readable(sid) if Some(sid) == current => self.read(cx, sid),
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
                 self.failures += 1;
-                cx.emit(AppEvent::new("tcp.failed", format!("connection to {} failed: {reason}", self.remote)).on(sid));
+                cx.emit(
+                    AppEvent::new(
+                        "tcp.failed",
+                        format!("connection to {} failed: {reason}", self.remote),
+                    )
+                    .on(sid),
+                );
                 let _ = cx.close(sid);
                 if Some(sid) == current {
                     self.next(cx);
@@ -488,7 +500,10 @@ impl App for TcpClient {
 
     fn on_command(&mut self, cx: &mut AppContext<'_>, command: &Command) {
         let Some(sid) = self.current.as_ref().map(|c| c.sid) else {
-            cx.emit(AppEvent::new("app.command-ignored", format!("`{}`: no open connection", command.verb)));
+            cx.emit(AppEvent::new(
+                "app.command-ignored",
+                format!("`{}`: no open connection", command.verb),
+            ));
             return;
         };
         match command.verb.as_str() {
@@ -510,14 +525,13 @@ impl App for TcpClient {
     }
 }
 
-/// Sends `bytes` bytes as fast as the connection allows, then closes.
+/// Sends `bytes` bytes of [`pattern`] as fast as the connection allows, then closes.
 #[derive(Clone, Debug)]
 pub struct BulkSender {
     remote: SocketAddrV4,
     total: u64,
     sent: u64,
     sid: Option<SocketId>,
-    chunk: Vec<u8>,
     /// When the last byte was handed to TCP.
     pub finished_writing_at: Option<SimTime>,
 }
@@ -530,15 +544,14 @@ impl BulkSender {
             total: bytes,
             sent: 0,
             sid: None,
-            chunk: filler(64 * 1024),
             finished_writing_at: None,
         }
     }
 
     fn pump(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
         while self.sent < self.total {
-            let n = (self.total - self.sent).min(self.chunk.len() as u64) as usize;
-            match cx.send(sid, &self.chunk[..n]) {
+            let want = (self.total - self.sent).min(READ_CHUNK as u64) as usize;
+            match cx.send(sid, pattern::slice(self.sent, want)) {
                 Ok(0) | Err(_) => return,
                 Ok(k) => self.sent += k as u64,
             }
@@ -554,18 +567,21 @@ impl App for BulkSender {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         match cx.connect(self.remote) {
             Ok(sid) => self.sid = Some(sid),
-            Err(e) => cx.emit(AppEvent::new("tcp.connect-failed", format!("connect failed: {e}"))),
+            Err(e) => cx.emit(AppEvent::new(
+                "tcp.connect-failed",
+                format!("connect failed: {e}"),
+            )),
         }
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         match event {
             SocketEvent::Connected(sid) | SocketEvent::Writable(sid) => self.pump(cx, sid),
-            SocketEvent::Readable(sid) => {
-                while let Ok(Recv::Data(_)) = cx.recv(sid, READ_CHUNK) {}
-            }
+            SocketEvent::Readable(sid) => while let Ok(Recv::Data(_)) = cx.recv(sid, READ_CHUNK) {},
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
-                cx.emit(AppEvent::new("tcp.failed", format!("bulk transfer failed: {reason}")).on(sid));
+                cx.emit(
+                    AppEvent::new("tcp.failed", format!("bulk transfer failed: {reason}")).on(sid),
+                );
                 let _ = cx.close(sid);
             }
             SocketEvent::Incoming { .. } => {}
@@ -573,7 +589,8 @@ impl App for BulkSender {
     }
 }
 
-/// Accepts connections and reads everything, optionally slowly.
+/// Accepts connections and reads everything, optionally slowly, checking
+/// that the bytes are the [`pattern`] stream a [`BulkSender`] sends.
 #[derive(Clone, Debug)]
 pub struct Sink {
     port: u16,
@@ -586,6 +603,9 @@ pub struct Sink {
     pub bytes_received: u64,
     /// When the last connection's EOF was read.
     pub last_eof_at: Option<SimTime>,
+    /// Stream position of the first byte that was not what a [`BulkSender`]
+    /// sends there (over all connections), if any.
+    pub first_mismatch: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -605,6 +625,7 @@ impl Sink {
             timer: None,
             bytes_received: 0,
             last_eof_at: None,
+            first_mismatch: None,
         }
     }
 
@@ -627,6 +648,9 @@ impl Sink {
                     budget -= d.len();
                     self.bytes_received += d.len() as u64;
                     if let Some(c) = self.conns.get_mut(&sid) {
+                        if self.first_mismatch.is_none() {
+                            self.first_mismatch = pattern::first_mismatch(c.received, &d);
+                        }
                         c.received += d.len() as u64;
                     }
                 }
@@ -662,7 +686,10 @@ impl Sink {
 impl App for Sink {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new("tcp.listen-failed", format!("listen(:{}) failed: {e}", self.port)));
+            cx.emit(AppEvent::new(
+                "tcp.listen-failed",
+                format!("listen(:{}) failed: {e}", self.port),
+            ));
         }
     }
 

@@ -58,7 +58,10 @@ impl App for UdpSender {
                 self.sid = Some(sid);
                 self.send_one(cx);
             }
-            Err(e) => cx.emit(AppEvent::new("udp.bind-failed", format!("bind failed: {e}"))),
+            Err(e) => cx.emit(AppEvent::new(
+                "udp.bind-failed",
+                format!("bind failed: {e}"),
+            )),
         }
     }
 
@@ -113,7 +116,10 @@ impl UdpEcho {
 impl App for UdpEcho {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         if let Err(e) = cx.udp_bind(self.port) {
-            cx.emit(AppEvent::new("udp.bind-failed", format!("bind(:{}) failed: {e}", self.port)));
+            cx.emit(AppEvent::new(
+                "udp.bind-failed",
+                format!("bind(:{}) failed: {e}", self.port),
+            ));
         }
     }
 

@@ -350,9 +350,7 @@ impl Host {
                     host: self.id,
                     socket: *sid,
                     local: SocketAddrV4::new(self.addr, entry.local_port),
-                    remote: entry
-                        .tuple
-                        .map(|(_, a, p)| SocketAddrV4::new(a, p)),
+                    remote: entry.tuple.map(|(_, a, p)| SocketAddrV4::new(a, p)),
                     from: entry.state,
                     to: TcpState::Closed,
                     reason: Some(CloseReason::HostCrashed),
@@ -384,7 +382,13 @@ impl Host {
         });
     }
 
-    fn fail(&mut self, app: AppId, socket: Option<SocketId>, call: &'static str, error: SocketError) -> SocketError {
+    fn fail(
+        &mut self,
+        app: AppId,
+        socket: Option<SocketId>,
+        call: &'static str,
+        error: SocketError,
+    ) -> SocketError {
         self.trace_call(app, socket, SocketCall::Failed { call, error });
         error
     }
@@ -392,7 +396,13 @@ impl Host {
     // ----- frames and timers -------------------------------------------------
 
     /// Takes in a frame that arrived over a link.
-    pub fn receive(&mut self, now: SimTime, frame: crate::packet::FrameId, bytes: &Rc<[u8]>, corrupted: bool) {
+    pub fn receive(
+        &mut self,
+        now: SimTime,
+        frame: crate::packet::FrameId,
+        bytes: &Rc<[u8]>,
+        corrupted: bool,
+    ) {
         let Some(stack) = self.stack.as_mut() else {
             self.trace(TraceEvent::FrameDiscarded {
                 frame,
@@ -425,7 +435,9 @@ impl Host {
                     None => None,
                 }
             }
-            wire::Demux::Udp { local_port } => stack.udp_ports.get(&local_port).map(|s| (*s, false)),
+            wire::Demux::Udp { local_port } => {
+                stack.udp_ports.get(&local_port).map(|s| (*s, false))
+            }
             wire::Demux::Other => None,
         };
         stack.device.rx = Some(bytes.clone());
@@ -433,7 +445,9 @@ impl Host {
             Some((sid, rst)) => self.poll(now, sid, Cause::Ingress { rst }),
             None => {
                 let smol_now = smol_instant(now);
-                stack.iface.poll(smol_now, &mut stack.device, &mut stack.unclaimed);
+                stack
+                    .iface
+                    .poll(smol_now, &mut stack.device, &mut stack.unclaimed);
                 stack.device.rx = None;
                 for bytes in stack.device.tx.drain(..) {
                     self.effects.push(Effect::Frame {
@@ -467,7 +481,10 @@ impl Host {
         let smol_now = smol_instant(now);
         if let Cause::Ingress { .. } = cause {
             let stack = self.stack.as_mut().expect("polled a crashed host");
-            let entry = stack.sockets.get_mut(&sid).expect("polled an unknown socket");
+            let entry = stack
+                .sockets
+                .get_mut(&sid)
+                .expect("polled an unknown socket");
             stack
                 .iface
                 .poll_ingress_single(smol_now, &mut stack.device, &mut entry.set);
@@ -482,7 +499,9 @@ impl Host {
             // Egress is bounded by smoltcp (one segment per socket per call);
             // loop until it has nothing more to send.
             for _ in 0..100_000 {
-                if stack.iface.poll_egress(smol_now, &mut stack.device, &mut entry.set)
+                if stack
+                    .iface
+                    .poll_egress(smol_now, &mut stack.device, &mut entry.set)
                     == smoltcp::iface::PollResult::None
                 {
                     break;
@@ -675,7 +694,10 @@ impl Host {
         if dead {
             Self::remove(stack, sid);
         } else {
-            let next = stack.iface.poll_at(smol_instant(now), &entry.set).map(from_smol);
+            let next = stack
+                .iface
+                .poll_at(smol_instant(now), &entry.set)
+                .map(from_smol);
             if let Some(mut at) = next {
                 // smoltcp counts microseconds and says "now" as time zero; a
                 // deadline that is not in the future means "as soon as
@@ -747,7 +769,16 @@ impl Host {
         s
     }
 
-    fn insert_entry(&mut self, now: SimTime, sid: SocketId, set: SocketSet<'static>, handle: SocketHandle, protocol: Protocol, owner: AppId, local_port: u16) {
+    fn insert_entry(
+        &mut self,
+        now: SimTime,
+        sid: SocketId,
+        set: SocketSet<'static>,
+        handle: SocketHandle,
+        protocol: Protocol,
+        owner: AppId,
+        local_port: u16,
+    ) {
         let stack = self.stack.as_mut().expect("inserted into a crashed host");
         stack.sockets.insert(
             sid,
@@ -807,7 +838,13 @@ impl Host {
     // ----- the socket API ------------------------------------------------------
 
     /// `listen(port)` with the host's backlog (or `backlog` if given).
-    pub fn listen(&mut self, now: SimTime, app: AppId, port: u16, backlog: Option<usize>) -> Result<(), SocketError> {
+    pub fn listen(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        port: u16,
+        backlog: Option<usize>,
+    ) -> Result<(), SocketError> {
         let backlog = backlog.unwrap_or(self.config.backlog).max(1);
         let Some(stack) = self.stack.as_mut() else {
             return Err(SocketError::HostDown);
@@ -903,7 +940,12 @@ impl Host {
     }
 
     /// `connect(remote)` from a fresh ephemeral port.
-    pub fn connect(&mut self, now: SimTime, app: AppId, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+    pub fn connect(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        remote: SocketAddrV4,
+    ) -> Result<SocketId, SocketError> {
         if self.stack.is_none() {
             return Err(SocketError::HostDown);
         }
@@ -945,7 +987,13 @@ impl Host {
     }
 
     /// `send(data)`: copies what fits into the send buffer and returns how much.
-    pub fn send(&mut self, now: SimTime, app: AppId, sid: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+    pub fn send(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        sid: SocketId,
+        data: &[u8],
+    ) -> Result<usize, SocketError> {
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "send", e)),
@@ -979,7 +1027,13 @@ impl Host {
     }
 
     /// `recv(max)`: bytes, end of stream, or nothing yet.
-    pub fn recv(&mut self, now: SimTime, app: AppId, sid: SocketId, max: usize) -> Result<Recv, SocketError> {
+    pub fn recv(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        sid: SocketId,
+        max: usize,
+    ) -> Result<Recv, SocketError> {
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "recv", e)),
@@ -1077,7 +1131,12 @@ impl Host {
     }
 
     /// Switches Nagle's algorithm on one socket (`TCP_NODELAY` is `false`).
-    pub fn set_nagle(&mut self, app: AppId, sid: SocketId, enabled: bool) -> Result<(), SocketError> {
+    pub fn set_nagle(
+        &mut self,
+        app: AppId,
+        sid: SocketId,
+        enabled: bool,
+    ) -> Result<(), SocketError> {
         let entry = self.owned(app, sid)?;
         if entry.protocol == Protocol::Tcp {
             entry.tcp_mut().set_nagle_enabled(enabled);
@@ -1109,7 +1168,12 @@ impl Host {
     }
 
     /// Binds a UDP socket to `port` (0 picks an ephemeral port).
-    pub fn udp_bind(&mut self, now: SimTime, app: AppId, port: u16) -> Result<SocketId, SocketError> {
+    pub fn udp_bind(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        port: u16,
+    ) -> Result<SocketId, SocketError> {
         let Some(stack) = self.stack.as_ref() else {
             return Err(SocketError::HostDown);
         };
@@ -1149,7 +1213,14 @@ impl Host {
     }
 
     /// `sendto(dst, data)` on a UDP socket.
-    pub fn send_to(&mut self, now: SimTime, app: AppId, sid: SocketId, dst: SocketAddrV4, data: &[u8]) -> Result<(), SocketError> {
+    pub fn send_to(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        sid: SocketId,
+        dst: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(), SocketError> {
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "sendto", e)),
@@ -1175,7 +1246,11 @@ impl Host {
     }
 
     /// `recvfrom()` on a UDP socket: one datagram, or `None`.
-    pub fn recv_from(&mut self, app: AppId, sid: SocketId) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
+    pub fn recv_from(
+        &mut self,
+        app: AppId,
+        sid: SocketId,
+    ) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "recvfrom", e)),

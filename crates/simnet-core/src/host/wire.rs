@@ -6,9 +6,7 @@
 
 use crate::packet::{PacketInfo, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader};
 use crate::trace::DiscardReason;
-use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Packet, TcpOption, TcpPacket, UdpPacket,
-};
+use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, TcpOption, TcpPacket, UdpPacket};
 use std::net::Ipv4Addr;
 
 /// Decodes an IPv4 packet. Returns `None` if it is not well-formed IPv4.

@@ -1,0 +1,103 @@
+//! Relative sequence numbers, the way Wireshark shows them.
+//!
+//! Absolute TCP sequence numbers start at a random ISN; readers want `seq=1`.
+//! The tracker remembers, per direction of every connection, the first
+//! sequence number seen (the SYN's, when there is one) and the window scale
+//! each side announced, and rewrites headers relative to them. A new SYN on a
+//! 4-tuple starts a new conversation (a port reused after TIME-WAIT).
+
+use simnet_core::packet::TcpHeader;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// One direction of a connection: (source, destination).
+pub type Flow = (SocketAddrV4, SocketAddrV4);
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FlowState {
+    base: Option<u32>,
+    /// Window scale this side announced in its SYN.
+    announced_scale: Option<u8>,
+}
+
+/// A TCP header with sequence numbers made relative and the window scaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelativeHeader {
+    /// Sequence number relative to this direction's first.
+    pub seq: u32,
+    /// Acknowledgement relative to the other direction's first (if ACK set and known).
+    pub ack: Option<u32>,
+    /// Window in bytes (scaled once both SYNs announced scaling).
+    pub window: u32,
+}
+
+/// Remembers every connection's initial sequence numbers.
+#[derive(Clone, Debug, Default)]
+pub struct SeqTracker {
+    flows: BTreeMap<Flow, FlowState>,
+}
+
+impl SeqTracker {
+    /// A tracker that has seen nothing.
+    pub fn new() -> SeqTracker {
+        SeqTracker::default()
+    }
+
+    /// Feeds one segment (in trace order) and returns its relative view.
+    pub fn observe(&mut self, src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpHeader) -> RelativeHeader {
+        let fwd = (
+            SocketAddrV4::new(src, tcp.src_port),
+            SocketAddrV4::new(dst, tcp.dst_port),
+        );
+        let rev = (fwd.1, fwd.0);
+        if tcp.flags.syn() && !tcp.flags.ack() {
+            // A new connection attempt on this 4-tuple: forget the old one.
+            self.flows.remove(&rev);
+            self.flows.insert(
+                fwd,
+                FlowState {
+                    base: Some(tcp.seq),
+                    announced_scale: tcp.options.window_scale,
+                },
+            );
+        } else if tcp.flags.syn() {
+            let st = self.flows.entry(fwd).or_default();
+            st.base = Some(tcp.seq);
+            st.announced_scale = tcp.options.window_scale;
+        }
+        let st = self.flows.entry(fwd).or_default();
+        if st.base.is_none() {
+            st.base = Some(tcp.seq);
+        }
+        let fwd_state = *st;
+        let rev_state = self.flows.get(&rev).copied().unwrap_or_default();
+        let seq = tcp.seq.wrapping_sub(fwd_state.base.unwrap_or(tcp.seq));
+        let ack = if tcp.flags.ack() {
+            Some(match rev_state.base {
+                Some(b) => tcp.ack.wrapping_sub(b),
+                None => tcp.ack,
+            })
+        } else {
+            None
+        };
+        // RFC 7323: scaling applies to segments without SYN, and only when
+        // both sides announced it.
+        let scale = match (fwd_state.announced_scale, rev_state.announced_scale) {
+            (Some(mine), Some(_)) if !tcp.flags.syn() => mine,
+            _ => 0,
+        };
+        RelativeHeader {
+            seq,
+            ack,
+            window: u32::from(tcp.window) << scale,
+        }
+    }
+
+    /// Converts an absolute sequence number of `flow` (e.g. a SACK edge) to relative.
+    pub fn relative(&self, flow: Flow, absolute: u32) -> u32 {
+        match self.flows.get(&flow).and_then(|s| s.base) {
+            Some(b) => absolute.wrapping_sub(b),
+            None => absolute,
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The 4-way close in all its variants: who closes first holds TIME-WAIT.
+
+use crate::{pair, path, ten_ms, text};
+use simnet::apps::{ClientClose, Reply, ServerClose, TcpClient, TcpEcho, TcpServer};
+use simnet::{Action, Command, SimTime, TcpState::*, TraceEvent};
+
+fn server_addr() -> std::net::SocketAddrV4 {
+    "10.0.0.2:80".parse().unwrap()
+}
+
+#[test]
+fn client_closes_first_and_holds_time_wait() {
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.app(client, "tcp-client", || {
+        TcpClient::new(server_addr(), b"hello", 5)
+    });
+    let mut w = b.build().unwrap();
+
+    w.run_until(SimTime::from_millis(100));
+    assert_eq!(w.count_sockets(client, TimeWait), 1);
+    assert_eq!(w.count_sockets(server, TimeWait), 0);
+
+    w.run();
+    assert_eq!(
+        path(w.trace(), client),
+        [
+            Closed,
+            SynSent,
+            Established,
+            FinWait1,
+            FinWait2,
+            TimeWait,
+            Closed
+        ]
+    );
+    assert_eq!(
+        path(w.trace(), server),
+        [Listen, SynReceived, Established, CloseWait, LastAck, Closed]
+    );
+    // TIME-WAIT lasts smoltcp's 10 s from the moment it began (60 ms).
+    let end = w.trace().tcp_states(client).last().unwrap().0;
+    assert_eq!(end, SimTime::from_millis(10_060));
+    insta::assert_snapshot!(text(&w));
+}
+
+#[test]
+fn server_closes_first_and_holds_time_wait() {
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-server", || {
+        TcpServer::new(
+            80,
+            Reply::Fixed {
+                after_bytes: 5,
+                bytes: 5,
+            },
+            ServerClose::AfterReply,
+        )
+    });
+    b.app(client, "tcp-client", || {
+        TcpClient::new(server_addr(), b"hello", 5).close(ClientClose::OnEof)
+    });
+    let mut w = b.build().unwrap();
+    w.run_until(SimTime::from_millis(100));
+    assert_eq!(w.count_sockets(server, TimeWait), 1);
+    assert_eq!(w.count_sockets(client, TimeWait), 0);
+    w.run();
+    // The client's delayed ACK of the server's FIN rides on its own FIN, so
+    // the server goes straight from FIN-WAIT-1 to TIME-WAIT (RFC 793 allows it).
+    assert_eq!(
+        path(w.trace(), server),
+        [Listen, SynReceived, Established, FinWait1, TimeWait, Closed]
+    );
+    assert_eq!(
+        path(w.trace(), client),
+        [Closed, SynSent, Established, CloseWait, LastAck, Closed]
+    );
+    insta::assert_snapshot!(text(&w));
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing_on_both_sides() {
+    let (mut b, client, server) = pair(7, ten_ms());
+    let srv = b.app(server, "tcp-server", || {
+        TcpServer::new(80, Reply::Nothing, ServerClose::Never)
+    });
+    let cli = b.app(client, "tcp-client", || {
+        TcpClient::new(server_addr(), b"", 0).close(ClientClose::Never)
+    });
+    // Both applications close at the same instant, so the FINs cross.
+    b.at(
+        SimTime::from_millis(100),
+        Action::Command(cli, Command::new("close")),
+    );
+    b.at(
+        SimTime::from_millis(100),
+        Action::Command(srv, Command::new("close")),
+    );
+    let mut w = b.build().unwrap();
+    w.run();
+    for host in [client, server] {
+        let p = path(w.trace(), host);
+        let tail = &p[p.len() - 4..];
+        assert_eq!(
+            tail,
+            [FinWait1, Closing, TimeWait, Closed],
+            "host {host:?}: {p:?}"
+        );
+    }
+    insta::assert_snapshot!(text(&w));
+}
+
+#[test]
+fn half_close_lets_the_server_keep_sending() {
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-server", || {
+        TcpServer::new(80, Reply::AfterEof { bytes: 3000 }, ServerClose::AfterReply)
+    });
+    let cli = b.app(client, "tcp-client", || {
+        TcpClient::new(server_addr(), b"request", 3000).close(ClientClose::ShutdownAfterSend)
+    });
+    let mut w = b.build().unwrap();
+    w.run();
+    // The client's FIN went first...
+    let packets: Vec<_> = w.trace().packets().collect();
+    let client_fin = packets
+        .iter()
+        .position(|(_, h, p)| *h == client && p.tcp().unwrap().flags.fin())
+        .unwrap();
+    // ...and the server sent its 3000 bytes after it.
+    let server_data_after_fin: u32 = packets[client_fin..]
+        .iter()
+        .filter(|(_, h, _)| *h == server)
+        .map(|(_, _, p)| p.tcp().unwrap().payload_len)
+        .sum();
+    assert_eq!(server_data_after_fin, 3000);
+    assert_eq!(w.app::<TcpClient>(cli).unwrap().bytes_received, 3000);
+    // The client half-closed, so it went FIN-WAIT-1 -> FIN-WAIT-2 and waited there while data flowed.
+    let p = path(w.trace(), client);
+    assert!(p.windows(2).any(|w| w == [FinWait1, FinWait2]), "{p:?}");
+    assert!(w.trace().records.iter().any(|r| matches!(
+        &r.event,
+        TraceEvent::SocketCall {
+            call: simnet::SocketCall::Shutdown,
+            ..
+        }
+    )));
+    insta::assert_snapshot!(text(&w));
+}

@@ -1,0 +1,59 @@
+//! The 3-way handshake, and what happens when nobody listens.
+
+use crate::{pair, path, ten_ms, text};
+use simnet::apps::{TcpClient, TcpEcho};
+use simnet::{SimTime, TcpState::*, TraceEvent};
+
+#[test]
+fn three_way_handshake() {
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.app(client, "tcp-client", || {
+        TcpClient::new("10.0.0.2:80".parse().unwrap(), b"", 0)
+            .close(simnet::apps::ClientClose::Never)
+    });
+    let mut w = b.build().unwrap();
+    w.run_until(SimTime::from_millis(40));
+
+    assert_eq!(path(w.trace(), client), [Closed, SynSent, Established]);
+    assert_eq!(path(w.trace(), server), [Listen, SynReceived, Established]);
+    // SYN, SYN-ACK, ACK — and nothing else.
+    let flags: Vec<String> = w
+        .trace()
+        .packets()
+        .map(|(_, _, p)| p.tcp().unwrap().flags.to_string())
+        .collect();
+    assert_eq!(flags, ["S", "S.", "."]);
+    let syn = w.trace().packets().next().unwrap().2.tcp().unwrap().clone();
+    assert_eq!(syn.options.mss, Some(1460));
+    assert!(syn.options.sack_permitted);
+    insta::assert_snapshot!(text(&w));
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused_with_rst() {
+    let (mut b, client, _server) = pair(7, ten_ms());
+    b.app(client, "tcp-client", || {
+        TcpClient::new("10.0.0.2:81".parse().unwrap(), b"hello", 5)
+    });
+    let mut w = b.build().unwrap();
+    w.run();
+
+    assert_eq!(path(w.trace(), client), [Closed, SynSent, Closed]);
+    let flags: Vec<String> = w
+        .trace()
+        .packets()
+        .map(|(_, _, p)| p.tcp().unwrap().flags.to_string())
+        .collect();
+    assert_eq!(flags, ["S", "R."]);
+    let refused = w.trace().app_events("tcp.failed").count();
+    assert_eq!(refused, 1, "the application is told the connection failed");
+    assert!(w.trace().records.iter().any(|r| matches!(
+        &r.event,
+        TraceEvent::TcpState {
+            reason: Some(simnet::CloseReason::Reset),
+            ..
+        }
+    )));
+    insta::assert_snapshot!(text(&w));
+}
