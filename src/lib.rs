@@ -2,8 +2,9 @@
 //! HTTP and WebSocket really behave.
 //!
 //! This crate is the facade the `simnet` binary and user tests build on. It
-//! re-exports the engine ([`simnet_core`]) and the renderers
-//! ([`simnet_trace`]).
+//! re-exports the engine ([`simnet_core`]), the renderers ([`simnet_trace`])
+//! and the scenario loader ([`simnet_scenario`]), and composes the
+//! application registry every scenario file can use.
 //!
 //! ```
 //! use simnet::{apps::{TcpClient, TcpEcho}, render_text, LinkParams, SimDuration, TextOptions, WorldBuilder};
@@ -26,4 +27,140 @@ pub use simnet_trace::{TextOptions, render_text};
 /// The renderers.
 pub mod render {
     pub use simnet_trace::*;
+}
+
+/// The scenario loader.
+pub mod scenario {
+    pub use simnet_scenario::*;
+}
+
+use simnet_scenario::{AppRegistry, Outcome, Scenario};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Every application kind scenario files can name.
+pub fn registry() -> AppRegistry {
+    AppRegistry::with_builtin()
+}
+
+/// The `*.toml` files under `dir`, recursively, in sorted order.
+pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// An output format of `simnet run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The step-by-step text timeline.
+    Text,
+}
+
+impl Format {
+    /// Every format, for determinism checks.
+    pub const ALL: [Format; 1] = [Format::Text];
+
+    /// The format's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+        }
+    }
+
+    /// Whether the output is binary (and so needs `--out`).
+    pub fn is_binary(self) -> bool {
+        false
+    }
+}
+
+/// A finished scenario run: its trace and its verdicts.
+pub struct ScenarioRun {
+    /// The scenario's name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The seed used.
+    pub seed: u64,
+    /// What happened.
+    pub trace: Trace,
+    /// One verdict per expectation.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Runs a scenario to its time limit (or `until`) and judges it.
+pub fn run_scenario(scenario: &Scenario, seed: Option<u64>, until: Option<SimTime>) -> ScenarioRun {
+    let mut world = scenario.world(seed, until);
+    world.run();
+    let trace = world.take_trace();
+    let outcomes = simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());
+    ScenarioRun {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        seed: seed.unwrap_or(scenario.seed),
+        trace,
+        outcomes,
+    }
+}
+
+/// Renders a run in a format.
+pub fn render(run: &ScenarioRun, format: Format) -> Vec<u8> {
+    match format {
+        Format::Text => {
+            let mut out = format!("# {} (seed {})\n", run.name, run.seed);
+            for line in wrap(&run.description, 76) {
+                let _ = writeln!(out, "# {line}");
+            }
+            out.push('\n');
+            out.push_str(&render_text(&run.trace, &TextOptions::default()));
+            out.into_bytes()
+        }
+    }
+}
+
+/// The expectation verdicts, one per line.
+pub fn verdicts(run: &ScenarioRun) -> String {
+    let mut out = String::new();
+    for o in &run.outcomes {
+        let _ = writeln!(out, "{o}");
+    }
+    if !run.outcomes.is_empty() {
+        let failed = run.outcomes.iter().filter(|o| !o.passed).count();
+        let _ = writeln!(
+            out,
+            "{} of {} expectations passed",
+            run.outcomes.len() - failed,
+            run.outcomes.len()
+        );
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }

@@ -45,4 +45,4 @@ pub use socket::{
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{AppEvent, EndReason, FieldValue, Trace, TraceEvent, TraceRecord};
-pub use world::{Action, BuildError, RunLimits, World, WorldBuilder};
+pub use world::{Action, AppFactory, BuildError, RunLimits, World, WorldBuilder};

@@ -191,7 +191,7 @@ pub fn format_bps(bps: u64) -> String {
         ("kbps", 1_000),
     ] {
         if bps >= scale {
-            if bps % scale == 0 {
+            if bps.is_multiple_of(scale) {
                 return format!("{}{unit}", bps / scale);
             }
             return format!("{:.3}", bps as f64 / scale as f64)

@@ -164,15 +164,15 @@ impl fmt::Display for SimDuration {
         let ns = self.0;
         let text = if ns == 0 {
             "0s".to_string()
-        } else if ns % 1_000_000_000 == 0 {
+        } else if ns.is_multiple_of(1_000_000_000) {
             format!("{}s", ns / 1_000_000_000)
         } else if ns >= 1_000_000_000 {
             trim_decimal(ns as f64 / 1e9, "s")
-        } else if ns % 1_000_000 == 0 {
+        } else if ns.is_multiple_of(1_000_000) {
             format!("{}ms", ns / 1_000_000)
         } else if ns >= 1_000_000 {
             trim_decimal(ns as f64 / 1e6, "ms")
-        } else if ns % 1_000 == 0 {
+        } else if ns.is_multiple_of(1_000) {
             format!("{}us", ns / 1_000)
         } else if ns >= 1_000 {
             trim_decimal(ns as f64 / 1e3, "us")

@@ -90,7 +90,8 @@ pub enum BuildError {
     UnknownId(String),
 }
 
-type AppFactory = Box<dyn Fn() -> Box<dyn App>>;
+/// Builds a fresh application instance (at start, and again after its host restarts).
+pub type AppFactory = Box<dyn Fn() -> Box<dyn App>>;
 
 struct HostDecl {
     name: String,
@@ -197,6 +198,24 @@ impl WorldBuilder {
             kind: kind.to_string(),
             start,
             factory: Box::new(move || Box::new(factory())),
+        });
+        AppId(self.apps.len() as u32 - 1)
+    }
+
+    /// Runs an application built by a boxed factory (what the scenario
+    /// loader uses, where the concrete type is not known statically).
+    pub fn app_boxed(
+        &mut self,
+        host: HostId,
+        kind: &str,
+        start: SimTime,
+        factory: AppFactory,
+    ) -> AppId {
+        self.apps.push(AppDecl {
+            host,
+            kind: kind.to_string(),
+            start,
+            factory,
         });
         AppId(self.apps.len() as u32 - 1)
     }

@@ -773,8 +773,7 @@ impl Host {
         &mut self,
         now: SimTime,
         sid: SocketId,
-        set: SocketSet<'static>,
-        handle: SocketHandle,
+        (set, handle): (SocketSet<'static>, SocketHandle),
         protocol: Protocol,
         owner: AppId,
         local_port: u16,
@@ -825,7 +824,7 @@ impl Host {
             }
             let mut set = SocketSet::new(Vec::with_capacity(1));
             let handle = set.add(socket);
-            self.insert_entry(now, sid, set, handle, Protocol::Tcp, owner, port);
+            self.insert_entry(now, sid, (set, handle), Protocol::Tcp, owner, port);
             let stack = self.stack.as_mut().expect("armed a crashed host");
             *stack.tcp_ports.entry(port).or_insert(0) += 1;
             let entry = stack.sockets.get_mut(&sid).expect("just inserted");
@@ -970,7 +969,7 @@ impl Host {
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(socket);
         self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
-        self.insert_entry(now, sid, set, handle, Protocol::Tcp, app, local_port);
+        self.insert_entry(now, sid, (set, handle), Protocol::Tcp, app, local_port);
         if let Some(entry) = self.stack.as_mut().and_then(|s| s.sockets.get_mut(&sid)) {
             entry.connect_pending = true;
         }
@@ -1202,7 +1201,7 @@ impl Host {
         let sid = self.new_id();
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(socket);
-        self.insert_entry(now, sid, set, handle, Protocol::Udp, app, port);
+        self.insert_entry(now, sid, (set, handle), Protocol::Udp, app, port);
         self.stack
             .as_mut()
             .expect("checked above")

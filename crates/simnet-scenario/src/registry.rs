@@ -1,0 +1,343 @@
+//! The application registry: what `kind = "..."` in an `[[app]]` can be.
+//!
+//! A kind is a name, a one-line summary, the parameters it takes (for help
+//! texts and the book), and a function that reads its parameters and returns
+//! a factory. Application crates register their kinds (`simnet-http` adds
+//! `http-server`, `http-client`, ...) without the loader knowing about them.
+
+use crate::units::{parse_duration, parse_probability, parse_size};
+use serde::de::DeserializeOwned;
+use simnet_core::{App, AppFactory, Probability, SimDuration};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// A shareable application factory (a scenario can build several worlds).
+pub type SharedFactory = Rc<dyn Fn() -> Box<dyn App>>;
+
+/// Wraps a closure returning a concrete application into a [`SharedFactory`].
+pub fn factory<A: App, F: Fn() -> A + 'static>(f: F) -> SharedFactory {
+    Rc::new(move || Box::new(f()))
+}
+
+/// Turns a shared factory into the boxed one a world takes.
+pub fn boxed(f: &SharedFactory) -> AppFactory {
+    let f = f.clone();
+    Box::new(move || f())
+}
+
+/// One documented parameter of an application kind.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamDoc {
+    /// The key.
+    pub key: &'static str,
+    /// What it means, its type and its default.
+    pub doc: &'static str,
+}
+
+/// An application kind.
+#[derive(Clone, Copy)]
+pub struct AppKind {
+    /// The name used in `kind = "..."`.
+    pub name: &'static str,
+    /// One line for `simnet list --apps` and the book.
+    pub summary: &'static str,
+    /// Its parameters.
+    pub params: &'static [ParamDoc],
+    /// Reads the parameters and returns a factory.
+    pub build: fn(&mut Params<'_>) -> Result<SharedFactory, ParamError>,
+}
+
+/// Every kind a loader knows.
+#[derive(Clone, Default)]
+pub struct AppRegistry {
+    kinds: BTreeMap<&'static str, AppKind>,
+}
+
+impl AppRegistry {
+    /// A registry with no kinds.
+    pub fn new() -> AppRegistry {
+        AppRegistry::default()
+    }
+
+    /// A registry with simnet-core's TCP and UDP applications.
+    pub fn with_builtin() -> AppRegistry {
+        let mut r = AppRegistry::new();
+        crate::builtin::register(&mut r);
+        r
+    }
+
+    /// Adds (or replaces) a kind.
+    pub fn register(&mut self, kind: AppKind) {
+        self.kinds.insert(kind.name, kind);
+    }
+
+    /// A kind by name.
+    pub fn get(&self, name: &str) -> Option<&AppKind> {
+        self.kinds.get(name)
+    }
+
+    /// Every kind, by name.
+    pub fn kinds(&self) -> impl Iterator<Item = &AppKind> {
+        self.kinds.values()
+    }
+
+    /// The names of every kind, for help texts.
+    pub fn names(&self) -> String {
+        self.kinds.keys().copied().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A problem with one application parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    /// The key at fault (`None`: the application entry as a whole).
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What would be valid.
+    pub help: Option<String>,
+}
+
+impl ParamError {
+    /// An error about `key`.
+    pub fn at(key: &str, message: impl Into<String>) -> ParamError {
+        ParamError {
+            key: Some(key.to_string()),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds what would be valid.
+    pub fn help(mut self, help: impl Into<String>) -> ParamError {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The parameters of one `[[app]]` entry, read one key at a time. Keys that
+/// are never read are reported as unknown.
+pub struct Params<'a> {
+    table: &'a BTreeMap<String, toml::Value>,
+    used: BTreeSet<String>,
+    hosts: &'a [(String, Ipv4Addr)],
+    kind: &'static str,
+    /// The host the application runs on.
+    pub host: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Parameters for an application of `kind` on `host`.
+    pub fn new(
+        table: &'a BTreeMap<String, toml::Value>,
+        hosts: &'a [(String, Ipv4Addr)],
+        kind: &'static str,
+        host: &'a str,
+    ) -> Params<'a> {
+        Params {
+            table,
+            used: BTreeSet::new(),
+            hosts,
+            kind,
+            host,
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<&'a toml::Value> {
+        self.used.insert(key.to_string());
+        self.table.get(key)
+    }
+
+    fn type_error(&self, key: &str, expected: &str, got: &toml::Value) -> ParamError {
+        ParamError::at(
+            key,
+            format!("`{key}` must be {expected}, not {}", describe(got)),
+        )
+    }
+
+    /// A string.
+    pub fn string(&mut self, key: &str) -> Result<Option<String>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.type_error(key, "a string", v)),
+        }
+    }
+
+    /// A boolean.
+    pub fn bool(&mut self, key: &str) -> Result<Option<bool>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.type_error(key, "true or false", v)),
+        }
+    }
+
+    /// A non-negative integer no larger than `max`.
+    pub fn int(&mut self, key: &str, max: u64) -> Result<Option<u64>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) if *i >= 0 && (*i as u64) <= max => Ok(Some(*i as u64)),
+            Some(toml::Value::Integer(i)) => Err(ParamError::at(
+                key,
+                format!("`{key}` = {i} is outside 0..={max}"),
+            )),
+            Some(v) => Err(self.type_error(key, "a whole number", v)),
+        }
+    }
+
+    /// A port number (1..=65535).
+    pub fn port(&mut self, key: &str) -> Result<Option<u16>, ParamError> {
+        match self.int(key, 65535)? {
+            Some(0) => Err(ParamError::at(
+                key,
+                format!("`{key}` must be a port between 1 and 65535"),
+            )),
+            Some(p) => Ok(Some(p as u16)),
+            None => Ok(None),
+        }
+    }
+
+    /// A duration (`"10ms"`).
+    pub fn duration(&mut self, key: &str) -> Result<Option<SimDuration>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => parse_duration(s)
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            Some(v) => Err(self.type_error(key, "a duration such as \"10ms\"", v)),
+        }
+    }
+
+    /// A probability (`"1%"` or `0.01`).
+    pub fn probability(&mut self, key: &str) -> Result<Option<Probability>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => parse_probability(s)
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            Some(toml::Value::Float(f)) => parse_probability(&f.to_string())
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            Some(v) => Err(self.type_error(key, "a probability such as \"1%\"", v)),
+        }
+    }
+
+    /// A size in bytes (`1500`, `"64KiB"`).
+    pub fn size(&mut self, key: &str) -> Result<Option<u64>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
+            Some(toml::Value::String(s)) => {
+                parse_size(s).map(Some).map_err(|e| ParamError::at(key, e))
+            }
+            Some(v) => Err(self.type_error(key, "a size such as 1500 or \"64KiB\"", v)),
+        }
+    }
+
+    /// A list of strings.
+    pub fn strings(&mut self, key: &str) -> Result<Option<Vec<String>>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    other => Err(self.type_error(key, "a list of strings", other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.type_error(key, "a list of strings", v)),
+        }
+    }
+
+    /// One of a fixed set of words.
+    pub fn choice(
+        &mut self,
+        key: &str,
+        options: &[&'static str],
+    ) -> Result<Option<&'static str>, ParamError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        options
+            .iter()
+            .find(|o| **o == s)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| {
+                ParamError::at(key, format!("`{s}` is not a valid `{key}`"))
+                    .help(format!("one of: {}", options.join(", ")))
+            })
+    }
+
+    /// A `host:port` endpoint, the host named in the scenario or an IPv4 address.
+    pub fn endpoint(&mut self, key: &str) -> Result<Option<SocketAddrV4>, ParamError> {
+        let Some(text) = self.string(key)? else {
+            return Ok(None);
+        };
+        let Some((host, port)) = text.rsplit_once(':') else {
+            return Err(ParamError::at(key, format!("`{text}` is not host:port"))
+                .help("write e.g. \"server:80\""));
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| ParamError::at(key, format!("`{port}` is not a port (1..65535)")))?;
+        let addr = match self.hosts.iter().find(|(n, _)| n == host) {
+            Some((_, a)) => *a,
+            None => host.parse::<Ipv4Addr>().map_err(|_| {
+                let names: Vec<&str> = self.hosts.iter().map(|(n, _)| n.as_str()).collect();
+                ParamError::at(key, format!("unknown host `{host}`"))
+                    .help(format!("hosts in this scenario: {}", names.join(", ")))
+            })?,
+        };
+        Ok(Some(SocketAddrV4::new(addr, port)))
+    }
+
+    /// Any value deserializable from TOML (e.g. a list of routes).
+    pub fn deserialize<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => T::deserialize(v.clone())
+                .map(Some)
+                .map_err(|e| ParamError::at(key, format!("`{key}`: {}", e.message().trim()))),
+        }
+    }
+
+    /// A required value: turns `None` into an error naming the key.
+    pub fn require<T>(&self, key: &str, value: Option<T>) -> Result<T, ParamError> {
+        value.ok_or_else(|| ParamError {
+            key: None,
+            message: format!("`{}` needs `{key}`", self.kind),
+            help: None,
+        })
+    }
+
+    /// Fails on keys the kind never read.
+    pub fn finish(self, kind: &AppKind) -> Result<(), ParamError> {
+        if let Some(key) = self.table.keys().find(|k| !self.used.contains(*k)) {
+            let valid: Vec<&str> = kind.params.iter().map(|p| p.key).collect();
+            return Err(ParamError::at(
+                key,
+                format!("unknown key `{key}` for an app of kind `{}`", kind.name),
+            )
+            .help(format!("`{}` takes: {}", kind.name, valid.join(", "))));
+        }
+        Ok(())
+    }
+}
+
+fn describe(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string \"{s}\""),
+        toml::Value::Integer(i) => format!("the number {i}"),
+        toml::Value::Float(f) => format!("the number {f}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "a list".to_string(),
+        toml::Value::Table(_) => "a table".to_string(),
+    }
+}

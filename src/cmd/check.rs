@@ -1,0 +1,34 @@
+//! `simnet check`: load scenarios without running them.
+
+use super::CmdResult;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `simnet check`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Loads every file; prints each error; exit 2 if any is invalid.
+pub fn execute(args: Args) -> CmdResult {
+    let registry = simnet::registry();
+    let mut bad = 0;
+    for file in &args.files {
+        match simnet_scenario::load(file, &registry) {
+            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} of {} scenario files are invalid", args.files.len());
+        Ok(ExitCode::from(2))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

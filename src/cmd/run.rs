@@ -1,0 +1,99 @@
+//! `simnet run`: run a scenario, render its trace, judge its expectations.
+
+use super::CmdResult;
+use simnet::Format;
+use simnet_scenario::units::parse_duration;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `simnet run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The scenario file.
+    file: PathBuf,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the output to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop at this simulated time (e.g. 500ms, 2s) instead of the scenario's time limit.
+    #[arg(long, value_parser = parse_until)]
+    until: Option<simnet::SimDuration>,
+    /// Run twice and report whether every output format is byte-identical.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
+    parse_duration(text)
+}
+
+/// Runs the scenario.
+pub fn execute(args: Args) -> CmdResult {
+    let registry = simnet::registry();
+    let scenario = simnet_scenario::load(&args.file, &registry).map_err(|e| e.to_string())?;
+    let until = args.until.map(|d| simnet::SimTime::ZERO + d);
+
+    if args.check_determinism {
+        let first = simnet::run_scenario(&scenario, args.seed, until);
+        let second = simnet::run_scenario(&scenario, args.seed, until);
+        let mut same = true;
+        for format in Format::ALL {
+            let a = simnet::render(&first, format);
+            let b = simnet::render(&second, format);
+            let verdict = if a == b { "identical" } else { "DIFFERENT" };
+            same &= a == b;
+            println!("{:<8} {:>10} bytes  {verdict}", format.name(), a.len());
+        }
+        return Ok(if same {
+            println!("deterministic: two runs gave byte-identical output in every format");
+            ExitCode::SUCCESS
+        } else {
+            println!("NOT deterministic: see the formats marked DIFFERENT");
+            ExitCode::from(1)
+        });
+    }
+
+    if args.format.is_binary() && args.out.is_none() {
+        return Err(format!(
+            "error: --format {} writes binary data; give a file with --out",
+            args.format.name()
+        ));
+    }
+    let run = simnet::run_scenario(&scenario, args.seed, until);
+    let output = simnet::render(&run, args.format);
+    let verdicts = simnet::verdicts(&run);
+    let failed = run.outcomes.iter().any(|o| !o.passed);
+
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &output)
+                .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+            print!("{verdicts}");
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&output);
+            // Verdicts follow the text trace; other formats keep standard
+            // output machine-readable and report on standard error.
+            if args.format == Format::Text {
+                if !verdicts.is_empty() {
+                    let _ = writeln!(stdout);
+                }
+                let _ = write!(stdout, "{verdicts}");
+            } else {
+                eprint!("{verdicts}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
