@@ -25,6 +25,10 @@ pub struct PacketFilter {
     pub flags_exact: Option<TcpFlags>,
     /// `Some(true)`: only segments carrying payload; `Some(false)`: only empty ones.
     pub payload: Option<bool>,
+    /// Exactly this many bytes of payload.
+    pub len: Option<u32>,
+    /// `Some(true)`: only TCP segments advertising a zero window (and not SYNs).
+    pub zero_window: Option<bool>,
     /// Source or destination port.
     pub port: Option<u16>,
     /// The sending socket's TCP state right after it produced the packet
@@ -47,16 +51,32 @@ impl PacketFilter {
         if self.sender_state.is_some() && self.sender_state != state {
             return false;
         }
-        let (protocol, ports, flags, payload_len) = match &info.transport {
+        let (protocol, ports, flags, payload_len, window) = match &info.transport {
             Transport::Tcp(t) => (
                 Protocol::Tcp,
                 (t.src_port, t.dst_port),
                 Some(t.flags),
                 t.payload_len,
+                Some(t.window),
             ),
-            Transport::Udp(u) => (Protocol::Udp, (u.src_port, u.dst_port), None, u.payload_len),
+            Transport::Udp(u) => (
+                Protocol::Udp,
+                (u.src_port, u.dst_port),
+                None,
+                u.payload_len,
+                None,
+            ),
             _ => return false,
         };
+        if self.len.is_some_and(|l| l != payload_len) {
+            return false;
+        }
+        if let Some(zero) = self.zero_window {
+            let is_zero = window == Some(0) && !flags.is_some_and(|f| f.syn() || f.rst());
+            if zero != is_zero {
+                return false;
+            }
+        }
         if self.protocol.is_some_and(|p| p != protocol) {
             return false;
         }
@@ -81,8 +101,10 @@ impl PacketFilter {
 
     /// Whether a TCP-only condition is combined with UDP (so it can never match).
     pub fn is_contradictory(&self) -> Option<&'static str> {
-        let tcp_only =
-            self.flags.is_some() || self.flags_exact.is_some() || self.sender_state.is_some();
+        let tcp_only = self.flags.is_some()
+            || self.flags_exact.is_some()
+            || self.sender_state.is_some()
+            || self.zero_window.is_some();
         if tcp_only && self.protocol == Some(Protocol::Udp) {
             return Some("TCP flags or a TCP state cannot match a UDP datagram");
         }
@@ -90,6 +112,9 @@ impl PacketFilter {
             && !exact.contains(all.0)
         {
             return Some("`flags` requires flags that `flags_exact` excludes");
+        }
+        if self.payload == Some(false) && self.len.is_some_and(|l| l > 0) {
+            return Some("`payload = false` contradicts a non-zero `len`");
         }
         if self.from.is_some() && self.from == self.to {
             return Some("a host never sends a packet over a link to itself");

@@ -592,7 +592,13 @@ impl World {
 
     fn finish(&mut self, reason: EndReason) -> EndReason {
         self.ended = Some(reason);
-        self.trace.push(self.now, TraceEvent::RunEnded { reason });
+        // An idle world ends when the last thing happened, not when the last
+        // (possibly superseded) timer was looked at.
+        let at = match reason {
+            EndReason::Idle => self.trace.records.last().map_or(self.now, |r| r.time),
+            _ => self.now,
+        };
+        self.trace.push(at, TraceEvent::RunEnded { reason });
         reason
     }
 

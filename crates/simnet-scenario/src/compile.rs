@@ -833,6 +833,8 @@ impl Compiler<'_> {
             flags,
             flags_exact,
             payload: fd.payload,
+            len: fd.len,
+            zero_window: fd.zero_window,
             port: fd.port,
             sender_state,
         };
@@ -965,6 +967,8 @@ impl Compiler<'_> {
                         flags: self.flags(&ed.flags),
                         flags_exact: self.flags(&ed.flags_exact),
                         payload: ed.payload,
+                        len: ed.len,
+                        zero_window: ed.zero_window,
                         port: ed.port,
                         ..PacketFilter::default()
                     },

@@ -80,7 +80,7 @@ fn render(f: &mut fmt::Formatter<'_>, file: &str, source: &str, d: &Diagnostic) 
             let end = span.end.clamp(start, line_end.max(start));
             let width = source[start..end].chars().count().max(1);
             let gutter = line_no.to_string().len();
-            writeln!(f, "{:>g$}--> {file}:{line_no}:{col}", "", g = gutter + 1)?;
+            writeln!(f, "{:>g$}--> {file}:{line_no}:{col}", "", g = gutter)?;
             writeln!(f, "{:>g$} |", "", g = gutter)?;
             writeln!(f, "{line_no} | {text}")?;
             writeln!(

@@ -210,7 +210,16 @@ pub fn evaluate(expectations: &[Expectation], trace: &Trace, app_names: &[&str])
     expectations
         .iter()
         .map(|e| {
-            let (passed, observed) = check(&e.claim, trace);
+            // A run that went idle stays as it ended, so later times can be
+            // judged; a run stopped by a limit says nothing about them.
+            let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
+            let stopped_early = !matches!(trace.end_reason(), Some(simnet_core::EndReason::Idle));
+            let (passed, observed) = match claim_time(&e.claim) {
+                Some(at) if at > end && stopped_early => {
+                    (false, format!("not reached: the run ended at {end}"))
+                }
+                _ => check(&e.claim, trace),
+            };
             Outcome {
                 label: e
                     .label
@@ -221,6 +230,16 @@ pub fn evaluate(expectations: &[Expectation], trace: &Trace, app_names: &[&str])
             }
         })
         .collect()
+}
+
+fn claim_time(claim: &Claim) -> Option<SimTime> {
+    match claim {
+        Claim::State { at, .. }
+        | Claim::BytesReceived { at, .. }
+        | Claim::Packets { at, .. }
+        | Claim::Event { at, .. } => *at,
+        Claim::TimeWaitOn { .. } | Claim::Drops { .. } => None,
+    }
 }
 
 fn within(at: Option<SimTime>, t: SimTime) -> bool {
@@ -444,6 +463,12 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
             }
             if let Some(h) = &filter.to {
                 let _ = write!(s, " to {}", host(h));
+            }
+            if let Some(l) = filter.len {
+                let _ = write!(s, " of {l} bytes");
+            }
+            if filter.zero_window == Some(true) {
+                s.push_str(" advertising a zero window");
             }
             if let Some(p) = filter.port {
                 let _ = write!(s, " on port {p}");

@@ -221,6 +221,10 @@ pub struct FaultDoc {
     pub flags_exact: Option<Spanned<String>>,
     /// Only segments with (true) or without (false) payload.
     pub payload: Option<bool>,
+    /// Exactly this many payload bytes.
+    pub len: Option<u32>,
+    /// Only segments advertising a zero window.
+    pub zero_window: Option<bool>,
     /// Source or destination port.
     pub port: Option<u16>,
     /// The sender's TCP state after sending, e.g. `TIME-WAIT`.
@@ -271,6 +275,10 @@ pub struct ExpectDoc {
     pub to: Option<Spanned<String>>,
     /// Packet filter: with or without payload.
     pub payload: Option<bool>,
+    /// Packet filter: exactly this many payload bytes.
+    pub len: Option<u32>,
+    /// Packet filter: advertising a zero window.
+    pub zero_window: Option<bool>,
     /// Drop filter: the reason (`loss`, `queue-full`, ...).
     pub reason: Option<Spanned<String>>,
     /// Event filter: field values that must match (numbers and durations

@@ -1,0 +1,174 @@
+//! The `simnet` binary as a user runs it: output, exit codes, errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn simnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the simnet binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("simnet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn run_prints_the_trace_then_the_verdicts_and_exits_0() {
+    let o = simnet(&["run", "scenarios/tcp/close-client-first.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("FIN-WAIT-2 -> TIME-WAIT"));
+    assert!(out.contains("4 of 4 expectations passed"));
+    let trace_end = out.find("run  ended").unwrap();
+    let verdicts = out.find("expect ").unwrap();
+    assert!(trace_end < verdicts);
+}
+
+#[test]
+fn a_failed_expectation_exits_1_and_shows_the_observed_value() {
+    let scenario = std::fs::read_to_string("scenarios/tcp/close-client-first.toml")
+        .unwrap()
+        .replace("time_wait_on = \"client\"", "time_wait_on = \"server\"");
+    let path = temp_file("wrong-expectation.toml", &scenario);
+    let o = simnet(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("expect TIME-WAIT held by server only ... FAILED (observed client)")
+    );
+}
+
+#[test]
+fn invalid_input_exits_2_with_file_line_and_column() {
+    let o = simnet(&["run", "tests/broken/unknown-host.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--> tests/broken/unknown-host.toml:13:22"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = simnet(&[
+        "check",
+        "tests/broken/unknown-host.toml",
+        "scenarios/tcp/half-close.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("ok: scenarios/tcp/half-close.toml"));
+
+    let o = simnet(&["run", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read the file"));
+
+    let o = simnet(&[
+        "run",
+        "scenarios/tcp/half-close.toml",
+        "--until",
+        "ten seconds",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = simnet(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn until_and_seed_override_the_scenario() {
+    let o = simnet(&[
+        "run",
+        "scenarios/tcp/close-client-first.toml",
+        "--until",
+        "30ms",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("time limit of 30.000ms reached"), "{out}");
+    assert!(!out.contains("ESTABLISHED -> FIN-WAIT-1"));
+    assert!(
+        out.contains("not reached: the run ended at 30.000ms"),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+
+    let a = stdout(&simnet(&[
+        "run",
+        "scenarios/udp/datagrams.toml",
+        "--seed",
+        "1",
+    ]));
+    let b = stdout(&simnet(&[
+        "run",
+        "scenarios/udp/datagrams.toml",
+        "--seed",
+        "2",
+    ]));
+    assert!(a.contains("(seed 1)") && b.contains("(seed 2)"));
+    assert_ne!(a, b);
+}
+
+#[test]
+fn check_determinism_runs_twice_and_compares_every_format() {
+    let o = simnet(&[
+        "run",
+        "--check-determinism",
+        "scenarios/tcp/duplication-reordering.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("deterministic: two runs gave byte-identical output in every format")
+    );
+}
+
+#[test]
+fn out_writes_the_trace_to_a_file() {
+    let path = std::env::temp_dir().join(format!("simnet-cli-out-{}.txt", std::process::id()));
+    let o = simnet(&[
+        "run",
+        "scenarios/tcp/three-way-handshake.toml",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("LISTEN -> SYN-RECEIVED"));
+    assert!(stdout(&o).contains("5 of 5 expectations passed"));
+    assert!(!stdout(&o).contains("LISTEN"));
+}
+
+#[test]
+fn list_shows_every_scenario_with_its_description() {
+    let o = simnet(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("tcp/lost-final-ack.toml"));
+    assert!(out.contains("Why TIME-WAIT exists"));
+    let o = simnet(&["list", "--apps"]);
+    assert!(stdout(&o).contains("tcp-client"));
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["check", "--help"],
+        &["list", "--help"],
+    ] {
+        let o = simnet(cmd);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("Usage"));
+    }
+}

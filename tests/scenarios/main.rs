@@ -1,0 +1,82 @@
+//! Every scenario in `scenarios/`, and every broken one in `tests/broken/`.
+//!
+//! For each scenario: its text trace is snapshot-tested, all of its
+//! expectations pass, and two runs give byte-identical output. For each
+//! broken scenario: loading fails, and the error message is snapshot-tested.
+
+use simnet::{Format, render, run_scenario, verdicts};
+use std::path::Path;
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn load(path: &Path) -> simnet::scenario::Scenario {
+    let source = std::fs::read_to_string(path).unwrap();
+    simnet::scenario::parse(&relative(path), &source, &simnet::registry())
+        .unwrap_or_else(|e| panic!("{} does not load:\n{e}", relative(path)))
+}
+
+#[test]
+fn every_scenario_passes_its_expectations_and_matches_its_snapshot() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let scenario = load(path);
+        assert!(
+            !scenario.expectations.is_empty(),
+            "{}: a scenario must check something",
+            relative(path)
+        );
+        let run = run_scenario(&scenario, None, None);
+        let failed: Vec<String> = run
+            .outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.to_string())
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{}:\n{}",
+            relative(path),
+            failed.join("\n")
+        );
+        let mut text = String::from_utf8(render(&run, Format::Text)).unwrap();
+        text.push('\n');
+        text.push_str(&verdicts(&run));
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn every_scenario_is_deterministic_in_every_format() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let scenario = load(path);
+        let a = run_scenario(&scenario, None, None);
+        let b = run_scenario(&scenario, None, None);
+        for format in Format::ALL {
+            assert!(
+                render(&a, format) == render(&b, format),
+                "{}: two runs differ in {}",
+                relative(path),
+                format.name()
+            );
+        }
+    });
+}
+
+#[test]
+fn every_broken_scenario_is_refused_with_a_clear_error() {
+    insta::glob!("../broken", "*.toml", |path| {
+        let source = std::fs::read_to_string(path).unwrap();
+        let result = simnet::scenario::parse(&relative(path), &source, &simnet::registry());
+        let err = match result {
+            Ok(_) => panic!("{} should not load", relative(path)),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(&relative(path)), "{err}");
+        insta::assert_snapshot!(err);
+    });
+}
