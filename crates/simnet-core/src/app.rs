@@ -125,7 +125,7 @@ impl AppContext<'_> {
             .push(crate::host::Effect::Trace(TraceEvent::App {
                 host,
                 app,
-                event,
+                event: Box::new(event),
             }));
     }
 

@@ -112,6 +112,54 @@ pub struct TcpOptions {
     pub timestamp: Option<(u32, u32)>,
 }
 
+impl TcpOptions {
+    /// Parses the options area of a TCP header; stops at the first malformed option.
+    pub fn parse(mut raw: &[u8]) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        while let Some(&kind) = raw.first() {
+            match kind {
+                0 => break,
+                1 => {
+                    raw = &raw[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(&len) = raw.get(1) else { break };
+            let len = usize::from(len);
+            if len < 2 || len > raw.len() {
+                break;
+            }
+            let body = &raw[2..len];
+            match (kind, body.len()) {
+                (2, 2) => o.mss = Some(u16::from_be_bytes([body[0], body[1]])),
+                (3, 1) => o.window_scale = Some(body[0]),
+                (4, 0) => o.sack_permitted = true,
+                (5, n) if n % 8 == 0 => {
+                    o.sack = body
+                        .chunks_exact(8)
+                        .map(|c| {
+                            (
+                                u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+                                u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
+                            )
+                        })
+                        .collect();
+                }
+                (8, 8) => {
+                    o.timestamp = Some((
+                        u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
+                        u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+                    ))
+                }
+                _ => {}
+            }
+            raw = &raw[len..];
+        }
+        o
+    }
+}
+
 /// A decoded UDP header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpHeader {
@@ -126,6 +174,67 @@ pub struct UdpHeader {
 }
 
 impl PacketInfo {
+    /// Decodes the headers of an IPv4 packet: IPv4, then TCP, UDP or ICMP.
+    /// Returns `None` when the bytes are not a well-formed IPv4 header.
+    ///
+    /// A transport header that does not parse is reported as
+    /// [`Transport::Other`], so a decoded packet always says at least who sent
+    /// it to whom. Checksums are not checked here (receiving hosts do that).
+    pub fn parse(bytes: &[u8]) -> Option<PacketInfo> {
+        let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+        let be32 = |b: &[u8], i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        if bytes.len() < 20 || bytes[0] >> 4 != 4 {
+            return None;
+        }
+        let ihl = usize::from(bytes[0] & 0x0f) * 4;
+        let total = usize::from(be16(bytes, 2));
+        if ihl < 20 || total < ihl || total > bytes.len() {
+            return None;
+        }
+        let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
+        let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+        let protocol = bytes[9];
+        let seg = &bytes[ihl..total];
+        let transport = match protocol {
+            6 if seg.len() >= 20
+                && usize::from(seg[12] >> 4) * 4 >= 20
+                && usize::from(seg[12] >> 4) * 4 <= seg.len() =>
+            {
+                let header_len = usize::from(seg[12] >> 4) * 4;
+                Transport::Tcp(TcpHeader {
+                    src_port: be16(seg, 0),
+                    dst_port: be16(seg, 2),
+                    seq: be32(seg, 4),
+                    ack: be32(seg, 8),
+                    flags: TcpFlags(seg[13] & 0x3f),
+                    window: be16(seg, 14),
+                    options: TcpOptions::parse(&seg[20..header_len]),
+                    payload_len: (seg.len() - header_len) as u32,
+                    payload_offset: (ihl + header_len) as u16,
+                })
+            }
+            17 if seg.len() >= 8 => Transport::Udp(UdpHeader {
+                src_port: be16(seg, 0),
+                dst_port: be16(seg, 2),
+                payload_len: (seg.len() - 8) as u32,
+                payload_offset: (ihl + 8) as u16,
+            }),
+            1 if seg.len() >= 2 => Transport::Icmp {
+                icmp_type: seg[0],
+                code: seg[1],
+            },
+            _ => Transport::Other { protocol },
+        };
+        Some(PacketInfo {
+            src,
+            dst,
+            ip_id: be16(bytes, 4),
+            ttl: bytes[8],
+            ip_len: total as u16,
+            transport,
+        })
+    }
+
     /// The TCP header, if this is a TCP segment.
     pub fn tcp(&self) -> Option<&TcpHeader> {
         match &self.transport {

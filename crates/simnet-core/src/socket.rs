@@ -310,8 +310,12 @@ pub enum SocketCall {
 }
 
 /// The first bytes of a payload, kept for traces (at most [`Preview::MAX`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Preview(pub Vec<u8>);
+/// Stored inline: recording a `send` or `recv` never allocates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Preview {
+    len: u8,
+    bytes: [u8; Preview::MAX],
+}
 
 impl Preview {
     /// How many bytes a preview keeps.
@@ -319,14 +323,25 @@ impl Preview {
 
     /// The first [`Preview::MAX`] bytes of `data`.
     pub fn of(data: &[u8]) -> Preview {
-        Preview(data[..data.len().min(Self::MAX)].to_vec())
+        let len = data.len().min(Self::MAX);
+        let mut bytes = [0; Self::MAX];
+        bytes[..len].copy_from_slice(&data[..len]);
+        Preview {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    /// The bytes kept.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
 /// Escapes like Rust's `escape_ascii`, so previews stay on one line.
 impl fmt::Display for Preview {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.escape_ascii())
+        write!(f, "{}", self.as_bytes().escape_ascii())
     }
 }
 
@@ -368,7 +383,7 @@ mod tests {
     #[test]
     fn previews_are_short_and_escaped() {
         let p = Preview::of(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n");
-        assert_eq!(p.0.len(), Preview::MAX);
+        assert_eq!(p.as_bytes().len(), Preview::MAX);
         assert_eq!(p.to_string(), "GET / HTTP/1.1\\r\\nHost: ex");
     }
 }

@@ -22,7 +22,72 @@ pub struct Trace {
     /// The world the events refer to.
     pub topology: Topology,
     /// Events in the order they happened (time never decreases).
-    pub records: Vec<TraceRecord>,
+    pub records: Records,
+}
+
+/// The trace's events, stored in fixed-size chunks so that recording never
+/// moves what was already recorded (a long run records millions of events,
+/// and a growing `Vec` would copy them all again at every doubling).
+#[derive(Clone, Debug, Default)]
+pub struct Records {
+    chunks: Vec<Vec<TraceRecord>>,
+    len: usize,
+}
+
+impl Records {
+    /// Events per chunk.
+    const CHUNK: usize = 16 * 1024;
+
+    /// Appends an event.
+    pub fn push(&mut self, record: TraceRecord) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(record),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(record);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The events in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &TraceRecord> + Clone + '_ {
+        self.chunks.iter().flatten()
+    }
+
+    /// The latest event.
+    pub fn last(&self) -> Option<&TraceRecord> {
+        self.chunks.last().and_then(|c| c.last())
+    }
+}
+
+impl<'a> IntoIterator for &'a Records {
+    type Item = &'a TraceRecord;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<TraceRecord>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl FromIterator<TraceRecord> for Records {
+    fn from_iter<I: IntoIterator<Item = TraceRecord>>(iter: I) -> Records {
+        let mut r = Records::default();
+        for record in iter {
+            r.push(record);
+        }
+        r
+    }
 }
 
 /// Names and addresses, so renderers can print `client` instead of `HostId(0)`.
@@ -118,9 +183,7 @@ pub enum TraceEvent {
         /// The socket whose poll produced it (`None` for a stack-level reply,
         /// e.g. a RST to a closed port).
         socket: Option<SocketId>,
-        /// Decoded headers.
-        info: PacketInfo,
-        /// The IPv4 packet.
+        /// The IPv4 packet ([`TraceEvent::packet_info`] decodes it).
         bytes: Rc<[u8]>,
     },
     /// A frame had to wait in a link's queue behind others.
@@ -219,7 +282,7 @@ pub enum TraceEvent {
         /// Application.
         app: AppId,
         /// What.
-        event: AppEvent,
+        event: Box<AppEvent>,
     },
     /// A timeline action took effect.
     Action {
@@ -414,16 +477,29 @@ impl fmt::Display for EndReason {
     }
 }
 
+impl TraceEvent {
+    /// The decoded headers of a [`TraceEvent::PacketSent`].
+    ///
+    /// Packets are stored as bytes only, which keeps the trace small; decoding
+    /// costs a few dozen nanoseconds and only renderers do it.
+    pub fn packet_info(&self) -> Option<PacketInfo> {
+        match self {
+            TraceEvent::PacketSent { bytes, .. } => PacketInfo::parse(bytes),
+            _ => None,
+        }
+    }
+}
+
 impl Trace {
     /// Appends an event.
     pub fn push(&mut self, time: SimTime, event: TraceEvent) {
         self.records.push(TraceRecord { time, event });
     }
 
-    /// Every packet sent, with its time.
-    pub fn packets(&self) -> impl Iterator<Item = (SimTime, HostId, &PacketInfo)> {
+    /// Every packet sent, with its time, sender and decoded headers.
+    pub fn packets(&self) -> impl Iterator<Item = (SimTime, HostId, PacketInfo)> + '_ {
         self.records.iter().filter_map(|r| match &r.event {
-            TraceEvent::PacketSent { from, info, .. } => Some((r.time, *from, info)),
+            TraceEvent::PacketSent { from, .. } => Some((r.time, *from, r.event.packet_info()?)),
             _ => None,
         })
     }
@@ -471,7 +547,7 @@ impl Trace {
     ) -> impl Iterator<Item = (SimTime, HostId, &'a AppEvent)> + 'a {
         self.records.iter().filter_map(move |r| match &r.event {
             TraceEvent::App { host, event, .. } if event.kind == kind => {
-                Some((r.time, *host, event))
+                Some((r.time, *host, &**event))
             }
             _ => None,
         })

@@ -374,7 +374,7 @@ impl WorldBuilder {
             cut: BTreeSet::new(),
             trace: Trace {
                 topology,
-                records: Vec::new(),
+                records: Default::default(),
             },
             limits: self.limits,
             events: 0,
@@ -661,11 +661,12 @@ impl World {
     /// Handles every effect a host produced, in order.
     fn drain(&mut self, host: HostId) {
         loop {
-            let effects = std::mem::take(&mut self.hosts[host.0 as usize].effects);
+            let mut effects = std::mem::take(&mut self.hosts[host.0 as usize].effects);
             if effects.is_empty() {
+                self.hosts[host.0 as usize].effects = effects;
                 return;
             }
-            for effect in effects {
+            for effect in effects.drain(..) {
                 match effect {
                     Effect::Trace(event) => self.trace.push(self.now, event),
                     Effect::Frame {
@@ -697,6 +698,12 @@ impl World {
                         );
                     }
                 }
+            }
+            // Nothing above calls into the host, so its list is still empty:
+            // hand the allocation back for reuse.
+            let slot = &mut self.hosts[host.0 as usize].effects;
+            if slot.is_empty() {
+                *slot = effects;
             }
         }
     }
@@ -735,16 +742,15 @@ impl World {
     fn transmit(
         &mut self,
         from: HostId,
-        bytes: Vec<u8>,
+        bytes: Rc<[u8]>,
         socket: Option<SocketId>,
         state: Option<TcpState>,
     ) {
         let id = self.new_frame_id();
-        let info = crate::host::wire::decode(&bytes).unwrap_or_else(|| undecodable(&bytes));
+        let info = PacketInfo::parse(&bytes).unwrap_or_else(|| undecodable(&bytes));
         let route = self.routes[from.0 as usize].get(&info.dst).copied();
         let to = route.map(|(_, _, peer)| peer);
         let len = bytes.len();
-        let bytes: Rc<[u8]> = bytes.into();
         let now = self.now;
 
         // Targeted faults see every packet, in declaration order.
@@ -764,7 +770,7 @@ impl World {
                 from,
                 to,
                 socket,
-                info,
+
                 bytes: bytes.clone(),
             },
         );

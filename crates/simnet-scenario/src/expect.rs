@@ -337,9 +337,10 @@ fn check(claim: &Claim, trace: &Trace) -> (bool, String) {
                 .iter()
                 .take_while(|r| within(*at, r.time))
                 .filter(|r| match &r.event {
-                    TraceEvent::PacketSent { from, to, info, .. } => {
-                        filter.matches(*from, *to, info, None)
-                    }
+                    TraceEvent::PacketSent { from, to, .. } => r
+                        .event
+                        .packet_info()
+                        .is_some_and(|info| filter.matches(*from, *to, &info, None)),
                     _ => false,
                 })
                 .count() as u64;

@@ -84,13 +84,10 @@ impl<'a> TextRenderer<'a> {
     pub fn line(&mut self, event: &TraceEvent) -> Option<String> {
         Some(match event {
             TraceEvent::PacketSent {
-                frame,
-                from,
-                to,
-                info,
-                ..
+                frame, from, to, ..
             } => {
-                let summary = self.packet(info);
+                let info = event.packet_info()?;
+                let summary = self.packet(&info);
                 self.frames.insert(*frame, summary.clone());
                 let dest = match to {
                     Some(h) => self.name(*h).to_string(),

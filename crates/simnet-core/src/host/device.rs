@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 pub(crate) struct SimDevice {
     pub rx: Option<Rc<[u8]>>,
-    pub tx: Vec<Vec<u8>>,
+    pub tx: Vec<Rc<[u8]>>,
     pub mtu: usize,
 }
 
@@ -27,7 +27,7 @@ impl SimDevice {
 
 pub(crate) struct RxToken(Rc<[u8]>);
 
-pub(crate) struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+pub(crate) struct TxToken<'a>(&'a mut Vec<Rc<[u8]>>);
 
 impl phy::Device for SimDevice {
     type RxToken<'a> = RxToken;
@@ -58,8 +58,10 @@ impl phy::RxToken for RxToken {
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0; len];
-        let r = f(&mut buf);
+        // Built in place as the shared buffer the trace and the links keep:
+        // one allocation per frame, no copy.
+        let mut buf: Rc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let r = f(Rc::get_mut(&mut buf).expect("a fresh buffer has one owner"));
         self.0.push(buf);
         r
     }

@@ -165,7 +165,7 @@ pub(crate) enum Effect {
     Trace(TraceEvent),
     /// Send a frame (produced by `socket`, which was in `state` afterwards).
     Frame {
-        bytes: Vec<u8>,
+        bytes: Rc<[u8]>,
         socket: Option<SocketId>,
         state: Option<TcpState>,
     },
@@ -1042,9 +1042,24 @@ impl Host {
         }
         let socket = entry.tcp_mut();
         if socket.recv_queue() > 0 {
-            let mut data = vec![0u8; max.min(socket.recv_queue())];
-            let n = socket.recv_slice(&mut data).unwrap_or(0);
-            data.truncate(n);
+            // The receive buffer is a ring: read its contiguous parts
+            // straight into the result, without zero-filling first.
+            let want = max.min(socket.recv_queue());
+            let mut data = Vec::with_capacity(want);
+            while data.len() < want {
+                let missing = want - data.len();
+                let got = socket
+                    .recv(|buf| {
+                        let n = buf.len().min(missing);
+                        data.extend_from_slice(&buf[..n]);
+                        (n, n)
+                    })
+                    .unwrap_or(0);
+                if got == 0 {
+                    break;
+                }
+            }
+            let n = data.len();
             entry.rx_notified = entry.tcp().recv_queue();
             self.trace_call(
                 app,

@@ -1,15 +1,19 @@
-//! Decoding frames into [`PacketInfo`], and checking their checksums.
+//! What a receiving host reads from a frame before handing it to smoltcp:
+//! its checksums and its demultiplexing key.
 //!
 //! Uses smoltcp's `wire` module (zero-copy views over bytes) so that simnet
-//! reads packets exactly as the stacks that wrote them. Everything returned is
-//! simnet's own type.
+//! checks packets exactly as the stacks that wrote them. The decoder used for
+//! the trace, [`PacketInfo::parse`], is simnet's own; the smoltcp-based
+//! decoder here exists only to test it against smoltcp's reading.
 
 use crate::packet::{PacketInfo, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader};
 use crate::trace::DiscardReason;
 use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, TcpOption, TcpPacket, UdpPacket};
 use std::net::Ipv4Addr;
 
-/// Decodes an IPv4 packet. Returns `None` if it is not well-formed IPv4.
+/// Decodes an IPv4 packet with smoltcp (the reference [`PacketInfo::parse`]
+/// is tested against).
+#[cfg(test)]
 ///
 /// Transport headers that fail to parse are reported as [`Transport::Other`],
 /// so a decoded packet always says at least who sent it to whom.
@@ -42,6 +46,7 @@ pub fn decode(bytes: &[u8]) -> Option<PacketInfo> {
     })
 }
 
+#[cfg(test)]
 fn decode_tcp(segment: &[u8], ip_header_len: usize) -> Option<Transport> {
     let tcp = TcpPacket::new_checked(segment).ok()?;
     let mut flags = 0;
@@ -90,6 +95,7 @@ fn decode_tcp(segment: &[u8], ip_header_len: usize) -> Option<Transport> {
     }))
 }
 
+#[cfg(test)]
 fn decode_udp(datagram: &[u8], ip_header_len: usize) -> Option<Transport> {
     let udp = UdpPacket::new_checked(datagram).ok()?;
     Some(Transport::Udp(UdpHeader {
@@ -167,5 +173,83 @@ pub(crate) fn demux(bytes: &[u8]) -> Demux {
             Err(_) => Demux::Other,
         },
         _ => Demux::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apps::{BulkSender, Sink, TcpClient, TcpEcho, UdpEcho, UdpSender};
+    use crate::trace::TraceEvent;
+    use crate::{LinkParams, Probability, SimDuration, WorldBuilder};
+
+    /// simnet's own header decoder reads every packet smoltcp writes exactly
+    /// as smoltcp's wire module does: SYNs with options, data, FINs, RSTs,
+    /// UDP, ICMP port unreachable, SACK blocks.
+    #[test]
+    fn own_decoder_agrees_with_smoltcp_on_every_packet() {
+        let mut b = WorldBuilder::new(3);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let s = b.host("server", [10, 0, 0, 2].into());
+        b.link(
+            c,
+            s,
+            LinkParams {
+                latency: SimDuration::from_millis(5),
+                loss: Probability::from_percent(5.0),
+                reorder: Probability::from_percent(5.0),
+                reorder_delay: SimDuration::from_millis(3),
+                ..LinkParams::default()
+            },
+        );
+        b.app(s, "echo", || TcpEcho::new(80));
+        b.app(s, "sink", || Sink::new(9000));
+        b.app(s, "udp", || UdpEcho::new(7));
+        b.app(c, "client", || {
+            TcpClient::new("10.0.0.2:80".parse().unwrap(), b"hello", 5)
+        });
+        b.app(c, "refused", || {
+            TcpClient::new("10.0.0.2:81".parse().unwrap(), b"x", 1)
+        });
+        b.app(c, "bulk", || {
+            BulkSender::new("10.0.0.2:9000".parse().unwrap(), 300_000)
+        });
+        b.app(c, "udp", || {
+            UdpSender::new(
+                "10.0.0.2:7".parse().unwrap(),
+                5,
+                16,
+                SimDuration::from_millis(1),
+            )
+        });
+        b.app(c, "unreachable", || {
+            UdpSender::new(
+                "10.0.0.2:9".parse().unwrap(),
+                1,
+                16,
+                SimDuration::from_millis(1),
+            )
+        });
+        let mut w = b.build().unwrap();
+        w.run();
+        let mut seen = 0;
+        let mut sack = 0;
+        for r in &w.trace().records {
+            if let TraceEvent::PacketSent { bytes, .. } = &r.event {
+                let ours = PacketInfo::parse(bytes).expect("parses");
+                assert_eq!(Some(&ours), decode(bytes).as_ref());
+                sack += usize::from(ours.tcp().is_some_and(|t| !t.options.sack.is_empty()));
+                seen += 1;
+            }
+        }
+        assert!(seen > 200, "{seen}");
+        assert!(sack > 0, "the lossy transfer should produce SACK blocks");
+    }
+
+    #[test]
+    fn garbage_is_not_a_packet() {
+        assert_eq!(PacketInfo::parse(&[]), None);
+        assert_eq!(PacketInfo::parse(&[0x45; 10]), None);
+        assert_eq!(PacketInfo::parse(&[0x60; 40]), None);
     }
 }
