@@ -4,107 +4,11 @@
 //! Uses smoltcp's `wire` module (zero-copy views over bytes) so that simnet
 //! checks packets exactly as the stacks that wrote them. The decoder used for
 //! the trace, [`PacketInfo::parse`], is simnet's own; the smoltcp-based
-//! decoder here exists only to test it against smoltcp's reading.
+//! decoder in the tests exists only to check it against smoltcp's reading.
 
-use crate::packet::{PacketInfo, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader};
 use crate::trace::DiscardReason;
-use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, TcpOption, TcpPacket, UdpPacket};
+use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 use std::net::Ipv4Addr;
-
-/// Decodes an IPv4 packet with smoltcp (the reference [`PacketInfo::parse`]
-/// is tested against).
-#[cfg(test)]
-///
-/// Transport headers that fail to parse are reported as [`Transport::Other`],
-/// so a decoded packet always says at least who sent it to whom.
-pub fn decode(bytes: &[u8]) -> Option<PacketInfo> {
-    let ip = Ipv4Packet::new_checked(bytes).ok()?;
-    let src: Ipv4Addr = ip.src_addr();
-    let dst: Ipv4Addr = ip.dst_addr();
-    let header_len = usize::from(ip.header_len());
-    let payload = ip.payload();
-    let protocol = ip.next_header();
-    let transport = match protocol {
-        IpProtocol::Tcp => decode_tcp(payload, header_len),
-        IpProtocol::Udp => decode_udp(payload, header_len),
-        IpProtocol::Icmp if payload.len() >= 2 => Some(Transport::Icmp {
-            icmp_type: payload[0],
-            code: payload[1],
-        }),
-        _ => None,
-    }
-    .unwrap_or(Transport::Other {
-        protocol: u8::from(protocol),
-    });
-    Some(PacketInfo {
-        src,
-        dst,
-        ip_id: ip.ident(),
-        ttl: ip.hop_limit(),
-        ip_len: ip.total_len(),
-        transport,
-    })
-}
-
-#[cfg(test)]
-fn decode_tcp(segment: &[u8], ip_header_len: usize) -> Option<Transport> {
-    let tcp = TcpPacket::new_checked(segment).ok()?;
-    let mut flags = 0;
-    for (set, bit) in [
-        (tcp.fin(), TcpFlags::FIN),
-        (tcp.syn(), TcpFlags::SYN),
-        (tcp.rst(), TcpFlags::RST),
-        (tcp.psh(), TcpFlags::PSH),
-        (tcp.ack(), TcpFlags::ACK),
-        (tcp.urg(), TcpFlags::URG),
-    ] {
-        if set {
-            flags |= bit;
-        }
-    }
-    let mut options = TcpOptions::default();
-    let mut raw = tcp.options();
-    while !raw.is_empty() {
-        let Ok((rest, option)) = TcpOption::parse(raw) else {
-            break;
-        };
-        match option {
-            TcpOption::EndOfList => break,
-            TcpOption::MaxSegmentSize(mss) => options.mss = Some(mss),
-            TcpOption::WindowScale(ws) => options.window_scale = Some(ws),
-            TcpOption::SackPermitted => options.sack_permitted = true,
-            TcpOption::SackRange(ranges) => {
-                options.sack = ranges.iter().flatten().copied().collect();
-            }
-            TcpOption::TimeStamp { tsval, tsecr } => options.timestamp = Some((tsval, tsecr)),
-            _ => {}
-        }
-        raw = rest;
-    }
-    let header_len = usize::from(tcp.header_len());
-    Some(Transport::Tcp(TcpHeader {
-        src_port: tcp.src_port(),
-        dst_port: tcp.dst_port(),
-        seq: tcp.seq_number().0 as u32,
-        ack: tcp.ack_number().0 as u32,
-        flags: TcpFlags(flags),
-        window: tcp.window_len(),
-        options,
-        payload_len: segment.len().saturating_sub(header_len) as u32,
-        payload_offset: (ip_header_len + header_len) as u16,
-    }))
-}
-
-#[cfg(test)]
-fn decode_udp(datagram: &[u8], ip_header_len: usize) -> Option<Transport> {
-    let udp = UdpPacket::new_checked(datagram).ok()?;
-    Some(Transport::Udp(UdpHeader {
-        src_port: udp.src_port(),
-        dst_port: udp.dst_port(),
-        payload_len: udp.payload().len() as u32,
-        payload_offset: (ip_header_len + 8) as u16,
-    }))
-}
 
 /// Checks the IPv4 header checksum and the TCP or UDP checksum, the way a
 /// receiving stack does before it believes a single byte.
@@ -179,6 +83,101 @@ pub(crate) fn demux(bytes: &[u8]) -> Demux {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::{PacketInfo, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader};
+    use smoltcp::wire::TcpOption;
+
+    /// Decodes an IPv4 packet with smoltcp (the reference [`PacketInfo::parse`]
+    /// is tested against).
+    ///
+    /// Transport headers that fail to parse are reported as [`Transport::Other`],
+    /// so a decoded packet always says at least who sent it to whom.
+    pub fn decode(bytes: &[u8]) -> Option<PacketInfo> {
+        let ip = Ipv4Packet::new_checked(bytes).ok()?;
+        let src: Ipv4Addr = ip.src_addr();
+        let dst: Ipv4Addr = ip.dst_addr();
+        let header_len = usize::from(ip.header_len());
+        let payload = ip.payload();
+        let protocol = ip.next_header();
+        let transport = match protocol {
+            IpProtocol::Tcp => decode_tcp(payload, header_len),
+            IpProtocol::Udp => decode_udp(payload, header_len),
+            IpProtocol::Icmp if payload.len() >= 2 => Some(Transport::Icmp {
+                icmp_type: payload[0],
+                code: payload[1],
+            }),
+            _ => None,
+        }
+        .unwrap_or(Transport::Other {
+            protocol: u8::from(protocol),
+        });
+        Some(PacketInfo {
+            src,
+            dst,
+            ip_id: ip.ident(),
+            ttl: ip.hop_limit(),
+            ip_len: ip.total_len(),
+            transport,
+        })
+    }
+
+    fn decode_tcp(segment: &[u8], ip_header_len: usize) -> Option<Transport> {
+        let tcp = TcpPacket::new_checked(segment).ok()?;
+        let mut flags = 0;
+        for (set, bit) in [
+            (tcp.fin(), TcpFlags::FIN),
+            (tcp.syn(), TcpFlags::SYN),
+            (tcp.rst(), TcpFlags::RST),
+            (tcp.psh(), TcpFlags::PSH),
+            (tcp.ack(), TcpFlags::ACK),
+            (tcp.urg(), TcpFlags::URG),
+        ] {
+            if set {
+                flags |= bit;
+            }
+        }
+        let mut options = TcpOptions::default();
+        let mut raw = tcp.options();
+        while !raw.is_empty() {
+            let Ok((rest, option)) = TcpOption::parse(raw) else {
+                break;
+            };
+            match option {
+                TcpOption::EndOfList => break,
+                TcpOption::MaxSegmentSize(mss) => options.mss = Some(mss),
+                TcpOption::WindowScale(ws) => options.window_scale = Some(ws),
+                TcpOption::SackPermitted => options.sack_permitted = true,
+                TcpOption::SackRange(ranges) => {
+                    options.sack = ranges.iter().flatten().copied().collect();
+                }
+                TcpOption::TimeStamp { tsval, tsecr } => options.timestamp = Some((tsval, tsecr)),
+                _ => {}
+            }
+            raw = rest;
+        }
+        let header_len = usize::from(tcp.header_len());
+        Some(Transport::Tcp(TcpHeader {
+            src_port: tcp.src_port(),
+            dst_port: tcp.dst_port(),
+            seq: tcp.seq_number().0 as u32,
+            ack: tcp.ack_number().0 as u32,
+            flags: TcpFlags(flags),
+            window: tcp.window_len(),
+            options,
+            payload_len: segment.len().saturating_sub(header_len) as u32,
+            payload_offset: (ip_header_len + header_len) as u16,
+        }))
+    }
+
+    fn decode_udp(datagram: &[u8], ip_header_len: usize) -> Option<Transport> {
+        let udp = UdpPacket::new_checked(datagram).ok()?;
+        Some(Transport::Udp(UdpHeader {
+            src_port: udp.src_port(),
+            dst_port: udp.dst_port(),
+            payload_len: udp.payload().len() as u32,
+            payload_offset: (ip_header_len + 8) as u16,
+        }))
+    }
+
     use crate::apps::{BulkSender, Sink, TcpClient, TcpEcho, UdpEcho, UdpSender};
     use crate::trace::TraceEvent;
     use crate::{LinkParams, Probability, SimDuration, WorldBuilder};
