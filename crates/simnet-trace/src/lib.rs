@@ -7,7 +7,11 @@
 //! - [`relative`]: Wireshark-style relative sequence numbers, shared by the
 //!   renderers.
 
+pub mod jsonl;
+pub mod mermaid;
+pub mod pcap;
 pub mod relative;
+pub mod summary;
 pub mod text;
 
 pub use text::{TextOptions, render_text};
