@@ -66,16 +66,19 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub enum Format {
     /// The step-by-step text timeline.
     Text,
+    /// Tables: connections, socket states per host, links.
+    Summary,
 }
 
 impl Format {
     /// Every format, for determinism checks.
-    pub const ALL: [Format; 1] = [Format::Text];
+    pub const ALL: [Format; 2] = [Format::Text, Format::Summary];
 
     /// The format's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Format::Text => "text",
+            Format::Summary => "summary",
         }
     }
 
@@ -124,6 +127,11 @@ pub fn render(run: &ScenarioRun, format: Format) -> Vec<u8> {
             }
             out.push('\n');
             out.push_str(&render_text(&run.trace, &TextOptions::default()));
+            out.into_bytes()
+        }
+        Format::Summary => {
+            let mut out = format!("# {} (seed {})\n\n", run.name, run.seed);
+            out.push_str(&simnet_trace::summary::render_summary(&run.trace));
             out.into_bytes()
         }
     }

@@ -1,1 +1,696 @@
-//! (being written)
+//! Summary tables: what a run amounted to.
+//!
+//! Per TCP connection: endpoints, handshake time, bytes each way,
+//! retransmissions, who closed first, the final states, the duration. Per
+//! host: how many sockets were in each state, at the peak and at the end, and
+//! TIME-WAIT over time. Per link direction: frames sent, delivered, dropped
+//! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
+//! [`render_summary`] lays them out as plain-text tables.
+//!
+//! Everything is derived from the trace: connections from the packets on the
+//! wire (a new SYN on a 4-tuple starts a new connection), states from the
+//! state changes. Nothing is guessed.
+
+use simnet_core::packet::{TcpHeader, Transport};
+use simnet_core::trace::{Topology, Trace, TraceEvent};
+use simnet_core::{DropReason, FrameId, HostId, SimDuration, SimTime, SocketId, TcpState};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddrV4;
+
+/// Everything the summary shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// TCP connections in the order they started.
+    pub connections: Vec<Connection>,
+    /// Socket-state statistics per host (hosts that had TCP sockets).
+    pub hosts: Vec<HostStates>,
+    /// Frame statistics per link direction that carried anything.
+    pub links: Vec<LinkStats>,
+    /// When the run ended.
+    pub end: SimTime,
+}
+
+/// One TCP connection, from its first SYN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    /// The side that sent the SYN.
+    pub client: Endpoint,
+    /// The side it was sent to.
+    pub server: Endpoint,
+    /// When the first SYN was sent.
+    pub start: SimTime,
+    /// SYN sent to the client's ACK of the SYN-ACK (the connect latency), if completed.
+    pub handshake: Option<SimDuration>,
+    /// Client to server.
+    pub to_server: FlowStats,
+    /// Server to client.
+    pub to_client: FlowStats,
+    /// Which side sent the first FIN (`None` if neither did).
+    pub closed_first: Option<Side>,
+    /// Which side sent the first RST.
+    pub reset_by: Option<Side>,
+    /// The last state of the client's socket.
+    pub client_state: Option<TcpState>,
+    /// The last state of the server's socket.
+    pub server_state: Option<TcpState>,
+    /// First packet to last packet.
+    pub duration: SimDuration,
+}
+
+/// A host and a socket address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The host (if the address belongs to one).
+    pub host: Option<HostId>,
+    /// The address.
+    pub addr: SocketAddrV4,
+}
+
+/// One side of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The side that sent the SYN.
+    Client,
+    /// The other side.
+    Server,
+}
+
+/// One direction of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Segments sent.
+    pub packets: u64,
+    /// Distinct payload bytes (the highest sequence number reached).
+    pub bytes: u64,
+    /// Payload bytes sent including retransmissions.
+    pub bytes_sent: u64,
+    /// Segments that carried nothing new: retransmitted data, SYNs or FINs
+    /// (keepalive probes excluded).
+    pub retransmissions: u64,
+}
+
+/// Socket states seen on one host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostStates {
+    /// The host.
+    pub host: HostId,
+    /// Per state (CLOSED and LISTEN left out): the peak count, when it was
+    /// first reached, and the count at the end.
+    pub states: Vec<StateStats>,
+    /// The number of TIME-WAIT sockets at evenly spaced times (see [`Summary::end`]).
+    pub time_wait_over_time: Vec<(SimTime, usize)>,
+}
+
+/// How many sockets were in one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateStats {
+    /// The state.
+    pub state: TcpState,
+    /// The most at any one time.
+    pub peak: usize,
+    /// When the peak was first reached.
+    pub peak_at: SimTime,
+    /// How many were left at the end.
+    pub end: usize,
+}
+
+/// Frames on one direction of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Sender.
+    pub from: HostId,
+    /// Receiver (`None`: no link led to the destination).
+    pub to: Option<HostId>,
+    /// Frames handed to the link.
+    pub sent: u64,
+    /// IP bytes handed to the link.
+    pub bytes: u64,
+    /// Frames (and duplicates) that arrived.
+    pub delivered: u64,
+    /// Frames lost, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+    /// Frames delivered twice.
+    pub duplicated: u64,
+    /// Frames with a flipped bit.
+    pub corrupted: u64,
+    /// Frames the receiver threw away (bad checksum, host down...).
+    pub discarded: u64,
+}
+
+type Tuple = (SocketAddrV4, SocketAddrV4);
+
+#[derive(Default)]
+struct FlowTrack {
+    stats: FlowStats,
+    isn: Option<u32>,
+    /// Relative sequence number of the first data byte (1 after a SYN).
+    data_base: u32,
+    /// Highest relative sequence number reached (one past the last byte or flag).
+    max_end: u32,
+    /// One past the highest data byte sent.
+    max_data_end: u32,
+}
+
+impl FlowTrack {
+    fn observe(&mut self, tcp: &TcpHeader) {
+        self.stats.packets += 1;
+        self.stats.bytes_sent += u64::from(tcp.payload_len);
+        if self.isn.is_none() {
+            self.isn = Some(tcp.seq);
+            self.data_base = u32::from(tcp.flags.syn());
+        }
+        let start = tcp.seq.wrapping_sub(self.isn.unwrap_or(tcp.seq));
+        let len = tcp.seq_len();
+        if len == 0 {
+            return;
+        }
+        let end = start.wrapping_add(len);
+        // A keepalive probe resends the last acknowledged byte on purpose.
+        let keepalive =
+            tcp.payload_len <= 1 && !tcp.flags.syn() && !tcp.flags.fin() && end == self.max_end;
+        if self.stats.packets > 1 && end <= self.max_end && !keepalive {
+            self.stats.retransmissions += 1;
+        }
+        self.max_end = self.max_end.max(end);
+        if tcp.payload_len > 0 {
+            let data_end = start + u32::from(tcp.flags.syn()) + tcp.payload_len;
+            self.max_data_end = self.max_data_end.max(data_end);
+            self.stats.bytes = u64::from(self.max_data_end.saturating_sub(self.data_base));
+        }
+    }
+}
+
+struct ConnTrack {
+    client: SocketAddrV4,
+    server: SocketAddrV4,
+    start: SimTime,
+    last: SimTime,
+    synack_seen: bool,
+    handshake: Option<SimDuration>,
+    to_server: FlowTrack,
+    to_client: FlowTrack,
+    closed_first: Option<Side>,
+    reset_by: Option<Side>,
+    client_state: Option<TcpState>,
+    server_state: Option<TcpState>,
+}
+
+/// Computes the summary of a trace.
+pub fn summarize(trace: &Trace) -> Summary {
+    let topo = &trace.topology;
+    let mut conns: Vec<ConnTrack> = Vec::new();
+    let mut current: BTreeMap<Tuple, usize> = BTreeMap::new();
+    let mut socket_conn: BTreeMap<(HostId, SocketId), usize> = BTreeMap::new();
+    let mut links: BTreeMap<(HostId, Option<HostId>), LinkStats> = BTreeMap::new();
+    let mut frame_link: BTreeMap<FrameId, (HostId, Option<HostId>)> = BTreeMap::new();
+    let mut states: BTreeMap<HostId, StateTrack> = BTreeMap::new();
+    let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
+
+    for r in trace.records.iter() {
+        match &r.event {
+            TraceEvent::PacketSent {
+                frame,
+                from,
+                to,
+                bytes,
+                ..
+            } => {
+                let link = links.entry((*from, *to)).or_insert_with(|| LinkStats {
+                    from: *from,
+                    to: *to,
+                    sent: 0,
+                    bytes: 0,
+                    delivered: 0,
+                    dropped: BTreeMap::new(),
+                    duplicated: 0,
+                    corrupted: 0,
+                    discarded: 0,
+                });
+                link.sent += 1;
+                link.bytes += bytes.len() as u64;
+                frame_link.insert(*frame, (*from, *to));
+                let Some(info) = r.event.packet_info() else {
+                    continue;
+                };
+                let Transport::Tcp(tcp) = &info.transport else {
+                    continue;
+                };
+                let src = SocketAddrV4::new(info.src, tcp.src_port);
+                let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+                let key = canonical(src, dst);
+                let existing = current.get(&key).copied();
+                let starts_new = tcp.flags.syn()
+                    && !tcp.flags.ack()
+                    && existing.is_none_or(|i| {
+                        conns[i].to_server.isn != Some(tcp.seq) || conns[i].client != src
+                    });
+                let index = match (existing, starts_new) {
+                    (Some(i), false) => i,
+                    _ => {
+                        // A connection starts with a SYN; a stray segment
+                        // (e.g. a RST to a closed port) opens one as well.
+                        let (client, server) = if tcp.flags.syn() && tcp.flags.ack() {
+                            (dst, src)
+                        } else {
+                            (src, dst)
+                        };
+                        conns.push(ConnTrack {
+                            client,
+                            server,
+                            start: r.time,
+                            last: r.time,
+                            synack_seen: false,
+                            handshake: None,
+                            to_server: FlowTrack::default(),
+                            to_client: FlowTrack::default(),
+                            closed_first: None,
+                            reset_by: None,
+                            client_state: None,
+                            server_state: None,
+                        });
+                        current.insert(key, conns.len() - 1);
+                        conns.len() - 1
+                    }
+                };
+                let c = &mut conns[index];
+                c.last = r.time;
+                let side = if src == c.client {
+                    Side::Client
+                } else {
+                    Side::Server
+                };
+                match side {
+                    Side::Client => c.to_server.observe(tcp),
+                    Side::Server => c.to_client.observe(tcp),
+                }
+                if tcp.flags.syn() && tcp.flags.ack() && side == Side::Server {
+                    c.synack_seen = true;
+                }
+                if side == Side::Client && c.synack_seen && tcp.flags.ack() && c.handshake.is_none()
+                {
+                    c.handshake = Some(r.time - c.start);
+                }
+                if tcp.flags.fin() && c.closed_first.is_none() {
+                    c.closed_first = Some(side);
+                }
+                if tcp.flags.rst() && c.reset_by.is_none() {
+                    c.reset_by = Some(side);
+                }
+            }
+            TraceEvent::TcpState {
+                host,
+                socket,
+                local,
+                remote,
+                to,
+                ..
+            } => {
+                states
+                    .entry(*host)
+                    .or_default()
+                    .change(*socket, *to, r.time);
+                let index = match socket_conn.get(&(*host, *socket)) {
+                    Some(i) => Some(*i),
+                    None => remote.and_then(|rem| {
+                        // The socket's state changes before its first packet
+                        // goes out (CLOSED -> SYN-SENT): match it to the
+                        // connection that exists now, or the next one on its tuple.
+                        let key = canonical(*local, rem);
+                        let found = current
+                            .get(&key)
+                            .copied()
+                            .filter(|i| conns[*i].start <= r.time);
+                        if let Some(i) = found {
+                            socket_conn.insert((*host, *socket), i);
+                        }
+                        found
+                    }),
+                };
+                if let Some(i) = index {
+                    let c = &mut conns[i];
+                    if *local == c.client {
+                        c.client_state = Some(*to);
+                    } else {
+                        c.server_state = Some(*to);
+                    }
+                }
+            }
+            TraceEvent::FrameDelivered { frame, .. } => {
+                if let Some(k) = frame_link.get(frame)
+                    && let Some(l) = links.get_mut(k)
+                {
+                    l.delivered += 1;
+                }
+            }
+            TraceEvent::FrameDropped {
+                frame,
+                from,
+                to,
+                reason,
+            } => {
+                let k = frame_link.get(frame).copied().unwrap_or((*from, *to));
+                if let Some(l) = links.get_mut(&k) {
+                    *l.dropped.entry(*reason).or_insert(0) += 1;
+                }
+            }
+            TraceEvent::FrameDuplicated { frame, copy } => {
+                if let Some(k) = frame_link.get(frame).copied() {
+                    frame_link.insert(*copy, k);
+                    if let Some(l) = links.get_mut(&k) {
+                        l.duplicated += 1;
+                    }
+                }
+            }
+            TraceEvent::FrameCorrupted { frame, .. } => {
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.corrupted += 1;
+                }
+            }
+            TraceEvent::FrameDiscarded { frame, .. } => {
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.discarded += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Second chance for state changes recorded before their connection's
+    // first packet: sockets whose SYN-SENT came first are matched above once
+    // the packet exists, so re-run the matching over unmatched TcpState events.
+    for r in trace.records.iter() {
+        if let TraceEvent::TcpState {
+            host,
+            socket,
+            local,
+            remote: Some(rem),
+            to,
+            ..
+        } = &r.event
+            && !socket_conn.contains_key(&(*host, *socket))
+        {
+            let key = canonical(*local, *rem);
+            if let Some((i, c)) = conns.iter_mut().enumerate().rev().find(|(_, c)| {
+                canonical(c.client, c.server) == key
+                    && c.start <= r.time + SimDuration::from_nanos(1)
+            }) {
+                let _ = i;
+                if *local == c.client {
+                    c.client_state = Some(*to);
+                } else {
+                    c.server_state = Some(*to);
+                }
+            }
+        }
+    }
+
+    let addr_host = |a: SocketAddrV4| topo.host_by_addr(*a.ip());
+    Summary {
+        connections: conns
+            .into_iter()
+            .map(|c| Connection {
+                client: Endpoint {
+                    host: addr_host(c.client),
+                    addr: c.client,
+                },
+                server: Endpoint {
+                    host: addr_host(c.server),
+                    addr: c.server,
+                },
+                start: c.start,
+                handshake: c.handshake,
+                to_server: c.to_server.stats,
+                to_client: c.to_client.stats,
+                closed_first: c.closed_first,
+                reset_by: c.reset_by,
+                client_state: c.client_state,
+                server_state: c.server_state,
+                duration: c.last - c.start,
+            })
+            .collect(),
+        hosts: states
+            .into_iter()
+            .map(|(host, s)| s.finish(host, end))
+            .filter(|h| !h.states.is_empty())
+            .collect(),
+        links: links.into_values().collect(),
+        end,
+    }
+}
+
+fn canonical(a: SocketAddrV4, b: SocketAddrV4) -> Tuple {
+    if (a.ip(), a.port()) <= (b.ip(), b.port()) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+#[derive(Default)]
+struct StateTrack {
+    current: BTreeMap<SocketId, TcpState>,
+    counts: BTreeMap<TcpState, usize>,
+    peaks: BTreeMap<TcpState, (usize, SimTime)>,
+    /// (time, TIME-WAIT count) after every change of that count.
+    time_wait: Vec<(SimTime, usize)>,
+}
+
+impl StateTrack {
+    fn change(&mut self, socket: SocketId, to: TcpState, at: SimTime) {
+        if let Some(old) = self.current.insert(socket, to)
+            && let Some(n) = self.counts.get_mut(&old)
+        {
+            *n -= 1;
+        }
+        let n = self.counts.entry(to).or_insert(0);
+        *n += 1;
+        let n = *n;
+        let peak = self.peaks.entry(to).or_insert((0, at));
+        if n > peak.0 {
+            *peak = (n, at);
+        }
+        let tw = self.counts.get(&TcpState::TimeWait).copied().unwrap_or(0);
+        if self.time_wait.last().is_none_or(|(_, c)| *c != tw) {
+            self.time_wait.push((at, tw));
+        }
+    }
+
+    fn finish(self, host: HostId, end: SimTime) -> HostStates {
+        let states = self
+            .peaks
+            .iter()
+            .filter(|(s, _)| !matches!(s, TcpState::Closed | TcpState::Listen))
+            .map(|(s, (peak, at))| StateStats {
+                state: *s,
+                peak: *peak,
+                peak_at: *at,
+                end: self.counts.get(s).copied().unwrap_or(0),
+            })
+            .collect();
+        let samples = 10u64;
+        let time_wait_over_time = if self.time_wait.iter().any(|(_, c)| *c > 0) {
+            (0..=samples)
+                .map(|i| {
+                    let t = SimTime::from_nanos(end.as_nanos() / samples * i);
+                    let c = self
+                        .time_wait
+                        .iter()
+                        .take_while(|(at, _)| *at <= t)
+                        .last()
+                        .map_or(0, |(_, c)| *c);
+                    (t, c)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        HostStates {
+            host,
+            states,
+            time_wait_over_time,
+        }
+    }
+}
+
+/// Renders the summary as plain-text tables.
+pub fn render_summary(trace: &Trace) -> String {
+    let s = summarize(trace);
+    let topo = &trace.topology;
+    let mut out = String::new();
+
+    let _ = writeln!(out, "TCP connections");
+    if s.connections.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[
+            "#",
+            "client",
+            "server",
+            "start",
+            "handshake",
+            "bytes c->s",
+            "bytes s->c",
+            "retrans",
+            "closed first",
+            "final (client/server)",
+            "duration",
+        ]);
+        for (i, c) in s.connections.iter().enumerate() {
+            let who = |side: Option<Side>| match side {
+                Some(Side::Client) => endpoint_host(topo, &c.client),
+                Some(Side::Server) => endpoint_host(topo, &c.server),
+                None => "-".to_string(),
+            };
+            let closed = match (c.closed_first, c.reset_by) {
+                (Some(side), _) => who(Some(side)),
+                (None, Some(side)) => format!("{} (RST)", who(Some(side))),
+                (None, None) => "-".to_string(),
+            };
+            let st = |s: Option<TcpState>| s.map_or("-".to_string(), |s| s.to_string());
+            t.row(vec![
+                (i + 1).to_string(),
+                endpoint(topo, &c.client),
+                endpoint(topo, &c.server),
+                c.start.to_string(),
+                c.handshake.map_or("-".to_string(), |d| d.to_string()),
+                c.to_server.bytes.to_string(),
+                c.to_client.bytes.to_string(),
+                (c.to_server.retransmissions + c.to_client.retransmissions).to_string(),
+                closed,
+                format!("{}/{}", st(c.client_state), st(c.server_state)),
+                c.duration.to_string(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+
+    let _ = writeln!(
+        out,
+        "\nSocket states per host (peak, when first reached, left at the end)"
+    );
+    if s.hosts.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&["host", "state", "peak", "at", "at end"]);
+        for h in &s.hosts {
+            for st in &h.states {
+                t.row(vec![
+                    topo.host_name(h.host).to_string(),
+                    st.state.to_string(),
+                    st.peak.to_string(),
+                    st.peak_at.to_string(),
+                    st.end.to_string(),
+                ]);
+            }
+        }
+        out.push_str(&t.render());
+        for h in s.hosts.iter().filter(|h| !h.time_wait_over_time.is_empty()) {
+            let points: Vec<String> = h
+                .time_wait_over_time
+                .iter()
+                .map(|(t, c)| format!("{}={c}", t.since_start()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  TIME-WAIT on {} over time: {}",
+                topo.host_name(h.host),
+                points.join(" ")
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\nLinks (per direction)");
+    let mut t = Table::new(&[
+        "from",
+        "to",
+        "frames",
+        "bytes",
+        "delivered",
+        "dropped",
+        "duplicated",
+        "corrupted",
+        "discarded",
+    ]);
+    for l in &s.links {
+        let dropped = if l.dropped.is_empty() {
+            "0".to_string()
+        } else {
+            l.dropped
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        t.row(vec![
+            topo.host_name(l.from).to_string(),
+            l.to.map_or("(no route)".to_string(), |h| topo.host_name(h).to_string()),
+            l.sent.to_string(),
+            l.bytes.to_string(),
+            l.delivered.to_string(),
+            dropped,
+            l.duplicated.to_string(),
+            l.corrupted.to_string(),
+            l.discarded.to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
+    let _ = writeln!(out, "\nRun ended at {}", s.end);
+    out
+}
+
+fn endpoint_host(topo: &Topology, e: &Endpoint) -> String {
+    e.host
+        .map_or(e.addr.ip().to_string(), |h| topo.host_name(h).to_string())
+}
+
+fn endpoint(topo: &Topology, e: &Endpoint) -> String {
+    format!("{}:{}", endpoint_host(topo, e), e.addr.port())
+}
+
+/// A plain-text table with left-aligned columns.
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (missing cells are blank).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table, each line indented by two spaces.
+    pub fn render(&self) -> String {
+        let cols = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate().take(cols) {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::from(" ");
+            for (i, w) in widths.iter().enumerate() {
+                let c = cells.get(i).map_or("", |c| c.as_str());
+                let _ = write!(s, " {c:<w$}");
+            }
+            s.trim_end().to_string() + "\n"
+        };
+        let mut out = line(&self.headers);
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        out.push_str(&line(&rule));
+        for r in &self.rows {
+            out.push_str(&line(r));
+        }
+        out
+    }
+}

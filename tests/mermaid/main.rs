@@ -1,0 +1,1 @@
+//! Mermaid diagrams of every scenario (being written).

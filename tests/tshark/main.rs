@@ -1,0 +1,1 @@
+//! tshark reads every scenario capture (being written).
