@@ -23,8 +23,8 @@ use std::fmt::Write;
 pub struct TextOptions {
     /// Show every frame's arrival (`link ... delivered`), not just losses.
     pub show_deliveries: bool,
-    /// Show every listening socket being armed (`CLOSED -> LISTEN`), not just
-    /// the `listen()` call.
+    /// Show every listening socket being armed or closed (`CLOSED -> LISTEN`,
+    /// `LISTEN -> CLOSED`), not just the `listen()` call.
     pub show_listen_arming: bool,
     /// Absolute sequence numbers instead of relative ones.
     pub absolute_seq: bool,
@@ -166,10 +166,11 @@ impl<'a> TextRenderer<'a> {
                 reason,
                 ..
             } => {
-                if *from == TcpState::Closed
-                    && *to == TcpState::Listen
-                    && !self.options.show_listen_arming
-                {
+                let listener_only = matches!(
+                    (*from, *to),
+                    (TcpState::Closed, TcpState::Listen) | (TcpState::Listen, TcpState::Closed)
+                );
+                if listener_only && !self.options.show_listen_arming {
                     return None;
                 }
                 let mut s = format!(
