@@ -40,7 +40,9 @@ use std::path::{Path, PathBuf};
 
 /// Every application kind scenario files can name.
 pub fn registry() -> AppRegistry {
-    AppRegistry::with_builtin()
+    let mut r = AppRegistry::with_builtin();
+    simnet_http::apps::register(&mut r);
+    r
 }
 
 /// The `*.toml` files under `dir`, recursively, in sorted order.

@@ -14,4 +14,5 @@
 //! Because nothing in it reads a clock, draws a random number or iterates a
 //! hash map, the same input always produces the same bytes.
 
+pub mod apps;
 pub mod proto;

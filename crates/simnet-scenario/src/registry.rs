@@ -277,6 +277,11 @@ impl<'a> Params<'a> {
         let Some(text) = self.string(key)? else {
             return Ok(None);
         };
+        self.endpoint_text(key, &text).map(Some)
+    }
+
+    /// Resolves `host:port` text already read from `key`.
+    pub fn endpoint_text(&self, key: &str, text: &str) -> Result<SocketAddrV4, ParamError> {
         let Some((host, port)) = text.rsplit_once(':') else {
             return Err(ParamError::at(key, format!("`{text}` is not host:port"))
                 .help("write e.g. \"server:80\""));
@@ -294,7 +299,16 @@ impl<'a> Params<'a> {
                     .help(format!("hosts in this scenario: {}", names.join(", ")))
             })?,
         };
-        Ok(Some(SocketAddrV4::new(addr, port)))
+        Ok(SocketAddrV4::new(addr, port))
+    }
+
+    /// The error for a required key that is missing.
+    pub fn missing(&self, key: &str) -> ParamError {
+        ParamError {
+            key: None,
+            message: format!("`{}` needs `{key}`", self.kind),
+            help: None,
+        }
     }
 
     /// Any value deserializable from TOML (e.g. a list of routes).
@@ -309,11 +323,7 @@ impl<'a> Params<'a> {
 
     /// A required value: turns `None` into an error naming the key.
     pub fn require<T>(&self, key: &str, value: Option<T>) -> Result<T, ParamError> {
-        value.ok_or_else(|| ParamError {
-            key: None,
-            message: format!("`{}` needs `{key}`", self.kind),
-            help: None,
-        })
+        value.ok_or_else(|| self.missing(key))
     }
 
     /// Fails on keys the kind never read.

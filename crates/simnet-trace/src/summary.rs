@@ -600,6 +600,8 @@ pub fn render_summary(trace: &Trace) -> String {
         }
     }
 
+    out.push_str(&http_tables(trace));
+
     let _ = writeln!(out, "\nLinks (per direction)");
     let mut t = Table::new(&[
         "from",
@@ -693,4 +695,171 @@ impl Table {
         }
         out
     }
+}
+
+/// Rows the HTTP tables show at most; longer runs are cut with a note.
+const MAX_REQUEST_ROWS: usize = 40;
+
+/// The HTTP part of the summary, from the events the HTTP applications report:
+/// per client (requests, connections, total time, latency), per request, and
+/// per event subscriber. Empty when no HTTP application ran.
+fn http_tables(trace: &Trace) -> String {
+    use simnet_core::trace::FieldValue;
+    let topo = &trace.topology;
+    let int = |e: &simnet_core::AppEvent, k: &str| match e.field(k) {
+        Some(FieldValue::Int(i)) => *i,
+        _ => 0,
+    };
+    let dur = |e: &simnet_core::AppEvent, k: &str| match e.field(k) {
+        Some(FieldValue::Duration(d)) => *d,
+        _ => SimDuration::ZERO,
+    };
+    let yes =
+        |e: &simnet_core::AppEvent, k: &str| matches!(e.field(k), Some(FieldValue::Bool(true)));
+
+    #[derive(Default)]
+    struct ClientStats {
+        sent: u64,
+        new_conns: u64,
+        responses: u64,
+        errors: u64,
+        retries: u64,
+        first: Option<SimTime>,
+        last: SimTime,
+        latency_sum: SimDuration,
+        latency_max: SimDuration,
+    }
+    let mut clients: BTreeMap<simnet_core::AppId, ClientStats> = BTreeMap::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    #[derive(Default)]
+    struct SubStats {
+        mode: String,
+        events: u64,
+        sum: SimDuration,
+        max: SimDuration,
+    }
+    let mut subs: BTreeMap<simnet_core::AppId, SubStats> = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::App { host, app, event } = &r.event else {
+            continue;
+        };
+        let c = || ClientStats::default();
+        match event.kind.as_str() {
+            "http.request-sent" => {
+                let s = clients.entry(*app).or_insert_with(c);
+                s.sent += 1;
+                s.new_conns += u64::from(!yes(event, "reused"));
+                s.first.get_or_insert(r.time);
+            }
+            "http.response" => {
+                let s = clients.entry(*app).or_insert_with(c);
+                let latency = dur(event, "latency");
+                s.responses += 1;
+                s.last = r.time;
+                s.latency_sum = s.latency_sum + latency;
+                s.latency_max = s.latency_max.max(latency);
+                if rows.len() < MAX_REQUEST_ROWS {
+                    rows.push(vec![
+                        topo.host_name(*host).to_string(),
+                        int(event, "index").to_string(),
+                        int(event, "status").to_string(),
+                        latency.to_string(),
+                        if yes(event, "reused") {
+                            "reused"
+                        } else {
+                            "new"
+                        }
+                        .to_string(),
+                        int(event, "bytes").to_string(),
+                        int(event, "attempts").to_string(),
+                    ]);
+                } else if rows.len() == MAX_REQUEST_ROWS {
+                    rows.push(vec!["...".into()]);
+                }
+            }
+            "http.error" => clients.entry(*app).or_insert_with(c).errors += 1,
+            "http.retry" => clients.entry(*app).or_insert_with(c).retries += 1,
+            "http.event" => {
+                let s = subs.entry(*app).or_default();
+                if let Some(FieldValue::Text(m)) = event.field("mode") {
+                    s.mode = m.clone();
+                }
+                let l = dur(event, "latency");
+                s.events += 1;
+                s.sum = s.sum + l;
+                s.max = s.max.max(l);
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    let app_host = |a: &simnet_core::AppId| {
+        topo.apps.get(a.0 as usize).map_or("?".to_string(), |i| {
+            format!("{} ({})", topo.host_name(i.host), i.kind)
+        })
+    };
+    if !clients.is_empty() {
+        let _ = writeln!(out, "\nHTTP clients");
+        let mut t = Table::new(&[
+            "client",
+            "requests",
+            "responses",
+            "errors",
+            "retries",
+            "new connections",
+            "total time",
+            "mean latency",
+            "max latency",
+        ]);
+        for (app, s) in &clients {
+            let mean = SimDuration::from_nanos(
+                s.latency_sum
+                    .as_nanos()
+                    .checked_div(s.responses)
+                    .unwrap_or(0),
+            );
+            let total = s.first.map_or(SimDuration::ZERO, |f| s.last - f);
+            t.row(vec![
+                app_host(app),
+                s.sent.to_string(),
+                s.responses.to_string(),
+                s.errors.to_string(),
+                s.retries.to_string(),
+                s.new_conns.to_string(),
+                total.to_string(),
+                mean.to_string(),
+                s.latency_max.to_string(),
+            ]);
+        }
+        out.push_str(&t.render());
+        let _ = writeln!(out, "\nHTTP requests");
+        let mut t = Table::new(&[
+            "client",
+            "#",
+            "status",
+            "latency",
+            "connection",
+            "body bytes",
+            "attempts",
+        ]);
+        for r in rows {
+            t.row(r);
+        }
+        out.push_str(&t.render());
+    }
+    if !subs.is_empty() {
+        let _ = writeln!(out, "\nEvent delivery");
+        let mut t = Table::new(&["subscriber", "mode", "events", "mean delay", "max delay"]);
+        for (app, s) in &subs {
+            t.row(vec![
+                app_host(app),
+                s.mode.clone(),
+                s.events.to_string(),
+                SimDuration::from_nanos(s.sum.as_nanos() / s.events.max(1)).to_string(),
+                s.max.to_string(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    out
 }

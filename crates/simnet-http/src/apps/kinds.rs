@@ -1,0 +1,274 @@
+//! The HTTP application kinds scenario files can use: `http-server`,
+//! `http-client`, `http-subscriber`, `http-proxy`.
+
+use super::{
+    ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind, SubscribeMode,
+    WhenFull,
+};
+use crate::proto::{ServerConfig, Version};
+use serde::Deserialize;
+use simnet_core::SimDuration;
+use simnet_scenario::units::{Dur, Size};
+use simnet_scenario::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
+
+/// Adds the HTTP kinds to a registry.
+pub fn register(r: &mut AppRegistry) {
+    r.register(AppKind {
+        name: "http-server",
+        summary: "An HTTP/1.1 server: static, delayed, polling, long-polling and streaming routes; keep-alive limits.",
+        params: &[
+            ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+            ParamDoc { key: "routes", doc: "list of { path, kind = static|poll|long-poll|stream, status, body_bytes, delay, timeout } (default: / answers 1KiB)" },
+            ParamDoc { key: "idle_timeout", doc: "close keep-alive connections idle this long, or \"off\" (default 5s)" },
+            ParamDoc { key: "max_requests", doc: "requests per connection, 0 for no limit (default 100)" },
+            ParamDoc { key: "max_connections", doc: "connections served at once (default: no limit)" },
+            ParamDoc { key: "when_full", doc: "wait (in the listen backlog) | refuse (503 and close) (default wait)" },
+            ParamDoc { key: "backlog", doc: "listen backlog (default: the host's)" },
+            ParamDoc { key: "publish_every", doc: "publish an event this often" },
+            ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
+        ],
+        build: build_server,
+    });
+    r.register(AppKind {
+        name: "http-client",
+        summary: "Sends HTTP requests one after another or at a rate, over keep-alive or one connection per request.",
+        params: &[
+            ParamDoc { key: "connect", doc: "host:port of the server or proxy (required)" },
+            ParamDoc { key: "path", doc: "request target (default /)" },
+            ParamDoc { key: "method", doc: "request method (default GET)" },
+            ParamDoc { key: "body_bytes", doc: "request body size (default 0)" },
+            ParamDoc { key: "requests", doc: "how many requests (default 1)" },
+            ParamDoc { key: "interval", doc: "send one every interval instead of after each response" },
+            ParamDoc { key: "mode", doc: "keep-alive | close (Connection: close, one connection per request) (default keep-alive)" },
+            ParamDoc { key: "connections", doc: "connections used at once (default 1)" },
+            ParamDoc { key: "pipeline", doc: "requests in flight per connection (default 1: no pipelining)" },
+            ParamDoc { key: "retry", doc: "retry idempotent requests whose connection closed under them (default false)" },
+            ParamDoc { key: "version", doc: "\"1.1\" or \"1.0\" (default 1.1)" },
+            ParamDoc { key: "close_when_done", doc: "close idle connections after the last response (default true)" },
+        ],
+        build: build_client,
+    });
+    r.register(AppKind {
+        name: "http-subscriber",
+        summary: "Learns about server events by polling, long polling or streaming, and reports each event's delay.",
+        params: &[
+            ParamDoc { key: "connect", doc: "host:port of the server (required)" },
+            ParamDoc { key: "path", doc: "the route to use (required)" },
+            ParamDoc { key: "mode", doc: "poll | long-poll | stream (required)" },
+            ParamDoc { key: "interval", doc: "with mode = poll: time between requests (default 1s)" },
+            ParamDoc { key: "events", doc: "stop after learning of this many events (default 10)" },
+        ],
+        build: build_subscriber,
+    });
+    r.register(AppKind {
+        name: "http-proxy",
+        summary: "A reverse proxy forwarding every request to one upstream, with or without upstream keep-alive.",
+        params: &[
+            ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+            ParamDoc { key: "upstream", doc: "host:port of the server (required)" },
+            ParamDoc { key: "upstream_keep_alive", doc: "reuse upstream connections (default false: one per request, closed by the proxy)" },
+            ParamDoc { key: "pool_size", doc: "with upstream keep-alive: most upstream connections (default 8)" },
+            ParamDoc { key: "strip_upgrade", doc: "remove Upgrade from forwarded requests (default false)" },
+            ParamDoc { key: "idle_timeout", doc: "close idle client connections after this, or \"off\" (default 5s)" },
+            ParamDoc { key: "max_requests", doc: "requests per client connection, 0 for no limit (default 100)" },
+        ],
+        build: build_proxy,
+    });
+}
+
+/// `idle_timeout` and `max_requests`, shared by the server and the proxy.
+fn server_config(p: &mut Params<'_>) -> Result<ServerConfig, ParamError> {
+    let mut config = ServerConfig::default();
+    match p.string("idle_timeout") {
+        Ok(Some(s)) if s == "off" => config.idle_timeout = None,
+        Ok(Some(s)) => {
+            config.idle_timeout = Some(
+                simnet_scenario::units::parse_duration(&s)
+                    .map_err(|e| ParamError::at("idle_timeout", e))?,
+            )
+        }
+        Ok(None) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(n) = p.int("max_requests", u64::from(u32::MAX))? {
+        config.max_requests = if n == 0 { None } else { Some(n as u32) };
+    }
+    Ok(config)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteDoc {
+    path: String,
+    kind: Option<String>,
+    status: Option<u16>,
+    body_bytes: Option<Size>,
+    delay: Option<Dur>,
+    timeout: Option<Dur>,
+}
+
+fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?.unwrap_or(80);
+    let config = server_config(p)?;
+    let docs: Vec<RouteDoc> = p.deserialize("routes")?.unwrap_or_default();
+    let mut routes = Vec::new();
+    for r in docs {
+        if !r.path.starts_with('/') {
+            return Err(ParamError::at(
+                "routes",
+                format!("route path `{}` must start with /", r.path),
+            ));
+        }
+        let kind = match r.kind.as_deref().unwrap_or("static") {
+            "static" => RouteKind::Static {
+                status: r.status.unwrap_or(200),
+                body_bytes: r.body_bytes.map_or(1024, |s| s.0 as usize),
+                delay: r.delay.map_or(SimDuration::ZERO, |d| d.0),
+            },
+            "poll" => RouteKind::Poll,
+            "long-poll" => RouteKind::LongPoll {
+                timeout: r.timeout.map_or(SimDuration::from_secs(30), |d| d.0),
+            },
+            "stream" => RouteKind::Stream,
+            other => {
+                return Err(
+                    ParamError::at("routes", format!("unknown route kind `{other}`"))
+                        .help("one of: static, poll, long-poll, stream"),
+                );
+            }
+        };
+        if let RouteKind::Static { status, .. } = kind
+            && !(200..=599).contains(&status)
+        {
+            return Err(ParamError::at(
+                "routes",
+                format!("status {status} is not a final status (200..599)"),
+            ));
+        }
+        routes.push(Route { path: r.path, kind });
+    }
+    if routes.is_empty() {
+        routes.push(Route {
+            path: "/".into(),
+            kind: RouteKind::Static {
+                status: 200,
+                body_bytes: 1024,
+                delay: SimDuration::ZERO,
+            },
+        });
+    }
+    let max_connections = p.int("max_connections", 1_000_000)?;
+    let when_full = match p.choice("when_full", &["wait", "refuse"])? {
+        Some("refuse") => WhenFull::Refuse,
+        _ => WhenFull::Wait,
+    };
+    let backlog = p.int("backlog", 65535)?;
+    let publish_every = p.duration("publish_every")?;
+    let publish_count = p.int("publish_count", 1_000_000)?;
+    if publish_every.is_some() != publish_count.is_some() {
+        return Err(ParamError::at(
+            "publish_every",
+            "give both `publish_every` and `publish_count`",
+        ));
+    }
+    Ok(factory(move || {
+        let mut s = HttpServer::new(port, config, routes.clone());
+        if let Some(m) = max_connections {
+            s = s.max_connections(m as usize, when_full);
+        }
+        if let Some(b) = backlog {
+            s = s.backlog(b.max(1) as usize);
+        }
+        if let (Some(every), Some(count)) = (publish_every, publish_count) {
+            s = s.publish_schedule(every, count);
+        }
+        s
+    }))
+}
+
+/// The host part of `host:port`, for the `Host` header.
+fn host_of(connect: &str) -> String {
+    connect
+        .rsplit_once(':')
+        .map_or(connect, |(h, _)| h)
+        .to_string()
+}
+
+fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let text = p.string("connect")?;
+    let Some(text) = text else {
+        return Err(p.missing("connect"));
+    };
+    let remote = p.endpoint_text("connect", &text)?;
+    let host = host_of(&text);
+    let path = p.string("path")?.unwrap_or_else(|| "/".into());
+    let method = p.string("method")?.unwrap_or_else(|| "GET".into());
+    let body = p.size("body_bytes")?.unwrap_or(0) as usize;
+    let requests = p.int("requests", 10_000_000)?.unwrap_or(1);
+    let interval = p.duration("interval")?;
+    let mode = match p.choice("mode", &["keep-alive", "close"])? {
+        Some("close") => ClientMode::Close,
+        _ => ClientMode::KeepAlive,
+    };
+    let connections = p.int("connections", 100_000)?.unwrap_or(1).max(1) as usize;
+    let pipeline = p.int("pipeline", 16)?.unwrap_or(1).max(1) as usize;
+    let retry = p.bool("retry")?.unwrap_or(false);
+    let version = match p.choice("version", &["1.1", "1.0"])? {
+        Some("1.0") => Version::Http10,
+        _ => Version::Http11,
+    };
+    let close_when_done = p.bool("close_when_done")?.unwrap_or(true);
+    Ok(factory(move || {
+        let mut c = HttpClient::new(remote, &host, &path, requests)
+            .mode(mode)
+            .connections(connections)
+            .pipeline(pipeline)
+            .retry(retry)
+            .version(version)
+            .method(&method, body)
+            .close_when_done(close_when_done);
+        if let Some(i) = interval {
+            c = c.interval(i);
+        }
+        c
+    }))
+}
+
+fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let text = p.string("connect")?;
+    let Some(text) = text else {
+        return Err(p.missing("connect"));
+    };
+    let remote = p.endpoint_text("connect", &text)?;
+    let host = host_of(&text);
+    let path = p.string("path")?;
+    let path = p.require("path", path)?;
+    let interval = p.duration("interval")?.unwrap_or(SimDuration::from_secs(1));
+    let mode = match p.choice("mode", &["poll", "long-poll", "stream"])? {
+        Some("poll") => SubscribeMode::Poll { interval },
+        Some("long-poll") => SubscribeMode::LongPoll,
+        Some(_) => SubscribeMode::Stream,
+        None => return Err(p.missing("mode")),
+    };
+    let events = p.int("events", 1_000_000)?.unwrap_or(10);
+    Ok(factory(move || {
+        HttpSubscriber::new(remote, &host, &path, mode, events)
+    }))
+}
+
+fn build_proxy(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?.unwrap_or(80);
+    let upstream = p.endpoint("upstream")?;
+    let upstream = p.require("upstream", upstream)?;
+    let keep_alive = p.bool("upstream_keep_alive")?.unwrap_or(false);
+    let pool = p.int("pool_size", 100_000)?.unwrap_or(8).max(1) as usize;
+    let strip = p.bool("strip_upgrade")?.unwrap_or(false);
+    let config = server_config(p)?;
+    Ok(factory(move || {
+        let mut proxy = HttpProxy::new(port, upstream, config).strip_upgrade(strip);
+        if keep_alive {
+            proxy = proxy.upstream_keep_alive(pool);
+        }
+        proxy
+    }))
+}

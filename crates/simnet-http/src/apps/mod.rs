@@ -1,0 +1,154 @@
+//! HTTP applications: server, client, event subscriber, reverse proxy.
+//!
+//! Each drives [`crate::proto`] state machines over the sockets of a
+//! simulated host: bytes read from a socket go into `handle_input`, bytes
+//! from `poll_transmit` go out with `send`, protocol deadlines become
+//! application timers. Every request and response is reported as an
+//! application event (`http.request`, `http.response`, ...) so it appears in
+//! the trace between the packets that carry it.
+//!
+//! What these applications deliberately do not do: TLS, compression,
+//! caching, authentication, or anything a reverse proxy does beyond
+//! forwarding and connection pooling.
+
+mod client;
+mod kinds;
+mod proxy;
+mod server;
+mod subscriber;
+
+pub use client::{ClientMode, HttpClient, ResponseRecord};
+pub use kinds::register;
+pub use proxy::HttpProxy;
+pub use server::{HttpServer, Route, RouteKind, WhenFull};
+pub use subscriber::{HttpSubscriber, SubscribeMode};
+
+use simnet_core::{AppContext, Recv, SocketId};
+
+/// Bytes read per `recv` call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What one read of a socket produced.
+#[derive(Debug, Default)]
+pub(crate) struct Input {
+    /// Bytes read.
+    pub data: Vec<u8>,
+    /// The peer closed its sending side.
+    pub eof: bool,
+    /// The connection is gone (reset, timed out).
+    pub broken: bool,
+}
+
+/// Reads everything available on a socket.
+pub(crate) fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
+    let mut input = Input::default();
+    loop {
+        match cx.recv(sid, READ_CHUNK) {
+            Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
+            Ok(Recv::Eof) => {
+                input.eof = true;
+                break;
+            }
+            Ok(Recv::WouldBlock) => break,
+            Err(_) => {
+                input.broken = true;
+                break;
+            }
+        }
+    }
+    input
+}
+
+/// Sends as much of `out` as the socket takes; the rest waits for
+/// [`simnet_core::SocketEvent::Writable`]. Returns false if the socket is unusable.
+pub(crate) fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    match cx.send(sid, out) {
+        Ok(n) => {
+            out.drain(..n);
+            true
+        }
+        Err(_) => {
+            out.clear();
+            false
+        }
+    }
+}
+
+/// The headers worth showing in a trace line: how the connection is kept or
+/// closed, and how the body is framed.
+pub(crate) fn notable_headers(headers: &[(String, String)]) -> String {
+    let shown: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| {
+            [
+                "connection",
+                "keep-alive",
+                "transfer-encoding",
+                "upgrade",
+                "content-type",
+            ]
+            .contains(&n.to_ascii_lowercase().as_str())
+        })
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    shown.join(", ")
+}
+
+/// `path` without its query string, and the value of `since=` if present.
+pub(crate) fn split_target(target: &str) -> (&str, Option<u64>) {
+    match target.split_once('?') {
+        Some((path, query)) => {
+            let since = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("since="))
+                .and_then(|v| v.parse().ok());
+            (path, since)
+        }
+        None => (target, None),
+    }
+}
+
+/// One published event as it travels in bodies and stream chunks:
+/// `id=3 t=1500000000` (the publication time in simulated nanoseconds, so a
+/// subscriber can measure how late it learned about it).
+pub(crate) fn event_line(id: u64, published_ns: u64) -> String {
+    format!("id={id} t={published_ns}\n")
+}
+
+/// Every `(id, published_ns)` in a body or chunk.
+pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64)> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim().trim_start_matches("data:").trim();
+            let mut id = None;
+            let mut t = None;
+            for part in line.split_whitespace() {
+                if let Some(v) = part.strip_prefix("id=") {
+                    id = v.parse().ok();
+                } else if let Some(v) = part.strip_prefix("t=") {
+                    t = v.parse().ok();
+                }
+            }
+            Some((id?, t?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_events_round_trip() {
+        assert_eq!(split_target("/events?since=3"), ("/events", Some(3)));
+        assert_eq!(split_target("/"), ("/", None));
+        let body = format!("{}{}", event_line(1, 500), event_line(2, 900));
+        assert_eq!(parse_events(body.as_bytes()), vec![(1, 500), (2, 900)]);
+        assert_eq!(parse_events(b"data: id=7 t=42\n\n"), vec![(7, 42)]);
+        assert_eq!(parse_events(b"nothing here"), vec![]);
+    }
+}

@@ -1,0 +1,455 @@
+//! The reverse proxy: the nginx-in-front-of-an-application-server setup.
+//!
+//! It accepts client connections and forwards each request to one upstream
+//! server. Without upstream keep-alive it opens a new upstream connection
+//! per request and closes it itself as soon as the response is complete —
+//! so the proxy, being the client towards upstream and the active closer,
+//! accumulates TIME-WAIT sockets (and can run out of ephemeral ports). With
+//! upstream keep-alive, idle upstream connections wait in a pool of bounded
+//! size and are reused.
+//!
+//! Hop-by-hop headers (`Connection`, `Keep-Alive`) are not forwarded, in
+//! either direction; with `strip_upgrade`, neither is `Upgrade`, the way a
+//! proxy configured without WebSocket support behaves.
+
+use super::{flush, read_all};
+use crate::proto::{
+    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerConfig, ServerConn,
+    ServerEvent,
+};
+use simnet_core::{App, AppContext, AppEvent, SimTime, SocketEvent, SocketId, TimerId};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddrV4;
+
+/// A reverse proxy.
+#[derive(Clone, Debug)]
+pub struct HttpProxy {
+    port: u16,
+    upstream: SocketAddrV4,
+    keep_alive: bool,
+    pool_size: usize,
+    strip_upgrade: bool,
+    config: ServerConfig,
+    clients: BTreeMap<SocketId, ClientSide>,
+    upstreams: BTreeMap<SocketId, Upstream>,
+    /// Idle pooled upstream connections, most recently used last.
+    idle: Vec<SocketId>,
+    /// Requests waiting for an upstream connection.
+    waiting: VecDeque<(SocketId, RequestId, Request)>,
+    timers: BTreeMap<TimerId, SocketId>,
+    /// Requests forwarded.
+    pub forwarded: u64,
+    /// Upstream connections opened.
+    pub upstream_connections: u64,
+}
+
+#[derive(Clone, Debug)]
+struct ClientSide {
+    proto: ServerConn,
+    out: Vec<u8>,
+    deadline: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+struct Upstream {
+    proto: ClientConn,
+    out: Vec<u8>,
+    connected: bool,
+    /// The client request it is carrying.
+    carrying: Option<(SocketId, RequestId)>,
+    /// A request to send once connected.
+    queued: Option<Request>,
+    eof: bool,
+}
+
+const HOP_BY_HOP: [&str; 2] = ["connection", "keep-alive"];
+
+impl HttpProxy {
+    /// A proxy listening on `port` that forwards to `upstream`.
+    pub fn new(port: u16, upstream: SocketAddrV4, config: ServerConfig) -> HttpProxy {
+        HttpProxy {
+            port,
+            upstream,
+            keep_alive: false,
+            pool_size: usize::MAX,
+            strip_upgrade: false,
+            config,
+            clients: BTreeMap::new(),
+            upstreams: BTreeMap::new(),
+            idle: Vec::new(),
+            waiting: VecDeque::new(),
+            timers: BTreeMap::new(),
+            forwarded: 0,
+            upstream_connections: 0,
+        }
+    }
+
+    /// Keeps up to `pool_size` upstream connections open and reuses them.
+    pub fn upstream_keep_alive(mut self, pool_size: usize) -> HttpProxy {
+        self.keep_alive = true;
+        self.pool_size = pool_size.max(1);
+        self
+    }
+
+    /// Removes `Upgrade` from forwarded requests (no WebSocket through this proxy).
+    pub fn strip_upgrade(mut self, strip: bool) -> HttpProxy {
+        self.strip_upgrade = strip;
+        self
+    }
+
+    fn drive_client(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        loop {
+            let Some(c) = self.clients.get_mut(&sid) else {
+                return;
+            };
+            let Some(event) = c.proto.poll_event() else {
+                break;
+            };
+            match event {
+                ServerEvent::Request { id, request } => self.forward(cx, sid, id, request),
+                ServerEvent::UpgradeRequested { id, mut request } => {
+                    if self.strip_upgrade {
+                        request
+                            .headers
+                            .retain(|(n, _)| !n.eq_ignore_ascii_case("upgrade"));
+                        cx.emit(
+                            AppEvent::new(
+                                "http.proxy-strip",
+                                "Upgrade header removed: forwarding as a plain request",
+                            )
+                            .on(sid),
+                        );
+                        self.forward(cx, sid, id, request);
+                    } else {
+                        let r = Response::new(501)
+                            .with_body(b"this proxy does not tunnel upgrades\n".to_vec());
+                        let _ = c.proto.send_response(cx.now(), id, r);
+                    }
+                }
+                ServerEvent::BadRequest { status, reason } => {
+                    cx.emit(
+                        AppEvent::new(
+                            "http.bad-request",
+                            format!("bad request: {status} ({reason})"),
+                        )
+                        .on(sid),
+                    );
+                }
+                ServerEvent::IdleTimeout => {
+                    cx.emit(
+                        AppEvent::new(
+                            "http.idle-timeout",
+                            "idle client connection: the proxy closes it",
+                        )
+                        .on(sid),
+                    );
+                }
+                ServerEvent::PeerClosed => {}
+            }
+        }
+        let Some(c) = self.clients.get_mut(&sid) else {
+            return;
+        };
+        c.proto.poll_transmit(&mut c.out);
+        flush(cx, sid, &mut c.out);
+        if c.proto.wants_close() && c.out.is_empty() {
+            self.clients.remove(&sid);
+            let _ = cx.close(sid);
+            return;
+        }
+        let deadline = c.proto.poll_timeout();
+        if deadline != c.deadline {
+            c.deadline = deadline;
+            if let Some(at) = deadline {
+                let t = cx.set_timer_at(at);
+                self.timers.insert(t, sid);
+            }
+        }
+    }
+
+    fn forward(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        client: SocketId,
+        id: RequestId,
+        mut request: Request,
+    ) {
+        request
+            .headers
+            .retain(|(n, _)| !HOP_BY_HOP.contains(&n.to_ascii_lowercase().as_str()));
+        if self.keep_alive
+            && let Some(up) = self.idle.pop()
+        {
+            cx.emit(
+                AppEvent::new(
+                    "http.proxy-forward",
+                    format!("{} -> upstream on a pooled connection", request.summary()),
+                )
+                .on(up)
+                .with("pooled", true),
+            );
+            self.send_upstream(cx, up, client, id, request);
+            return;
+        }
+        let busy = self.upstreams.len();
+        if self.keep_alive && busy >= self.pool_size {
+            self.waiting.push_back((client, id, request));
+            return;
+        }
+        match cx.connect(self.upstream) {
+            Ok(up) => {
+                self.upstream_connections += 1;
+                cx.emit(
+                    AppEvent::new(
+                        "http.proxy-forward",
+                        format!("{} -> upstream on a new connection", request.summary()),
+                    )
+                    .on(up)
+                    .with("pooled", false),
+                );
+                self.upstreams.insert(
+                    up,
+                    Upstream {
+                        proto: ClientConn::new(ClientConfig::default()),
+                        out: Vec::new(),
+                        connected: false,
+                        carrying: Some((client, id)),
+                        queued: Some(request),
+                        eof: false,
+                    },
+                );
+            }
+            Err(e) => {
+                cx.emit(
+                    AppEvent::new(
+                        "http.proxy-error",
+                        format!("cannot reach upstream: {e}; answering 502"),
+                    )
+                    .on(client)
+                    .with("status", 502u64),
+                );
+                self.answer(
+                    cx,
+                    client,
+                    id,
+                    Response::new(502).with_body(format!("bad gateway: {e}\n").into_bytes()),
+                );
+            }
+        }
+    }
+
+    fn send_upstream(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        up: SocketId,
+        client: SocketId,
+        id: RequestId,
+        request: Request,
+    ) {
+        let Some(u) = self.upstreams.get_mut(&up) else {
+            return;
+        };
+        u.carrying = Some((client, id));
+        match u.proto.send_request(cx.now(), request) {
+            Ok(_) => {
+                self.forwarded += 1;
+                u.proto.poll_transmit(&mut u.out);
+                flush(cx, up, &mut u.out);
+            }
+            Err(e) => {
+                u.carrying = None;
+                self.answer(
+                    cx,
+                    client,
+                    id,
+                    Response::new(502).with_body(format!("bad gateway: {e}\n").into_bytes()),
+                );
+            }
+        }
+    }
+
+    fn answer(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        client: SocketId,
+        id: RequestId,
+        mut response: Response,
+    ) {
+        response
+            .headers
+            .retain(|(n, _)| !HOP_BY_HOP.contains(&n.to_ascii_lowercase().as_str()));
+        if let Some(c) = self.clients.get_mut(&client)
+            && c.proto.send_response(cx.now(), id, response).is_ok()
+        {
+            self.drive_client(cx, client);
+        }
+    }
+
+    fn read_upstream(&mut self, cx: &mut AppContext<'_>, up: SocketId) {
+        let Some(u) = self.upstreams.get_mut(&up) else {
+            return;
+        };
+        let input = read_all(cx, up);
+        if !input.data.is_empty() {
+            u.proto.handle_input(cx.now(), &input.data);
+        }
+        if input.eof || input.broken {
+            u.eof = true;
+            u.proto.handle_eof(cx.now());
+        }
+        let mut done = false;
+        while let Some(event) = self
+            .upstreams
+            .get_mut(&up)
+            .and_then(|u| u.proto.poll_event())
+        {
+            match event {
+                ClientEvent::Response { response, .. } => {
+                    if let Some((client, id)) =
+                        self.upstreams.get_mut(&up).and_then(|u| u.carrying.take())
+                    {
+                        self.answer(cx, client, id, response);
+                    }
+                    done = true;
+                }
+                ClientEvent::ConnectionClosed { unanswered } if !unanswered.is_empty() => {
+                    if let Some((client, id)) =
+                        self.upstreams.get_mut(&up).and_then(|u| u.carrying.take())
+                    {
+                        cx.emit(
+                            AppEvent::new(
+                                "http.proxy-error",
+                                "upstream closed before answering: 502",
+                            )
+                            .on(client),
+                        );
+                        self.answer(
+                            cx,
+                            client,
+                            id,
+                            Response::new(502).with_body(b"upstream closed\n".to_vec()),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(u) = self.upstreams.get(&up) else {
+            return;
+        };
+        let reusable = self.keep_alive && !u.eof && u.proto.keep_alive().reusable;
+        if u.eof || (done && !reusable) {
+            // Without upstream keep-alive the proxy closes first, as nginx
+            // does once it has the whole response: the proxy ends in TIME-WAIT.
+            self.upstreams.remove(&up);
+            self.idle.retain(|s| *s != up);
+            let _ = cx.close(up);
+        } else if done {
+            self.idle.push(up);
+        }
+        self.serve_waiting(cx);
+    }
+
+    fn serve_waiting(&mut self, cx: &mut AppContext<'_>) {
+        while let Some((client, id, request)) = self.waiting.pop_front() {
+            let before = self.waiting.len();
+            self.forward(cx, client, id, request);
+            if self.waiting.len() > before {
+                return; // still no upstream connection free
+            }
+        }
+    }
+}
+
+impl App for HttpProxy {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        if let Err(e) = cx.listen(self.port) {
+            cx.emit(AppEvent::new(
+                "http.listen-failed",
+                format!("listen(:{}) failed: {e}", self.port),
+            ));
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        match event {
+            SocketEvent::Incoming { port } => {
+                while let Some(sid) = cx.accept(port) {
+                    self.clients.insert(
+                        sid,
+                        ClientSide {
+                            proto: ServerConn::new(self.config, cx.now()),
+                            out: Vec::new(),
+                            deadline: None,
+                        },
+                    );
+                    self.on_socket(cx, SocketEvent::Readable(sid));
+                }
+            }
+            SocketEvent::Connected(up) => {
+                if let Some(u) = self.upstreams.get_mut(&up) {
+                    u.connected = true;
+                    if let (Some(request), Some((client, id))) = (u.queued.take(), u.carrying) {
+                        self.send_upstream(cx, up, client, id, request);
+                    }
+                }
+            }
+            SocketEvent::Readable(sid) => {
+                if self.upstreams.contains_key(&sid) {
+                    self.read_upstream(cx, sid);
+                } else if let Some(c) = self.clients.get_mut(&sid) {
+                    let input = read_all(cx, sid);
+                    if !input.data.is_empty() {
+                        c.proto.handle_input(cx.now(), &input.data);
+                    }
+                    if input.eof || input.broken {
+                        c.proto.handle_eof(cx.now());
+                    }
+                    self.drive_client(cx, sid);
+                }
+            }
+            SocketEvent::Writable(sid) => {
+                if let Some(u) = self.upstreams.get_mut(&sid) {
+                    flush(cx, sid, &mut u.out);
+                } else if self.clients.contains_key(&sid) {
+                    self.drive_client(cx, sid);
+                }
+            }
+            SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
+                if let Some(mut u) = self.upstreams.remove(&sid) {
+                    self.idle.retain(|s| *s != sid);
+                    if let Some((client, id)) = u.carrying.take() {
+                        cx.emit(
+                            AppEvent::new(
+                                "http.proxy-error",
+                                format!("upstream connection {reason}: 502"),
+                            )
+                            .on(client),
+                        );
+                        self.answer(
+                            cx,
+                            client,
+                            id,
+                            Response::new(502)
+                                .with_body(format!("upstream {reason}\n").into_bytes()),
+                        );
+                    }
+                } else {
+                    self.clients.remove(&sid);
+                }
+                let _ = cx.close(sid);
+                self.serve_waiting(cx);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(sid) = self.timers.remove(&timer)
+            && let Some(c) = self.clients.get_mut(&sid)
+        {
+            c.deadline = None;
+            c.proto.handle_timeout(cx.now());
+            self.drive_client(cx, sid);
+        }
+    }
+}

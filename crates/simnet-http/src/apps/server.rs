@@ -1,0 +1,554 @@
+//! The HTTP server application.
+//!
+//! Routes: a static response of N bytes (optionally delayed), a polling
+//! endpoint, a long-poll endpoint that holds the request until an event is
+//! published or a timeout passes (then `204 No Content`), and a streaming
+//! endpoint that keeps a chunked `text/event-stream` response open and
+//! writes one chunk per event. Events are published by the timeline
+//! (`command = "publish"`) or on a schedule.
+//!
+//! Connection handling is the protocol's ([`ServerConn`]): keep-alive, the
+//! idle timeout and the request limit. On top of it the server can cap how
+//! many connections it serves at once; beyond the cap, new connections wait
+//! unaccepted in the listen backlog, or are answered `503` and closed.
+
+use super::{event_line, flush, notable_headers, read_all, split_target};
+use crate::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
+use simnet_core::apps::filler;
+use simnet_core::{
+    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
+};
+use std::collections::BTreeMap;
+
+/// What a route answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteKind {
+    /// A fixed response of `body_bytes` bytes, sent `delay` after the request.
+    Static {
+        /// Status code.
+        status: u16,
+        /// Body size.
+        body_bytes: usize,
+        /// How long the server "works" before answering.
+        delay: SimDuration,
+    },
+    /// Every event published after `?since=N`, at once (possibly none).
+    Poll,
+    /// Events after `?since=N`; if there are none yet, the request is held
+    /// until one is published or `timeout` passes (then `204 No Content`).
+    LongPoll {
+        /// How long a request is held.
+        timeout: SimDuration,
+    },
+    /// A chunked `text/event-stream` response that stays open; each event is
+    /// one chunk.
+    Stream,
+}
+
+/// A path and what it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The path, matched exactly (the query string is ignored).
+    pub path: String,
+    /// The answer.
+    pub kind: RouteKind,
+}
+
+/// What happens to connections beyond `max_connections`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// They wait in the listen backlog until a slot frees.
+    Wait,
+    /// They are accepted, answered `503 Service Unavailable` and closed.
+    Refuse,
+}
+
+/// An HTTP/1.1 server.
+#[derive(Clone, Debug)]
+pub struct HttpServer {
+    port: u16,
+    config: ServerConfig,
+    routes: Vec<Route>,
+    max_connections: Option<usize>,
+    when_full: WhenFull,
+    backlog: Option<usize>,
+    publish_every: Option<SimDuration>,
+    publish_count: u64,
+    conns: BTreeMap<SocketId, Conn>,
+    /// Publication time (ns) of event `i + 1`.
+    events: Vec<u64>,
+    timers: BTreeMap<TimerId, Wake>,
+    /// Requests answered.
+    pub requests_served: u64,
+    /// Connections refused with 503 because the server was full.
+    pub refused: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    proto: ServerConn,
+    out: Vec<u8>,
+    deadline: Option<SimTime>,
+    /// Held long polls: request, `since`, timeout timer.
+    held: Vec<(RequestId, u64, TimerId)>,
+    streams: Vec<RequestId>,
+    refused: bool,
+    closed: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Wake {
+    Protocol(SocketId),
+    Delayed(SocketId, RequestId, u16, usize),
+    LongPollTimeout(SocketId, RequestId),
+    Publish,
+}
+
+impl HttpServer {
+    /// A server on `port` with the protocol `config` and these routes.
+    pub fn new(port: u16, config: ServerConfig, routes: Vec<Route>) -> HttpServer {
+        HttpServer {
+            port,
+            config,
+            routes,
+            max_connections: None,
+            when_full: WhenFull::Wait,
+            backlog: None,
+            publish_every: None,
+            publish_count: 0,
+            conns: BTreeMap::new(),
+            events: Vec::new(),
+            timers: BTreeMap::new(),
+            requests_served: 0,
+            refused: 0,
+        }
+    }
+
+    /// Serves at most `max` connections at once.
+    pub fn max_connections(mut self, max: usize, when_full: WhenFull) -> HttpServer {
+        self.max_connections = Some(max.max(1));
+        self.when_full = when_full;
+        self
+    }
+
+    /// Overrides the host's listen backlog.
+    pub fn backlog(mut self, backlog: usize) -> HttpServer {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// Publishes `count` events, one every `every`, starting `every` after start.
+    pub fn publish_schedule(mut self, every: SimDuration, count: u64) -> HttpServer {
+        self.publish_every = Some(every);
+        self.publish_count = count;
+        self
+    }
+
+    fn active(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| !c.refused && !c.closed)
+            .count()
+    }
+
+    fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
+        loop {
+            let full = self.max_connections.is_some_and(|m| self.active() >= m);
+            if full && self.when_full == WhenFull::Wait {
+                return;
+            }
+            let Some(sid) = cx.accept(self.port) else {
+                return;
+            };
+            let mut conn = Conn {
+                proto: ServerConn::new(self.config, cx.now()),
+                out: Vec::new(),
+                deadline: None,
+                held: Vec::new(),
+                streams: Vec::new(),
+                refused: full,
+                closed: false,
+            };
+            if full {
+                self.refused += 1;
+                cx.emit(
+                    AppEvent::new(
+                        "http.refused",
+                        format!(
+                            "server full ({} connections): this one gets 503",
+                            self.active()
+                        ),
+                    )
+                    .on(sid),
+                );
+                conn.refused = true;
+            }
+            self.conns.insert(sid, conn);
+            // The request may already be waiting in the socket.
+            self.read(cx, sid);
+        }
+    }
+
+    fn read(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        let Some(conn) = self.conns.get_mut(&sid) else {
+            return;
+        };
+        let input = read_all(cx, sid);
+        if input.broken {
+            self.drop_conn(cx, sid);
+            return;
+        }
+        if !input.data.is_empty() {
+            conn.proto.handle_input(cx.now(), &input.data);
+        }
+        if input.eof {
+            conn.proto.handle_eof(cx.now());
+        }
+        self.drive(cx, sid);
+    }
+
+    /// Handles the protocol's events, writes what it has to send, closes when
+    /// it wants to, and keeps its deadline armed.
+    fn drive(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&sid) else {
+                return;
+            };
+            let Some(event) = conn.proto.poll_event() else {
+                break;
+            };
+            match event {
+                ServerEvent::Request { id, request } => self.handle_request(cx, sid, id, request),
+                ServerEvent::UpgradeRequested { id, request } => {
+                    cx.emit(AppEvent::new("http.request", request_summary(&request, sid)).on(sid));
+                    let response = Response::new(501)
+                        .with_body(b"this server does not switch protocols\n".to_vec());
+                    self.respond(cx, sid, id, response);
+                }
+                ServerEvent::BadRequest { status, reason } => {
+                    cx.emit(
+                        AppEvent::new(
+                            "http.bad-request",
+                            format!("bad request: {status} ({reason}); closing"),
+                        )
+                        .on(sid)
+                        .with("status", u64::from(status)),
+                    );
+                }
+                ServerEvent::IdleTimeout => {
+                    let idle = self.config.idle_timeout.unwrap_or(SimDuration::ZERO);
+                    cx.emit(
+                        AppEvent::new(
+                            "http.idle-timeout",
+                            format!("keep-alive connection idle for {idle}: the server closes it"),
+                        )
+                        .on(sid),
+                    );
+                }
+                ServerEvent::PeerClosed => {}
+            }
+        }
+        let Some(conn) = self.conns.get_mut(&sid) else {
+            return;
+        };
+        conn.proto.poll_transmit(&mut conn.out);
+        if !flush(cx, sid, &mut conn.out) {
+            self.drop_conn(cx, sid);
+            return;
+        }
+        if conn.proto.wants_close() && conn.out.is_empty() && !conn.closed {
+            conn.closed = true;
+            let _ = cx.close(sid);
+            self.conns.remove(&sid);
+            self.accept_waiting(cx);
+            return;
+        }
+        let deadline = conn.proto.poll_timeout();
+        if deadline != conn.deadline {
+            conn.deadline = deadline;
+            if let Some(at) = deadline {
+                let t = cx.set_timer_at(at);
+                self.timers.insert(t, Wake::Protocol(sid));
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        if self.conns.remove(&sid).is_some() {
+            let _ = cx.close(sid);
+        }
+        self.accept_waiting(cx);
+    }
+
+    fn handle_request(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        id: RequestId,
+        request: Request,
+    ) {
+        cx.emit(
+            AppEvent::new("http.request", request_summary(&request, sid))
+                .on(sid)
+                .with("method", request.method.as_str())
+                .with("target", request.target.as_str()),
+        );
+        if self.conns.get(&sid).is_some_and(|c| c.refused) {
+            let response = Response::new(503)
+                .with_header("Connection", "close")
+                .with_body(b"server is at its connection limit\n".to_vec());
+            self.respond(cx, sid, id, response);
+            return;
+        }
+        let (path, since) = split_target(&request.target);
+        let since = since.unwrap_or(0);
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| r.kind.clone());
+        match route {
+            None => {
+                let response =
+                    Response::new(404).with_body(format!("no route for {path}\n").into_bytes());
+                self.respond(cx, sid, id, response);
+            }
+            Some(RouteKind::Static {
+                status,
+                body_bytes,
+                delay,
+            }) => {
+                if delay.is_zero() {
+                    self.respond(
+                        cx,
+                        sid,
+                        id,
+                        Response::new(status).with_body(filler(body_bytes)),
+                    );
+                } else {
+                    let t = cx.set_timer(delay);
+                    self.timers
+                        .insert(t, Wake::Delayed(sid, id, status, body_bytes));
+                }
+            }
+            Some(RouteKind::Poll) => {
+                let body = self.events_after(since);
+                self.respond(cx, sid, id, text_response(200, body));
+            }
+            Some(RouteKind::LongPoll { timeout }) => {
+                if (self.events.len() as u64) > since {
+                    let body = self.events_after(since);
+                    self.respond(cx, sid, id, text_response(200, body));
+                } else {
+                    let t = cx.set_timer(timeout);
+                    self.timers.insert(t, Wake::LongPollTimeout(sid, id));
+                    if let Some(conn) = self.conns.get_mut(&sid) {
+                        conn.held.push((id, since, t));
+                    }
+                    cx.emit(
+                        AppEvent::new(
+                            "http.hold",
+                            format!(
+                                "no event after #{since} yet: holding the request (up to {timeout})"
+                            ),
+                        )
+                        .on(sid),
+                    );
+                }
+            }
+            Some(RouteKind::Stream) => {
+                let headers = vec![
+                    ("Content-Type".to_string(), "text/event-stream".to_string()),
+                    ("Cache-Control".to_string(), "no-cache".to_string()),
+                ];
+                let now = cx.now();
+                let Some(conn) = self.conns.get_mut(&sid) else {
+                    return;
+                };
+                if conn.proto.start_stream(now, id, 200, &headers).is_ok() {
+                    conn.streams.push(id);
+                    self.requests_served += 1;
+                    cx.emit(
+                        AppEvent::new(
+                            "http.stream-open",
+                            "HTTP/1.1 200 OK, text/event-stream: the response stays open",
+                        )
+                        .on(sid),
+                    );
+                    for (n, t) in self.events.iter().enumerate().skip(since as usize) {
+                        let chunk = sse_chunk(n as u64 + 1, *t);
+                        let _ = conn.proto.send_chunk(now, id, chunk.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    fn events_after(&self, since: u64) -> Vec<u8> {
+        let mut body = String::new();
+        for (n, t) in self.events.iter().enumerate().skip(since as usize) {
+            body.push_str(&event_line(n as u64 + 1, *t));
+        }
+        body.into_bytes()
+    }
+
+    fn respond(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        id: RequestId,
+        response: Response,
+    ) {
+        let Some(conn) = self.conns.get_mut(&sid) else {
+            return;
+        };
+        let summary = response.summary();
+        if conn.proto.send_response(cx.now(), id, response).is_ok() {
+            self.requests_served += 1;
+            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+        }
+    }
+
+    fn publish(&mut self, cx: &mut AppContext<'_>) {
+        let now = cx.now();
+        self.events.push(now.as_nanos());
+        let id = self.events.len() as u64;
+        cx.emit(AppEvent::new("http.publish", format!("event #{id} published")).with("id", id));
+        let sids: Vec<SocketId> = self.conns.keys().copied().collect();
+        for sid in sids {
+            let Some(conn) = self.conns.get_mut(&sid) else {
+                continue;
+            };
+            let held = std::mem::take(&mut conn.held);
+            let streams = conn.streams.clone();
+            for (rid, since, timer) in held {
+                cx.cancel_timer(timer);
+                self.timers.remove(&timer);
+                let body = self.events_after(since);
+                self.respond(cx, sid, rid, text_response(200, body));
+            }
+            if let Some(conn) = self.conns.get_mut(&sid) {
+                for rid in streams {
+                    let _ =
+                        conn.proto
+                            .send_chunk(now, rid, sse_chunk(id, now.as_nanos()).as_bytes());
+                }
+            }
+            self.drive(cx, sid);
+        }
+    }
+}
+
+fn request_summary(request: &Request, sid: SocketId) -> String {
+    let _ = sid;
+    let headers = notable_headers(&request.headers);
+    if headers.is_empty() {
+        request.summary()
+    } else {
+        format!("{} ({headers})", request.summary())
+    }
+}
+
+fn text_response(status: u16, body: Vec<u8>) -> Response {
+    Response::new(status)
+        .with_header("Content-Type", "text/plain")
+        .with_body(body)
+}
+
+/// One Server-Sent Events message for event `id`.
+fn sse_chunk(id: u64, published_ns: u64) -> String {
+    format!("id: {id}\ndata: id={id} t={published_ns}\n\n")
+}
+
+impl App for HttpServer {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        let result = match self.backlog {
+            Some(b) => cx.listen_with_backlog(self.port, b),
+            None => cx.listen(self.port),
+        };
+        if let Err(e) = result {
+            cx.emit(AppEvent::new(
+                "http.listen-failed",
+                format!("listen(:{}) failed: {e}", self.port),
+            ));
+        }
+        if let Some(every) = self.publish_every
+            && self.publish_count > 0
+        {
+            let t = cx.set_timer(every);
+            self.timers.insert(t, Wake::Publish);
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        match event {
+            SocketEvent::Incoming { .. } => self.accept_waiting(cx),
+            SocketEvent::Readable(sid) => self.read(cx, sid),
+            SocketEvent::Writable(sid) => self.drive(cx, sid),
+            SocketEvent::Closed(sid, _) => self.drop_conn(cx, sid),
+            SocketEvent::Connected(_) | SocketEvent::ConnectFailed(..) => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        let Some(wake) = self.timers.remove(&timer) else {
+            return;
+        };
+        match wake {
+            Wake::Protocol(sid) => {
+                if let Some(conn) = self.conns.get_mut(&sid) {
+                    conn.deadline = None;
+                    conn.proto.handle_timeout(cx.now());
+                    self.drive(cx, sid);
+                }
+            }
+            Wake::Delayed(sid, id, status, body_bytes) => {
+                self.respond(
+                    cx,
+                    sid,
+                    id,
+                    Response::new(status).with_body(filler(body_bytes)),
+                );
+                self.drive(cx, sid);
+            }
+            Wake::LongPollTimeout(sid, id) => {
+                if let Some(conn) = self.conns.get_mut(&sid) {
+                    conn.held.retain(|(rid, _, _)| *rid != id);
+                }
+                cx.emit(
+                    AppEvent::new(
+                        "http.hold-timeout",
+                        "long poll timed out with no event: 204",
+                    )
+                    .on(sid),
+                );
+                self.respond(cx, sid, id, Response::new(204));
+                self.drive(cx, sid);
+            }
+            Wake::Publish => {
+                self.publish(cx);
+                if (self.events.len() as u64) < self.publish_count
+                    && let Some(every) = self.publish_every
+                {
+                    let t = cx.set_timer(every);
+                    self.timers.insert(t, Wake::Publish);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, cx: &mut AppContext<'_>, command: &Command) {
+        match command.verb.as_str() {
+            "publish" => {
+                for _ in 0..command.count.unwrap_or(1) {
+                    self.publish(cx);
+                }
+            }
+            "stop" => cx.unlisten(self.port),
+            other => cx.emit(AppEvent::new(
+                "app.command-ignored",
+                format!("http-server does not understand `{other}` (it knows publish, stop)"),
+            )),
+        }
+    }
+}
