@@ -264,6 +264,21 @@ pub enum TraceEvent {
         /// Set when the connection ended abnormally.
         reason: Option<CloseReason>,
     },
+    /// A connection ended with data that will never reach an application:
+    /// received bytes nobody read, and sent bytes never acknowledged.
+    DataLost {
+        /// Host.
+        host: HostId,
+        /// Socket.
+        socket: SocketId,
+        /// Why the data is lost.
+        cause: LossCause,
+        /// Received bytes the application never read: (stream offset, length).
+        unread: Option<(u64, u64)>,
+        /// Bytes the application wrote that the peer never acknowledged:
+        /// (stream offset, length).
+        unacked: Option<(u64, u64)>,
+    },
     /// An application made a socket call.
     SocketCall {
         /// Host.
@@ -303,6 +318,31 @@ pub enum TraceEvent {
         /// Why.
         reason: EndReason,
     },
+}
+
+/// Why a connection's data was thrown away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossCause {
+    /// The application closed the socket with unread data, so the stack reset it.
+    CloseWithUnread,
+    /// The application aborted the connection (SO_LINGER 0).
+    Abort,
+    /// The peer reset the connection; like Linux, unread data is discarded.
+    ResetByPeer,
+    /// Data arrived after the application had closed the socket; like Linux,
+    /// the stack answers with RST.
+    DataAfterClose,
+}
+
+impl fmt::Display for LossCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LossCause::CloseWithUnread => "closed with unread data",
+            LossCause::Abort => "aborted",
+            LossCause::ResetByPeer => "reset by peer",
+            LossCause::DataAfterClose => "data arrived after close()",
+        })
+    }
 }
 
 /// Why a frame was delayed.

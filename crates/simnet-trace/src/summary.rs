@@ -98,8 +98,9 @@ pub struct HostStates {
     /// Per state (CLOSED and LISTEN left out): the peak count, when it was
     /// first reached, and the count at the end.
     pub states: Vec<StateStats>,
-    /// The number of TIME-WAIT sockets at evenly spaced times (see [`Summary::end`]).
-    pub time_wait_over_time: Vec<(SimTime, usize)>,
+    /// For the states that pile up (TIME-WAIT, CLOSE-WAIT), when they did:
+    /// the count at eleven evenly spaced times from 0 to [`Summary::end`].
+    pub over_time: Vec<(TcpState, Vec<(SimTime, usize)>)>,
 }
 
 /// How many sockets were in one state.
@@ -452,9 +453,12 @@ struct StateTrack {
     current: BTreeMap<SocketId, TcpState>,
     counts: BTreeMap<TcpState, usize>,
     peaks: BTreeMap<TcpState, (usize, SimTime)>,
-    /// (time, TIME-WAIT count) after every change of that count.
-    time_wait: Vec<(SimTime, usize)>,
+    /// (time, count) after every change, for the states that pile up.
+    history: BTreeMap<TcpState, Vec<(SimTime, usize)>>,
 }
+
+/// States whose counts over time the summary shows.
+const PILING_STATES: [TcpState; 2] = [TcpState::TimeWait, TcpState::CloseWait];
 
 impl StateTrack {
     fn change(&mut self, socket: SocketId, to: TcpState, at: SimTime) {
@@ -470,9 +474,12 @@ impl StateTrack {
         if n > peak.0 {
             *peak = (n, at);
         }
-        let tw = self.counts.get(&TcpState::TimeWait).copied().unwrap_or(0);
-        if self.time_wait.last().is_none_or(|(_, c)| *c != tw) {
-            self.time_wait.push((at, tw));
+        for state in PILING_STATES {
+            let n = self.counts.get(&state).copied().unwrap_or(0);
+            let h = self.history.entry(state).or_default();
+            if h.last().is_none_or(|(_, c)| *c != n) {
+                h.push((at, n));
+            }
         }
     }
 
@@ -489,26 +496,35 @@ impl StateTrack {
             })
             .collect();
         let samples = 10u64;
-        let time_wait_over_time = if self.time_wait.iter().any(|(_, c)| *c > 0) {
-            (0..=samples)
-                .map(|i| {
-                    let t = SimTime::from_nanos(end.as_nanos() / samples * i);
-                    let c = self
-                        .time_wait
-                        .iter()
-                        .take_while(|(at, _)| *at <= t)
-                        .last()
-                        .map_or(0, |(_, c)| *c);
-                    (t, c)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let over_time = PILING_STATES
+            .iter()
+            .filter_map(|state| {
+                let h = self.history.get(state)?;
+                if !h.iter().any(|(_, c)| *c > 0) {
+                    return None;
+                }
+                let points: Vec<(SimTime, usize)> = (0..=samples)
+                    .map(|i| {
+                        let t = SimTime::from_nanos(end.as_nanos() / samples * i);
+                        let c = h
+                            .iter()
+                            .take_while(|(at, _)| *at <= t)
+                            .last()
+                            .map_or(0, |(_, c)| *c);
+                        (t, c)
+                    })
+                    .collect();
+                // A state passed through in an instant is not piling up.
+                points
+                    .iter()
+                    .any(|(_, c)| *c > 0)
+                    .then_some((*state, points))
+            })
+            .collect();
         HostStates {
             host,
             states,
-            time_wait_over_time,
+            over_time,
         }
     }
 }
@@ -585,18 +601,19 @@ pub fn render_summary(trace: &Trace) -> String {
             }
         }
         out.push_str(&t.render());
-        for h in s.hosts.iter().filter(|h| !h.time_wait_over_time.is_empty()) {
-            let points: Vec<String> = h
-                .time_wait_over_time
-                .iter()
-                .map(|(t, c)| format!("{}={c}", t.since_start()))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  TIME-WAIT on {} over time: {}",
-                topo.host_name(h.host),
-                points.join(" ")
-            );
+        for h in &s.hosts {
+            for (state, series) in &h.over_time {
+                let points: Vec<String> = series
+                    .iter()
+                    .map(|(t, c)| format!("{}={c}", t.since_start()))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  {state} on {} over time: {}",
+                    topo.host_name(h.host),
+                    points.join(" ")
+                );
+            }
         }
     }
 

@@ -186,6 +186,32 @@ impl<'a> TextRenderer<'a> {
                 }
                 s
             }
+            TraceEvent::DataLost {
+                host,
+                cause,
+                unread,
+                unacked,
+                ..
+            } => {
+                let mut parts = Vec::new();
+                if let Some((offset, bytes)) = unread {
+                    parts.push(format!(
+                        "{bytes} received bytes never read (stream bytes {offset}..{})",
+                        offset + bytes
+                    ));
+                }
+                if let Some((offset, bytes)) = unacked {
+                    parts.push(format!(
+                        "{bytes} sent bytes never acknowledged (stream bytes {offset}..{})",
+                        offset + bytes
+                    ));
+                }
+                format!(
+                    "{}  tcp  data lost ({cause}): {}",
+                    self.host(*host),
+                    parts.join("; ")
+                )
+            }
             TraceEvent::SocketCall { host, call, .. } => {
                 format!("{}  app  {}", self.host(*host), socket_call(call))
             }

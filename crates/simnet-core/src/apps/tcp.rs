@@ -215,8 +215,19 @@ impl App for TcpServer {
                 }
                 self.maybe_close(cx, sid);
             }
-            SocketEvent::Closed(sid, _) => {
-                self.conns.remove(&sid);
+            SocketEvent::Closed(sid, reason) => {
+                let received = self.conns.remove(&sid).map_or(0, |c| c.received);
+                cx.emit(
+                    AppEvent::new(
+                        "tcp.failed",
+                        format!(
+                            "connection ended: {reason} (the application had read {received} bytes)"
+                        ),
+                    )
+                    .on(sid)
+                    .with("reason", reason.to_string())
+                    .with("bytes_read", received),
+                );
                 let _ = cx.close(sid);
             }
             SocketEvent::Connected(_) | SocketEvent::ConnectFailed(..) => {}
@@ -306,6 +317,8 @@ struct ClientConn {
     received: usize,
     unsent: Vec<u8>,
     done: bool,
+    /// When the request was handed to TCP.
+    sent_at: Option<SimTime>,
 }
 
 impl TcpClient {
@@ -369,6 +382,7 @@ impl TcpClient {
                     received: 0,
                     unsent: Vec::new(),
                     done: false,
+                    sent_at: None,
                 });
             }
             Err(e) => {
@@ -409,7 +423,23 @@ impl TcpClient {
     fn read(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
         let mut eof = false;
         loop {
-            match cx.recv(sid, READ_CHUNK) {
+            // A client that closes after its reply reads exactly the reply it
+            // expects; anything more stays unread in the socket (and makes
+            // its close() a reset, as on Linux).
+            let received = self.current.as_ref().map_or(0, |c| c.received);
+            let closes_after_reply = matches!(
+                self.close,
+                ClientClose::AfterReply | ClientClose::AbortAfterReply
+            );
+            let max = if closes_after_reply && self.expect_bytes > 0 {
+                self.expect_bytes.saturating_sub(received)
+            } else {
+                READ_CHUNK
+            };
+            if max == 0 {
+                break;
+            }
+            match cx.recv(sid, max.min(READ_CHUNK)) {
                 Ok(Recv::Data(d)) => {
                     self.bytes_received += d.len() as u64;
                     if let Some(c) = self.current.as_mut() {
@@ -427,6 +457,23 @@ impl TcpClient {
             return;
         };
         let got_reply = conn.received >= self.expect_bytes;
+        if got_reply && !conn.done && self.expect_bytes > 0 {
+            conn.done = true;
+            let latency = cx.now() - conn.sent_at.unwrap_or(cx.now());
+            cx.emit(
+                AppEvent::new(
+                    "tcp.reply",
+                    format!(
+                        "reply complete ({} bytes), {latency} after the request was written",
+                        conn.received
+                    ),
+                )
+                .on(sid)
+                .with("bytes", conn.received)
+                .with("latency", latency)
+                .with("connection", self.opened),
+            );
+        }
         match self.close {
             ClientClose::AfterReply if got_reply => self.finish(cx, false),
             ClientClose::AbortAfterReply if got_reply => self.finish(cx, true),
@@ -451,6 +498,9 @@ impl App for TcpClient {
         match event {
             SocketEvent::Connected(sid) if Some(sid) == current => {
                 self.first_connected_at.get_or_insert(cx.now());
+                if let Some(conn) = self.current.as_mut() {
+                    conn.sent_at = Some(cx.now());
+                }
                 for piece in self.pieces.clone() {
                     let conn = self.current.as_mut().expect("checked above");
                     conn.unsent.extend_from_slice(&piece);
@@ -716,8 +766,19 @@ impl App for Sink {
                     self.arm(cx);
                 }
             }
-            SocketEvent::Closed(sid, _) => {
-                self.conns.remove(&sid);
+            SocketEvent::Closed(sid, reason) => {
+                let read = self.conns.remove(&sid).map_or(0, |c| c.received);
+                cx.emit(
+                    AppEvent::new(
+                        "tcp.failed",
+                        format!(
+                            "connection ended: {reason}, after the application read {read} bytes"
+                        ),
+                    )
+                    .on(sid)
+                    .with("reason", reason.to_string())
+                    .with("bytes_read", read),
+                );
                 let _ = cx.close(sid);
             }
             _ => {}

@@ -242,6 +242,10 @@ struct Entry {
     /// Why the connection ended abnormally, once it has.
     close_reason: Option<CloseReason>,
     closed_notified: bool,
+    /// Bytes the application has read (the stream offset of the next byte).
+    read_total: u64,
+    /// Bytes the application has written.
+    written_total: u64,
 }
 
 impl Entry {
@@ -534,6 +538,16 @@ impl Host {
             if reason.is_some() {
                 entry.close_reason = reason;
             }
+            if reason == Some(CloseReason::Reset) {
+                // Linux discards what the application had not read yet.
+                if let Some(lost) =
+                    lost_data(entry, host, sid, crate::trace::LossCause::ResetByPeer)
+                {
+                    self.effects.push(Effect::Trace(lost));
+                }
+                let socket = entry.tcp_mut();
+                while socket.recv(|b| (b.len(), b.len())).unwrap_or(0) > 0 {}
+            }
             let socket = entry.tcp();
             let local = socket
                 .local_endpoint()
@@ -688,6 +702,25 @@ impl Host {
                 }
             }
         }
+        // Data for a socket its application has closed cannot be delivered:
+        // Linux resets the connection (and counts TCPAbortOnData); so does simnet.
+        let orphan_data = entry.protocol == Protocol::Tcp
+            && entry.app_closed
+            && entry.listener_port.is_none()
+            && matches!(entry.state, TcpState::FinWait1 | TcpState::FinWait2)
+            && entry.tcp().recv_queue() > 0;
+        if orphan_data {
+            let lost = lost_data(entry, self.id, sid, crate::trace::LossCause::DataAfterClose);
+            entry.tcp_mut().abort();
+            if let Some(lost) = lost {
+                self.effects.push(Effect::Trace(lost));
+            }
+            for (app, ev) in notes {
+                self.effects.push(Effect::Notify(app, ev));
+            }
+            self.poll(now, sid, Cause::Local);
+            return;
+        }
         let dead = entry.state == TcpState::Closed
             && entry.protocol == Protocol::Tcp
             && (entry.app_closed || entry.owner.is_none());
@@ -802,6 +835,8 @@ impl Host {
                 connect_pending: false,
                 close_reason: None,
                 closed_notified: false,
+                read_total: 0,
+                written_total: 0,
             },
         );
     }
@@ -1009,6 +1044,7 @@ impl Host {
             return Err(self.fail(app, Some(sid), "send", err));
         }
         let accepted = entry.tcp_mut().send_slice(data).unwrap_or(0);
+        entry.written_total += accepted as u64;
         if accepted < data.len() {
             entry.want_write = true;
         }
@@ -1040,6 +1076,9 @@ impl Host {
         if entry.protocol != Protocol::Tcp {
             return Err(self.fail(app, Some(sid), "recv", SocketError::BadSocket));
         }
+        if entry.reset {
+            return Err(SocketError::Reset);
+        }
         let socket = entry.tcp_mut();
         if socket.recv_queue() > 0 {
             // The receive buffer is a ring: read its contiguous parts
@@ -1060,6 +1099,7 @@ impl Host {
                 }
             }
             let n = data.len();
+            entry.read_total += n as u64;
             entry.rx_notified = entry.tcp().recv_queue();
             self.trace_call(
                 app,
@@ -1072,9 +1112,6 @@ impl Host {
             // Reading opens the receive window; smoltcp may want to say so.
             self.poll(now, sid, Cause::Local);
             return Ok(Recv::Data(data));
-        }
-        if entry.reset {
-            return Err(SocketError::Reset);
         }
         if entry.state.peer_finished() || (entry.state == TcpState::Closed && entry.eof_notified) {
             self.trace_call(app, Some(sid), SocketCall::RecvEof);
@@ -1104,6 +1141,7 @@ impl Host {
     /// close handshake on its own; with unread data it sends RST instead,
     /// as Linux does.
     pub fn close(&mut self, now: SimTime, app: AppId, sid: SocketId) -> Result<(), SocketError> {
+        let host = self.id;
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "close", e)),
@@ -1113,7 +1151,15 @@ impl Host {
             Protocol::Tcp => {
                 let unread = entry.tcp().recv_queue();
                 if unread > 0 {
+                    let lost =
+                        lost_data(entry, host, sid, crate::trace::LossCause::CloseWithUnread);
                     entry.tcp_mut().abort();
+                    self.trace_call(app, Some(sid), SocketCall::Close { unread });
+                    if let Some(lost) = lost {
+                        self.trace(lost);
+                    }
+                    self.poll(now, sid, Cause::Local);
+                    return Ok(());
                 } else {
                     entry.tcp_mut().close();
                 }
@@ -1131,15 +1177,21 @@ impl Host {
 
     /// `close()` with `SO_LINGER` 0: RST at once, no TIME-WAIT.
     pub fn abort(&mut self, now: SimTime, app: AppId, sid: SocketId) -> Result<(), SocketError> {
+        let host = self.id;
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "abort", e)),
         };
         entry.app_closed = true;
+        let mut lost = None;
         if entry.protocol == Protocol::Tcp {
+            lost = lost_data(entry, host, sid, crate::trace::LossCause::Abort);
             entry.tcp_mut().abort();
         }
         self.trace_call(app, Some(sid), SocketCall::Abort);
+        if let Some(lost) = lost {
+            self.trace(lost);
+        }
         self.poll(now, sid, Cause::Local);
         Ok(())
     }
@@ -1340,6 +1392,29 @@ fn entry_state(stack: &Stack, sid: SocketId) -> Option<TcpState> {
         .get(&sid)
         .filter(|e| e.protocol == Protocol::Tcp)
         .map(|e| e.state)
+}
+
+/// The data a connection loses when it ends now: what was received and not
+/// read, and what was written and not acknowledged, with stream offsets.
+fn lost_data(
+    entry: &Entry,
+    host: HostId,
+    sid: SocketId,
+    cause: crate::trace::LossCause,
+) -> Option<TraceEvent> {
+    let socket = entry.tcp();
+    let unread = socket.recv_queue() as u64;
+    let unacked = socket.send_queue() as u64;
+    if unread == 0 && unacked == 0 {
+        return None;
+    }
+    Some(TraceEvent::DataLost {
+        host,
+        socket: sid,
+        cause,
+        unread: (unread > 0).then_some((entry.read_total, unread)),
+        unacked: (unacked > 0).then(|| (entry.written_total - unacked, unacked)),
+    })
 }
 
 fn release_port(ports: &mut BTreeMap<u16, u32>, port: u16) {

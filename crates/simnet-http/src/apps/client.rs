@@ -47,7 +47,8 @@ pub struct HttpClient {
     remote: SocketAddrV4,
     host: String,
     method: String,
-    path: String,
+    /// Request `i` (from 1) asks for `paths[(i - 1) % len]`.
+    paths: Vec<String>,
     version: Version,
     body_bytes: usize,
     count: u64,
@@ -94,7 +95,7 @@ impl HttpClient {
             remote,
             host: host.to_string(),
             method: "GET".to_string(),
-            path: path.to_string(),
+            paths: vec![path.to_string()],
             version: Version::Http11,
             body_bytes: 0,
             count,
@@ -122,6 +123,14 @@ impl HttpClient {
     /// Sends a request every `interval` instead of after each response.
     pub fn interval(mut self, interval: SimDuration) -> HttpClient {
         self.interval = Some(interval).filter(|d| !d.is_zero());
+        self
+    }
+
+    /// Asks for these paths in turn (request 1 the first, and so on, cycling).
+    pub fn paths(mut self, paths: Vec<String>) -> HttpClient {
+        if !paths.is_empty() {
+            self.paths = paths;
+        }
         self
     }
 
@@ -237,7 +246,8 @@ impl HttpClient {
 
     fn send(&mut self, cx: &mut AppContext<'_>, sid: SocketId, mut p: Pending) {
         let now = cx.now();
-        let mut request = Request::get(&self.host, &self.path).with_version(self.version);
+        let path = &self.paths[((p.index - 1) % self.paths.len() as u64) as usize];
+        let mut request = Request::get(&self.host, path).with_version(self.version);
         request.method = self.method.clone();
         if self.body_bytes > 0 {
             request = request.with_body(filler(self.body_bytes));

@@ -35,6 +35,7 @@ pub fn register(r: &mut AppRegistry) {
         params: &[
             ParamDoc { key: "connect", doc: "host:port of the server or proxy (required)" },
             ParamDoc { key: "path", doc: "request target (default /)" },
+            ParamDoc { key: "paths", doc: "list of targets requested in turn, instead of `path`" },
             ParamDoc { key: "method", doc: "request method (default GET)" },
             ParamDoc { key: "body_bytes", doc: "request body size (default 0)" },
             ParamDoc { key: "requests", doc: "how many requests (default 1)" },
@@ -202,6 +203,10 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let remote = p.endpoint_text("connect", &text)?;
     let host = host_of(&text);
     let path = p.string("path")?.unwrap_or_else(|| "/".into());
+    let paths = p.strings("paths")?.unwrap_or_default();
+    if paths.iter().any(|p| !p.starts_with('/')) {
+        return Err(ParamError::at("paths", "every path must start with /"));
+    }
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
     let body = p.size("body_bytes")?.unwrap_or(0) as usize;
     let requests = p.int("requests", 10_000_000)?.unwrap_or(1);
@@ -220,6 +225,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let close_when_done = p.bool("close_when_done")?.unwrap_or(true);
     Ok(factory(move || {
         let mut c = HttpClient::new(remote, &host, &path, requests)
+            .paths(paths.clone())
             .mode(mode)
             .connections(connections)
             .pipeline(pipeline)
