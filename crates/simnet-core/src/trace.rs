@@ -186,7 +186,7 @@ pub enum TraceEvent {
         /// The IPv4 packet ([`TraceEvent::packet_info`] decodes it).
         bytes: Rc<[u8]>,
     },
-    /// A frame had to wait in a link's queue behind others.
+    /// A frame entered a bandwidth-limited link's queue (possibly empty).
     FrameQueued {
         /// The frame.
         frame: FrameId,

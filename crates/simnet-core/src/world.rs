@@ -802,9 +802,9 @@ impl World {
             Fate::Dropped(reason) => return self.drop_frame(id, from, Some(peer), reason),
             Fate::Deliver(d) => d,
         };
-        if let Some(queue_bytes) = delivery.queued_behind_bytes
-            && queue_bytes > 0
-        {
+        // Every frame of a bandwidth-limited link is recorded with its
+        // departure time, so queue occupancy can be plotted exactly.
+        if let Some(queue_bytes) = delivery.queued_behind_bytes {
             self.trace.push(
                 now,
                 TraceEvent::FrameQueued {

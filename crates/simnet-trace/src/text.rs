@@ -102,6 +102,9 @@ impl<'a> TextRenderer<'a> {
             TraceEvent::FrameQueued {
                 frame, queue_bytes, ..
             } => {
+                if *queue_bytes == 0 {
+                    return None; // it went straight onto the wire
+                }
                 let what = self.frames.get(frame).cloned().unwrap_or_default();
                 format!(
                     "{}  link queued behind {queue_bytes} bytes: {what}",
