@@ -20,6 +20,7 @@
 //! Everything that happens becomes a [`trace::TraceEvent`]; the `simnet-trace`
 //! crate renders traces, `simnet-scenario` builds worlds from TOML files.
 
+pub mod analysis;
 pub mod app;
 pub mod apps;
 pub mod fault;
