@@ -11,7 +11,7 @@
 //! wire (a new SYN on a 4-tuple starts a new connection), states from the
 //! state changes. Nothing is guessed.
 
-use simnet_core::packet::{TcpHeader, Transport};
+use simnet_core::analysis::{Connection, Side, analyze};
 use simnet_core::trace::{Topology, Trace, TraceEvent};
 use simnet_core::{DropReason, FrameId, HostId, SimDuration, SimTime, SocketId, TcpState};
 use std::collections::BTreeMap;
@@ -19,9 +19,9 @@ use std::fmt::Write;
 use std::net::SocketAddrV4;
 
 /// Everything the summary shows.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Summary {
-    /// TCP connections in the order they started.
+    /// TCP connections in the order they started (see [`simnet_core::analysis`]).
     pub connections: Vec<Connection>,
     /// Socket-state statistics per host (hosts that had TCP sockets).
     pub hosts: Vec<HostStates>,
@@ -29,65 +29,6 @@ pub struct Summary {
     pub links: Vec<LinkStats>,
     /// When the run ended.
     pub end: SimTime,
-}
-
-/// One TCP connection, from its first SYN.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Connection {
-    /// The side that sent the SYN.
-    pub client: Endpoint,
-    /// The side it was sent to.
-    pub server: Endpoint,
-    /// When the first SYN was sent.
-    pub start: SimTime,
-    /// SYN sent to the client's ACK of the SYN-ACK (the connect latency), if completed.
-    pub handshake: Option<SimDuration>,
-    /// Client to server.
-    pub to_server: FlowStats,
-    /// Server to client.
-    pub to_client: FlowStats,
-    /// Which side sent the first FIN (`None` if neither did).
-    pub closed_first: Option<Side>,
-    /// Which side sent the first RST.
-    pub reset_by: Option<Side>,
-    /// The last state of the client's socket.
-    pub client_state: Option<TcpState>,
-    /// The last state of the server's socket.
-    pub server_state: Option<TcpState>,
-    /// First packet to last packet.
-    pub duration: SimDuration,
-}
-
-/// A host and a socket address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// The host (if the address belongs to one).
-    pub host: Option<HostId>,
-    /// The address.
-    pub addr: SocketAddrV4,
-}
-
-/// One side of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The side that sent the SYN.
-    Client,
-    /// The other side.
-    Server,
-}
-
-/// One direction of a connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FlowStats {
-    /// Segments sent.
-    pub packets: u64,
-    /// Distinct payload bytes (the highest sequence number reached).
-    pub bytes: u64,
-    /// Payload bytes sent including retransmissions.
-    pub bytes_sent: u64,
-    /// Segments that carried nothing new: retransmitted data, SYNs or FINs
-    /// (keepalive probes excluded).
-    pub retransmissions: u64,
 }
 
 /// Socket states seen on one host.
@@ -139,70 +80,8 @@ pub struct LinkStats {
     pub discarded: u64,
 }
 
-type Tuple = (SocketAddrV4, SocketAddrV4);
-
-#[derive(Default)]
-struct FlowTrack {
-    stats: FlowStats,
-    isn: Option<u32>,
-    /// Relative sequence number of the first data byte (1 after a SYN).
-    data_base: u32,
-    /// Highest relative sequence number reached (one past the last byte or flag).
-    max_end: u32,
-    /// One past the highest data byte sent.
-    max_data_end: u32,
-}
-
-impl FlowTrack {
-    fn observe(&mut self, tcp: &TcpHeader) {
-        self.stats.packets += 1;
-        self.stats.bytes_sent += u64::from(tcp.payload_len);
-        if self.isn.is_none() {
-            self.isn = Some(tcp.seq);
-            self.data_base = u32::from(tcp.flags.syn());
-        }
-        let start = tcp.seq.wrapping_sub(self.isn.unwrap_or(tcp.seq));
-        let len = tcp.seq_len();
-        if len == 0 {
-            return;
-        }
-        let end = start.wrapping_add(len);
-        // A keepalive probe resends the last acknowledged byte on purpose.
-        let keepalive =
-            tcp.payload_len <= 1 && !tcp.flags.syn() && !tcp.flags.fin() && end == self.max_end;
-        if self.stats.packets > 1 && end <= self.max_end && !keepalive {
-            self.stats.retransmissions += 1;
-        }
-        self.max_end = self.max_end.max(end);
-        if tcp.payload_len > 0 {
-            let data_end = start + u32::from(tcp.flags.syn()) + tcp.payload_len;
-            self.max_data_end = self.max_data_end.max(data_end);
-            self.stats.bytes = u64::from(self.max_data_end.saturating_sub(self.data_base));
-        }
-    }
-}
-
-struct ConnTrack {
-    client: SocketAddrV4,
-    server: SocketAddrV4,
-    start: SimTime,
-    last: SimTime,
-    synack_seen: bool,
-    handshake: Option<SimDuration>,
-    to_server: FlowTrack,
-    to_client: FlowTrack,
-    closed_first: Option<Side>,
-    reset_by: Option<Side>,
-    client_state: Option<TcpState>,
-    server_state: Option<TcpState>,
-}
-
 /// Computes the summary of a trace.
 pub fn summarize(trace: &Trace) -> Summary {
-    let topo = &trace.topology;
-    let mut conns: Vec<ConnTrack> = Vec::new();
-    let mut current: BTreeMap<Tuple, usize> = BTreeMap::new();
-    let mut socket_conn: BTreeMap<(HostId, SocketId), usize> = BTreeMap::new();
     let mut links: BTreeMap<(HostId, Option<HostId>), LinkStats> = BTreeMap::new();
     let mut frame_link: BTreeMap<FrameId, (HostId, Option<HostId>)> = BTreeMap::new();
     let mut states: BTreeMap<HostId, StateTrack> = BTreeMap::new();
@@ -231,111 +110,14 @@ pub fn summarize(trace: &Trace) -> Summary {
                 link.sent += 1;
                 link.bytes += bytes.len() as u64;
                 frame_link.insert(*frame, (*from, *to));
-                let Some(info) = r.event.packet_info() else {
-                    continue;
-                };
-                let Transport::Tcp(tcp) = &info.transport else {
-                    continue;
-                };
-                let src = SocketAddrV4::new(info.src, tcp.src_port);
-                let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
-                let key = canonical(src, dst);
-                let existing = current.get(&key).copied();
-                let starts_new = tcp.flags.syn()
-                    && !tcp.flags.ack()
-                    && existing.is_none_or(|i| {
-                        conns[i].to_server.isn != Some(tcp.seq) || conns[i].client != src
-                    });
-                let index = match (existing, starts_new) {
-                    (Some(i), false) => i,
-                    _ => {
-                        // A connection starts with a SYN; a stray segment
-                        // (e.g. a RST to a closed port) opens one as well.
-                        let (client, server) = if tcp.flags.syn() && tcp.flags.ack() {
-                            (dst, src)
-                        } else {
-                            (src, dst)
-                        };
-                        conns.push(ConnTrack {
-                            client,
-                            server,
-                            start: r.time,
-                            last: r.time,
-                            synack_seen: false,
-                            handshake: None,
-                            to_server: FlowTrack::default(),
-                            to_client: FlowTrack::default(),
-                            closed_first: None,
-                            reset_by: None,
-                            client_state: None,
-                            server_state: None,
-                        });
-                        current.insert(key, conns.len() - 1);
-                        conns.len() - 1
-                    }
-                };
-                let c = &mut conns[index];
-                c.last = r.time;
-                let side = if src == c.client {
-                    Side::Client
-                } else {
-                    Side::Server
-                };
-                match side {
-                    Side::Client => c.to_server.observe(tcp),
-                    Side::Server => c.to_client.observe(tcp),
-                }
-                if tcp.flags.syn() && tcp.flags.ack() && side == Side::Server {
-                    c.synack_seen = true;
-                }
-                if side == Side::Client && c.synack_seen && tcp.flags.ack() && c.handshake.is_none()
-                {
-                    c.handshake = Some(r.time - c.start);
-                }
-                if tcp.flags.fin() && c.closed_first.is_none() {
-                    c.closed_first = Some(side);
-                }
-                if tcp.flags.rst() && c.reset_by.is_none() {
-                    c.reset_by = Some(side);
-                }
             }
             TraceEvent::TcpState {
-                host,
-                socket,
-                local,
-                remote,
-                to,
-                ..
+                host, socket, to, ..
             } => {
                 states
                     .entry(*host)
                     .or_default()
                     .change(*socket, *to, r.time);
-                let index = match socket_conn.get(&(*host, *socket)) {
-                    Some(i) => Some(*i),
-                    None => remote.and_then(|rem| {
-                        // The socket's state changes before its first packet
-                        // goes out (CLOSED -> SYN-SENT): match it to the
-                        // connection that exists now, or the next one on its tuple.
-                        let key = canonical(*local, rem);
-                        let found = current
-                            .get(&key)
-                            .copied()
-                            .filter(|i| conns[*i].start <= r.time);
-                        if let Some(i) = found {
-                            socket_conn.insert((*host, *socket), i);
-                        }
-                        found
-                    }),
-                };
-                if let Some(i) = index {
-                    let c = &mut conns[i];
-                    if *local == c.client {
-                        c.client_state = Some(*to);
-                    } else {
-                        c.server_state = Some(*to);
-                    }
-                }
             }
             TraceEvent::FrameDelivered { frame, .. } => {
                 if let Some(k) = frame_link.get(frame)
@@ -376,60 +158,8 @@ pub fn summarize(trace: &Trace) -> Summary {
             _ => {}
         }
     }
-
-    // Second chance for state changes recorded before their connection's
-    // first packet: sockets whose SYN-SENT came first are matched above once
-    // the packet exists, so re-run the matching over unmatched TcpState events.
-    for r in trace.records.iter() {
-        if let TraceEvent::TcpState {
-            host,
-            socket,
-            local,
-            remote: Some(rem),
-            to,
-            ..
-        } = &r.event
-            && !socket_conn.contains_key(&(*host, *socket))
-        {
-            let key = canonical(*local, *rem);
-            if let Some((i, c)) = conns.iter_mut().enumerate().rev().find(|(_, c)| {
-                canonical(c.client, c.server) == key
-                    && c.start <= r.time + SimDuration::from_nanos(1)
-            }) {
-                let _ = i;
-                if *local == c.client {
-                    c.client_state = Some(*to);
-                } else {
-                    c.server_state = Some(*to);
-                }
-            }
-        }
-    }
-
-    let addr_host = |a: SocketAddrV4| topo.host_by_addr(*a.ip());
     Summary {
-        connections: conns
-            .into_iter()
-            .map(|c| Connection {
-                client: Endpoint {
-                    host: addr_host(c.client),
-                    addr: c.client,
-                },
-                server: Endpoint {
-                    host: addr_host(c.server),
-                    addr: c.server,
-                },
-                start: c.start,
-                handshake: c.handshake,
-                to_server: c.to_server.stats,
-                to_client: c.to_client.stats,
-                closed_first: c.closed_first,
-                reset_by: c.reset_by,
-                client_state: c.client_state,
-                server_state: c.server_state,
-                duration: c.last - c.start,
-            })
-            .collect(),
+        connections: analyze(trace).connections,
         hosts: states
             .into_iter()
             .map(|(host, s)| s.finish(host, end))
@@ -437,14 +167,6 @@ pub fn summarize(trace: &Trace) -> Summary {
             .collect(),
         links: links.into_values().collect(),
         end,
-    }
-}
-
-fn canonical(a: SocketAddrV4, b: SocketAddrV4) -> Tuple {
-    if (a.ip(), a.port()) <= (b.ip(), b.port()) {
-        (a, b)
-    } else {
-        (b, a)
     }
 }
 
@@ -552,30 +274,38 @@ pub fn render_summary(trace: &Trace) -> String {
             "final (client/server)",
             "duration",
         ]);
-        for (i, c) in s.connections.iter().enumerate() {
-            let who = |side: Option<Side>| match side {
-                Some(Side::Client) => endpoint_host(topo, &c.client),
-                Some(Side::Server) => endpoint_host(topo, &c.server),
-                None => "-".to_string(),
+        for c in &s.connections {
+            let who = |side: Side| match side {
+                Side::Client => host_or_addr(topo, c.client_host, c.client),
+                Side::Server => host_or_addr(topo, c.server_host, c.server),
             };
-            let closed = match (c.closed_first, c.reset_by) {
-                (Some(side), _) => who(Some(side)),
-                (None, Some(side)) => format!("{} (RST)", who(Some(side))),
+            let closed = match (c.first_fin, c.first_rst) {
+                (Some(side), _) => who(side),
+                (None, Some(side)) => format!("{} (RST)", who(side)),
                 (None, None) => "-".to_string(),
             };
             let st = |s: Option<TcpState>| s.map_or("-".to_string(), |s| s.to_string());
+            let retrans = c.to_server.retransmissions() + c.to_client.retransmissions();
             t.row(vec![
-                (i + 1).to_string(),
-                endpoint(topo, &c.client),
-                endpoint(topo, &c.server),
+                c.number.to_string(),
+                format!(
+                    "{}:{}",
+                    host_or_addr(topo, c.client_host, c.client),
+                    c.client.port()
+                ),
+                format!(
+                    "{}:{}",
+                    host_or_addr(topo, c.server_host, c.server),
+                    c.server.port()
+                ),
                 c.start.to_string(),
                 c.handshake.map_or("-".to_string(), |d| d.to_string()),
                 c.to_server.bytes.to_string(),
                 c.to_client.bytes.to_string(),
-                (c.to_server.retransmissions + c.to_client.retransmissions).to_string(),
+                retrans.to_string(),
                 closed,
                 format!("{}/{}", st(c.client_state), st(c.server_state)),
-                c.duration.to_string(),
+                (c.end - c.start).to_string(),
             ]);
         }
         out.push_str(&t.render());
@@ -658,13 +388,8 @@ pub fn render_summary(trace: &Trace) -> String {
     out
 }
 
-fn endpoint_host(topo: &Topology, e: &Endpoint) -> String {
-    e.host
-        .map_or(e.addr.ip().to_string(), |h| topo.host_name(h).to_string())
-}
-
-fn endpoint(topo: &Topology, e: &Endpoint) -> String {
-    format!("{}:{}", endpoint_host(topo, e), e.addr.port())
+fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> String {
+    host.map_or(addr.ip().to_string(), |h| topo.host_name(h).to_string())
 }
 
 /// A plain-text table with left-aligned columns.
