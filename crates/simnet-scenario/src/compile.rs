@@ -7,7 +7,7 @@
 //! them are reported at once.
 
 use crate::diagnostic::{Diagnostic, ScenarioError};
-use crate::expect::{Claim, Expectation, FieldMatch};
+use crate::expect::{Claim, Expectation, FieldMatch, FlowMetric};
 use crate::format::{Document, ExpectDoc, FaultDoc, LinkDoc, Quantity, TimelineDoc};
 use crate::registry::{AppRegistry, Params, SharedFactory, boxed};
 use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
@@ -889,6 +889,10 @@ impl Compiler<'_> {
             ("packets", ed.packets.is_some()),
             ("drops", ed.drops.is_some()),
             ("event", ed.event.is_some()),
+            ("retransmissions", ed.retransmissions.is_some()),
+            ("duplicate_acks", ed.duplicate_acks.is_some()),
+            ("window_probes", ed.window_probes.is_some()),
+            ("zero_windows", ed.zero_windows.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -901,7 +905,7 @@ impl Compiler<'_> {
                     claims.len()
                 ),
                 span(e),
-                "one of: state, time_wait_on, bytes_received, packets, drops, event",
+                "one of: state, time_wait_on, bytes_received, packets, drops, event, retransmissions, duplicate_acks, window_probes, zero_windows",
             );
             return None;
         }
@@ -974,6 +978,19 @@ impl Compiler<'_> {
                     },
                     at,
                     quantity: *ed.packets.as_ref().expect("chosen").get_ref(),
+                }
+            }
+            metric @ ("retransmissions" | "duplicate_acks" | "window_probes" | "zero_windows") => {
+                let (metric, quantity) = match metric {
+                    "retransmissions" => (FlowMetric::Retransmissions, &ed.retransmissions),
+                    "duplicate_acks" => (FlowMetric::DuplicateAcks, &ed.duplicate_acks),
+                    "window_probes" => (FlowMetric::WindowProbes, &ed.window_probes),
+                    _ => (FlowMetric::ZeroWindows, &ed.zero_windows),
+                };
+                Claim::Flow {
+                    metric,
+                    sender: host,
+                    quantity: *quantity.as_ref().expect("chosen").get_ref(),
                 }
             }
             "drops" => {

@@ -73,6 +73,16 @@ pub enum Claim {
         /// How many.
         quantity: Quantity,
     },
+    /// A per-connection TCP count from [`simnet_core::analysis`], summed
+    /// over the directions whose data `sender` sent (all, if `None`).
+    Flow {
+        /// What to count.
+        metric: FlowMetric,
+        /// The data sender.
+        sender: Option<HostId>,
+        /// How many.
+        quantity: Quantity,
+    },
     /// Application events of a kind.
     Event {
         /// Kind, e.g. `http.response`.
@@ -88,6 +98,30 @@ pub enum Claim {
         /// How many.
         count: Quantity,
     },
+}
+
+/// What a [`Claim::Flow`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowMetric {
+    /// Retransmitted segments.
+    Retransmissions,
+    /// Duplicate ACKs (sent by the receiver back to the data sender).
+    DuplicateAcks,
+    /// Window probes.
+    WindowProbes,
+    /// Periods during which the receiver advertised a zero window.
+    ZeroWindows,
+}
+
+impl FlowMetric {
+    fn name(self) -> &'static str {
+        match self {
+            FlowMetric::Retransmissions => "retransmissions",
+            FlowMetric::DuplicateAcks => "duplicate ACKs",
+            FlowMetric::WindowProbes => "window probes",
+            FlowMetric::ZeroWindows => "zero-window periods",
+        }
+    }
 }
 
 /// A condition on one field of an application event.
@@ -238,7 +272,7 @@ fn claim_time(claim: &Claim) -> Option<SimTime> {
         | Claim::BytesReceived { at, .. }
         | Claim::Packets { at, .. }
         | Claim::Event { at, .. } => *at,
-        Claim::TimeWaitOn { .. } | Claim::Drops { .. } => None,
+        Claim::TimeWaitOn { .. } | Claim::Drops { .. } | Claim::Flow { .. } => None,
     }
 }
 
@@ -344,6 +378,28 @@ fn check(claim: &Claim, trace: &Trace) -> (bool, String) {
                     _ => false,
                 })
                 .count() as u64;
+            (quantity.holds(n), n.to_string())
+        }
+        Claim::Flow {
+            metric,
+            sender,
+            quantity,
+        } => {
+            let analysis = simnet_core::analysis::analyze(trace);
+            let mut n = 0u64;
+            for c in &analysis.connections {
+                for (flow, from) in [(&c.to_server, c.client_host), (&c.to_client, c.server_host)] {
+                    if sender.is_some() && from != *sender {
+                        continue;
+                    }
+                    n += match metric {
+                        FlowMetric::Retransmissions => flow.retransmissions(),
+                        FlowMetric::DuplicateAcks => flow.duplicate_acks(),
+                        FlowMetric::WindowProbes => flow.window_probes(),
+                        FlowMetric::ZeroWindows => flow.zero_windows.len(),
+                    } as u64;
+                }
+            }
             (quantity.holds(n), n.to_string())
         }
         Claim::Drops {
@@ -476,6 +532,14 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
             }
             format!("{s}{} = {quantity}", at(t))
         }
+        Claim::Flow {
+            metric,
+            sender,
+            quantity,
+        } => match sender {
+            Some(h) => format!("{} sent by {} = {quantity}", metric.name(), host(h)),
+            None => format!("{} = {quantity}", metric.name()),
+        },
         Claim::Drops {
             reason,
             from,

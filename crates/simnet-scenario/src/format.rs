@@ -262,6 +262,14 @@ pub struct ExpectDoc {
     pub drops: Option<Spanned<Quantity>>,
     /// Claim: application events of this kind (with `fields`), `count` of them.
     pub event: Option<Spanned<String>>,
+    /// Claim: retransmitted segments (sent by `host`, if given).
+    pub retransmissions: Option<Spanned<Quantity>>,
+    /// Claim: duplicate ACKs received by `host` (the data sender), if given.
+    pub duplicate_acks: Option<Spanned<Quantity>>,
+    /// Claim: window probes sent by `host`, if given.
+    pub window_probes: Option<Spanned<Quantity>>,
+    /// Claim: periods of zero window advertised to `host`, if given.
+    pub zero_windows: Option<Spanned<Quantity>>,
 
     /// How many (for `state` and `event`).
     pub count: Option<Spanned<Quantity>>,

@@ -208,7 +208,8 @@ impl App for TcpServer {
                     self.conns.insert(sid, ServerConn::default());
                 }
             }
-            SocketEvent::Readable(sid) => self.read(cx, sid),
+            SocketEvent::Readable(sid) if self.conns.contains_key(&sid) => self.read(cx, sid),
+            SocketEvent::Readable(_) => {}
             SocketEvent::Writable(sid) => {
                 if let Some(conn) = self.conns.get_mut(&sid) {
                     flush(cx, sid, &mut conn.unsent);
@@ -757,6 +758,9 @@ impl App for Sink {
                 }
                 self.arm(cx);
             }
+            // A socket this sink already closed (its end of stream came
+            // with the data) has nothing more to say.
+            SocketEvent::Readable(sid) if !self.conns.contains_key(&sid) => {}
             SocketEvent::Readable(sid) => {
                 if self.read_bytes.is_none() {
                     self.drain(cx, sid, usize::MAX);
