@@ -70,23 +70,50 @@ pub enum Format {
     Text,
     /// Tables: connections, socket states per host, links.
     Summary,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+    /// Charts: time-sequence graphs, windows and bytes in flight, link queues.
+    Svg,
+    /// The time series behind the charts, as CSV.
+    Csv,
+    /// Every event as a JSON object per line.
+    Jsonl,
+    /// The packets as a classic pcap capture (nanosecond timestamps, raw IPv4).
+    Pcap,
+    /// The packets as pcapng, one interface per host, each packet commented with its fate.
+    Pcapng,
 }
 
 impl Format {
     /// Every format, for determinism checks.
-    pub const ALL: [Format; 2] = [Format::Text, Format::Summary];
+    pub const ALL: [Format; 8] = [
+        Format::Text,
+        Format::Summary,
+        Format::Mermaid,
+        Format::Svg,
+        Format::Csv,
+        Format::Jsonl,
+        Format::Pcap,
+        Format::Pcapng,
+    ];
 
     /// The format's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Format::Text => "text",
             Format::Summary => "summary",
+            Format::Mermaid => "mermaid",
+            Format::Svg => "svg",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
         }
     }
 
     /// Whether the output is binary (and so needs `--out`).
     pub fn is_binary(self) -> bool {
-        false
+        matches!(self, Format::Pcap | Format::Pcapng)
     }
 }
 
@@ -119,9 +146,36 @@ pub fn run_scenario(scenario: &Scenario, seed: Option<u64>, until: Option<SimTim
     }
 }
 
-/// Renders a run in a format.
+/// What to include in the formats that can be narrowed (Mermaid, SVG).
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// Only the connections with this endpoint (`49152`, `client:49152`).
+    pub connection: Option<render::ConnectionSelector>,
+    /// Only events from this time on (Mermaid).
+    pub from: Option<SimTime>,
+    /// Only events up to this time (Mermaid).
+    pub to: Option<SimTime>,
+    /// At most this many events (Mermaid).
+    pub max_events: Option<usize>,
+}
+
+/// Renders a run in a format, with everything in it.
 pub fn render(run: &ScenarioRun, format: Format) -> Vec<u8> {
+    render_with(run, format, &RenderOptions::default())
+}
+
+/// Renders a run in a format, narrowed by `options` where the format allows.
+pub fn render_with(run: &ScenarioRun, format: Format, options: &RenderOptions) -> Vec<u8> {
     match format {
+        Format::Mermaid => {
+            let o = render::MermaidOptions {
+                connection: options.connection.clone(),
+                from: options.from,
+                until: options.to,
+                max_events: options.max_events,
+            };
+            render::render_mermaid(&run.trace, &o).into_bytes()
+        }
         Format::Text => {
             let mut out = format!("# {} (seed {})\n", run.name, run.seed);
             for line in wrap(&run.description, 76) {
@@ -136,6 +190,17 @@ pub fn render(run: &ScenarioRun, format: Format) -> Vec<u8> {
             out.push_str(&simnet_trace::summary::render_summary(&run.trace));
             out.into_bytes()
         }
+        Format::Svg => {
+            let o = render::plot::PlotOptions {
+                connection: options.connection.clone(),
+                ..Default::default()
+            };
+            render::plot::render_svg(&run.trace, &o).into_bytes()
+        }
+        Format::Csv => simnet_trace::csv::render_series_csv(&run.trace).into_bytes(),
+        Format::Jsonl => simnet_trace::render_jsonl(&run.trace).into_bytes(),
+        Format::Pcap => simnet_trace::render_pcap(&run.trace),
+        Format::Pcapng => simnet_trace::render_pcapng(&run.trace),
     }
 }
 

@@ -27,6 +27,18 @@ pub struct Args {
     /// Run twice and report whether every output format is byte-identical.
     #[arg(long)]
     check_determinism: bool,
+    /// Mermaid and SVG: only connections with this endpoint, e.g. `49152` or `client:49152`.
+    #[arg(long)]
+    connection: Option<simnet::render::ConnectionSelector>,
+    /// Mermaid: only events from this simulated time on (e.g. 1s).
+    #[arg(long, value_parser = parse_until)]
+    from: Option<simnet::SimDuration>,
+    /// Mermaid: only events up to this simulated time.
+    #[arg(long, value_parser = parse_until)]
+    to: Option<simnet::SimDuration>,
+    /// Mermaid: at most this many events (the diagram says where it stopped).
+    #[arg(long)]
+    max_events: Option<usize>,
 }
 
 fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
@@ -66,7 +78,27 @@ pub fn execute(args: Args) -> CmdResult {
         ));
     }
     let run = simnet::run_scenario(&scenario, args.seed, until);
-    let output = simnet::render(&run, args.format);
+    if let Some(sel) = &args.connection {
+        sel.check(&run.trace.topology)
+            .map_err(|e| format!("error: --connection: {e}"))?;
+    }
+    let options = simnet::RenderOptions {
+        connection: args.connection.clone(),
+        from: args.from.map(|d| simnet::SimTime::ZERO + d),
+        to: args.to.map(|d| simnet::SimTime::ZERO + d),
+        max_events: args.max_events,
+    };
+    let output = simnet::render_with(&run, args.format, &options);
+    if args.format == Format::Mermaid
+        && output.len() > simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE
+    {
+        eprintln!(
+            "warning: the diagram has {} characters; Mermaid refuses more than {} by default. \
+             Narrow it with --connection, --from/--to or --max-events.",
+            output.len(),
+            simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE
+        );
+    }
     let verdicts = simnet::verdicts(&run);
     let failed = run.outcomes.iter().any(|o| !o.passed);
 

@@ -1,1 +1,467 @@
-//! tshark reads every scenario capture (being written).
+//! Wireshark's own reader, tshark, opens the capture of every scenario.
+//!
+//! For every scenario under `scenarios/`, both capture formats
+//! ([`render_pcap`] and [`render_pcapng`]) are written to
+//! `target/tmp/tshark/` and read back by tshark, which must find:
+//!
+//! 1. exactly one packet per `PacketSent` event;
+//! 2. the same headers simnet decoded (addresses, ports, absolute and
+//!    relative sequence numbers, flags, window, lengths, MSS, window scale):
+//!    Wireshark and simnet agree on every packet;
+//! 3. no expert info of severity *error* — no malformed packet and, with
+//!    checksum validation switched on for IP, TCP and UDP (Wireshark leaves
+//!    it off by default), no bad checksum;
+//! 4. in pcapng only: each packet on its sender's interface, and the comment
+//!    of every dropped packet saying `dropped: <reason>`.
+//!
+//! Two more tests damage a capture on purpose and check that tshark
+//! complains, so a silent tshark is known to mean a clean capture.
+//!
+//! tshark is required: without it these tests fail with instructions,
+//! unless `SIMNET_SKIP_TSHARK=1` is set.
+
+use simnet::render::relative::SeqTracker;
+use simnet::render::{render_pcap, render_pcapng};
+use simnet::trace::{HostInfo, Topology};
+use simnet::{FrameId, HostId, PacketInfo, SimTime, Trace, TraceEvent, Transport};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+
+/// Switches on the checksum checks Wireshark leaves off by default, so a
+/// wrong checksum becomes an expert error. (ICMP checksums are always checked.)
+const CHECKSUM_PREFS: [&str; 6] = [
+    "-o",
+    "ip.check_checksum:TRUE",
+    "-o",
+    "tcp.check_checksum:TRUE",
+    "-o",
+    "udp.check_checksum:TRUE",
+];
+
+/// The fields compared with simnet's own decoding, in tshark's `-e` order.
+const FIELDS: [&str; 20] = [
+    "frame.number",
+    "ip.src",
+    "ip.dst",
+    "ip.len",
+    "ip.proto",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.seq",
+    "tcp.ack",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.len",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+    "icmp.type",
+];
+
+/// Whether tshark can be run. Panics with instructions when it cannot,
+/// unless `SIMNET_SKIP_TSHARK=1`, in which case the caller skips its test.
+fn tshark_available() -> bool {
+    match Command::new("tshark").arg("--version").output() {
+        Ok(out) if out.status.success() => true,
+        _ if std::env::var("SIMNET_SKIP_TSHARK").as_deref() == Ok("1") => {
+            eprintln!("tshark is not installed: test skipped (SIMNET_SKIP_TSHARK=1)");
+            false
+        }
+        _ => panic!(
+            "these tests need tshark (Wireshark's command-line reader) to check simnet's \
+             captures.\nInstall it with `apt-get install -y tshark` (Debian/Ubuntu) or \
+             `brew install wireshark` (macOS),\nor set SIMNET_SKIP_TSHARK=1 to skip them."
+        ),
+    }
+}
+
+/// Runs `tshark -r file -n ARGS` (`-n`: no name resolution) and returns its
+/// standard output. tshark failing (unreadable file, unknown preference) is a
+/// test failure, reported with its error message.
+fn tshark(file: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .arg("-n")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run tshark: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`tshark -r {} -n {}` failed ({}):\n{}",
+            file.display(),
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// tshark's error-level expert infos for a file, with checksums checked:
+/// `None` when there are none, else tshark's report.
+///
+/// `-z expert,error -q` prints only the table of expert infos of severity
+/// error (a malformed packet is one, a bad checksum another) and nothing at
+/// all when there are none.
+fn expert_errors(file: &Path) -> Result<Option<String>, String> {
+    let mut args = CHECKSUM_PREFS.to_vec();
+    args.extend(["-q", "-z", "expert,error"]);
+    let report = tshark(file, &args)?;
+    let clean = !report.contains("Errors") && !report.contains("Malformed");
+    Ok((!clean).then_some(report))
+}
+
+/// Where captures are written; kept after the run for a human to open.
+fn capture_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tshark");
+    std::fs::create_dir_all(&dir).expect("the capture directory can be created");
+    dir.join(name)
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Loads and runs a scenario with its own seed.
+fn run(path: &Path) -> Trace {
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let source = std::fs::read_to_string(path).expect("the scenario file is readable");
+    let scenario = simnet::scenario::parse(&name, &source, &simnet::registry())
+        .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"));
+    simnet::run_scenario(&scenario, None, None).trace
+}
+
+/// A sent packet as the test needs it.
+struct Sent {
+    frame: FrameId,
+    from: HostId,
+    info: Option<PacketInfo>,
+}
+
+fn sent_packets(trace: &Trace) -> Vec<Sent> {
+    trace
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::PacketSent { frame, from, .. } => Some(Sent {
+                frame: *frame,
+                from: *from,
+                info: r.event.packet_info(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The connections' directions that have sent a SYN so far, as
+/// (source, destination).
+type SynSeen = BTreeSet<(SocketAddrV4, SocketAddrV4)>;
+
+/// What tshark should print for each of [`FIELDS`], from simnet's decoding
+/// (packets are fed in capture order): `None` where the field is not
+/// compared (e.g. tshark prints `0` for the relative ack of a segment without
+/// ACK, where simnet has no value).
+fn expected_fields(
+    number: usize,
+    info: &PacketInfo,
+    seqs: &mut SeqTracker,
+    syn_seen: &mut SynSeen,
+) -> Vec<Option<String>> {
+    let mut row: BTreeMap<&str, Option<String>> =
+        FIELDS.iter().map(|f| (*f, Some(String::new()))).collect();
+    let mut set = |field: &'static str, value: Option<String>| {
+        row.insert(field, value);
+    };
+    set("frame.number", Some(number.to_string()));
+    set("ip.src", Some(info.src.to_string()));
+    set("ip.dst", Some(info.dst.to_string()));
+    set("ip.len", Some(info.ip_len.to_string()));
+    match &info.transport {
+        Transport::Tcp(tcp) => {
+            let rel = seqs.observe(info.src, info.dst, tcp);
+            // Relative numbers are compared only where both tools count from
+            // a SYN. For a direction first seen mid-stream, Wireshark numbers
+            // the first byte 1 and simnet 0 (e.g. the RST refusing a
+            // connection has raw seq 0: simnet shows seq=0, Wireshark Seq=1);
+            // for an ack into a direction never seen, Wireshark shows 1 and
+            // simnet the raw number. Both are conventions, not errors.
+            let flow = (
+                SocketAddrV4::new(info.src, tcp.src_port),
+                SocketAddrV4::new(info.dst, tcp.dst_port),
+            );
+            if tcp.flags.syn() {
+                syn_seen.insert(flow);
+            }
+            let seq_known = syn_seen.contains(&flow);
+            let ack_known = syn_seen.contains(&(flow.1, flow.0));
+            set("ip.proto", Some("6".into()));
+            set("tcp.srcport", Some(tcp.src_port.to_string()));
+            set("tcp.dstport", Some(tcp.dst_port.to_string()));
+            set("tcp.seq_raw", Some(tcp.seq.to_string()));
+            set("tcp.ack_raw", Some(tcp.ack.to_string()));
+            set("tcp.seq", seq_known.then(|| rel.seq.to_string()));
+            set(
+                "tcp.ack",
+                rel.ack.filter(|_| ack_known).map(|a| a.to_string()),
+            );
+            set("tcp.flags", Some(format!("0x{:04x}", tcp.flags.0)));
+            set("tcp.window_size_value", Some(tcp.window.to_string()));
+            set("tcp.len", Some(tcp.payload_len.to_string()));
+            let o = &tcp.options;
+            set("tcp.options.mss_val", Some(opt(o.mss)));
+            set("tcp.options.wscale.shift", Some(opt(o.window_scale)));
+        }
+        Transport::Udp(udp) => {
+            set("ip.proto", Some("17".into()));
+            set("udp.srcport", Some(udp.src_port.to_string()));
+            set("udp.dstport", Some(udp.dst_port.to_string()));
+            set("udp.length", Some((udp.payload_len + 8).to_string()));
+        }
+        Transport::Icmp { icmp_type, .. } => {
+            set("ip.proto", Some("1".into()));
+            set("icmp.type", Some(icmp_type.to_string()));
+        }
+        Transport::Other { protocol } => set("ip.proto", Some(protocol.to_string())),
+    }
+    FIELDS.iter().map(|f| row[f].clone()).collect()
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Runs every check on one capture file; returns the problems found.
+fn check_capture(
+    trace: &Trace,
+    sent: &[Sent],
+    file: &Path,
+    pcapng: bool,
+) -> Result<Vec<String>, String> {
+    let mut problems = Vec::new();
+    let shown = file.display();
+
+    // 1 and 2: one line per packet, fields as simnet decoded them. The first
+    // occurrence of each field is taken (`-E occurrence=f`), so the headers
+    // quoted inside an ICMP error do not count.
+    let mut args = vec!["-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"];
+    for field in FIELDS {
+        args.extend(["-e", field]);
+    }
+    if pcapng {
+        args.extend(["-e", "frame.interface_name", "-e", "frame.comment"]);
+    }
+    let output = tshark(file, &args)?;
+    let lines: Vec<&str> = output.lines().collect();
+    if lines.len() != sent.len() {
+        problems.push(format!(
+            "{shown}: tshark read {} packets, the trace sent {}",
+            lines.len(),
+            sent.len()
+        ));
+    }
+    let mut seqs = SeqTracker::new();
+    let mut syn_seen = SynSeen::new();
+    let mut comments: BTreeMap<FrameId, String> = BTreeMap::new();
+    for (i, (line, packet)) in lines.iter().zip(sent).enumerate() {
+        let got: Vec<&str> = line.split('\t').collect();
+        let Some(info) = &packet.info else {
+            problems.push(format!("{shown}: packet {} is not IPv4", i + 1));
+            continue;
+        };
+        let expected = expected_fields(i + 1, info, &mut seqs, &mut syn_seen);
+        for (field, (want, have)) in FIELDS.iter().zip(expected.iter().zip(&got)) {
+            if let Some(want) = want
+                && want != have
+            {
+                problems.push(format!(
+                    "{shown}: packet {}: {field} is {have:?} for tshark, {want:?} for simnet",
+                    i + 1
+                ));
+            }
+        }
+        if pcapng {
+            let interface = got.get(FIELDS.len()).copied().unwrap_or("");
+            let sender = trace.topology.host_name(packet.from);
+            if interface != sender {
+                problems.push(format!(
+                    "{shown}: packet {} is on interface {interface:?}, sent by {sender}",
+                    i + 1
+                ));
+            }
+            let comment = got.get(FIELDS.len() + 1).copied().unwrap_or("");
+            comments.insert(packet.frame, comment.to_string());
+        }
+    }
+
+    // 4: every dropped packet says so (drops of a link's duplicates are
+    // noted as `copy #n dropped: ...`, which contains the same words).
+    if pcapng {
+        for r in &trace.records {
+            if let TraceEvent::FrameDropped { frame, reason, .. } = &r.event
+                && let Some(comment) = comments.get(frame)
+                && !comment.contains(&format!("dropped: {reason}"))
+            {
+                problems.push(format!(
+                    "{shown}: frame {frame} was dropped ({reason}) but its comment is {comment:?}"
+                ));
+            }
+        }
+    }
+
+    // 3: nothing tshark considers an error.
+    if let Some(report) = expert_errors(file)? {
+        problems.push(format!("{shown}: tshark reports errors:\n{report}"));
+    }
+    Ok(problems)
+}
+
+/// Runs a scenario, writes both captures, checks them.
+fn check_scenario(path: &Path) -> Vec<String> {
+    let trace = run(path);
+    let sent = sent_packets(&trace);
+    let stem = path
+        .strip_prefix(scenarios_dir())
+        .unwrap_or(path)
+        .with_extension("")
+        .display()
+        .to_string()
+        .replace(['/', '\\'], "-");
+    let mut problems = Vec::new();
+    for (ext, bytes, pcapng) in [
+        ("pcap", render_pcap(&trace), false),
+        ("pcapng", render_pcapng(&trace), true),
+    ] {
+        let file = capture_path(&format!("{stem}.{ext}"));
+        std::fs::write(&file, bytes).expect("the capture can be written");
+        match check_capture(&trace, &sent, &file, pcapng) {
+            Ok(p) => problems.extend(p),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
+#[test]
+fn tshark_reads_every_scenario_capture_cleanly() {
+    if !tshark_available() {
+        return;
+    }
+    let files = simnet::scenario_files(&scenarios_dir()).expect("scenarios/ is readable");
+    assert!(!files.is_empty(), "no scenarios found");
+    // One thread per scenario: each spends most of its time waiting for
+    // tshark. Traces hold `Rc`s, so each thread runs its own scenario.
+    let problems: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|path| s.spawn(move || check_scenario(path)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a checking thread panicked"))
+            .collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The IPv4 header checksum (RFC 791) of a header whose checksum field is zero.
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A one-packet trace from `10.0.0.1` to `10.0.0.2`.
+fn one_packet(bytes: Vec<u8>) -> Trace {
+    let host = |name: &str, last: u8| HostInfo {
+        name: name.into(),
+        addr: [10, 0, 0, last].into(),
+    };
+    let mut trace = Trace {
+        topology: Topology {
+            hosts: vec![host("client", 1), host("server", 2)],
+            ..Topology::default()
+        },
+        ..Trace::default()
+    };
+    trace.push(
+        SimTime::ZERO,
+        TraceEvent::PacketSent {
+            frame: FrameId(0),
+            from: HostId(0),
+            to: Some(HostId(1)),
+            socket: None,
+            bytes: Rc::from(bytes),
+        },
+    );
+    trace
+}
+
+#[test]
+fn a_bad_tcp_checksum_is_reported() {
+    if !tshark_available() {
+        return;
+    }
+    let trace = run(&scenarios_dir().join("tcp/three-way-handshake.toml"));
+    let mut syn = trace
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            TraceEvent::PacketSent { bytes, .. } => Some(bytes.to_vec()),
+            _ => None,
+        })
+        .expect("the handshake sends a SYN");
+    let file = capture_path("self-check-good-checksum.pcap");
+    std::fs::write(&file, render_pcap(&one_packet(syn.clone()))).unwrap();
+    assert_eq!(expert_errors(&file), Ok(None), "the SYN as sent is clean");
+
+    // Change the window (TCP header bytes 14-15) without fixing the checksum.
+    syn[20 + 15] ^= 0x01;
+    let file = capture_path("self-check-bad-checksum.pcap");
+    std::fs::write(&file, render_pcap(&one_packet(syn))).unwrap();
+    let report = expert_errors(&file).unwrap();
+    assert!(
+        report
+            .as_deref()
+            .is_some_and(|r| r.contains("Bad checksum")),
+        "tshark should report a bad checksum: {report:?}"
+    );
+}
+
+#[test]
+fn a_malformed_packet_is_reported() {
+    if !tshark_available() {
+        return;
+    }
+    // A valid IPv4 header announcing TCP, followed by 10 bytes: half a TCP
+    // header.
+    let mut packet = vec![
+        0x45, 0, 0, 30, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    let checksum = ipv4_checksum(&packet);
+    packet[10..12].copy_from_slice(&checksum.to_be_bytes());
+    packet.extend_from_slice(&[0; 10]);
+    let file = capture_path("self-check-malformed.pcap");
+    std::fs::write(&file, render_pcap(&one_packet(packet))).unwrap();
+    let report = expert_errors(&file).unwrap();
+    assert!(
+        report.as_deref().is_some_and(|r| r.contains("Malformed")),
+        "tshark should report a malformed packet: {report:?}"
+    );
+}

@@ -4,14 +4,21 @@
 //! same bytes. Renderers never run a simulation and never see smoltcp.
 //!
 //! - [`text`]: the step-by-step timeline, one line per event.
+//! - [`pcap`]: the packets as a capture file for Wireshark, tshark, tcpdump.
+//! - [`jsonl`]: every event as one JSON object per line, for `jq` and scripts.
 //! - [`relative`]: Wireshark-style relative sequence numbers, shared by the
 //!   renderers.
 
+pub mod csv;
 pub mod jsonl;
 pub mod mermaid;
 pub mod pcap;
+pub mod plot;
 pub mod relative;
 pub mod summary;
 pub mod text;
 
+pub use jsonl::render_jsonl;
+pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};
+pub use pcap::{render_pcap, render_pcapng};
 pub use text::{TextOptions, render_text};

@@ -1,0 +1,99 @@
+//! The time series behind the plots, as CSV.
+//!
+//! One row per data point, in a long format that spreadsheets, pandas and
+//! `awk` all read: `kind,connection,flow,time_ns,v1,v2,v3`.
+//!
+//! | kind | flow | v1 | v2 | v3 |
+//! |---|---|---|---|---|
+//! | `segment` | sender->receiver | first relative seq | one past the last | `new`, `retransmission`, `window-probe`, `keepalive` |
+//! | `ack` | sender->receiver (the data acknowledged) | relative ack | window (bytes) | `dup` or empty |
+//! | `in_flight` | sender->receiver | bytes sent, not acknowledged | | |
+//! | `zero_window` | sender->receiver | end time (ns) or empty if still shut | | |
+//! | `queue` | link from->to | bytes queued | | |
+//! | `drop` | link from->to | reason | | |
+//!
+//! `connection` is the connection's number (as in the summary), empty for link rows.
+
+use simnet_core::analysis::{Connection, Flow, SegmentKind, analyze};
+use simnet_core::trace::{Topology, Trace};
+use std::fmt::Write;
+
+/// Renders every series of a trace as CSV, header first.
+pub fn render_series_csv(trace: &Trace) -> String {
+    let analysis = analyze(trace);
+    let topo = &trace.topology;
+    let mut out = String::from("kind,connection,flow,time_ns,v1,v2,v3\n");
+    for c in &analysis.connections {
+        for (flow, name) in [
+            (&c.to_server, flow_name(topo, c, true)),
+            (&c.to_client, flow_name(topo, c, false)),
+        ] {
+            write_flow(&mut out, c.number, &name, flow);
+        }
+    }
+    for l in &analysis.links {
+        let name = format!(
+            "{}->{}",
+            topo.host_name(l.from),
+            l.to.map_or("?", |h| topo.host_name(h))
+        );
+        for (t, b) in &l.queue {
+            let _ = writeln!(out, "queue,,{name},{},{b},,", t.as_nanos());
+        }
+        for (t, r) in &l.drops {
+            let _ = writeln!(out, "drop,,{name},{},{r},,", t.as_nanos());
+        }
+    }
+    out
+}
+
+fn flow_name(topo: &Topology, c: &Connection, to_server: bool) -> String {
+    let name = |h: Option<simnet_core::HostId>, a: std::net::SocketAddrV4| {
+        format!(
+            "{}:{}",
+            h.map_or(a.ip().to_string(), |h| topo.host_name(h).to_string()),
+            a.port()
+        )
+    };
+    let (a, b) = (name(c.client_host, c.client), name(c.server_host, c.server));
+    if to_server {
+        format!("{a}->{b}")
+    } else {
+        format!("{b}->{a}")
+    }
+}
+
+fn write_flow(out: &mut String, n: usize, name: &str, f: &Flow) {
+    for s in &f.segments {
+        let kind = match s.kind {
+            SegmentKind::New => "new",
+            SegmentKind::Retransmission => "retransmission",
+            SegmentKind::WindowProbe => "window-probe",
+            SegmentKind::KeepAlive => "keepalive",
+        };
+        let _ = writeln!(
+            out,
+            "segment,{n},{name},{},{},{},{kind}",
+            s.time.as_nanos(),
+            s.start,
+            s.end
+        );
+    }
+    for a in &f.acks {
+        let dup = if a.duplicate { "dup" } else { "" };
+        let _ = writeln!(
+            out,
+            "ack,{n},{name},{},{},{},{dup}",
+            a.time.as_nanos(),
+            a.ack,
+            a.window
+        );
+    }
+    for (t, b) in &f.in_flight {
+        let _ = writeln!(out, "in_flight,{n},{name},{},{b},,", t.as_nanos());
+    }
+    for (from, to) in &f.zero_windows {
+        let end = to.map_or(String::new(), |t| t.as_nanos().to_string());
+        let _ = writeln!(out, "zero_window,{n},{name},{},{end},,", from.as_nanos());
+    }
+}
