@@ -80,3 +80,19 @@ fn every_broken_scenario_is_refused_with_a_clear_error() {
         insta::assert_snapshot!(err);
     });
 }
+
+#[test]
+fn summaries_of_a_few_scenarios_match_their_snapshots() {
+    for name in [
+        "tcp/close-client-first",
+        "http/keep-alive-vs-close",
+        "http/proxy-time-wait",
+        "http/realtime-polling-vs-long-polling-vs-streaming",
+        "flow/bottleneck-queue",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let run = run_scenario(&load(&path), None, None);
+        let summary = String::from_utf8(render(&run, Format::Summary)).unwrap();
+        insta::assert_snapshot!(format!("summary-{}", name.replace('/', "-")), summary);
+    }
+}
