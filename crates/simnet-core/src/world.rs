@@ -1042,6 +1042,26 @@ impl World {
         }
     }
 
+    /// Switches [`HostConfig::time_wait_minisockets`] on or off on every
+    /// host, from now on. The trace is the same either way; this exists so
+    /// that tests can check exactly that on worlds they did not build
+    /// themselves (a scenario's).
+    pub fn set_time_wait_minisockets(&mut self, enabled: bool) {
+        for host in &mut self.hosts {
+            host.config.time_wait_minisockets = enabled;
+        }
+    }
+
+    /// How many of a host's connections in TIME-WAIT are kept as records
+    /// rather than smoltcp sockets right now (see
+    /// [`HostConfig::time_wait_minisockets`]); the socket table lists both
+    /// alike.
+    pub fn time_wait_records(&self, host: HostId) -> usize {
+        self.hosts
+            .get(host.0 as usize)
+            .map_or(0, |h| h.time_wait_records())
+    }
+
     /// Shortcut for tests: the time until the next scheduled event.
     pub fn next_event_in(&self) -> Option<SimDuration> {
         self.queue.peek_time().map(|t| t - self.now)

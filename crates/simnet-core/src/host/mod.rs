@@ -32,6 +32,7 @@
 //! any socket option smoltcp does not implement.
 
 mod device;
+mod time_wait;
 pub mod wire;
 
 use crate::rng::SimRng;
@@ -49,6 +50,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndp
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
+use time_wait::TimeWait;
 
 /// Converts simnet time to smoltcp time. This and [`from_smol`] are the only
 /// places where the two clocks meet; smoltcp counts whole microseconds, so
@@ -144,6 +146,11 @@ pub struct HostConfig {
     pub backlog: usize,
     /// Largest IP packet the host sends.
     pub mtu: usize,
+    /// Keep closed connections in TIME-WAIT as small records instead of
+    /// whole smoltcp sockets (see `host/time_wait.rs`). The packets and the
+    /// trace are the same either way; only memory and speed differ. On by
+    /// default; tests turn it off to compare.
+    pub time_wait_minisockets: bool,
 }
 
 impl Default for HostConfig {
@@ -154,6 +161,7 @@ impl Default for HostConfig {
             ephemeral_ports: (49152, 65535),
             backlog: 16,
             mtu: 1500,
+            time_wait_minisockets: true,
         }
     }
 }
@@ -205,6 +213,9 @@ struct Stack {
     next_ephemeral: u16,
     /// Always empty: polled with frames no socket claims, so smoltcp answers them.
     unclaimed: SocketSet<'static>,
+    /// Connections in TIME-WAIT kept as records, without a smoltcp socket.
+    /// They keep their entry in `tcp_conns` and their port in `tcp_ports`.
+    time_wait: BTreeMap<SocketId, TimeWait>,
 }
 
 struct Listener {
@@ -246,6 +257,14 @@ struct Entry {
     read_total: u64,
     /// Bytes the application has written.
     written_total: u64,
+    /// When the socket last answered an incoming segment directly (any such
+    /// answer may have been a rate-limited challenge ACK).
+    last_ingress_reply: Option<SimTime>,
+    /// Whether the last ACK it sent in answer to a segment carried SACK
+    /// blocks (it holds out-of-order data).
+    sack_pending: bool,
+    /// The last segment it sent in TIME-WAIT.
+    time_wait_ack: Option<Rc<[u8]>>,
 }
 
 impl Entry {
@@ -340,6 +359,7 @@ impl Host {
             tcp_ports: BTreeMap::new(),
             next_ephemeral: self.config.ephemeral_ports.0,
             unclaimed: SocketSet::new(Vec::new()),
+            time_wait: BTreeMap::new(),
         });
     }
 
@@ -348,18 +368,27 @@ impl Host {
         let Some(stack) = self.stack.take() else {
             return;
         };
-        for (sid, entry) in &stack.sockets {
-            if entry.protocol == Protocol::Tcp && entry.state != TcpState::Closed {
-                self.effects.push(Effect::Trace(TraceEvent::TcpState {
-                    host: self.id,
-                    socket: *sid,
-                    local: SocketAddrV4::new(self.addr, entry.local_port),
-                    remote: entry.tuple.map(|(_, a, p)| SocketAddrV4::new(a, p)),
-                    from: entry.state,
-                    to: TcpState::Closed,
-                    reason: Some(CloseReason::HostCrashed),
-                }));
-            }
+        // Every connection, TIME-WAIT records included, in socket order.
+        type Open = (TcpState, u16, Option<(u16, Ipv4Addr, u16)>);
+        let mut open: BTreeMap<SocketId, Open> = stack
+            .sockets
+            .iter()
+            .filter(|(_, e)| e.protocol == Protocol::Tcp && e.state != TcpState::Closed)
+            .map(|(sid, e)| (*sid, (e.state, e.local_port, e.tuple)))
+            .collect();
+        for (sid, tw) in &stack.time_wait {
+            open.insert(*sid, (TcpState::TimeWait, tw.tuple.0, Some(tw.tuple)));
+        }
+        for (sid, (state, local_port, tuple)) in open {
+            self.effects.push(Effect::Trace(TraceEvent::TcpState {
+                host: self.id,
+                socket: sid,
+                local: SocketAddrV4::new(self.addr, local_port),
+                remote: tuple.map(|(_, a, p)| SocketAddrV4::new(a, p)),
+                from: state,
+                to: TcpState::Closed,
+                reason: Some(CloseReason::HostCrashed),
+            }));
         }
         let _ = now;
         self.incarnation += 1;
@@ -444,6 +473,12 @@ impl Host {
             }
             wire::Demux::Other => None,
         };
+        if let Some((sid, _)) = target
+            && stack.time_wait.contains_key(&sid)
+        {
+            self.poll_time_wait(now, sid, Some(bytes));
+            return;
+        }
         stack.device.rx = Some(bytes.clone());
         match target {
             Some((sid, rst)) => self.poll(now, sid, Cause::Ingress { rst }),
@@ -469,14 +504,70 @@ impl Host {
         let Some(stack) = self.stack.as_mut() else {
             return;
         };
-        let Some(entry) = stack.sockets.get_mut(&sid) else {
+        if let Some(entry) = stack.sockets.get_mut(&sid) {
+            if entry.scheduled != Some(now) {
+                return; // superseded by an earlier deadline that already ran
+            }
+            entry.scheduled = None;
+            self.poll(now, sid, Cause::Local);
+        } else if let Some(record) = stack.time_wait.get_mut(&sid) {
+            if record.scheduled != Some(now) {
+                return;
+            }
+            record.scheduled = None;
+            self.poll_time_wait(now, sid, None);
+        }
+    }
+
+    /// Polls a TIME-WAIT record as [`Host::poll`] polls a socket: first the
+    /// incoming frame (if any), then the timer, then the next deadline.
+    /// Every step mirrors what the smoltcp socket would have done, so the
+    /// trace and the event queue are the same as with the socket.
+    fn poll_time_wait(&mut self, now: SimTime, sid: SocketId, frame: Option<&[u8]>) {
+        let smol_now = smol_instant(now);
+        let stack = self.stack.as_mut().expect("polled a crashed host");
+        let Some(record) = stack.time_wait.get_mut(&sid) else {
             return;
         };
-        if entry.scheduled != Some(now) {
-            return; // superseded by an earlier deadline that already ran
+        // `Some(reason)` once the connection is gone.
+        let mut closed = None;
+        if let Some(frame) = frame {
+            match record.segment(smol_now, frame) {
+                time_wait::Verdict::Ignore => {}
+                time_wait::Verdict::Reply(bytes) => self.effects.push(Effect::Frame {
+                    bytes,
+                    socket: Some(sid),
+                    state: Some(TcpState::TimeWait),
+                }),
+                time_wait::Verdict::Reset => closed = Some(Some(CloseReason::Reset)),
+            }
         }
-        entry.scheduled = None;
-        self.poll(now, sid, Cause::Local);
+        if closed.is_none() && record.expired(smol_now) {
+            closed = Some(None);
+        }
+        let Some(reason) = closed else {
+            let at = deadline_after(now, from_smol(record.expires_at));
+            if record.scheduled.is_none_or(|s| at < s) {
+                record.scheduled = Some(at);
+                self.effects.push(Effect::Deadline(sid, at));
+            }
+            return;
+        };
+        let record = stack.time_wait.remove(&sid).expect("found above");
+        let (local_port, remote_addr, remote_port) = record.tuple;
+        self.effects.push(Effect::Trace(TraceEvent::TcpState {
+            host: self.id,
+            socket: sid,
+            local: SocketAddrV4::new(self.addr, local_port),
+            remote: Some(SocketAddrV4::new(remote_addr, remote_port)),
+            from: TcpState::TimeWait,
+            to: TcpState::Closed,
+            reason,
+        }));
+        if stack.tcp_conns.get(&record.tuple) == Some(&sid) {
+            stack.tcp_conns.remove(&record.tuple);
+        }
+        release_port(&mut stack.tcp_ports, local_port);
     }
 
     /// Polls one socket: feeds it the pending frame (if any), lets it send,
@@ -570,8 +661,28 @@ impl Host {
             }));
             Self::track_tuple(stack, sid);
         }
-        let state = (entry_state(stack, sid)).filter(|_| true);
+        if stack.device.tx.is_empty() {
+            return;
+        }
+        let Some(entry) = stack.sockets.get_mut(&sid) else {
+            return;
+        };
+        let tcp = entry.protocol == Protocol::Tcp;
+        let state = tcp.then_some(entry.state);
+        // What a TIME-WAIT record would need to know about these frames.
+        let ingress = matches!(cause, Cause::Ingress { .. });
+        let time_wait_ack =
+            tcp && entry.state == TcpState::TimeWait && entry.tcp().recv_queue() == 0;
         for bytes in stack.device.tx.drain(..) {
+            if tcp {
+                if ingress {
+                    entry.last_ingress_reply = Some(now);
+                    if let Some(sack) = time_wait::ack_has_sack(&bytes) {
+                        entry.sack_pending = sack;
+                    }
+                }
+                entry.time_wait_ack = time_wait_ack.then(|| bytes.clone());
+            }
             self.effects.push(Effect::Frame {
                 bytes,
                 socket: Some(sid),
@@ -727,21 +838,19 @@ impl Host {
         if dead {
             Self::remove(stack, sid);
         } else {
-            let next = stack
-                .iface
-                .poll_at(smol_instant(now), &entry.set)
-                .map(from_smol);
-            if let Some(mut at) = next {
-                // smoltcp counts microseconds and says "now" as time zero; a
-                // deadline that is not in the future means "as soon as
-                // possible", which is the next microsecond: time always moves.
-                if at <= now {
-                    at = SimTime::from_micros(now.as_micros() + 1);
-                }
+            let poll_at = stack.iface.poll_at(smol_instant(now), &entry.set);
+            if let Some(at) = poll_at {
+                let at = deadline_after(now, from_smol(at));
                 if entry.scheduled.is_none_or(|s| at < s) {
                     entry.scheduled = Some(at);
                     self.effects.push(Effect::Deadline(sid, at));
                 }
+            }
+            if let Some(record) = time_wait_record(entry, poll_at, now, &self.config) {
+                // The socket and its buffers go; the record takes over its
+                // 4-tuple, its port and its pending deadline.
+                stack.sockets.remove(&sid);
+                stack.time_wait.insert(sid, record);
             }
         }
         if let Some(port) = rearm {
@@ -837,6 +946,9 @@ impl Host {
                 closed_notified: false,
                 read_total: 0,
                 written_total: 0,
+                last_ingress_reply: None,
+                sack_pending: false,
+                time_wait_ack: None,
             },
         );
     }
@@ -1228,9 +1340,21 @@ impl Host {
         })
     }
 
+    /// Connections in TIME-WAIT kept as records rather than smoltcp sockets.
+    pub fn time_wait_records(&self) -> usize {
+        self.stack.as_ref().map_or(0, |s| s.time_wait.len())
+    }
+
     /// A connection's current TCP state.
     pub fn tcp_state(&self, sid: SocketId) -> Option<TcpState> {
-        self.stack.as_ref()?.sockets.get(&sid).map(|e| e.state)
+        let stack = self.stack.as_ref()?;
+        match stack.sockets.get(&sid) {
+            Some(e) => Some(e.state),
+            None => stack
+                .time_wait
+                .contains_key(&sid)
+                .then_some(TcpState::TimeWait),
+        }
     }
 
     /// Binds a UDP socket to `port` (0 picks an ephemeral port).
@@ -1351,7 +1475,7 @@ impl Host {
         let Some(stack) = self.stack.as_ref() else {
             return Vec::new();
         };
-        stack
+        let mut rows: Vec<SocketRow> = stack
             .sockets
             .iter()
             .map(|(sid, e)| {
@@ -1382,16 +1506,86 @@ impl Host {
                     since: e.since,
                 }
             })
-            .collect()
+            .collect();
+        if !stack.time_wait.is_empty() {
+            rows.extend(stack.time_wait.iter().map(|(sid, tw)| {
+                let (local_port, remote_addr, remote_port) = tw.tuple;
+                SocketRow {
+                    id: *sid,
+                    protocol: Protocol::Tcp,
+                    state: Some(TcpState::TimeWait),
+                    local: SocketAddrV4::new(self.addr, local_port),
+                    remote: Some(SocketAddrV4::new(remote_addr, remote_port)),
+                    recv_queue: 0,
+                    send_queue: 0,
+                    owner: None,
+                    since: tw.since,
+                }
+            }));
+            rows.sort_by_key(|r| r.id);
+        }
+        rows
     }
 }
 
-fn entry_state(stack: &Stack, sid: SocketId) -> Option<TcpState> {
-    stack
-        .sockets
-        .get(&sid)
-        .filter(|e| e.protocol == Protocol::Tcp)
-        .map(|e| e.state)
+/// When to poll a socket that asks for `at`: smoltcp counts microseconds and
+/// says "now" as time zero; a deadline that is not in the future means "as
+/// soon as possible", which is the next microsecond, so time always moves.
+fn deadline_after(now: SimTime, at: SimTime) -> SimTime {
+    if at <= now {
+        SimTime::from_micros(now.as_micros() + 1)
+    } else {
+        at
+    }
+}
+
+/// The TIME-WAIT record a socket can become right now, if it can become one
+/// without any difference in what it sends or when.
+///
+/// It must be a TIME-WAIT socket its application has closed, with empty
+/// buffers, whose last segment (sent in TIME-WAIT, with its receive buffer
+/// empty) was a plain ACK, and whose only timer left is TIME-WAIT's own.
+/// Two smoltcp states the record cannot see are ruled out from what the
+/// socket sent: a challenge-ACK rate limit still running (the socket
+/// answered a segment less than a second ago) and out-of-order data it
+/// would report in SACK blocks. A user timeout can end TIME-WAIT early with
+/// an RST, which the record does not model, so sockets with one stay real.
+fn time_wait_record(
+    entry: &Entry,
+    poll_at: Option<smoltcp::time::Instant>,
+    now: SimTime,
+    config: &HostConfig,
+) -> Option<TimeWait> {
+    let eligible = config.time_wait_minisockets
+        && entry.protocol == Protocol::Tcp
+        && entry.state == TcpState::TimeWait
+        && entry.app_closed
+        && entry.listener_port.is_none()
+        && config.tcp.user_timeout.is_none()
+        && !entry.sack_pending;
+    if !eligible {
+        return None;
+    }
+    let smol_now = smol_instant(now);
+    if entry
+        .last_ingress_reply
+        .is_some_and(|t| smol_now < smol_instant(t) + smoltcp::time::Duration::from_secs(1))
+    {
+        return None;
+    }
+    let last_ack = entry.time_wait_ack.as_deref()?;
+    let poll_at = poll_at.filter(|at| *at > smol_now)?;
+    let socket = entry.tcp();
+    if socket.recv_queue() > 0 || socket.send_queue() > 0 {
+        return None;
+    }
+    TimeWait::adopt(&time_wait::Observed {
+        last_ack,
+        rx_capacity: socket.recv_capacity(),
+        poll_at,
+        since: entry.since,
+        scheduled: entry.scheduled,
+    })
 }
 
 /// The data a connection loses when it ends now: what was received and not

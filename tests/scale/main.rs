@@ -1,0 +1,12 @@
+//! Scale: what keeps a host's cost per event flat must not change what it does.
+//!
+//! - `time_wait`: connections in TIME-WAIT kept as small records instead of
+//!   smoltcp sockets (`HostConfig::time_wait_minisockets`) send the same
+//!   bytes and leave the same trace as the sockets they replace: every
+//!   scenario, and TIME-WAIT torture cases built in code, run both ways.
+//! - `idle`: idle connections cost nothing between their timers.
+//!
+//! How fast any of this runs is measured by `benches/scale.rs`, not here.
+
+mod idle;
+mod time_wait;
