@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 pub fn registry() -> AppRegistry {
     let mut r = AppRegistry::with_builtin();
     simnet_http::apps::register(&mut r);
+    simnet_ws::apps::register(&mut r);
     r
 }
 

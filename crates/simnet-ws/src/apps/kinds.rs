@@ -1,0 +1,279 @@
+//! The WebSocket application kinds scenario files can use: `ws-server`,
+//! `ws-client`, `stomp-broker`, `stomp-client`, `sio-server`, `sio-client`.
+
+use super::{CloseAfter, ServerMode, SioClient, SioServer, StompClient, WsClient, WsServer};
+use crate::proto::conn::DEFAULT_MAX_MESSAGE_BYTES;
+use simnet_core::SimDuration;
+use simnet_scenario::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
+use std::net::SocketAddrV4;
+
+/// Adds the WebSocket kinds to a registry.
+pub fn register(r: &mut AppRegistry) {
+    r.register(AppKind {
+        name: "ws-server",
+        summary: "A WebSocket server: answers the HTTP upgrade, then echoes, relays (chat) or pushes messages; closes TCP first after the close handshake.",
+        params: &[
+            ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+            ParamDoc { key: "mode", doc: "echo (send each message back) | broadcast (relay each message to every client, sender included) (default echo)" },
+            ParamDoc { key: "subprotocols", doc: "subprotocols accepted, e.g. [\"v12.stomp\"]; the client's first offered one that is listed wins (default none)" },
+            ParamDoc { key: "max_message_bytes", doc: "largest message (and frame) accepted; larger ones fail the connection with close code 1009 (default 1MiB)" },
+            ParamDoc { key: "close_after", doc: "start the closing handshake this long after each connection's upgrade (default: never)" },
+            ParamDoc { key: "push_every", doc: "push a message (`id=N t=NANOS`) to every client this often, with no request" },
+            ParamDoc { key: "push_count", doc: "how many messages to push on that schedule" },
+        ],
+        build: build_server,
+    });
+    r.register(AppKind {
+        name: "ws-client",
+        summary: "A WebSocket client: upgrades, sends messages (optionally fragmented), pings, reports what it receives, and starts the close handshake.",
+        params: &[
+            ParamDoc { key: "connect", doc: "host:port of the server (required)" },
+            ParamDoc { key: "path", doc: "request target of the upgrade (default /)" },
+            ParamDoc { key: "subprotocols", doc: "subprotocols offered, most preferred first (default none)" },
+            ParamDoc { key: "send", doc: "text messages to send, in order (default none)" },
+            ParamDoc { key: "send_every", doc: "send one message this often, the first right after the upgrade (default: each one once the previous came back)" },
+            ParamDoc { key: "fragment", doc: "split messages longer than this many bytes into frames of this size, with a Ping after the first (default: no fragmentation)" },
+            ParamDoc { key: "message_bytes", doc: "after the text messages, send one binary message of this size" },
+            ParamDoc { key: "ping_every", doc: "send a Ping this often and report each Pong's round trip" },
+            ParamDoc { key: "events", doc: "close after learning of this many pushed events (`id=N t=NANOS` messages)" },
+            ParamDoc { key: "close_after", doc: "start the closing handshake this long after the upgrade, or \"never\" (default: once every message sent came back, or after `events`)" },
+        ],
+        build: build_client,
+    });
+    r.register(AppKind {
+        name: "stomp-broker",
+        summary: "A STOMP 1.2 broker over WebSocket (subprotocol v12.stomp): CONNECTED, SUBSCRIBE, SEND -> MESSAGE to every subscriber, DISCONNECT -> RECEIPT and close.",
+        params: &[
+            ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+        ],
+        build: build_broker,
+    });
+    r.register(AppKind {
+        name: "stomp-client",
+        summary: "A STOMP 1.2 client over WebSocket: CONNECT, SUBSCRIBE to a destination, SEND messages at an interval, DISCONNECT with a receipt.",
+        params: &[
+            ParamDoc { key: "connect", doc: "host:port of the broker (required)" },
+            ParamDoc { key: "path", doc: "request target of the upgrade (default /stomp)" },
+            ParamDoc { key: "destination", doc: "where to SUBSCRIBE and SEND (default /topic/chat)" },
+            ParamDoc { key: "send", doc: "message bodies to SEND (default none)" },
+            ParamDoc { key: "send_every", doc: "time between SENDs, the first one interval after CONNECTED (default 1s)" },
+            ParamDoc { key: "disconnect_after", doc: "send DISCONNECT this long after CONNECTED (default: one interval after the last SEND)" },
+        ],
+        build: build_stomp_client,
+    });
+    r.register(AppKind {
+        name: "sio-server",
+        summary: "A Socket.IO-style server: HTTP long polling and WebSocket on one path, pushing events over whichever transport each session uses.",
+        params: &[
+            ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+            ParamDoc { key: "path", doc: "the path of the session endpoint (default /sio)" },
+            ParamDoc { key: "poll_timeout", doc: "answer a held poll 204 after this long with no event (default 20s)" },
+            ParamDoc { key: "push_every", doc: "publish an event this often" },
+            ParamDoc { key: "push_count", doc: "how many events to publish on that schedule" },
+        ],
+        build: build_sio_server,
+    });
+    r.register(AppKind {
+        name: "sio-client",
+        summary: "A Socket.IO-style client: starts on long polling, tries to upgrade to WebSocket, stays on long polling if the upgrade fails.",
+        params: &[
+            ParamDoc { key: "connect", doc: "host:port of the server or proxy (required)" },
+            ParamDoc { key: "path", doc: "the path of the session endpoint (default /sio)" },
+            ParamDoc { key: "events", doc: "close after learning of this many events (default 10)" },
+            ParamDoc { key: "upgrade", doc: "try to upgrade to WebSocket (default true)" },
+        ],
+        build: build_sio_client,
+    });
+}
+
+/// `connect` (required), resolved, with the host part for `Host`.
+fn connect(p: &mut Params<'_>) -> Result<(SocketAddrV4, String), ParamError> {
+    let Some(text) = p.string("connect")? else {
+        return Err(p.missing("connect"));
+    };
+    let remote = p.endpoint_text("connect", &text)?;
+    let host = text
+        .rsplit_once(':')
+        .map_or(text.as_str(), |(h, _)| h)
+        .to_string();
+    Ok((remote, host))
+}
+
+/// A path parameter, which must start with `/`.
+fn path(p: &mut Params<'_>, key: &str, default: &str) -> Result<String, ParamError> {
+    let path = p.string(key)?.unwrap_or_else(|| default.to_string());
+    if !path.starts_with('/') || path.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err(
+            ParamError::at(key, format!("`{path}` is not a request path"))
+                .help("write e.g. \"/chat\""),
+        );
+    }
+    Ok(path)
+}
+
+/// `push_every` and `push_count`, given both or neither.
+fn push_schedule(p: &mut Params<'_>) -> Result<Option<(SimDuration, u64)>, ParamError> {
+    let every = p.duration("push_every")?;
+    let count = p.int("push_count", 1_000_000)?;
+    match (every, count) {
+        (Some(every), Some(count)) if !every.is_zero() => Ok(Some((every, count))),
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(ParamError::at(
+            "push_every",
+            "`push_every` must be longer than 0s",
+        )),
+        _ => Err(ParamError::at(
+            "push_every",
+            "give both `push_every` and `push_count`",
+        )),
+    }
+}
+
+fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?.unwrap_or(80);
+    let mode = match p.choice("mode", &["echo", "broadcast"])? {
+        Some("broadcast") => ServerMode::Broadcast,
+        _ => ServerMode::Echo,
+    };
+    let subprotocols = p.strings("subprotocols")?.unwrap_or_default();
+    let max = p
+        .size("max_message_bytes")?
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES as u64);
+    if max == 0 || max > 64 * 1024 * 1024 {
+        return Err(ParamError::at(
+            "max_message_bytes",
+            format!("`max_message_bytes` = {max} is outside 1..=64MiB"),
+        ));
+    }
+    let close_after = p.duration("close_after")?;
+    let push = push_schedule(p)?;
+    Ok(factory(move || {
+        let mut s = WsServer::new(port, mode)
+            .subprotocols(subprotocols.clone())
+            .max_message_bytes(max as usize);
+        if let Some(after) = close_after {
+            s = s.close_after(after);
+        }
+        if let Some((every, count)) = push {
+            s = s.push_schedule(every, count);
+        }
+        s
+    }))
+}
+
+fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let (remote, host) = connect(p)?;
+    let path = path(p, "path", "/")?;
+    let subprotocols = p.strings("subprotocols")?.unwrap_or_default();
+    let send = p.strings("send")?.unwrap_or_default();
+    let send_every = p.duration("send_every")?;
+    let fragment = p.size("fragment")?;
+    if fragment == Some(0) {
+        return Err(ParamError::at(
+            "fragment",
+            "`fragment` must be at least 1 byte",
+        ));
+    }
+    let message_bytes = p.size("message_bytes")?;
+    if message_bytes.is_some_and(|n| n > 64 * 1024 * 1024) {
+        return Err(ParamError::at(
+            "message_bytes",
+            "`message_bytes` is limited to 64MiB",
+        ));
+    }
+    let ping_every = p.duration("ping_every")?;
+    let events = p.int("events", 1_000_000)?;
+    let close_after = match p.string("close_after")? {
+        None => CloseAfter::WhenDone,
+        Some(s) if s == "never" => CloseAfter::Never,
+        Some(s) => CloseAfter::After(
+            simnet_scenario::units::parse_duration(&s)
+                .map_err(|e| ParamError::at("close_after", e).help("a duration, or \"never\""))?,
+        ),
+    };
+    Ok(factory(move || {
+        let mut c = WsClient::new(remote, &host, &path)
+            .subprotocols(subprotocols.clone())
+            .send(send.clone())
+            .close_after(close_after);
+        if let Some(n) = message_bytes {
+            c = c.binary_message(n as usize);
+        }
+        if let Some(every) = send_every {
+            c = c.send_every(every);
+        }
+        if let Some(n) = fragment {
+            c = c.fragment(n as usize);
+        }
+        if let Some(every) = ping_every {
+            c = c.ping_every(every);
+        }
+        if let Some(n) = events {
+            c = c.stop_after_events(n);
+        }
+        c
+    }))
+}
+
+fn build_broker(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?.unwrap_or(80);
+    Ok(factory(move || WsServer::new(port, ServerMode::Stomp)))
+}
+
+fn build_stomp_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let (remote, host) = connect(p)?;
+    let path = path(p, "path", "/stomp")?;
+    let destination = p
+        .string("destination")?
+        .unwrap_or_else(|| "/topic/chat".to_string());
+    let send = p.strings("send")?.unwrap_or_default();
+    let every = p
+        .duration("send_every")?
+        .unwrap_or(SimDuration::from_secs(1));
+    if every.is_zero() {
+        return Err(ParamError::at(
+            "send_every",
+            "`send_every` must be longer than 0s",
+        ));
+    }
+    let disconnect_after = p.duration("disconnect_after")?;
+    Ok(factory(move || {
+        let mut c = StompClient::new(remote, &host, &path, &destination).send(send.clone(), every);
+        if let Some(after) = disconnect_after {
+            c = c.disconnect_after(after);
+        }
+        c
+    }))
+}
+
+fn build_sio_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?.unwrap_or(80);
+    let path = path(p, "path", "/sio")?;
+    let poll_timeout = p
+        .duration("poll_timeout")?
+        .unwrap_or(SimDuration::from_secs(20));
+    if poll_timeout.is_zero() {
+        return Err(ParamError::at(
+            "poll_timeout",
+            "`poll_timeout` must be longer than 0s",
+        ));
+    }
+    let push = push_schedule(p)?;
+    Ok(factory(move || {
+        let mut s = SioServer::new(port, &path).poll_timeout(poll_timeout);
+        if let Some((every, count)) = push {
+            s = s.push_schedule(every, count);
+        }
+        s
+    }))
+}
+
+fn build_sio_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let (remote, host) = connect(p)?;
+    let path = path(p, "path", "/sio")?;
+    let events = p.int("events", 1_000_000)?.unwrap_or(10);
+    let upgrade = p.bool("upgrade")?.unwrap_or(true);
+    Ok(factory(move || {
+        SioClient::new(remote, &host, &path, events).upgrade(upgrade)
+    }))
+}

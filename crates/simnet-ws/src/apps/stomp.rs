@@ -1,0 +1,447 @@
+//! STOMP 1.2 over WebSocket: the broker's session logic (used by
+//! [`WsServer`](super::WsServer) in [`ServerMode::Stomp`](super::ServerMode))
+//! and the [`StompClient`] application (`stomp-client`).
+//!
+//! Each STOMP frame travels as one WebSocket text message, on a connection
+//! that negotiated `Sec-WebSocket-Protocol: v12.stomp`. The broker answers
+//! CONNECT with CONNECTED, remembers SUBSCRIBE, turns every SEND into a
+//! MESSAGE for each subscriber of its destination (the sender too, if it
+//! subscribed), and answers DISCONNECT with the RECEIPT it asked for before
+//! it starts the WebSocket closing handshake. Anything else gets an ERROR
+//! frame and a close.
+//!
+//! Deliberately missing: transactions, acknowledgements, heart-beats,
+//! authentication, and queues (every destination is a topic).
+
+use super::server::stomp_event;
+use super::{ClientLink, ClientLinkEvent};
+use crate::proto::close;
+use crate::proto::conn::{Message, WsConfig, WsEvent};
+use crate::stomp::{self as codec, STOMP_SUBPROTOCOL, StompError, StompFrame};
+use simnet_core::{
+    App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
+};
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+
+/// What the broker does in answer to one message.
+#[derive(Debug, Default)]
+pub(super) struct BrokerAnswer {
+    /// The frame received, if the message was one.
+    pub received: Option<StompFrame>,
+    /// Frames to send, and to which connection.
+    pub replies: Vec<(SocketId, StompFrame)>,
+    /// Close the sender's connection with this code and reason, after the
+    /// replies.
+    pub close: Option<(u16, String)>,
+}
+
+/// The broker's state: who subscribed to what.
+#[derive(Debug, Default)]
+pub(super) struct Broker {
+    /// (connection, subscription id, destination), in subscription order.
+    subscriptions: Vec<(SocketId, String, String)>,
+    /// The `login` each connection gave in CONNECT, to name it in traces.
+    logins: BTreeMap<SocketId, String>,
+    messages: u64,
+}
+
+impl Broker {
+    /// Handles one message from connection `from`.
+    pub fn on_message(&mut self, from: SocketId, bytes: &[u8]) -> BrokerAnswer {
+        let frame = match codec::decode(bytes) {
+            Ok(frame) => frame,
+            Err(StompError::HeartBeatOnly) => return BrokerAnswer::default(),
+            Err(e) => return error(from, None, &format!("malformed frame: {e}")),
+        };
+        let mut answer = BrokerAnswer {
+            received: Some(frame.clone()),
+            ..BrokerAnswer::default()
+        };
+        match frame.command.as_str() {
+            "CONNECT" | "STOMP" => {
+                if let Some(login) = frame.header("login") {
+                    self.logins.insert(from, login.to_string());
+                }
+                answer.replies.push((from, StompFrame::connected()));
+            }
+            "SUBSCRIBE" => match (frame.header("id"), frame.header("destination")) {
+                (Some(id), Some(destination)) => {
+                    self.subscriptions
+                        .push((from, id.to_string(), destination.to_string()));
+                }
+                _ => return error(from, Some(frame), "SUBSCRIBE needs id and destination"),
+            },
+            "UNSUBSCRIBE" => {
+                let id = frame.header("id").unwrap_or("");
+                self.subscriptions
+                    .retain(|(s, sub, _)| !(*s == from && sub == id));
+            }
+            "SEND" => {
+                let Some(destination) = frame.header("destination") else {
+                    return error(from, Some(frame), "SEND needs a destination");
+                };
+                for (to, sub, dest) in &self.subscriptions {
+                    if dest == destination {
+                        self.messages += 1;
+                        let id = format!("m{}", self.messages);
+                        answer
+                            .replies
+                            .push((*to, StompFrame::message(sub, &id, destination, &frame.body)));
+                    }
+                }
+            }
+            "DISCONNECT" => {
+                if let Some(receipt) = frame.header("receipt") {
+                    answer.replies.push((from, StompFrame::receipt(receipt)));
+                }
+                answer.close = Some((close::NORMAL, "disconnected".to_string()));
+            }
+            other => {
+                let message = format!("unsupported command {other}");
+                return error(from, Some(frame), &message);
+            }
+        }
+        // A RECEIPT for any frame that asks for one (DISCONNECT's is above).
+        if frame.command != "DISCONNECT"
+            && let Some(receipt) = frame.header("receipt")
+        {
+            answer.replies.push((from, StompFrame::receipt(receipt)));
+        }
+        answer
+    }
+
+    /// A connection is gone: its subscriptions end.
+    pub fn forget(&mut self, sid: SocketId) {
+        self.subscriptions.retain(|(s, _, _)| *s != sid);
+        self.logins.remove(&sid);
+    }
+
+    /// How traces name a connection: its login, or its socket.
+    pub fn name(&self, sid: SocketId) -> String {
+        self.logins
+            .get(&sid)
+            .cloned()
+            .unwrap_or_else(|| format!("connection {}", sid.0))
+    }
+}
+
+/// An ERROR frame for `to`, then a close (STOMP: the server closes after
+/// an ERROR).
+fn error(to: SocketId, received: Option<StompFrame>, message: &str) -> BrokerAnswer {
+    BrokerAnswer {
+        received,
+        replies: vec![(to, StompFrame::error(message, message.as_bytes()))],
+        close: Some((close::PROTOCOL_ERROR, "STOMP error".to_string())),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    Send,
+    Disconnect,
+}
+
+/// A STOMP client over WebSocket: CONNECT, SUBSCRIBE to one destination,
+/// SEND its messages at an interval, then DISCONNECT with a receipt and let
+/// the broker close.
+pub struct StompClient {
+    remote: SocketAddrV4,
+    host: String,
+    path: String,
+    destination: String,
+    messages: Vec<String>,
+    send_every: SimDuration,
+    disconnect_after: Option<SimDuration>,
+    link: Option<ClientLink>,
+    sent: usize,
+    timers: BTreeMap<TimerId, Wake>,
+    /// Bodies of the MESSAGE frames received, in order.
+    pub received: Vec<String>,
+    /// Whether the broker confirmed the DISCONNECT.
+    pub receipt: bool,
+}
+
+impl std::fmt::Debug for StompClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StompClient")
+            .field("remote", &self.remote)
+            .field("destination", &self.destination)
+            .field("received", &self.received)
+            .finish()
+    }
+}
+
+impl StompClient {
+    /// A client of the broker at `remote` (`host` for `Host` and CONNECT)
+    /// on WebSocket path `path`, chatting on `destination`.
+    pub fn new(remote: SocketAddrV4, host: &str, path: &str, destination: &str) -> StompClient {
+        StompClient {
+            remote,
+            host: host.to_string(),
+            path: path.to_string(),
+            destination: destination.to_string(),
+            messages: Vec::new(),
+            send_every: SimDuration::from_secs(1),
+            disconnect_after: None,
+            link: None,
+            sent: 0,
+            timers: BTreeMap::new(),
+            received: Vec::new(),
+            receipt: false,
+        }
+    }
+
+    /// Message bodies to SEND, one every `every`, the first `every` after
+    /// the subscription.
+    pub fn send(mut self, messages: Vec<String>, every: SimDuration) -> StompClient {
+        self.messages = messages;
+        self.send_every = every;
+        self
+    }
+
+    /// Sends DISCONNECT this long after CONNECTED (default: one interval
+    /// after the last SEND).
+    pub fn disconnect_after(mut self, after: SimDuration) -> StompClient {
+        self.disconnect_after = Some(after);
+        self
+    }
+
+    fn timer(&mut self, cx: &mut AppContext<'_>, after: SimDuration, wake: Wake) {
+        let t = cx.set_timer(after);
+        self.timers.insert(t, wake);
+    }
+
+    fn send_frame(&mut self, cx: &mut AppContext<'_>, frame: StompFrame) {
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        let sid = link.sid;
+        let Some(ws) = link.ws() else {
+            return;
+        };
+        if !ws.is_open() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        codec::encode(&frame, &mut bytes);
+        let sent = match String::from_utf8(bytes) {
+            Ok(text) => ws.conn.send_text(&text).is_ok(),
+            Err(e) => ws.conn.send_binary(e.as_bytes()).is_ok(),
+        };
+        if sent {
+            cx.emit(stomp_event(&frame, "sent", None, sid));
+        }
+    }
+
+    fn on_message(&mut self, cx: &mut AppContext<'_>, message: Message) {
+        let Some(sid) = self.link.as_ref().map(|l| l.sid) else {
+            return;
+        };
+        let bytes = match &message {
+            Message::Text(t) => t.as_bytes().to_vec(),
+            Message::Binary(b) => b.clone(),
+        };
+        let frame = match codec::decode(&bytes) {
+            Ok(frame) => frame,
+            Err(StompError::HeartBeatOnly) => return,
+            Err(e) => {
+                cx.emit(
+                    AppEvent::new("stomp.error", format!("malformed STOMP frame: {e}")).on(sid),
+                );
+                return;
+            }
+        };
+        cx.emit(stomp_event(&frame, "received", None, sid));
+        match frame.command.as_str() {
+            "CONNECTED" => {
+                let subscribe = StompFrame::subscribe("sub-0", &self.destination);
+                self.send_frame(cx, subscribe);
+                if !self.messages.is_empty() {
+                    self.timer(cx, self.send_every, Wake::Send);
+                }
+                let disconnect = self.disconnect_after.unwrap_or(
+                    self.send_every
+                        .saturating_mul(self.messages.len() as u64 + 1),
+                );
+                self.timer(cx, disconnect, Wake::Disconnect);
+            }
+            "MESSAGE" => self
+                .received
+                .push(String::from_utf8_lossy(&frame.body).into_owned()),
+            "RECEIPT" => self.receipt = true,
+            "ERROR" => {
+                if let Some(ws) = self.link.as_mut().and_then(ClientLink::ws) {
+                    let _ = ws.conn.close(close::NORMAL, "broker error");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn handle(&mut self, cx: &mut AppContext<'_>, events: Vec<ClientLinkEvent>) {
+        for event in events {
+            match event {
+                ClientLinkEvent::Opened { protocol } => {
+                    if protocol.as_deref() != Some(STOMP_SUBPROTOCOL) {
+                        cx.emit(AppEvent::new(
+                            "stomp.error",
+                            "the server did not agree to v12.stomp: speaking STOMP anyway",
+                        ));
+                    }
+                    let mut connect = StompFrame::connect(&self.host);
+                    connect
+                        .headers
+                        .push(("login".to_string(), cx.host_name().to_string()));
+                    self.send_frame(cx, connect);
+                }
+                ClientLinkEvent::Ws(incoming) => {
+                    if let WsEvent::Message(m) = incoming.report(cx) {
+                        self.on_message(cx, m);
+                    }
+                }
+                ClientLinkEvent::Refused { .. } => {}
+            }
+        }
+        if let Some(link) = self.link.as_mut() {
+            link.flush(cx);
+        }
+    }
+}
+
+impl App for StompClient {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        let protocols = vec![STOMP_SUBPROTOCOL.to_string()];
+        match ClientLink::connect(
+            cx,
+            self.remote,
+            &self.host,
+            &self.path,
+            &protocols,
+            WsConfig::default(),
+        ) {
+            Ok(link) => self.link = Some(link),
+            Err(e) => cx.emit(AppEvent::new(
+                "ws.connect-failed",
+                format!("connect to {} failed: {e}", self.remote),
+            )),
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        let events = match event {
+            SocketEvent::Connected(sid) if sid == link.sid => {
+                link.on_connected(cx);
+                Vec::new()
+            }
+            SocketEvent::Readable(sid) if sid == link.sid => link.on_readable(cx),
+            SocketEvent::Writable(sid) if sid == link.sid => Vec::new(),
+            SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
+                if sid == link.sid =>
+            {
+                link.on_broken(cx, format!("connection {reason}"))
+            }
+            _ => return,
+        };
+        self.handle(cx, events);
+    }
+
+    fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(link) = self.link.as_mut()
+            && link.on_timer(cx, timer)
+        {
+            return;
+        }
+        match self.timers.remove(&timer) {
+            Some(Wake::Send) => {
+                if let Some(body) = self.messages.get(self.sent).cloned() {
+                    self.sent += 1;
+                    let frame = StompFrame::send(&self.destination, body.as_bytes());
+                    self.send_frame(cx, frame);
+                }
+                if self.sent < self.messages.len() {
+                    self.timer(cx, self.send_every, Wake::Send);
+                }
+            }
+            Some(Wake::Disconnect) => self.send_frame(cx, StompFrame::disconnect("bye")),
+            None => return,
+        }
+        if let Some(link) = self.link.as_mut() {
+            link.flush(cx);
+        }
+    }
+
+    fn on_command(&mut self, cx: &mut AppContext<'_>, command: &Command) {
+        match command.verb.as_str() {
+            "send" => {
+                let body = command.data.clone().unwrap_or_default();
+                let frame = StompFrame::send(&self.destination, body.as_bytes());
+                self.send_frame(cx, frame);
+            }
+            "disconnect" => self.send_frame(cx, StompFrame::disconnect("bye")),
+            other => cx.emit(AppEvent::new(
+                "app.command-ignored",
+                format!("stomp-client does not understand `{other}` (it knows send, disconnect)"),
+            )),
+        }
+        if let Some(link) = self.link.as_mut() {
+            link.flush(cx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(f: StompFrame) -> Vec<u8> {
+        let mut out = Vec::new();
+        codec::encode(&f, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_broker_delivers_a_send_to_every_subscriber_of_its_destination() {
+        let (a, b) = (SocketId(1), SocketId(2));
+        let mut broker = Broker::default();
+        let connected = broker.on_message(a, &frame(StompFrame::connect("h")));
+        assert_eq!(connected.replies, vec![(a, StompFrame::connected())]);
+        broker.on_message(a, &frame(StompFrame::subscribe("s-a", "/topic/chat")));
+        broker.on_message(b, &frame(StompFrame::subscribe("s-b", "/topic/chat")));
+        broker.on_message(b, &frame(StompFrame::subscribe("s-x", "/topic/other")));
+        let sent = broker.on_message(a, &frame(StompFrame::send("/topic/chat", b"hi")));
+        assert_eq!(
+            sent.replies,
+            vec![
+                (a, StompFrame::message("s-a", "m1", "/topic/chat", b"hi")),
+                (b, StompFrame::message("s-b", "m2", "/topic/chat", b"hi")),
+            ]
+        );
+        assert_eq!(sent.close, None);
+    }
+
+    #[test]
+    fn disconnect_gets_its_receipt_and_a_close() {
+        let a = SocketId(1);
+        let mut broker = Broker::default();
+        let answer = broker.on_message(a, &frame(StompFrame::disconnect("bye")));
+        assert_eq!(answer.replies, vec![(a, StompFrame::receipt("bye"))]);
+        assert_eq!(answer.close.map(|(c, _)| c), Some(close::NORMAL));
+    }
+
+    #[test]
+    fn garbage_gets_an_error_frame_and_a_protocol_error_close() {
+        let a = SocketId(1);
+        let mut broker = Broker::default();
+        let answer = broker.on_message(a, b"not stomp at all");
+        assert_eq!(answer.replies.len(), 1);
+        assert_eq!(answer.replies[0].1.command, "ERROR");
+        assert_eq!(answer.close.map(|(c, _)| c), Some(close::PROTOCOL_ERROR));
+        // Heart-beats are not errors.
+        let beat = broker.on_message(a, b"\n");
+        assert!(beat.replies.is_empty() && beat.close.is_none());
+    }
+}

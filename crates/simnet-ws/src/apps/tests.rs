@@ -1,0 +1,221 @@
+//! The applications talking to each other over a small simulated network,
+//! checked through the applications' own records and the trace.
+
+use super::*;
+use simnet_core::{
+    AppId, FieldValue, LinkParams, TcpState, Trace, TraceEvent, World, WorldBuilder,
+};
+use simnet_http::apps::HttpProxy;
+use simnet_http::proto::ServerConfig;
+use std::net::Ipv4Addr;
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+fn link() -> LinkParams {
+    LinkParams::with_latency(SimDuration::from_millis(10))
+}
+
+fn at(addr: Ipv4Addr, port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(addr, port)
+}
+
+/// The application events of `kind`, in order.
+fn events<'a>(trace: &'a Trace, kind: &'a str) -> impl Iterator<Item = &'a AppEvent> + 'a {
+    trace.records.iter().filter_map(move |r| match &r.event {
+        TraceEvent::App { event, .. } if event.kind == kind => Some(&**event),
+        _ => None,
+    })
+}
+
+fn int(event: &AppEvent, field: &str) -> Option<i64> {
+    match event.field(field) {
+        Some(FieldValue::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// A client and a server on one link; returns the world and the client's id.
+fn pair(
+    server: impl Fn() -> WsServer + 'static,
+    client: impl Fn() -> WsClient + 'static,
+) -> (World, AppId) {
+    let mut b = WorldBuilder::new(7);
+    let c = b.host("client", [10, 0, 0, 1].into());
+    let s = b.host("server", SERVER);
+    b.link(c, s, link());
+    b.app(s, "ws-server", server);
+    let id = b.app(c, "ws-client", client);
+    (b.build().expect("a valid world"), id)
+}
+
+#[test]
+fn echo_round_trips_and_the_server_holds_time_wait() {
+    let (mut world, client) = pair(
+        || WsServer::new(80, ServerMode::Echo),
+        || {
+            WsClient::new(at(SERVER, 80), "server", "/chat")
+                .send(vec!["hello".into(), "world".into()])
+        },
+    );
+    world.run_until(SimTime::from_millis(500));
+    let c = world.app::<WsClient>(client).expect("the client runs");
+    assert_eq!(
+        c.received,
+        vec![Message::Text("hello".into()), Message::Text("world".into())]
+    );
+    let server = world.host_id("server").unwrap();
+    let client_host = world.host_id("client").unwrap();
+    assert_eq!(world.count_sockets(server, TcpState::TimeWait), 1);
+    assert_eq!(world.count_sockets(client_host, TcpState::TimeWait), 0);
+    // Every client frame is masked, with a different key each time.
+    let masked: Vec<bool> = events(world.trace(), "ws.frame-sent")
+        .filter(|e| e.socket.is_some())
+        .map(|e| e.field("masked") == Some(&FieldValue::Bool(true)))
+        .collect();
+    assert!(masked.contains(&true) && masked.contains(&false));
+}
+
+#[test]
+fn a_subprotocol_is_chosen_only_if_both_sides_know_it() {
+    let (mut world, client) = pair(
+        || WsServer::new(80, ServerMode::Echo).subprotocols(vec!["v12.stomp".into()]),
+        || {
+            WsClient::new(at(SERVER, 80), "server", "/")
+                .subprotocols(vec!["mqtt".into(), "v12.stomp".into()])
+                .close_after(CloseAfter::After(SimDuration::from_millis(100)))
+        },
+    );
+    world.run_until(SimTime::from_millis(500));
+    let c = world.app::<WsClient>(client).unwrap();
+    assert_eq!(c.protocol.as_deref(), Some("v12.stomp"));
+}
+
+#[test]
+fn an_oversized_message_is_refused_with_1009() {
+    let (mut world, client) = pair(
+        || WsServer::new(80, ServerMode::Echo).max_message_bytes(100),
+        || WsClient::new(at(SERVER, 80), "server", "/").binary_message(101),
+    );
+    world.run_until(SimTime::from_secs(1));
+    assert!(world.app::<WsClient>(client).unwrap().received.is_empty());
+    let codes: Vec<i64> = events(world.trace(), "ws.close")
+        .filter_map(|e| int(e, "code"))
+        .collect();
+    assert_eq!(codes, vec![1009]);
+    let errors: Vec<i64> = events(world.trace(), "ws.error")
+        .filter_map(|e| int(e, "code"))
+        .collect();
+    assert_eq!(errors, vec![1009]);
+}
+
+#[test]
+fn a_plain_get_on_a_websocket_endpoint_gets_426() {
+    let mut b = WorldBuilder::new(7);
+    let c = b.host("client", [10, 0, 0, 1].into());
+    let s = b.host("server", SERVER);
+    b.link(c, s, link());
+    b.app(s, "ws-server", || WsServer::new(80, ServerMode::Echo));
+    b.app(c, "http-client", || {
+        simnet_http::apps::HttpClient::new(at(SERVER, 80), "server", "/", 1)
+    });
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_secs(1));
+    let statuses: Vec<i64> = events(world.trace(), "http.response")
+        .filter_map(|e| int(e, "status"))
+        .collect();
+    assert_eq!(statuses, vec![426]);
+}
+
+#[test]
+fn pushes_reach_every_client_with_their_delay() {
+    let mut b = WorldBuilder::new(7);
+    let s = b.host("server", SERVER);
+    b.app(s, "ws-server", || {
+        WsServer::new(80, ServerMode::Broadcast).push_schedule(SimDuration::from_millis(300), 3)
+    });
+    let mut clients = Vec::new();
+    for i in 0..2u8 {
+        let h = b.host(&format!("c{i}"), [10, 0, 0, 10 + i].into());
+        b.link(h, s, link());
+        clients.push(b.app(h, "ws-client", || {
+            WsClient::new(at(SERVER, 80), "server", "/").stop_after_events(3)
+        }));
+    }
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_secs(2));
+    for id in clients {
+        let c = world.app::<WsClient>(id).unwrap();
+        let delays: Vec<(u64, SimDuration)> = c.events.clone();
+        assert_eq!(
+            delays,
+            (1..=3)
+                .map(|id| (id, SimDuration::from_millis(10)))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn stomp_clients_chat_through_the_broker() {
+    let mut b = WorldBuilder::new(7);
+    let s = b.host("broker", SERVER);
+    b.app(s, "stomp-broker", || WsServer::new(80, ServerMode::Stomp));
+    let mut clients = Vec::new();
+    for (i, line) in ["hi", "hello"].into_iter().enumerate() {
+        let h = b.host(&format!("c{i}"), [10, 0, 0, 10 + i as u8].into());
+        b.link(h, s, link());
+        clients.push(b.app(h, "stomp-client", move || {
+            StompClient::new(at(SERVER, 80), "broker", "/stomp", "/topic/chat")
+                .send(
+                    vec![line.to_string()],
+                    SimDuration::from_millis(200 + 100 * i as u64),
+                )
+                .disconnect_after(SimDuration::from_secs(1))
+        }));
+    }
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_secs(3));
+    for id in clients {
+        let c = world.app::<StompClient>(id).unwrap();
+        assert_eq!(c.received, vec!["hi".to_string(), "hello".to_string()]);
+        assert!(c.receipt, "DISCONNECT is confirmed");
+    }
+    let broker = world.host_id("broker").unwrap();
+    assert_eq!(world.count_sockets(broker, TcpState::TimeWait), 2);
+}
+
+#[test]
+fn the_fallback_stays_on_polling_behind_a_proxy_that_strips_upgrade() {
+    let mut b = WorldBuilder::new(7);
+    let s = b.host("server", SERVER);
+    let p = b.host("proxy", [10, 0, 0, 3].into());
+    let behind = b.host("behind", [10, 0, 0, 11].into());
+    let direct = b.host("direct", [10, 0, 0, 12].into());
+    b.link(behind, p, link());
+    b.link(p, s, link());
+    b.link(direct, s, link());
+    b.app(s, "sio-server", || {
+        SioServer::new(80, "/sio").push_schedule(SimDuration::from_millis(500), 4)
+    });
+    b.app(p, "http-proxy", || {
+        HttpProxy::new(80, at(SERVER, 80), ServerConfig::default()).strip_upgrade(true)
+    });
+    let behind_id = b.app(behind, "sio-client", || {
+        SioClient::new(at([10, 0, 0, 3].into(), 80), "proxy", "/sio", 4)
+    });
+    let direct_id = b.app(direct, "sio-client", || {
+        SioClient::new(at(SERVER, 80), "server", "/sio", 4)
+    });
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_secs(5));
+
+    let behind = world.app::<SioClient>(behind_id).unwrap();
+    assert!(!behind.upgraded);
+    let modes: Vec<&str> = behind.learned.iter().map(|(_, _, m)| *m).collect();
+    assert_eq!(modes, vec!["long polling"; 4]);
+
+    let direct = world.app::<SioClient>(direct_id).unwrap();
+    assert!(direct.upgraded);
+    let modes: Vec<&str> = direct.learned.iter().map(|(_, _, m)| *m).collect();
+    assert_eq!(modes, vec!["websocket"; 4]);
+}
