@@ -24,6 +24,8 @@
 pub use simnet_core::*;
 pub use simnet_trace::{TextOptions, render_text};
 
+pub mod book;
+
 /// The renderers.
 pub mod render {
     pub use simnet_trace::*;
@@ -48,6 +50,14 @@ pub fn registry() -> AppRegistry {
 
 /// The `*.toml` files under `dir`, recursively, in sorted order.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    scenario_files_with(dir, |p| p.extension().is_some_and(|e| e == "toml"))
+}
+
+/// The files under `dir` that `keep` accepts, recursively, in sorted order.
+pub fn scenario_files_with(
+    dir: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -55,7 +65,7 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
+            } else if keep(&path) {
                 out.push(path);
             }
         }

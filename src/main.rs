@@ -24,6 +24,8 @@ enum Command {
     Check(cmd::check::Args),
     /// List the scenarios in a folder with their descriptions.
     List(cmd::list::Args),
+    /// Regenerate the book's traces, diagrams, summaries and plots from the scenarios.
+    Book(cmd::book::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::execute(args),
         Command::Check(args) => cmd::check::execute(args),
         Command::List(args) => cmd::list::execute(args),
+        Command::Book(args) => cmd::book::execute(args),
     };
     match result {
         Ok(code) => code,

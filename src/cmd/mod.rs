@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `execute` function returning the
 //! exit code, or an error message (exit code 2).
 
+pub mod book;
 pub mod check;
 pub mod list;
 pub mod run;
