@@ -1,0 +1,88 @@
+// Opens every page of the built book in headless Chromium and fails unless
+// each ```mermaid block became a drawn sequence diagram (no "Syntax error"
+// picture, no block left as code), every image loaded, and the page asked
+// for nothing outside the book folder.
+//
+// Usage: node check-book.mjs BOOK_HTML_DIR   (e.g. book/book)
+
+import { chromium } from "playwright-core";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = resolve(process.argv[2] ?? "book/book");
+const skip = new Set(["print.html", "toc.html", "404.html"]);
+function pages(dir) {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((f) => {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) return pages(p);
+      return f.endsWith(".html") && !skip.has(f) ? [p] : [];
+    });
+}
+const files = pages(root);
+if (files.length === 0) {
+  console.error(`check-book: no pages under ${root}; run mdbook build first`);
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
+const context = await browser.newContext({ offline: true, viewport: { width: 1400, height: 900 } });
+const rootUrl = pathToFileURL(root).href;
+let failed = 0;
+let diagrams = 0;
+for (const file of files) {
+  const page = await context.newPage();
+  const outside = [];
+  const errors = [];
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith(rootUrl)) return route.continue();
+    outside.push(url);
+    return route.abort();
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+  const blocks = await page.evaluate(() => document.querySelectorAll("pre.mermaid, code.language-mermaid").length);
+  if (blocks > 0) {
+    await page
+      .waitForFunction(
+        () => [...document.querySelectorAll("pre.mermaid")].every((p) => p.getAttribute("data-processed") === "true"),
+        null,
+        { timeout: 30000 },
+      )
+      .catch(() => errors.push("diagrams did not finish drawing within 30 s"));
+  }
+  const r = await page.evaluate(() => {
+    const pres = [...document.querySelectorAll("pre.mermaid")];
+    return {
+      leftAsCode: document.querySelectorAll("code.language-mermaid").length,
+      drawn: pres.filter((p) => p.querySelector("svg[aria-roledescription=sequence]")).length,
+      total: pres.length,
+      syntaxError: pres.some((p) => /Syntax error|Maximum text size/i.test(p.textContent)),
+      brokenImages: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src),
+    };
+  });
+  const problems = [...errors];
+  if (r.leftAsCode) problems.push(`${r.leftAsCode} mermaid block(s) left as code`);
+  if (r.syntaxError) problems.push("a diagram shows Mermaid's error picture");
+  if (r.drawn !== r.total) problems.push(`${r.total - r.drawn} of ${r.total} diagrams not drawn as sequence diagrams`);
+  if (r.brokenImages.length) problems.push(`images that did not load: ${r.brokenImages.join(", ")}`);
+  if (outside.length) problems.push(`requests outside the book: ${outside.join(", ")}`);
+  const name = relative(root, file);
+  if (problems.length) {
+    failed++;
+    console.log(`FAIL ${name}\n    ${problems.join("\n    ")}`);
+  } else if (r.total > 0) {
+    console.log(`ok   ${name} (${r.drawn} diagrams)`);
+  }
+  diagrams += r.drawn;
+  await page.close();
+}
+await browser.close();
+console.log(`${files.length} pages, ${diagrams} diagrams drawn, ${failed} failed`);
+process.exit(failed ? 1 : 0);
