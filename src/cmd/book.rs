@@ -42,10 +42,10 @@ pub fn execute(args: Args) -> CmdResult {
             }
         }
         if stale.is_empty() {
-            println!("the book's {} generated files are up to date", files.len());
+            outln!("the book's {} generated files are up to date", files.len());
             return Ok(ExitCode::SUCCESS);
         }
-        println!(
+        outln!(
             "stale: {}\nrun `cargo run -- book` to regenerate",
             stale.join(", ")
         );
@@ -61,6 +61,6 @@ pub fn execute(args: Args) -> CmdResult {
         }
         std::fs::write(&path, bytes).map_err(|e| format!("error: {}: {e}", path.display()))?;
     }
-    println!("wrote {} files to {}", files.len(), args.out.display());
+    outln!("wrote {} files to {}", files.len(), args.out.display());
     Ok(ExitCode::SUCCESS)
 }

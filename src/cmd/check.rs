@@ -18,7 +18,7 @@ pub fn execute(args: Args) -> CmdResult {
     let mut bad = 0;
     for file in &args.files {
         match simnet_scenario::load(file, &registry) {
-            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
+            Ok(s) => outln!("ok: {} ({})", file.display(), s.name),
             Err(e) => {
                 bad += 1;
                 eprintln!("{e}");

@@ -20,9 +20,9 @@ pub fn execute(args: Args) -> CmdResult {
     let registry = simnet::registry();
     if args.apps {
         for kind in registry.kinds() {
-            println!("{:<16} {}", kind.name, kind.summary);
+            outln!("{:<16} {}", kind.name, kind.summary);
             for p in kind.params {
-                println!("    {:<16} {}", p.key, p.doc);
+                outln!("    {:<16} {}", p.key, p.doc);
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -43,10 +43,10 @@ pub fn execute(args: Args) -> CmdResult {
             .display()
             .to_string();
         match simnet_scenario::load(&file, &registry) {
-            Ok(s) => println!("{shown:<44} {}", first_sentence(&s.description)),
+            Ok(s) => outln!("{shown:<44} {}", first_sentence(&s.description)),
             Err(_) => {
                 bad = true;
-                println!(
+                outln!(
                     "{shown:<44} (invalid: run `simnet check {}`)",
                     file.display()
                 );

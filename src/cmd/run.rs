@@ -60,13 +60,13 @@ pub fn execute(args: Args) -> CmdResult {
             let b = simnet::render(&second, format);
             let verdict = if a == b { "identical" } else { "DIFFERENT" };
             same &= a == b;
-            println!("{:<8} {:>10} bytes  {verdict}", format.name(), a.len());
+            outln!("{:<8} {:>10} bytes  {verdict}", format.name(), a.len());
         }
         return Ok(if same {
-            println!("deterministic: two runs gave byte-identical output in every format");
+            outln!("deterministic: two runs gave byte-identical output in every format");
             ExitCode::SUCCESS
         } else {
-            println!("NOT deterministic: see the formats marked DIFFERENT");
+            outln!("NOT deterministic: see the formats marked DIFFERENT");
             ExitCode::from(1)
         });
     }
@@ -106,7 +106,7 @@ pub fn execute(args: Args) -> CmdResult {
         Some(path) => {
             std::fs::write(path, &output)
                 .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
-            print!("{verdicts}");
+            out!("{verdicts}");
         }
         None => {
             let mut stdout = std::io::stdout().lock();

@@ -172,3 +172,59 @@ fn every_command_has_help() {
         assert!(stdout(&o).contains("Usage"));
     }
 }
+
+#[test]
+fn the_books_generated_files_are_what_the_scenarios_produce_now() {
+    // The book only includes files under book/src/generated/; if the code
+    // changes what a scenario prints, this fails until `simnet book` runs.
+    let o = simnet(&["book", "--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}\nrun `cargo run --release -- book` and commit book/src/generated/",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("generated files are up to date"));
+}
+
+#[test]
+fn book_check_reports_a_stale_file_by_name() {
+    let out = std::env::temp_dir().join(format!("simnet-book-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_str().unwrap();
+    let o = simnet(&["book", "--out", out_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let trace = out.join("tcp/three-way-handshake/trace.txt");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    std::fs::write(&trace, text.replace("SYN-SENT", "SYN-SEND")).unwrap();
+    std::fs::write(out.join("left-over.txt"), "x").unwrap();
+    let o = simnet(&["book", "--check", "--out", out_s]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(
+        report.contains("tcp/three-way-handshake/trace.txt"),
+        "{report}"
+    );
+    assert!(
+        report.contains("left-over.txt (no longer generated)"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly_instead_of_panicking() {
+    // `simnet list | head -1`: the reader goes away after the first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args(["list"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_ne!(o.status.code(), Some(101), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
