@@ -8,6 +8,7 @@ fn server_addr() -> std::net::SocketAddrV4 {
     "10.0.0.2:80".parse().unwrap()
 }
 
+// ANCHOR: client_closes_first
 #[test]
 fn client_closes_first_and_holds_time_wait() {
     let (mut b, client, server) = pair(7, ten_ms());
@@ -43,6 +44,7 @@ fn client_closes_first_and_holds_time_wait() {
     assert_eq!(end, SimTime::from_millis(10_060));
     insta::assert_snapshot!(text(&w));
 }
+// ANCHOR_END: client_closes_first
 
 #[test]
 fn server_closes_first_and_holds_time_wait() {

@@ -4,6 +4,7 @@ use crate::{pair, path, ten_ms, text};
 use simnet::apps::{TcpClient, TcpEcho};
 use simnet::{SimTime, TcpState::*, TraceEvent};
 
+// ANCHOR: three_way_handshake
 #[test]
 fn three_way_handshake() {
     let (mut b, client, server) = pair(7, ten_ms());
@@ -29,6 +30,7 @@ fn three_way_handshake() {
     assert!(syn.options.sack_permitted);
     insta::assert_snapshot!(text(&w));
 }
+// ANCHOR_END: three_way_handshake
 
 #[test]
 fn connect_to_a_closed_port_is_refused_with_rst() {

@@ -11,6 +11,7 @@ use simnet::{
     HostId, LinkParams, SimDuration, TcpState, TextOptions, Trace, World, WorldBuilder, render_text,
 };
 
+// ANCHOR: pair
 /// Two hosts, `client` (10.0.0.1) and `server` (10.0.0.2), one link.
 pub fn pair(seed: u64, params: LinkParams) -> (WorldBuilder, HostId, HostId) {
     let mut b = WorldBuilder::new(seed);
@@ -24,11 +25,14 @@ pub fn pair(seed: u64, params: LinkParams) -> (WorldBuilder, HostId, HostId) {
 pub fn ten_ms() -> LinkParams {
     LinkParams::with_latency(SimDuration::from_millis(10))
 }
+// ANCHOR_END: pair
 
+// ANCHOR: text
 /// The text trace.
 pub fn text(world: &World) -> String {
     render_text(world.trace(), &TextOptions::default())
 }
+// ANCHOR_END: text
 
 /// The state transitions of `host`'s connection sockets (listening sockets
 /// being armed are left out), in order.

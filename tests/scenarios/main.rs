@@ -14,6 +14,7 @@ fn relative(path: &Path) -> String {
         .to_string()
 }
 
+// ANCHOR: every_scenario
 fn load(path: &Path) -> simnet::scenario::Scenario {
     let source = std::fs::read_to_string(path).unwrap();
     simnet::scenario::parse(&relative(path), &source, &simnet::registry())
@@ -48,6 +49,7 @@ fn every_scenario_passes_its_expectations_and_matches_its_snapshot() {
         insta::assert_snapshot!(text);
     });
 }
+// ANCHOR_END: every_scenario
 
 #[test]
 fn every_scenario_is_deterministic_in_every_format() {
@@ -81,6 +83,7 @@ fn every_broken_scenario_is_refused_with_a_clear_error() {
     });
 }
 
+// ANCHOR: summaries
 #[test]
 fn summaries_of_a_few_scenarios_match_their_snapshots() {
     for name in [
@@ -96,3 +99,4 @@ fn summaries_of_a_few_scenarios_match_their_snapshots() {
         insta::assert_snapshot!(format!("summary-{}", name.replace('/', "-")), summary);
     }
 }
+// ANCHOR_END: summaries
