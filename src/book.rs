@@ -139,10 +139,10 @@ fn cut_trace(text: &str, shown: &str, verdicts: &str) -> String {
     let mut out = if lines.len() <= TRACE_LINES {
         text.to_string()
     } else {
-        let mut s = lines[..TRACE_LINES / 2].join("\n");
+        let mut s = lines[..TRACE_LINES].join("\n");
         s.push_str(&format!(
             "\n... {} more lines: `simnet run {shown}` shows them all\n",
-            lines.len() - TRACE_LINES / 2
+            lines.len() - TRACE_LINES
         ));
         s
     };

@@ -698,7 +698,7 @@ impl<'a> Renderer<'a> {
                         parts.push(format!("{bytes} received bytes never read"));
                     }
                     if let Some((_, bytes)) = unacked {
-                        parts.push(format!("{bytes} sent bytes never acknowledged"));
+                        parts.push(format!("{bytes} written bytes never acknowledged"));
                     }
                     let text = escape_text(&format!("data lost ({cause}): {}", parts.join(", ")));
                     self.push(
@@ -2099,7 +2099,7 @@ mod tests {
         assert!(
             d.contains(
                 "Note over a: data lost (reset by peer): 5 received bytes never read, \
-                 3 sent bytes never acknowledged"
+                 3 written bytes never acknowledged"
             ),
             "{d}"
         );

@@ -205,7 +205,7 @@ impl<'a> TextRenderer<'a> {
                 }
                 if let Some((offset, bytes)) = unacked {
                     parts.push(format!(
-                        "{bytes} sent bytes never acknowledged (stream bytes {offset}..{})",
+                        "{bytes} written bytes never acknowledged (stream bytes {offset}..{})",
                         offset + bytes
                     ));
                 }
