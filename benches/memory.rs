@@ -1,0 +1,141 @@
+//! Memory per idle established connection, counted by a global allocator.
+//!
+//! A world whose client opens N connections to a server and then leaves
+//! them idle is run to 1 s of simulated time (every handshake done), both
+//! with N connections and with none (same listen backlog, so the same
+//! listening sockets). The difference in live heap bytes, divided by N, is
+//! what one established connection costs: a socket on each end, with its
+//! smoltcp buffers, and the host's and the applications' bookkeeping. The
+//! trace is counted separately (it grows with what happens, not with what
+//! is held). Live bytes are sampled after every event for the peak.
+//!
+//! Buffers are allocated zeroed, so the operating system backs a page only
+//! once it is written: resident memory is lower than these figures for an
+//! idle connection, whose buffers have seen a handshake and nothing else.
+//!
+//! This is its own bench binary because the counting allocator would slow
+//! every timed bench. `cargo bench --bench memory` prints a table;
+//! `cargo test --benches` runs it with small sizes.
+
+#![allow(missing_docs, reason = "a bench binary exports nothing")]
+
+use simnet::apps::{Reply, ServerClose, TcpServer};
+use simnet::{
+    App, AppContext, HostConfig, LinkParams, SimDuration, SimTime, SocketEvent, TcpConfig,
+    TcpState, WorldBuilder,
+};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use std::alloc::System;
+use std::net::SocketAddrV4;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Heap bytes allocated and not yet freed, process-wide.
+fn live_bytes() -> i64 {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64 + s.bytes_reallocated as i64
+}
+
+/// Opens `n` connections at once and then does nothing at all.
+struct IdleClient {
+    remote: SocketAddrV4,
+    n: usize,
+}
+
+impl App for IdleClient {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        for _ in 0..self.n {
+            cx.connect(self.remote).expect("a free port");
+        }
+    }
+    fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
+}
+
+/// Live bytes of one world, measured from before it is built.
+struct Measured {
+    /// With the trace dropped.
+    held: i64,
+    /// The trace alone.
+    trace: i64,
+    /// Highest live bytes at any event (trace included).
+    peak: i64,
+}
+
+fn measure(connections: usize, backlog: usize, buffer_bytes: usize) -> Measured {
+    let base = live_bytes();
+    let config = HostConfig {
+        tcp: TcpConfig {
+            rx_buffer_bytes: buffer_bytes,
+            tx_buffer_bytes: buffer_bytes,
+            ..TcpConfig::default()
+        },
+        backlog,
+        ..HostConfig::default()
+    };
+    let mut b = WorldBuilder::new(1);
+    let c = b.host_with("client", [10, 0, 0, 1].into(), config.clone());
+    let s = b.host_with("server", [10, 0, 0, 2].into(), config);
+    b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(1)));
+    b.app(s, "server", || {
+        TcpServer::new(80, Reply::Nothing, ServerClose::Never)
+    });
+    b.app(c, "idle", move || IdleClient {
+        remote: SocketAddrV4::new([10, 0, 0, 2].into(), 80),
+        n: connections,
+    });
+    let mut world = b.build().expect("a valid world");
+    let mut peak = 0;
+    while world.next_event_in().is_some() && world.now() < SimTime::from_secs(1) {
+        world.step();
+        peak = peak.max(live_bytes() - base);
+    }
+    assert_eq!(world.count_sockets(c, TcpState::Established), connections);
+    assert_eq!(world.count_sockets(s, TcpState::Established), connections);
+    let with_trace = live_bytes() - base;
+    drop(world.take_trace());
+    let held = live_bytes() - base;
+    drop(world);
+    Measured {
+        held,
+        trace: with_trace - held,
+        peak,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = !args.iter().any(|a| a == "--bench")
+        || std::env::var("SIMNET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let n: usize = if quick { 100 } else { 1_000 };
+    println!("memory per idle established connection ({n} connections, both ends)");
+    println!(
+        "| rx+tx buffer per socket | per connection | per socket | trace per connection | peak per connection |"
+    );
+    println!("|---|---|---|---|---|");
+    for buffer in [64 * 1024, 4 * 1024] {
+        let empty = measure(0, n, buffer);
+        let full = measure(n, n, buffer);
+        let per_conn = (full.held - empty.held) as f64 / n as f64;
+        let trace = (full.trace - empty.trace) as f64 / n as f64;
+        let peak = (full.peak - empty.peak) as f64 / n as f64;
+        println!(
+            "| {} + {} KiB | {:.0} B ({:.1} KiB) | {:.0} B ({:.1} KiB) | {:.0} B | {:.0} B ({:.1} KiB) |",
+            buffer / 1024,
+            buffer / 1024,
+            per_conn,
+            per_conn / 1024.0,
+            per_conn / 2.0,
+            per_conn / 2048.0,
+            trace,
+            peak,
+            peak / 1024.0,
+        );
+        // The buffers dominate: anything else is a small fraction of them.
+        let buffers = (4 * buffer) as f64;
+        assert!(
+            per_conn >= buffers,
+            "{per_conn} B < the buffers' {buffers} B"
+        );
+    }
+}
