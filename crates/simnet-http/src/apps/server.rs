@@ -245,7 +245,24 @@ impl HttpServer {
                         .on(sid),
                     );
                 }
-                ServerEvent::PeerClosed => {}
+                ServerEvent::PeerClosed => {
+                    // A stream has no end of its own, and a client that has
+                    // closed will read no more of it: like a real server
+                    // noticing the disconnect, drop the stream and close,
+                    // rather than sit in CLOSE-WAIT for ever (or send a last
+                    // chunk that would only draw an RST).
+                    if !conn.streams.is_empty() {
+                        cx.emit(
+                            AppEvent::new(
+                                "http.stream-end",
+                                "the client closed: the server drops the stream and closes",
+                            )
+                            .on(sid),
+                        );
+                        self.drop_conn(cx, sid);
+                        return;
+                    }
+                }
             }
         }
         let Some(conn) = self.conns.get_mut(&sid) else {
