@@ -75,10 +75,7 @@ impl Sizes {
 /// run (it does so when given `--test`, or when started without `--bench`,
 /// as `cargo test --benches` does) or when `SIMNET_BENCH_QUICK` is set.
 fn sizes() -> Sizes {
-    let args: Vec<String> = std::env::args().collect();
-    let test_mode = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
-    let quick_env = std::env::var("SIMNET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    if test_mode || quick_env {
+    if quick_mode() {
         Sizes {
             bulk_bytes: MIB,
             connections: 200,

@@ -19,11 +19,8 @@
 
 #![allow(missing_docs, reason = "a bench binary exports nothing")]
 
-use simnet::apps::{Reply, ServerClose, TcpServer};
-use simnet::{
-    App, AppContext, HostConfig, LinkParams, SimDuration, SimTime, SocketEvent, TcpConfig,
-    TcpState, WorldBuilder,
-};
+use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
+use simnet::{HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, WorldBuilder};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use std::alloc::System;
 use std::net::SocketAddrV4;
@@ -35,21 +32,6 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 fn live_bytes() -> i64 {
     let s = GLOBAL.stats();
     s.bytes_allocated as i64 - s.bytes_deallocated as i64 + s.bytes_reallocated as i64
-}
-
-/// Opens `n` connections at once and then does nothing at all.
-struct IdleClient {
-    remote: SocketAddrV4,
-    n: usize,
-}
-
-impl App for IdleClient {
-    fn start(&mut self, cx: &mut AppContext<'_>) {
-        for _ in 0..self.n {
-            cx.connect(self.remote).expect("a free port");
-        }
-    }
-    fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
 }
 
 /// Live bytes of one world, measured from before it is built.
@@ -80,9 +62,8 @@ fn measure(connections: usize, backlog: usize, buffer_bytes: usize) -> Measured 
     b.app(s, "server", || {
         TcpServer::new(80, Reply::Nothing, ServerClose::Never)
     });
-    b.app(c, "idle", move || IdleClient {
-        remote: SocketAddrV4::new([10, 0, 0, 2].into(), 80),
-        n: connections,
+    b.app(c, "idle", move || {
+        IdleConnections::new(SocketAddrV4::new([10, 0, 0, 2].into(), 80), connections)
     });
     let mut world = b.build().expect("a valid world");
     let mut peak = 0;

@@ -34,7 +34,7 @@ use common::*;
 use criterion::{
     BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use simnet::apps::{Reply, ServerClose, TcpServer};
+use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
 use simnet::{
     App, AppContext, AppId, EndReason, HostConfig, Recv, SimDuration, SimTime, SocketEvent,
     SocketId, TcpConfig, TcpState, World, WorldBuilder,
@@ -68,10 +68,7 @@ impl Sizes {
 }
 
 fn sizes() -> Sizes {
-    let args: Vec<String> = std::env::args().collect();
-    let test_mode = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
-    let quick_env = std::env::var("SIMNET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    if test_mode || quick_env {
+    if quick_mode() {
         Sizes {
             short_connections: 200,
             concurrent_connections: 50,
@@ -167,21 +164,6 @@ impl App for Exchanger {
     }
 }
 
-/// Opens `n` connections at once and then does nothing at all.
-struct IdleClient {
-    remote: SocketAddrV4,
-    n: usize,
-}
-
-impl App for IdleClient {
-    fn start(&mut self, cx: &mut AppContext<'_>) {
-        for _ in 0..self.n {
-            cx.connect(self.remote).expect("a free port");
-        }
-    }
-    fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
-}
-
 fn addr(port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(SERVER_ADDR.into(), port)
 }
@@ -260,9 +242,8 @@ fn idle_sockets_world(extra: usize) -> (World, AppId) {
     b.app(server, "idle-server", move || {
         TcpServer::new(IDLE_PORT, Reply::Nothing, ServerClose::Never).with_backlog(half)
     });
-    b.app(client, "idle-client", move || IdleClient {
-        remote: addr(IDLE_PORT),
-        n: half,
+    b.app(client, "idle-client", move || {
+        IdleConnections::new(addr(IDLE_PORT), half)
     });
     let pinger = b.app_at(client, "pinger", SimTime::from_millis(100), || {
         Exchanger::new(addr(PORT), 1, u64::MAX)
@@ -331,9 +312,8 @@ fn idle_hour_world(connections: usize) -> World {
     b.app(s, "server", || {
         TcpServer::new(PORT, Reply::Nothing, ServerClose::Never)
     });
-    b.app(c, "idle", move || IdleClient {
-        remote: addr(PORT),
-        n: connections,
+    b.app(c, "idle", move || {
+        IdleConnections::new(addr(PORT), connections)
     });
     b.build().expect("a valid world")
 }

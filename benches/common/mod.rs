@@ -22,6 +22,16 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
+/// Whether to run the small sizes: criterion only tests that the benches
+/// run (it does so when given `--test`, or when started without `--bench`,
+/// as `cargo test --benches` does), or `SIMNET_BENCH_QUICK` is set.
+pub fn quick_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let test_mode = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+    let quick_env = std::env::var("SIMNET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    test_mode || quick_env
+}
+
 /// One-way latency of the link in every bench.
 pub const LATENCY_MS: u64 = 1;
 /// Receive and send buffer of each bulk socket, in both variants. The link

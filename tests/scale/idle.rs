@@ -5,27 +5,12 @@
 //! connection: its keepalive probes and their ACKs. Counting events (not
 //! wall-clock time) makes this a behaviour a test can check exactly.
 
-use simnet::apps::{Reply, ServerClose, TcpServer};
+use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
 use simnet::{
-    App, AppContext, EndReason, HostConfig, LinkParams, SimDuration, SimTime, SocketEvent,
-    TcpConfig, TcpState, TraceEvent, WorldBuilder,
+    EndReason, HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, TraceEvent,
+    WorldBuilder,
 };
 use std::net::SocketAddrV4;
-
-/// Opens `n` connections at once and then does nothing at all.
-struct IdleClient {
-    remote: SocketAddrV4,
-    n: usize,
-}
-
-impl App for IdleClient {
-    fn start(&mut self, cx: &mut AppContext<'_>) {
-        for _ in 0..self.n {
-            cx.connect(self.remote).expect("a free port");
-        }
-    }
-    fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
-}
 
 #[test]
 fn an_idle_hour_costs_only_the_keepalive_probes() {
@@ -47,9 +32,8 @@ fn an_idle_hour_costs_only_the_keepalive_probes() {
     b.app(s, "server", || {
         TcpServer::new(80, Reply::Nothing, ServerClose::Never)
     });
-    b.app(c, "idle", || IdleClient {
-        remote: SocketAddrV4::new([10, 0, 0, 2].into(), 80),
-        n: CONNECTIONS,
+    b.app(c, "idle", || {
+        IdleConnections::new(SocketAddrV4::new([10, 0, 0, 2].into(), 80), CONNECTIONS)
     });
     let mut world = b.build().unwrap();
     let end = world.run_until(SimTime::from_secs(HOUR_S));

@@ -9,7 +9,10 @@
 mod tcp;
 mod udp;
 
-pub use tcp::{BulkSender, ClientClose, Reply, ServerClose, Sink, TcpClient, TcpEcho, TcpServer};
+pub use tcp::{
+    BulkSender, ClientClose, IdleConnections, Reply, ServerClose, Sink, TcpClient, TcpEcho,
+    TcpServer,
+};
 pub use udp::{UdpEcho, UdpSender};
 
 /// The byte stream bulk transfers carry, so a receiver can check that every

@@ -802,3 +802,35 @@ impl App for Sink {
         self.arm(cx);
     }
 }
+
+/// Opens `n` connections at once and then holds them, doing nothing: the
+/// idle keep-alive connections a busy server carries, for scale tests and
+/// memory measurements.
+#[derive(Clone, Debug)]
+pub struct IdleConnections {
+    remote: SocketAddrV4,
+    n: usize,
+}
+
+impl IdleConnections {
+    /// `n` connections to `remote`.
+    pub fn new(remote: SocketAddrV4, n: usize) -> Self {
+        Self { remote, n }
+    }
+}
+
+impl App for IdleConnections {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        for _ in 0..self.n {
+            if let Err(e) = cx.connect(self.remote) {
+                cx.emit(AppEvent::new(
+                    "tcp.connect-failed",
+                    format!("connect({}) failed: {e}", self.remote),
+                ));
+                return;
+            }
+        }
+    }
+
+    fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
+}
