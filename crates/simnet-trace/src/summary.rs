@@ -8,7 +8,8 @@
 //! [`render_summary`] lays them out as plain-text tables. When applications
 //! report HTTP requests or delivered events, tables for those follow; per
 //! event subscriber ([`event_delivery`]): its mode, the events' delays, and
-//! the packets, bytes and overhead per event on its connections.
+//! the packets, bytes and overhead per event on its connections; per
+//! WebSocket application, the frames it sent.
 //!
 //! Everything is derived from the trace: connections from the packets on the
 //! wire (a new SYN on a 4-tuple starts a new connection), states from the
@@ -352,6 +353,7 @@ pub fn render_summary(trace: &Trace) -> String {
 
     out.push_str(&http_tables(trace));
     out.push_str(&delivery_table(trace));
+    out.push_str(&websocket_table(trace));
 
     let _ = writeln!(out, "\nLinks (per direction)");
     let mut t = Table::new(&[
@@ -776,6 +778,77 @@ fn delivery_table(trace: &Trace) -> String {
             d.wire_bytes.to_string(),
             d.event_bytes.to_string(),
             d.overhead_per_event().to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
+    out
+}
+
+/// The "WebSocket frames" table: per application that reported
+/// `ws.frame-sent`, how many frames it sent, of which opcodes, how many
+/// masked, and their header and payload bytes (the `header` and `len`
+/// fields). Empty when no WebSocket frame was sent.
+fn websocket_table(trace: &Trace) -> String {
+    use simnet_core::AppId;
+    use simnet_core::trace::FieldValue;
+    #[derive(Default)]
+    struct Sent {
+        frames: u64,
+        opcodes: BTreeMap<String, u64>,
+        masked: u64,
+        header: u64,
+        payload: u64,
+    }
+    let mut apps: BTreeMap<AppId, Sent> = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::App { app, event, .. } = &r.event else {
+            continue;
+        };
+        if event.kind != "ws.frame-sent" {
+            continue;
+        }
+        let int = |k: &str| match event.field(k) {
+            Some(FieldValue::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let s = apps.entry(*app).or_default();
+        s.frames += 1;
+        if let Some(FieldValue::Text(op)) = event.field("opcode") {
+            *s.opcodes.entry(op.clone()).or_insert(0) += 1;
+        }
+        s.masked += u64::from(matches!(
+            event.field("masked"),
+            Some(FieldValue::Bool(true))
+        ));
+        s.header += int("header");
+        s.payload += int("len");
+    }
+    if apps.is_empty() {
+        return String::new();
+    }
+    let topo = &trace.topology;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nWebSocket frames sent");
+    let mut t = Table::new(&[
+        "sender",
+        "frames",
+        "opcodes",
+        "masked",
+        "header bytes",
+        "payload bytes",
+    ]);
+    for (app, s) in &apps {
+        let name = topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
+            format!("{} ({})", topo.host_name(i.host), i.kind)
+        });
+        let opcodes: Vec<String> = s.opcodes.iter().map(|(o, n)| format!("{o} {n}")).collect();
+        t.row(vec![
+            name,
+            s.frames.to_string(),
+            opcodes.join(", "),
+            s.masked.to_string(),
+            s.header.to_string(),
+            s.payload.to_string(),
         ]);
     }
     out.push_str(&t.render());
