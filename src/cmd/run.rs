@@ -111,14 +111,22 @@ pub fn execute(args: Args) -> CmdResult {
         None => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(&output);
-            // Verdicts follow the text trace; other formats keep standard
-            // output machine-readable and report on standard error.
-            if args.format == Format::Text {
+            // Every textual output ends its last line, so whatever follows
+            // (the verdicts, a shell prompt) starts on a line of its own.
+            if !args.format.is_binary() && output.last().is_some_and(|b| *b != b'\n') {
+                let _ = writeln!(stdout);
+            }
+            // Verdicts follow the text timeline and the summary tables, after
+            // a blank line; other formats keep standard output
+            // machine-readable and report on standard error, once standard
+            // output has been flushed so that a terminal shows them in order.
+            if matches!(args.format, Format::Text | Format::Summary) {
                 if !verdicts.is_empty() {
                     let _ = writeln!(stdout);
                 }
                 let _ = write!(stdout, "{verdicts}");
             } else {
+                let _ = stdout.flush();
                 eprint!("{verdicts}");
             }
         }

@@ -40,6 +40,39 @@ fn run_prints_the_trace_then_the_verdicts_and_exits_0() {
 }
 
 #[test]
+fn every_textual_format_ends_its_last_line_before_the_verdicts() {
+    // The summary is read like the timeline: its verdicts follow on
+    // standard output after a blank line, never glued to the last line.
+    let o = simnet(&[
+        "run",
+        "scenarios/websocket/upgrade-and-echo.toml",
+        "--format",
+        "summary",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let end = out.find("Run ended at ").unwrap();
+    let line = &out[end..out[end..].find('\n').unwrap() + end];
+    assert!(!line.contains("expect"), "{line:?}");
+    assert!(out.contains("ms\n\nexpect the server switches protocols with 101"));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // Machine-readable formats keep standard output clean: the verdicts go
+    // to standard error, and standard output ends with a newline.
+    for format in ["mermaid", "jsonl", "csv", "svg"] {
+        let o = simnet(&[
+            "run",
+            "scenarios/websocket/upgrade-and-echo.toml",
+            "--format",
+            format,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert!(stdout(&o).ends_with('\n'), "{format}");
+        assert!(!stdout(&o).contains("expect "), "{format}");
+        assert!(stderr(&o).starts_with("expect "), "{format}");
+    }
+}
+
+#[test]
 fn a_failed_expectation_exits_1_and_shows_the_observed_value() {
     let scenario = std::fs::read_to_string("scenarios/tcp/close-client-first.toml")
         .unwrap()

@@ -320,6 +320,48 @@ fn the_close_diagram_tells_the_four_way_close() {
 }
 
 #[test]
+fn websocket_arrows_are_labelled_with_their_frames() {
+    let run = scenario("websocket/upgrade-and-echo");
+    let d = render_mermaid(&run.trace, &MermaidOptions::default());
+    let order = [
+        "client->>server: PSH, ACK seq=1 ack=1 len=",
+        "<br/>GET /chat HTTP/1.1",
+        "<br/>HTTP/1.1 101 Switching Protocols",
+        // Masked on the wire; the label shows the unmasked text.
+        "client->>server: PSH, ACK seq=",
+        "<br/>WS text fin masked len=5 #quot;hello#quot;",
+        "server->>client: PSH, ACK seq=",
+        "<br/>WS text fin len=5 #quot;hello#quot;",
+        "<br/>WS text fin masked len=5 #quot;world#quot;",
+        "<br/>WS text fin len=5 #quot;world#quot;",
+        "<br/>WS close fin masked len=6 code=1000 #quot;done#quot;",
+        "<br/>WS close fin len=2 code=1000",
+    ];
+    let mut from = 0;
+    for needle in order {
+        let at = d[from..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing or out of order in\n{d}"));
+        from += at + needle.len();
+    }
+    // One label per frame the applications sent, each on an arrow.
+    let sent = run
+        .trace
+        .records
+        .iter()
+        .filter(
+            |r| matches!(&r.event, TraceEvent::App { event, .. } if event.kind == "ws.frame-sent"),
+        )
+        .count();
+    let labels: usize = d
+        .lines()
+        .filter(|l| l.contains("->>"))
+        .map(|l| l.matches("<br/>WS ").count())
+        .sum();
+    assert_eq!(labels, sent);
+}
+
+#[test]
 fn a_lost_packet_is_a_crossed_arrow_where_it_was_sent() {
     let d = render_mermaid(
         &scenario("tcp/lost-final-ack").trace,

@@ -92,6 +92,8 @@ fn summaries_of_a_few_scenarios_match_their_snapshots() {
         "http/proxy-time-wait",
         "http/realtime-polling-vs-long-polling-vs-streaming",
         "flow/bottleneck-queue",
+        "websocket/transport-comparison",
+        "websocket/fallback-long-polling",
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
         let run = run_scenario(&load(&path), None, None);
@@ -100,3 +102,39 @@ fn summaries_of_a_few_scenarios_match_their_snapshots() {
     }
 }
 // ANCHOR_END: summaries
+
+/// The transport comparison's table counts, per subscriber, the packets and
+/// bytes of its own connections. Each subscriber there has a link of its own
+/// to the server, so the Links table (counted independently, per link) must
+/// give the same numbers; and every one of them got the same 20 events.
+#[test]
+fn the_transport_comparison_counts_each_subscribers_own_link() {
+    use simnet::render::summary::{event_delivery, summarize};
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/websocket/transport-comparison.toml");
+    let run = run_scenario(&load(&path), None, None);
+    let topo = &run.trace.topology;
+    let deliveries = event_delivery(&run.trace);
+    let modes: Vec<String> = deliveries.iter().map(|d| d.modes.join(",")).collect();
+    assert_eq!(modes, ["polling", "long polling", "streaming", "websocket"]);
+    let links = summarize(&run.trace).links;
+    for d in &deliveries {
+        let host = topo.apps[d.app.0 as usize].host;
+        let (packets, bytes) = links
+            .iter()
+            .filter(|l| l.from == host || l.to == Some(host))
+            .fold((0, 0), |(p, b), l| (p + l.sent, b + l.bytes));
+        assert_eq!(
+            (d.packets, d.wire_bytes),
+            (packets, bytes),
+            "{}",
+            topo.host_name(host)
+        );
+        assert_eq!(d.events, 20);
+        assert_eq!(d.event_bytes, deliveries[0].event_bytes);
+        assert_eq!(
+            d.overhead_per_event(),
+            (d.wire_bytes - d.event_bytes) / d.events
+        );
+    }
+}

@@ -17,6 +17,10 @@
 //! Two more tests damage a capture on purpose and check that tshark
 //! complains, so a silent tshark is known to mean a clean capture.
 //!
+//! Two check the WebSocket captures with tshark's WebSocket dissector: the
+//! upgrade is recognised and the frames are decoded (client frames
+//! unmasked) exactly as the trace reports them.
+//!
 //! tshark is required: without it these tests fail with instructions,
 //! unless `SIMNET_SKIP_TSHARK=1` is set.
 
@@ -464,4 +468,353 @@ fn a_malformed_packet_is_reported() {
         report.as_deref().is_some_and(|r| r.contains("Malformed")),
         "tshark should report a malformed packet: {report:?}"
     );
+}
+
+/// A WebSocket frame as tshark or the trace sees it: sender address,
+/// opcode (as the RFC numbers it), FIN, MASK, payload length.
+type WsFrame = (String, u8, bool, bool, u64);
+
+/// RFC 6455's number for an opcode name of simnet's traces.
+fn opcode_number(name: &str) -> u8 {
+    match name {
+        "continuation" => 0,
+        "text" => 1,
+        "binary" => 2,
+        "close" => 8,
+        "ping" => 9,
+        "pong" => 10,
+        other => panic!("unknown opcode name {other:?} in the trace"),
+    }
+}
+
+/// Every frame the applications reported sending (`ws.frame-sent`), per
+/// sender address, in the order each sender sent them.
+fn ws_frames_in_trace(trace: &Trace) -> BTreeMap<String, Vec<WsFrame>> {
+    use simnet::FieldValue;
+    let mut frames: BTreeMap<String, Vec<WsFrame>> = BTreeMap::new();
+    for r in &trace.records {
+        let TraceEvent::App { host, event, .. } = &r.event else {
+            continue;
+        };
+        if event.kind != "ws.frame-sent" {
+            continue;
+        }
+        let text = |k: &str| match event.field(k) {
+            Some(FieldValue::Text(t)) => t.clone(),
+            other => panic!("ws.frame-sent field {k} is {other:?}"),
+        };
+        let flag = |k: &str| matches!(event.field(k), Some(FieldValue::Bool(true)));
+        let len = match event.field("len") {
+            Some(FieldValue::Int(n)) => u64::try_from(*n).expect("a length is not negative"),
+            other => panic!("ws.frame-sent field len is {other:?}"),
+        };
+        let src = trace.topology.hosts[host.0 as usize].addr.to_string();
+        frames.entry(src.clone()).or_default().push((
+            src,
+            opcode_number(&text("opcode")),
+            flag("fin"),
+            flag("masked"),
+            len,
+        ));
+    }
+    frames
+}
+
+/// The fields read from tshark's WebSocket dissector, in `-e` order.
+const WS_FIELDS: [&str; 9] = [
+    "ip.src",
+    "websocket.fin",
+    "websocket.opcode",
+    "websocket.mask",
+    "websocket.payload_length",
+    "websocket.payload_length_ext_16",
+    "websocket.masking_key",
+    "websocket.payload.text",
+    "websocket.payload.close.status_code",
+];
+
+/// One frame as tshark decoded it: the [`WsFrame`] and, for a client's
+/// frame, the masking key; the unmasked text; a Close's status code.
+struct DissectedFrame {
+    frame: WsFrame,
+    masking_key: String,
+    text: String,
+    close_code: String,
+}
+
+/// Every WebSocket frame tshark finds in a capture, in capture order.
+/// `decode_as` lists extra ports to dissect as HTTP (tshark looks for the
+/// upgrade on port 80 only by default). A packet that carries several
+/// frames gives one line with each field's values joined by `;`.
+fn ws_frames_in_capture(file: &Path, decode_as: &[u16]) -> Result<Vec<DissectedFrame>, String> {
+    let rules: Vec<String> = decode_as
+        .iter()
+        .map(|p| format!("tcp.port=={p},http"))
+        .collect();
+    let mut args = vec![
+        "-Y",
+        "websocket",
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-E",
+        "aggregator=;",
+    ];
+    for rule in &rules {
+        args.extend(["-d", rule.as_str()]);
+    }
+    for field in WS_FIELDS {
+        args.extend(["-e", field]);
+    }
+    let output = tshark(file, &args)?;
+    let mut frames = Vec::new();
+    for line in output.lines() {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let column = |i: usize| -> Vec<&str> {
+            cells
+                .get(i)
+                .copied()
+                .unwrap_or("")
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let fins = column(1);
+        let opcodes = column(2);
+        let masks = column(3);
+        let lens = column(4);
+        let ext16 = column(5);
+        let keys = column(6);
+        let texts = column(7);
+        let codes = column(8);
+        let (mut ext16, mut keys, mut texts, mut codes) =
+            (ext16.iter(), keys.iter(), texts.iter(), codes.iter());
+        for (i, opcode) in opcodes.iter().enumerate() {
+            let flag = |v: Option<&&str>| matches!(v.copied(), Some("1" | "True"));
+            let opcode: u8 = opcode
+                .parse()
+                .map_err(|e| format!("opcode {opcode:?}: {e}"))?;
+            let masked = flag(masks.get(i));
+            let mut len: u64 = lens
+                .get(i)
+                .and_then(|l| l.parse().ok())
+                .ok_or_else(|| format!("no payload length in {line:?}"))?;
+            if len == 126 {
+                len = ext16
+                    .next()
+                    .and_then(|l| l.parse().ok())
+                    .ok_or_else(|| format!("no 16-bit length in {line:?}"))?;
+            }
+            let take = |it: &mut std::slice::Iter<&str>| it.next().map(|s| s.to_string());
+            frames.push(DissectedFrame {
+                frame: (cells[0].to_string(), opcode, flag(fins.get(i)), masked, len),
+                masking_key: if masked { take(&mut keys) } else { None }.unwrap_or_default(),
+                text: if opcode == 1 { take(&mut texts) } else { None }.unwrap_or_default(),
+                close_code: if opcode == 8 && len >= 2 {
+                    take(&mut codes)
+                } else {
+                    None
+                }
+                .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(frames)
+}
+
+/// The tshark frames per sender, in each sender's order.
+fn by_sender(frames: &[DissectedFrame]) -> BTreeMap<String, Vec<WsFrame>> {
+    let mut out: BTreeMap<String, Vec<WsFrame>> = BTreeMap::new();
+    for f in frames {
+        out.entry(f.frame.0.clone())
+            .or_default()
+            .push(f.frame.clone());
+    }
+    out
+}
+
+/// Upgrade and echo, as Wireshark sees it: the `GET` with `Upgrade:
+/// websocket` and the `101` are recognised as a WebSocket handshake (with a
+/// `Sec-WebSocket-Accept` that really is the key's hash), every frame is
+/// decoded as the trace reported it, the client's frames are masked, each
+/// with its own key, and tshark's unmasking gives back the very texts the
+/// scenario sends, which are not on the wire in clear.
+#[test]
+fn tshark_dissects_the_websocket_upgrade_and_unmasks_the_frames() {
+    if !tshark_available() {
+        return;
+    }
+    let path = scenarios_dir().join("websocket/upgrade-and-echo.toml");
+    let trace = run(&path);
+    let file = capture_path("websocket-dissection-upgrade-and-echo.pcap");
+    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+
+    // The texts the client sends, from the scenario itself.
+    let source = std::fs::read_to_string(&path).unwrap();
+    let scenario: toml::Table = toml::from_str(&source).unwrap();
+    let sends: Vec<String> = scenario["app"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"].as_str() == Some("ws-client"))
+        .flat_map(|a| a["send"].as_array().unwrap().iter())
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sends, ["hello", "world"]);
+    let addr = |name: &str| {
+        trace
+            .topology
+            .hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap()
+            .addr
+            .to_string()
+    };
+    let (client, server) = (addr("client"), addr("server"));
+
+    // The handshake: HTTP, recognised as an upgrade to WebSocket.
+    let handshake = tshark(
+        &file,
+        &[
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-e",
+            "ip.src",
+            "-e",
+            "http.request.method",
+            "-e",
+            "http.response.code",
+            "-e",
+            "http.upgrade",
+            "-e",
+            "http.sec_websocket_key",
+            "-e",
+            "http.sec_websocket_accept",
+            "-e",
+            "http.sec_websocket_version",
+        ],
+    )
+    .unwrap();
+    let lines: Vec<Vec<&str>> = handshake.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "one request and one response:\n{handshake}");
+    let (request, response) = (&lines[0], &lines[1]);
+    assert_eq!(
+        (request[0], request[1], request[3], request[6]),
+        (client.as_str(), "GET", "websocket", "13"),
+        "{handshake}"
+    );
+    assert_eq!(
+        (response[0], response[2], response[3]),
+        (server.as_str(), "101", "websocket"),
+        "{handshake}"
+    );
+    assert_eq!(
+        response[5],
+        simnet_ws::proto::handshake::accept_key(request[4]),
+        "Sec-WebSocket-Accept is the hash of the request's key"
+    );
+
+    // The frames: as many as the trace sent, with the same headers.
+    let frames = ws_frames_in_capture(&file, &[]).unwrap();
+    assert_eq!(by_sender(&frames), ws_frames_in_trace(&trace));
+    assert_eq!(frames.len(), 6, "two echoes and the two Close frames");
+    for f in &frames {
+        let from_client = f.frame.0 == client;
+        assert_eq!(
+            f.frame.3, from_client,
+            "only the client masks: {:?}",
+            f.frame
+        );
+        assert_eq!(f.masking_key.len(), if from_client { 8 } else { 0 });
+    }
+    let keys: BTreeSet<&str> = frames
+        .iter()
+        .filter(|f| f.frame.3)
+        .map(|f| f.masking_key.as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "a fresh masking key for each client frame");
+
+    // Unmasked by tshark: each text the client sent, and its echo.
+    let texts = |from: &str| -> Vec<String> {
+        frames
+            .iter()
+            .filter(|f| f.frame.0 == from && f.frame.1 == 1)
+            .map(|f| f.text.clone())
+            .collect()
+    };
+    assert_eq!(texts(&client), sends);
+    assert_eq!(texts(&server), sends);
+    let codes: Vec<&str> = frames
+        .iter()
+        .filter(|f| f.frame.1 == 8)
+        .map(|f| f.close_code.as_str())
+        .collect();
+    assert_eq!(codes, ["1000", "1000"], "a normal closure each way");
+
+    // On the wire the client's texts are masked: not there in clear.
+    let payloads = tshark(
+        &file,
+        &[
+            "-Y",
+            &format!("ip.src=={client} && tcp.len > 0"),
+            "-T",
+            "fields",
+            "-e",
+            "tcp.payload",
+        ],
+    )
+    .unwrap();
+    for text in &sends {
+        let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !payloads.contains(&hex),
+            "{text:?} travels in clear from the client"
+        );
+    }
+}
+
+/// Every WebSocket scenario's capture: tshark finds exactly the frames the
+/// trace reports sending, with the same opcode, FIN, MASK and length
+/// (fragments and interleaved control frames, Close with 1009, STOMP
+/// frames, the Socket.IO-style upgrade included).
+#[test]
+fn tshark_finds_every_websocket_frame_the_trace_sent() {
+    if !tshark_available() {
+        return;
+    }
+    let dir = scenarios_dir().join("websocket");
+    let files = simnet::scenario_files(&dir).expect("scenarios/websocket is readable");
+    assert!(files.len() >= 9, "the nine WebSocket scenarios");
+    let mut problems = Vec::new();
+    for path in &files {
+        let trace = run(path);
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let file = capture_path(&format!("websocket-frames-{name}.pcap"));
+        std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+        // transport-comparison's WebSocket server listens on port 81.
+        let frames = match ws_frames_in_capture(&file, &[81]) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let expected = ws_frames_in_trace(&trace);
+        if expected.is_empty() {
+            problems.push(format!("{name}: the trace sent no WebSocket frame"));
+        }
+        let got = by_sender(&frames);
+        if got != expected {
+            problems.push(format!(
+                "{name}: tshark found\n{got:?}\nthe trace sent\n{expected:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

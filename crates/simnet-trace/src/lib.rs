@@ -8,6 +8,8 @@
 //! - [`jsonl`]: every event as one JSON object per line, for `jq` and scripts.
 //! - [`relative`]: Wireshark-style relative sequence numbers, shared by the
 //!   renderers.
+//! - [`websocket`]: WebSocket frames decoded from the packets, to label the
+//!   Mermaid arrows that carry them.
 
 pub mod csv;
 pub mod jsonl;
@@ -17,6 +19,7 @@ pub mod plot;
 pub mod relative;
 pub mod summary;
 pub mod text;
+pub mod websocket;
 
 pub use jsonl::render_jsonl;
 pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};

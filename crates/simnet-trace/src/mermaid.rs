@@ -16,7 +16,9 @@
 //!   `len=` appears when the segment carries data, `win=` on the first
 //!   segment in each direction, whenever the advertised window changes and
 //!   whenever it is zero, the options on SYNs. A payload that starts with an HTTP request or status
-//!   line adds that line under the label.
+//!   line adds that line under the label; one that holds the start of
+//!   WebSocket frames adds one line per frame (`WS text fin masked len=5
+//!   "hello"`, see [`crate::websocket`]).
 //! - The arrow's head says what became of the packet: `->>` delivered, `-x`
 //!   lost (`(dropped: loss)`) or thrown away by the receiver (`(discarded by
 //!   server: bad checksum)`), `-)` still in flight when the trace ends. A copy
@@ -267,6 +269,7 @@ impl Selector {
 /// says so.
 pub fn render_mermaid(trace: &Trace, options: &MermaidOptions) -> String {
     let mut r = Renderer::new(&trace.topology, options);
+    r.ws_labels = crate::websocket::frame_labels(trace);
     for record in &trace.records {
         r.event(record.time, &record.event);
     }
@@ -544,6 +547,9 @@ struct Renderer<'a> {
     time_wait_since: BTreeMap<(HostId, SocketId), SimTime>,
     /// The arrow of every frame drawn, by frame id.
     frames: BTreeMap<FrameId, usize>,
+    /// The WebSocket frames that start in each packet
+    /// ([`crate::websocket::frame_labels`]).
+    ws_labels: BTreeMap<FrameId, Vec<String>>,
     items: Vec<Item>,
     events_shown: usize,
     /// The first event left out because of `max_events`.
@@ -561,6 +567,7 @@ impl<'a> Renderer<'a> {
             selected_sockets: BTreeMap::new(),
             time_wait_since: BTreeMap::new(),
             frames: BTreeMap::new(),
+            ws_labels: BTreeMap::new(),
             items: Vec::new(),
             events_shown: 0,
             cut_at: None,
@@ -816,6 +823,10 @@ impl<'a> Renderer<'a> {
                 label = escape_text(&label);
                 if let Some(line) = http_first_line(info.payload(bytes)) {
                     let _ = write!(label, "<br/>{}", escape_text(&line));
+                } else if let Some(frames) = self.ws_labels.get(&frame) {
+                    for f in frames {
+                        let _ = write!(label, "<br/>{}", escape_text(f));
+                    }
                 }
                 let (src, dst) = (info.src_endpoint(), info.dst_endpoint());
                 let conversation = src.zip(dst).map(|(a, b)| (a.min(b), a.max(b)));

@@ -5,7 +5,11 @@
 //! host: how many sockets were in each state, at the peak and at the end, and
 //! TIME-WAIT over time. Per link direction: frames sent, delivered, dropped
 //! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
-//! [`render_summary`] lays them out as plain-text tables.
+//! [`render_summary`] lays them out as plain-text tables. When applications
+//! report HTTP requests or delivered events, tables for those follow; per
+//! event subscriber ([`event_delivery`]): its mode, the events' delays, and
+//! the packets, bytes and overhead per event on its connections; per
+//! WebSocket application, the frames it sent.
 //!
 //! Everything is derived from the trace: connections from the packets on the
 //! wire (a new SYN on a 4-tuple starts a new connection), states from the
@@ -348,6 +352,8 @@ pub fn render_summary(trace: &Trace) -> String {
     }
 
     out.push_str(&http_tables(trace));
+    out.push_str(&delivery_table(trace));
+    out.push_str(&websocket_table(trace));
 
     let _ = writeln!(out, "\nLinks (per direction)");
     let mut t = Table::new(&[
@@ -443,8 +449,8 @@ impl Table {
 const MAX_REQUEST_ROWS: usize = 40;
 
 /// The HTTP part of the summary, from the events the HTTP applications report:
-/// per client (requests, connections, total time, latency), per request, and
-/// per event subscriber. Empty when no HTTP application ran.
+/// per client (requests, connections, total time, latency) and per request.
+/// Empty when no HTTP client ran.
 fn http_tables(trace: &Trace) -> String {
     use simnet_core::trace::FieldValue;
     let topo = &trace.topology;
@@ -473,14 +479,6 @@ fn http_tables(trace: &Trace) -> String {
     }
     let mut clients: BTreeMap<simnet_core::AppId, ClientStats> = BTreeMap::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
-    #[derive(Default)]
-    struct SubStats {
-        mode: String,
-        events: u64,
-        sum: SimDuration,
-        max: SimDuration,
-    }
-    let mut subs: BTreeMap<simnet_core::AppId, SubStats> = BTreeMap::new();
     for r in trace.records.iter() {
         let TraceEvent::App { host, app, event } = &r.event else {
             continue;
@@ -521,16 +519,6 @@ fn http_tables(trace: &Trace) -> String {
             }
             "http.error" => clients.entry(*app).or_insert_with(c).errors += 1,
             "http.retry" => clients.entry(*app).or_insert_with(c).retries += 1,
-            "http.event" => {
-                let s = subs.entry(*app).or_default();
-                if let Some(FieldValue::Text(m)) = event.field("mode") {
-                    s.mode = m.clone();
-                }
-                let l = dur(event, "latency");
-                s.events += 1;
-                s.sum = s.sum + l;
-                s.max = s.max.max(l);
-            }
             _ => {}
         }
     }
@@ -589,19 +577,280 @@ fn http_tables(trace: &Trace) -> String {
         }
         out.push_str(&t.render());
     }
-    if !subs.is_empty() {
-        let _ = writeln!(out, "\nEvent delivery");
-        let mut t = Table::new(&["subscriber", "mode", "events", "mean delay", "max delay"]);
-        for (app, s) in &subs {
-            t.row(vec![
-                app_host(app),
-                s.mode.clone(),
-                s.events.to_string(),
-                SimDuration::from_nanos(s.sum.as_nanos() / s.events.max(1)).to_string(),
-                s.max.to_string(),
-            ]);
-        }
-        out.push_str(&t.render());
+    out
+}
+
+/// The application events that report a published event reaching a
+/// subscriber: `http.event` (polling, long polling, streaming), `ws.event`
+/// (WebSocket) and `sio.event` (the Socket.IO-style client, on either
+/// transport). Each carries `latency` (publication to delivery), `mode` and
+/// `bytes` (the length of the event's own text, `id=3 t=1500000000`).
+const DELIVERY_EVENTS: [&str; 3] = ["http.event", "ws.event", "sio.event"];
+
+/// What one subscriber's events cost (see [`event_delivery`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The subscribing application.
+    pub app: simnet_core::AppId,
+    /// Modes in the order they were first seen (`long polling`, then
+    /// `websocket` for a client that upgraded).
+    pub modes: Vec<String>,
+    /// Events delivered.
+    pub events: u64,
+    /// The sum of their delays (publication to delivery).
+    pub delay_sum: SimDuration,
+    /// The longest delay.
+    pub delay_max: SimDuration,
+    /// The events' own bytes (the sum of their `bytes` fields).
+    pub event_bytes: u64,
+    /// IP packets sent on the subscriber's connections, both ways.
+    pub packets: u64,
+    /// Their IP bytes (IP and TCP headers included).
+    pub wire_bytes: u64,
+}
+
+impl Delivery {
+    /// The mean delay.
+    pub fn mean_delay(&self) -> SimDuration {
+        SimDuration::from_nanos(
+            self.delay_sum
+                .as_nanos()
+                .checked_div(self.events)
+                .unwrap_or(0),
+        )
     }
+
+    /// Bytes on the wire beyond the events themselves, per event:
+    /// `(wire_bytes - event_bytes) / events`, rounded down (0 with no events).
+    pub fn overhead_per_event(&self) -> u64 {
+        self.wire_bytes
+            .saturating_sub(self.event_bytes)
+            .checked_div(self.events)
+            .unwrap_or(0)
+    }
+}
+
+/// What each subscriber's events cost, in application order: one
+/// [`Delivery`] per application that reported [`DELIVERY_EVENTS`].
+///
+/// A connection belongs to the application whose socket was at one end of
+/// it (its `SocketCall`s name the socket, the socket's `TcpState` changes
+/// give the 4-tuple); every IP packet sent with that 4-tuple, either way, is
+/// counted once when sent (as the Links table counts frames): handshakes,
+/// requests, empty answers, ACKs, retransmissions and the close included.
+pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
+    use simnet_core::AppId;
+    use simnet_core::packet::Transport;
+    use simnet_core::trace::FieldValue;
+
+    let mut subs: BTreeMap<AppId, Delivery> = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::App { app, event, .. } = &r.event else {
+            continue;
+        };
+        if !DELIVERY_EVENTS.contains(&event.kind.as_str()) {
+            continue;
+        }
+        let d = subs.entry(*app).or_insert_with(|| Delivery {
+            app: *app,
+            modes: Vec::new(),
+            events: 0,
+            delay_sum: SimDuration::ZERO,
+            delay_max: SimDuration::ZERO,
+            event_bytes: 0,
+            packets: 0,
+            wire_bytes: 0,
+        });
+        if let Some(FieldValue::Text(m)) = event.field("mode")
+            && !d.modes.contains(m)
+        {
+            d.modes.push(m.clone());
+        }
+        let delay = match event.field("latency") {
+            Some(FieldValue::Duration(l)) => *l,
+            _ => SimDuration::ZERO,
+        };
+        d.events += 1;
+        d.delay_sum = d.delay_sum + delay;
+        d.delay_max = d.delay_max.max(delay);
+        if let Some(FieldValue::Int(b)) = event.field("bytes") {
+            d.event_bytes += u64::try_from(*b).unwrap_or(0);
+        }
+    }
+    if subs.is_empty() {
+        return Vec::new();
+    }
+
+    // The subscribers' connections, by their 4-tuple (lower endpoint first).
+    let key = |a: SocketAddrV4, b: SocketAddrV4| if a <= b { (a, b) } else { (b, a) };
+    let mut owner: BTreeMap<(HostId, SocketId), AppId> = BTreeMap::new();
+    let mut conns: BTreeMap<(SocketAddrV4, SocketAddrV4), AppId> = BTreeMap::new();
+    for r in trace.records.iter() {
+        match &r.event {
+            TraceEvent::SocketCall {
+                host,
+                app,
+                socket: Some(socket),
+                ..
+            } if subs.contains_key(app) => {
+                owner.insert((*host, *socket), *app);
+            }
+            TraceEvent::TcpState {
+                host,
+                socket,
+                local,
+                remote: Some(remote),
+                ..
+            } => {
+                if let Some(app) = owner.get(&(*host, *socket)) {
+                    conns.entry(key(*local, *remote)).or_insert(*app);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (_, _, p) in trace.packets() {
+        let Transport::Tcp(tcp) = &p.transport else {
+            continue;
+        };
+        let k = key(
+            SocketAddrV4::new(p.src, tcp.src_port),
+            SocketAddrV4::new(p.dst, tcp.dst_port),
+        );
+        if let Some(d) = conns.get(&k).and_then(|app| subs.get_mut(app)) {
+            d.packets += 1;
+            d.wire_bytes += u64::from(p.ip_len);
+        }
+    }
+    subs.into_values().collect()
+}
+
+/// The "Event delivery" table: one row per [`Delivery`], comparing how
+/// each subscriber learned of the same events.
+///
+/// - `mean delay`, `max delay`: over the `latency` of its events.
+/// - `packets`, `wire bytes`: every IP packet on the subscriber's TCP
+///   connections, both ways, for their whole life; `wire bytes` are IP
+///   bytes, headers included (see [`event_delivery`]).
+/// - `event bytes`: the sum of the events' own text lengths (`bytes`).
+/// - `overhead/event`: `(wire bytes - event bytes) / events`, rounded down:
+///   everything the subscriber's connections carried beyond the events
+///   themselves (IP, TCP, HTTP and WebSocket headers, chunk and SSE framing,
+///   requests and empty answers, handshakes and ACKs), per event delivered.
+///
+/// Empty when no application reported a delivered event.
+fn delivery_table(trace: &Trace) -> String {
+    let deliveries = event_delivery(trace);
+    if deliveries.is_empty() {
+        return String::new();
+    }
+    let topo = &trace.topology;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nEvent delivery (packets and bytes: the subscriber's connections, both ways)"
+    );
+    let mut t = Table::new(&[
+        "subscriber",
+        "mode",
+        "events",
+        "mean delay",
+        "max delay",
+        "packets",
+        "wire bytes",
+        "event bytes",
+        "overhead/event",
+    ]);
+    for d in &deliveries {
+        let name = topo
+            .apps
+            .get(d.app.0 as usize)
+            .map_or("?".to_string(), |i| {
+                format!("{} ({})", topo.host_name(i.host), i.kind)
+            });
+        t.row(vec![
+            name,
+            d.modes.join(" then "),
+            d.events.to_string(),
+            d.mean_delay().to_string(),
+            d.delay_max.to_string(),
+            d.packets.to_string(),
+            d.wire_bytes.to_string(),
+            d.event_bytes.to_string(),
+            d.overhead_per_event().to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
+    out
+}
+
+/// The "WebSocket frames" table: per application that reported
+/// `ws.frame-sent`, how many frames it sent, of which opcodes, how many
+/// masked, and their header and payload bytes (the `header` and `len`
+/// fields). Empty when no WebSocket frame was sent.
+fn websocket_table(trace: &Trace) -> String {
+    use simnet_core::AppId;
+    use simnet_core::trace::FieldValue;
+    #[derive(Default)]
+    struct Sent {
+        frames: u64,
+        opcodes: BTreeMap<String, u64>,
+        masked: u64,
+        header: u64,
+        payload: u64,
+    }
+    let mut apps: BTreeMap<AppId, Sent> = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::App { app, event, .. } = &r.event else {
+            continue;
+        };
+        if event.kind != "ws.frame-sent" {
+            continue;
+        }
+        let int = |k: &str| match event.field(k) {
+            Some(FieldValue::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let s = apps.entry(*app).or_default();
+        s.frames += 1;
+        if let Some(FieldValue::Text(op)) = event.field("opcode") {
+            *s.opcodes.entry(op.clone()).or_insert(0) += 1;
+        }
+        s.masked += u64::from(matches!(
+            event.field("masked"),
+            Some(FieldValue::Bool(true))
+        ));
+        s.header += int("header");
+        s.payload += int("len");
+    }
+    if apps.is_empty() {
+        return String::new();
+    }
+    let topo = &trace.topology;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nWebSocket frames sent");
+    let mut t = Table::new(&[
+        "sender",
+        "frames",
+        "opcodes",
+        "masked",
+        "header bytes",
+        "payload bytes",
+    ]);
+    for (app, s) in &apps {
+        let name = topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
+            format!("{} ({})", topo.host_name(i.host), i.kind)
+        });
+        let opcodes: Vec<String> = s.opcodes.iter().map(|(o, n)| format!("{o} {n}")).collect();
+        t.row(vec![
+            name,
+            s.frames.to_string(),
+            opcodes.join(", "),
+            s.masked.to_string(),
+            s.header.to_string(),
+            s.payload.to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
     out
 }

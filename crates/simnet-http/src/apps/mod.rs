@@ -118,8 +118,10 @@ pub(crate) fn event_line(id: u64, published_ns: u64) -> String {
     format!("id={id} t={published_ns}\n")
 }
 
-/// Every `(id, published_ns)` in a body or chunk.
-pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64)> {
+/// Every `(id, published_ns, len)` in a body or chunk, where `len` is the
+/// length in bytes of the event's own text (`id=3 t=1500000000`), without
+/// the line end and the `data:` field name of a Server-Sent Event around it.
+pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64, u64)> {
     String::from_utf8_lossy(body)
         .lines()
         .filter_map(|line| {
@@ -133,7 +135,7 @@ pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64)> {
                     t = v.parse().ok();
                 }
             }
-            Some((id?, t?))
+            Some((id?, t?, line.len() as u64))
         })
         .collect()
 }
@@ -147,8 +149,11 @@ mod tests {
         assert_eq!(split_target("/events?since=3"), ("/events", Some(3)));
         assert_eq!(split_target("/"), ("/", None));
         let body = format!("{}{}", event_line(1, 500), event_line(2, 900));
-        assert_eq!(parse_events(body.as_bytes()), vec![(1, 500), (2, 900)]);
-        assert_eq!(parse_events(b"data: id=7 t=42\n\n"), vec![(7, 42)]);
+        assert_eq!(
+            parse_events(body.as_bytes()),
+            vec![(1, 500, 10), (2, 900, 10)]
+        );
+        assert_eq!(parse_events(b"data: id=7 t=42\n\n"), vec![(7, 42, 9)]);
         assert_eq!(parse_events(b"nothing here"), vec![]);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Each event the server publishes carries its publication time, so the
 //! subscriber reports, per event, how long after publication it learned
-//! about it (`http.event`, field `latency`). Together with the bytes each
-//! link carried, that is the cost of each technique.
+//! about it (`http.event`, fields `latency` and `bytes`, the length of the
+//! event's own text). Together with the bytes each link carried, that is
+//! the cost of each technique.
 
 use super::{flush, parse_events, read_all};
 use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request};
@@ -145,7 +146,7 @@ impl HttpSubscriber {
     }
 
     fn learn(&mut self, cx: &mut AppContext<'_>, sid: SocketId, body: &[u8]) {
-        for (id, published) in parse_events(body) {
+        for (id, published, len) in parse_events(body) {
             if !self.seen.insert(id) {
                 continue;
             }
@@ -163,7 +164,8 @@ impl HttpSubscriber {
                 .on(sid)
                 .with("id", id)
                 .with("latency", latency)
-                .with("mode", self.mode.name()),
+                .with("mode", self.mode.name())
+                .with("bytes", len),
             );
         }
         if self.learned.len() as u64 >= self.stop_after && !self.done {

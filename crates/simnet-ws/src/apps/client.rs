@@ -295,7 +295,8 @@ impl WsClient {
                 .on(sid)
                 .with("id", id)
                 .with("latency", delay)
-                .with("mode", "websocket"),
+                .with("mode", "websocket")
+                .with("bytes", bytes.len() as u64),
             );
         }
         self.received.push(message);

@@ -33,7 +33,7 @@
 //! | `ws.upgrade` | a server answers an upgrade (or a plain request on a WebSocket endpoint), or a client checks the answer | `path`, `status`, `protocol`, `ok` |
 //! | `ws.frame-sent`, `ws.frame-received` | every frame, control frames included | `opcode`, `fin`, `masked`, `len`, `header` (header bytes) |
 //! | `ws.message` | a whole message arrived | `type`, `len`, `latency` (echo round trip, or delay since publication) |
-//! | `ws.event` | a message carried a published event | `id`, `latency`, `mode` (`websocket`) |
+//! | `ws.event` | a message carried a published event | `id`, `latency`, `mode` (`websocket`), `bytes` (the event's text) |
 //! | `ws.push` | a server pushed a message nobody asked for | `id`, `clients` |
 //! | `ws.pong` | a Pong answered one of this side's Pings | `rtt` |
 //! | `ws.close` | a Close frame arrived | `code`, `reason` |
@@ -49,7 +49,7 @@
 //! | `sio.hold`, `sio.hold-timeout`, `sio.release` | a poll is held, times out (204), or is released with `noop` after an upgrade | |
 //! | `sio.publish` | a Socket.IO-style server publishes an event | `id` |
 //! | `sio.transport` | a Socket.IO-style client's transport changed | `transport` (`polling`, `websocket`, `upgrade-failed`), `status` |
-//! | `sio.event` | a Socket.IO-style client learned of an event | `id`, `latency`, `mode` (`long polling`, `websocket`) |
+//! | `sio.event` | a Socket.IO-style client learned of an event | `id`, `latency`, `mode` (`long polling`, `websocket`), `bytes` (the event's text) |
 //! | `sio.done` | a Socket.IO-style client has all its events and closes | |
 //!
 //! Failures that are not protocol steps are reported as `ws.connect-failed`,

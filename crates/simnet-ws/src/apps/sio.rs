@@ -688,7 +688,8 @@ impl SioClient {
                                 } else if line.trim() == "noop" {
                                     released = true;
                                 } else if let Some((id, t)) = parse_event(line) {
-                                    self.learn(cx, sid, id, t, "long polling");
+                                    let len = line.trim().len() as u64;
+                                    self.learn(cx, sid, (id, t, len), "long polling");
                                 }
                             }
                         }
@@ -777,8 +778,7 @@ impl SioClient {
         &mut self,
         cx: &mut AppContext<'_>,
         sid: SocketId,
-        id: u64,
-        published: SimTime,
+        (id, published, len): (u64, SimTime, u64),
         mode: &'static str,
     ) {
         if !self.seen.insert(id) {
@@ -795,7 +795,8 @@ impl SioClient {
             .on(sid)
             .with("id", id)
             .with("latency", delay)
-            .with("mode", mode),
+            .with("mode", mode)
+            .with("bytes", len),
         );
         if self.learned.len() as u64 >= self.stop_after && !self.done {
             self.done = true;
@@ -862,7 +863,7 @@ impl SioClient {
             match event {
                 WsEvent::Message(Message::Text(t)) => {
                     if let Some((id, published)) = parse_event(&t) {
-                        self.learn(cx, sid, id, published, "websocket");
+                        self.learn(cx, sid, (id, published, t.len() as u64), "websocket");
                     }
                 }
                 WsEvent::ConnectionLost | WsEvent::ProtocolError { .. } if !self.done => {

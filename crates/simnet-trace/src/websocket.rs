@@ -1,0 +1,355 @@
+//! WebSocket frames found in the packets themselves, for labelling arrows.
+//!
+//! [`frame_labels`] reads a trace the way Wireshark reads a capture: it
+//! reassembles each TCP direction's byte stream from the segments sent
+//! (by sequence number, so retransmissions and reordering do not matter),
+//! finds connections whose server answered an HTTP request with `101
+//! Switching Protocols`, and decodes the WebSocket frames (RFC 6455 §5.2)
+//! that follow the handshake in each direction. Every packet whose payload
+//! holds the first byte of a frame is labelled with that frame, e.g.
+//! `WS text fin masked len=5 "hello"` (masked payloads are unmasked for the
+//! preview).
+//!
+//! It needs nothing but the packets: no application event, and no knowledge
+//! of the `simnet-ws` crate. Only streams that start like HTTP are kept in
+//! memory, each up to [`MAX_STREAM_BYTES`]; frames beyond that are not
+//! labelled.
+
+use simnet_core::packet::{FrameId, Transport};
+use simnet_core::trace::{Trace, TraceEvent};
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+
+/// Bytes of one direction's stream kept for decoding.
+pub const MAX_STREAM_BYTES: usize = 1 << 20;
+
+/// Characters of a text frame (or Close reason) quoted in a label.
+const PREVIEW_CHARS: usize = 16;
+
+/// Labels shown per packet at most; more frames are counted.
+const MAX_LABELS: usize = 6;
+
+/// One direction of a TCP connection: (sender, receiver).
+type Direction = (SocketAddrV4, SocketAddrV4);
+
+/// One direction's stream, as far as it was kept.
+#[derive(Default)]
+struct Stream {
+    /// Sequence number of stream offset 0 (the SYN's plus one).
+    base: u32,
+    /// Bytes from offset 0 with no gap.
+    bytes: Vec<u8>,
+    /// Segments that arrived beyond a gap, by offset.
+    pending: BTreeMap<u64, Vec<u8>>,
+    /// Whether the stream is no longer kept (not HTTP, or too long).
+    dropped: bool,
+    /// Data-bearing packets: (frame, stream offset, length).
+    packets: Vec<(FrameId, u64, u64)>,
+}
+
+impl Stream {
+    fn add(&mut self, offset: u64, data: &[u8]) {
+        if self.dropped {
+            return;
+        }
+        if offset == 0 && !(data.starts_with(b"GET ") || data.starts_with(b"HTTP/1.")) {
+            self.drop_bytes();
+            return;
+        }
+        self.pending.entry(offset).or_insert_with(|| data.to_vec());
+        // Move every segment that now touches the contiguous prefix.
+        while let Some((&off, _)) = self.pending.first_key_value() {
+            let have = self.bytes.len() as u64;
+            if off > have {
+                break;
+            }
+            let seg = self.pending.pop_first().map(|(_, s)| s).unwrap_or_default();
+            let skip = usize::try_from(have - off).unwrap_or(usize::MAX);
+            if let Some(new) = seg.get(skip..) {
+                self.bytes.extend_from_slice(new);
+            }
+        }
+        if self.bytes.len() + self.pending.values().map(Vec::len).sum::<usize>() > MAX_STREAM_BYTES
+        {
+            self.bytes.truncate(MAX_STREAM_BYTES);
+            self.pending.clear();
+            self.dropped = true;
+        }
+    }
+
+    fn drop_bytes(&mut self) {
+        self.dropped = true;
+        self.bytes = Vec::new();
+        self.pending.clear();
+    }
+
+    /// Where the HTTP head ends (after `\r\n\r\n`), if it does.
+    fn head_end(&self) -> Option<usize> {
+        self.bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+    }
+}
+
+/// The WebSocket frames that start in each packet, as labels.
+pub fn frame_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
+    let mut streams: BTreeMap<Direction, Stream> = BTreeMap::new();
+    let mut labels = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::PacketSent { frame, bytes, .. } = &r.event else {
+            continue;
+        };
+        let Some(info) = r.event.packet_info() else {
+            continue;
+        };
+        let Transport::Tcp(tcp) = &info.transport else {
+            continue;
+        };
+        let dir = (
+            SocketAddrV4::new(info.src, tcp.src_port),
+            SocketAddrV4::new(info.dst, tcp.dst_port),
+        );
+        if tcp.flags.syn() {
+            // A new SYN on a 4-tuple starts a new connection: decode the
+            // old one first.
+            if let Some(old) = streams.remove(&dir) {
+                let reverse = streams.remove(&(dir.1, dir.0));
+                decode_connection(old, reverse, &mut labels);
+            }
+            streams.insert(
+                dir,
+                Stream {
+                    base: tcp.seq.wrapping_add(1),
+                    ..Stream::default()
+                },
+            );
+            continue;
+        }
+        let payload = info.payload(bytes);
+        if payload.is_empty() {
+            continue;
+        }
+        let Some(stream) = streams.get_mut(&dir) else {
+            continue;
+        };
+        let offset = u64::from(tcp.seq.wrapping_sub(stream.base));
+        stream.packets.push((*frame, offset, payload.len() as u64));
+        stream.add(offset, payload);
+    }
+    // Decode what is left, each connection once.
+    let dirs: Vec<Direction> = streams.keys().copied().collect();
+    for dir in dirs {
+        if let Some(s) = streams.remove(&dir) {
+            let reverse = streams.remove(&(dir.1, dir.0));
+            decode_connection(s, reverse, &mut labels);
+        }
+    }
+    labels
+}
+
+/// Decodes both directions of one connection if its server switched to
+/// WebSocket.
+fn decode_connection(a: Stream, b: Option<Stream>, labels: &mut BTreeMap<FrameId, Vec<String>>) {
+    let Some(b) = b else {
+        return;
+    };
+    let switched = |s: &Stream| s.bytes.starts_with(b"HTTP/1.1 101") && s.head_end().is_some();
+    if !(switched(&a) && b.head_end().is_some() || switched(&b) && a.head_end().is_some()) {
+        return;
+    }
+    for s in [a, b] {
+        let Some(start) = s.head_end() else {
+            continue;
+        };
+        let frames = decode_frames(&s.bytes, start);
+        for (frame, offset, len) in &s.packets {
+            let inside: Vec<&String> = frames
+                .iter()
+                .filter(|(at, _)| *at >= *offset && *at < offset + len)
+                .map(|(_, l)| l)
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            let mut shown: Vec<String> = inside
+                .iter()
+                .take(MAX_LABELS)
+                .map(|l| l.to_string())
+                .collect();
+            if inside.len() > MAX_LABELS {
+                let more = inside.len() - MAX_LABELS;
+                shown.push(format!(
+                    "(+{more} more frame{})",
+                    if more == 1 { "" } else { "s" }
+                ));
+            }
+            labels.entry(*frame).or_insert(shown);
+        }
+    }
+}
+
+/// Every whole frame header in `bytes` from `start`: (offset, label). Stops
+/// at the first frame whose header is incomplete or invalid.
+pub fn decode_frames(bytes: &[u8], start: usize) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while let Some(&[b0, b1]) = bytes.get(at..).and_then(|s| s.get(..2)) {
+        let fin = b0 & 0x80 != 0;
+        let opcode = match b0 & 0x0f {
+            0 => "continuation",
+            1 => "text",
+            2 => "binary",
+            8 => "close",
+            9 => "ping",
+            10 => "pong",
+            _ => break,
+        };
+        let masked = b1 & 0x80 != 0;
+        let (len, mut header) = match b1 & 0x7f {
+            126 => match bytes.get(at + 2..at + 4) {
+                Some(l) => (u64::from(u16::from_be_bytes([l[0], l[1]])), 4),
+                None => break,
+            },
+            127 => match bytes
+                .get(at + 2..at + 10)
+                .and_then(|l| <[u8; 8]>::try_from(l).ok())
+            {
+                Some(l) => (u64::from_be_bytes(l), 10),
+                None => break,
+            },
+            n => (u64::from(n), 2),
+        };
+        let key = if masked {
+            let Some(k) = bytes.get(at + header..at + header + 4) else {
+                break;
+            };
+            header += 4;
+            [k[0], k[1], k[2], k[3]]
+        } else {
+            [0; 4]
+        };
+        let payload_start = at + header;
+        let shown_len = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(4 * PREVIEW_CHARS + 2);
+        let payload: Vec<u8> = bytes
+            .get(payload_start..)
+            .unwrap_or(&[])
+            .iter()
+            .take(shown_len)
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        let mut label = format!("WS {opcode}");
+        if fin {
+            label.push_str(" fin");
+        }
+        if masked {
+            label.push_str(" masked");
+        }
+        label.push_str(&format!(" len={len}"));
+        match opcode {
+            "close" if payload.len() >= 2 => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                label.push_str(&format!(" code={code}"));
+                push_preview(&mut label, &payload[2..]);
+            }
+            "text" | "ping" | "pong" => push_preview(&mut label, &payload),
+            _ => {}
+        }
+        out.push((at as u64, label));
+        let Some(next) = u64::try_from(payload_start)
+            .ok()
+            .and_then(|p| p.checked_add(len))
+            .and_then(|n| usize::try_from(n).ok())
+        else {
+            break;
+        };
+        at = next;
+    }
+    out
+}
+
+/// Appends ` "text"` (at most [`PREVIEW_CHARS`] characters, `…` when cut)
+/// when the bytes are printable UTF-8.
+fn push_preview(label: &mut String, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        // Cut in the middle of a character by the preview window.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("")
+        }
+        Err(_) => return,
+    };
+    if text.chars().any(|c| c.is_control()) {
+        return;
+    }
+    let mut chars = text.chars();
+    let preview: String = chars.by_ref().take(PREVIEW_CHARS).collect();
+    let more = chars.next().is_some() || text.len() < bytes.len();
+    label.push_str(&format!(" \"{preview}{}\"", if more { "…" } else { "" }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_rfc_6455_example_frames() {
+        // RFC 6455 §5.7: unmasked and masked "Hello", a fragmented "Hel"
+        // "lo", an unmasked Ping, a 256-byte binary frame.
+        let mut bytes = vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        bytes.extend([
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        bytes.extend([0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+        bytes.extend([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        bytes.extend([0x82, 0x7e, 0x01, 0x00]);
+        bytes.extend([0u8; 256]);
+        bytes.extend([0x88, 0x02, 0x03, 0xf1]);
+        let labels: Vec<String> = decode_frames(&bytes, 0)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "WS text fin len=5 \"Hello\"",
+                "WS text fin masked len=5 \"Hello\"",
+                "WS text len=3 \"Hel\"",
+                "WS continuation fin len=2",
+                "WS ping fin len=5 \"Hello\"",
+                "WS binary fin len=256",
+                "WS close fin len=2 code=1009",
+            ]
+        );
+    }
+
+    #[test]
+    fn stops_at_an_incomplete_or_invalid_header_without_panicking() {
+        assert!(decode_frames(&[0x81], 0).is_empty());
+        assert!(decode_frames(&[0x81, 0x7e, 0x01], 0).is_empty());
+        assert!(decode_frames(&[0x81, 0xff, 0, 0, 0, 0, 0, 0, 0], 0).is_empty());
+        assert!(decode_frames(&[0x83, 0x00], 0).is_empty());
+        assert_eq!(
+            decode_frames(
+                &[0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                0
+            )
+            .len(),
+            1
+        );
+        assert!(decode_frames(&[0x81, 0x05], 5).is_empty());
+        // Every prefix of a valid stream, for good measure.
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        for cut in 0..frame.len() {
+            let _ = decode_frames(&frame[..cut], 0);
+        }
+    }
+}
