@@ -88,16 +88,38 @@ pub fn execute(args: Args) -> CmdResult {
         to: args.to.map(|d| simnet::SimTime::ZERO + d),
         max_events: args.max_events,
     };
-    let output = simnet::render_with(&run, args.format, &options);
-    if args.format == Format::Mermaid
-        && output.len() > simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE
-    {
-        eprintln!(
-            "warning: the diagram has {} characters; Mermaid refuses more than {} by default. \
-             Narrow it with --connection, --from/--to or --max-events.",
-            output.len(),
-            simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE
-        );
+    let mut output = simnet::render_with(&run, args.format, &options);
+    let limit = simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE;
+    if args.format == Format::Mermaid && output.len() > limit {
+        let narrowed = options.connection.is_some()
+            || options.from.is_some()
+            || options.to.is_some()
+            || options.max_events.is_some();
+        if narrowed {
+            eprintln!(
+                "warning: the diagram has {} characters; Mermaid refuses more than {limit} by \
+                 default. Narrow it further with --connection, --from/--to or --max-events.",
+                output.len(),
+            );
+        } else {
+            // A diagram Mermaid refuses to draw is of no use to anyone: keep
+            // the longest prefix of the run that fits, and say so.
+            let full = output.len();
+            let (events, fitted) = longest_fitting_prefix(limit, |n| {
+                let opts = simnet::RenderOptions {
+                    max_events: Some(n),
+                    ..options.clone()
+                };
+                simnet::render_with(&run, args.format, &opts)
+            });
+            output = fitted;
+            eprintln!(
+                "warning: the whole diagram would have {full} characters, more than Mermaid's \
+                 default limit of {limit}: showing the first {events} events. Choose what to \
+                 show with --connection, --from/--to or --max-events (a large --max-events \
+                 gives the whole run)."
+            );
+        }
     }
     let verdicts = simnet::verdicts(&run);
     let failed = run.outcomes.iter().any(|o| !o.passed);
@@ -136,4 +158,35 @@ pub fn execute(args: Args) -> CmdResult {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The largest event count whose diagram, as `render` draws it, has at most
+/// `limit` characters, and that diagram (binary search: a diagram only grows
+/// with the events it shows).
+fn longest_fitting_prefix(limit: usize, render: impl Fn(usize) -> Vec<u8>) -> (usize, Vec<u8>) {
+    let (mut lo, mut hi) = (1usize, 1usize);
+    let mut best = render(1);
+    loop {
+        let out = render(hi);
+        if out.len() > limit {
+            break;
+        }
+        best = out;
+        lo = hi;
+        hi *= 2;
+        if hi > 1 << 24 {
+            return (lo, best);
+        }
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let out = render(mid);
+        if out.len() <= limit {
+            best = out;
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo, best)
 }

@@ -261,3 +261,29 @@ fn a_closed_pipe_ends_output_quietly_instead_of_panicking() {
     assert_ne!(o.status.code(), Some(101), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_diagram_too_long_for_mermaid_is_cut_to_fit_unless_asked_for_more() {
+    let file = "scenarios/flow/congestion-control.toml";
+    let o = simnet(&["run", file, "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let diagram = stdout(&o);
+    assert!(diagram.len() <= 50_000, "{} characters", diagram.len());
+    assert!(
+        diagram.contains("diagram cut after"),
+        "no note saying where it stops"
+    );
+    assert!(stderr(&o).contains("more than Mermaid's default limit"));
+    // Asking for a number of events is respected, even past the limit.
+    let o = simnet(&[
+        "run",
+        file,
+        "--format",
+        "mermaid",
+        "--max-events",
+        "1000000",
+    ]);
+    assert!(stdout(&o).len() > 50_000);
+    assert!(!stdout(&o).contains("diagram cut after"));
+    assert!(stderr(&o).contains("Mermaid refuses more than"));
+}
