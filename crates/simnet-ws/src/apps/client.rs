@@ -18,7 +18,7 @@
 
 use super::{ClientLink, ClientLinkEvent, message_event, parse_event};
 use crate::proto::close;
-use crate::proto::conn::{Message, WsConfig, WsEvent};
+use crate::proto::conn::{Message, WsEvent};
 use crate::proto::frame::Opcode;
 use simnet_core::apps::filler;
 use simnet_core::{App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, TimerId};
@@ -401,39 +401,15 @@ impl SendMessage for crate::proto::conn::WsConn {
 
 impl App for WsClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        match ClientLink::connect(
-            cx,
-            self.remote,
-            &self.host,
-            &self.path,
-            &self.protocols,
-            WsConfig::default(),
-        ) {
-            Ok(link) => self.link = Some(link),
-            Err(e) => cx.emit(AppEvent::new(
-                "ws.connect-failed",
-                format!("connect to {} failed: {e}", self.remote),
-            )),
-        }
+        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &self.protocols);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         let Some(link) = self.link.as_mut() else {
             return;
         };
-        let events = match event {
-            SocketEvent::Connected(sid) if sid == link.sid => {
-                link.on_connected(cx);
-                Vec::new()
-            }
-            SocketEvent::Readable(sid) if sid == link.sid => link.on_readable(cx),
-            SocketEvent::Writable(sid) if sid == link.sid => Vec::new(),
-            SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
-                if sid == link.sid =>
-            {
-                link.on_broken(cx, format!("connection {reason}"))
-            }
-            _ => return,
+        let Some(events) = link.on_socket(cx, event) else {
+            return;
         };
         self.handle(cx, events);
     }

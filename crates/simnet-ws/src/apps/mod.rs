@@ -89,7 +89,7 @@ use crate::proto::handshake;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use simnet_core::{
-    AppContext, AppEvent, Recv, SimDuration, SimTime, SocketError, SocketId, TimerId,
+    AppContext, AppEvent, Recv, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
 };
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request};
 use std::net::SocketAddrV4;
@@ -671,6 +671,50 @@ impl ClientLink {
             config,
             out: Vec::new(),
             dial: Dial::Connecting,
+        })
+    }
+
+    /// [`connect`](Self::connect), reporting a failure to start as
+    /// `ws.connect-failed` (no port free, no route) instead of returning it.
+    fn open(
+        cx: &mut AppContext<'_>,
+        remote: SocketAddrV4,
+        host: &str,
+        target: &str,
+        protocols: &[String],
+    ) -> Option<ClientLink> {
+        match ClientLink::connect(cx, remote, host, target, protocols, WsConfig::default()) {
+            Ok(link) => Some(link),
+            Err(e) => {
+                cx.emit(AppEvent::new(
+                    "ws.connect-failed",
+                    format!("connect to {remote} failed: {e}"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Handles a socket event of this link's socket and returns what
+    /// happened; `None` if the event is about another socket.
+    fn on_socket(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        event: SocketEvent,
+    ) -> Option<Vec<ClientLinkEvent>> {
+        Some(match event {
+            SocketEvent::Connected(sid) if sid == self.sid => {
+                self.on_connected(cx);
+                Vec::new()
+            }
+            SocketEvent::Readable(sid) if sid == self.sid => self.on_readable(cx),
+            SocketEvent::Writable(sid) if sid == self.sid => Vec::new(),
+            SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
+                if sid == self.sid =>
+            {
+                self.on_broken(cx, format!("connection {reason}"))
+            }
+            _ => return None,
         })
     }
 

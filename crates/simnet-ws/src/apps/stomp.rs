@@ -16,7 +16,7 @@
 use super::server::stomp_event;
 use super::{ClientLink, ClientLinkEvent};
 use crate::proto::close;
-use crate::proto::conn::{Message, WsConfig, WsEvent};
+use crate::proto::conn::{Message, WsEvent};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL, StompError, StompFrame};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
@@ -312,39 +312,15 @@ impl StompClient {
 impl App for StompClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         let protocols = vec![STOMP_SUBPROTOCOL.to_string()];
-        match ClientLink::connect(
-            cx,
-            self.remote,
-            &self.host,
-            &self.path,
-            &protocols,
-            WsConfig::default(),
-        ) {
-            Ok(link) => self.link = Some(link),
-            Err(e) => cx.emit(AppEvent::new(
-                "ws.connect-failed",
-                format!("connect to {} failed: {e}", self.remote),
-            )),
-        }
+        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &protocols);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         let Some(link) = self.link.as_mut() else {
             return;
         };
-        let events = match event {
-            SocketEvent::Connected(sid) if sid == link.sid => {
-                link.on_connected(cx);
-                Vec::new()
-            }
-            SocketEvent::Readable(sid) if sid == link.sid => link.on_readable(cx),
-            SocketEvent::Writable(sid) if sid == link.sid => Vec::new(),
-            SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
-                if sid == link.sid =>
-            {
-                link.on_broken(cx, format!("connection {reason}"))
-            }
-            _ => return,
+        let Some(events) = link.on_socket(cx, event) else {
+            return;
         };
         self.handle(cx, events);
     }
