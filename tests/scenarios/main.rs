@@ -94,6 +94,9 @@ fn summaries_of_a_few_scenarios_match_their_snapshots() {
         "flow/bottleneck-queue",
         "websocket/transport-comparison",
         "websocket/fallback-long-polling",
+        "pitfalls/nagle-delayed-ack",
+        "pitfalls/abortive-close",
+        "pitfalls/close-wait-leak",
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
         let run = run_scenario(&load(&path), None, None);
@@ -137,4 +140,64 @@ fn the_transport_comparison_counts_each_subscribers_own_link() {
             (d.wire_bytes - d.event_bytes) / d.events
         );
     }
+}
+
+/// The "Per event" table charges every packet of a subscriber's connections
+/// to exactly one row: each subscriber's column adds up to its wire bytes
+/// in the "Event delivery" table, and every event has a row.
+#[test]
+fn per_event_bytes_add_up_to_each_subscribers_wire_bytes() {
+    use simnet::render::summary::{event_delivery, per_event};
+    for name in [
+        "websocket/transport-comparison",
+        "http/realtime-polling-vs-long-polling-vs-streaming",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let run = run_scenario(&load(&path), None, None);
+        let deliveries = event_delivery(&run.trace);
+        let (subs, rows) = per_event(&run.trace);
+        assert_eq!(subs, deliveries.iter().map(|d| d.app).collect::<Vec<_>>());
+        assert_eq!(rows.len(), 21, "{name}: 20 events and the rest");
+        for (col, d) in deliveries.iter().enumerate() {
+            let sum: u64 = rows.iter().map(|r| r.cells[col].1).sum();
+            assert_eq!(sum, d.wire_bytes, "{name}");
+            let got = rows.iter().filter(|r| r.cells[col].0.is_some()).count();
+            assert_eq!(got as u64, d.events, "{name}");
+        }
+    }
+}
+
+/// Nagle × delayed ACK in numbers: every reply of the Nagle client takes the
+/// round trip plus the delayed-ACK time; the others one round trip.
+#[test]
+fn the_tcp_client_table_shows_the_delayed_ack_penalty() {
+    use simnet::SimDuration;
+    use simnet::render::summary::tcp_clients;
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pitfalls/nagle-delayed-ack.toml");
+    let run = run_scenario(&load(&path), None, None);
+    let clients = tcp_clients(&run.trace);
+    let topo = &run.trace.topology;
+    let got: Vec<(String, u64, u64, SimDuration, SimDuration)> = clients
+        .iter()
+        .map(|c| {
+            let host = topo.apps[c.app.0 as usize].host;
+            (
+                topo.host_name(host).to_string(),
+                c.replies,
+                c.failures,
+                c.min(),
+                c.max(),
+            )
+        })
+        .collect();
+    let ms = SimDuration::from_millis;
+    assert_eq!(
+        got,
+        [
+            ("nagle".to_string(), 5, 0, ms(60), ms(60)),
+            ("nodelay".to_string(), 5, 0, ms(10), ms(10)),
+            ("onewrite".to_string(), 5, 0, ms(10), ms(10)),
+        ]
+    );
 }

@@ -1,14 +1,17 @@
 //! Summary tables: what a run amounted to.
 //!
 //! Per TCP connection: endpoints, handshake time, bytes each way,
-//! retransmissions, who closed first, the final states, the duration. Per
-//! host: how many sockets were in each state, at the peak and at the end, and
-//! TIME-WAIT over time. Per link direction: frames sent, delivered, dropped
+//! retransmissions, who closed first, the final states, the duration (or
+//! `open` if it had not ended); data lost on abortive closes; goodput of bulk
+//! transfers against their link. Per host: how many sockets were in each
+//! state, at the peak and at the end, and TIME-WAIT and CLOSE-WAIT over time.
+//! Per built-in TCP client: reply latencies. Per link direction: frames sent, delivered, dropped
 //! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
 //! [`render_summary`] lays them out as plain-text tables. When applications
 //! report HTTP requests or delivered events, tables for those follow; per
 //! event subscriber ([`event_delivery`]): its mode, the events' delays, and
-//! the packets, bytes and overhead per event on its connections; per
+//! the packets, bytes and overhead per event on its connections, then each
+//! event side by side ([`per_event`]); per
 //! WebSocket application, the frames it sent.
 //!
 //! Everything is derived from the trace: connections from the packets on the
@@ -43,8 +46,13 @@ pub struct HostStates {
     /// Per state (CLOSED and LISTEN left out): the peak count, when it was
     /// first reached, and the count at the end.
     pub states: Vec<StateStats>,
-    /// For the states that pile up (TIME-WAIT, CLOSE-WAIT), when they did:
-    /// the count at eleven evenly spaced times from 0 to [`Summary::end`].
+    /// For the states that pile up (TIME-WAIT, CLOSE-WAIT), when they did
+    /// (a peak of two or more, or one socket held for a tenth of the run):
+    /// how the count changed, as `(time, count from then on)` steps, from
+    /// time 0 to [`Summary::end`]. At most [`MAX_STEPS`] steps: with more
+    /// changes than that, the first and last, the first step to the peak and
+    /// evenly spaced changes in between are kept (so the series is dense
+    /// where the changes are).
     pub over_time: Vec<(TcpState, Vec<(SimTime, usize)>)>,
 }
 
@@ -221,30 +229,11 @@ impl StateTrack {
                 end: self.counts.get(s).copied().unwrap_or(0),
             })
             .collect();
-        let samples = 10u64;
         let over_time = PILING_STATES
             .iter()
             .filter_map(|state| {
-                let h = self.history.get(state)?;
-                if !h.iter().any(|(_, c)| *c > 0) {
-                    return None;
-                }
-                let points: Vec<(SimTime, usize)> = (0..=samples)
-                    .map(|i| {
-                        let t = SimTime::from_nanos(end.as_nanos() / samples * i);
-                        let c = h
-                            .iter()
-                            .take_while(|(at, _)| *at <= t)
-                            .last()
-                            .map_or(0, |(_, c)| *c);
-                        (t, c)
-                    })
-                    .collect();
-                // A state passed through in an instant is not piling up.
-                points
-                    .iter()
-                    .any(|(_, c)| *c > 0)
-                    .then_some((*state, points))
+                let steps = step_series(self.history.get(state)?, end);
+                piles_up(&steps, end).then(|| (*state, compact_series(&steps)))
             })
             .collect();
         HostStates {
@@ -253,6 +242,58 @@ impl StateTrack {
             over_time,
         }
     }
+}
+
+/// Steps an "over time" series shows at most (see [`HostStates::over_time`]).
+pub const MAX_STEPS: usize = 16;
+
+/// `(time, count from then on)` after every change: changes at the same
+/// instant collapsed into one, a step at 0 first, and the end last.
+fn step_series(history: &[(SimTime, usize)], end: SimTime) -> Vec<(SimTime, usize)> {
+    let mut steps: Vec<(SimTime, usize)> = vec![(SimTime::ZERO, 0)];
+    for &(t, n) in history {
+        match steps.last_mut() {
+            Some(last) if last.0 == t => last.1 = n,
+            _ => steps.push((t, n)),
+        }
+    }
+    // Drop steps that change nothing (an instant's change undone).
+    steps.dedup_by(|b, a| a.1 == b.1);
+    let at_end = steps.last().map_or(0, |s| s.1);
+    if steps.last().is_some_and(|s| s.0 < end) {
+        steps.push((end, at_end));
+    }
+    steps
+}
+
+/// Whether a step series shows a state piling up: a peak of two or more,
+/// or one socket held for at least a tenth of the run.
+fn piles_up(steps: &[(SimTime, usize)], end: SimTime) -> bool {
+    let peak = steps.iter().map(|s| s.1).max().unwrap_or(0);
+    let held: u64 = steps
+        .windows(2)
+        .filter(|w| w[0].1 > 0)
+        .map(|w| (w[1].0 - w[0].0).as_nanos())
+        .sum();
+    peak >= 2 || (peak == 1 && held.saturating_mul(10) >= end.as_nanos().max(1))
+}
+
+/// At most [`MAX_STEPS`] of `steps`: all of them if they fit; otherwise the
+/// first, the last, the first to reach the peak, and evenly spaced ones
+/// (by position, so denser where the changes are) in between.
+fn compact_series(steps: &[(SimTime, usize)]) -> Vec<(SimTime, usize)> {
+    if steps.len() <= MAX_STEPS {
+        return steps.to_vec();
+    }
+    let last = steps.len() - 1;
+    let peak = steps.iter().map(|s| s.1).max().unwrap_or(0);
+    let peak_at = steps.iter().position(|s| s.1 == peak).unwrap_or(0);
+    let mut keep: Vec<usize> = vec![0, peak_at, last];
+    let spare = MAX_STEPS - 3;
+    keep.extend((1..=spare).map(|i| i * last / (spare + 1)));
+    keep.sort_unstable();
+    keep.dedup();
+    keep.into_iter().map(|i| steps[i]).collect()
 }
 
 /// Renders the summary as plain-text tables.
@@ -309,7 +350,11 @@ pub fn render_summary(trace: &Trace) -> String {
                 retrans.to_string(),
                 closed,
                 format!("{}/{}", st(c.client_state), st(c.server_state)),
-                (c.end - c.start).to_string(),
+                if still_open(c) {
+                    format!("open, ≥{}", s.end - c.start)
+                } else {
+                    (c.end - c.start).to_string()
+                },
             ]);
         }
         out.push_str(&t.render());
@@ -351,8 +396,12 @@ pub fn render_summary(trace: &Trace) -> String {
         }
     }
 
+    out.push_str(&data_lost_table(trace, &s));
+    out.push_str(&throughput_table(trace, &s));
+    out.push_str(&tcp_client_tables(trace));
     out.push_str(&http_tables(trace));
     out.push_str(&delivery_table(trace));
+    out.push_str(&per_event_table(trace));
     out.push_str(&websocket_table(trace));
 
     let _ = writeln!(out, "\nLinks (per direction)");
@@ -392,6 +441,206 @@ pub fn render_summary(trace: &Trace) -> String {
     out.push_str(&t.render());
     let _ = writeln!(out, "\nRun ended at {}", s.end);
     out
+}
+
+/// Whether a connection had not ended when the run did: one of its sockets
+/// was last seen in a state other than CLOSED or TIME-WAIT (ESTABLISHED,
+/// FIN-WAIT-2, CLOSE-WAIT...). Its duration is then at least the time from
+/// its start to the end of the run, not the time to its last packet.
+pub fn still_open(c: &Connection) -> bool {
+    [c.client_state, c.server_state]
+        .into_iter()
+        .flatten()
+        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait))
+}
+
+/// Data no application will see: one row per `DataLost` event, with the
+/// connection it happened on (the one with the socket's 4-tuple that had
+/// started by then) and the stream bytes lost each way. Empty when no data
+/// was lost.
+fn data_lost_table(trace: &Trace, s: &Summary) -> String {
+    let topo = &trace.topology;
+    let mut tuples: BTreeMap<(HostId, SocketId), Tuple> = BTreeMap::new();
+    let mut t = Table::new(&[
+        "at",
+        "host",
+        "conn",
+        "peer",
+        "unread bytes",
+        "unacked bytes",
+        "cause",
+    ]);
+    let mut any = false;
+    for r in trace.records.iter() {
+        match &r.event {
+            TraceEvent::TcpState {
+                host,
+                socket,
+                local,
+                remote: Some(remote),
+                ..
+            } => {
+                tuples.insert((*host, *socket), (*local, *remote));
+            }
+            TraceEvent::DataLost {
+                host,
+                socket,
+                cause,
+                unread,
+                unacked,
+            } => {
+                any = true;
+                let tuple = tuples.get(&(*host, *socket)).copied();
+                let conn = tuple.and_then(|(l, rm)| {
+                    s.connections.iter().rfind(|c| {
+                        c.start <= r.time
+                            && ((c.client, c.server) == (l, rm) || (c.client, c.server) == (rm, l))
+                    })
+                });
+                let peer = tuple.map_or("-".to_string(), |(_, rm)| {
+                    let h = topo.hosts.iter().position(|h| h.addr == *rm.ip());
+                    let name = h.map_or(rm.ip().to_string(), |i| {
+                        topo.host_name(HostId(i as u32)).to_string()
+                    });
+                    format!("{name}:{}", rm.port())
+                });
+                let range = |r: &Option<(u64, u64)>| {
+                    r.map_or("-".to_string(), |(offset, n)| {
+                        format!("{n} ({offset}..{})", offset + n)
+                    })
+                };
+                t.row(vec![
+                    r.time.to_string(),
+                    topo.host_name(*host).to_string(),
+                    conn.map_or("-".to_string(), |c| format!("#{}", c.number)),
+                    peer,
+                    range(unread),
+                    range(unacked),
+                    cause.to_string(),
+                ]);
+            }
+            _ => {}
+        }
+    }
+    if !any {
+        return String::new();
+    }
+    format!(
+        "\nData lost (unread: received, never read; unacked: written, never acknowledged; \
+         stream offsets in parentheses)\n{}",
+        t.render()
+    )
+}
+
+/// Connections whose main direction carried at least this many payload
+/// bytes get a row in the "Throughput" table: below it, a transfer's time
+/// is its latency, not its rate.
+pub const THROUGHPUT_MIN_BYTES: u64 = 64 * 1024;
+
+/// A connection's goodput in its main direction ([`Connection::main_flow`]):
+/// its distinct payload bytes, and the time from its first data segment to
+/// the first acknowledgement that covered all of them (or the last
+/// acknowledgement, if none did). `None` without data or without time.
+pub fn goodput(c: &Connection) -> Option<(u64, SimDuration)> {
+    let flow = c.main_flow();
+    let data = flow.segments.iter().filter(|s| s.len > 0);
+    let first = data.clone().map(|s| s.time).min()?;
+    let top = data.map(|s| s.end).max()?;
+    let acked = flow
+        .acks
+        .iter()
+        .find(|a| a.ack.wrapping_sub(top) as i32 >= 0)
+        .or(flow.acks.last())?;
+    let span = acked.time.saturating_since(first);
+    (flow.bytes > 0 && !span.is_zero()).then_some((flow.bytes, span))
+}
+
+/// A rate in bits per second, with a unit: `9.52 Mbit/s`, `640 kbit/s`.
+fn rate(bps: f64) -> String {
+    if bps >= 1e9 {
+        format!("{:.2} Gbit/s", bps / 1e9)
+    } else if bps >= 1e6 {
+        format!("{:.2} Mbit/s", bps / 1e6)
+    } else if bps >= 1e3 {
+        format!("{:.1} kbit/s", bps / 1e3)
+    } else {
+        format!("{bps:.0} bit/s")
+    }
+}
+
+/// The "Throughput" table: per connection whose main direction carried at
+/// least [`THROUGHPUT_MIN_BYTES`], its [`goodput`]; and, when the two hosts
+/// share a link, that direction's bandwidth, the goodput as a share of it,
+/// and the bandwidth-delay product (bandwidth × the link's round trip, its
+/// latency both ways) that a window must cover to fill it. Empty when no
+/// connection qualifies.
+fn throughput_table(trace: &Trace, s: &Summary) -> String {
+    let topo = &trace.topology;
+    let mut t = Table::new(&[
+        "#",
+        "direction",
+        "payload bytes",
+        "first data to last ACK",
+        "goodput",
+        "link rate",
+        "of link",
+        "link BDP",
+    ]);
+    let mut any = false;
+    for c in &s.connections {
+        if c.main_flow().bytes < THROUGHPUT_MIN_BYTES {
+            continue;
+        }
+        let Some((bytes, span)) = goodput(c) else {
+            continue;
+        };
+        any = true;
+        let to_client = c.to_client.bytes > c.to_server.bytes;
+        let (from, to) = if to_client {
+            (c.server_host, c.client_host)
+        } else {
+            (c.client_host, c.server_host)
+        };
+        let name = |h: Option<HostId>| h.map_or("?".to_string(), |h| topo.host_name(h).to_string());
+        let bps = bytes as f64 * 8.0 / (span.as_nanos() as f64 / 1e9);
+        let link = from.zip(to).and_then(|(a, b)| {
+            topo.links.iter().find_map(|l| {
+                if (l.a, l.b) == (a, b) {
+                    Some((&l.a_to_b, &l.b_to_a))
+                } else if (l.a, l.b) == (b, a) {
+                    Some((&l.b_to_a, &l.a_to_b))
+                } else {
+                    None
+                }
+            })
+        });
+        let bw =
+            link.and_then(|(fwd, back)| Some((fwd.bandwidth_bps?, fwd.latency + back.latency)));
+        t.row(vec![
+            c.number.to_string(),
+            format!("{} -> {}", name(from), name(to)),
+            bytes.to_string(),
+            span.to_string(),
+            rate(bps),
+            bw.map_or("-".to_string(), |(b, _)| rate(b as f64)),
+            bw.map_or("-".to_string(), |(b, _)| {
+                format!("{:.0}%", bps * 100.0 / b as f64)
+            }),
+            bw.map_or("-".to_string(), |(b, rtt)| {
+                format!(
+                    "{} B",
+                    (b as f64 / 8.0 * rtt.as_nanos() as f64 / 1e9).round() as u64
+                )
+            }),
+        ]);
+    }
+    if !any {
+        return String::new();
+    }
+    format!(
+        "\nThroughput (goodput: payload bytes / first data to the ACK of the last)\n{}",
+        t.render()
+    )
 }
 
 fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> String {
@@ -443,6 +692,181 @@ impl Table {
         }
         out
     }
+}
+
+/// What one built-in TCP client's requests took (see [`tcp_clients`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpClientStats {
+    /// The client application.
+    pub app: simnet_core::AppId,
+    /// Replies received in full (`tcp.reply`).
+    pub replies: u64,
+    /// Connections that failed (`tcp.failed`, `tcp.connect-failed`).
+    pub failures: u64,
+    /// Each reply's latency (from the request's write to its last byte
+    /// read), with the client's connection number, in order.
+    pub latencies: Vec<(i64, SimDuration)>,
+}
+
+impl TcpClientStats {
+    /// The shortest reply latency (zero with no reply).
+    pub fn min(&self) -> SimDuration {
+        self.latencies
+            .iter()
+            .map(|(_, l)| *l)
+            .min()
+            .unwrap_or(SimDuration::ZERO)
+    }
+
+    /// The longest reply latency (zero with no reply).
+    pub fn max(&self) -> SimDuration {
+        self.latencies
+            .iter()
+            .map(|(_, l)| *l)
+            .max()
+            .unwrap_or(SimDuration::ZERO)
+    }
+
+    /// The mean reply latency, rounded down (zero with no reply).
+    pub fn mean(&self) -> SimDuration {
+        let sum: u64 = self.latencies.iter().map(|(_, l)| l.as_nanos()).sum();
+        SimDuration::from_nanos(sum.checked_div(self.latencies.len() as u64).unwrap_or(0))
+    }
+}
+
+/// The built-in TCP clients' request/reply exchanges, in application order:
+/// one [`TcpClientStats`] per application that reported a `tcp.reply`, or
+/// whose kind is `tcp-client` and that reported a failure.
+pub fn tcp_clients(trace: &Trace) -> Vec<TcpClientStats> {
+    use simnet_core::trace::FieldValue;
+    let topo = &trace.topology;
+    let mut apps: BTreeMap<simnet_core::AppId, TcpClientStats> = BTreeMap::new();
+    for r in trace.records.iter() {
+        let TraceEvent::App { app, event, .. } = &r.event else {
+            continue;
+        };
+        let new = || TcpClientStats {
+            app: *app,
+            replies: 0,
+            failures: 0,
+            latencies: Vec::new(),
+        };
+        match event.kind.as_str() {
+            "tcp.reply" => {
+                let s = apps.entry(*app).or_insert_with(new);
+                s.replies += 1;
+                let latency = match event.field("latency") {
+                    Some(FieldValue::Duration(d)) => *d,
+                    _ => SimDuration::ZERO,
+                };
+                let conn = match event.field("connection") {
+                    Some(FieldValue::Int(n)) => *n,
+                    _ => s.replies as i64,
+                };
+                s.latencies.push((conn, latency));
+            }
+            "tcp.failed" | "tcp.connect-failed"
+                if topo
+                    .apps
+                    .get(app.0 as usize)
+                    .is_some_and(|i| i.kind == "tcp-client") =>
+            {
+                apps.entry(*app).or_insert_with(new).failures += 1;
+            }
+            _ => {}
+        }
+    }
+    apps.into_values().collect()
+}
+
+/// The "TCP clients (request/reply)" tables: per built-in TCP client (see
+/// [`tcp_clients`]) its replies, failures and reply latencies (min, mean,
+/// max; a reply's latency runs from the moment the client wrote its request
+/// to the moment it had read the whole expected reply); then, side by side,
+/// every reply's latency, one row per connection number and one column per
+/// client. Empty when no TCP client reported a reply or a failure.
+fn tcp_client_tables(trace: &Trace) -> String {
+    let clients = tcp_clients(trace);
+    if clients.is_empty() {
+        return String::new();
+    }
+    let topo = &trace.topology;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nTCP clients (request/reply)");
+    let mut t = Table::new(&[
+        "client",
+        "replies",
+        "failures",
+        "min latency",
+        "mean latency",
+        "max latency",
+    ]);
+    for c in &clients {
+        let none = c.latencies.is_empty();
+        let d = |d: SimDuration| if none { "-".to_string() } else { d.to_string() };
+        t.row(vec![
+            app_name(topo, c.app),
+            c.replies.to_string(),
+            c.failures.to_string(),
+            d(c.min()),
+            d(c.mean()),
+            d(c.max()),
+        ]);
+    }
+    out.push_str(&t.render());
+    // Side by side, by connection number.
+    let numbers: std::collections::BTreeSet<i64> = clients
+        .iter()
+        .flat_map(|c| c.latencies.iter().map(|(n, _)| *n))
+        .collect();
+    // Side by side only when there is something to compare: two clients,
+    // or one whose latencies differ.
+    let with_replies = clients.iter().filter(|c| !c.latencies.is_empty()).count();
+    if numbers.is_empty() || (with_replies < 2 && clients.iter().all(|c| c.min() == c.max())) {
+        return out;
+    }
+    let _ = writeln!(out, "\nTCP replies (latency per connection, side by side)");
+    let mut headers = vec!["connection".to_string()];
+    headers.extend(clients.iter().map(|c| app_host_name(topo, c.app)));
+    let headers: Vec<&str> = headers.iter().map(|h| h.as_str()).collect();
+    let mut t = Table::new(&headers);
+    for (i, n) in numbers.iter().enumerate() {
+        if i == MAX_REQUEST_ROWS {
+            t.row(vec!["...".into()]);
+            break;
+        }
+        let mut row = vec![n.to_string()];
+        for c in &clients {
+            let cells: Vec<String> = c
+                .latencies
+                .iter()
+                .filter(|(m, _)| m == n)
+                .map(|(_, l)| l.to_string())
+                .collect();
+            row.push(if cells.is_empty() {
+                "-".to_string()
+            } else {
+                cells.join(", ")
+            });
+        }
+        t.row(row);
+    }
+    out.push_str(&t.render());
+    out
+}
+
+/// `host (kind)` for an application.
+fn app_name(topo: &Topology, app: simnet_core::AppId) -> String {
+    topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
+        format!("{} ({})", topo.host_name(i.host), i.kind)
+    })
+}
+
+/// The name of an application's host (`?` if unknown).
+fn app_host_name(topo: &Topology, app: simnet_core::AppId) -> String {
+    topo.apps
+        .get(app.0 as usize)
+        .map_or("?".to_string(), |i| topo.host_name(i.host).to_string())
 }
 
 /// Rows the HTTP tables show at most; longer runs are cut with a note.
@@ -640,7 +1064,6 @@ impl Delivery {
 /// requests, empty answers, ACKs, retransmissions and the close included.
 pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
     use simnet_core::AppId;
-    use simnet_core::packet::Transport;
     use simnet_core::trace::FieldValue;
 
     let mut subs: BTreeMap<AppId, Delivery> = BTreeMap::new();
@@ -681,10 +1104,42 @@ pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
         return Vec::new();
     }
 
-    // The subscribers' connections, by their 4-tuple (lower endpoint first).
+    let conns = app_connections(trace, |app| subs.contains_key(&app));
+    for (_, _, p) in trace.packets() {
+        if let Some(d) = packet_tuple(&p)
+            .and_then(|k| conns.get(&k))
+            .and_then(|app| subs.get_mut(app))
+        {
+            d.packets += 1;
+            d.wire_bytes += u64::from(p.ip_len);
+        }
+    }
+    subs.into_values().collect()
+}
+
+type Tuple = (SocketAddrV4, SocketAddrV4);
+
+/// A TCP packet's 4-tuple, lower endpoint first (`None` for other packets).
+fn packet_tuple(p: &simnet_core::packet::PacketInfo) -> Option<Tuple> {
+    let simnet_core::packet::Transport::Tcp(tcp) = &p.transport else {
+        return None;
+    };
+    let a = SocketAddrV4::new(p.src, tcp.src_port);
+    let b = SocketAddrV4::new(p.dst, tcp.dst_port);
+    Some(if a <= b { (a, b) } else { (b, a) })
+}
+
+/// The TCP connections of the applications `wanted` accepts, by 4-tuple
+/// (lower endpoint first): a connection belongs to the application whose
+/// socket was at one end of it (its `SocketCall`s name the socket, the
+/// socket's `TcpState` changes give the 4-tuple; the first owner wins).
+fn app_connections(
+    trace: &Trace,
+    wanted: impl Fn(simnet_core::AppId) -> bool,
+) -> BTreeMap<Tuple, simnet_core::AppId> {
     let key = |a: SocketAddrV4, b: SocketAddrV4| if a <= b { (a, b) } else { (b, a) };
-    let mut owner: BTreeMap<(HostId, SocketId), AppId> = BTreeMap::new();
-    let mut conns: BTreeMap<(SocketAddrV4, SocketAddrV4), AppId> = BTreeMap::new();
+    let mut owner: BTreeMap<(HostId, SocketId), simnet_core::AppId> = BTreeMap::new();
+    let mut conns: BTreeMap<Tuple, simnet_core::AppId> = BTreeMap::new();
     for r in trace.records.iter() {
         match &r.event {
             TraceEvent::SocketCall {
@@ -692,7 +1147,7 @@ pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
                 app,
                 socket: Some(socket),
                 ..
-            } if subs.contains_key(app) => {
+            } if wanted(*app) => {
                 owner.insert((*host, *socket), *app);
             }
             TraceEvent::TcpState {
@@ -709,20 +1164,143 @@ pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
             _ => {}
         }
     }
-    for (_, _, p) in trace.packets() {
-        let Transport::Tcp(tcp) = &p.transport else {
-            continue;
-        };
-        let k = key(
-            SocketAddrV4::new(p.src, tcp.src_port),
-            SocketAddrV4::new(p.dst, tcp.dst_port),
-        );
-        if let Some(d) = conns.get(&k).and_then(|app| subs.get_mut(app)) {
-            d.packets += 1;
-            d.wire_bytes += u64::from(p.ip_len);
+    conns
+}
+
+/// One event as each subscriber got it (see [`per_event`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    /// The event's `id` (`None`: the row after every subscriber's last
+    /// delivery, holding the bytes sent after it).
+    pub id: Option<i64>,
+    /// Per subscriber, in [`event_delivery`] order: the delay (`None` if it
+    /// did not get this event) and the wire bytes charged to this event.
+    pub cells: Vec<(Option<SimDuration>, u64)>,
+}
+
+/// Per event, side by side for every subscriber (the columns, in
+/// [`event_delivery`] order): its delay, and the IP bytes (headers
+/// included) of every packet sent, either way, on that subscriber's
+/// connections after its previous delivery (or from the start of the run)
+/// up to this delivery, in trace order. A packet belongs to the first
+/// delivery reported after it was sent, so the ACK a subscriber sends for
+/// an event counts towards its next one; when one answer carries several
+/// events, the first is charged with all of its bytes and the others with
+/// none. The last row (`id: None`) holds what was sent after each
+/// subscriber's last delivery (the close, ACKs, further polls), so every
+/// column adds up to that subscriber's `wire bytes` in [`Delivery`].
+/// Rows are ordered by event id.
+pub fn per_event(trace: &Trace) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
+    use simnet_core::trace::FieldValue;
+    let subs: Vec<simnet_core::AppId> = event_delivery(trace).iter().map(|d| d.app).collect();
+    if subs.is_empty() {
+        return (subs, Vec::new());
+    }
+    let column = |app: simnet_core::AppId| subs.iter().position(|a| *a == app);
+    let conns = app_connections(trace, |app| subs.contains(&app));
+    let mut pending = vec![0u64; subs.len()];
+    let mut rows: BTreeMap<i64, Vec<(Option<SimDuration>, u64)>> = BTreeMap::new();
+    for r in trace.records.iter() {
+        match &r.event {
+            TraceEvent::PacketSent { .. } => {
+                if let Some(p) = r.event.packet_info()
+                    && let Some(col) = packet_tuple(&p)
+                        .and_then(|k| conns.get(&k))
+                        .and_then(|app| column(*app))
+                {
+                    pending[col] += u64::from(p.ip_len);
+                }
+            }
+            TraceEvent::App { app, event, .. }
+                if DELIVERY_EVENTS.contains(&event.kind.as_str()) =>
+            {
+                let Some(col) = column(*app) else { continue };
+                let id = match event.field("id") {
+                    Some(FieldValue::Int(i)) => *i,
+                    _ => continue,
+                };
+                let delay = match event.field("latency") {
+                    Some(FieldValue::Duration(l)) => *l,
+                    _ => SimDuration::ZERO,
+                };
+                let row = rows
+                    .entry(id)
+                    .or_insert_with(|| vec![(None, 0); subs.len()]);
+                let bytes = std::mem::take(&mut pending[col]);
+                // The same event twice: keep the first delay, add the bytes.
+                row[col].0.get_or_insert(delay);
+                row[col].1 += bytes;
+            }
+            _ => {}
         }
     }
-    subs.into_values().collect()
+    let mut out: Vec<EventRow> = rows
+        .into_iter()
+        .map(|(id, cells)| EventRow {
+            id: Some(id),
+            cells,
+        })
+        .collect();
+    out.push(EventRow {
+        id: None,
+        cells: pending.into_iter().map(|b| (None, b)).collect(),
+    });
+    (subs, out)
+}
+
+/// A span in milliseconds, without the unit: `20`, `1.5`, `0.041`.
+fn millis(d: SimDuration) -> String {
+    let ns = d.as_nanos();
+    if ns.is_multiple_of(1_000_000) {
+        (ns / 1_000_000).to_string()
+    } else {
+        let s = format!("{:.3}", ns as f64 / 1e6);
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The "Per event" table: [`per_event`] laid out with two columns per
+/// subscriber, named after its host: `<host> ms` (the delay, in
+/// milliseconds; `-` if it never got the event) and `<host> B` (the wire
+/// bytes charged to the event). The last row, `after`, holds the bytes sent
+/// after each subscriber's last delivery. Empty when no application
+/// reported a delivered event.
+fn per_event_table(trace: &Trace) -> String {
+    let (subs, rows) = per_event(trace);
+    if subs.is_empty() {
+        return String::new();
+    }
+    let topo = &trace.topology;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nPer event (ms: delay; B: IP bytes on the subscriber's connections since its previous delivery)"
+    );
+    let mut headers = vec!["event".to_string()];
+    for app in &subs {
+        let host = app_host_name(topo, *app);
+        headers.push(format!("{host} ms"));
+        headers.push(format!("{host} B"));
+    }
+    let headers: Vec<&str> = headers.iter().map(|h| h.as_str()).collect();
+    let mut t = Table::new(&headers);
+    let last = rows.len().saturating_sub(1);
+    for (i, row) in rows.iter().enumerate() {
+        if i >= MAX_REQUEST_ROWS && i != last {
+            if i == MAX_REQUEST_ROWS {
+                t.row(vec!["...".into()]);
+            }
+            continue;
+        }
+        let mut cells = vec![row.id.map_or("after".to_string(), |id| id.to_string())];
+        for (delay, bytes) in &row.cells {
+            cells.push(delay.map_or("-".to_string(), millis));
+            cells.push(bytes.to_string());
+        }
+        t.row(cells);
+    }
+    out.push_str(&t.render());
+    out
 }
 
 /// The "Event delivery" table: one row per [`Delivery`], comparing how
@@ -853,4 +1431,70 @@ fn websocket_table(trace: &Trace) -> String {
     }
     out.push_str(&t.render());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> SimTime {
+        SimTime::from_nanos(n * 1_000_000)
+    }
+
+    #[test]
+    fn a_step_series_collapses_instants_and_ends_at_the_end() {
+        // 1 then 2 at 10ms, back to 1 and to 0 within 20ms, 0 again.
+        let h = [
+            (ms(10), 1),
+            (ms(10), 2),
+            (ms(20), 1),
+            (ms(20), 0),
+            (ms(30), 0),
+        ];
+        assert_eq!(
+            step_series(&h, ms(100)),
+            [(ms(0), 0), (ms(10), 2), (ms(20), 0), (ms(100), 0)]
+        );
+        // A socket passing through in an instant is not piling up; two are,
+        // and so is one held for a tenth of the run.
+        assert!(!piles_up(
+            &step_series(&[(ms(5), 1), (ms(5), 0)], ms(100)),
+            ms(100)
+        ));
+        assert!(piles_up(&step_series(&h, ms(100)), ms(100)));
+        assert!(piles_up(&step_series(&[(ms(90), 1)], ms(100)), ms(100)));
+        assert!(!piles_up(&step_series(&[(ms(95), 1)], ms(100)), ms(100)));
+    }
+
+    #[test]
+    fn a_long_series_keeps_the_start_the_peak_and_the_end() {
+        // 20 sockets arrive 10ms apart, then leave 10ms apart after 10s.
+        let mut h: Vec<(SimTime, usize)> = (1..=20).map(|i| (ms(10 * i as u64), i)).collect();
+        h.extend((1..=20).map(|i| (ms(10_000 + 10 * i as u64), 20 - i)));
+        let steps = step_series(&h, ms(11_000));
+        assert_eq!(steps.len(), 42);
+        let c = compact_series(&steps);
+        assert!(c.len() <= MAX_STEPS, "{c:?}");
+        assert_eq!(c.first(), Some(&(ms(0), 0)));
+        assert_eq!(c.last(), Some(&(ms(11_000), 0)));
+        assert!(c.contains(&(ms(200), 20)), "{c:?}");
+        // Rise and fall both show.
+        assert!(c.iter().filter(|(t, _)| *t < ms(1000)).count() >= 5);
+        assert!(c.iter().filter(|(t, _)| *t > ms(1000)).count() >= 5);
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0));
+        // Short ones are kept whole.
+        assert_eq!(compact_series(&steps[..5]), steps[..5]);
+    }
+
+    #[test]
+    fn spans_and_rates_read_well() {
+        assert_eq!(millis(SimDuration::from_millis(20)), "20");
+        assert_eq!(millis(SimDuration::from_micros(1500)), "1.5");
+        assert_eq!(millis(SimDuration::from_micros(41)), "0.041");
+        assert_eq!(millis(SimDuration::ZERO), "0");
+        assert_eq!(rate(9_520_000.0), "9.52 Mbit/s");
+        assert_eq!(rate(640_000.0), "640.0 kbit/s");
+        assert_eq!(rate(12.0), "12 bit/s");
+        assert_eq!(rate(2.5e9), "2.50 Gbit/s");
+    }
 }
