@@ -138,3 +138,33 @@ fn svg_of_a_small_transfer_matches_its_snapshot() {
     roxmltree::Document::parse(&svg).expect("the SVG parses as XML");
     insta::assert_snapshot!(svg);
 }
+
+/// RFC 5681's duplicate ACK, checked in the zero-window scenario: the ACKs
+/// answering window probes while the window stays shut are duplicates (the
+/// probe's byte is outstanding, the ACK number and the zero window do not
+/// change), and nothing else in that transfer is.
+#[test]
+fn window_probe_answers_are_duplicate_acks_as_rfc_5681_defines_them() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/tcp/zero-window.toml");
+    let scenario = simnet::scenario::load(&path, &simnet::registry()).unwrap();
+    let trace = simnet::run_scenario(&scenario, None, None).trace;
+    let analysis = analyze(&trace);
+    let flow = &analysis.connections[0].to_server;
+    let probes: Vec<_> = flow
+        .segments
+        .iter()
+        .filter(|s| s.kind == SegmentKind::WindowProbe)
+        .collect();
+    assert_eq!(probes.len(), 8);
+    let dups: Vec<_> = flow.acks.iter().filter(|a| a.duplicate).collect();
+    assert_eq!(dups.len(), probes.len());
+    for (probe, ack) in probes.iter().zip(&dups) {
+        // (a) the probe's byte is outstanding: sent, not acknowledged.
+        assert_eq!(ack.ack, probe.start);
+        assert!(probe.end > ack.ack);
+        assert!(ack.time > probe.time);
+        // (e) the window is unchanged: still shut.
+        assert_eq!(ack.window, 0);
+    }
+}

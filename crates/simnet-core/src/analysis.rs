@@ -169,8 +169,16 @@ pub struct AckPoint {
     pub ack: u32,
     /// Advertised window, in bytes.
     pub window: u32,
-    /// Same ACK number and window as the previous one, no payload, while data
+    /// A duplicate ACK as RFC 5681 section 2 defines it: no payload, no SYN
+    /// or FIN, the same ACK number and window as the previous one, while data
     /// was outstanding.
+    ///
+    /// An ACK answering a window probe while the window stays shut is one:
+    /// the probe's byte was sent and not acknowledged (it is outstanding,
+    /// and the sender sends it again when the window opens), the ACK number
+    /// does not move and the window is still 0, so all five conditions hold.
+    /// Stacks that probe with a zero-length segment below SND.UNA (Linux)
+    /// have nothing outstanding and get no duplicate ACKs from probing.
     pub duplicate: bool,
 }
 
@@ -546,6 +554,8 @@ fn acknowledge(
         _ => 0,
     };
     let window = u32::from(tcp.window) << scale;
+    // RFC 5681 section 2, conditions (b) to (e), and (a): data outstanding
+    // (a window probe's byte counts: it is sent and not acknowledged).
     let duplicate = tcp.payload_len == 0
         && !tcp.flags.syn()
         && !tcp.flags.fin()

@@ -13,6 +13,9 @@
 //! | `drop` | link from->to | reason | | |
 //!
 //! `connection` is the connection's number (as in the summary), empty for link rows.
+//! `dup` marks a duplicate ACK in RFC 5681's sense, which includes the
+//! answers to 1-byte window probes while the window stays shut (the probe's
+//! byte is outstanding); see [`simnet_core::analysis::AckPoint::duplicate`].
 
 use simnet_core::analysis::{Connection, Flow, SegmentKind, analyze};
 use simnet_core::trace::{Topology, Trace};
