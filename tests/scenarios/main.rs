@@ -201,3 +201,106 @@ fn the_tcp_client_table_shows_the_delayed_ack_penalty() {
         ]
     );
 }
+
+/// The HTTP client's retries say what happened and go where they say; a
+/// response counts every attempt and its time from the first; and the
+/// summary counts a retried request once. In `backlog-overflow` the refused
+/// connections are reset before their requests are written; in
+/// `keep-alive-race` request 2 is lost after it was written.
+#[test]
+fn http_retries_say_what_happened_and_count_each_request_once() {
+    use simnet::{AppEvent, FieldValue, TraceEvent};
+    let int = |e: &AppEvent, k: &str| match e.field(k) {
+        Some(FieldValue::Int(i)) => *i,
+        other => panic!("{}: {k} is {other:?}", e.summary),
+    };
+    let yes = |e: &AppEvent, k: &str| matches!(e.field(k), Some(FieldValue::Bool(true)));
+    for (name, requests, sent_before_loss) in [
+        ("pitfalls/backlog-overflow", 10, false),
+        ("pitfalls/keep-alive-race", 2, true),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let run = run_scenario(&load(&path), None, None);
+        let events: Vec<(simnet::SimTime, &AppEvent)> = run
+            .trace
+            .records
+            .iter()
+            .filter_map(|r| match &r.event {
+                TraceEvent::App { event, .. } if event.kind.starts_with("http.") => {
+                    Some((r.time, &**event))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut retries = std::collections::BTreeMap::<i64, i64>::new();
+        let mut first_try = std::collections::BTreeMap::<i64, simnet::SimTime>::new();
+        for (i, (time, e)) in events.iter().enumerate() {
+            match e.kind.as_str() {
+                "http.retry" => {
+                    let index = int(e, "index");
+                    *retries.entry(index).or_default() += 1;
+                    assert_eq!(yes(e, "sent"), sent_before_loss, "{name}: {}", e.summary);
+                    let said = if sent_before_loss {
+                        format!("request {index} lost after it was sent (")
+                    } else {
+                        format!("connection reset by peer before request {index} was sent: ")
+                    };
+                    assert!(e.summary.starts_with(&said), "{name}: {}", e.summary);
+                    // The next try of the same request goes where this said.
+                    let next = events[i + 1..]
+                        .iter()
+                        .find(|(_, n)| {
+                            matches!(n.kind.as_str(), "http.request-sent" | "http.retry")
+                                && int(n, "index") == index
+                        })
+                        .expect("the retried request is tried again");
+                    if next.1.kind == "http.request-sent" {
+                        let reused = yes(next.1, "reused");
+                        let place = if reused { "on a reused" } else { "on a new" };
+                        assert!(e.summary.contains(place), "{name}: {}", e.summary);
+                        assert_eq!(int(next.1, "attempt"), int(e, "attempt"));
+                    } else {
+                        // Reset again before it was sent: it had asked for a
+                        // connection of its own.
+                        assert!(e.summary.ends_with("on a new connection"), "{}", e.summary);
+                    }
+                }
+                "http.request-sent" => {
+                    first_try.entry(int(e, "index")).or_insert(*time);
+                }
+                "http.response" => {
+                    let index = int(e, "index");
+                    let tries = 1 + retries.get(&index).copied().unwrap_or(0);
+                    assert_eq!(int(e, "attempts"), tries, "{name}: {}", e.summary);
+                    let sends = if sent_before_loss { tries } else { 1 };
+                    assert_eq!(int(e, "sends"), sends, "{name}: {}", e.summary);
+                    let Some(FieldValue::Duration(total)) = e.field("total") else {
+                        panic!("{name}: no total in {}", e.summary);
+                    };
+                    // The first attempt: in backlog-overflow every request's
+                    // connect() at 0 ms; in keep-alive-race request 1's
+                    // connect() and request 2's send on the reused connection.
+                    let first_attempt = if sent_before_loss && index > 1 {
+                        first_try[&index]
+                    } else {
+                        simnet::SimTime::ZERO
+                    };
+                    assert_eq!(*total, *time - first_attempt, "{name}: {}", e.summary);
+                }
+                _ => {}
+            }
+        }
+        assert!(!retries.is_empty(), "{name} retries something");
+        let summary = String::from_utf8(render(&run, Format::Summary)).unwrap();
+        let row = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with("client (http-client)"))
+            .expect("an HTTP clients row");
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cells[2],
+            requests.to_string(),
+            "{name}: requests counts requests, not sends: {row}"
+        );
+    }
+}

@@ -874,7 +874,10 @@ const MAX_REQUEST_ROWS: usize = 40;
 
 /// The HTTP part of the summary, from the events the HTTP applications report:
 /// per client (requests, connections, total time, latency) and per request.
-/// Empty when no HTTP client ran.
+/// A request retried is still one request (counted by its number); its row
+/// shows its `latency` (from its first send), its `total` (from its first
+/// attempt, handshakes and failed attempts included), its `attempts` and
+/// how many of them sent it (`sends`). Empty when no HTTP client ran.
 fn http_tables(trace: &Trace) -> String {
     use simnet_core::trace::FieldValue;
     let topo = &trace.topology;
@@ -891,7 +894,8 @@ fn http_tables(trace: &Trace) -> String {
 
     #[derive(Default)]
     struct ClientStats {
-        sent: u64,
+        /// The requests' numbers: a request sent twice is one request.
+        requests: std::collections::BTreeSet<i64>,
         new_conns: u64,
         responses: u64,
         errors: u64,
@@ -908,10 +912,21 @@ fn http_tables(trace: &Trace) -> String {
             continue;
         };
         let c = || ClientStats::default();
-        match event.kind.as_str() {
+        let kind = event.kind.as_str();
+        if matches!(
+            kind,
+            "http.request-sent" | "http.response" | "http.error" | "http.retry"
+        ) && let Some(FieldValue::Int(index)) = event.field("index")
+        {
+            clients
+                .entry(*app)
+                .or_insert_with(c)
+                .requests
+                .insert(*index);
+        }
+        match kind {
             "http.request-sent" => {
                 let s = clients.entry(*app).or_insert_with(c);
-                s.sent += 1;
                 s.new_conns += u64::from(!yes(event, "reused"));
                 s.first.get_or_insert(r.time);
             }
@@ -928,6 +943,7 @@ fn http_tables(trace: &Trace) -> String {
                         int(event, "index").to_string(),
                         int(event, "status").to_string(),
                         latency.to_string(),
+                        dur(event, "total").to_string(),
                         if yes(event, "reused") {
                             "reused"
                         } else {
@@ -936,6 +952,7 @@ fn http_tables(trace: &Trace) -> String {
                         .to_string(),
                         int(event, "bytes").to_string(),
                         int(event, "attempts").to_string(),
+                        int(event, "sends").to_string(),
                     ]);
                 } else if rows.len() == MAX_REQUEST_ROWS {
                     rows.push(vec!["...".into()]);
@@ -975,7 +992,7 @@ fn http_tables(trace: &Trace) -> String {
             let total = s.first.map_or(SimDuration::ZERO, |f| s.last - f);
             t.row(vec![
                 app_host(app),
-                s.sent.to_string(),
+                s.requests.len().to_string(),
                 s.responses.to_string(),
                 s.errors.to_string(),
                 s.retries.to_string(),
@@ -992,9 +1009,11 @@ fn http_tables(trace: &Trace) -> String {
             "#",
             "status",
             "latency",
+            "total",
             "connection",
             "body bytes",
             "attempts",
+            "sends",
         ]);
         for r in rows {
             t.row(r);

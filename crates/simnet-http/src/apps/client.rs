@@ -7,6 +7,16 @@
 //! requests on one connection, and retry an idempotent request on a new
 //! connection when the server closes the old one under it. Every response is
 //! reported with its latency and whether its connection was new or reused.
+//!
+//! An *attempt* is one connection a request was put on: written on it, or
+//! waiting for it to open. A connection that is refused or reset before the
+//! request was written costs an attempt (`connection reset by peer before
+//! request 5 was sent: trying again on a new connection`) without a send; a
+//! request lost after it was written is retried only if its method is
+//! idempotent (`request 2 lost after it was sent (...): retrying on a new
+//! connection`). Each retry says where the next attempt goes, and the
+//! response reports `attempts`, `sends`, the `latency` from the first send
+//! and the `total` time from the first attempt.
 
 use super::{flush, notable_headers, read_all};
 use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, Version};
@@ -33,13 +43,23 @@ pub struct ResponseRecord {
     pub index: u64,
     /// The status received.
     pub status: u16,
-    /// From sending the first attempt to the complete response.
+    /// From the first time the request was written to the complete response
+    /// (the request's own round trip, retries after a send included).
     pub latency: SimDuration,
+    /// From the request's first attempt (the `connect()` opened for it, or
+    /// its write on an open connection) to the complete response: handshakes
+    /// and attempts whose connection failed before the write included.
+    pub total: SimDuration,
     /// Whether the connection had carried a request before.
     pub reused: bool,
-    /// Attempts it took.
+    /// Connections the request was put on, the one that answered included.
     pub attempts: u32,
+    /// How many of those attempts wrote the request.
+    pub sends: u32,
 }
+
+/// A request gets at most this many attempts when `retry` is on.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// An HTTP/1.1 client.
 #[derive(Clone, Debug)]
@@ -71,8 +91,21 @@ pub struct HttpClient {
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     index: u64,
+    /// Connections it was put on so far (see [`ResponseRecord::attempts`]).
     attempts: u32,
+    /// Times it was written.
+    sends: u32,
+    first_attempt: Option<SimTime>,
     first_sent: Option<SimTime>,
+}
+
+/// Where the next request goes.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// An open (or opening) connection with room for it.
+    Open(SocketId),
+    /// A connection opened for it.
+    New,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +117,8 @@ struct Conn {
     waiting: Vec<Pending>,
     in_flight: VecDeque<(RequestId, Pending, bool)>,
     served: u64,
+    /// The connection is over (end of stream, reset, or a malformed
+    /// response): it takes no more requests and is closed.
     eof: bool,
 }
 
@@ -146,7 +181,10 @@ impl HttpClient {
         self
     }
 
-    /// Retries idempotent requests once their connection closes under them.
+    /// Retries a request whose connection fails under it, up to
+    /// [`MAX_ATTEMPTS`] attempts in all: always if the request was not yet
+    /// written on that connection, and if it was, only when its method is
+    /// idempotent (the server may have processed it).
     pub fn retry(mut self, retry: bool) -> HttpClient {
         self.retry = retry;
         self
@@ -178,6 +216,8 @@ impl HttpClient {
             self.queue.push_back(Pending {
                 index: self.issued,
                 attempts: 0,
+                sends: 0,
+                first_attempt: None,
                 first_sent: None,
             });
         }
@@ -192,32 +232,69 @@ impl HttpClient {
                 .all(|c| c.in_flight.is_empty() && c.waiting.is_empty())
     }
 
-    /// Puts queued requests on connections.
-    fn dispatch(&mut self, cx: &mut AppContext<'_>) {
-        while let Some(p) = self.queue.front().copied() {
-            let reuse = self.mode == ClientMode::KeepAlive;
+    /// Where a request would go now, if anywhere: an open connection with
+    /// room (keep-alive only), else a new one if under the limit. Connections
+    /// that are over count for neither.
+    fn slot(&self) -> Option<Slot> {
+        if self.mode == ClientMode::KeepAlive {
             let open = self.conns.iter().find(|(_, c)| {
-                reuse
-                    && !c.eof
+                !c.eof
                     && c.proto.keep_alive().reusable
                     && (c.in_flight.len() + c.waiting.len()) < self.pipeline
             });
             if let Some((&sid, _)) = open {
-                self.queue.pop_front();
-                let conn = self.conns.get_mut(&sid).expect("found above");
+                return Some(Slot::Open(sid));
+            }
+        }
+        let live = self.conns.values().filter(|c| !c.eof).count();
+        (live < self.connections).then_some(Slot::New)
+    }
+
+    /// How a retry message names a slot.
+    fn describe(&self, slot: Option<Slot>) -> &'static str {
+        match slot {
+            None => "once a connection is free",
+            Some(Slot::New) => "on a new connection",
+            Some(Slot::Open(sid)) => match self.conns.get(&sid) {
+                Some(c) if !c.connected => "on a connection being opened",
+                Some(c) if c.served > 0 || !c.in_flight.is_empty() => "on a reused connection",
+                _ => "on an open connection",
+            },
+        }
+    }
+
+    /// Puts queued requests on connections.
+    fn dispatch(&mut self, cx: &mut AppContext<'_>) {
+        while let Some(p) = self.queue.front().copied() {
+            let Some(slot) = self.slot() else {
+                return;
+            };
+            self.queue.pop_front();
+            self.put(cx, p, slot);
+        }
+    }
+
+    /// Starts an attempt: the request goes on `slot`.
+    fn put(&mut self, cx: &mut AppContext<'_>, mut p: Pending, slot: Slot) {
+        let now = cx.now();
+        match slot {
+            Slot::Open(sid) => {
+                p.first_attempt.get_or_insert(now);
+                let conn = self
+                    .conns
+                    .get_mut(&sid)
+                    .expect("slot is a known connection");
                 if conn.connected {
-                    self.send(cx, sid, p);
+                    self.send(cx, sid, p, true);
                 } else {
+                    p.attempts += 1;
                     conn.waiting.push(p);
                 }
-                continue;
             }
-            if self.conns.len() >= self.connections {
-                return;
-            }
-            match cx.connect(self.remote) {
+            Slot::New => match cx.connect(self.remote) {
                 Ok(sid) => {
-                    self.queue.pop_front();
+                    p.first_attempt.get_or_insert(now);
+                    p.attempts += 1;
                     self.conns.insert(
                         sid,
                         Conn {
@@ -232,19 +309,24 @@ impl HttpClient {
                     );
                 }
                 Err(e) => {
-                    self.queue.pop_front();
                     self.failures += 1;
-                    cx.emit(AppEvent::new(
-                        "http.error",
-                        format!("request {} failed: connect: {e}", p.index),
-                    ));
+                    cx.emit(
+                        AppEvent::new(
+                            "http.error",
+                            format!("request {} failed: connect: {e}", p.index),
+                        )
+                        .with("index", p.index),
+                    );
                     self.after_completion(cx);
                 }
-            }
+            },
         }
     }
 
-    fn send(&mut self, cx: &mut AppContext<'_>, sid: SocketId, mut p: Pending) {
+    /// Writes `p` on the connected `sid`. A request that was waiting for
+    /// `sid` to open already counted this attempt (`new_attempt` false); one
+    /// put straight on an open connection counts it here.
+    fn send(&mut self, cx: &mut AppContext<'_>, sid: SocketId, mut p: Pending, new_attempt: bool) {
         let now = cx.now();
         let path = &self.paths[((p.index - 1) % self.paths.len() as u64) as usize];
         let mut request = Request::get(&self.host, path).with_version(self.version);
@@ -262,7 +344,10 @@ impl HttpClient {
             .expect("sending on a known connection");
         match conn.proto.send_request(now, request) {
             Ok(id) => {
-                p.attempts += 1;
+                if new_attempt {
+                    p.attempts += 1;
+                }
+                p.sends += 1;
                 p.first_sent.get_or_insert(now);
                 let reused = conn.served > 0 || !conn.in_flight.is_empty();
                 conn.in_flight.push_back((id, p, reused));
@@ -286,13 +371,18 @@ impl HttpClient {
                     )
                     .on(sid)
                     .with("index", p.index)
-                    .with("reused", reused),
+                    .with("reused", reused)
+                    .with("attempt", u64::from(p.attempts)),
                 );
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, sid, &mut conn.out);
             }
             Err(e) => {
-                // The connection cannot take it (the server said close): try another.
+                // The connection cannot take it (the server said close): try
+                // another. That was no attempt.
+                if !new_attempt {
+                    p.attempts -= 1;
+                }
                 cx.emit(
                     AppEvent::new(
                         "http.requeue",
@@ -321,24 +411,27 @@ impl HttpClient {
     }
 
     fn handle_events(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(conn) = self.conns.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = conn.proto.poll_event() else {
-                break;
-            };
+        // Until the events run out or the connection is gone (closed by
+        // `ConnectionClosed`).
+        while let Some(event) = self
+            .conns
+            .get_mut(&sid)
+            .and_then(|conn| conn.proto.poll_event())
+        {
             match event {
                 ClientEvent::Response { id, response } => self.on_response(cx, sid, id, response),
                 ClientEvent::ConnectionClosed { unanswered } => {
-                    let lost: Vec<Pending> = {
-                        let conn = self.conns.get_mut(&sid).expect("checked above");
-                        conn.in_flight
-                            .iter()
-                            .filter(|(id, _, _)| unanswered.contains(id))
-                            .map(|(_, p, _)| *p)
-                            .collect()
-                    };
+                    // The connection is over: close our side, then retry
+                    // what it left unanswered.
+                    let conn = self.conns.remove(&sid).expect("checked above");
+                    let _ = cx.close(sid);
+                    let sent = conn
+                        .in_flight
+                        .iter()
+                        .filter(|(id, _, _)| unanswered.contains(id))
+                        .map(|(_, p, _)| (*p, true));
+                    let unsent = conn.waiting.iter().map(|p| (*p, false));
+                    let lost: Vec<(Pending, bool)> = sent.chain(unsent).collect();
                     self.lose(cx, sid, lost, "the server closed the connection");
                 }
                 ClientEvent::Error { reason } => {
@@ -352,10 +445,7 @@ impl HttpClient {
                 | ClientEvent::Upgraded { .. } => {}
             }
         }
-        let Some(conn) = self.conns.get_mut(&sid) else {
-            return;
-        };
-        if conn.eof {
+        if self.conns.get(&sid).is_some_and(|c| c.eof) {
             // The server closed (or reset) the connection: close our side too.
             let _ = cx.close(sid);
             self.conns.remove(&sid);
@@ -382,8 +472,15 @@ impl HttpClient {
         let (_, p, reused) = conn.in_flight.remove(pos).expect("position is valid");
         conn.served += 1;
         let latency = now - p.first_sent.unwrap_or(now);
+        let total = now - p.first_attempt.unwrap_or(now);
         let headers = notable_headers(&response.headers);
         let mut summary = format!("response {}: {} in {latency}", p.index, response.summary());
+        if p.attempts > 1 {
+            summary.push_str(&format!(
+                ", {total} after its first attempt ({} attempts, {} of them sent)",
+                p.attempts, p.sends
+            ));
+        }
         if !headers.is_empty() {
             summary.push_str(&format!(" [{headers}]"));
         }
@@ -395,54 +492,81 @@ impl HttpClient {
                 .with("latency", latency)
                 .with("reused", reused)
                 .with("bytes", response.body.len())
-                .with("attempts", u64::from(p.attempts)),
+                .with("attempts", u64::from(p.attempts))
+                .with("sends", u64::from(p.sends))
+                .with("total", total),
         );
         self.responses.push(ResponseRecord {
             index: p.index,
             status: response.status,
             latency,
+            total,
             reused,
             attempts: p.attempts,
+            sends: p.sends,
         });
         self.after_completion(cx);
     }
 
-    /// Requests that lost their connection: retried or failed.
-    fn lose(&mut self, cx: &mut AppContext<'_>, sid: SocketId, lost: Vec<Pending>, why: &str) {
-        if let Some(conn) = self.conns.get_mut(&sid) {
-            conn.in_flight.clear();
-            let waiting = std::mem::take(&mut conn.waiting);
-            for p in waiting.into_iter().rev() {
-                self.queue.push_front(p);
-            }
-        }
+    /// Requests whose connection `sid` failed: each `(request, written)`
+    /// (whether it had been written on `sid`) is retried or fails. `sid` must
+    /// already be gone, so that it is not chosen again.
+    fn lose(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        lost: Vec<(Pending, bool)>,
+        why: &str,
+    ) {
         let idempotent = matches!(
             self.method.as_str(),
             "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
         );
-        for p in lost.into_iter().rev() {
-            if self.retry && idempotent && p.attempts < 3 {
-                cx.emit(
-                    AppEvent::new(
-                        "http.retry",
-                        format!(
-                            "request {} lost ({why}): retrying on a new connection",
-                            p.index
-                        ),
-                    )
-                    .on(sid)
-                    .with("index", p.index),
-                );
-                self.queue.push_front(p);
+        // Retried requests go first, in their order, ahead of any queued.
+        let mut later: Vec<Pending> = Vec::new();
+        for (p, written) in lost {
+            let what = if written {
+                format!("request {} lost after it was sent ({why})", p.index)
             } else {
+                format!("{why} before request {} was sent", p.index)
+            };
+            let retry = self.retry && (idempotent || !written) && p.attempts < MAX_ATTEMPTS;
+            if !retry {
                 self.failures += 1;
+                let why = if written {
+                    why.to_string()
+                } else {
+                    format!("{why} before it was sent")
+                };
                 cx.emit(
                     AppEvent::new("http.error", format!("request {} failed: {why}", p.index))
                         .on(sid)
-                        .with("index", p.index),
+                        .with("index", p.index)
+                        .with("attempts", u64::from(p.attempts))
+                        .with("sent", written),
                 );
                 self.after_completion(cx);
+                continue;
             }
+            let slot = if later.is_empty() { self.slot() } else { None };
+            let verb = if written { "retrying" } else { "trying again" };
+            cx.emit(
+                AppEvent::new(
+                    "http.retry",
+                    format!("{what}: {verb} {}", self.describe(slot)),
+                )
+                .on(sid)
+                .with("index", p.index)
+                .with("sent", written)
+                .with("attempt", u64::from(p.attempts + 1)),
+            );
+            match slot {
+                Some(slot) => self.put(cx, p, slot),
+                None => later.push(p),
+            }
+        }
+        for p in later.into_iter().rev() {
+            self.queue.push_front(p);
         }
     }
 
@@ -489,7 +613,7 @@ impl App for HttpClient {
                 conn.connected = true;
                 let waiting = std::mem::take(&mut conn.waiting);
                 for p in waiting {
-                    self.send(cx, sid, p);
+                    self.send(cx, sid, p, false);
                 }
                 self.dispatch(cx);
             }
@@ -500,18 +624,16 @@ impl App for HttpClient {
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
-                let lost: Vec<Pending> = match self.conns.get_mut(&sid) {
+                let lost: Vec<(Pending, bool)> = match self.conns.remove(&sid) {
                     Some(conn) => {
-                        let mut l: Vec<Pending> =
-                            conn.in_flight.iter().map(|(_, p, _)| *p).collect();
-                        l.append(&mut conn.waiting);
-                        l
+                        let sent = conn.in_flight.iter().map(|(_, p, _)| (*p, true));
+                        let unsent = conn.waiting.iter().map(|p| (*p, false));
+                        sent.chain(unsent).collect()
                     }
                     None => Vec::new(),
                 };
-                self.lose(cx, sid, lost, &format!("connection {reason}"));
-                self.conns.remove(&sid);
                 let _ = cx.close(sid);
+                self.lose(cx, sid, lost, &format!("connection {reason}"));
                 self.dispatch(cx);
                 self.maybe_finish(cx);
             }
