@@ -79,7 +79,7 @@ pub fn scenario_files_with(
 pub enum Format {
     /// The step-by-step text timeline.
     Text,
-    /// Tables: connections, socket states per host, links.
+    /// Tables: connections, socket states over time, data lost, throughput, request latencies, HTTP requests, event delivery, WebSocket frames, links.
     Summary,
     /// A Mermaid sequence diagram.
     Mermaid,

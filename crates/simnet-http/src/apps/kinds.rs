@@ -43,7 +43,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "mode", doc: "keep-alive | close (Connection: close, one connection per request) (default keep-alive)" },
             ParamDoc { key: "connections", doc: "connections used at once (default 1)" },
             ParamDoc { key: "pipeline", doc: "requests in flight per connection (default 1: no pipelining)" },
-            ParamDoc { key: "retry", doc: "retry idempotent requests whose connection closed under them (default false)" },
+            ParamDoc { key: "retry", doc: "retry a request whose connection failed before it was sent, or an idempotent one lost after; at most 3 attempts (default false)" },
             ParamDoc { key: "version", doc: "\"1.1\" or \"1.0\" (default 1.1)" },
             ParamDoc { key: "close_when_done", doc: "close idle connections after the last response (default true)" },
         ],
