@@ -6,6 +6,7 @@
 //! and a (possibly slow) sink, and a UDP sender and echo. HTTP and WebSocket
 //! applications live in their own crates.
 
+pub mod stream;
 mod tcp;
 mod udp;
 

@@ -23,59 +23,7 @@ pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WhenFull};
 pub use subscriber::{HttpSubscriber, SubscribeMode};
 
-use simnet_core::{AppContext, Recv, SocketId};
-
-/// Bytes read per `recv` call.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// What one read of a socket produced.
-#[derive(Debug, Default)]
-pub(crate) struct Input {
-    /// Bytes read.
-    pub data: Vec<u8>,
-    /// The peer closed its sending side.
-    pub eof: bool,
-    /// The connection is gone (reset, timed out).
-    pub broken: bool,
-}
-
-/// Reads everything available on a socket.
-pub(crate) fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
-    let mut input = Input::default();
-    loop {
-        match cx.recv(sid, READ_CHUNK) {
-            Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
-            Ok(Recv::Eof) => {
-                input.eof = true;
-                break;
-            }
-            Ok(Recv::WouldBlock) => break,
-            Err(_) => {
-                input.broken = true;
-                break;
-            }
-        }
-    }
-    input
-}
-
-/// Sends as much of `out` as the socket takes; the rest waits for
-/// [`simnet_core::SocketEvent::Writable`]. Returns false if the socket is unusable.
-pub(crate) fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool {
-    if out.is_empty() {
-        return true;
-    }
-    match cx.send(sid, out) {
-        Ok(n) => {
-            out.drain(..n);
-            true
-        }
-        Err(_) => {
-            out.clear();
-            false
-        }
-    }
-}
+pub(crate) use simnet_core::apps::stream::{flush, read_all};
 
 /// The headers worth showing in a trace line: how the connection is kept or
 /// closed, and how the body is framed.

@@ -88,69 +88,17 @@ use crate::proto::conn::{FrameInfo, MaskSource, Message, WsConfig, WsConn, WsEve
 use crate::proto::handshake;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
-    AppContext, AppEvent, Recv, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
+    AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
 };
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request};
 use std::net::SocketAddrV4;
-
-/// Bytes read per `recv` call.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// How long a side that is waiting for the end of a closing handshake (the
 /// peer's Close, or, for a client, the server's FIN) waits before it closes
 /// TCP itself. RFC 6455 leaves the value to the application.
 pub const CLOSE_TIMEOUT: SimDuration = SimDuration::from_secs(5);
-
-/// What one read of a socket produced.
-#[derive(Debug, Default)]
-struct Input {
-    /// Bytes read.
-    data: Vec<u8>,
-    /// The peer closed its sending side.
-    eof: bool,
-    /// The connection is gone (reset, timed out).
-    broken: bool,
-}
-
-/// Reads everything available on a socket.
-fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
-    let mut input = Input::default();
-    loop {
-        match cx.recv(sid, READ_CHUNK) {
-            Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
-            Ok(Recv::Eof) => {
-                input.eof = true;
-                break;
-            }
-            Ok(Recv::WouldBlock) => break,
-            Err(_) => {
-                input.broken = true;
-                break;
-            }
-        }
-    }
-    input
-}
-
-/// Sends as much of `out` as the socket takes; the rest waits for
-/// [`simnet_core::SocketEvent::Writable`]. Returns false if the socket is
-/// unusable.
-fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool {
-    if out.is_empty() {
-        return true;
-    }
-    match cx.send(sid, out) {
-        Ok(n) => {
-            out.drain(..n);
-            true
-        }
-        Err(_) => {
-            out.clear();
-            false
-        }
-    }
-}
 
 /// A client's masking keys: a `ChaCha8Rng` seeded from the application's
 /// own stream, so every run draws the same keys.
