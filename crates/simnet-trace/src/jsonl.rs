@@ -6,10 +6,10 @@
 //! order. Every line starts with the same four keys:
 //!
 //! ```text
-//! {"v":1,"t_ns":20000000,"t":"20.000ms","event":"packet",...}
+//! {"version":1,"t_ns":20000000,"t":"20.000ms","event":"packet",...}
 //! ```
 //!
-//! `v` is the schema version ([`SCHEMA_VERSION`]), `t_ns` the simulated time
+//! `version` is the schema version ([`SCHEMA_VERSION`]), `t_ns` the simulated time
 //! in integer nanoseconds, `t` the same time as the text trace prints it, and
 //! `event` a stable snake_case name. The keys that follow depend on the event
 //! and are listed, with their meaning, in the book's "JSON Lines keys" page;
@@ -52,7 +52,7 @@ use simnet_core::{FrameId, SimTime};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
-/// The schema version every line carries as `"v"`. It changes when a key is
+/// The schema version every line carries as `"version"`. It changes when a key is
 /// removed or changes meaning; adding a key does not change it.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -77,7 +77,7 @@ impl Line {
     /// A line with the four keys every line starts with.
     fn new(time: SimTime, event: &'static str) -> Line {
         let mut line = Line(Vec::with_capacity(24));
-        line.put("v", SCHEMA_VERSION)
+        line.put("version", SCHEMA_VERSION)
             .put("t_ns", time.as_nanos())
             .put("t", time.to_string())
             .put("event", event);
@@ -710,8 +710,8 @@ mod tests {
         assert_eq!(lines[0]["event"], "run_start");
         let mut last_ns = 0;
         for (text, line) in jsonl.lines().zip(&lines) {
-            assert_eq!(top_level_keys(text)[..4], ["v", "t_ns", "t", "event"]);
-            assert_eq!(line["v"], SCHEMA_VERSION);
+            assert_eq!(top_level_keys(text)[..4], ["version", "t_ns", "t", "event"]);
+            assert_eq!(line["version"], SCHEMA_VERSION);
             let ns = line["t_ns"].as_u64().unwrap();
             assert!(ns >= last_ns, "time never goes back");
             last_ns = ns;
@@ -1050,7 +1050,7 @@ mod tests {
         let jsonl = render_jsonl(&trace);
         let lines = parse(&jsonl);
 
-        const COMMON: [&str; 4] = ["v", "t_ns", "t", "event"];
+        const COMMON: [&str; 4] = ["version", "t_ns", "t", "event"];
         let frame = ["frame", "from", "to"];
         let call = ["host", "app", "app_id", "socket", "call"];
         #[rustfmt::skip]
