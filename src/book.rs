@@ -12,7 +12,7 @@
 //! moved data, `plot.svg`. Excerpts named in `book/excerpts.toml` (a time
 //! window of one scenario's trace) go next to them as `<excerpt>.txt`.
 
-use crate::{Format, RenderOptions, ScenarioRun, render_with, run_scenario, verdicts};
+use crate::{Format, RenderOptions, render_with, run_scenario, verdicts};
 use serde::Deserialize;
 use simnet_core::SimTime;
 use std::collections::BTreeMap;
@@ -57,7 +57,8 @@ pub fn generate(
     let mut out = BTreeMap::new();
     let files = crate::scenario_files(scenarios)
         .map_err(|e| format!("cannot read {}: {e}", scenarios.display()))?;
-    let mut runs: BTreeMap<String, ScenarioRun> = BTreeMap::new();
+    // Each scenario's text timeline, for the excerpts.
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
     for file in files {
         let rel = file
             .strip_prefix(scenarios)
@@ -97,10 +98,10 @@ pub fn generate(
         {
             out.insert(dir.join("plot.svg"), crate::render(&run, Format::Svg));
         }
-        runs.insert(rel, run);
+        texts.insert(rel, text);
     }
     for e in &excerpts.excerpt {
-        let run = runs
+        let text = texts
             .get(&e.scenario)
             .ok_or_else(|| format!("excerpt `{}`: no scenario `{}`", e.name, e.scenario))?;
         let parse = |t: &str| {
@@ -109,7 +110,6 @@ pub fn generate(
                 .map_err(|m| format!("excerpt `{}`: {m}", e.name))
         };
         let (from, to) = (parse(&e.from)?, parse(&e.to)?);
-        let text = String::from_utf8(crate::render(run, Format::Text)).unwrap_or_default();
         let lines: Vec<&str> = text
             .lines()
             .filter(|l| line_time(l).is_some_and(|t| t >= from && t <= to))
