@@ -59,3 +59,27 @@ fn connect_to_a_closed_port_is_refused_with_rst() {
     )));
     insta::assert_snapshot!(text(&w));
 }
+
+/// `unlisten` is the listening application's call: another application on
+/// the same host cannot close its port, and a later connect still succeeds.
+#[test]
+fn only_the_listening_application_can_stop_listening() {
+    use simnet::{App, AppContext, SocketEvent};
+    struct Meddler;
+    impl App for Meddler {
+        fn start(&mut self, cx: &mut AppContext<'_>) {
+            cx.unlisten(80);
+        }
+        fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
+    }
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.app_at(server, "meddler", SimTime::from_millis(1), || Meddler);
+    b.app_at(client, "tcp-client", SimTime::from_millis(5), || {
+        TcpClient::new("10.0.0.2:80".parse().unwrap(), b"hello", 5)
+    });
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_millis(100));
+    assert_eq!(world.count_sockets(server, Listen), 16);
+    assert_eq!(world.count_sockets(client, TimeWait), 1);
+}

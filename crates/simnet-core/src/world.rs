@@ -962,7 +962,7 @@ impl World {
             }
             Action::Heal => self.cut.clear(),
             Action::Crash(host) => {
-                self.hosts[host.0 as usize].crash(self.now);
+                self.hosts[host.0 as usize].crash();
                 for slot in self.apps.iter_mut().filter(|s| s.host == host) {
                     slot.instance = None;
                     slot.incarnation += 1;

@@ -364,7 +364,7 @@ impl Host {
     }
 
     /// Loses every socket at once, without a packet: a power cut.
-    pub fn crash(&mut self, now: SimTime) {
+    pub fn crash(&mut self) {
         let Some(stack) = self.stack.take() else {
             return;
         };
@@ -390,7 +390,6 @@ impl Host {
                 reason: Some(CloseReason::HostCrashed),
             }));
         }
-        let _ = now;
         self.incarnation += 1;
     }
 
@@ -1016,22 +1015,22 @@ impl Host {
 
     /// Stops listening on `port`: free listening sockets close, and
     /// connections still waiting to be accepted are reset, as Linux does.
+    /// Only the application that listens on `port` can stop it.
     pub fn unlisten(&mut self, now: SimTime, app: AppId, port: u16) {
         let Some(stack) = self.stack.as_mut() else {
             return;
         };
-        let Some(listener) = stack.listeners.remove(&port) else {
+        if stack.listeners.get(&port).is_none_or(|l| l.owner != app) {
             return;
-        };
-        let _ = app;
-        let mut all: Vec<SocketId> = stack
+        }
+        stack.listeners.remove(&port);
+        // In socket order (the table is a BTreeMap).
+        let all: Vec<SocketId> = stack
             .sockets
             .iter()
             .filter(|(_, e)| e.listener_port == Some(port))
             .map(|(s, _)| *s)
             .collect();
-        all.sort();
-        drop(listener);
         for sid in all {
             let stack = self.stack.as_mut().expect("checked above");
             let entry = stack.sockets.get_mut(&sid).expect("listed above");
