@@ -304,3 +304,23 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
         );
     }
 }
+
+/// Loss and retransmission: the lost request is sent again after smoltcp's
+/// minimum RTO of 1 s, and the timeout doubles each time (1 s, 2 s, 4 s),
+/// as the scenario's description says.
+#[test]
+fn the_retransmission_timeout_starts_at_one_second_and_doubles() {
+    use simnet::SimDuration;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/tcp/loss-retransmission.toml");
+    let run = run_scenario(&load(&path), None, None);
+    let client = run.trace.topology.host_by_name("client").unwrap();
+    let sends: Vec<simnet::SimTime> = run
+        .trace
+        .packets()
+        .filter(|(_, from, p)| *from == client && p.tcp().is_some_and(|t| t.payload_len > 0))
+        .map(|(time, _, _)| time)
+        .collect();
+    let gaps: Vec<SimDuration> = sends.windows(2).map(|w| w[1] - w[0]).collect();
+    let s = SimDuration::from_secs;
+    assert_eq!(gaps, [s(1), s(2), s(4)], "request sent at {sends:?}");
+}
