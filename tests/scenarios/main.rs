@@ -68,6 +68,24 @@ fn every_scenario_is_deterministic_in_every_format() {
     });
 }
 
+/// JSON Lines, for every scenario: each line parses on its own as a JSON
+/// object, the header and then one line per trace event, as `jq` needs.
+#[test]
+fn every_scenarios_json_lines_parse_line_by_line() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let run = run_scenario(&load(path), None, None);
+        let jsonl = String::from_utf8(render(&run, Format::Jsonl)).unwrap();
+        let mut lines = 0;
+        for (i, line) in jsonl.lines().enumerate() {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}\n{line}", relative(path), i + 1));
+            assert!(value.is_object(), "{} line {}", relative(path), i + 1);
+            lines += 1;
+        }
+        assert_eq!(lines, run.trace.records.len() + 1, "{}", relative(path));
+    });
+}
+
 #[test]
 fn every_broken_scenario_is_refused_with_a_clear_error() {
     insta::glob!("../broken", "*.toml", |path| {
