@@ -218,6 +218,18 @@ fn arrows(diagram: &str, arrow: &str) -> usize {
         .count()
 }
 
+/// Asserts that `diagram` contains every one of `needles`, in that order.
+#[track_caller]
+fn assert_in_order(diagram: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        let Some(at) = diagram[from..].find(needle) else {
+            panic!("{needle:?} missing or out of order in\n{diagram}");
+        };
+        from += at + needle.len();
+    }
+}
+
 // ----- every scenario --------------------------------------------------------
 
 #[test]
@@ -310,13 +322,7 @@ fn the_close_diagram_tells_the_four_way_close() {
         "Note over client: FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT",
         "Note over client: TIME-WAIT → CLOSED (after 10s in TIME-WAIT)",
     ];
-    let mut from = 0;
-    for needle in order {
-        let at = d[from..]
-            .find(needle)
-            .unwrap_or_else(|| panic!("{needle:?} missing or out of order in\n{d}"));
-        from += at + needle.len();
-    }
+    assert_in_order(&d, &order);
 }
 
 #[test]
@@ -337,13 +343,7 @@ fn websocket_arrows_are_labelled_with_their_frames() {
         "<br/>WS close fin masked len=6 code=1000 #quot;done#quot;",
         "<br/>WS close fin len=2 code=1000",
     ];
-    let mut from = 0;
-    for needle in order {
-        let at = d[from..]
-            .find(needle)
-            .unwrap_or_else(|| panic!("{needle:?} missing or out of order in\n{d}"));
-        from += at + needle.len();
-    }
+    assert_in_order(&d, &order);
     // One label per frame the applications sent, each on an arrow.
     let sent = run
         .trace

@@ -5,7 +5,7 @@
 //! connection: its keepalive probes and their ACKs. Counting events (not
 //! wall-clock time) makes this a behaviour a test can check exactly.
 
-use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
+use simnet::apps::{IdleConnections, Reply, ServerClose, TcpClient, TcpEcho, TcpServer};
 use simnet::{
     EndReason, HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, TraceEvent,
     WorldBuilder,
@@ -14,12 +14,16 @@ use std::net::SocketAddrV4;
 
 #[test]
 fn an_idle_hour_costs_only_the_keepalive_probes() {
-    const CONNECTIONS: usize = 200;
+    // The figure: an hour, 1,000 connections, keepalive every 75 s.
+    const CONNECTIONS: usize = 1000;
     const KEEPALIVE_S: u64 = 75;
     const HOUR_S: u64 = 3600;
     let config = HostConfig {
         tcp: TcpConfig {
             keep_alive: Some(SimDuration::from_secs(KEEPALIVE_S)),
+            // Nothing is sent but probes; small buffers keep 2,000 sockets light.
+            rx_buffer_bytes: 1024,
+            tx_buffer_bytes: 1024,
             ..TcpConfig::default()
         },
         backlog: CONNECTIONS,
@@ -70,4 +74,69 @@ fn an_idle_hour_costs_only_the_keepalive_probes() {
         events <= 2 * packets + handshake_events,
         "{events} events for {packets} packets"
     );
+}
+
+/// What a busy connection costs beside `extra` idle sockets on the server
+/// (`extra / 2` established connections and, through the backlog their
+/// accepts re-arm, `extra / 2` listening sockets): the events the loop
+/// processes and the packets sent while a client makes 20 short
+/// connections, one after another, once the idle ones are up, and how many
+/// of them completed.
+fn busy_beside_idle(extra: usize) -> (u64, usize, u64) {
+    let half = extra / 2;
+    // Small buffers: 10,000 sockets at the default 128 KiB would take 1.3 GB.
+    let config = HostConfig {
+        tcp: TcpConfig {
+            rx_buffer_bytes: 1024,
+            tx_buffer_bytes: 1024,
+            ..TcpConfig::default()
+        },
+        ..HostConfig::default()
+    };
+    let mut b = WorldBuilder::new(1);
+    let c = b.host_with("client", [10, 0, 0, 1].into(), config.clone());
+    let s = b.host_with("server", [10, 0, 0, 2].into(), config);
+    b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(1)));
+    b.app(s, "echo", || TcpEcho::new(80));
+    b.app(s, "idle-server", move || {
+        TcpServer::new(82, Reply::Nothing, ServerClose::Never).with_backlog(half)
+    });
+    b.app(c, "idle", move || {
+        IdleConnections::new(SocketAddrV4::new([10, 0, 0, 2].into(), 82), half)
+    });
+    let busy_from = SimTime::from_secs(10);
+    let busy = b.app_at(c, "busy", busy_from, || {
+        TcpClient::new(SocketAddrV4::new([10, 0, 0, 2].into(), 80), &[7; 100], 100).connections(20)
+    });
+    let mut world = b.build().unwrap();
+    world.run_until(busy_from);
+    assert_eq!(world.count_sockets(s, TcpState::Established), half);
+    assert!(world.count_sockets(s, TcpState::Listen) >= half);
+    let (events, records) = (world.events_processed(), world.trace().records.len());
+    assert_eq!(world.run(), EndReason::Idle);
+    let packets_sent = world
+        .trace()
+        .records
+        .iter()
+        .skip(records)
+        .filter(|r| matches!(r.event, TraceEvent::PacketSent { .. }))
+        .count();
+    let completed = world.app::<TcpClient>(busy).unwrap().completed;
+    (world.events_processed() - events, packets_sent, completed)
+}
+
+/// Idle sockets add no work to a busy connection beside them: with 10 or
+/// with 10,000 extra idle sockets on the server, the same short connections
+/// take exactly the same events and packets. Each event polls one socket
+/// (see ARCHITECTURE.md, "Hosts and smoltcp"), so the cost per packet stays
+/// flat; `benches/scale.rs` (`idle_sockets`) times it.
+#[test]
+fn idle_sockets_add_no_events_to_a_busy_connection() {
+    let few = busy_beside_idle(10);
+    assert_eq!(few.2, 20, "{few:?}: every short connection completed");
+    assert!(
+        few.1 >= 20 * 7,
+        "{few:?}: at least 7 packets per connection"
+    );
+    assert_eq!(busy_beside_idle(10_000), few);
 }

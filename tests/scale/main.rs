@@ -4,7 +4,8 @@
 //!   smoltcp sockets (`HostConfig::time_wait_minisockets`) send the same
 //!   bytes and leave the same trace as the sockets they replace: every
 //!   scenario, and TIME-WAIT torture cases built in code, run both ways.
-//! - `idle`: idle connections cost nothing between their timers.
+//! - `idle`: idle connections cost nothing between their timers, and add no
+//!   events to a busy connection beside them.
 //!
 //! How fast any of this runs is measured by `benches/scale.rs`, not here.
 

@@ -269,6 +269,9 @@ fn retransmitted_fins_into_time_wait() {
     let (client, server) = (HostId(0), HostId(1));
     let fins = sent(&on.trace, server, is_fin);
     assert_eq!(fins.len(), 4, "the original FIN and three retransmissions");
+    let gaps: Vec<SimDuration> = fins.windows(2).map(|w| w[1] - w[0]).collect();
+    let s = SimDuration::from_secs;
+    assert_eq!(gaps, [s(1), s(2), s(4)], "the FIN's RTO backs off");
     // One ACK per FIN arrival, but only one for the duplicated pair.
     let acks_in_time_wait = sent(&on.trace, client, is_pure_ack)
         .into_iter()

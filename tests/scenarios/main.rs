@@ -68,6 +68,24 @@ fn every_scenario_is_deterministic_in_every_format() {
     });
 }
 
+/// JSON Lines, for every scenario: each line parses on its own as a JSON
+/// object, the header and then one line per trace event, as `jq` needs.
+#[test]
+fn every_scenarios_json_lines_parse_line_by_line() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let run = run_scenario(&load(path), None, None);
+        let jsonl = String::from_utf8(render(&run, Format::Jsonl)).unwrap();
+        let mut lines = 0;
+        for (i, line) in jsonl.lines().enumerate() {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}\n{line}", relative(path), i + 1));
+            assert!(value.is_object(), "{} line {}", relative(path), i + 1);
+            lines += 1;
+        }
+        assert_eq!(lines, run.trace.records.len() + 1, "{}", relative(path));
+    });
+}
+
 #[test]
 fn every_broken_scenario_is_refused_with_a_clear_error() {
     insta::glob!("../broken", "*.toml", |path| {
@@ -303,4 +321,24 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
             "{name}: requests counts requests, not sends: {row}"
         );
     }
+}
+
+/// Loss and retransmission: the lost request is sent again after smoltcp's
+/// minimum RTO of 1 s, and the timeout doubles each time (1 s, 2 s, 4 s),
+/// as the scenario's description says.
+#[test]
+fn the_retransmission_timeout_starts_at_one_second_and_doubles() {
+    use simnet::SimDuration;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/tcp/loss-retransmission.toml");
+    let run = run_scenario(&load(&path), None, None);
+    let client = run.trace.topology.host_by_name("client").unwrap();
+    let sends: Vec<simnet::SimTime> = run
+        .trace
+        .packets()
+        .filter(|(_, from, p)| *from == client && p.tcp().is_some_and(|t| t.payload_len > 0))
+        .map(|(time, _, _)| time)
+        .collect();
+    let gaps: Vec<SimDuration> = sends.windows(2).map(|w| w[1] - w[0]).collect();
+    let s = SimDuration::from_secs;
+    assert_eq!(gaps, [s(1), s(2), s(4)], "request sent at {sends:?}");
 }
