@@ -70,8 +70,6 @@ fn every_retransmission_in_the_series_resends_bytes_already_sent() {
 #[test]
 fn zero_window_periods_match_the_windows_on_the_wire() {
     let (mut b, client, server) = pair(1, LinkParams::with_latency(SimDuration::from_millis(5)));
-    let _ = client;
-    let _ = server;
     b.app(server, "slow", || {
         Sink::slow(80, 2048, SimDuration::from_millis(400))
     });

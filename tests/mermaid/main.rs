@@ -190,14 +190,10 @@ fn validate(diagram: &str) -> Result<(), String> {
         {
             known(id)?;
         } else {
-            let (from, arrow, to) = ARROWS
+            let (from, to) = ARROWS
                 .iter()
-                .find_map(|a| {
-                    let (from, to) = head.split_once(a)?;
-                    Some((from, *a, to))
-                })
+                .find_map(|a| head.split_once(a))
                 .ok_or_else(|| at("neither a note nor a message".into()))?;
-            let _ = arrow;
             if !is_id(from) || !is_id(to) {
                 return Err(at("message endpoints must be plain ids".into()));
             }
