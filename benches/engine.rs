@@ -141,15 +141,13 @@ fn bulk(c: &mut Criterion) {
     let sizes = sizes();
     let bytes = sizes.bulk_bytes;
     let name = format!("bulk{}", sizes.suffix);
-    let mut group = c.benchmark_group(&name);
     // A full-size run takes a tenth of a second or so; ten flat samples
     // keep the group to about twenty seconds.
-    let (warm_up, measurement) = sizes.timing(Duration::from_millis(500), Duration::from_secs(8));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(warm_up)
-        .measurement_time(measurement);
+    let mut group = flat_group(
+        c,
+        &name,
+        sizes.timing(Duration::from_millis(500), Duration::from_secs(8)),
+    );
 
     if let Some(t) = check_run(&format!("{name}/engine"), || {
         engine_bulk_run(engine_bulk_world(bytes), bytes).1

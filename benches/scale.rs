@@ -31,9 +31,7 @@
 mod common;
 
 use common::*;
-use criterion::{
-    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
 use simnet::{
     App, AppContext, AppId, EndReason, HostConfig, Recv, SimDuration, SimTime, SocketEvent,
@@ -446,13 +444,11 @@ fn short_connections(c: &mut Criterion) {
     let sizes = sizes();
     let n = sizes.short_connections;
     let name = format!("short_connections{}", sizes.suffix);
-    let mut group = c.benchmark_group(&name);
-    let (warm_up, measurement) = sizes.timing(Duration::from_millis(500), Duration::from_secs(4));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(warm_up)
-        .measurement_time(measurement);
+    let mut group = flat_group(
+        c,
+        &name,
+        sizes.timing(Duration::from_millis(500), Duration::from_secs(4)),
+    );
 
     if let Some(t) = check_run(&format!("{name}/simnet"), || {
         engine_short_run(engine_short_world(n), n).1
@@ -504,13 +500,11 @@ fn concurrent(c: &mut Criterion) {
     let sizes = sizes();
     let (n, k) = (sizes.concurrent_connections, sizes.exchanges);
     let name = format!("concurrent{}", sizes.suffix);
-    let mut group = c.benchmark_group(&name);
-    let (warm_up, measurement) = sizes.timing(Duration::from_millis(500), Duration::from_secs(4));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(warm_up)
-        .measurement_time(measurement);
+    let mut group = flat_group(
+        c,
+        &name,
+        sizes.timing(Duration::from_millis(500), Duration::from_secs(4)),
+    );
     let default = TcpConfig::default().rx_buffer_bytes;
     if let Some(t) = check_run(&format!("{name}/simnet"), || {
         simnet_concurrent_run(simnet_concurrent_world(n, k, default), n, k)
@@ -596,13 +590,11 @@ fn idle_hour(c: &mut Criterion) {
     let sizes = sizes();
     let n = sizes.idle_hour_connections;
     let name = format!("idle_hour{}", sizes.suffix);
-    let mut group = c.benchmark_group(&name);
-    let (warm_up, measurement) = sizes.timing(Duration::from_millis(300), Duration::from_secs(4));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(warm_up)
-        .measurement_time(measurement);
+    let mut group = flat_group(
+        c,
+        &name,
+        sizes.timing(Duration::from_millis(300), Duration::from_secs(4)),
+    );
     if let Some(t) = check_run(&format!("{name}/simnet"), || {
         let world = idle_hour_run(idle_hour_world(n));
         for host in ["client", "server"] {

@@ -8,7 +8,8 @@
 
 #![allow(dead_code, reason = "each bench binary uses only part of this module")]
 
-use criterion::Throughput;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use simnet::apps::{Reply, ServerClose, TcpClient, TcpServer};
 use simnet::{
     AppId, EndReason, HostConfig, LinkParams, SimDuration, TcpConfig, TraceEvent, World,
@@ -597,6 +598,22 @@ pub mod raw {
 }
 
 // ----- criterion ----------------------------------------------------------------
+
+/// A group of ten flat samples (each sample one run: the runs are long),
+/// warmed up and measured for `(warm_up, measurement)`.
+pub fn flat_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    (warm_up, measurement): (std::time::Duration, std::time::Duration),
+) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(warm_up)
+        .measurement_time(measurement);
+    group
+}
 
 /// Whether criterion will run the bench `id` (`group/function`), judged from
 /// the command line the way criterion judges it, erring towards "yes". Used

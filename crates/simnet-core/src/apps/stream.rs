@@ -1,6 +1,7 @@
 //! Helpers for applications that speak a protocol over a TCP byte stream
 //! (the HTTP and WebSocket crates): read everything a socket holds, and
-//! write as much of an output buffer as the socket takes.
+//! write as much of an output buffer as the socket takes (the TCP programs
+//! here write with it too).
 
 use crate::app::AppContext;
 use crate::socket::{Recv, SocketId};

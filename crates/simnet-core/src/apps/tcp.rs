@@ -1,5 +1,6 @@
 //! TCP applications: server, client, bulk sender, sink.
 
+use super::stream::flush;
 use super::{filler, pattern};
 use crate::app::{App, AppContext, Command};
 use crate::socket::{Recv, SocketEvent, SocketId, TimerId};
@@ -170,19 +171,6 @@ impl TcpServer {
             }
             self.conns.remove(&sid);
         }
-    }
-}
-
-/// Writes as much of `unsent` as the send buffer takes.
-fn flush(cx: &mut AppContext<'_>, sid: SocketId, unsent: &mut Vec<u8>) {
-    if unsent.is_empty() {
-        return;
-    }
-    match cx.send(sid, unsent) {
-        Ok(n) => {
-            unsent.drain(..n);
-        }
-        Err(_) => unsent.clear(),
     }
 }
 

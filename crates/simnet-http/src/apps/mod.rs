@@ -66,6 +66,22 @@ pub(crate) fn event_line(id: u64, published_ns: u64) -> String {
     format!("id={id} t={published_ns}\n")
 }
 
+/// The `(id, published_ns)` of one published event's text
+/// (`id=3 t=1500000000`; other words are ignored), if it is one. The
+/// WebSocket applications read the events they carry with it too.
+pub fn parse_event(text: &str) -> Option<(u64, u64)> {
+    let mut id = None;
+    let mut t = None;
+    for part in text.split_whitespace() {
+        if let Some(v) = part.strip_prefix("id=") {
+            id = v.parse().ok();
+        } else if let Some(v) = part.strip_prefix("t=") {
+            t = v.parse().ok();
+        }
+    }
+    Some((id?, t?))
+}
+
 /// Every `(id, published_ns, len)` in a body or chunk, where `len` is the
 /// length in bytes of the event's own text (`id=3 t=1500000000`), without
 /// the line end and the `data:` field name of a Server-Sent Event around it.
@@ -74,16 +90,8 @@ pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64, u64)> {
         .lines()
         .filter_map(|line| {
             let line = line.trim().trim_start_matches("data:").trim();
-            let mut id = None;
-            let mut t = None;
-            for part in line.split_whitespace() {
-                if let Some(v) = part.strip_prefix("id=") {
-                    id = v.parse().ok();
-                } else if let Some(v) = part.strip_prefix("t=") {
-                    t = v.parse().ok();
-                }
-            }
-            Some((id?, t?, line.len() as u64))
+            let (id, t) = parse_event(line)?;
+            Some((id, t, line.len() as u64))
         })
         .collect()
 }

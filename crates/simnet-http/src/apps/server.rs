@@ -220,7 +220,7 @@ impl HttpServer {
             match event {
                 ServerEvent::Request { id, request } => self.handle_request(cx, sid, id, request),
                 ServerEvent::UpgradeRequested { id, request } => {
-                    cx.emit(AppEvent::new("http.request", request_summary(&request, sid)).on(sid));
+                    cx.emit(AppEvent::new("http.request", request_summary(&request)).on(sid));
                     let response = Response::new(501)
                         .with_body(b"this server does not switch protocols\n".to_vec());
                     self.respond(cx, sid, id, response);
@@ -305,7 +305,7 @@ impl HttpServer {
         request: Request,
     ) {
         cx.emit(
-            AppEvent::new("http.request", request_summary(&request, sid))
+            AppEvent::new("http.request", request_summary(&request))
                 .on(sid)
                 .with("method", request.method.as_str())
                 .with("target", request.target.as_str()),
@@ -456,8 +456,7 @@ impl HttpServer {
     }
 }
 
-fn request_summary(request: &Request, sid: SocketId) -> String {
-    let _ = sid;
+fn request_summary(request: &Request) -> String {
     let headers = notable_headers(&request.headers);
     if headers.is_empty() {
         request.summary()

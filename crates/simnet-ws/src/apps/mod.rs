@@ -122,18 +122,10 @@ fn event_text(id: u64, published: SimTime, data: &str) -> String {
     text
 }
 
-/// The `(id, publication time)` of an event line, if it is one.
+/// The `(id, publication time)` of an event line, if it is one: the text
+/// is the HTTP applications' ([`simnet_http::apps::parse_event`]).
 fn parse_event(line: &str) -> Option<(u64, SimTime)> {
-    let mut id = None;
-    let mut t = None;
-    for part in line.split_whitespace() {
-        if let Some(v) = part.strip_prefix("id=") {
-            id = v.parse().ok();
-        } else if let Some(v) = part.strip_prefix("t=") {
-            t = v.parse().ok().map(SimTime::from_nanos);
-        }
-    }
-    Some((id?, t?))
+    simnet_http::apps::parse_event(line).map(|(id, t)| (id, SimTime::from_nanos(t)))
 }
 
 /// The value of `key=` in a request target's query string.
