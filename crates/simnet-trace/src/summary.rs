@@ -498,10 +498,7 @@ fn data_lost_table(trace: &Trace, s: &Summary) -> String {
                     })
                 });
                 let peer = tuple.map_or("-".to_string(), |(_, rm)| {
-                    let h = topo.hosts.iter().position(|h| h.addr == *rm.ip());
-                    let name = h.map_or(rm.ip().to_string(), |i| {
-                        topo.host_name(HostId(i as u32)).to_string()
-                    });
+                    let name = host_or_addr(topo, topo.host_by_addr(*rm.ip()), rm);
                     format!("{name}:{}", rm.port())
                 });
                 let range = |r: &Option<(u64, u64)>| {
@@ -964,11 +961,6 @@ fn http_tables(trace: &Trace) -> String {
         }
     }
     let mut out = String::new();
-    let app_host = |a: &simnet_core::AppId| {
-        topo.apps.get(a.0 as usize).map_or("?".to_string(), |i| {
-            format!("{} ({})", topo.host_name(i.host), i.kind)
-        })
-    };
     if !clients.is_empty() {
         let _ = writeln!(out, "\nHTTP clients");
         let mut t = Table::new(&[
@@ -991,7 +983,7 @@ fn http_tables(trace: &Trace) -> String {
             );
             let total = s.first.map_or(SimDuration::ZERO, |f| s.last - f);
             t.row(vec![
-                app_host(app),
+                app_name(topo, *app),
                 s.requests.len().to_string(),
                 s.responses.to_string(),
                 s.errors.to_string(),
@@ -1359,14 +1351,8 @@ fn delivery_table(trace: &Trace) -> String {
         "overhead/event",
     ]);
     for d in &deliveries {
-        let name = topo
-            .apps
-            .get(d.app.0 as usize)
-            .map_or("?".to_string(), |i| {
-                format!("{} ({})", topo.host_name(i.host), i.kind)
-            });
         t.row(vec![
-            name,
+            app_name(topo, d.app),
             d.modes.join(" then "),
             d.events.to_string(),
             d.mean_delay().to_string(),
@@ -1435,12 +1421,9 @@ fn websocket_table(trace: &Trace) -> String {
         "payload bytes",
     ]);
     for (app, s) in &apps {
-        let name = topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
-            format!("{} ({})", topo.host_name(i.host), i.kind)
-        });
         let opcodes: Vec<String> = s.opcodes.iter().map(|(o, n)| format!("{o} {n}")).collect();
         t.row(vec![
-            name,
+            app_name(topo, *app),
             s.frames.to_string(),
             opcodes.join(", "),
             s.masked.to_string(),
