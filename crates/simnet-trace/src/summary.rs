@@ -400,8 +400,9 @@ pub fn render_summary(trace: &Trace) -> String {
     out.push_str(&throughput_table(trace, &s));
     out.push_str(&tcp_client_tables(trace));
     out.push_str(&http_tables(trace));
-    out.push_str(&delivery_table(trace));
-    out.push_str(&per_event_table(trace));
+    let deliveries = event_delivery(trace);
+    out.push_str(&delivery_table(trace, &deliveries));
+    out.push_str(&per_event_table(trace, &deliveries));
     out.push_str(&websocket_table(trace));
 
     let _ = writeln!(out, "\nLinks (per direction)");
@@ -1202,8 +1203,16 @@ pub struct EventRow {
 /// column adds up to that subscriber's `wire bytes` in [`Delivery`].
 /// Rows are ordered by event id.
 pub fn per_event(trace: &Trace) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
+    per_event_of(trace, &event_delivery(trace))
+}
+
+/// [`per_event`] for the subscribers [`event_delivery`] already found.
+fn per_event_of(
+    trace: &Trace,
+    deliveries: &[Delivery],
+) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
     use simnet_core::trace::FieldValue;
-    let subs: Vec<simnet_core::AppId> = event_delivery(trace).iter().map(|d| d.app).collect();
+    let subs: Vec<simnet_core::AppId> = deliveries.iter().map(|d| d.app).collect();
     if subs.is_empty() {
         return (subs, Vec::new());
     }
@@ -1276,8 +1285,8 @@ fn millis(d: SimDuration) -> String {
 /// bytes charged to the event). The last row, `after`, holds the bytes sent
 /// after each subscriber's last delivery. Empty when no application
 /// reported a delivered event.
-fn per_event_table(trace: &Trace) -> String {
-    let (subs, rows) = per_event(trace);
+fn per_event_table(trace: &Trace, deliveries: &[Delivery]) -> String {
+    let (subs, rows) = per_event_of(trace, deliveries);
     if subs.is_empty() {
         return String::new();
     }
@@ -1328,8 +1337,7 @@ fn per_event_table(trace: &Trace) -> String {
 ///   requests and empty answers, handshakes and ACKs), per event delivered.
 ///
 /// Empty when no application reported a delivered event.
-fn delivery_table(trace: &Trace) -> String {
-    let deliveries = event_delivery(trace);
+fn delivery_table(trace: &Trace, deliveries: &[Delivery]) -> String {
     if deliveries.is_empty() {
         return String::new();
     }
@@ -1350,7 +1358,7 @@ fn delivery_table(trace: &Trace) -> String {
         "event bytes",
         "overhead/event",
     ]);
-    for d in &deliveries {
+    for d in deliveries {
         t.row(vec![
             app_name(topo, d.app),
             d.modes.join(" then "),
