@@ -870,31 +870,8 @@ impl<'a> Renderer<'a> {
         if window_changed {
             let _ = write!(s, " win={}", rel.window);
         }
-        let o = &tcp.options;
-        if let Some(mss) = o.mss {
-            let _ = write!(s, " mss={mss}");
-        }
-        if let Some(ws) = o.window_scale {
-            let _ = write!(s, " ws={ws}");
-        }
-        if o.sack_permitted {
-            s.push_str(" sackOK");
-        }
-        if !o.sack.is_empty() {
-            let reverse = (flow.1, flow.0);
-            let blocks: Vec<String> = o
-                .sack
-                .iter()
-                .map(|(l, r)| {
-                    format!(
-                        "{}-{}",
-                        self.seqs.relative(reverse, *l),
-                        self.seqs.relative(reverse, *r)
-                    )
-                })
-                .collect();
-            let _ = write!(s, " sack={}", blocks.join(","));
-        }
+        self.seqs
+            .write_options(&mut s, &tcp.options, (flow.1, flow.0));
         s
     }
 

@@ -6,8 +6,9 @@
 //! each side announced, and rewrites headers relative to them. A new SYN on a
 //! 4-tuple starts a new conversation (a port reused after TIME-WAIT).
 
-use simnet_core::packet::TcpHeader;
+use simnet_core::packet::{TcpHeader, TcpOptions};
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// One direction of a connection: (source, destination).
@@ -98,6 +99,36 @@ impl SeqTracker {
         match self.flows.get(&flow).and_then(|s| s.base) {
             Some(b) => absolute.wrapping_sub(b),
             None => absolute,
+        }
+    }
+
+    /// Appends a segment's options the way the text timeline and the
+    /// diagrams show them, ` mss=1460 ws=7 sackOK sack=1-2,5-9`, with the
+    /// SACK edges relative to `reverse` (the direction they acknowledge: the
+    /// segment's own, reversed).
+    pub fn write_options(&self, out: &mut String, o: &TcpOptions, reverse: Flow) {
+        if let Some(mss) = o.mss {
+            let _ = write!(out, " mss={mss}");
+        }
+        if let Some(ws) = o.window_scale {
+            let _ = write!(out, " ws={ws}");
+        }
+        if o.sack_permitted {
+            out.push_str(" sackOK");
+        }
+        if !o.sack.is_empty() {
+            let blocks: Vec<String> = o
+                .sack
+                .iter()
+                .map(|(l, r)| {
+                    format!(
+                        "{}-{}",
+                        self.relative(reverse, *l),
+                        self.relative(reverse, *r)
+                    )
+                })
+                .collect();
+            let _ = write!(out, " sack={}", blocks.join(","));
         }
     }
 }

@@ -400,8 +400,9 @@ pub fn render_summary(trace: &Trace) -> String {
     out.push_str(&throughput_table(trace, &s));
     out.push_str(&tcp_client_tables(trace));
     out.push_str(&http_tables(trace));
-    out.push_str(&delivery_table(trace));
-    out.push_str(&per_event_table(trace));
+    let deliveries = event_delivery(trace);
+    out.push_str(&delivery_table(trace, &deliveries));
+    out.push_str(&per_event_table(trace, &deliveries));
     out.push_str(&websocket_table(trace));
 
     let _ = writeln!(out, "\nLinks (per direction)");
@@ -498,10 +499,7 @@ fn data_lost_table(trace: &Trace, s: &Summary) -> String {
                     })
                 });
                 let peer = tuple.map_or("-".to_string(), |(_, rm)| {
-                    let h = topo.hosts.iter().position(|h| h.addr == *rm.ip());
-                    let name = h.map_or(rm.ip().to_string(), |i| {
-                        topo.host_name(HostId(i as u32)).to_string()
-                    });
+                    let name = host_or_addr(topo, topo.host_by_addr(*rm.ip()), rm);
                     format!("{name}:{}", rm.port())
                 });
                 let range = |r: &Option<(u64, u64)>| {
@@ -964,11 +962,6 @@ fn http_tables(trace: &Trace) -> String {
         }
     }
     let mut out = String::new();
-    let app_host = |a: &simnet_core::AppId| {
-        topo.apps.get(a.0 as usize).map_or("?".to_string(), |i| {
-            format!("{} ({})", topo.host_name(i.host), i.kind)
-        })
-    };
     if !clients.is_empty() {
         let _ = writeln!(out, "\nHTTP clients");
         let mut t = Table::new(&[
@@ -991,7 +984,7 @@ fn http_tables(trace: &Trace) -> String {
             );
             let total = s.first.map_or(SimDuration::ZERO, |f| s.last - f);
             t.row(vec![
-                app_host(app),
+                app_name(topo, *app),
                 s.requests.len().to_string(),
                 s.responses.to_string(),
                 s.errors.to_string(),
@@ -1210,8 +1203,16 @@ pub struct EventRow {
 /// column adds up to that subscriber's `wire bytes` in [`Delivery`].
 /// Rows are ordered by event id.
 pub fn per_event(trace: &Trace) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
+    per_event_of(trace, &event_delivery(trace))
+}
+
+/// [`per_event`] for the subscribers [`event_delivery`] already found.
+fn per_event_of(
+    trace: &Trace,
+    deliveries: &[Delivery],
+) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
     use simnet_core::trace::FieldValue;
-    let subs: Vec<simnet_core::AppId> = event_delivery(trace).iter().map(|d| d.app).collect();
+    let subs: Vec<simnet_core::AppId> = deliveries.iter().map(|d| d.app).collect();
     if subs.is_empty() {
         return (subs, Vec::new());
     }
@@ -1284,8 +1285,8 @@ fn millis(d: SimDuration) -> String {
 /// bytes charged to the event). The last row, `after`, holds the bytes sent
 /// after each subscriber's last delivery. Empty when no application
 /// reported a delivered event.
-fn per_event_table(trace: &Trace) -> String {
-    let (subs, rows) = per_event(trace);
+fn per_event_table(trace: &Trace, deliveries: &[Delivery]) -> String {
+    let (subs, rows) = per_event_of(trace, deliveries);
     if subs.is_empty() {
         return String::new();
     }
@@ -1336,8 +1337,7 @@ fn per_event_table(trace: &Trace) -> String {
 ///   requests and empty answers, handshakes and ACKs), per event delivered.
 ///
 /// Empty when no application reported a delivered event.
-fn delivery_table(trace: &Trace) -> String {
-    let deliveries = event_delivery(trace);
+fn delivery_table(trace: &Trace, deliveries: &[Delivery]) -> String {
     if deliveries.is_empty() {
         return String::new();
     }
@@ -1358,15 +1358,9 @@ fn delivery_table(trace: &Trace) -> String {
         "event bytes",
         "overhead/event",
     ]);
-    for d in &deliveries {
-        let name = topo
-            .apps
-            .get(d.app.0 as usize)
-            .map_or("?".to_string(), |i| {
-                format!("{} ({})", topo.host_name(i.host), i.kind)
-            });
+    for d in deliveries {
         t.row(vec![
-            name,
+            app_name(topo, d.app),
             d.modes.join(" then "),
             d.events.to_string(),
             d.mean_delay().to_string(),
@@ -1435,12 +1429,9 @@ fn websocket_table(trace: &Trace) -> String {
         "payload bytes",
     ]);
     for (app, s) in &apps {
-        let name = topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
-            format!("{} ({})", topo.host_name(i.host), i.kind)
-        });
         let opcodes: Vec<String> = s.opcodes.iter().map(|(o, n)| format!("{o} {n}")).collect();
         t.row(vec![
-            name,
+            app_name(topo, *app),
             s.frames.to_string(),
             opcodes.join(", "),
             s.masked.to_string(),

@@ -258,34 +258,11 @@ impl<'a> TextRenderer<'a> {
                     let _ = write!(s, " ack={ack}");
                 }
                 let _ = write!(s, " win={} len={}", rel.window, tcp.payload_len);
-                let o = &tcp.options;
-                if let Some(mss) = o.mss {
-                    let _ = write!(s, " mss={mss}");
-                }
-                if let Some(ws) = o.window_scale {
-                    let _ = write!(s, " ws={ws}");
-                }
-                if o.sack_permitted {
-                    s.push_str(" sackOK");
-                }
-                if !o.sack.is_empty() {
-                    let flow = (
-                        std::net::SocketAddrV4::new(info.dst, tcp.dst_port),
-                        std::net::SocketAddrV4::new(info.src, tcp.src_port),
-                    );
-                    let blocks: Vec<String> = o
-                        .sack
-                        .iter()
-                        .map(|(l, r)| {
-                            format!(
-                                "{}-{}",
-                                self.seqs.relative(flow, *l),
-                                self.seqs.relative(flow, *r)
-                            )
-                        })
-                        .collect();
-                    let _ = write!(s, " sack={}", blocks.join(","));
-                }
+                let reverse = (
+                    std::net::SocketAddrV4::new(info.dst, tcp.dst_port),
+                    std::net::SocketAddrV4::new(info.src, tcp.src_port),
+                );
+                self.seqs.write_options(&mut s, &tcp.options, reverse);
                 s
             }
             Transport::Udp(udp) => format!(
