@@ -1,131 +1,32 @@
 //! TIME-WAIT records against real smoltcp TIME-WAIT sockets.
 //!
 //! Each world runs twice, with the records switched off (every TIME-WAIT
-//! connection stays a smoltcp socket) and on. The runs must agree on every
-//! trace record (compared through their `Debug` form, which includes every
-//! packet's bytes), on the rendered text trace, on the packet bytes that go
-//! into a pcap, and on every host's socket table at the end. Each test also
-//! checks that records were really used when switched on, so agreement is
-//! not vacuous, and the torture cases check the TIME-WAIT behaviour itself.
+//! connection stays a smoltcp socket) and on, and the runs must agree
+//! (`compare.rs` says on what). Each test also checks that records were
+//! really used when switched on, so agreement is not vacuous, and the
+//! torture cases check the TIME-WAIT behaviour itself.
 
+use crate::compare::{self, Run, Switch};
 use simnet::apps::{Reply, ServerClose, TcpClient, TcpEcho, TcpServer};
 use simnet::{
     Action, CloseReason, FaultAction, HostConfig, HostId, LinkParams, PacketFilter, Probability,
-    SimDuration, SimTime, TargetedFault, TcpFlags, TcpState, TextOptions, Trace, TraceEvent, World,
-    WorldBuilder, render_text,
+    SimDuration, SimTime, TargetedFault, TcpFlags, TcpState, Trace, TraceEvent, World,
+    WorldBuilder,
 };
 use std::net::SocketAddrV4;
-use std::path::Path;
 
-/// What a run produced that must not depend on the switch.
-struct Run {
-    /// Every trace record, `Debug`-formatted.
-    records: Vec<String>,
-    /// The text timeline.
-    text: String,
-    /// The IPv4 packets sent, in order (what a pcap holds).
-    packets: Vec<Vec<u8>>,
-    /// Every host's socket table at the end.
-    tables: String,
-    /// Most TIME-WAIT records any host held at once.
-    peak_records: usize,
-    trace: Trace,
-}
-
-fn run(mut world: World, minisockets: bool) -> Run {
-    world.set_time_wait_minisockets(minisockets);
-    let hosts: Vec<HostId> = (0..world.trace().topology.hosts.len() as u32)
-        .map(HostId)
-        .collect();
-    let mut peak_records = 0;
-    // Exactly `World::run`, with a look at the hosts after every event.
-    world.run_while_not(|w| {
-        for h in &hosts {
-            peak_records = peak_records.max(w.time_wait_records(*h));
-        }
-        false
-    });
-    let tables = hosts
-        .iter()
-        .map(|h| format!("{:?}\n", world.socket_table(*h)))
-        .collect();
-    let trace = world.take_trace();
-    let records = trace.records.iter().map(|r| format!("{r:?}")).collect();
-    let packets = trace
-        .records
-        .iter()
-        .filter_map(|r| match &r.event {
-            TraceEvent::PacketSent { bytes, .. } => Some(bytes.to_vec()),
-            _ => None,
-        })
-        .collect();
-    Run {
-        records,
-        text: render_text(&trace, &TextOptions::default()),
-        packets,
-        tables,
-        peak_records,
-        trace,
-    }
-}
-
-/// Runs `make()` both ways, asserts the runs agree, and returns the run
-/// with records on.
 fn both_ways(name: &str, make: impl Fn() -> World) -> Run {
-    let off = run(make(), false);
-    let on = run(make(), true);
-    assert_eq!(off.peak_records, 0, "{name}: records were used while off");
-    if let Some((i, a, b)) = first_difference(&off.records, &on.records) {
-        panic!("{name}: trace record {i} differs\n  sockets: {a}\n  records: {b}");
-    }
-    let (off_lines, on_lines): (Vec<_>, Vec<_>) = (
-        off.text.lines().map(str::to_string).collect(),
-        on.text.lines().map(str::to_string).collect(),
-    );
-    if let Some((i, a, b)) = first_difference(&off_lines, &on_lines) {
-        panic!("{name}: text line {i} differs\n  sockets: {a}\n  records: {b}");
-    }
-    assert!(
-        off.packets == on.packets,
-        "{name}: packet bytes differ ({} vs {} packets)",
-        off.packets.len(),
-        on.packets.len()
-    );
-    assert_eq!(off.tables, on.tables, "{name}: socket tables differ");
-    on
-}
-
-fn first_difference(a: &[String], b: &[String]) -> Option<(usize, String, String)> {
-    let n = a.len().max(b.len());
-    (0..n).find_map(|i| {
-        let (x, y) = (a.get(i), b.get(i));
-        (x != y).then(|| {
-            let show = |s: Option<&String>| s.cloned().unwrap_or_else(|| "(none)".into());
-            (i, show(x), show(y))
-        })
-    })
+    compare::both_ways(Switch::TimeWaitRecords, name, make)
 }
 
 // ----- every scenario ------------------------------------------------------------
 
 #[test]
 fn every_scenario_is_identical_with_and_without_time_wait_records() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = simnet::scenario_files(&root.join("scenarios")).expect("scenarios/ is readable");
-    assert!(files.len() > 10, "found only {} scenarios", files.len());
-    let registry = simnet::registry();
     let mut used = Vec::new();
-    for path in files {
-        let name = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let source = std::fs::read_to_string(&path).unwrap();
-        let scenario = simnet::scenario::parse(&name, &source, &registry)
-            .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"));
+    for (name, scenario) in compare::every_scenario() {
         let on = both_ways(&name, || scenario.world(None, None));
-        if on.peak_records > 0 {
+        if on.used > 0 {
             used.push(name);
         }
     }
@@ -265,7 +166,7 @@ fn retransmitted_fins_into_time_wait() {
             fault(server_fins(), 2, 1, FaultAction::Duplicate),
         ])
     });
-    assert!(on.peak_records >= 1);
+    assert!(on.used >= 1);
     let (client, server) = (HostId(0), HostId(1));
     let fins = sent(&on.trace, server, is_fin);
     assert_eq!(fins.len(), 4, "the original FIN and three retransmissions");
@@ -304,7 +205,7 @@ fn rst_ends_time_wait() {
             ),
         ])
     });
-    assert!(on.peak_records >= 1);
+    assert!(on.used >= 1);
     let (client, server) = (HostId(0), HostId(1));
     let rsts = sent(&on.trace, server, is_rst);
     assert_eq!(rsts.len(), 1, "the server resets the stray ACK");
@@ -397,7 +298,7 @@ fn old_data_into_time_wait() {
     if std::env::var_os("SHOW_TRACE").is_some() {
         println!("{}", on.text);
     }
-    assert!(on.peak_records >= 1);
+    assert!(on.used >= 1);
     let (client, server) = (HostId(0), HostId(1));
     let data = sent(&on.trace, server, |_, len| len > 0);
     assert_eq!(data.len(), 2, "the answer and its retransmission");
@@ -451,7 +352,7 @@ fn syn_reusing_the_four_tuple() {
         b.build().unwrap()
     };
     let on = both_ways("SYN reusing the 4-tuple", make);
-    assert!(on.peak_records >= 1);
+    assert!(on.used >= 1);
     let (client, server) = (HostId(0), HostId(1));
     let syns = sent(&on.trace, client, |f, _| f.syn());
     let syn_acks = sent(&on.trace, server, |f, _| f.syn() && f.ack());
@@ -488,7 +389,7 @@ fn crash_during_time_wait() {
         b.at(SimTime::from_secs(3), Action::Restart(c));
         b.build().unwrap()
     });
-    assert!(on.peak_records >= 3);
+    assert!(on.used >= 3);
     let crashed = on.trace.records.iter().any(|r| {
         matches!(
             r.event,
@@ -546,7 +447,7 @@ fn many_connections_over_a_hostile_link() {
             });
             b.build().unwrap()
         };
-        records += both_ways(&format!("hostile link, seed {seed}"), make).peak_records;
+        records += both_ways(&format!("hostile link, seed {seed}"), make).used;
     }
     assert!(records > 0);
 }

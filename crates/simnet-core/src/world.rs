@@ -1052,6 +1052,23 @@ impl World {
         }
     }
 
+    /// Switches [`HostConfig::recycle_sockets`] on or off on every host,
+    /// from now on. The trace is the same either way; this exists so that
+    /// tests can check exactly that on worlds they did not build themselves.
+    pub fn set_socket_recycling(&mut self, enabled: bool) {
+        for host in &mut self.hosts {
+            host.config.recycle_sockets = enabled;
+        }
+    }
+
+    /// How many smoltcp sockets a host has reused for new connections so
+    /// far (see [`HostConfig::recycle_sockets`]).
+    pub fn sockets_recycled(&self, host: HostId) -> u64 {
+        self.hosts
+            .get(host.0 as usize)
+            .map_or(0, |h| h.sockets_recycled())
+    }
+
     /// How many of a host's connections in TIME-WAIT are kept as records
     /// rather than smoltcp sockets right now (see
     /// [`HostConfig::time_wait_minisockets`]); the socket table lists both

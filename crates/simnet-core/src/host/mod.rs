@@ -151,6 +151,11 @@ pub struct HostConfig {
     /// trace are the same either way; only memory and speed differ. On by
     /// default; tests turn it off to compare.
     pub time_wait_minisockets: bool,
+    /// Reuse the smoltcp sockets of finished connections (and their
+    /// buffers) for new ones instead of allocating and zeroing new buffers.
+    /// The packets and the trace are the same either way; only speed
+    /// differs. On by default; tests turn it off to compare.
+    pub recycle_sockets: bool,
 }
 
 impl Default for HostConfig {
@@ -162,6 +167,7 @@ impl Default for HostConfig {
             backlog: 16,
             mtu: 1500,
             time_wait_minisockets: true,
+            recycle_sockets: true,
         }
     }
 }
@@ -196,6 +202,8 @@ pub(crate) struct Host {
     stack: Option<Stack>,
     rng: SimRng,
     next_socket: u64,
+    /// Sockets recycled so far (see [`Host::new_tcp_socket`]).
+    recycled: u64,
     /// What happened since the world last looked.
     pub effects: Vec<Effect>,
 }
@@ -216,6 +224,26 @@ struct Stack {
     /// Connections in TIME-WAIT kept as records, without a smoltcp socket.
     /// They keep their entry in `tcp_conns` and their port in `tcp_ports`.
     time_wait: BTreeMap<SocketId, TimeWait>,
+    /// TCP sockets whose connections are over, kept for the next ones
+    /// (see [`Host::new_tcp_socket`]).
+    spare: Vec<OwnSet>,
+}
+
+/// A smoltcp socket on its own, in the one-socket set it is polled with.
+type OwnSet = (SocketSet<'static>, SocketHandle);
+
+impl Stack {
+    /// At most this many spare sockets are kept per host: enough for a
+    /// stream of short connections, little memory when a crowd of
+    /// connections ends at once.
+    const SPARE_MAX: usize = 64;
+
+    /// Keeps a dead entry's TCP socket for the next connection.
+    fn recycle(&mut self, entry: Entry) {
+        if entry.protocol == Protocol::Tcp && self.spare.len() < Self::SPARE_MAX {
+            self.spare.push((entry.set, entry.handle));
+        }
+    }
 }
 
 struct Listener {
@@ -327,6 +355,7 @@ impl Host {
             stack: None,
             rng,
             next_socket: 0,
+            recycled: 0,
             effects: Vec::new(),
         };
         host.boot(SimTime::ZERO);
@@ -360,6 +389,7 @@ impl Host {
             next_ephemeral: self.config.ephemeral_ports.0,
             unclaimed: SocketSet::new(Vec::new()),
             time_wait: BTreeMap::new(),
+            spare: Vec::new(),
         });
     }
 
@@ -848,7 +878,8 @@ impl Host {
             if let Some(record) = time_wait_record(entry, poll_at, now, &self.config) {
                 // The socket and its buffers go; the record takes over its
                 // 4-tuple, its port and its pending deadline.
-                stack.sockets.remove(&sid);
+                let entry = stack.sockets.remove(&sid).expect("found above");
+                stack.recycle(entry);
                 stack.time_wait.insert(sid, record);
             }
         }
@@ -878,6 +909,7 @@ impl Host {
                     l.accept_queue.retain(|s| *s != sid);
                 }
                 release_port(&mut stack.tcp_ports, entry.local_port);
+                stack.recycle(entry);
             }
             Protocol::Udp => {
                 if stack.udp_ports.get(&entry.local_port) == Some(&sid) {
@@ -893,21 +925,55 @@ impl Host {
         id
     }
 
-    fn new_tcp_socket(&self) -> tcp::Socket<'static> {
+    /// A closed TCP socket configured with the host's options, ready for
+    /// `listen` or `connect`.
+    ///
+    /// When the host recycles sockets ([`HostConfig::recycle_sockets`]), it
+    /// is a dead connection's socket, as smoltcp's own examples reuse theirs:
+    /// `listen` and `connect` reset its connection state, and everything
+    /// else is set again below. Only a new socket's zeroed buffers are
+    /// saved: two 64 KiB `memset`s per connection, which dominated a stream
+    /// of short connections. What smoltcp's reset leaves behind cannot
+    /// change what the socket sends (`tests/scale/recycle.rs` runs every
+    /// scenario both ways): the duplicate-ACK bookkeeping, whose stale
+    /// acknowledgment number would have to equal the new connection's by
+    /// chance, one in 2^32, and a fast-retransmit flag that only re-sends
+    /// the first segment, which is what a new connection sends first anyway.
+    fn new_tcp_socket(&mut self) -> OwnSet {
         let c = &self.config.tcp;
-        let rx = tcp::SocketBuffer::new(vec![0u8; c.rx_buffer_bytes]);
-        let tx = tcp::SocketBuffer::new(vec![0u8; c.tx_buffer_bytes]);
-        let mut s = tcp::Socket::new(rx, tx);
+        let spare = match self.stack.as_mut() {
+            Some(stack) if self.config.recycle_sockets => stack.spare.pop(),
+            Some(stack) => {
+                stack.spare.clear();
+                None
+            }
+            None => None,
+        };
+        if spare.is_some() {
+            self.recycled += 1;
+        }
+        let (mut set, handle) = spare.unwrap_or_else(|| {
+            let rx = tcp::SocketBuffer::new(vec![0u8; c.rx_buffer_bytes]);
+            let tx = tcp::SocketBuffer::new(vec![0u8; c.tx_buffer_bytes]);
+            let mut set = SocketSet::new(Vec::with_capacity(1));
+            let handle = set.add(tcp::Socket::new(rx, tx));
+            (set, handle)
+        });
+        let s = set.get_mut::<tcp::Socket>(handle);
+        // A recycled socket may still be in TIME-WAIT (its record took
+        // over); closing it sends nothing, as it is polled no more.
+        s.abort();
         s.set_nagle_enabled(c.nagle);
         s.set_ack_delay(c.ack_delay.map(smol_duration));
         s.set_keep_alive(c.keep_alive.map(smol_duration));
         s.set_timeout(c.user_timeout.map(smol_duration));
+        // Also a fresh congestion controller (window, slow-start threshold).
         s.set_congestion_control(match c.congestion {
             CongestionControl::None => tcp::CongestionControl::None,
             CongestionControl::Reno => tcp::CongestionControl::Reno,
             CongestionControl::Cubic => tcp::CongestionControl::Cubic,
         });
-        s
+        (set, handle)
     }
 
     fn insert_entry(
@@ -964,12 +1030,10 @@ impl Host {
         };
         for _ in 0..count {
             let sid = self.new_id();
-            let mut socket = self.new_tcp_socket();
-            if socket.listen(port).is_err() {
+            let (mut set, handle) = self.new_tcp_socket();
+            if set.get_mut::<tcp::Socket>(handle).listen(port).is_err() {
                 return;
             }
-            let mut set = SocketSet::new(Vec::with_capacity(1));
-            let handle = set.add(socket);
             self.insert_entry(now, sid, (set, handle), Protocol::Tcp, owner, port);
             let stack = self.stack.as_mut().expect("armed a crashed host");
             *stack.tcp_ports.entry(port).or_insert(0) += 1;
@@ -1102,18 +1166,17 @@ impl Host {
             Err(e) => return Err(self.fail(app, None, "connect", e)),
         };
         let sid = self.new_id();
-        let mut socket = self.new_tcp_socket();
+        let (mut set, handle) = self.new_tcp_socket();
         let stack = self.stack.as_mut().expect("checked above");
         let remote_ep = IpEndpoint::new(IpAddress::Ipv4(*remote.ip()), remote.port());
-        if socket
+        if set
+            .get_mut::<tcp::Socket>(handle)
             .connect(stack.iface.context(), remote_ep, local_port)
             .is_err()
         {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
         *stack.tcp_ports.entry(local_port).or_insert(0) += 1;
-        let mut set = SocketSet::new(Vec::with_capacity(1));
-        let handle = set.add(socket);
         self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
         self.insert_entry(now, sid, (set, handle), Protocol::Tcp, app, local_port);
         if let Some(entry) = self.stack.as_mut().and_then(|s| s.sockets.get_mut(&sid)) {
@@ -1342,6 +1405,11 @@ impl Host {
     /// Connections in TIME-WAIT kept as records rather than smoltcp sockets.
     pub fn time_wait_records(&self) -> usize {
         self.stack.as_ref().map_or(0, |s| s.time_wait.len())
+    }
+
+    /// Sockets this host has recycled so far (over every life).
+    pub fn sockets_recycled(&self) -> u64 {
+        self.recycled
     }
 
     /// A connection's current TCP state.
