@@ -32,6 +32,7 @@
 //! any socket option smoltcp does not implement.
 
 mod device;
+mod table;
 mod time_wait;
 pub mod wire;
 
@@ -50,6 +51,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndp
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
+use table::SocketTable;
 use time_wait::TimeWait;
 
 /// Converts simnet time to smoltcp time. This and [`from_smol`] are the only
@@ -211,7 +213,7 @@ pub(crate) struct Host {
 struct Stack {
     iface: Interface,
     device: SimDevice,
-    sockets: BTreeMap<SocketId, Entry>,
+    sockets: SocketTable<Entry>,
     /// (local port, remote address, remote port) → connection socket.
     tcp_conns: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
     listeners: BTreeMap<u16, Listener>,
@@ -381,7 +383,7 @@ impl Host {
         self.stack = Some(Stack {
             iface,
             device,
-            sockets: BTreeMap::new(),
+            sockets: SocketTable::new(),
             tcp_conns: BTreeMap::new(),
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
@@ -404,7 +406,7 @@ impl Host {
             .sockets
             .iter()
             .filter(|(_, e)| e.protocol == Protocol::Tcp && e.state != TcpState::Closed)
-            .map(|(sid, e)| (*sid, (e.state, e.local_port, e.tuple)))
+            .map(|(sid, e)| (sid, (e.state, e.local_port, e.tuple)))
             .collect();
         for (sid, tw) in &stack.time_wait {
             open.insert(*sid, (TcpState::TimeWait, tw.tuple.0, Some(tw.tuple)));
@@ -1088,12 +1090,12 @@ impl Host {
             return;
         }
         stack.listeners.remove(&port);
-        // In socket order (the table is a BTreeMap).
+        // In socket order.
         let all: Vec<SocketId> = stack
             .sockets
             .iter()
             .filter(|(_, e)| e.listener_port == Some(port))
-            .map(|(s, _)| *s)
+            .map(|(s, _)| s)
             .collect();
         for sid in all {
             let stack = self.stack.as_mut().expect("checked above");
@@ -1562,7 +1564,7 @@ impl Host {
                     Protocol::Udp => (None, 0, 0, SocketAddrV4::new(self.addr, e.local_port), None),
                 };
                 SocketRow {
-                    id: *sid,
+                    id: sid,
                     protocol: e.protocol,
                     state,
                     local,
