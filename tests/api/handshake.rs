@@ -83,3 +83,87 @@ fn only_the_listening_application_can_stop_listening() {
     assert_eq!(world.count_sockets(server, Listen), 16);
     assert_eq!(world.count_sockets(client, TimeWait), 1);
 }
+
+/// Listening sockets are listed, crash and close like any socket, but only
+/// the one a SYN comes for gets a smoltcp socket (and its buffers).
+#[test]
+fn listening_sockets_cost_nothing_until_a_syn_comes() {
+    use simnet::{Action, App, AppContext, CloseReason, SocketEvent, TcpState};
+    /// Listens on 81 with a backlog of 2, and stops at 30 ms.
+    struct Briefly;
+    impl App for Briefly {
+        fn start(&mut self, cx: &mut AppContext<'_>) {
+            cx.listen_with_backlog(81, 2).unwrap();
+            cx.set_timer(simnet::SimDuration::from_millis(30));
+        }
+        fn on_timer(&mut self, cx: &mut AppContext<'_>, _timer: simnet::TimerId) {
+            cx.unlisten(81);
+        }
+        fn on_socket(&mut self, _cx: &mut AppContext<'_>, _event: SocketEvent) {}
+    }
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80).with_backlog(3));
+    b.app(server, "briefly", || Briefly);
+    b.app_at(client, "tcp-client", SimTime::from_millis(5), || {
+        TcpClient::new("10.0.0.2:80".parse().unwrap(), b"hello", 5)
+            .close(simnet::apps::ClientClose::Never)
+    });
+    b.at(SimTime::from_millis(200), Action::Crash(server));
+    let mut w = b.build().unwrap();
+    w.run_until(SimTime::from_millis(100));
+
+    // s0..s2 listened on 80, s3 and s4 on 81; the SYN took s0 and its
+    // accept armed s5.
+    let table = w.socket_table(server);
+    let listening: Vec<(u64, u16, SimTime)> = table
+        .iter()
+        .filter(|r| r.state == Some(Listen))
+        .map(|r| (r.id.0, r.local.port(), r.since))
+        .collect();
+    let accepted_at = SimTime::from_millis(35);
+    assert_eq!(
+        listening,
+        [
+            (1, 80, SimTime::ZERO),
+            (2, 80, SimTime::ZERO),
+            (5, 80, accepted_at)
+        ]
+    );
+    assert!(
+        table
+            .iter()
+            .all(|r| r.owner.is_some() && r.remote.is_some() == (r.id.0 == 0))
+    );
+    assert_eq!(w.count_sockets(server, Established), 1);
+    assert_eq!(
+        w.smoltcp_sockets(server),
+        1,
+        "only the connection has buffers"
+    );
+
+    w.run();
+    let closes = |host, reason: Option<CloseReason>| -> Vec<u64> {
+        w.trace()
+            .records
+            .iter()
+            .filter_map(|r| match &r.event {
+                TraceEvent::TcpState {
+                    host: h,
+                    socket,
+                    from: TcpState::Listen,
+                    to: TcpState::Closed,
+                    reason: why,
+                    ..
+                } if *h == host && *why == reason => Some(socket.0),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        closes(server, None),
+        [3, 4],
+        "unlisten closes both, in order"
+    );
+    assert_eq!(closes(server, Some(CloseReason::HostCrashed)), [1, 2, 5]);
+    assert_eq!(w.socket_table(server), []);
+}

@@ -1061,6 +1061,16 @@ impl World {
         }
     }
 
+    /// How many of a host's sockets have a smoltcp socket (and its buffers)
+    /// right now. The socket table lists more: connections in TIME-WAIT kept
+    /// as records, and listening sockets no SYN has come for yet, which
+    /// need no smoltcp socket.
+    pub fn smoltcp_sockets(&self, host: HostId) -> usize {
+        self.hosts
+            .get(host.0 as usize)
+            .map_or(0, |h| h.smoltcp_sockets())
+    }
+
     /// How many smoltcp sockets a host has reused for new connections so
     /// far (see [`HostConfig::recycle_sockets`]).
     pub fn sockets_recycled(&self, host: HostId) -> u64 {

@@ -252,6 +252,12 @@ struct Listener {
     owner: AppId,
     /// Listening sockets still in LISTEN.
     free: BTreeSet<SocketId>,
+    /// Listening sockets that are only an id and the time they were armed:
+    /// a socket in LISTEN holds no connection state, so its smoltcp socket
+    /// (and its buffers) is made only when a SYN comes for it
+    /// ([`Host::back_listener`]). Everything else (the trace, the socket
+    /// table, crashes, `unlisten`) treats them as the sockets they stand for.
+    unbacked: BTreeMap<SocketId, SimTime>,
     /// Established connections not yet accepted, oldest first.
     accept_queue: VecDeque<SocketId>,
 }
@@ -408,6 +414,11 @@ impl Host {
             .filter(|(_, e)| e.protocol == Protocol::Tcp && e.state != TcpState::Closed)
             .map(|(sid, e)| (sid, (e.state, e.local_port, e.tuple)))
             .collect();
+        for (port, listener) in &stack.listeners {
+            for sid in listener.unbacked.keys() {
+                open.insert(*sid, (TcpState::Listen, *port, None));
+            }
+        }
         for (sid, tw) in &stack.time_wait {
             open.insert(*sid, (TcpState::TimeWait, tw.tuple.0, Some(tw.tuple)));
         }
@@ -486,16 +497,30 @@ impl Host {
             });
             return;
         }
+        let mut back = None;
         let target = match wire::demux(bytes) {
             wire::Demux::Tcp(key) => {
                 let tuple = (key.local_port, key.remote, key.remote_port);
                 match stack.tcp_conns.get(&tuple) {
                     Some(sid) => Some((*sid, key.rst)),
-                    None if key.bare_syn => stack
-                        .listeners
-                        .get(&key.local_port)
-                        .and_then(|l| l.free.first().copied())
-                        .map(|sid| (sid, false)),
+                    None if key.bare_syn => {
+                        // The oldest listening socket takes the SYN.
+                        let port = key.local_port;
+                        let listener = stack.listeners.get(&port);
+                        let free = listener.and_then(|l| l.free.first().copied());
+                        let unbacked = listener.and_then(|l| l.unbacked.keys().next().copied());
+                        match (free, unbacked) {
+                            (Some(f), Some(u)) if u < f => {
+                                back = Some((port, u));
+                                Some((u, false))
+                            }
+                            (None, Some(u)) => {
+                                back = Some((port, u));
+                                Some((u, false))
+                            }
+                            (free, _) => free.map(|sid| (sid, false)),
+                        }
+                    }
                     None => None,
                 }
             }
@@ -504,6 +529,10 @@ impl Host {
             }
             wire::Demux::Other => None,
         };
+        if let Some((port, sid)) = back {
+            self.back_listener(port, sid);
+        }
+        let stack = self.stack.as_mut().expect("checked above");
         if let Some((sid, _)) = target
             && stack.time_wait.contains_key(&sid)
         {
@@ -1020,30 +1049,68 @@ impl Host {
         );
     }
 
-    /// Arms `count` more listening sockets on `port`.
+    /// Arms `count` more listening sockets on `port`, unbacked (see
+    /// [`Listener::unbacked`]).
     fn arm_listener(&mut self, now: SimTime, port: u16, count: usize) {
-        let Some(owner) = self
-            .stack
-            .as_ref()
-            .and_then(|s| s.listeners.get(&port))
-            .map(|l| l.owner)
-        else {
+        let Some(stack) = self.stack.as_mut() else {
             return;
         };
+        if !stack.listeners.contains_key(&port) {
+            return;
+        }
         for _ in 0..count {
             let sid = self.new_id();
-            let (mut set, handle) = self.new_tcp_socket();
-            if set.get_mut::<tcp::Socket>(handle).listen(port).is_err() {
-                return;
-            }
-            self.insert_entry(now, sid, (set, handle), Protocol::Tcp, owner, port);
-            let stack = self.stack.as_mut().expect("armed a crashed host");
+            let stack = self.stack.as_mut().expect("checked above");
+            let listener = stack.listeners.get_mut(&port).expect("checked above");
+            listener.unbacked.insert(sid, now);
             *stack.tcp_ports.entry(port).or_insert(0) += 1;
-            let entry = stack.sockets.get_mut(&sid).expect("just inserted");
-            entry.listener_port = Some(port);
-            entry.owner = Some(owner);
-            self.observe(now, sid, Cause::Local);
+            self.effects
+                .push(Effect::Trace(self.listen_transition(sid, port, true, None)));
         }
+    }
+
+    /// The state change of a listening socket that opens (CLOSED -> LISTEN)
+    /// or closes: what [`Host::observe`] reports for a backed one.
+    fn listen_transition(
+        &self,
+        sid: SocketId,
+        port: u16,
+        opens: bool,
+        reason: Option<CloseReason>,
+    ) -> TraceEvent {
+        let (from, to) = if opens {
+            (TcpState::Closed, TcpState::Listen)
+        } else {
+            (TcpState::Listen, TcpState::Closed)
+        };
+        TraceEvent::TcpState {
+            host: self.id,
+            socket: sid,
+            local: SocketAddrV4::new(self.addr, port),
+            remote: None,
+            from,
+            to,
+            reason,
+        }
+    }
+
+    /// Gives an unbacked listening socket its smoltcp socket, in LISTEN, as
+    /// it would have been had it been made when armed.
+    fn back_listener(&mut self, port: u16, sid: SocketId) {
+        let stack = self.stack.as_mut().expect("backed a crashed host");
+        let listener = stack.listeners.get_mut(&port).expect("a listener");
+        let owner = listener.owner;
+        let since = listener.unbacked.remove(&sid).expect("an unbacked socket");
+        let (mut set, handle) = self.new_tcp_socket();
+        set.get_mut::<tcp::Socket>(handle)
+            .listen(port)
+            .expect("listening on a non-zero port");
+        self.insert_entry(since, sid, (set, handle), Protocol::Tcp, owner, port);
+        let stack = self.stack.as_mut().expect("backed a crashed host");
+        let entry = stack.sockets.get_mut(&sid).expect("just inserted");
+        entry.listener_port = Some(port);
+        entry.state = TcpState::Listen;
+        Self::track_tuple(stack, sid);
     }
 
     // ----- the socket API ------------------------------------------------------
@@ -1071,6 +1138,7 @@ impl Host {
             Listener {
                 owner: app,
                 free: BTreeSet::new(),
+                unbacked: BTreeMap::new(),
                 accept_queue: VecDeque::new(),
             },
         );
@@ -1089,15 +1157,28 @@ impl Host {
         if stack.listeners.get(&port).is_none_or(|l| l.owner != app) {
             return;
         }
-        stack.listeners.remove(&port);
-        // In socket order.
-        let all: Vec<SocketId> = stack
+        let unbacked = stack
+            .listeners
+            .remove(&port)
+            .expect("checked above")
+            .unbacked;
+        // In socket order, unbacked or not.
+        let mut all: Vec<SocketId> = stack
             .sockets
             .iter()
             .filter(|(_, e)| e.listener_port == Some(port))
             .map(|(s, _)| s)
+            .chain(unbacked.keys().copied())
             .collect();
+        all.sort();
         for sid in all {
+            if unbacked.contains_key(&sid) {
+                let closed = self.listen_transition(sid, port, false, None);
+                self.effects.push(Effect::Trace(closed));
+                let stack = self.stack.as_mut().expect("checked above");
+                release_port(&mut stack.tcp_ports, port);
+                continue;
+            }
             let stack = self.stack.as_mut().expect("checked above");
             let entry = stack.sockets.get_mut(&sid).expect("listed above");
             entry.app_closed = true;
@@ -1409,6 +1490,12 @@ impl Host {
         self.stack.as_ref().map_or(0, |s| s.time_wait.len())
     }
 
+    /// Sockets that have a smoltcp socket (and its buffers) right now:
+    /// neither TIME-WAIT records nor unbacked listening sockets count.
+    pub fn smoltcp_sockets(&self) -> usize {
+        self.stack.as_ref().map_or(0, |s| s.sockets.iter().count())
+    }
+
     /// Sockets this host has recycled so far (over every life).
     pub fn sockets_recycled(&self) -> u64 {
         self.recycled
@@ -1419,10 +1506,12 @@ impl Host {
         let stack = self.stack.as_ref()?;
         match stack.sockets.get(&sid) {
             Some(e) => Some(e.state),
+            None if stack.time_wait.contains_key(&sid) => Some(TcpState::TimeWait),
             None => stack
-                .time_wait
-                .contains_key(&sid)
-                .then_some(TcpState::TimeWait),
+                .listeners
+                .values()
+                .any(|l| l.unbacked.contains_key(&sid))
+                .then_some(TcpState::Listen),
         }
     }
 
@@ -1576,7 +1665,22 @@ impl Host {
                 }
             })
             .collect();
-        if !stack.time_wait.is_empty() {
+        let unbacked = stack.listeners.iter().flat_map(|(port, l)| {
+            l.unbacked.iter().map(|(sid, since)| SocketRow {
+                id: *sid,
+                protocol: Protocol::Tcp,
+                state: Some(TcpState::Listen),
+                local: SocketAddrV4::new(self.addr, *port),
+                remote: None,
+                recv_queue: 0,
+                send_queue: 0,
+                owner: Some(l.owner),
+                since: *since,
+            })
+        });
+        let before = rows.len();
+        rows.extend(unbacked);
+        if !stack.time_wait.is_empty() || rows.len() > before {
             rows.extend(stack.time_wait.iter().map(|(sid, tw)| {
                 let (local_port, remote_addr, remote_port) = tw.tuple;
                 SocketRow {
