@@ -208,6 +208,9 @@ pub(crate) struct Host {
     recycled: u64,
     /// What happened since the world last looked.
     pub effects: Vec<Effect>,
+    /// Socket events found while settling a socket, before they become
+    /// effects (kept to reuse its allocation).
+    notes: Vec<(AppId, SocketEvent)>,
 }
 
 struct Stack {
@@ -365,6 +368,7 @@ impl Host {
             next_socket: 0,
             recycled: 0,
             effects: Vec::new(),
+            notes: Vec::new(),
         };
         host.boot(SimTime::ZERO);
         host
@@ -797,7 +801,8 @@ impl Host {
         let Some(entry) = stack.sockets.get_mut(&sid) else {
             return;
         };
-        let mut notes: Vec<(AppId, SocketEvent)> = Vec::new();
+        // A reused list: settling happens after every poll.
+        let mut notes = std::mem::take(&mut self.notes);
         let mut rearm: Option<u16> = None;
         match entry.protocol {
             Protocol::Udp => {
@@ -886,9 +891,7 @@ impl Host {
             if let Some(lost) = lost {
                 self.effects.push(Effect::Trace(lost));
             }
-            for (app, ev) in notes {
-                self.effects.push(Effect::Notify(app, ev));
-            }
+            self.notify(notes);
             self.poll(now, sid, Cause::Local);
             return;
         }
@@ -917,9 +920,14 @@ impl Host {
         if let Some(port) = rearm {
             self.arm_listener(now, port, 1);
         }
-        for (app, ev) in notes {
-            self.effects.push(Effect::Notify(app, ev));
-        }
+        self.notify(notes);
+    }
+
+    /// Hands `notes` to the applications, in order, and keeps the list.
+    fn notify(&mut self, mut notes: Vec<(AppId, SocketEvent)>) {
+        self.effects
+            .extend(notes.drain(..).map(|(app, ev)| Effect::Notify(app, ev)));
+        self.notes = notes;
     }
 
     fn remove(stack: &mut Stack, sid: SocketId) {
