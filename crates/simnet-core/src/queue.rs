@@ -160,7 +160,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 if let Some((t, s)) = q.pop() {
                     now = t.as_nanos();
                     got.push((t.as_nanos(), s));
@@ -168,7 +168,7 @@ mod tests {
                     want.push(reference.remove(0));
                 }
             } else {
-                let at = now + (x >> 8) % if x % 5 == 0 { 50 } else { 7 };
+                let at = now + (x >> 8) % if x.is_multiple_of(5) { 50 } else { 7 };
                 q.push(SimTime::from_nanos(at), seq);
                 reference.push((at, seq));
                 seq += 1;
