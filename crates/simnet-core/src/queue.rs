@@ -7,9 +7,10 @@
 //! Most events are scheduled in time order (every frame on a link with a
 //! fixed latency arrives after the one sent before it), so the queue keeps
 //! two stores: a FIFO of events scheduled no earlier than the last one in
-//! it, which costs O(1) per event, and a heap for the rest. `pop` takes the
-//! earlier of the two fronts by `(time, sequence)`, so the order is exactly
-//! that of a single heap.
+//! it, which costs O(1) per event, and a heap for the rest (including the
+//! odd far-off timer that a push moves out of the FIFO's way). `pop` takes
+//! the earlier of the two fronts by `(time, sequence)`, so the order is
+//! exactly that of a single heap.
 
 use crate::time::SimTime;
 use std::cmp::Ordering;
@@ -67,6 +68,9 @@ impl<E> Default for EventQueue<E> {
 }
 
 impl<E> EventQueue<E> {
+    /// How many events at the FIFO's back a push may move to the heap.
+    const EVICT_MAX: usize = 2;
+
     /// An empty queue.
     pub fn new() -> Self {
         Self::default()
@@ -78,8 +82,22 @@ impl<E> EventQueue<E> {
         self.next_seq += 1;
         let entry = Entry { time, seq, event };
         // `seq` only grows, so an event no earlier than the FIFO's back
-        // keeps the FIFO sorted.
-        if self.fifo.back().is_none_or(|back| back.time <= time) {
+        // keeps the FIFO sorted. A few later events at the back (a
+        // retransmission timer far ahead of the frames in flight) move to
+        // the heap to make way; an event earlier than more of them than that
+        // goes to the heap itself.
+        let later = self
+            .fifo
+            .iter()
+            .rev()
+            .take(Self::EVICT_MAX + 1)
+            .take_while(|back| back.time > time)
+            .count();
+        if later <= Self::EVICT_MAX {
+            for _ in 0..later {
+                let back = self.fifo.pop_back().expect("counted above");
+                self.heap.push(back);
+            }
             self.fifo.push_back(entry);
         } else {
             self.heap.push(entry);
