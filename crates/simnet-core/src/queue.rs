@@ -21,7 +21,8 @@ use std::collections::{BinaryHeap, VecDeque};
 pub struct EventQueue<E> {
     /// Events in increasing `(time, seq)` order.
     fifo: VecDeque<Entry<E>>,
-    /// Events scheduled earlier than the back of `fifo` when they were pushed.
+    /// Events scheduled earlier than the back of `fifo` when they were
+    /// pushed, and events a push moved out of `fifo`'s way.
     heap: BinaryHeap<Entry<E>>,
     next_seq: u64,
 }
