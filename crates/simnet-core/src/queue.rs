@@ -87,6 +87,10 @@ impl<E> EventQueue<E> {
         // retransmission timer far ahead of the frames in flight) move to
         // the heap to make way; an event earlier than more of them than that
         // goes to the heap itself.
+        if self.fifo.back().is_none_or(|back| back.time <= time) {
+            self.fifo.push_back(entry);
+            return;
+        }
         let later = self
             .fifo
             .iter()
