@@ -174,6 +174,21 @@ pub struct UdpHeader {
 }
 
 impl PacketInfo {
+    /// The destination address [`PacketInfo::parse`] would decode, without
+    /// decoding the rest (`0.0.0.0` when it would not decode at all, as for
+    /// a frame the world cannot route).
+    pub(crate) fn parse_dst(bytes: &[u8]) -> Ipv4Addr {
+        if bytes.len() < 20 || bytes[0] >> 4 != 4 {
+            return Ipv4Addr::UNSPECIFIED;
+        }
+        let ihl = usize::from(bytes[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        if ihl < 20 || total < ihl || total > bytes.len() {
+            return Ipv4Addr::UNSPECIFIED;
+        }
+        Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19])
+    }
+
     /// Decodes the headers of an IPv4 packet: IPv4, then TCP, UDP or ICMP.
     /// Returns `None` when the bytes are not a well-formed IPv4 header.
     ///

@@ -39,16 +39,22 @@ impl Records {
     const CHUNK: usize = 16 * 1024;
 
     /// Appends an event.
+    #[inline]
     pub fn push(&mut self, record: TraceRecord) {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(record),
-            _ => {
-                let mut chunk = Vec::with_capacity(Self::CHUNK);
-                chunk.push(record);
-                self.chunks.push(chunk);
-            }
+            _ => self.push_to_new_chunk(record),
         }
         self.len += 1;
+    }
+
+    /// Starts a new chunk with `record` (the rare path of [`Records::push`]).
+    #[cold]
+    #[inline(never)]
+    fn push_to_new_chunk(&mut self, record: TraceRecord) {
+        let mut chunk = Vec::with_capacity(Self::CHUNK);
+        chunk.push(record);
+        self.chunks.push(chunk);
     }
 
     /// Number of events.
@@ -532,6 +538,7 @@ impl TraceEvent {
 
 impl Trace {
     /// Appends an event.
+    #[inline]
     pub fn push(&mut self, time: SimTime, event: TraceEvent) {
         self.records.push(TraceRecord { time, event });
     }

@@ -747,19 +747,23 @@ impl World {
         state: Option<TcpState>,
     ) {
         let id = self.new_frame_id();
-        let info = PacketInfo::parse(&bytes).unwrap_or_else(|| undecodable(&bytes));
-        let route = self.routes[from.0 as usize].get(&info.dst).copied();
+        let dst = PacketInfo::parse_dst(&bytes);
+        let route = self.routes[from.0 as usize].get(&dst).copied();
         let to = route.map(|(_, _, peer)| peer);
         let len = bytes.len();
         let now = self.now;
 
-        // Targeted faults see every packet, in declaration order.
+        // Targeted faults see every packet, in declaration order (only they
+        // need the decoded headers).
         let mut action = None;
-        for (index, (fault, seen)) in self.faults.iter_mut().enumerate() {
-            if fault.filter.matches(from, to, &info, state) {
-                *seen += 1;
-                if fault.selects(*seen) && action.is_none() {
-                    action = Some((index, fault.action, *seen));
+        if !self.faults.is_empty() {
+            let info = PacketInfo::parse(&bytes).unwrap_or_else(|| undecodable(&bytes));
+            for (index, (fault, seen)) in self.faults.iter_mut().enumerate() {
+                if fault.filter.matches(from, to, &info, state) {
+                    *seen += 1;
+                    if fault.selects(*seen) && action.is_none() {
+                        action = Some((index, fault.action, *seen));
+                    }
                 }
             }
         }
