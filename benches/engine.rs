@@ -15,7 +15,12 @@
 //!
 //! The groups:
 //!
-//! - `bulk`: one connection carries 100 MiB one way over a 1 ms link.
+//! - `bulk`: one connection carries 100 MiB one way over a 1 ms link. The
+//!   raw loop runs twice: `raw` drops every frame once delivered, and
+//!   `raw_keeping_frames` keeps them all to the end, as a capture does (and
+//!   as the engine's trace, which holds every frame's bytes for pcap
+//!   output, must). The difference is what keeping ~150 MiB of frames costs
+//!   by itself: fresh memory, page faults, allocator time.
 //! - `short_connections`: 10,000 connections one after another, each
 //!   `connect`, 100 bytes up, 100 bytes down, client closes first. The raw
 //!   loop runs twice: `raw_timewait_kept` keeps every client socket in the
@@ -166,6 +171,19 @@ fn bulk(c: &mut Criterion) {
         group.throughput(t);
     }
     group.bench_function("raw", |b| b.iter(|| raw::bulk(black_box(bytes))));
+
+    if let Some(t) = check_run(&format!("{name}/raw_keeping_frames"), || {
+        raw::bulk_with(bytes, true).0
+    }) {
+        group.throughput(t);
+    }
+    group.bench_function("raw_keeping_frames", |b| {
+        b.iter_batched(
+            || (),
+            |()| raw::bulk_with(black_box(bytes), true),
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 

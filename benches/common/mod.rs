@@ -193,18 +193,20 @@ pub mod raw {
     pub struct Device {
         rx: Option<Vec<u8>>,
         tx: Vec<Vec<u8>>,
+        /// Every frame received, kept (moved, not copied) when capturing.
+        capture: Option<Vec<Vec<u8>>>,
     }
 
-    pub struct RxToken(Vec<u8>);
+    pub struct RxToken<'a>(Vec<u8>, &'a mut Option<Vec<Vec<u8>>>);
     pub struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
 
     impl phy::Device for Device {
-        type RxToken<'a> = RxToken;
+        type RxToken<'a> = RxToken<'a>;
         type TxToken<'a> = TxToken<'a>;
 
-        fn receive(&mut self, _now: SmolInstant) -> Option<(RxToken, TxToken<'_>)> {
+        fn receive(&mut self, _now: SmolInstant) -> Option<(RxToken<'_>, TxToken<'_>)> {
             let frame = self.rx.take()?;
-            Some((RxToken(frame), TxToken(&mut self.tx)))
+            Some((RxToken(frame, &mut self.capture), TxToken(&mut self.tx)))
         }
 
         fn transmit(&mut self, _now: SmolInstant) -> Option<TxToken<'_>> {
@@ -219,9 +221,13 @@ pub mod raw {
         }
     }
 
-    impl phy::RxToken for RxToken {
+    impl phy::RxToken for RxToken<'_> {
         fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-            f(&self.0)
+            let r = f(&self.0);
+            if let Some(capture) = self.1 {
+                capture.push(self.0);
+            }
+            r
         }
     }
 
@@ -261,6 +267,7 @@ pub mod raw {
         let mut device = Device {
             rx: None,
             tx: Vec::new(),
+            capture: None,
         };
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = seed;
@@ -377,7 +384,20 @@ pub mod raw {
     /// Sends `total` bytes from side 0 to side 1 and runs until idle (the
     /// close handshake done, TIME-WAIT expired).
     pub fn bulk(total: u64) -> RunStats {
+        bulk_with(total, false).0
+    }
+
+    /// [`bulk`], optionally keeping every frame until the end, as a capture
+    /// (and the engine's trace) does: the frames come back with the stats,
+    /// so a bench can drop them outside its timing, as it drops a world.
+    /// (Frames lost on the way would be missing; this bench loses none.)
+    pub fn bulk_with(total: u64, capture: bool) -> (RunStats, Vec<Vec<u8>>) {
         let mut net = Net::new();
+        if capture {
+            for side in &mut net.sides {
+                side.device.capture = Some(Vec::new());
+            }
+        }
         let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
         let mut scratch = vec![0u8; 64 * 1024];
 
@@ -424,11 +444,17 @@ pub mod raw {
         }
         assert_eq!(received, total, "the receiver got every byte");
         assert!(receiver_closed, "the sender's FIN arrived");
-        RunStats {
+        let stats = RunStats {
             packets: net.packets,
             simulated_us: net.now.total_micros() as u64,
             peak_sockets: 1,
-        }
+        };
+        let frames = net
+            .sides
+            .iter_mut()
+            .flat_map(|s| s.device.capture.take().unwrap_or_default())
+            .collect();
+        (stats, frames)
     }
 
     // ----- short connections --------------------------------------------------
