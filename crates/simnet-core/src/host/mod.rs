@@ -239,9 +239,10 @@ type OwnSet = (SocketSet<'static>, SocketHandle);
 
 impl Stack {
     /// At most this many spare sockets are kept per host: enough for a
-    /// stream of short connections, little memory when a crowd of
-    /// connections ends at once.
-    const SPARE_MAX: usize = 64;
+    /// stream of short connections (which needs two or three at a time),
+    /// and at most 2 MiB of idle buffers with the default sizes when a
+    /// crowd of connections ends at once.
+    const SPARE_MAX: usize = 16;
 
     /// Keeps a dead entry's TCP socket for the next connection.
     fn recycle(&mut self, entry: Entry) {
