@@ -282,6 +282,9 @@ struct Entry {
     local_port: u16,
     /// The poll deadline already handed to the scheduler.
     scheduled: Option<SimTime>,
+    /// When the socket was last polled: from then until its state changes,
+    /// it has nothing to send at that instant.
+    polled_at: Option<SimTime>,
     /// Receive-queue length the owner has been told about.
     rx_notified: usize,
     eof_notified: bool,
@@ -667,6 +670,7 @@ impl Host {
                     break;
                 }
             }
+            entry.polled_at = Some(now);
         }
         self.observe(now, sid, Cause::Local);
         self.settle(now, sid);
@@ -1041,6 +1045,7 @@ impl Host {
                 tuple: None,
                 local_port,
                 scheduled: None,
+                polled_at: None,
                 rx_notified: 0,
                 eof_notified: false,
                 want_write: false,
@@ -1314,6 +1319,10 @@ impl Host {
         if accepted < data.len() {
             entry.want_write = true;
         }
+        // A send that took nothing changed nothing: if the socket was polled
+        // at this very instant, polling it again would send nothing and find
+        // the same deadline (a bulk sender's second try after every ACK).
+        let unchanged = accepted == 0 && entry.polled_at == Some(now);
         self.trace_call(
             app,
             Some(sid),
@@ -1323,7 +1332,9 @@ impl Host {
                 preview: Preview::of(&data[..accepted]),
             },
         );
-        self.poll(now, sid, Cause::Local);
+        if !unchanged {
+            self.poll(now, sid, Cause::Local);
+        }
         Ok(accepted)
     }
 
