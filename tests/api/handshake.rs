@@ -167,3 +167,39 @@ fn listening_sockets_cost_nothing_until_a_syn_comes() {
     assert_eq!(closes(server, Some(CloseReason::HostCrashed)), [1, 2, 5]);
     assert_eq!(w.socket_table(server), []);
 }
+
+/// Switching Nagle off releases a segment it was holding back at the next
+/// call on the socket, even a send of nothing: the host polls a socket
+/// after any call that may have changed what it can send.
+#[test]
+fn turning_nagle_off_releases_the_held_segment_at_the_next_call() {
+    use simnet::{App, AppContext, SocketEvent};
+    struct Small;
+    impl App for Small {
+        fn start(&mut self, cx: &mut AppContext<'_>) {
+            cx.connect("10.0.0.2:80".parse().unwrap()).unwrap();
+        }
+        fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+            if let SocketEvent::Connected(sid) = event {
+                cx.send(sid, b"first").unwrap();
+                // Nagle holds this one back: "first" is not acknowledged.
+                cx.send(sid, b"second").unwrap();
+                cx.set_nagle(sid, false).unwrap();
+                assert_eq!(cx.send(sid, b""), Ok(0));
+            }
+        }
+    }
+    let (mut b, client, server) = pair(7, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.app(client, "small", || Small);
+    let mut w = b.build().unwrap();
+    w.run_until(SimTime::from_millis(100));
+    let data: Vec<(SimTime, u32)> = w
+        .trace()
+        .packets()
+        .filter(|(_, from, p)| *from == client && p.tcp().unwrap().payload_len > 0)
+        .map(|(t, _, p)| (t, p.tcp().unwrap().payload_len))
+        .collect();
+    let connected = SimTime::from_millis(20);
+    assert_eq!(data, [(connected, 5), (connected, 6)]);
+}

@@ -1483,6 +1483,9 @@ impl Host {
         let entry = self.owned(app, sid)?;
         if entry.protocol == Protocol::Tcp {
             entry.tcp_mut().set_nagle_enabled(enabled);
+            // Nagle may have been holding back a segment: the next call
+            // must poll, even one that changes nothing else.
+            entry.polled_at = None;
         }
         Ok(())
     }
