@@ -174,19 +174,25 @@ pub struct UdpHeader {
 }
 
 impl PacketInfo {
+    /// The header length and total length of a well-formed IPv4 packet
+    /// (what [`PacketInfo::parse`] and [`PacketInfo::parse_dst`] accept).
+    fn ipv4_lengths(bytes: &[u8]) -> Option<(usize, usize)> {
+        if bytes.len() < 20 || bytes[0] >> 4 != 4 {
+            return None;
+        }
+        let ihl = usize::from(bytes[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        (ihl >= 20 && total >= ihl && total <= bytes.len()).then_some((ihl, total))
+    }
+
     /// The destination address [`PacketInfo::parse`] would decode, without
     /// decoding the rest (`0.0.0.0` when it would not decode at all, as for
     /// a frame the world cannot route).
     pub(crate) fn parse_dst(bytes: &[u8]) -> Ipv4Addr {
-        if bytes.len() < 20 || bytes[0] >> 4 != 4 {
-            return Ipv4Addr::UNSPECIFIED;
+        match Self::ipv4_lengths(bytes) {
+            Some(_) => Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]),
+            None => Ipv4Addr::UNSPECIFIED,
         }
-        let ihl = usize::from(bytes[0] & 0x0f) * 4;
-        let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-        if ihl < 20 || total < ihl || total > bytes.len() {
-            return Ipv4Addr::UNSPECIFIED;
-        }
-        Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19])
     }
 
     /// Decodes the headers of an IPv4 packet: IPv4, then TCP, UDP or ICMP.
@@ -198,14 +204,7 @@ impl PacketInfo {
     pub fn parse(bytes: &[u8]) -> Option<PacketInfo> {
         let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         let be32 = |b: &[u8], i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        if bytes.len() < 20 || bytes[0] >> 4 != 4 {
-            return None;
-        }
-        let ihl = usize::from(bytes[0] & 0x0f) * 4;
-        let total = usize::from(be16(bytes, 2));
-        if ihl < 20 || total < ihl || total > bytes.len() {
-            return None;
-        }
+        let (ihl, total) = Self::ipv4_lengths(bytes)?;
         let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
         let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
         let protocol = bytes[9];
