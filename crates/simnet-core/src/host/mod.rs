@@ -517,17 +517,11 @@ impl Host {
                         let listener = stack.listeners.get(&port);
                         let free = listener.and_then(|l| l.free.first().copied());
                         let unbacked = listener.and_then(|l| l.unbacked.keys().next().copied());
-                        match (free, unbacked) {
-                            (Some(f), Some(u)) if u < f => {
-                                back = Some((port, u));
-                                Some((u, false))
-                            }
-                            (None, Some(u)) => {
-                                back = Some((port, u));
-                                Some((u, false))
-                            }
-                            (free, _) => free.map(|sid| (sid, false)),
+                        let oldest = free.into_iter().chain(unbacked).min();
+                        if oldest.is_some() && oldest == unbacked {
+                            back = oldest.map(|sid| (port, sid));
                         }
+                        oldest.map(|sid| (sid, false))
                     }
                     None => None,
                 }
@@ -1079,19 +1073,14 @@ impl Host {
             listener.unbacked.insert(sid, now);
             *stack.tcp_ports.entry(port).or_insert(0) += 1;
             self.effects
-                .push(Effect::Trace(self.listen_transition(sid, port, true, None)));
+                .push(Effect::Trace(self.listen_transition(sid, port, true)));
         }
     }
 
     /// The state change of a listening socket that opens (CLOSED -> LISTEN)
-    /// or closes: what [`Host::observe`] reports for a backed one.
-    fn listen_transition(
-        &self,
-        sid: SocketId,
-        port: u16,
-        opens: bool,
-        reason: Option<CloseReason>,
-    ) -> TraceEvent {
+    /// or is closed by its application: what [`Host::observe`] reports for a
+    /// backed one.
+    fn listen_transition(&self, sid: SocketId, port: u16, opens: bool) -> TraceEvent {
         let (from, to) = if opens {
             (TcpState::Closed, TcpState::Listen)
         } else {
@@ -1104,7 +1093,7 @@ impl Host {
             remote: None,
             from,
             to,
-            reason,
+            reason: None,
         }
     }
 
@@ -1187,7 +1176,7 @@ impl Host {
         all.sort();
         for sid in all {
             if unbacked.contains_key(&sid) {
-                let closed = self.listen_transition(sid, port, false, None);
+                let closed = self.listen_transition(sid, port, false);
                 self.effects.push(Effect::Trace(closed));
                 let stack = self.stack.as_mut().expect("checked above");
                 release_port(&mut stack.tcp_ports, port);
@@ -1701,25 +1690,23 @@ impl Host {
                 since: *since,
             })
         });
-        let before = rows.len();
         rows.extend(unbacked);
-        if !stack.time_wait.is_empty() || rows.len() > before {
-            rows.extend(stack.time_wait.iter().map(|(sid, tw)| {
-                let (local_port, remote_addr, remote_port) = tw.tuple;
-                SocketRow {
-                    id: *sid,
-                    protocol: Protocol::Tcp,
-                    state: Some(TcpState::TimeWait),
-                    local: SocketAddrV4::new(self.addr, local_port),
-                    remote: Some(SocketAddrV4::new(remote_addr, remote_port)),
-                    recv_queue: 0,
-                    send_queue: 0,
-                    owner: None,
-                    since: tw.since,
-                }
-            }));
-            rows.sort_by_key(|r| r.id);
-        }
+        rows.extend(stack.time_wait.iter().map(|(sid, tw)| {
+            let (local_port, remote_addr, remote_port) = tw.tuple;
+            SocketRow {
+                id: *sid,
+                protocol: Protocol::Tcp,
+                state: Some(TcpState::TimeWait),
+                local: SocketAddrV4::new(self.addr, local_port),
+                remote: Some(SocketAddrV4::new(remote_addr, remote_port)),
+                recv_queue: 0,
+                send_queue: 0,
+                owner: None,
+                since: tw.since,
+            }
+        }));
+        // The live sockets came in id order; the rest join them.
+        rows.sort_by_key(|r| r.id);
         rows
     }
 }
