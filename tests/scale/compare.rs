@@ -123,25 +123,32 @@ fn first_difference(a: &[String], b: &[String]) -> Option<(usize, String, String
     })
 }
 
-/// Every scenario under `scenarios/`, loaded: (path relative to the
-/// workspace, a maker of its world).
-pub fn every_scenario() -> Vec<(String, simnet::scenario::Scenario)> {
+/// Runs every scenario under `scenarios/` both ways ([`both_ways`]), and
+/// asserts that each scenario of `must_use` used the speed-up when on, so
+/// the agreement is not vacuous.
+pub fn every_scenario_both_ways(switch: Switch, must_use: &[&str]) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let files = simnet::scenario_files(&root.join("scenarios")).expect("scenarios/ is readable");
     assert!(files.len() > 10, "found only {} scenarios", files.len());
     let registry = simnet::registry();
-    files
-        .into_iter()
-        .map(|path| {
-            let name = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            let source = std::fs::read_to_string(&path).unwrap();
-            let scenario = simnet::scenario::parse(&name, &source, &registry)
-                .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"));
-            (name, scenario)
-        })
-        .collect()
+    let mut used = Vec::new();
+    for path in files {
+        let name = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let scenario = simnet::scenario::parse(&name, &source, &registry)
+            .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"));
+        if both_ways(switch, &name, || scenario.world(None, None)).used > 0 {
+            used.push(name);
+        }
+    }
+    for must in must_use {
+        assert!(
+            used.iter().any(|u| u == must),
+            "{must} did not use {switch:?} (used in: {used:?})"
+        );
+    }
 }

@@ -19,22 +19,13 @@ fn both_ways(name: &str, make: impl Fn() -> World) -> compare::Run {
 
 #[test]
 fn every_scenario_is_identical_with_and_without_recycled_sockets() {
-    let mut used = Vec::new();
-    for (name, scenario) in compare::every_scenario() {
-        let on = both_ways(&name, || scenario.world(None, None));
-        if on.used > 0 {
-            used.push(name);
-        }
-    }
-    for must in [
-        "scenarios/http/proxy-time-wait.toml",
-        "scenarios/http/keep-alive-vs-close.toml",
-    ] {
-        assert!(
-            used.iter().any(|u| u == must),
-            "{must} recycled no socket (recycled in: {used:?})"
-        );
-    }
+    compare::every_scenario_both_ways(
+        Switch::SocketRecycling,
+        &[
+            "scenarios/http/proxy-time-wait.toml",
+            "scenarios/http/keep-alive-vs-close.toml",
+        ],
+    );
 }
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
