@@ -46,7 +46,7 @@ use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use simnet::apps::BulkSender;
 use simnet::apps::Sink;
-use simnet::{AppId, EndReason, HostConfig, TcpConfig, World, WorldBuilder};
+use simnet::{AppId, Capture, EndReason, HostConfig, TcpConfig, World, WorldBuilder};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ fn bulk_host_config() -> HostConfig {
     }
 }
 
-fn engine_bulk_world(bytes: u64) -> (World, AppId) {
+fn engine_bulk_world(bytes: u64, capture: Capture) -> (World, AppId) {
     let mut b = WorldBuilder::new(1);
     let client = b.host_with("client", CLIENT_ADDR.into(), bulk_host_config());
     let server = b.host_with("server", SERVER_ADDR.into(), bulk_host_config());
@@ -121,7 +121,9 @@ fn engine_bulk_world(bytes: u64) -> (World, AppId) {
     b.app(client, "bulk", move || {
         BulkSender::new(server_socket_addr(), bytes)
     });
-    (b.build().expect("a valid world"), sink)
+    let mut world = b.build().expect("a valid world");
+    world.set_capture(capture);
+    (world, sink)
 }
 
 /// Runs the bulk world until it is idle (the transfer done, the close
@@ -154,18 +156,25 @@ fn bulk(c: &mut Criterion) {
         sizes.timing(Duration::from_millis(500), Duration::from_secs(8)),
     );
 
-    if let Some(t) = check_run(&format!("{name}/engine"), || {
-        engine_bulk_run(engine_bulk_world(bytes), bytes).1
-    }) {
-        group.throughput(t);
+    // The engine keeping every byte (what pcap output needs), then keeping
+    // only headers (what every other output needs).
+    for (variant, capture) in [
+        ("engine", Capture::Full),
+        ("engine_headers", Capture::Headers),
+    ] {
+        if let Some(t) = check_run(&format!("{name}/{variant}"), || {
+            engine_bulk_run(engine_bulk_world(bytes, capture), bytes).1
+        }) {
+            group.throughput(t);
+        }
+        group.bench_function(variant, |b| {
+            b.iter_batched(
+                || engine_bulk_world(bytes, capture),
+                |w| engine_bulk_run(w, bytes),
+                BatchSize::PerIteration,
+            )
+        });
     }
-    group.bench_function("engine", |b| {
-        b.iter_batched(
-            || engine_bulk_world(bytes),
-            |w| engine_bulk_run(w, bytes),
-            BatchSize::PerIteration,
-        )
-    });
 
     if let Some(t) = check_run(&format!("{name}/raw"), || raw::bulk(bytes)) {
         group.throughput(t);

@@ -19,8 +19,10 @@
 
 #![allow(missing_docs, reason = "a bench binary exports nothing")]
 
-use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
-use simnet::{HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, WorldBuilder};
+use simnet::apps::{BulkSender, IdleConnections, Reply, ServerClose, Sink, TcpServer};
+use simnet::{
+    Capture, HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, WorldBuilder,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use std::alloc::System;
 use std::net::SocketAddrV4;
@@ -119,4 +121,58 @@ fn main() {
             "{per_conn} B < the buffers' {buffers} B"
         );
     }
+
+    let mib: u64 = if quick { 1 } else { 100 };
+    println!();
+    println!("trace of a {mib} MiB bulk transfer, by capture");
+    println!("| capture | trace | per MiB sent |");
+    println!("|---|---|---|");
+    let mut sizes = Vec::new();
+    for capture in [Capture::Full, Capture::Headers] {
+        let bytes = bulk_trace_bytes(mib << 20, capture);
+        sizes.push(bytes);
+        println!(
+            "| {capture:?} | {:.1} MiB | {:.0} KiB |",
+            bytes as f64 / (1 << 20) as f64,
+            bytes as f64 / 1024.0 / mib as f64
+        );
+    }
+    // Leaving the payloads out must leave out most of the trace.
+    assert!(
+        sizes[1] * 3 < sizes[0],
+        "headers {} B, full {} B",
+        sizes[1],
+        sizes[0]
+    );
+}
+
+/// Live heap bytes of the trace of a `bytes`-long transfer over a 1 ms link
+/// (the world of `benches/engine.rs`'s bulk group, 256 KiB buffers).
+fn bulk_trace_bytes(bytes: u64, capture: Capture) -> i64 {
+    let config = HostConfig {
+        tcp: TcpConfig {
+            rx_buffer_bytes: 256 * 1024,
+            tx_buffer_bytes: 256 * 1024,
+            ..TcpConfig::default()
+        },
+        ..HostConfig::default()
+    };
+    let mut b = WorldBuilder::new(1);
+    let c = b.host_with("client", [10, 0, 0, 1].into(), config.clone());
+    let s = b.host_with("server", [10, 0, 0, 2].into(), config);
+    b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(1)));
+    let sink = b.app(s, "sink", || Sink::new(80));
+    b.app(c, "bulk", move || {
+        BulkSender::new(SocketAddrV4::new([10, 0, 0, 2].into(), 80), bytes)
+    });
+    let mut world = b.build().expect("a valid world");
+    world.set_capture(capture);
+    world.run();
+    assert_eq!(
+        world.app::<Sink>(sink).map(|s| s.bytes_received),
+        Some(bytes)
+    );
+    let before = live_bytes();
+    drop(world.take_trace());
+    before - live_bytes()
 }

@@ -126,6 +126,19 @@ impl Format {
     pub fn is_binary(self) -> bool {
         matches!(self, Format::Pcap | Format::Pcapng)
     }
+
+    /// How much of each packet a run must keep for this format: captures
+    /// need the payloads, and so does Mermaid (it labels packets with the
+    /// HTTP request lines and WebSocket frames they carry); every other
+    /// format reads only headers.
+    pub fn capture(self) -> Capture {
+        match self {
+            Format::Pcap | Format::Pcapng | Format::Mermaid => Capture::Full,
+            Format::Text | Format::Summary | Format::Svg | Format::Csv | Format::Jsonl => {
+                Capture::Headers
+            }
+        }
+    }
 }
 
 /// A finished scenario run: its trace and its verdicts.
@@ -142,9 +155,22 @@ pub struct ScenarioRun {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Runs a scenario to its time limit (or `until`) and judges it.
+/// Runs a scenario to its time limit (or `until`) and judges it, keeping
+/// every byte of every packet.
 pub fn run_scenario(scenario: &Scenario, seed: Option<u64>, until: Option<SimTime>) -> ScenarioRun {
+    run_scenario_with(scenario, seed, until, Capture::Full)
+}
+
+/// [`run_scenario`], keeping as much of each packet as `capture` says
+/// ([`Format::capture`] says what a format needs).
+pub fn run_scenario_with(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    until: Option<SimTime>,
+    capture: Capture,
+) -> ScenarioRun {
     let mut world = scenario.world(seed, until);
+    world.set_capture(capture);
     world.run();
     let trace = world.take_trace();
     let outcomes = simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());

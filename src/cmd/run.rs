@@ -77,7 +77,7 @@ pub fn execute(args: Args) -> CmdResult {
             args.format.name()
         ));
     }
-    let run = simnet::run_scenario(&scenario, args.seed, until);
+    let run = simnet::run_scenario_with(&scenario, args.seed, until, args.format.capture());
     if let Some(sel) = &args.connection {
         sel.check(&run.trace.topology)
             .map_err(|e| format!("error: --connection: {e}"))?;

@@ -181,6 +181,47 @@ fn out_writes_the_trace_to_a_file() {
     assert!(!stdout(&o).contains("LISTEN"));
 }
 
+/// `simnet run` keeps only headers for formats that read only headers, and
+/// every byte for those that read payloads: pcap, pcapng and Mermaid (whose
+/// arrows quote HTTP request lines) come out exactly as from a run that kept
+/// everything.
+#[test]
+fn payload_formats_get_every_byte_from_the_command_line() {
+    let file = "scenarios/http/keep-alive-vs-close.toml";
+    let source = std::fs::read_to_string(file).unwrap();
+    let scenario = simnet::scenario::parse(file, &source, &simnet::registry()).unwrap();
+    let full = simnet::run_scenario(&scenario, None, None);
+    for format in [
+        simnet::Format::Pcap,
+        simnet::Format::Pcapng,
+        simnet::Format::Mermaid,
+    ] {
+        assert_eq!(format.capture(), simnet::Capture::Full);
+        let path = std::env::temp_dir().join(format!(
+            "simnet-cli-payload-{}.{}",
+            std::process::id(),
+            format.name()
+        ));
+        let o = simnet(&[
+            "run",
+            file,
+            "--format",
+            format.name(),
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let written = std::fs::read(&path).unwrap();
+        assert!(
+            written == simnet::render(&full, format),
+            "{}",
+            format.name()
+        );
+    }
+    let mermaid = simnet::render(&full, simnet::Format::Mermaid);
+    assert!(String::from_utf8(mermaid).unwrap().contains("GET /"));
+}
+
 #[test]
 fn list_shows_every_scenario_with_its_description() {
     let o = simnet(&["list"]);

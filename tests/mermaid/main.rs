@@ -530,6 +530,7 @@ fn hostile_trace() -> Trace {
             to: Some(HostId(1)),
             socket: None,
             bytes: vec![0x45u8, 1, 2].into(),
+            len: 3,
         },
     );
     trace.push(

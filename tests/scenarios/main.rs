@@ -4,7 +4,9 @@
 //! expectations pass, and two runs give byte-identical output. For each
 //! broken scenario: loading fails, and the error message is snapshot-tested.
 
-use simnet::{Format, render, run_scenario, verdicts};
+use simnet::{
+    Capture, Format, PacketInfo, TraceEvent, render, run_scenario, run_scenario_with, verdicts,
+};
 use std::path::Path;
 
 fn relative(path: &Path) -> String {
@@ -66,6 +68,62 @@ fn every_scenario_is_deterministic_in_every_format() {
             );
         }
     });
+}
+
+/// A run that keeps only each packet's headers (what `simnet run` does for
+/// every format but pcap, pcapng and Mermaid) renders those formats exactly
+/// as a run keeping every byte does, and its trace differs only in the
+/// packet bytes it kept: the headers of each, with the same wire length.
+#[test]
+fn every_scenario_renders_the_same_from_headers_alone() {
+    let mut payload_bytes_dropped = 0;
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let scenario = load(path);
+        let full = run_scenario_with(&scenario, None, None, Capture::Full);
+        let headers = run_scenario_with(&scenario, None, None, Capture::Headers);
+        let name = relative(path);
+        for format in Format::ALL {
+            if format.capture() == Capture::Headers {
+                assert!(
+                    render(&full, format) == render(&headers, format),
+                    "{name}: {} differs when only headers are kept",
+                    format.name()
+                );
+            }
+        }
+        assert_eq!(full.trace.records.len(), headers.trace.records.len());
+        for (a, b) in full.trace.records.iter().zip(headers.trace.records.iter()) {
+            match (&a.event, &b.event) {
+                (
+                    TraceEvent::PacketSent {
+                        bytes: all,
+                        len: wire,
+                        ..
+                    },
+                    TraceEvent::PacketSent {
+                        bytes: kept, len, ..
+                    },
+                ) => {
+                    assert_eq!(wire, len, "{name}: wire length at {}", a.time);
+                    assert_eq!(all.len(), *wire as usize, "{name}: a full capture is whole");
+                    let header_len = PacketInfo::header_len(all);
+                    assert_eq!(
+                        &all[..header_len],
+                        &kept[..],
+                        "{name}: headers at {}",
+                        a.time
+                    );
+                    payload_bytes_dropped += all.len() - kept.len();
+                }
+                _ => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}"),
+            }
+        }
+    });
+    // Not vacuous: the scenarios carry payloads, and they were left out.
+    assert!(
+        payload_bytes_dropped > 1_000_000,
+        "only {payload_bytes_dropped} payload bytes"
+    );
 }
 
 /// JSON Lines, for every scenario: each line parses on its own as a JSON

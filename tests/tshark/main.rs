@@ -27,7 +27,7 @@
 use simnet::render::relative::SeqTracker;
 use simnet::render::{render_pcap, render_pcapng};
 use simnet::trace::{HostInfo, Topology};
-use simnet::{FrameId, HostId, PacketInfo, SimTime, Trace, TraceEvent, Transport};
+use simnet::{Capture, FrameId, HostId, PacketInfo, SimTime, Trace, TraceEvent, Transport};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
@@ -134,8 +134,13 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-/// Loads and runs a scenario with its own seed.
+/// Loads and runs a scenario with its own seed, keeping every byte.
 fn run(path: &Path) -> Trace {
+    run_with(path, Capture::Full)
+}
+
+/// Loads and runs a scenario with its own seed.
+fn run_with(path: &Path, capture: Capture) -> Trace {
     let name = path
         .strip_prefix(env!("CARGO_MANIFEST_DIR"))
         .unwrap_or(path)
@@ -144,7 +149,7 @@ fn run(path: &Path) -> Trace {
     let source = std::fs::read_to_string(path).expect("the scenario file is readable");
     let scenario = simnet::scenario::parse(&name, &source, &simnet::registry())
         .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"));
-    simnet::run_scenario(&scenario, None, None).trace
+    simnet::run_scenario_with(&scenario, None, None, capture).trace
 }
 
 /// A sent packet as the test needs it.
@@ -333,15 +338,23 @@ fn check_capture(
 
 /// Runs a scenario, writes both captures, checks them.
 fn check_scenario(path: &Path) -> Vec<String> {
-    let trace = run(path);
+    check_scenario_with(path, Capture::Full)
+}
+
+/// [`check_scenario`] for a run keeping `capture` of each packet.
+fn check_scenario_with(path: &Path, capture: Capture) -> Vec<String> {
+    let trace = run_with(path, capture);
     let sent = sent_packets(&trace);
-    let stem = path
+    let mut stem = path
         .strip_prefix(scenarios_dir())
         .unwrap_or(path)
         .with_extension("")
         .display()
         .to_string()
         .replace(['/', '\\'], "-");
+    if capture == Capture::Headers {
+        stem.push_str("-headers");
+    }
     let mut problems = Vec::new();
     for (ext, bytes, pcapng) in [
         ("pcap", render_pcap(&trace), false),
@@ -380,6 +393,52 @@ fn tshark_reads_every_scenario_capture_cleanly() {
 }
 
 /// The IPv4 header checksum (RFC 791) of a header whose checksum field is zero.
+/// A capture of a run that kept only headers (`Capture::Headers`) is as
+/// clean for tshark as a full one: the same headers and lengths decoded, no
+/// error; and tshark sees each packet cut where its payload starts.
+#[test]
+fn tshark_reads_a_headers_only_capture_cleanly() {
+    if !tshark_available() {
+        return;
+    }
+    let dir = scenarios_dir();
+    let picks = [
+        "http/keep-alive-vs-close",
+        "websocket/close-handshake",
+        "udp/datagrams",
+    ];
+    for pick in picks {
+        let path = dir.join(format!("{pick}.toml"));
+        let problems = check_scenario_with(&path, Capture::Headers);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        let trace = run_with(&path, Capture::Headers);
+        let expected: Vec<String> = trace
+            .records
+            .iter()
+            .filter_map(|r| match &r.event {
+                TraceEvent::PacketSent { bytes, len, .. } => {
+                    Some(format!("{len}\t{}", bytes.len()))
+                }
+                _ => None,
+            })
+            .collect();
+        let file = capture_path(&format!("{}-headers.pcap", pick.replace('/', "-")));
+        let lengths = tshark(
+            &file,
+            &["-T", "fields", "-e", "frame.len", "-e", "frame.cap_len"],
+        )
+        .expect("tshark reads the capture");
+        let lengths: Vec<&str> = lengths.lines().collect();
+        assert_eq!(lengths, expected, "{pick}: frame and captured lengths");
+        assert!(
+            expected
+                .iter()
+                .any(|l| l.split('\t').next() != l.split('\t').nth(1)),
+            "{pick}: no packet had a payload to leave out"
+        );
+    }
+}
+
 fn ipv4_checksum(header: &[u8]) -> u16 {
     let mut sum: u32 = header
         .chunks(2)
@@ -411,6 +470,7 @@ fn one_packet(bytes: Vec<u8>) -> Trace {
             from: HostId(0),
             to: Some(HostId(1)),
             socket: None,
+            len: bytes.len() as u32,
             bytes: Rc::from(bytes),
         },
     );

@@ -252,10 +252,10 @@ pub fn analyze(trace: &Trace) -> Analysis {
                 frame,
                 from,
                 to,
-                bytes,
+                len,
                 ..
             } => {
-                frame_link.insert(*frame, (*from, *to, bytes.len() as u64));
+                frame_link.insert(*frame, (*from, *to, u64::from(*len)));
                 let Some(info) = r.event.packet_info() else {
                     continue;
                 };

@@ -45,5 +45,7 @@ pub use socket::{
     SocketId, SocketRow, TcpState, TimerId,
 };
 pub use time::{SimDuration, SimTime};
-pub use trace::{AppEvent, EndReason, FieldValue, Records, Trace, TraceEvent, TraceRecord};
+pub use trace::{
+    AppEvent, Capture, EndReason, FieldValue, Records, Trace, TraceEvent, TraceRecord,
+};
 pub use world::{Action, AppFactory, BuildError, RunLimits, World, WorldBuilder};

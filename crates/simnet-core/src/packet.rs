@@ -177,12 +177,38 @@ impl PacketInfo {
     /// The header length and total length of a well-formed IPv4 packet
     /// (what [`PacketInfo::parse`] and [`PacketInfo::parse_dst`] accept).
     fn ipv4_lengths(bytes: &[u8]) -> Option<(usize, usize)> {
+        Self::captured_ipv4_lengths(bytes, bytes.len())
+    }
+
+    /// [`PacketInfo::ipv4_lengths`] of a packet `wire_len` bytes long of
+    /// which `bytes` were captured (the IPv4 header must be among them).
+    fn captured_ipv4_lengths(bytes: &[u8], wire_len: usize) -> Option<(usize, usize)> {
         if bytes.len() < 20 || bytes[0] >> 4 != 4 {
             return None;
         }
         let ihl = usize::from(bytes[0] & 0x0f) * 4;
         let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-        (ihl >= 20 && total >= ihl && total <= bytes.len()).then_some((ihl, total))
+        (ihl >= 20 && ihl <= bytes.len() && total >= ihl && total <= wire_len)
+            .then_some((ihl, total))
+    }
+
+    /// How many leading bytes of a packet are headers: the IPv4 header and
+    /// the TCP, UDP or ICMP header after it (ICMP's first 8 bytes). The whole
+    /// packet when it does not decode, so nothing undecodable is cut.
+    pub fn header_len(bytes: &[u8]) -> usize {
+        let Some((ihl, total)) = Self::ipv4_lengths(bytes) else {
+            return bytes.len();
+        };
+        let seg = &bytes[ihl..total];
+        let transport = match (bytes[9], seg.len()) {
+            (6, n) if n >= 20 => match usize::from(seg[12] >> 4) * 4 {
+                h if (20..=n).contains(&h) => h,
+                _ => n,
+            },
+            (17, n) | (1, n) if n >= 8 => 8,
+            (_, n) => n,
+        };
+        ihl + transport
     }
 
     /// The destination address [`PacketInfo::parse`] would decode, without
@@ -202,13 +228,23 @@ impl PacketInfo {
     /// [`Transport::Other`], so a decoded packet always says at least who sent
     /// it to whom. Checksums are not checked here (receiving hosts do that).
     pub fn parse(bytes: &[u8]) -> Option<PacketInfo> {
+        Self::parse_captured(bytes, bytes.len())
+    }
+
+    /// [`PacketInfo::parse`] for a packet `wire_len` bytes long of which
+    /// only the first `bytes` were captured ([`crate::trace::Capture`]).
+    /// Payload lengths come from the IPv4 total length; the headers must
+    /// have been captured whole.
+    pub fn parse_captured(bytes: &[u8], wire_len: usize) -> Option<PacketInfo> {
         let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         let be32 = |b: &[u8], i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let (ihl, total) = Self::ipv4_lengths(bytes)?;
+        let (ihl, total) = Self::captured_ipv4_lengths(bytes, wire_len)?;
         let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
         let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
         let protocol = bytes[9];
-        let seg = &bytes[ihl..total];
+        // What was captured of the segment, and how long it really was.
+        let seg = &bytes[ihl..total.min(bytes.len())];
+        let seg_len = total - ihl;
         let transport = match protocol {
             6 if seg.len() >= 20
                 && usize::from(seg[12] >> 4) * 4 >= 20
@@ -223,14 +259,14 @@ impl PacketInfo {
                     flags: TcpFlags(seg[13] & 0x3f),
                     window: be16(seg, 14),
                     options: TcpOptions::parse(&seg[20..header_len]),
-                    payload_len: (seg.len() - header_len) as u32,
+                    payload_len: (seg_len - header_len) as u32,
                     payload_offset: (ihl + header_len) as u16,
                 })
             }
             17 if seg.len() >= 8 => Transport::Udp(UdpHeader {
                 src_port: be16(seg, 0),
                 dst_port: be16(seg, 2),
-                payload_len: (seg.len() - 8) as u32,
+                payload_len: (seg_len - 8) as u32,
                 payload_offset: (ihl + 8) as u16,
             }),
             1 if seg.len() >= 2 => Transport::Icmp {
@@ -409,5 +445,68 @@ mod tests {
         assert_eq!(TcpFlags::parse("SA"), Some(syn_ack));
         assert_eq!(TcpFlags::parse("SX"), None);
         assert_eq!(syn_ack.words(), "SYN, ACK");
+    }
+
+    /// An IPv4 packet (no checksums: parsing does not check them).
+    fn ipv4(protocol: u8, transport: &[u8]) -> Vec<u8> {
+        let total = (20 + transport.len()) as u16;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 7, 0, 0, 64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(transport);
+        p
+    }
+
+    #[test]
+    fn a_packet_decodes_the_same_from_its_headers_alone() {
+        // TCP with 12 bytes of options (MSS, NOP, NOP, SACK-permitted... ) and 10 of payload.
+        let mut tcp = vec![0u8; 32];
+        tcp[0..2].copy_from_slice(&49152u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[12] = 8 << 4; // data offset: 32 bytes
+        tcp[13] = TcpFlags::PSH | TcpFlags::ACK;
+        tcp[20..32].copy_from_slice(&[2, 4, 5, 180, 1, 1, 4, 2, 3, 3, 7, 0]);
+        tcp.extend_from_slice(b"0123456789");
+        let mut udp = vec![0, 53, 0, 53, 0, 13, 0, 0];
+        udp.extend_from_slice(b"hello");
+        let icmp = [3, 3, 0, 0, 0, 0, 0, 0, 0x45, 0];
+        let mut bad_offset = vec![0u8; 24];
+        bad_offset[12] = 3 << 4; // a TCP header cannot be 12 bytes long
+        let cases = [
+            ("tcp", ipv4(6, &tcp), 52),
+            ("udp", ipv4(17, &udp), 28),
+            ("icmp", ipv4(1, &icmp), 28),
+            ("bad tcp offset", ipv4(6, &bad_offset), 44),
+            ("other protocol", ipv4(47, b"gre"), 23),
+            ("not ipv4", vec![0x60, 0, 0], 3),
+        ];
+        for (name, packet, header_len) in cases {
+            assert_eq!(PacketInfo::header_len(&packet), header_len, "{name}");
+            let headers = &packet[..header_len];
+            let whole = PacketInfo::parse(&packet);
+            assert_eq!(
+                PacketInfo::parse_captured(headers, packet.len()),
+                whole,
+                "{name}"
+            );
+            if let Some(info) = whole {
+                assert_eq!(usize::from(info.ip_len), packet.len(), "{name}");
+                // Payload bytes come only from a capture that has them.
+                assert_eq!(info.payload(headers), b"", "{name}");
+            }
+        }
+        let tcp = PacketInfo::parse(&ipv4(6, &tcp)).unwrap();
+        assert_eq!(tcp.tcp().unwrap().payload_len, 10);
+        assert_eq!(tcp.tcp().unwrap().options.mss, Some(1460));
+        // A wire packet may be longer than its IPv4 header says (padding),
+        // not shorter; and the capture must hold the whole IPv4 header.
+        let packet = ipv4(17, &udp);
+        assert_eq!(
+            PacketInfo::parse_captured(&packet[..28], 40),
+            PacketInfo::parse(&packet)
+        );
+        assert_eq!(PacketInfo::parse_captured(&packet[..28], 32), None);
+        assert_eq!(PacketInfo::parse_captured(&packet[..12], 33), None);
     }
 }

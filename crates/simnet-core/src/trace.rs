@@ -96,6 +96,41 @@ impl FromIterator<TraceRecord> for Records {
     }
 }
 
+/// How much of each packet the trace keeps (a capture's snap length).
+///
+/// Every renderer but two reads only headers: the text timeline, JSON Lines,
+/// the summary and the charts look at addresses, ports, flags, sequence
+/// numbers, windows, options and lengths. A pcap's payloads and Mermaid's
+/// WebSocket labels (decoded from the TCP stream) need the payload bytes.
+/// Keeping them all costs memory in proportion to the traffic: a 100 MiB
+/// transfer's trace takes 135 MiB under [`Capture::Full`] and 35 MiB under
+/// [`Capture::Headers`], most of it the event records themselves
+/// (`cargo bench --bench memory`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Capture {
+    /// Every byte of every packet.
+    #[default]
+    Full,
+    /// The IPv4 header and the TCP, UDP or ICMP header of every packet, with
+    /// the packet's length (like `tcpdump -s` with a snap length that ends
+    /// where the payload starts). A packet that does not decode is kept whole.
+    Headers,
+}
+
+impl Capture {
+    /// What the trace keeps of a packet about to be sent: the packet itself
+    /// (shared, not copied) or a copy of its headers.
+    pub(crate) fn keep(self, bytes: &Rc<[u8]>) -> Rc<[u8]> {
+        match self {
+            Capture::Full => bytes.clone(),
+            Capture::Headers => match PacketInfo::header_len(bytes) {
+                n if n < bytes.len() => Rc::from(&bytes[..n]),
+                _ => bytes.clone(),
+            },
+        }
+    }
+}
+
 /// Names and addresses, so renderers can print `client` instead of `HostId(0)`.
 #[derive(Clone, Debug, Default)]
 pub struct Topology {
@@ -189,8 +224,12 @@ pub enum TraceEvent {
         /// The socket whose poll produced it (`None` for a stack-level reply,
         /// e.g. a RST to a closed port).
         socket: Option<SocketId>,
-        /// The IPv4 packet ([`TraceEvent::packet_info`] decodes it).
+        /// The IPv4 packet as captured ([`TraceEvent::packet_info`] decodes
+        /// it): every byte, or only its headers under [`Capture::Headers`].
         bytes: Rc<[u8]>,
+        /// The packet's length on the wire; more than `bytes.len()` when the
+        /// capture kept only the headers.
+        len: u32,
     },
     /// A frame entered a bandwidth-limited link's queue (possibly empty).
     FrameQueued {
@@ -530,7 +569,9 @@ impl TraceEvent {
     /// costs a few dozen nanoseconds and only renderers do it.
     pub fn packet_info(&self) -> Option<PacketInfo> {
         match self {
-            TraceEvent::PacketSent { bytes, .. } => PacketInfo::parse(bytes),
+            TraceEvent::PacketSent { bytes, len, .. } => {
+                PacketInfo::parse_captured(bytes, *len as usize)
+            }
             _ => None,
         }
     }

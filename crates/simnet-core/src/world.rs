@@ -17,7 +17,7 @@ use crate::rng::{Seed, SimRng};
 use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{
-    AppInfo, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent,
+    AppInfo, Capture, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent,
 };
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -376,6 +376,7 @@ impl WorldBuilder {
                 topology,
                 records: Default::default(),
             },
+            capture: Capture::Full,
             limits: self.limits,
             events: 0,
             next_frame: 0,
@@ -475,6 +476,8 @@ pub struct World {
     /// Partitioned host pairs (smaller id first).
     cut: BTreeSet<(HostId, HostId)>,
     trace: Trace,
+    /// How much of each packet the trace keeps.
+    capture: Capture,
     limits: RunLimits,
     events: u64,
     next_frame: u64,
@@ -774,8 +777,8 @@ impl World {
                 from,
                 to,
                 socket,
-
-                bytes: bytes.clone(),
+                bytes: self.capture.keep(&bytes),
+                len: len as u32,
             },
         );
         let Some((link_id, dir, peer)) = route else {
@@ -1054,6 +1057,15 @@ impl World {
         for host in &mut self.hosts {
             host.config.time_wait_minisockets = enabled;
         }
+    }
+
+    /// Chooses how much of each packet the trace keeps from now on
+    /// ([`Capture::Full`] unless set). [`Capture::Headers`] is for runs whose
+    /// payload bytes nobody will look at: every packet is still traced, with
+    /// its headers and its length, but a long transfer no longer keeps every
+    /// byte it sent alive until the trace is dropped.
+    pub fn set_capture(&mut self, capture: Capture) {
+        self.capture = capture;
     }
 
     /// Switches [`HostConfig::recycle_sockets`] on or off on every host,

@@ -182,7 +182,8 @@ impl<'a> JsonlRenderer<'a> {
                 from,
                 to,
                 socket,
-                bytes,
+                len,
+                ..
             } => {
                 self.frames.insert(*frame, (*from, *to));
                 let mut line = Line::new(time, "packet");
@@ -190,12 +191,12 @@ impl<'a> JsonlRenderer<'a> {
                     .put("from", self.host(*from))
                     .put("to", to.map(|h| self.host(h)))
                     .put("socket", socket.map(|s| s.0));
-                match PacketInfo::parse(bytes) {
+                match record.event.packet_info() {
                     Some(info) => self.packet(&mut line, &info),
                     // simnet's hosts only send IPv4, but a trace built by
                     // hand may hold anything: say so instead of failing.
                     None => {
-                        line.put("protocol", "invalid").put("bytes", bytes.len());
+                        line.put("protocol", "invalid").put("bytes", *len);
                     }
                 }
                 line
@@ -931,6 +932,7 @@ mod tests {
                 to: None,
                 socket: None,
                 bytes: Rc::from(&[1u8, 2, 3][..]),
+                len: 3,
             },
             TraceEvent::FrameQueued {
                 frame: FrameId(0),
@@ -1138,6 +1140,7 @@ mod tests {
                     from: HostId(0),
                     to: Some(HostId(1)),
                     socket: None,
+                    len: bytes.len() as u32,
                     bytes: Rc::from(bytes),
                 },
             );

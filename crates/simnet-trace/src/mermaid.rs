@@ -616,8 +616,9 @@ impl<'a> Renderer<'a> {
                 from,
                 to,
                 bytes,
+                len,
                 ..
-            } => self.packet(time, *frame, *from, *to, bytes),
+            } => self.packet(time, *frame, *from, *to, bytes, *len as usize),
             TraceEvent::FrameQueued {
                 frame, queue_bytes, ..
             } => {
@@ -766,10 +767,11 @@ impl<'a> Renderer<'a> {
         from: HostId,
         to: Option<HostId>,
         bytes: &[u8],
+        len: usize,
     ) {
         // Sequence numbers and windows are tracked for every packet, shown or
         // not, so a filtered diagram numbers segments as the full one does.
-        let info = PacketInfo::parse(bytes);
+        let info = PacketInfo::parse_captured(bytes, len);
         let tcp_view = info.as_ref().and_then(|info| {
             let tcp = info.tcp()?;
             let rel = self.seqs.observe(info.src, info.dst, tcp);
@@ -795,11 +797,7 @@ impl<'a> Renderer<'a> {
             return;
         }
         let (label, conversation, ports) = match &info {
-            None => (
-                format!("undecodable frame ({} bytes)", bytes.len()),
-                None,
-                None,
-            ),
+            None => (format!("undecodable frame ({len} bytes)"), None, None),
             Some(info) => {
                 let mut label = match &info.transport {
                     Transport::Tcp(tcp) => match tcp_view {
@@ -1445,6 +1443,7 @@ mod tests {
                     from: HostId(from),
                     to: Some(HostId(to)),
                     socket: None,
+                    len: bytes.len() as u32,
                     bytes,
                 },
             );
@@ -2048,6 +2047,7 @@ mod tests {
                 to: None,
                 socket: None,
                 bytes: tcp(1, 9, (1, 2), 0, 0, SYN, b""),
+                len: 40,
             },
         );
         b.at(

@@ -15,6 +15,9 @@
 //!
 //! Where the capture is taken: at the sender, as the packet leaves the host
 //! (one record per [`TraceEvent::PacketSent`], with exactly the bytes sent).
+//! A trace captured with `Capture::Headers` gives records holding only the
+//! headers, with the original length, as `tcpdump -s` with a short snap
+//! length does (Wireshark marks them "Packet size limited during capture").
 //! So a packet the link then loses is in the capture like any other; the
 //! classic format has no place to say so, which is what the pcapng comments
 //! are for. Arrivals are deliberately not captured a second time: every
@@ -71,7 +74,7 @@ pub fn render_pcap(trace: &Trace) -> Vec<u8> {
         put_u32(&mut out, saturating_u32(ns / 1_000_000_000));
         put_u32(&mut out, (ns % 1_000_000_000) as u32);
         put_u32(&mut out, captured.len() as u32);
-        put_u32(&mut out, saturating_u32(packet.bytes.len() as u64));
+        put_u32(&mut out, packet.len);
         out.extend_from_slice(captured);
     }
     out
@@ -150,7 +153,7 @@ pub fn render_pcapng(trace: &Trace) -> Vec<u8> {
         put_u32(&mut body, (ns >> 32) as u32);
         put_u32(&mut body, ns as u32);
         put_u32(&mut body, captured.len() as u32);
-        put_u32(&mut body, saturating_u32(packet.bytes.len() as u64));
+        put_u32(&mut body, packet.len);
         body.extend_from_slice(captured);
         pad4(&mut body);
         let comment = comments
@@ -172,18 +175,25 @@ struct SentPacket<'a> {
     frame: FrameId,
     from: HostId,
     bytes: &'a [u8],
+    /// The packet's length on the wire (`bytes` may hold only its headers).
+    len: u32,
 }
 
 /// Every [`TraceEvent::PacketSent`], in trace (and so time) order.
 fn sent_packets(trace: &Trace) -> impl Iterator<Item = SentPacket<'_>> {
     trace.records.iter().filter_map(|r| match &r.event {
         TraceEvent::PacketSent {
-            frame, from, bytes, ..
+            frame,
+            from,
+            bytes,
+            len,
+            ..
         } => Some(SentPacket {
             time: r.time,
             frame: *frame,
             from: *from,
             bytes,
+            len: *len,
         }),
         _ => None,
     })
@@ -385,6 +395,7 @@ mod tests {
                     to: Some(HostId(1 - *from)),
                     socket: None,
                     bytes: Rc::from(*bytes),
+                    len: bytes.len() as u32,
                 },
             );
         }
@@ -614,6 +625,7 @@ mod tests {
                     to: None,
                     socket: None,
                     bytes: Rc::from(&b""[..]),
+                    len: 0,
                 },
             );
         }

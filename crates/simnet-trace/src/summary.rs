@@ -105,7 +105,7 @@ pub fn summarize(trace: &Trace) -> Summary {
                 frame,
                 from,
                 to,
-                bytes,
+                len,
                 ..
             } => {
                 let link = links.entry((*from, *to)).or_insert_with(|| LinkStats {
@@ -120,7 +120,7 @@ pub fn summarize(trace: &Trace) -> Summary {
                     discarded: 0,
                 });
                 link.sent += 1;
-                link.bytes += bytes.len() as u64;
+                link.bytes += u64::from(*len);
                 frame_link.insert(*frame, (*from, *to));
             }
             TraceEvent::TcpState {
