@@ -357,6 +357,38 @@ fn websocket_arrows_are_labelled_with_their_frames() {
     assert_eq!(labels, sent);
 }
 
+/// A trace that kept only headers (`Capture::Headers`) has no payloads to
+/// label arrows with: the diagram says so instead of silently leaving the
+/// HTTP and WebSocket labels out, and is otherwise drawn as usual.
+#[test]
+fn a_headers_only_trace_says_why_its_arrows_have_no_labels() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/websocket/upgrade-and-echo.toml");
+    let scenario = simnet::scenario::load(&path, &simnet::registry()).unwrap();
+    let note = "packets traced without payloads (Capture::Headers): no HTTP or WebSocket labels";
+    let full = render_mermaid(
+        &run_scenario(&scenario, None, None).trace,
+        &MermaidOptions::default(),
+    );
+    let headers = render_mermaid(
+        &simnet::run_scenario_with(&scenario, None, None, simnet::Capture::Headers).trace,
+        &MermaidOptions::default(),
+    );
+    validate(&headers).unwrap();
+    write_diagram("websocket-upgrade-and-echo-headers-only", &headers);
+    // Arrow labels: what a packet carries is quoted after a line break.
+    let labelled = |d: &str| {
+        d.lines()
+            .filter(|l| l.contains("->>") && l.contains("<br/>"))
+            .count()
+    };
+    assert!(!full.contains(note));
+    assert!(labelled(&full) >= 8, "the upgrade and six WebSocket frames");
+    assert!(headers.contains(&format!("Note over client,server: {note}")));
+    assert_eq!(labelled(&headers), 0);
+    assert_eq!(arrows(&full, "->>"), arrows(&headers, "->>"));
+}
+
 #[test]
 fn a_lost_packet_is_a_crossed_arrow_where_it_was_sent() {
     let d = render_mermaid(

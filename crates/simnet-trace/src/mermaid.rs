@@ -270,6 +270,9 @@ impl Selector {
 pub fn render_mermaid(trace: &Trace, options: &MermaidOptions) -> String {
     let mut r = Renderer::new(&trace.topology, options);
     r.ws_labels = crate::websocket::frame_labels(trace);
+    r.payloads_missing = trace.records.iter().any(|r| {
+        matches!(&r.event, TraceEvent::PacketSent { bytes, len, .. } if bytes.len() < *len as usize)
+    });
     for record in &trace.records {
         r.event(record.time, &record.event);
     }
@@ -550,6 +553,9 @@ struct Renderer<'a> {
     /// The WebSocket frames that start in each packet
     /// ([`crate::websocket::frame_labels`]).
     ws_labels: BTreeMap<FrameId, Vec<String>>,
+    /// Some packets were traced without their payload
+    /// (`Capture::Headers`), so HTTP and WebSocket labels may be missing.
+    payloads_missing: bool,
     items: Vec<Item>,
     events_shown: usize,
     /// The first event left out because of `max_events`.
@@ -568,6 +574,7 @@ impl<'a> Renderer<'a> {
             time_wait_since: BTreeMap::new(),
             frames: BTreeMap::new(),
             ws_labels: BTreeMap::new(),
+            payloads_missing: false,
             items: Vec::new(),
             events_shown: 0,
             cut_at: None,
@@ -1092,6 +1099,18 @@ impl<'a> Renderer<'a> {
                 kind: ItemKind::Note {
                     span: Span::All,
                     text,
+                },
+            };
+            self.items.insert(0, note);
+        }
+        if self.payloads_missing {
+            let note = Item {
+                time: self.items.first().map_or(SimTime::ZERO, |i| i.time),
+                kind: ItemKind::Note {
+                    span: Span::All,
+                    text: "packets traced without payloads (Capture::Headers): \
+                           no HTTP or WebSocket labels"
+                        .to_string(),
                 },
             };
             self.items.insert(0, note);
