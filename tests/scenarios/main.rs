@@ -91,6 +91,8 @@ fn every_scenario_renders_the_same_from_headers_alone() {
                 );
             }
         }
+        // `simnet run` judges expectations on the trace it keeps.
+        assert_eq!(verdicts(&full), verdicts(&headers), "{name}: verdicts");
         assert_eq!(full.trace.records.len(), headers.trace.records.len());
         for (a, b) in full.trace.records.iter().zip(headers.trace.records.iter()) {
             match (&a.event, &b.event) {

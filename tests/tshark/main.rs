@@ -392,7 +392,6 @@ fn tshark_reads_every_scenario_capture_cleanly() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The IPv4 header checksum (RFC 791) of a header whose checksum field is zero.
 /// A capture of a run that kept only headers (`Capture::Headers`) is as
 /// clean for tshark as a full one: the same headers and lengths decoded, no
 /// error; and tshark sees each packet cut where its payload starts.
@@ -439,6 +438,7 @@ fn tshark_reads_a_headers_only_capture_cleanly() {
     }
 }
 
+/// The IPv4 header checksum (RFC 791) of a header whose checksum field is zero.
 fn ipv4_checksum(header: &[u8]) -> u16 {
     let mut sum: u32 = header
         .chunks(2)

@@ -101,7 +101,8 @@ impl FromIterator<TraceRecord> for Records {
 /// Every renderer but two reads only headers: the text timeline, JSON Lines,
 /// the summary and the charts look at addresses, ports, flags, sequence
 /// numbers, windows, options and lengths. A pcap's payloads and Mermaid's
-/// WebSocket labels (decoded from the TCP stream) need the payload bytes.
+/// HTTP and WebSocket labels (read from the TCP stream) need the payload
+/// bytes.
 /// Keeping them all costs memory in proportion to the traffic: a 100 MiB
 /// transfer's trace takes 135 MiB under [`Capture::Full`] and 35 MiB under
 /// [`Capture::Headers`], most of it the event records themselves

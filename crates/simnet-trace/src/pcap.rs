@@ -17,7 +17,7 @@
 //! (one record per [`TraceEvent::PacketSent`], with exactly the bytes sent).
 //! A trace captured with `Capture::Headers` gives records holding only the
 //! headers, with the original length, as `tcpdump -s` with a short snap
-//! length does (Wireshark marks them "Packet size limited during capture").
+//! length does (Wireshark shows "N bytes on wire, M bytes captured").
 //! So a packet the link then loses is in the capture like any other; the
 //! classic format has no place to say so, which is what the pcapng comments
 //! are for. Arrivals are deliberately not captured a second time: every
@@ -74,7 +74,7 @@ pub fn render_pcap(trace: &Trace) -> Vec<u8> {
         put_u32(&mut out, saturating_u32(ns / 1_000_000_000));
         put_u32(&mut out, (ns % 1_000_000_000) as u32);
         put_u32(&mut out, captured.len() as u32);
-        put_u32(&mut out, packet.len);
+        put_u32(&mut out, original_len(&packet, captured));
         out.extend_from_slice(captured);
     }
     out
@@ -153,7 +153,7 @@ pub fn render_pcapng(trace: &Trace) -> Vec<u8> {
         put_u32(&mut body, (ns >> 32) as u32);
         put_u32(&mut body, ns as u32);
         put_u32(&mut body, captured.len() as u32);
-        put_u32(&mut body, packet.len);
+        put_u32(&mut body, original_len(&packet, captured));
         body.extend_from_slice(captured);
         pad4(&mut body);
         let comment = comments
@@ -197,6 +197,12 @@ fn sent_packets(trace: &Trace) -> impl Iterator<Item = SentPacket<'_>> {
         }),
         _ => None,
     })
+}
+
+/// A record's original length: the packet's wire length, and never less than
+/// what the record holds (a hand-built trace may claim less).
+fn original_len(packet: &SentPacket<'_>, captured: &[u8]) -> u32 {
+    packet.len.max(captured.len() as u32)
 }
 
 /// The part of a packet a record holds: all of it, up to the snap length.
@@ -482,6 +488,42 @@ mod tests {
         let second = &file[24 + 21..];
         assert_eq!((le32(second, 0), le32(second, 4)), (0, 20_000_123));
         assert_eq!(&second[16..], b"xyz");
+    }
+
+    /// A record's original length is the packet's wire length when only
+    /// its headers were kept, and never less than what the record holds.
+    #[test]
+    fn the_original_length_is_the_wire_length() {
+        let mut trace = trace_with(&[(0, 0, b"head"), (0, 0, b"whole")]);
+        let mut records: Vec<_> = trace.records.iter().cloned().collect();
+        for (r, claimed) in records.iter_mut().zip([1500u32, 2]) {
+            if let TraceEvent::PacketSent { len, .. } = &mut r.event {
+                *len = claimed;
+            }
+        }
+        trace.records = records.into_iter().collect();
+        for file in [render_pcap(&trace), render_pcapng(&trace)] {
+            let classic = le32(&file, 0) == 0xa1b2_3c4d;
+            let lengths: Vec<(u32, u32)> = if classic {
+                vec![(le32(&file, 24 + 8), le32(&file, 24 + 12)), {
+                    let second = 24 + 16 + 4;
+                    (le32(&file, second + 8), le32(&file, second + 12))
+                }]
+            } else {
+                // Enhanced packet blocks: captured and original length at 20 and 24.
+                let mut at = 0;
+                let mut found = Vec::new();
+                while at < file.len() {
+                    let (kind, size) = (le32(&file, at), le32(&file, at + 4) as usize);
+                    if kind == 6 {
+                        found.push((le32(&file, at + 20), le32(&file, at + 24)));
+                    }
+                    at += size;
+                }
+                found
+            };
+            assert_eq!(lengths, [(4, 1500), (5, 5)], "classic: {classic}");
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ impl Stream {
 }
 
 /// The WebSocket frames that start in each packet, as labels.
+///
+/// Decoding needs the payloads: a trace kept with `Capture::Headers` gives
+/// no labels at all.
 pub fn frame_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
     let mut streams: BTreeMap<Direction, Stream> = BTreeMap::new();
     let mut labels = BTreeMap::new();
