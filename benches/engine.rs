@@ -19,7 +19,7 @@
 //!   raw loop runs twice: `raw` drops every frame once delivered, and
 //!   `raw_keeping_frames` keeps them all to the end, as a capture does (and
 //!   as the engine's trace, which holds every frame's bytes for pcap
-//!   output, must). The difference is what keeping ~150 MiB of frames costs
+//!   output, must). The difference is what keeping ~106 MiB of frames costs
 //!   by itself: fresh memory, page faults, allocator time.
 //! - `short_connections`: 10,000 connections one after another, each
 //!   `connect`, 100 bytes up, 100 bytes down, client closes first. The raw
@@ -44,9 +44,8 @@ mod common;
 
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
-use simnet::apps::BulkSender;
 use simnet::apps::Sink;
-use simnet::{AppId, Capture, EndReason, HostConfig, TcpConfig, World, WorldBuilder};
+use simnet::{AppId, Capture, EndReason, World};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -98,33 +97,6 @@ fn sizes() -> Sizes {
 }
 
 // ----- the engine -------------------------------------------------------------
-
-/// The bulk hosts: the engine's TCP defaults (CUBIC, Nagle on, 10 ms delayed
-/// ACK) with the bulk buffers. `raw::socket` mirrors these settings.
-fn bulk_host_config() -> HostConfig {
-    HostConfig {
-        tcp: TcpConfig {
-            rx_buffer_bytes: BULK_BUFFER_BYTES,
-            tx_buffer_bytes: BULK_BUFFER_BYTES,
-            ..TcpConfig::default()
-        },
-        ..HostConfig::default()
-    }
-}
-
-fn engine_bulk_world(bytes: u64, capture: Capture) -> (World, AppId) {
-    let mut b = WorldBuilder::new(1);
-    let client = b.host_with("client", CLIENT_ADDR.into(), bulk_host_config());
-    let server = b.host_with("server", SERVER_ADDR.into(), bulk_host_config());
-    b.link(client, server, link());
-    let sink = b.app(server, "sink", || Sink::new(PORT));
-    b.app(client, "bulk", move || {
-        BulkSender::new(server_socket_addr(), bytes)
-    });
-    let mut world = b.build().expect("a valid world");
-    world.set_capture(capture);
-    (world, sink)
-}
 
 /// Runs the bulk world until it is idle (the transfer done, the close
 /// handshake finished, TIME-WAIT expired) and checks every byte arrived.

@@ -19,7 +19,9 @@
 
 #![allow(missing_docs, reason = "a bench binary exports nothing")]
 
-use simnet::apps::{BulkSender, IdleConnections, Reply, ServerClose, Sink, TcpServer};
+mod common;
+
+use simnet::apps::{IdleConnections, Reply, ServerClose, Sink, TcpServer};
 use simnet::{
     Capture, HostConfig, LinkParams, SimDuration, SimTime, TcpConfig, TcpState, WorldBuilder,
 };
@@ -49,11 +51,7 @@ struct Measured {
 fn measure(connections: usize, backlog: usize, buffer_bytes: usize) -> Measured {
     let base = live_bytes();
     let config = HostConfig {
-        tcp: TcpConfig {
-            rx_buffer_bytes: buffer_bytes,
-            tx_buffer_bytes: buffer_bytes,
-            ..TcpConfig::default()
-        },
+        tcp: TcpConfig::with_buffers(buffer_bytes),
         backlog,
         ..HostConfig::default()
     };
@@ -87,9 +85,7 @@ fn measure(connections: usize, backlog: usize, buffer_bytes: usize) -> Measured 
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = !args.iter().any(|a| a == "--bench")
-        || std::env::var("SIMNET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let quick = common::quick_mode();
     let n: usize = if quick { 100 } else { 1_000 };
     println!("memory per idle established connection ({n} connections, both ends)");
     println!(
@@ -146,27 +142,10 @@ fn main() {
     );
 }
 
-/// Live heap bytes of the trace of a `bytes`-long transfer over a 1 ms link
-/// (the world of `benches/engine.rs`'s bulk group, 256 KiB buffers).
+/// Live heap bytes of the trace of a `bytes`-long transfer (the world of
+/// `benches/engine.rs`'s bulk group).
 fn bulk_trace_bytes(bytes: u64, capture: Capture) -> i64 {
-    let config = HostConfig {
-        tcp: TcpConfig {
-            rx_buffer_bytes: 256 * 1024,
-            tx_buffer_bytes: 256 * 1024,
-            ..TcpConfig::default()
-        },
-        ..HostConfig::default()
-    };
-    let mut b = WorldBuilder::new(1);
-    let c = b.host_with("client", [10, 0, 0, 1].into(), config.clone());
-    let s = b.host_with("server", [10, 0, 0, 2].into(), config);
-    b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(1)));
-    let sink = b.app(s, "sink", || Sink::new(80));
-    b.app(c, "bulk", move || {
-        BulkSender::new(SocketAddrV4::new([10, 0, 0, 2].into(), 80), bytes)
-    });
-    let mut world = b.build().expect("a valid world");
-    world.set_capture(capture);
+    let (mut world, sink) = common::engine_bulk_world(bytes, capture);
     world.run();
     assert_eq!(
         world.app::<Sink>(sink).map(|s| s.bytes_received),

@@ -174,11 +174,7 @@ fn simnet_concurrent_world(
     buffer_bytes: usize,
 ) -> (World, AppId) {
     let config = HostConfig {
-        tcp: TcpConfig {
-            rx_buffer_bytes: buffer_bytes,
-            tx_buffer_bytes: buffer_bytes,
-            ..TcpConfig::default()
-        },
+        tcp: TcpConfig::with_buffers(buffer_bytes),
         ..HostConfig::default()
     };
     let mut b = WorldBuilder::new(1);

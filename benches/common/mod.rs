@@ -10,9 +10,9 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-use simnet::apps::{Reply, ServerClose, TcpClient, TcpServer};
+use simnet::apps::{BulkSender, Reply, ServerClose, Sink, TcpClient, TcpServer};
 use simnet::{
-    AppId, EndReason, HostConfig, LinkParams, SimDuration, TcpConfig, TraceEvent, World,
+    AppId, Capture, EndReason, HostConfig, LinkParams, SimDuration, TcpConfig, TraceEvent, World,
     WorldBuilder,
 };
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -78,15 +78,33 @@ pub fn engine_short_world(connections: u64) -> (World, AppId, AppId) {
     engine_short_world_with(connections, TcpConfig::default().rx_buffer_bytes)
 }
 
+/// The bulk world: `BulkSender` sends `bytes` to a `Sink` over the bench
+/// link, both hosts with the engine's TCP defaults (CUBIC, Nagle on, 10 ms
+/// delayed ACK) and the bulk buffers (`raw::socket` mirrors these settings),
+/// the trace keeping `capture` of each packet. Returns the sink's id.
+pub fn engine_bulk_world(bytes: u64, capture: Capture) -> (World, AppId) {
+    let config = HostConfig {
+        tcp: TcpConfig::with_buffers(BULK_BUFFER_BYTES),
+        ..HostConfig::default()
+    };
+    let mut b = WorldBuilder::new(1);
+    let client = b.host_with("client", CLIENT_ADDR.into(), config.clone());
+    let server = b.host_with("server", SERVER_ADDR.into(), config);
+    b.link(client, server, link());
+    let sink = b.app(server, "sink", || Sink::new(PORT));
+    b.app(client, "bulk", move || {
+        BulkSender::new(server_socket_addr(), bytes)
+    });
+    let mut world = b.build().expect("a valid world");
+    world.set_capture(capture);
+    (world, sink)
+}
+
 /// The short-connection world with `buffer_bytes` receive and send buffers
 /// on every socket of both hosts.
 pub fn engine_short_world_with(connections: u64, buffer_bytes: usize) -> (World, AppId, AppId) {
     let mut b = WorldBuilder::new(1);
-    let tcp = TcpConfig {
-        rx_buffer_bytes: buffer_bytes,
-        tx_buffer_bytes: buffer_bytes,
-        ..TcpConfig::default()
-    };
+    let tcp = TcpConfig::with_buffers(buffer_bytes);
     // Every client socket holds its port through TIME-WAIT (10 s), so the
     // range must outlast all the connections opened within 10 s.
     let client_config = HostConfig {

@@ -22,9 +22,7 @@ fn an_idle_hour_costs_only_the_keepalive_probes() {
         tcp: TcpConfig {
             keep_alive: Some(SimDuration::from_secs(KEEPALIVE_S)),
             // Nothing is sent but probes; small buffers keep 2,000 sockets light.
-            rx_buffer_bytes: 1024,
-            tx_buffer_bytes: 1024,
-            ..TcpConfig::default()
+            ..TcpConfig::with_buffers(1024)
         },
         backlog: CONNECTIONS,
         ..HostConfig::default()
@@ -86,11 +84,7 @@ fn busy_beside_idle(extra: usize) -> (u64, usize, u64) {
     let half = extra / 2;
     // Small buffers: 10,000 sockets at the default 128 KiB would take 1.3 GB.
     let config = HostConfig {
-        tcp: TcpConfig {
-            rx_buffer_bytes: 1024,
-            tx_buffer_bytes: 1024,
-            ..TcpConfig::default()
-        },
+        tcp: TcpConfig::with_buffers(1024),
         ..HostConfig::default()
     };
     let mut b = WorldBuilder::new(1);

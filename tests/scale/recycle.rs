@@ -40,10 +40,8 @@ fn server(port: u16) -> SocketAddrV4 {
 fn host_config() -> HostConfig {
     HostConfig {
         tcp: TcpConfig {
-            rx_buffer_bytes: 4096,
-            tx_buffer_bytes: 4096,
             user_timeout: Some(SimDuration::from_secs(3)),
-            ..TcpConfig::default()
+            ..TcpConfig::with_buffers(4096)
         },
         ..HostConfig::default()
     }

@@ -115,6 +115,18 @@ impl Default for TcpConfig {
     }
 }
 
+impl TcpConfig {
+    /// The defaults with receive and send buffers of `bytes` each (buffers
+    /// are most of what a socket costs in memory: see `benches/memory.rs`).
+    pub fn with_buffers(bytes: usize) -> TcpConfig {
+        TcpConfig {
+            rx_buffer_bytes: bytes,
+            tx_buffer_bytes: bytes,
+            ..TcpConfig::default()
+        }
+    }
+}
+
 /// UDP options for every socket a host creates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UdpConfig {
