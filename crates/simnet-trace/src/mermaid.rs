@@ -270,9 +270,6 @@ impl Selector {
 pub fn render_mermaid(trace: &Trace, options: &MermaidOptions) -> String {
     let mut r = Renderer::new(&trace.topology, options);
     r.ws_labels = crate::websocket::frame_labels(trace);
-    r.payloads_missing = trace.records.iter().any(|r| {
-        matches!(&r.event, TraceEvent::PacketSent { bytes, len, .. } if bytes.len() < *len as usize)
-    });
     for record in &trace.records {
         r.event(record.time, &record.event);
     }
@@ -777,7 +774,9 @@ impl<'a> Renderer<'a> {
         len: usize,
     ) {
         // Sequence numbers and windows are tracked for every packet, shown or
-        // not, so a filtered diagram numbers segments as the full one does.
+        // not, so a filtered diagram numbers segments as the full one does;
+        // so is whether payloads were kept.
+        self.payloads_missing |= bytes.len() < len;
         let info = PacketInfo::parse_captured(bytes, len);
         let tcp_view = info.as_ref().and_then(|info| {
             let tcp = info.tcp()?;
