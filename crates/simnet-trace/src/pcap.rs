@@ -375,6 +375,15 @@ mod tests {
 
     /// A trace with two hosts and the given packets (time in ns, sender, bytes).
     fn trace_with(packets: &[(u64, u32, &[u8])]) -> Trace {
+        let whole: Vec<_> = packets
+            .iter()
+            .map(|&(ns, from, bytes)| (ns, from, bytes, bytes.len() as u32))
+            .collect();
+        trace_with_lengths(&whole)
+    }
+
+    /// [`trace_with`], each packet with the wire length its record claims.
+    fn trace_with_lengths(packets: &[(u64, u32, &[u8], u32)]) -> Trace {
         let mut trace = Trace {
             topology: Topology {
                 seed: 1,
@@ -392,7 +401,7 @@ mod tests {
             },
             ..Trace::default()
         };
-        for (i, (ns, from, bytes)) in packets.iter().enumerate() {
+        for (i, (ns, from, bytes, len)) in packets.iter().enumerate() {
             trace.push(
                 SimTime::from_nanos(*ns),
                 TraceEvent::PacketSent {
@@ -401,7 +410,7 @@ mod tests {
                     to: Some(HostId(1 - *from)),
                     socket: None,
                     bytes: Rc::from(*bytes),
-                    len: bytes.len() as u32,
+                    len: *len,
                 },
             );
         }
@@ -494,14 +503,7 @@ mod tests {
     /// its headers were kept, and never less than what the record holds.
     #[test]
     fn the_original_length_is_the_wire_length() {
-        let mut trace = trace_with(&[(0, 0, b"head"), (0, 0, b"whole")]);
-        let mut records: Vec<_> = trace.records.iter().cloned().collect();
-        for (r, claimed) in records.iter_mut().zip([1500u32, 2]) {
-            if let TraceEvent::PacketSent { len, .. } = &mut r.event {
-                *len = claimed;
-            }
-        }
-        trace.records = records.into_iter().collect();
+        let trace = trace_with_lengths(&[(0, 0, b"head", 1500), (0, 0, b"whole", 2)]);
         for file in [render_pcap(&trace), render_pcapng(&trace)] {
             let classic = le32(&file, 0) == 0xa1b2_3c4d;
             let lengths: Vec<(u32, u32)> = if classic {
