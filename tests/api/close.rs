@@ -153,10 +153,11 @@ fn half_close_lets_the_server_keep_sending() {
 /// smoltcp 0.14 loses a FIN in two ways that simnet shows as they are (the
 /// README's "Where smoltcp differs from Linux"): the bottleneck scenario with
 /// a 64 KiB queue ends with the client in FIN-WAIT-1 for good. The receiver
-/// drops the first FIN (it comes before missing data) and its retransmission
-/// (the data on that segment is old, and smoltcp's acceptance test does not
-/// count the FIN); duplicate ACKs then start a fast retransmission with
-/// nothing to send, and the client never sends the FIN again.
+/// drops the first FIN (it arrives while earlier data is still missing) and
+/// its retransmission (the data on that segment is old, and smoltcp's
+/// acceptance test does not count the FIN); duplicate ACKs then start a fast
+/// retransmission with nothing to send, and the client never sends the FIN
+/// again.
 ///
 /// If this test fails after a smoltcp upgrade, the bug may be fixed: check
 /// the trace and update the README.
