@@ -65,11 +65,101 @@ impl fmt::Display for ScenarioError {
     }
 }
 
+/// How many columns of a source line a snippet shows at most: a 50 MB line
+/// is quoted as a window around the column, not echoed whole.
+pub const SNIPPET_WIDTH: usize = 80;
+
+/// `text` with every control character (NUL, escape, carriage return, ...)
+/// written as a visible escape such as `\x1b`, so user text quoted in a
+/// message cannot move the cursor, clear the screen or hide itself.
+/// Newlines are escaped too unless `keep_newlines` is set (help texts use
+/// them between lines of their own).
+pub fn escape_control(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' && keep_newlines {
+            out.push(c);
+        } else if c.is_control() {
+            out.push_str(&control_escape(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn control_escape(c: char) -> String {
+    match c {
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\0' => "\\0".to_string(),
+        c if (c as u32) < 0x100 => format!("\\x{:02x}", c as u32),
+        c => format!("\\u{{{:x}}}", c as u32),
+    }
+}
+
+/// How one character of a quoted line is shown: tabs become one space (so
+/// the caret line stays aligned), control characters become escapes.
+fn shown(c: char) -> String {
+    match c {
+        '\t' => " ".to_string(),
+        c if c.is_control() => control_escape(c),
+        c => c.to_string(),
+    }
+}
+
+/// The quoted line and the caret line for the characters `line[from..to]`
+/// (byte offsets within `line`), at most [`SNIPPET_WIDTH`] columns wide
+/// around the span, with `...` where the line was cut.
+fn snippet(line: &str, from: usize, to: usize) -> (String, String) {
+    let cells: Vec<(usize, String)> = line.char_indices().map(|(i, c)| (i, shown(c))).collect();
+    let first = cells.iter().position(|(i, _)| *i >= from).unwrap_or(cells.len());
+    let last = cells.iter().position(|(i, _)| *i >= to).unwrap_or(cells.len()).max(first + 1);
+    // Show the window that starts a little before the span, so the reader
+    // sees what leads up to it, and cut the span itself if it is too long.
+    let lead = SNIPPET_WIDTH / 4;
+    let total: usize = cells.iter().map(|(_, s)| s.chars().count()).sum();
+    let (mut start, mut end) = (0, cells.len());
+    if total > SNIPPET_WIDTH {
+        start = first.saturating_sub(lead);
+        let mut width = 0;
+        end = start;
+        while end < cells.len() && width + cells[end].1.chars().count() <= SNIPPET_WIDTH {
+            width += cells[end].1.chars().count();
+            end += 1;
+        }
+    }
+    let mut quoted = String::new();
+    let mut carets = String::new();
+    if start > 0 {
+        quoted.push_str("...");
+        carets.push_str("   ");
+    }
+    for (k, (_, s)) in cells.iter().enumerate().take(end).skip(start) {
+        quoted.push_str(s);
+        let mark = if (first..last).contains(&k) { '^' } else { ' ' };
+        for _ in 0..s.chars().count() {
+            carets.push(mark);
+        }
+    }
+    if first >= cells.len() || first >= end {
+        // The span starts at the end of the line (a missing value): put
+        // one caret just after the last character shown.
+        carets.push('^');
+    }
+    if end < cells.len() {
+        quoted.push_str("...");
+    }
+    (quoted, carets.trim_end().to_string())
+}
+
 fn render(f: &mut fmt::Formatter<'_>, file: &str, source: &str, d: &Diagnostic) -> fmt::Result {
-    writeln!(f, "error: {}", d.message)?;
+    let file = escape_control(file, false);
+    writeln!(f, "error: {}", escape_control(&d.message, false))?;
+    let help = d.help.as_deref().map(|h| escape_control(h, true));
     match &d.span {
         Some(span) => {
-            let start = span.start.min(source.len());
+            let start = floor_char_boundary(source, span.start.min(source.len()));
             let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
             let line_end = source[start..]
                 .find('\n')
@@ -77,33 +167,44 @@ fn render(f: &mut fmt::Formatter<'_>, file: &str, source: &str, d: &Diagnostic) 
             let line_no = source[..start].matches('\n').count() + 1;
             let col = source[line_start..start].chars().count() + 1;
             let text = &source[line_start..line_end];
-            let end = span.end.clamp(start, line_end.max(start));
-            let width = source[start..end].chars().count().max(1);
+            let end = floor_char_boundary(source, span.end.clamp(start, line_end.max(start)));
+            let (quoted, carets) = snippet(text, start - line_start, end - line_start);
             let gutter = line_no.to_string().len();
             writeln!(f, "{:>g$}--> {file}:{line_no}:{col}", "", g = gutter)?;
             writeln!(f, "{:>g$} |", "", g = gutter)?;
-            writeln!(f, "{line_no} | {text}")?;
-            writeln!(
-                f,
-                "{:>g$} | {:>c$}{}",
-                "",
-                "",
-                "^".repeat(width),
-                g = gutter,
-                c = col - 1
-            )?;
-            if let Some(help) = &d.help {
+            writeln!(f, "{line_no} | {quoted}")?;
+            writeln!(f, "{:>g$} | {carets}", "", g = gutter)?;
+            if let Some(help) = &help {
                 writeln!(f, "{:>g$} = help: {help}", "", g = gutter)?;
             }
         }
         None => {
             writeln!(f, "  --> {file}")?;
-            if let Some(help) = &d.help {
+            if let Some(help) = &help {
                 writeln!(f, "  = help: {help}")?;
             }
         }
     }
     Ok(())
+}
+
+/// The largest char boundary at or before `i` (a span from a lossy
+/// conversion may point inside a character).
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Line and column (both from 1, the column in characters) of byte `offset` in `source`.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (
+        source[..offset].matches('\n').count() + 1,
+        source[line_start..offset].chars().count() + 1,
+    )
 }
 
 #[cfg(test)]
@@ -130,5 +231,62 @@ mod tests {
         );
         assert!(text.contains("|                      ^^^^^^^"), "{text}");
         assert!(text.contains("= help: hosts: client, server"), "{text}");
+    }
+
+    fn render_one(source: &str, span: Range<usize>, message: &str) -> String {
+        ScenarioError {
+            file: "s.toml".into(),
+            source: source.into(),
+            diagnostics: vec![Diagnostic::new(message, Some(span))],
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_huge_line_is_quoted_as_a_window_around_the_column() {
+        let value = "x".repeat(1_000_000);
+        let source = format!("name = \"{value}\" oops\n");
+        let at = source.find("oops").unwrap();
+        let text = render_one(&source, at..at + 4, "unexpected text");
+        assert!(text.len() < 400, "{} bytes:\n{}", text.len(), &text[..400]);
+        assert!(text.contains("--> s.toml:1:1000011"), "{text}");
+        let quoted = text.lines().find(|l| l.starts_with("1 | ")).unwrap();
+        assert!(quoted.starts_with("1 | ...xxx"), "{quoted}");
+        assert!(quoted.ends_with("\" oops"), "{quoted}");
+        assert!(quoted.chars().count() <= "1 | ...".len() + SNIPPET_WIDTH + 3);
+        let carets = text.lines().find(|l| l.contains('^')).unwrap();
+        // The carets sit under `oops`, whatever was cut before it.
+        let col = quoted.find("oops").unwrap();
+        assert_eq!(carets.find('^'), Some(col), "{quoted}\n{carets}");
+        assert_eq!(carets.matches('^').count(), 4);
+    }
+
+    #[test]
+    fn a_huge_span_gets_at_most_a_line_of_carets() {
+        let source = format!("name = \"{}\"\n", "y".repeat(100_000));
+        let text = render_one(&source, 7..source.len() - 1, "bad name");
+        let carets = text.lines().find(|l| l.contains('^')).unwrap();
+        assert!(carets.matches('^').count() <= SNIPPET_WIDTH, "{carets}");
+        assert!(text.contains("y...\n"), "{text}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_snippets_and_messages() {
+        let source = "name = \"a\u{1b}[2Jb\0c\"\n";
+        let text = render_one(source, 7..source.len() - 1, "bad name `a\u{1b}[2Jb\0c`");
+        assert!(!text.contains('\u{1b}') && !text.contains('\0'), "{text:?}");
+        assert!(text.contains("error: bad name `a\\x1b[2Jb\\0c`"), "{text}");
+        assert!(text.contains("1 | name = \"a\\x1b[2Jb\\0c\""), "{text}");
+        // The carets cover the escapes as they are shown.
+        let carets = text.lines().find(|l| l.contains('^')).unwrap();
+        assert_eq!(carets.matches('^').count(), "\"a\\x1b[2Jb\\0c\"".len());
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé\nd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncé\nd", 3), (2, 1));
+        assert_eq!(line_col("ab\ncé\nd", 7), (3, 1));
+        assert_eq!(line_col("ab\ncé\nd", 6), (2, 3));
     }
 }
