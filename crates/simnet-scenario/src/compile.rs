@@ -93,17 +93,20 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
         source: source.to_string(),
         diagnostics,
     };
+    if source.len() > crate::MAX_SCENARIO_BYTES {
+        // Neither parsed nor kept: a huge text is refused before it costs
+        // memory in proportion to its size.
+        return Err(ScenarioError {
+            file: file.to_string(),
+            source: String::new(),
+            diagnostics: vec![Diagnostic::new(crate::too_large(), None).help(
+                "the largest shipped scenario is about 4 KiB; split the file or trim its lists",
+            )],
+        });
+    }
     let doc: Document = match toml::from_str(source) {
         Ok(doc) => doc,
-        Err(e) => {
-            let message = e.message().trim().to_string();
-            let (message, help) = split_expected(&message);
-            let mut d = Diagnostic::new(message, e.span());
-            if let Some(h) = help {
-                d = d.help(h);
-            }
-            return Err(fail(vec![d]));
-        }
+        Err(e) => return Err(fail(vec![toml_diagnostic(source, e.message(), e.span())])),
     };
     let mut c = Compiler {
         source,
@@ -122,6 +125,58 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
     }
 }
 
+/// The deepest nesting the TOML parser accepts (`toml`'s own limit):
+/// dotted keys, table headers, arrays and inline tables all count.
+const MAX_NESTING: usize = 80;
+
+/// Turns an error from the TOML parser or serde into a diagnostic in
+/// simnet's words: no Rust type names, a key named where the parser only
+/// said "duplicate key", a position where it gave none.
+fn toml_diagnostic(source: &str, message: &str, span: Option<Range<usize>>) -> Diagnostic {
+    let message = message.trim();
+    if message == "recursion limit" || message.starts_with("cannot recurse further") {
+        let span = span.or_else(|| deepest_line(source));
+        return Diagnostic::new("the tables or lists here nest too deeply", span).help(format!(
+            "a scenario nests at most {MAX_NESTING} levels deep; \
+             `[link.a_to_b]` is two levels, `partition = [[\"a\"], [\"b\"]]` is three"
+        ));
+    }
+    if message == "duplicate key" {
+        if let Some(sp) = &span {
+            let key = source.get(sp.clone()).unwrap_or("").trim();
+            let first = first_definition(source, key, sp.start);
+            let mut d = Diagnostic::new(format!("the key `{key}` is defined twice"), span.clone());
+            // A table written both inline and as a `[header]` is the
+            // usual way to get here; say how to write it once.
+            let line_start = source[..sp.start].rfind('\n').map_or(0, |i| i + 1);
+            let after = source[sp.end..].trim_start();
+            let table = source[line_start..].trim_start().starts_with('[')
+                || after.strip_prefix('=').is_some_and(|v| v.trim_start().starts_with('{'));
+            let how = if table {
+                format!(
+                    "write the table once, either inline (`{key} = {{ ... }}`) \
+                     or under a header (`[... .{key}]`), not both"
+                )
+            } else {
+                format!("keep one `{key} = ...` in each table")
+            };
+            d = match first {
+                Some(line) => d.help(format!("`{key}` was already defined on line {line}; {how}")),
+                None => d.help(how),
+            };
+            return d;
+        }
+        return Diagnostic::new("a key is defined twice", span);
+    }
+    let (message, help) = split_expected(message);
+    let message = plain_found(&message);
+    let mut d = Diagnostic::new(message, span);
+    if let Some(h) = help {
+        d = d.help(plain_expected(&h));
+    }
+    d
+}
+
 /// serde says "unknown field `x`, expected one of `a`, `b`": keep the first
 /// part as the message and turn the second into help.
 fn split_expected(message: &str) -> (String, Option<String>) {
@@ -129,6 +184,106 @@ fn split_expected(message: &str) -> (String, Option<String>) {
         Some((m, rest)) => (m.to_string(), Some(format!("expected {rest}"))),
         None => (message.to_string(), None),
     }
+}
+
+/// serde's description of what it found, in words: "integer `9...` as i128"
+/// is a number too large for any field, "sequence" is a list, "map" a table.
+fn plain_found(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: integer ")
+        && let Some(number) = rest.strip_suffix(" as i128")
+    {
+        return format!("invalid value: the number {number} is too large");
+    }
+    message
+        .replace("invalid type: sequence", "invalid type: a list")
+        .replace("invalid type: map", "invalid type: a table")
+        .replace("floating point `", "number `")
+}
+
+/// serde's "expected u32" or "expected struct LinkDoc" in words, with an
+/// example of a valid value.
+fn plain_expected(help: &str) -> String {
+    let Some(what) = help.strip_prefix("expected ") else {
+        return help.to_string();
+    };
+    // TOML integers are 64-bit signed, so no file can hold more than i64::MAX.
+    let whole = |max: u64| format!("expected a whole number between 0 and {max}, e.g. 1");
+    match what {
+        "u8" => whole(u8::MAX.into()),
+        "u16" => whole(u16::MAX.into()),
+        "u32" => whole(u32::MAX.into()),
+        "u64" | "usize" | "u128" => whole(i64::MAX as u64),
+        "i64" | "i128" => "expected a whole number, e.g. 1".to_string(),
+        "f32" | "f64" => "expected a number, e.g. 1.5".to_string(),
+        "a sequence" => "expected a list in square brackets, e.g. [\"client\", \"server\"]".to_string(),
+        "a map" => "expected a table in braces, e.g. { status = 200 }".to_string(),
+        "a boolean" => "expected true or false".to_string(),
+        "a string" => "expected a string in double quotes, e.g. \"client\"".to_string(),
+        "struct LinkDoc" => {
+            "expected a table of link settings, e.g. { latency = \"10ms\", loss = \"1%\" }".to_string()
+        }
+        "struct TcpDoc" => "expected a table of TCP settings, e.g. { nagle = false }".to_string(),
+        "struct BurstLossDoc" => {
+            "expected a table such as { enter = \"1%\", exit = \"30%\" }".to_string()
+        }
+        "newline, `#`" => {
+            "expected the end of the line: one `key = value` per line, then a newline or a `# comment`"
+                .to_string()
+        }
+        w if w.starts_with("struct ") => "expected a table, e.g. { key = \"value\" }".to_string(),
+        _ => help.to_string(),
+    }
+}
+
+/// The line holding the most deeply nested key or value, for the parser's
+/// "recursion limit", which comes without a position.
+fn deepest_line(source: &str) -> Option<Range<usize>> {
+    let mut best: Option<(usize, Range<usize>)> = None;
+    let mut start = 0;
+    for line in source.split_inclusive('\n') {
+        let depth = line
+            .chars()
+            .filter(|c| matches!(c, '.' | '[' | '{'))
+            .count();
+        if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+            best = Some((depth, start..start + line.trim_end().len()));
+        }
+        start += line.len();
+    }
+    best.map(|(_, sp)| sp)
+}
+
+/// The line (from 1) where `key` was first defined before `before`, looking
+/// back through the table that holds it: as `key =`, `key.x =`, inside an
+/// inline table, or as the last part of a table header.
+fn first_definition(source: &str, key: &str, before: usize) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let head = source.get(..before)?;
+    // Only whole lines before the one the duplicate is on.
+    let head = &head[..head.rfind('\n')? + 1];
+    let lines: Vec<&str> = head.lines().collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        let t = line.trim_start();
+        let header = t.starts_with('[');
+        let as_key = t
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('=') || r.starts_with('.'));
+        let in_header = header
+            && t.trim_end_matches(|c: char| c == ']' || c.is_whitespace())
+                .rsplit(['.', '['])
+                .next()
+                .is_some_and(|last| last.trim() == key);
+        let inline = t.contains(&format!(" {key} =")) || t.contains(&format!("{{{key} ="));
+        if as_key || in_header || inline {
+            return Some(i + 1);
+        }
+        if header {
+            return None;
+        }
+    }
+    None
 }
 
 struct Compiler<'a> {
@@ -159,6 +314,29 @@ impl Compiler<'_> {
         help: impl Into<String>,
     ) {
         self.diags.push(Diagnostic::new(message, span).help(help));
+    }
+
+    /// A whole number that must lie in `lo..=hi`, with one wording for
+    /// every such key (`None` if absent or out of range, which is reported).
+    fn whole(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        (lo, hi): (i64, i64),
+        example: i64,
+    ) -> Option<i64> {
+        let v = v.as_ref()?;
+        let n = *v.get_ref();
+        if (lo..=hi).contains(&n) {
+            Some(n)
+        } else {
+            self.error_help(
+                format!("`{key}` must be a whole number between {lo} and {hi}, not {n}"),
+                span(v),
+                format!("e.g. {key} = {example}"),
+            );
+            None
+        }
     }
 
     fn host_list(&self) -> String {
@@ -310,19 +488,11 @@ impl Compiler<'_> {
                     config.ephemeral_ports = (lo, hi);
                 }
             }
-            if let Some(b) = &h.backlog {
-                if *b.get_ref() == 0 || *b.get_ref() > 65535 {
-                    self.error("a backlog must be between 1 and 65535", span(b));
-                } else {
-                    config.backlog = *b.get_ref();
-                }
+            if let Some(b) = self.whole(&h.backlog, "backlog", (1, 65535), 128) {
+                config.backlog = b as usize;
             }
-            if let Some(m) = &h.mtu {
-                if !(68..=65535).contains(m.get_ref()) {
-                    self.error("an MTU must be between 68 and 65535", span(m));
-                } else {
-                    config.mtu = *m.get_ref();
-                }
+            if let Some(m) = self.whole(&h.mtu, "mtu", (68, 65535), 1500) {
+                config.mtu = m as usize;
             }
             if let Some(t) = &h.tcp {
                 for (field, value) in [("rx_buffer", &t.rx_buffer), ("tx_buffer", &t.tx_buffer)] {
@@ -423,11 +593,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        if let Some(m) = &doc.mtu
-            && !(68..=65535).contains(m.get_ref())
-        {
-            self.error("an MTU must be between 68 and 65535", span(m));
-        }
+        let mtu = self.whole(&doc.mtu, "mtu", (68, 65535), 1500).map(|m| m as usize);
         LinkPatch {
             latency: doc.latency.map(|d| d.0),
             jitter: doc.jitter.map(|d| d.0),
@@ -450,7 +616,7 @@ impl Compiler<'_> {
                 crate::format::RateOrUnlimited::Unlimited => None,
             }),
             queue_bytes_max: doc.queue.map(|s| s.0),
-            mtu: doc.mtu.as_ref().map(|m| *m.get_ref()),
+            mtu,
         }
     }
 
@@ -804,20 +970,9 @@ impl Compiler<'_> {
         let flags = self.flags(&fd.flags);
         let flags_exact = self.flags(&fd.flags_exact);
         let sender_state = fd.state.as_ref().and_then(|s| self.state(s));
-        let nth = fd.nth.as_ref().map_or(1, |n| *n.get_ref());
-        let count = fd.count.as_ref().map_or(1, |n| *n.get_ref());
-        if nth == 0 {
-            self.error("`nth` counts from 1", fd.nth.as_ref().and_then(span));
-        }
-        if count == 0 {
-            self.error(
-                "`count` must be at least 1",
-                fd.count.as_ref().and_then(span),
-            );
-        }
-        if fd.port == Some(0) {
-            self.error("port 0 never appears on the wire", span(f));
-        }
+        let max = i64::from(u32::MAX);
+        let nth = self.whole(&fd.nth, "nth", (1, max), 1).unwrap_or(1) as u32;
+        let count = self.whole(&fd.count, "count", (1, max), 1).unwrap_or(1) as u32;
         let (Some(from), Some(to)) = (
             from.unwrap_or(Some(HostId(u32::MAX))),
             to.unwrap_or(Some(HostId(u32::MAX))),
@@ -835,7 +990,7 @@ impl Compiler<'_> {
             payload: fd.payload,
             len: fd.len,
             zero_window: fd.zero_window,
-            port: fd.port,
+            port: fd.port.map(|p| p.0),
             sender_state,
         };
         if let Some(why) = filter.is_contradictory() {
@@ -930,7 +1085,7 @@ impl Compiler<'_> {
                     host,
                     state: st,
                     at,
-                    port: ed.port,
+                    port: ed.port.map(|p| p.0),
                     count: ed
                         .count
                         .as_ref()
@@ -973,7 +1128,7 @@ impl Compiler<'_> {
                         payload: ed.payload,
                         len: ed.len,
                         zero_window: ed.zero_window,
-                        port: ed.port,
+                        port: ed.port.map(|p| p.0),
                         ..PacketFilter::default()
                     },
                     at,

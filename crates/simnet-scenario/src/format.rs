@@ -55,10 +55,11 @@ pub struct HostDoc {
     pub tcp: Option<TcpDoc>,
     /// Ephemeral port range, `[first, last]`.
     pub port_range: Option<Spanned<[u16; 2]>>,
-    /// Listen backlog.
-    pub backlog: Option<Spanned<usize>>,
+    /// Listen backlog (read as any whole number so that the range check
+    /// can say "between 1 and 65535" for every wrong value alike).
+    pub backlog: Option<Spanned<i64>>,
     /// MTU of the host's interface.
-    pub mtu: Option<Spanned<usize>>,
+    pub mtu: Option<Spanned<i64>>,
 }
 
 /// `[host.tcp]`
@@ -112,7 +113,7 @@ pub struct LinkDoc {
     /// Drop-tail queue size.
     pub queue: Option<Size>,
     /// MTU.
-    pub mtu: Option<Spanned<usize>>,
+    pub mtu: Option<Spanned<i64>>,
     /// Overrides for the direction from `between[0]` to `between[1]`.
     pub a_to_b: Option<Spanned<Box<LinkDoc>>>,
     /// Overrides for the direction from `between[1]` to `between[0]`.
@@ -226,13 +227,13 @@ pub struct FaultDoc {
     /// Only segments advertising a zero window.
     pub zero_window: Option<bool>,
     /// Source or destination port.
-    pub port: Option<u16>,
+    pub port: Option<Port>,
     /// The sender's TCP state after sending, e.g. `TIME-WAIT`.
     pub state: Option<Spanned<String>>,
     /// Which match (from 1; default 1).
-    pub nth: Option<Spanned<u32>>,
+    pub nth: Option<Spanned<i64>>,
     /// How many consecutive matches (default 1).
-    pub count: Option<Spanned<u32>>,
+    pub count: Option<Spanned<i64>>,
 }
 
 /// `[[expect]]`: one checkable claim about the run.
@@ -248,7 +249,7 @@ pub struct ExpectDoc {
     /// The time the claim is about (default: the end of the run).
     pub at: Option<Spanned<Dur>>,
     /// Only sockets or packets with this local/remote (or source/destination) port.
-    pub port: Option<u16>,
+    pub port: Option<Port>,
 
     /// Claim: sockets of `host` in this TCP state at `at` (`count`, default `>= 1`).
     pub state: Option<Spanned<String>>,
@@ -294,6 +295,33 @@ pub struct ExpectDoc {
     pub fields: Option<Spanned<BTreeMap<String, toml::Value>>>,
 }
 
+/// A TCP or UDP port, 1 to 65535 (port 0 never appears on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port(pub u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Port;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port between 1 and 65535, e.g. 80")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Port, E> {
+                u16::try_from(v)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .map(Port)
+                    .ok_or_else(|| {
+                        // The same words as an application's `port`.
+                        E::custom(format!("`port` must be a port between 1 and 65535, not {v}"))
+                    })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A number, or a comparison: `3`, `">= 3"`, `"< 10"`, `"2..5"` (inclusive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quantity {
@@ -331,7 +359,11 @@ impl Quantity {
         } else if let Some(r) = t.strip_prefix("<=") {
             Ok(Quantity::AtMost(num(r)?))
         } else if let Some(r) = t.strip_prefix('>') {
-            Ok(Quantity::AtLeast(num(r)? + 1))
+            let n = num(r)?;
+            // `> u64::MAX` can never hold, like `< 0` below.
+            n.checked_add(1)
+                .map(Quantity::AtLeast)
+                .ok_or_else(|| format!("`{t}` can never hold"))
         } else if let Some(r) = t.strip_prefix('<') {
             let n = num(r)?;
             if n == 0 {
@@ -397,5 +429,7 @@ mod tests {
         assert!(Quantity::parse("< 0").is_err());
         assert!(Quantity::parse("lots").is_err());
         assert!(Quantity::Between(2, 5).holds(5));
+        // Used to overflow (a panic in debug builds, `>= 0` in release).
+        assert!(Quantity::parse("> 18446744073709551615").is_err());
     }
 }

@@ -29,13 +29,111 @@ pub use registry::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFac
 
 use std::path::Path;
 
-/// Reads and checks a scenario file.
+/// The largest scenario file simnet reads: 1 MiB. The largest shipped
+/// scenario is about 4 KiB, so this leaves room for generated files while
+/// bounding what loading costs (a few tens of megabytes of memory at most),
+/// and `simnet run /dev/zero` stops after reading one byte more than this.
+pub const MAX_SCENARIO_BYTES: usize = 1 << 20;
+
+/// Reads and checks a scenario file: at most [`MAX_SCENARIO_BYTES`], in UTF-8.
 pub fn load(path: &Path, registry: &AppRegistry) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let bytes = read_capped(path).map_err(|message| ScenarioError {
         file: file.clone(),
         source: String::new(),
-        diagnostics: vec![Diagnostic::new(format!("cannot read the file: {e}"), None)],
+        diagnostics: vec![Diagnostic::new(message, None)],
     })?;
+    let source = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[offset];
+            // The text up to the bad byte is kept as it is, so the snippet
+            // and the line and column point at the byte itself.
+            let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let d = Diagnostic::new(
+                format!("the file is not UTF-8 text: byte 0x{byte:02X} cannot appear here"),
+                Some(offset..offset + 1),
+            )
+            .help("a scenario is a TOML text file in UTF-8, e.g. name = \"my-scenario\"");
+            return Err(ScenarioError {
+                file,
+                source,
+                diagnostics: vec![d],
+            });
+        }
+    };
     parse(&file, &source, registry)
+}
+
+/// Reads at most one byte more than [`MAX_SCENARIO_BYTES`], so that neither
+/// a huge file nor an endless one (`/dev/zero`) is read into memory.
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_SCENARIO_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() > MAX_SCENARIO_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The message for a file over [`MAX_SCENARIO_BYTES`].
+pub(crate) fn too_large() -> String {
+    format!(
+        "the file is larger than {} bytes (1 MiB), the most a scenario file may hold",
+        MAX_SCENARIO_BYTES
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("simnet-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_by_name_without_reading_it_all() {
+        let path = temp("big.toml", &vec![b'#'; MAX_SCENARIO_BYTES + 1]);
+        let err = load(&path, &AppRegistry::with_builtin()).err().unwrap();
+        let text = err.to_string();
+        assert!(text.contains("larger than 1048576 bytes"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(err.source.is_empty(), "the text is not kept");
+        // One byte under the limit is read (and refused for what it says).
+        let path = temp("ok.toml", &vec![b'#'; MAX_SCENARIO_BYTES]);
+        let text = load(&path, &AppRegistry::with_builtin()).err().unwrap().to_string();
+        assert!(!text.contains("larger than"), "{text}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_file_is_cut_off() {
+        let err = load(Path::new("/dev/zero"), &AppRegistry::with_builtin()).err().unwrap();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn parse_refuses_text_over_the_limit_too() {
+        let text = "#".repeat(MAX_SCENARIO_BYTES + 1);
+        let err = parse("big.toml", &text, &AppRegistry::with_builtin()).err().unwrap();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn a_binary_file_gets_its_name_and_the_bad_bytes_line_and_column() {
+        let path = temp("bin.toml", b"name = \"ok\"\ndescription = \"\xff\xfe\"\n");
+        let text = load(&path, &AppRegistry::with_builtin()).err().unwrap().to_string();
+        assert!(text.contains("not UTF-8 text: byte 0xFF"), "{text}");
+        assert!(text.contains(&format!("{}:2:16", path.display())), "{text}");
+    }
 }

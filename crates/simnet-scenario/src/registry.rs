@@ -176,27 +176,30 @@ impl<'a> Params<'a> {
 
     /// A non-negative integer no larger than `max`.
     pub fn int(&mut self, key: &str, max: u64) -> Result<Option<u64>, ParamError> {
+        self.int_in(key, 0, max, "a whole number")
+    }
+
+    /// An integer in `lo..=hi`; every value outside gets the same words,
+    /// `what` naming the kind of number (`a port`, `a whole number`).
+    fn int_in(&mut self, key: &str, lo: u64, hi: u64, what: &str) -> Result<Option<u64>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(toml::Value::Integer(i)) if *i >= 0 && (*i as u64) <= max => Ok(Some(*i as u64)),
+            Some(toml::Value::Integer(i))
+                if u64::try_from(*i).is_ok_and(|n| (lo..=hi).contains(&n)) =>
+            {
+                Ok(Some(*i as u64))
+            }
             Some(toml::Value::Integer(i)) => Err(ParamError::at(
                 key,
-                format!("`{key}` = {i} is outside 0..={max}"),
+                format!("`{key}` must be {what} between {lo} and {hi}, not {i}"),
             )),
-            Some(v) => Err(self.type_error(key, "a whole number", v)),
+            Some(v) => Err(self.type_error(key, &format!("{what} between {lo} and {hi}"), v)),
         }
     }
 
     /// A port number (1..=65535).
     pub fn port(&mut self, key: &str) -> Result<Option<u16>, ParamError> {
-        match self.int(key, 65535)? {
-            Some(0) => Err(ParamError::at(
-                key,
-                format!("`{key}` must be a port between 1 and 65535"),
-            )),
-            Some(p) => Ok(Some(p as u16)),
-            None => Ok(None),
-        }
+        Ok(self.int_in(key, 1, 65535, "a port")?.map(|p| p as u16))
     }
 
     /// A duration (`"10ms"`).
