@@ -12,13 +12,19 @@ pub struct Args {
     files: Vec<PathBuf>,
 }
 
-/// Loads every file; prints each error; exit 2 if any is invalid.
+/// Loads every file; prints each error and warning (on standard error);
+/// exit 2 if any is invalid. Warnings alone do not change the exit code.
 pub fn execute(args: Args) -> CmdResult {
     let registry = simnet::registry();
     let mut bad = 0;
     for file in &args.files {
         match simnet_scenario::load(file, &registry) {
-            Ok(s) => outln!("ok: {} ({})", file.display(), s.name),
+            Ok(s) => {
+                for w in &s.warnings {
+                    eprint!("{w}");
+                }
+                outln!("ok: {} ({})", file.display(), s.name);
+            }
             Err(e) => {
                 bad += 1;
                 eprintln!("{e}");

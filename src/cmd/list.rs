@@ -24,6 +24,12 @@ pub fn execute(args: Args) -> CmdResult {
             for p in kind.params {
                 outln!("    {:<16} {}", p.key, p.doc);
             }
+            if !kind.commands.is_empty() {
+                outln!("  timeline commands:");
+                for c in kind.commands {
+                    outln!("    {:<16} {}", c.verb, c.doc);
+                }
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

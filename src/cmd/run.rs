@@ -49,6 +49,9 @@ fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
 pub fn execute(args: Args) -> CmdResult {
     let registry = simnet::registry();
     let scenario = simnet_scenario::load(&args.file, &registry).map_err(|e| e.to_string())?;
+    for w in &scenario.warnings {
+        eprint!("{w}");
+    }
     let until = args.until.map(|d| simnet::SimTime::ZERO + d);
 
     if args.check_determinism {

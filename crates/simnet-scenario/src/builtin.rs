@@ -1,15 +1,51 @@
 //! The kinds for simnet-core's own applications: raw TCP and UDP.
 
-use crate::registry::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
-use simnet_core::SimDuration;
+use crate::registry::{
+    AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
+    factory,
+};
+use simnet_core::{Protocol, SimDuration};
 use simnet_core::apps::{
     BulkSender, ClientClose, Reply, ServerClose, Sink, TcpClient, TcpServer, UdpEcho, UdpSender,
     filler,
 };
 
+/// What `tcp-echo` and `tcp-server` do with timeline commands (`TcpServer::on_command`).
+const TCP_SERVER_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "send", doc: "send `data` (or `count` filler bytes, default 100) on every open connection" },
+    CommandDoc { verb: "close", doc: "close every open connection now (the server closes first)" },
+    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+];
+
+/// What `tcp-client` does with timeline commands (`TcpClient::on_command`).
+const TCP_CLIENT_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "send", doc: "send `data` (or `count` filler bytes, default 100) on the open connection" },
+    CommandDoc { verb: "close", doc: "close the connection now" },
+    CommandDoc { verb: "abort", doc: "abort the connection with a RST" },
+    CommandDoc { verb: "shutdown", doc: "half-close: send FIN, keep reading" },
+];
+
+/// The application events simnet-core's programs emit, and their fields.
+pub(crate) const EVENT_KINDS: &[&str] = &[
+    "app.command-ignored",
+    "sink.eof",
+    "tcp.connect-failed",
+    "tcp.failed",
+    "tcp.listen-failed",
+    "tcp.reply",
+    "udp.bind-failed",
+    "udp.echo",
+];
+
+/// The fields of [`EVENT_KINDS`].
+pub(crate) const EVENT_FIELDS: &[&str] = &[
+    "bytes", "bytes_read", "connection", "duplicate", "duration", "latency", "out_of_order", "reason", "seq",
+];
+
 /// Registers `tcp-echo`, `tcp-server`, `tcp-client`, `bulk-send`, `sink`,
 /// `udp-send` and `udp-echo`.
 pub fn register(r: &mut AppRegistry) {
+    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "duration"]);
     r.register(AppKind {
         name: "tcp-echo",
         summary: "Accepts TCP connections and sends back every byte; closes when the client does.",
@@ -23,6 +59,8 @@ pub fn register(r: &mut AppRegistry) {
                 doc: "connections that may wait to be accepted (default: the host's)",
             },
         ],
+        commands: TCP_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
         build: build_echo,
     });
     r.register(AppKind {
@@ -54,6 +92,8 @@ pub fn register(r: &mut AppRegistry) {
                 doc: "connections that may wait to be accepted (default: the host's)",
             },
         ],
+        commands: TCP_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
         build: build_server,
     });
     r.register(AppKind {
@@ -70,6 +110,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "pause", doc: "time between one connection's end and the next (default 0s)" },
             ParamDoc { key: "nodelay", doc: "disable Nagle's algorithm, TCP_NODELAY (default false)" },
         ],
+        commands: TCP_CLIENT_COMMANDS,
+        listens: None,
         build: build_client,
     });
     r.register(AppKind {
@@ -85,6 +127,8 @@ pub fn register(r: &mut AppRegistry) {
                 doc: "how much to send, e.g. \"1MiB\" (required)",
             },
         ],
+        commands: &[],
+        listens: None,
         build: build_bulk,
     });
     r.register(AppKind {
@@ -95,6 +139,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "read_bytes", doc: "a slow reader reads at most this much per read_interval" },
             ParamDoc { key: "read_interval", doc: "how often a slow reader reads (default 100ms)" },
         ],
+        commands: &[],
+        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
         build: build_sink,
     });
     r.register(AppKind {
@@ -106,6 +152,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "size", doc: "bytes per datagram, at least 4 (default 64)" },
             ParamDoc { key: "interval", doc: "time between datagrams (default 10ms)" },
         ],
+        commands: &[],
+        listens: None,
         build: build_udp_send,
     });
     r.register(AppKind {
@@ -115,6 +163,8 @@ pub fn register(r: &mut AppRegistry) {
             key: "port",
             doc: "port to bind (required)",
         }],
+        commands: &[],
+        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Udp }),
         build: build_udp_echo,
     });
 }

@@ -6,10 +6,10 @@
 //! Every problem found becomes a [`Diagnostic`] pointing at the file; all of
 //! them are reported at once.
 
-use crate::diagnostic::{Diagnostic, ScenarioError};
+use crate::diagnostic::{Diagnostic, ScenarioError, render_warning, suggest};
 use crate::expect::{Claim, Expectation, FieldMatch, FlowMetric};
 use crate::format::{Document, ExpectDoc, FaultDoc, LinkDoc, Quantity, TimelineDoc};
-use crate::registry::{AppRegistry, Params, SharedFactory, boxed};
+use crate::registry::{AppKind, AppRegistry, Params, SharedFactory, boxed};
 use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
 use simnet_core::host::{CongestionControl, HostConfig};
 use simnet_core::link::{GilbertElliott, LinkParams, LinkPatch};
@@ -37,6 +37,10 @@ pub struct Scenario {
     pub time_limit: SimTime,
     /// Its expectations.
     pub expectations: Vec<Expectation>,
+    /// What looks wrong but does not stop the scenario from running (a
+    /// timeline entry after the time limit), each rendered like an error
+    /// with `warning:` in front; `simnet check` and `simnet run` print them.
+    pub warnings: Vec<String>,
     hosts: Vec<(String, Ipv4Addr, HostConfig)>,
     links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
     apps: Vec<PlannedApp>,
@@ -116,10 +120,18 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
         link_pairs: BTreeMap::new(),
         link_ends: Vec::new(),
         app_names: Vec::new(),
+        app_kinds: Vec::new(),
+        warnings: Vec::new(),
     };
     let scenario = c.compile(file, doc);
     if c.diags.is_empty() {
-        Ok(scenario.expect("no diagnostics means a scenario"))
+        let mut scenario = scenario.expect("no diagnostics means a scenario");
+        scenario.warnings = c
+            .warnings
+            .iter()
+            .map(|w| render_warning(file, source, w))
+            .collect();
+        Ok(scenario)
     } else {
         Err(fail(c.diags))
     }
@@ -296,6 +308,10 @@ struct Compiler<'a> {
     /// Each link's hosts in declaration order.
     link_ends: Vec<(HostId, HostId)>,
     app_names: Vec<String>,
+    /// Each application's kind, by id (`None`: an unknown kind, reported).
+    app_kinds: Vec<Option<AppKind>>,
+    /// Problems that do not stop the scenario from loading.
+    warnings: Vec<Diagnostic>,
 }
 
 fn span<T>(s: &Spanned<T>) -> Option<Range<usize>> {
@@ -337,6 +353,28 @@ impl Compiler<'_> {
             );
             None
         }
+    }
+
+    /// Checks a name that the terminal, the trace and other entries will
+    /// show: letters, digits, `-`, `_` and `.` only, so that no control
+    /// character (or space, or `:` that would split `host:port`) gets in.
+    fn name(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        let text = name.get_ref();
+        let bad = text.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')));
+        let message = match bad {
+            _ if text.is_empty() => format!("{what} name cannot be empty"),
+            None => return true,
+            Some(c) if c.is_control() || c.is_whitespace() => {
+                format!("{what} name cannot contain {}", describe_char(c))
+            }
+            Some(c) => format!("{what} name cannot contain `{c}`"),
+        };
+        self.error_help(
+            message,
+            span(name),
+            "use letters, digits, `-`, `_` and `.`, e.g. name = \"web-1\"",
+        );
+        false
     }
 
     fn host_list(&self) -> String {
@@ -409,26 +447,36 @@ impl Compiler<'_> {
     }
 
     fn compile(&mut self, file: &str, doc: Document) -> Option<Scenario> {
-        let hosts = self.hosts(&doc);
-        let links = self.links(&doc);
-        let apps = self.apps(&doc);
-        let actions = self.timeline(&doc);
-        let faults = self.faults(&doc);
-        let expectations = self.expectations(&doc);
+        self.name(&doc.name, "a scenario");
+        if let Some(i) = doc.description.get_ref().find(|c: char| c.is_control() && c != '\n' && c != '\t') {
+            let at = doc.description.span().start + 1 + i;
+            self.error_help(
+                "the description contains a control character",
+                Some(at..at + 1),
+                "write plain text; newlines and tabs are fine",
+            );
+        }
         let time_limit = doc
             .time_limit
             .as_ref()
             .map_or(SimTime::from_secs(60), |t| SimTime::ZERO + t.get_ref().0);
+        let hosts = self.hosts(&doc);
+        let links = self.links(&doc);
+        let apps = self.apps(&doc);
+        let actions = self.timeline(&doc, time_limit);
+        let faults = self.faults(&doc);
+        let expectations = self.expectations(&doc);
         if doc.host.is_empty() {
             self.error("a scenario needs at least one `[[host]]`", Some(0..0));
         }
         Some(Scenario {
             file: file.to_string(),
-            name: doc.name,
-            description: doc.description,
+            name: doc.name.into_inner(),
+            description: doc.description.into_inner(),
             seed: doc.seed.unwrap_or(1),
             time_limit,
             expectations,
+            warnings: Vec::new(),
             hosts,
             links,
             apps,
@@ -441,9 +489,7 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for h in &doc.host {
             let name = h.name.get_ref().clone();
-            if name.is_empty() || name.contains(char::is_whitespace) {
-                self.error("a host name must be a non-empty word", span(&h.name));
-            }
+            self.name(&h.name, "a host");
             if self.host_names.iter().any(|(n, _)| *n == name) {
                 self.error(format!("two hosts are named `{name}`"), span(&h.name));
             }
@@ -688,9 +734,14 @@ impl Compiler<'_> {
                 .or_default() += 1;
         }
         let mut out = Vec::new();
+        // (host, UDP?, port) → the application listening there.
+        let mut listeners: BTreeMap<(HostId, bool, u16), String> = BTreeMap::new();
         for (index, a) in doc.app.iter().enumerate() {
             let ad = a.get_ref();
             let host = self.host(&ad.host);
+            if let Some(n) = &ad.name {
+                self.name(n, "an application");
+            }
             let name = match &ad.name {
                 Some(n) => n.get_ref().clone(),
                 None if per_host[ad.host.get_ref().as_str()] == 1 => ad.host.get_ref().clone(),
@@ -712,6 +763,8 @@ impl Compiler<'_> {
                 );
             }
             self.app_names.push(name.clone());
+            self.app_kinds
+                .push(self.registry.get(ad.kind.get_ref()).copied());
             let Some(kind) = self.registry.get(ad.kind.get_ref()).copied() else {
                 let help = format!("known kinds: {}", self.registry.names());
                 self.error_help(
@@ -722,6 +775,39 @@ impl Compiler<'_> {
                 continue;
             };
             let Some(host) = host else { continue };
+            if let Some(l) = kind.listens {
+                let port = match ad.params.get(l.key) {
+                    None => l.default,
+                    Some(toml::Value::Integer(p)) => u16::try_from(*p).ok().filter(|p| *p != 0),
+                    // A wrong value is reported when the parameters are read.
+                    Some(_) => None,
+                };
+                let udp = l.protocol == Protocol::Udp;
+                if let Some(port) = port {
+                    match listeners.get(&(host, udp, port)) {
+                        Some(first) => {
+                            let sp = key_span(self.source, "app", index, l.key).or(span(a));
+                            self.error_help(
+                                format!(
+                                    "`{name}` and `{first}` both {} {} port {port} on host `{}`",
+                                    if udp { "bind" } else { "listen on" },
+                                    if udp { "UDP" } else { "TCP" },
+                                    ad.host.get_ref()
+                                ),
+                                sp,
+                                format!(
+                                    "one port of one host has one {}; give one of them another `{}`",
+                                    if udp { "socket" } else { "listener" },
+                                    l.key
+                                ),
+                            );
+                        }
+                        None => {
+                            listeners.insert((host, udp, port), name.clone());
+                        }
+                    }
+                }
+            }
             let hosts = self.host_names.clone();
             let mut params = Params::new(&ad.params, &hosts, kind.name, ad.host.get_ref());
             let built = (kind.build)(&mut params).and_then(|f| params.finish(&kind).map(|()| f));
@@ -753,11 +839,26 @@ impl Compiler<'_> {
         out
     }
 
-    fn timeline(&mut self, doc: &Document) -> Vec<(SimTime, Action)> {
+    fn timeline(&mut self, doc: &Document, time_limit: SimTime) -> Vec<(SimTime, Action)> {
         let mut out = Vec::new();
+        // Crashes and restarts, in file order: (time, crash?, host, where).
+        let mut up_down: Vec<(SimTime, bool, HostId, Range<usize>)> = Vec::new();
         for entry in &doc.timeline {
             let t = entry.get_ref();
             let at = SimTime::ZERO + t.at.get_ref().0;
+            if at > time_limit {
+                self.warnings.push(
+                    Diagnostic::new(
+                        format!(
+                            "this timeline entry at {} comes after the time limit ({}), so it never happens",
+                            t.at.get_ref().0,
+                            time_limit - SimTime::ZERO
+                        ),
+                        span(&t.at),
+                    )
+                    .help("raise `time_limit`, or move the entry earlier"),
+                );
+            }
             let chosen = timeline_keys(t);
             if chosen.len() != 1 {
                 let which = if chosen.is_empty() {
@@ -843,12 +944,27 @@ impl Compiler<'_> {
                         .iter()
                         .map(|g| g.iter().filter_map(|h| self.host(h)).collect())
                         .collect();
+                    let mut overlap = false;
+                    for h in &p.get_ref()[1] {
+                        if p.get_ref()[0].iter().any(|o| o.get_ref() == h.get_ref()) {
+                            overlap = true;
+                            self.error_help(
+                                format!("host `{}` is in both groups of this partition", h.get_ref()),
+                                span(h),
+                                "a partition cuts the hosts of one group off from the other's; put each host in one group",
+                            );
+                        }
+                    }
+                    if overlap {
+                        continue;
+                    }
                     Action::Partition(groups[0].clone(), groups[1].clone())
                 }
                 "heal" => Action::Heal,
                 "crash" | "restart" => {
                     let h = t.crash.as_ref().or(t.restart.as_ref()).expect("chosen");
                     let Some(host) = self.host(h) else { continue };
+                    up_down.push((at, chosen[0] == "crash", host, h.span()));
                     if chosen[0] == "crash" {
                         Action::Crash(host)
                     } else {
@@ -865,6 +981,9 @@ impl Compiler<'_> {
                         continue;
                     };
                     let Some(app) = self.app(app) else { continue };
+                    if let Some(kind) = self.app_kinds[app.0 as usize] {
+                        self.command(&kind, verb);
+                    }
                     Action::Command(
                         app,
                         Command {
@@ -877,7 +996,135 @@ impl Compiler<'_> {
             };
             out.push((at, action));
         }
+        self.up_down(up_down);
         out
+    }
+
+    /// Refuses an event kind no registered application emits: the claim
+    /// could only ever count zero.
+    fn event_kind(&mut self, kind: &Spanned<String>) {
+        let k = kind.get_ref();
+        let known: Vec<&'static str> = self.registry.event_kinds().collect();
+        if known.is_empty() || known.contains(&k.as_str()) {
+            return;
+        }
+        let help = match suggest(k, known.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => {
+                let family = k.split('.').next().unwrap_or("");
+                let same: Vec<&str> = known
+                    .iter()
+                    .copied()
+                    .filter(|n| n.split('.').next() == Some(family))
+                    .collect();
+                if same.is_empty() {
+                    let mut families: Vec<String> = known
+                        .iter()
+                        .filter_map(|n| n.split('.').next())
+                        .map(|f| format!("{f}."))
+                        .collect();
+                    families.dedup();
+                    format!(
+                        "event kinds start with {} (e.g. \"http.response\"); \
+                         `simnet run --format jsonl` shows every event of a run",
+                        families.join(", ")
+                    )
+                } else {
+                    format!("`{family}` events: {}", same.join(", "))
+                }
+            }
+        };
+        self.error_help(format!("unknown event kind `{k}`"), span(kind), help);
+    }
+
+    /// Refuses a field name no application event carries, and a comparison
+    /// without a unit on a field that holds a duration.
+    fn event_field(&mut self, key: &str, value: &toml::Value, m: &FieldMatch, sp: Option<Range<usize>>) {
+        let known: Vec<&'static str> = self.registry.event_fields().collect();
+        if !known.is_empty() && !known.contains(&key) {
+            let help = match suggest(key, known.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("fields events carry: {}", known.join(", ")),
+            };
+            self.error_help(format!("no application event has a field `{key}`"), sp, help);
+            return;
+        }
+        let bare_number = match (m, value) {
+            (FieldMatch::Int(_), _) => true,
+            (FieldMatch::Text(t), _) => t.trim().parse::<f64>().is_ok(),
+            _ => false,
+        };
+        if self.registry.is_duration_field(key) && bare_number {
+            let shown = match value {
+                toml::Value::String(t) => format!("\"{t}\""),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                _ => "this value".to_string(),
+            };
+            self.error_help(
+                format!("`{key}` is a duration, so {shown} needs a unit"),
+                sp,
+                format!("write e.g. {key} = \"< 20ms\" (units: ns, us, ms, s)"),
+            );
+        }
+    }
+
+    /// Refuses a command the application's kind does not understand (it
+    /// would only be reported as ignored, in the middle of the run).
+    fn command(&mut self, kind: &AppKind, verb: &Spanned<String>) {
+        let v = verb.get_ref();
+        if kind.commands.iter().any(|c| c.verb == v) {
+            return;
+        }
+        let verbs: Vec<&str> = kind.commands.iter().map(|c| c.verb).collect();
+        let help = match (verbs.is_empty(), suggest(v, verbs.iter().copied())) {
+            (true, _) => format!("`{}` takes no timeline commands", kind.name),
+            (false, Some(near)) => format!(
+                "did you mean `{near}`? `{}` understands: {}",
+                kind.name,
+                verbs.join(", ")
+            ),
+            (false, None) => format!("`{}` understands: {}", kind.name, verbs.join(", ")),
+        };
+        self.error_help(
+            format!("an application of kind `{}` does not understand the command `{v}`", kind.name),
+            span(verb),
+            help,
+        );
+    }
+
+    /// Walks crashes and restarts in time order (file order within one
+    /// instant, as the run does) and refuses crashing a host that is down
+    /// or restarting one that is up.
+    fn up_down(&mut self, mut entries: Vec<(SimTime, bool, HostId, Range<usize>)>) {
+        entries.sort_by_key(|(at, ..)| *at);
+        // Host → when it went down, if it is down.
+        let mut down: BTreeMap<HostId, SimTime> = BTreeMap::new();
+        for (at, crash, host, sp) in entries {
+            let name = self.host_names[host.0 as usize].0.clone();
+            match (crash, down.get(&host).copied()) {
+                (true, None) => {
+                    down.insert(host, at);
+                }
+                (false, Some(_)) => {
+                    down.remove(&host);
+                }
+                (true, Some(since)) => self.error_help(
+                    format!(
+                        "host `{name}` is already down at {}: it crashed at {}",
+                        at - SimTime::ZERO,
+                        since - SimTime::ZERO
+                    ),
+                    Some(sp),
+                    "restart it first (`restart = \"...\"`), or remove one of the crashes",
+                ),
+                (false, None) => self.error_help(
+                    format!("host `{name}` is running at {}, so there is nothing to restart", at - SimTime::ZERO),
+                    Some(sp),
+                    "`restart` brings back a host that an earlier `crash` took down",
+                ),
+            }
+        }
     }
 
     /// The direction of `link` that leaves `from`.
@@ -1170,12 +1417,18 @@ impl Compiler<'_> {
                 }
             }
             _ => {
+                let kind = ed.event.as_ref().expect("chosen");
+                self.event_kind(kind);
                 let mut fields = Vec::new();
                 if let Some(f) = &ed.fields {
                     for (k, v) in f.get_ref() {
+                        let sp = field_key_span(self.source, f.span(), k).or(span(f));
                         match FieldMatch::from_toml(v) {
-                            Ok(m) => fields.push((k.clone(), m)),
-                            Err(msg) => self.error(format!("field `{k}`: {msg}"), span(f)),
+                            Ok(m) => {
+                                self.event_field(k, v, &m, sp);
+                                fields.push((k.clone(), m));
+                            }
+                            Err(msg) => self.error(format!("field `{k}`: {msg}"), sp),
                         }
                     }
                 }
@@ -1197,6 +1450,39 @@ impl Compiler<'_> {
             claim,
         })
     }
+}
+
+/// A character that cannot be shown as itself, in words.
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_string(),
+        '\0' => "a NUL character (\\0)".to_string(),
+        c if c.is_control() => format!(
+            "the control character {}",
+            crate::diagnostic::escape_control(&c.to_string(), false)
+        ),
+        c => format!("whitespace (U+{:04X})", c as u32),
+    }
+}
+
+/// The span of `key = ` inside an inline `fields = { ... }` table, found
+/// in the text (serde's maps keep no positions for their keys).
+fn field_key_span(source: &str, table: Range<usize>, key: &str) -> Option<Range<usize>> {
+    let text = source.get(table.clone())?;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let start = from + i;
+        let before = text[..start].chars().next_back();
+        let after = text[start + key.len()..].trim_start();
+        if before.is_some_and(|c| c == '{' || c == ',' || c.is_whitespace() || c == '"')
+            && (after.starts_with('=') || after.starts_with('"'))
+        {
+            let start = table.start + start;
+            return Some(start..start + key.len());
+        }
+        from = start + key.len();
+    }
+    None
 }
 
 fn timeline_keys(t: &TimelineDoc) -> Vec<&'static str> {

@@ -153,9 +153,59 @@ fn snippet(line: &str, from: usize, to: usize) -> (String, String) {
     (quoted, carets.trim_end().to_string())
 }
 
+/// A warning about a scenario that loads: rendered like an error, with
+/// `warning:` in front, for the command line to print on standard error.
+pub fn render_warning(file: &str, source: &str, d: &Diagnostic) -> String {
+    struct W<'a>(&'a str, &'a str, &'a Diagnostic);
+    impl fmt::Display for W<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            render_as(f, "warning", self.0, self.1, self.2)
+        }
+    }
+    W(file, source, d).to_string()
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough
+/// to be a likely typo (at most a third of the word's length, and at least 1).
+pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance in characters, with two rows of memory.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 fn render(f: &mut fmt::Formatter<'_>, file: &str, source: &str, d: &Diagnostic) -> fmt::Result {
+    render_as(f, "error", file, source, d)
+}
+
+fn render_as(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    file: &str,
+    source: &str,
+    d: &Diagnostic,
+) -> fmt::Result {
     let file = escape_control(file, false);
-    writeln!(f, "error: {}", escape_control(&d.message, false))?;
+    writeln!(f, "{label}: {}", escape_control(&d.message, false))?;
     let help = d.help.as_deref().map(|h| escape_control(h, true));
     match &d.span {
         Some(span) => {
@@ -280,6 +330,15 @@ mod tests {
         // The carets cover the escapes as they are shown.
         let carets = text.lines().find(|l| l.contains('^')).unwrap();
         assert_eq!(carets.matches('^').count(), "\"a\\x1b[2Jb\\0c\"".len());
+    }
+
+    #[test]
+    fn suggestions_are_close_typos_only() {
+        let kinds = ["tcp.failed", "tcp.reply", "http.response"];
+        assert_eq!(suggest("tcp.faild", kinds), Some("tcp.failed"));
+        assert_eq!(suggest("http.respones", kinds), Some("http.response"));
+        assert_eq!(suggest("dns.query", kinds), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

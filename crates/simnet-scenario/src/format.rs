@@ -16,9 +16,9 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct Document {
     /// Short name, e.g. `close-client-first`.
-    pub name: String,
+    pub name: Spanned<String>,
     /// One or two sentences: what the scenario shows.
-    pub description: String,
+    pub description: Spanned<String>,
     /// The seed every random choice derives from (default 1).
     pub seed: Option<u64>,
     /// The run stops at this simulated time (default 60s).

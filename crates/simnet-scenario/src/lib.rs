@@ -25,7 +25,10 @@ pub mod units;
 pub use compile::{Scenario, parse};
 pub use diagnostic::{Diagnostic, ScenarioError};
 pub use expect::{Claim, Expectation, Outcome, evaluate};
-pub use registry::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
+pub use registry::{
+    AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
+    factory,
+};
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 
 use crate::units::{parse_duration, parse_probability, parse_size};
 use serde::de::DeserializeOwned;
-use simnet_core::{App, AppFactory, Probability, SimDuration};
+use simnet_core::{App, AppFactory, Probability, Protocol, SimDuration};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -35,6 +35,28 @@ pub struct ParamDoc {
     pub doc: &'static str,
 }
 
+/// One timeline command an application kind understands
+/// (`[[timeline]] app = "client", command = "send"`).
+#[derive(Clone, Copy, Debug)]
+pub struct CommandDoc {
+    /// The verb.
+    pub verb: &'static str,
+    /// What it does, and what `data` and `count` mean for it.
+    pub doc: &'static str,
+}
+
+/// The port an application kind listens on (or binds), so that a scenario
+/// giving two applications of one host the same port is refused at load.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenPort {
+    /// The parameter holding the port.
+    pub key: &'static str,
+    /// The port when the parameter is absent (`None`: the parameter is required).
+    pub default: Option<u16>,
+    /// TCP listeners and UDP sockets do not collide with each other.
+    pub protocol: Protocol,
+}
+
 /// An application kind.
 #[derive(Clone, Copy)]
 pub struct AppKind {
@@ -44,14 +66,22 @@ pub struct AppKind {
     pub summary: &'static str,
     /// Its parameters.
     pub params: &'static [ParamDoc],
+    /// The timeline commands it understands (empty: none); a timeline entry
+    /// giving it any other verb is refused at load.
+    pub commands: &'static [CommandDoc],
+    /// The port it listens on, if any.
+    pub listens: Option<ListenPort>,
     /// Reads the parameters and returns a factory.
     pub build: fn(&mut Params<'_>) -> Result<SharedFactory, ParamError>,
 }
 
-/// Every kind a loader knows.
+/// Every kind a loader knows, and the application events they emit.
 #[derive(Clone, Default)]
 pub struct AppRegistry {
     kinds: BTreeMap<&'static str, AppKind>,
+    event_kinds: BTreeSet<&'static str>,
+    event_fields: BTreeSet<&'static str>,
+    duration_fields: BTreeSet<&'static str>,
 }
 
 impl AppRegistry {
@@ -85,6 +115,38 @@ impl AppRegistry {
     /// The names of every kind, for help texts.
     pub fn names(&self) -> String {
         self.kinds.keys().copied().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Adds the application event kinds (`http.response`) some
+    /// applications emit, and the names of the fields those events carry,
+    /// so that expectations naming an event or field no application ever
+    /// emits are refused at load instead of silently counting zero.
+    /// `durations` are the fields that hold a duration (`latency`): a
+    /// comparison with them needs a unit.
+    pub fn register_events(
+        &mut self,
+        kinds: &[&'static str],
+        fields: &[&'static str],
+        durations: &[&'static str],
+    ) {
+        self.event_kinds.extend(kinds.iter().copied());
+        self.event_fields.extend(fields.iter().copied());
+        self.duration_fields.extend(durations.iter().copied());
+    }
+
+    /// Whether some application emits a duration in a field of this name.
+    pub fn is_duration_field(&self, name: &str) -> bool {
+        self.duration_fields.contains(name)
+    }
+
+    /// Every registered event kind, sorted (empty: events are not checked).
+    pub fn event_kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.event_kinds.iter().copied()
+    }
+
+    /// Every registered event field name, sorted (empty: fields are not checked).
+    pub fn event_fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.event_fields.iter().copied()
     }
 }
 

@@ -7,12 +7,43 @@ use super::{
 };
 use crate::proto::{ServerConfig, Version};
 use serde::Deserialize;
-use simnet_core::SimDuration;
+use simnet_core::{Protocol, SimDuration};
 use simnet_scenario::units::{Dur, Size};
-use simnet_scenario::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
+use simnet_scenario::{
+    AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
+    factory,
+};
+
+/// What `http-server` does with timeline commands (`HttpServer::on_command`).
+const HTTP_SERVER_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "publish", doc: "publish `count` events (default 1) to the waiting subscribers now" },
+    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+];
+
+/// What `http-client` does with timeline commands (`HttpClient::on_command`).
+const HTTP_CLIENT_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "request", doc: "send `count` more requests (default 1) now" },
+    CommandDoc { verb: "close", doc: "close every open connection now" },
+];
+
+/// The application events the HTTP applications emit.
+const EVENT_KINDS: &[&str] = &[
+    "app.command-ignored", "http.bad-request", "http.error", "http.event", "http.hold",
+    "http.hold-timeout", "http.idle-timeout", "http.listen-failed", "http.proxy-error",
+    "http.proxy-forward", "http.proxy-strip", "http.publish", "http.reconnect", "http.refused",
+    "http.reply", "http.request", "http.request-sent", "http.requeue", "http.response",
+    "http.retry", "http.stream-end", "http.stream-open", "http.subscriber-done",
+];
+
+/// The fields of [`EVENT_KINDS`].
+const EVENT_FIELDS: &[&str] = &[
+    "attempt", "attempts", "bytes", "id", "index", "latency", "method", "mode", "pooled",
+    "reused", "sends", "sent", "status", "target", "total",
+];
 
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
+    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "total"]);
     r.register(AppKind {
         name: "http-server",
         summary: "An HTTP/1.1 server: static, delayed, polling, long-polling and streaming routes; keep-alive limits.",
@@ -27,6 +58,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "publish_every", doc: "publish an event this often" },
             ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
         ],
+        commands: HTTP_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
         build: build_server,
     });
     r.register(AppKind {
@@ -47,6 +80,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "version", doc: "\"1.1\" or \"1.0\" (default 1.1)" },
             ParamDoc { key: "close_when_done", doc: "close idle connections after the last response (default true)" },
         ],
+        commands: HTTP_CLIENT_COMMANDS,
+        listens: None,
         build: build_client,
     });
     r.register(AppKind {
@@ -59,6 +94,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "interval", doc: "with mode = poll: time between requests (default 1s)" },
             ParamDoc { key: "events", doc: "stop after learning of this many events (default 10)" },
         ],
+        commands: &[],
+        listens: None,
         build: build_subscriber,
     });
     r.register(AppKind {
@@ -73,6 +110,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "idle_timeout", doc: "close idle client connections after this, or \"off\" (default 5s)" },
             ParamDoc { key: "max_requests", doc: "requests per client connection, 0 for no limit (default 100)" },
         ],
+        commands: &[],
+        listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
         build: build_proxy,
     });
 }

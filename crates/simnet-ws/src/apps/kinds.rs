@@ -3,12 +3,63 @@
 
 use super::{CloseAfter, ServerMode, SioClient, SioServer, StompClient, WsClient, WsServer};
 use crate::proto::conn::DEFAULT_MAX_MESSAGE_BYTES;
-use simnet_core::SimDuration;
-use simnet_scenario::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
+use simnet_core::{Protocol, SimDuration};
+use simnet_scenario::{
+    AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
+    factory,
+};
 use std::net::SocketAddrV4;
+
+/// What `ws-server` and `stomp-broker` do with timeline commands (`WsServer::on_command`).
+const WS_SERVER_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "broadcast", doc: "push `data` to every client, `count` times (default 1)" },
+    CommandDoc { verb: "push", doc: "the same as broadcast" },
+    CommandDoc { verb: "publish", doc: "the same as broadcast" },
+    CommandDoc { verb: "close", doc: "start the closing handshake (1001) on every connection" },
+    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+];
+
+/// What `ws-client` does with timeline commands (`WsClient::on_command`).
+const WS_CLIENT_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "send", doc: "send `data` as a text message, or a binary message of `count` bytes" },
+    CommandDoc { verb: "ping", doc: "send a Ping carrying `data` and report the Pong's round trip" },
+    CommandDoc { verb: "close", doc: "start the closing handshake" },
+];
+
+/// What `stomp-client` does with timeline commands (`StompClient::on_command`).
+const STOMP_CLIENT_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "send", doc: "SEND `data` to the destination" },
+    CommandDoc { verb: "disconnect", doc: "send DISCONNECT with a receipt" },
+];
+
+/// What `sio-server` does with timeline commands (`SioServer::on_command`).
+const SIO_SERVER_COMMANDS: &[CommandDoc] = &[
+    CommandDoc { verb: "publish", doc: "publish `data` to every client, `count` times (default 1)" },
+    CommandDoc { verb: "broadcast", doc: "the same as publish" },
+    CommandDoc { verb: "push", doc: "the same as publish" },
+];
+
+/// The application events the WebSocket, STOMP and Socket.IO-style applications emit.
+const EVENT_KINDS: &[&str] = &[
+    "app.command-ignored", "http.response", "sio.bad-request", "sio.done", "sio.error",
+    "sio.event", "sio.hold", "sio.hold-timeout", "sio.listen-failed", "sio.message",
+    "sio.publish", "sio.reconnect", "sio.release", "sio.session", "sio.transport",
+    "stomp.error", "stomp.frame", "ws.bad-request", "ws.close", "ws.close-timeout",
+    "ws.closed", "ws.closing", "ws.connect-failed", "ws.error", "ws.event", "ws.fragmenting",
+    "ws.frame-received", "ws.frame-sent", "ws.listen-failed", "ws.lost", "ws.message",
+    "ws.pong", "ws.push", "ws.relay", "ws.upgrade", "ws.upgrade-request",
+];
+
+/// The fields of [`EVENT_KINDS`].
+const EVENT_FIELDS: &[&str] = &[
+    "bytes", "clients", "closes_tcp", "code", "command", "destination", "direction", "fin",
+    "frames", "header", "id", "key", "latency", "len", "masked", "mode", "ok", "opcode", "path",
+    "protocol", "reason", "rtt", "session", "status", "transport", "type",
+];
 
 /// Adds the WebSocket kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
+    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "rtt"]);
     r.register(AppKind {
         name: "ws-server",
         summary: "A WebSocket server: answers the HTTP upgrade, then echoes, relays (chat) or pushes messages; closes TCP first after the close handshake.",
@@ -21,6 +72,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "push_every", doc: "push a message (`id=N t=NANOS`) to every client this often, with no request" },
             ParamDoc { key: "push_count", doc: "how many messages to push on that schedule" },
         ],
+        commands: WS_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
         build: build_server,
     });
     r.register(AppKind {
@@ -38,6 +91,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "events", doc: "close after learning of this many pushed events (`id=N t=NANOS` messages)" },
             ParamDoc { key: "close_after", doc: "start the closing handshake this long after the upgrade, or \"never\" (default: once every message sent came back, or after `events`)" },
         ],
+        commands: WS_CLIENT_COMMANDS,
+        listens: None,
         build: build_client,
     });
     r.register(AppKind {
@@ -46,6 +101,8 @@ pub fn register(r: &mut AppRegistry) {
         params: &[
             ParamDoc { key: "port", doc: "port to listen on (default 80)" },
         ],
+        commands: WS_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
         build: build_broker,
     });
     r.register(AppKind {
@@ -59,6 +116,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "send_every", doc: "time between SENDs, the first one interval after CONNECTED (default 1s)" },
             ParamDoc { key: "disconnect_after", doc: "send DISCONNECT this long after CONNECTED (default: one interval after the last SEND)" },
         ],
+        commands: STOMP_CLIENT_COMMANDS,
+        listens: None,
         build: build_stomp_client,
     });
     r.register(AppKind {
@@ -71,6 +130,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "push_every", doc: "publish an event this often" },
             ParamDoc { key: "push_count", doc: "how many events to publish on that schedule" },
         ],
+        commands: SIO_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
         build: build_sio_server,
     });
     r.register(AppKind {
@@ -82,6 +143,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "events", doc: "close after learning of this many events (default 10)" },
             ParamDoc { key: "upgrade", doc: "try to upgrade to WebSocket (default true)" },
         ],
+        commands: &[],
+        listens: None,
         build: build_sio_client,
     });
 }
