@@ -45,8 +45,79 @@ fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
     parse_duration(text)
 }
 
+/// Refuses flags that contradict each other or would be silently ignored,
+/// naming the flag and what is valid.
+fn check_flags(args: &Args) -> Result<(), String> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from > to
+    {
+        return Err(format!(
+            "error: --from {from} is after --to {to}, so no event could be shown\n\
+             help: give --from a time before --to, e.g. --from {to} --to {from}"
+        ));
+    }
+    if args.max_events == Some(0) {
+        return Err("error: --max-events 0 would show nothing\n\
+                    help: give at least 1, e.g. --max-events 200"
+            .to_string());
+    }
+    let mermaid_only = [
+        ("--from", args.from.is_some()),
+        ("--to", args.to.is_some()),
+        ("--max-events", args.max_events.is_some()),
+    ];
+    for (flag, given) in mermaid_only {
+        if given && args.format != Format::Mermaid {
+            return Err(format!(
+                "error: {flag} narrows only --format mermaid, not --format {}\n\
+                 help: add --format mermaid, or drop {flag}",
+                args.format.name()
+            ));
+        }
+    }
+    if args.connection.is_some() && !matches!(args.format, Format::Mermaid | Format::Svg) {
+        return Err(format!(
+            "error: --connection narrows only --format mermaid and --format svg, not --format {}\n\
+             help: add --format mermaid or --format svg, or drop --connection",
+            args.format.name()
+        ));
+    }
+    if let Some(out) = &args.out
+        && same_file(&args.file, out)
+    {
+        return Err(format!(
+            "error: --out {} is the scenario file itself: writing there would destroy it\n\
+             help: give another file, e.g. --out run.{}",
+            out.display(),
+            match args.format {
+                Format::Text | Format::Summary => "txt",
+                Format::Mermaid => "mmd",
+                other => other.name(),
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same file, comparing canonical paths (the
+/// output need not exist yet: then its folder is canonicalized).
+fn same_file(input: &std::path::Path, output: &std::path::Path) -> bool {
+    let Ok(input) = input.canonicalize() else {
+        return false;
+    };
+    let output = output.canonicalize().or_else(|_| {
+        let dir = match output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.canonicalize()?,
+            _ => std::env::current_dir()?,
+        };
+        Ok::<_, std::io::Error>(dir.join(output.file_name().unwrap_or_default()))
+    });
+    output.is_ok_and(|o| o == input)
+}
+
 /// Runs the scenario.
 pub fn execute(args: Args) -> CmdResult {
+    check_flags(&args)?;
     let registry = simnet::registry();
     let scenario = simnet_scenario::load(&args.file, &registry).map_err(|e| e.to_string())?;
     for w in &scenario.warnings {
@@ -80,6 +151,17 @@ pub fn execute(args: Args) -> CmdResult {
             args.format.name()
         ));
     }
+    // Open the output file before running, so that a path that cannot be
+    // written is reported at once, not after a long run.
+    let mut out_file = match &args.out {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            format!(
+                "error: --out: cannot write {}: {e}\nhelp: give a file in a folder you can write to",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
     let run = simnet::run_scenario_with(&scenario, args.seed, until, args.format.capture());
     if let Some(sel) = &args.connection {
         sel.check(&run.trace.topology)
@@ -127,13 +209,14 @@ pub fn execute(args: Args) -> CmdResult {
     let verdicts = simnet::verdicts(&run);
     let failed = run.outcomes.iter().any(|o| !o.passed);
 
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &output)
-                .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    match (&args.out, out_file.as_mut()) {
+        (Some(path), Some(file)) => {
+            file.write_all(&output)
+                .and_then(|()| file.flush())
+                .map_err(|e| format!("error: --out: cannot write {}: {e}", path.display()))?;
             out!("{verdicts}");
         }
-        None => {
+        _ => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(&output);
             // Every textual output ends its last line, so whatever follows

@@ -328,3 +328,112 @@ fn a_diagram_too_long_for_mermaid_is_cut_to_fit_unless_asked_for_more() {
     assert!(!stdout(&o).contains("diagram cut after"));
     assert!(stderr(&o).contains("Mermaid refuses more than"));
 }
+
+#[test]
+fn run_refuses_contradictory_or_ignored_flags_naming_the_flag() {
+    let file = "scenarios/tcp/close-client-first.toml";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--format", "mermaid", "--from", "2s", "--to", "1s"],
+            "error: --from 2s is after --to 1s",
+        ),
+        (&["--format", "mermaid", "--max-events", "0"], "error: --max-events 0"),
+        (&["--from", "1s"], "error: --from narrows only --format mermaid"),
+        (&["--format", "csv", "--to", "1s"], "error: --to narrows only --format mermaid"),
+        (
+            &["--format", "jsonl", "--connection", "49152"],
+            "error: --connection narrows only --format mermaid and --format svg",
+        ),
+        (&["--out", file], "is the scenario file itself"),
+        (
+            &["--out", "scenarios/tcp/../tcp/close-client-first.toml"],
+            "is the scenario file itself",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["run", file];
+        args.extend_from_slice(flags);
+        let o = simnet(&args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{flags:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("help: "), "{flags:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{flags:?}: nothing ran");
+    }
+    // The scenario file is untouched.
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.starts_with("# ") || text.contains("name = \"close-client-first\""));
+    // A window in the right order is fine.
+    let o = simnet(&[
+        "run", file, "--format", "mermaid", "--from", "0s", "--to", "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unwritable_out_is_refused_before_the_run() {
+    let o = simnet(&[
+        "run",
+        "scenarios/tcp/close-client-first.toml",
+        "--out",
+        "/nonexistent-folder/trace.txt",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: --out: cannot write /nonexistent-folder/trace.txt"),
+        "{err}"
+    );
+    // The run never happened: no verdicts were printed.
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_or_binary_input_is_refused_with_its_name() {
+    let o = simnet(&["run", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("larger than 1048576 bytes"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--> /dev/zero"), "{}", stderr(&o));
+    let dir = std::env::temp_dir().join(format!("simnet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("binary.toml");
+    std::fs::write(&path, b"name = \"x\"\n\x00\x01\xff\xfe").unwrap();
+    let o = simnet(&["check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("not UTF-8 text: byte 0xFF"), "{err}");
+    assert!(err.contains(&format!("{}:2:3", path.display())), "{err}");
+    // The NUL and the other control byte before it are shown escaped.
+    assert!(err.contains("\\0\\x01"), "{err}");
+    assert!(!err.contains('\0'), "{err:?}");
+}
+
+#[test]
+fn check_and_run_print_warnings_on_stderr_and_still_succeed() {
+    let scenario = std::fs::read_to_string("scenarios/tcp/close-client-first.toml").unwrap();
+    let late = format!("{scenario}\n[[timeline]]\nat = \"999s\"\ncrash = \"server\"\n");
+    let path = temp_file("late-entry.toml", &late);
+    for cmd in ["check", "run"] {
+        let o = simnet(&[cmd, path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{cmd}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("warning: this timeline entry at 999s comes after the time limit"),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("late-entry.toml:"), "{cmd}: {err}");
+        assert!(!stdout(&o).contains("warning"), "{cmd}");
+    }
+}
+
+#[test]
+fn list_apps_shows_the_timeline_commands_of_each_kind() {
+    let o = simnet(&["list", "--apps"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let http_server = &out[out.find("http-server ").unwrap()..];
+    let section = &http_server[..http_server.find("\nhttp-subscriber").unwrap_or(http_server.len())];
+    assert!(section.contains("timeline commands:"), "{section}");
+    assert!(section.contains("    publish "), "{section}");
+    assert!(section.contains("    stop "), "{section}");
+}
