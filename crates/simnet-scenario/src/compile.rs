@@ -137,6 +137,12 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
     }
 }
 
+/// The most entries of one kind (`[[host]]`, `[[expect]]`, ...) a scenario
+/// may have: far above what a scenario written by hand needs (the largest
+/// shipped one has a few dozen), low enough that checking and judging them
+/// stays fast.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// The deepest nesting the TOML parser accepts (`toml`'s own limit):
 /// dotted keys, table headers, arrays and inline tables all count.
 const MAX_NESTING: usize = 80;
@@ -447,6 +453,31 @@ impl Compiler<'_> {
     }
 
     fn compile(&mut self, file: &str, doc: Document) -> Option<Scenario> {
+        // Some checks compare every entry with every other (unique names
+        // and addresses, listeners), and every expectation reads the whole
+        // trace: keep each list to a size those costs stay small at.
+        let counts = [
+            ("host", doc.host.len(), doc.host.get(MAX_ENTRIES).map(|h| h.name.span())),
+            ("link", doc.link.len(), doc.link.get(MAX_ENTRIES).map(Spanned::span)),
+            ("app", doc.app.len(), doc.app.get(MAX_ENTRIES).map(Spanned::span)),
+            ("timeline", doc.timeline.len(), doc.timeline.get(MAX_ENTRIES).map(Spanned::span)),
+            ("fault", doc.fault.len(), doc.fault.get(MAX_ENTRIES).map(Spanned::span)),
+            ("expect", doc.expect.len(), doc.expect.get(MAX_ENTRIES).map(Spanned::span)),
+        ];
+        let mut too_many = false;
+        for (table, n, first_extra) in counts {
+            if n > MAX_ENTRIES {
+                too_many = true;
+                self.error_help(
+                    format!("{n} `[[{table}]]` entries, more than the {MAX_ENTRIES} a scenario may have"),
+                    first_extra.map(|sp| sp.start..sp.start),
+                    "split the scenario into several files",
+                );
+            }
+        }
+        if too_many {
+            return None;
+        }
         self.name(&doc.name, "a scenario");
         if let Some(i) = doc.description.get_ref().find(|c: char| c.is_control() && c != '\n' && c != '\t') {
             let at = doc.description.span().start + 1 + i;

@@ -22,7 +22,7 @@ pub mod format;
 pub mod registry;
 pub mod units;
 
-pub use compile::{Scenario, parse};
+pub use compile::{MAX_ENTRIES, Scenario, parse};
 pub use diagnostic::{Diagnostic, ScenarioError};
 pub use expect::{Claim, Expectation, Outcome, evaluate};
 pub use registry::{
@@ -138,5 +138,21 @@ mod tests {
         let text = load(&path, &AppRegistry::with_builtin()).err().unwrap().to_string();
         assert!(text.contains("not UTF-8 text: byte 0xFF"), "{text}");
         assert!(text.contains(&format!("{}:2:16", path.display())), "{text}");
+    }
+
+    #[test]
+    fn more_entries_of_one_kind_than_the_cap_are_refused() {
+        let mut text = String::from(
+            "name = \"x\"\ndescription = \"x\"\n[[host]]\nname = \"a\"\naddress = \"10.0.0.1\"\n",
+        );
+        for _ in 0..=MAX_ENTRIES {
+            text.push_str("[[expect]]\ndrops = 0\n");
+        }
+        let err = parse("many.toml", &text, &AppRegistry::with_builtin()).err().unwrap();
+        assert_eq!(err.diagnostics.len(), 1, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("10001 `[[expect]]` entries, more than the 10000"), "{text}");
+        // It points at the first entry past the cap.
+        assert!(text.contains(&format!("many.toml:{}:1", 6 + 2 * MAX_ENTRIES)), "{text}");
     }
 }
