@@ -337,9 +337,18 @@ fn run_refuses_contradictory_or_ignored_flags_naming_the_flag() {
             &["--format", "mermaid", "--from", "2s", "--to", "1s"],
             "error: --from 2s is after --to 1s",
         ),
-        (&["--format", "mermaid", "--max-events", "0"], "error: --max-events 0"),
-        (&["--from", "1s"], "error: --from narrows only --format mermaid"),
-        (&["--format", "csv", "--to", "1s"], "error: --to narrows only --format mermaid"),
+        (
+            &["--format", "mermaid", "--max-events", "0"],
+            "error: --max-events 0",
+        ),
+        (
+            &["--from", "1s"],
+            "error: --from narrows only --format mermaid",
+        ),
+        (
+            &["--format", "csv", "--to", "1s"],
+            "error: --to narrows only --format mermaid",
+        ),
         (
             &["--format", "jsonl", "--connection", "49152"],
             "error: --connection narrows only --format mermaid and --format svg",
@@ -392,7 +401,11 @@ fn an_unwritable_out_is_refused_before_the_run() {
 fn an_endless_or_binary_input_is_refused_with_its_name() {
     let o = simnet(&["run", "/dev/zero"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("larger than 1048576 bytes"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("larger than 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("--> /dev/zero"), "{}", stderr(&o));
     let dir = std::env::temp_dir().join(format!("simnet-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -432,7 +445,9 @@ fn list_apps_shows_the_timeline_commands_of_each_kind() {
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     let http_server = &out[out.find("http-server ").unwrap()..];
-    let section = &http_server[..http_server.find("\nhttp-subscriber").unwrap_or(http_server.len())];
+    let section = &http_server[..http_server
+        .find("\nhttp-subscriber")
+        .unwrap_or(http_server.len())];
     assert!(section.contains("timeline commands:"), "{section}");
     assert!(section.contains("    publish "), "{section}");
     assert!(section.contains("    stop "), "{section}");

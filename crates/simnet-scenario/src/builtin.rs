@@ -4,25 +4,46 @@ use crate::registry::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,
 };
-use simnet_core::{Protocol, SimDuration};
 use simnet_core::apps::{
     BulkSender, ClientClose, Reply, ServerClose, Sink, TcpClient, TcpServer, UdpEcho, UdpSender,
     filler,
 };
+use simnet_core::{Protocol, SimDuration};
 
 /// What `tcp-echo` and `tcp-server` do with timeline commands (`TcpServer::on_command`).
 const TCP_SERVER_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "send", doc: "send `data` (or `count` filler bytes, default 100) on every open connection" },
-    CommandDoc { verb: "close", doc: "close every open connection now (the server closes first)" },
-    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+    CommandDoc {
+        verb: "send",
+        doc: "send `data` (or `count` filler bytes, default 100) on every open connection",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "close every open connection now (the server closes first)",
+    },
+    CommandDoc {
+        verb: "stop",
+        doc: "stop listening; open connections carry on",
+    },
 ];
 
 /// What `tcp-client` does with timeline commands (`TcpClient::on_command`).
 const TCP_CLIENT_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "send", doc: "send `data` (or `count` filler bytes, default 100) on the open connection" },
-    CommandDoc { verb: "close", doc: "close the connection now" },
-    CommandDoc { verb: "abort", doc: "abort the connection with a RST" },
-    CommandDoc { verb: "shutdown", doc: "half-close: send FIN, keep reading" },
+    CommandDoc {
+        verb: "send",
+        doc: "send `data` (or `count` filler bytes, default 100) on the open connection",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "close the connection now",
+    },
+    CommandDoc {
+        verb: "abort",
+        doc: "abort the connection with a RST",
+    },
+    CommandDoc {
+        verb: "shutdown",
+        doc: "half-close: send FIN, keep reading",
+    },
 ];
 
 /// The application events simnet-core's programs emit, and their fields.
@@ -39,7 +60,15 @@ pub(crate) const EVENT_KINDS: &[&str] = &[
 
 /// The fields of [`EVENT_KINDS`].
 pub(crate) const EVENT_FIELDS: &[&str] = &[
-    "bytes", "bytes_read", "connection", "duplicate", "duration", "latency", "out_of_order", "reason", "seq",
+    "bytes",
+    "bytes_read",
+    "connection",
+    "duplicate",
+    "duration",
+    "latency",
+    "out_of_order",
+    "reason",
+    "seq",
 ];
 
 /// Registers `tcp-echo`, `tcp-server`, `tcp-client`, `bulk-send`, `sink`,
@@ -60,7 +89,11 @@ pub fn register(r: &mut AppRegistry) {
             },
         ],
         commands: TCP_SERVER_COMMANDS,
-        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
+        listens: Some(ListenPort {
+            key: "port",
+            default: None,
+            protocol: Protocol::Tcp,
+        }),
         build: build_echo,
     });
     r.register(AppKind {
@@ -93,7 +126,11 @@ pub fn register(r: &mut AppRegistry) {
             },
         ],
         commands: TCP_SERVER_COMMANDS,
-        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
+        listens: Some(ListenPort {
+            key: "port",
+            default: None,
+            protocol: Protocol::Tcp,
+        }),
         build: build_server,
     });
     r.register(AppKind {
@@ -164,7 +201,11 @@ pub fn register(r: &mut AppRegistry) {
             doc: "port to bind (required)",
         }],
         commands: &[],
-        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Udp }),
+        listens: Some(ListenPort {
+            key: "port",
+            default: None,
+            protocol: Protocol::Udp,
+        }),
         build: build_udp_echo,
     });
 }

@@ -169,7 +169,9 @@ fn toml_diagnostic(source: &str, message: &str, span: Option<Range<usize>>) -> D
             let line_start = source[..sp.start].rfind('\n').map_or(0, |i| i + 1);
             let after = source[sp.end..].trim_start();
             let table = source[line_start..].trim_start().starts_with('[')
-                || after.strip_prefix('=').is_some_and(|v| v.trim_start().starts_with('{'));
+                || after
+                    .strip_prefix('=')
+                    .is_some_and(|v| v.trim_start().starts_with('{'));
             let how = if table {
                 format!(
                     "write the table once, either inline (`{key} = {{ ... }}`) \
@@ -366,7 +368,9 @@ impl Compiler<'_> {
     /// character (or space, or `:` that would split `host:port`) gets in.
     fn name(&mut self, name: &Spanned<String>, what: &str) -> bool {
         let text = name.get_ref();
-        let bad = text.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')));
+        let bad = text
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')));
         let message = match bad {
             _ if text.is_empty() => format!("{what} name cannot be empty"),
             None => return true,
@@ -457,19 +461,45 @@ impl Compiler<'_> {
         // and addresses, listeners), and every expectation reads the whole
         // trace: keep each list to a size those costs stay small at.
         let counts = [
-            ("host", doc.host.len(), doc.host.get(MAX_ENTRIES).map(|h| h.name.span())),
-            ("link", doc.link.len(), doc.link.get(MAX_ENTRIES).map(Spanned::span)),
-            ("app", doc.app.len(), doc.app.get(MAX_ENTRIES).map(Spanned::span)),
-            ("timeline", doc.timeline.len(), doc.timeline.get(MAX_ENTRIES).map(Spanned::span)),
-            ("fault", doc.fault.len(), doc.fault.get(MAX_ENTRIES).map(Spanned::span)),
-            ("expect", doc.expect.len(), doc.expect.get(MAX_ENTRIES).map(Spanned::span)),
+            (
+                "host",
+                doc.host.len(),
+                doc.host.get(MAX_ENTRIES).map(|h| h.name.span()),
+            ),
+            (
+                "link",
+                doc.link.len(),
+                doc.link.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "app",
+                doc.app.len(),
+                doc.app.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "timeline",
+                doc.timeline.len(),
+                doc.timeline.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "fault",
+                doc.fault.len(),
+                doc.fault.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "expect",
+                doc.expect.len(),
+                doc.expect.get(MAX_ENTRIES).map(Spanned::span),
+            ),
         ];
         let mut too_many = false;
         for (table, n, first_extra) in counts {
             if n > MAX_ENTRIES {
                 too_many = true;
                 self.error_help(
-                    format!("{n} `[[{table}]]` entries, more than the {MAX_ENTRIES} a scenario may have"),
+                    format!(
+                        "{n} `[[{table}]]` entries, more than the {MAX_ENTRIES} a scenario may have"
+                    ),
                     first_extra.map(|sp| sp.start..sp.start),
                     "split the scenario into several files",
                 );
@@ -479,7 +509,11 @@ impl Compiler<'_> {
             return None;
         }
         self.name(&doc.name, "a scenario");
-        if let Some(i) = doc.description.get_ref().find(|c: char| c.is_control() && c != '\n' && c != '\t') {
+        if let Some(i) = doc
+            .description
+            .get_ref()
+            .find(|c: char| c.is_control() && c != '\n' && c != '\t')
+        {
             let at = doc.description.span().start + 1 + i;
             self.error_help(
                 "the description contains a control character",
@@ -670,7 +704,9 @@ impl Compiler<'_> {
                 }
             }
         }
-        let mtu = self.whole(&doc.mtu, "mtu", (68, 65535), 1500).map(|m| m as usize);
+        let mtu = self
+            .whole(&doc.mtu, "mtu", (68, 65535), 1500)
+            .map(|m| m as usize);
         LinkPatch {
             latency: doc.latency.map(|d| d.0),
             jitter: doc.jitter.map(|d| d.0),
@@ -1070,14 +1106,24 @@ impl Compiler<'_> {
 
     /// Refuses a field name no application event carries, and a comparison
     /// without a unit on a field that holds a duration.
-    fn event_field(&mut self, key: &str, value: &toml::Value, m: &FieldMatch, sp: Option<Range<usize>>) {
+    fn event_field(
+        &mut self,
+        key: &str,
+        value: &toml::Value,
+        m: &FieldMatch,
+        sp: Option<Range<usize>>,
+    ) {
         let known: Vec<&'static str> = self.registry.event_fields().collect();
         if !known.is_empty() && !known.contains(&key) {
             let help = match suggest(key, known.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("fields events carry: {}", known.join(", ")),
             };
-            self.error_help(format!("no application event has a field `{key}`"), sp, help);
+            self.error_help(
+                format!("no application event has a field `{key}`"),
+                sp,
+                help,
+            );
             return;
         }
         let bare_number = match (m, value) {
@@ -1118,7 +1164,10 @@ impl Compiler<'_> {
             (false, None) => format!("`{}` understands: {}", kind.name, verbs.join(", ")),
         };
         self.error_help(
-            format!("an application of kind `{}` does not understand the command `{v}`", kind.name),
+            format!(
+                "an application of kind `{}` does not understand the command `{v}`",
+                kind.name
+            ),
             span(verb),
             help,
         );
@@ -1150,7 +1199,10 @@ impl Compiler<'_> {
                     "restart it first (`restart = \"...\"`), or remove one of the crashes",
                 ),
                 (false, None) => self.error_help(
-                    format!("host `{name}` is running at {}, so there is nothing to restart", at - SimTime::ZERO),
+                    format!(
+                        "host `{name}` is running at {}, so there is nothing to restart",
+                        at - SimTime::ZERO
+                    ),
                     Some(sp),
                     "`restart` brings back a host that an earlier `crash` took down",
                 ),

@@ -113,8 +113,15 @@ fn shown(c: char) -> String {
 /// around the span, with `...` where the line was cut.
 fn snippet(line: &str, from: usize, to: usize) -> (String, String) {
     let cells: Vec<(usize, String)> = line.char_indices().map(|(i, c)| (i, shown(c))).collect();
-    let first = cells.iter().position(|(i, _)| *i >= from).unwrap_or(cells.len());
-    let last = cells.iter().position(|(i, _)| *i >= to).unwrap_or(cells.len()).max(first + 1);
+    let first = cells
+        .iter()
+        .position(|(i, _)| *i >= from)
+        .unwrap_or(cells.len());
+    let last = cells
+        .iter()
+        .position(|(i, _)| *i >= to)
+        .unwrap_or(cells.len())
+        .max(first + 1);
     // Show the window that starts a little before the span, so the reader
     // sees what leads up to it, and cut the span itself if it is too long.
     let lead = SNIPPET_WIDTH / 4;

@@ -131,13 +131,23 @@ pub enum RateOrUnlimited {
 
 impl<'de> Deserialize<'de> for RateOrUnlimited {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "unlimited" {
-            return Ok(RateOrUnlimited::Unlimited);
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RateOrUnlimited;
+            // `bandwidth = 0` used to get "expected a string": show a value.
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a bandwidth in quotes such as \"10Mbps\", or \"unlimited\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RateOrUnlimited, E> {
+                if text == "unlimited" {
+                    return Ok(RateOrUnlimited::Unlimited);
+                }
+                crate::units::parse_bandwidth(text)
+                    .map(RateOrUnlimited::Rate)
+                    .map_err(E::custom)
+            }
         }
-        crate::units::parse_bandwidth(&text)
-            .map(RateOrUnlimited::Rate)
-            .map_err(serde::de::Error::custom)
+        d.deserialize_any(V)
     }
 }
 
@@ -314,7 +324,9 @@ impl<'de> Deserialize<'de> for Port {
                     .map(Port)
                     .ok_or_else(|| {
                         // The same words as an application's `port`.
-                        E::custom(format!("`port` must be a port between 1 and 65535, not {v}"))
+                        E::custom(format!(
+                            "`port` must be a port between 1 and 65535, not {v}"
+                        ))
                     })
             }
         }

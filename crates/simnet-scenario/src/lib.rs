@@ -114,28 +114,38 @@ mod tests {
         assert!(err.source.is_empty(), "the text is not kept");
         // One byte under the limit is read (and refused for what it says).
         let path = temp("ok.toml", &vec![b'#'; MAX_SCENARIO_BYTES]);
-        let text = load(&path, &AppRegistry::with_builtin()).err().unwrap().to_string();
+        let text = load(&path, &AppRegistry::with_builtin())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(!text.contains("larger than"), "{text}");
     }
 
     #[cfg(unix)]
     #[test]
     fn an_endless_file_is_cut_off() {
-        let err = load(Path::new("/dev/zero"), &AppRegistry::with_builtin()).err().unwrap();
+        let err = load(Path::new("/dev/zero"), &AppRegistry::with_builtin())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     #[test]
     fn parse_refuses_text_over_the_limit_too() {
         let text = "#".repeat(MAX_SCENARIO_BYTES + 1);
-        let err = parse("big.toml", &text, &AppRegistry::with_builtin()).err().unwrap();
+        let err = parse("big.toml", &text, &AppRegistry::with_builtin())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     #[test]
     fn a_binary_file_gets_its_name_and_the_bad_bytes_line_and_column() {
         let path = temp("bin.toml", b"name = \"ok\"\ndescription = \"\xff\xfe\"\n");
-        let text = load(&path, &AppRegistry::with_builtin()).err().unwrap().to_string();
+        let text = load(&path, &AppRegistry::with_builtin())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(text.contains("not UTF-8 text: byte 0xFF"), "{text}");
         assert!(text.contains(&format!("{}:2:16", path.display())), "{text}");
     }
@@ -148,11 +158,19 @@ mod tests {
         for _ in 0..=MAX_ENTRIES {
             text.push_str("[[expect]]\ndrops = 0\n");
         }
-        let err = parse("many.toml", &text, &AppRegistry::with_builtin()).err().unwrap();
+        let err = parse("many.toml", &text, &AppRegistry::with_builtin())
+            .err()
+            .unwrap();
         assert_eq!(err.diagnostics.len(), 1, "{err}");
         let text = err.to_string();
-        assert!(text.contains("10001 `[[expect]]` entries, more than the 10000"), "{text}");
+        assert!(
+            text.contains("10001 `[[expect]]` entries, more than the 10000"),
+            "{text}"
+        );
         // It points at the first entry past the cap.
-        assert!(text.contains(&format!("many.toml:{}:1", 6 + 2 * MAX_ENTRIES)), "{text}");
+        assert!(
+            text.contains(&format!("many.toml:{}:1", 6 + 2 * MAX_ENTRIES)),
+            "{text}"
+        );
     }
 }

@@ -243,7 +243,13 @@ impl<'a> Params<'a> {
 
     /// An integer in `lo..=hi`; every value outside gets the same words,
     /// `what` naming the kind of number (`a port`, `a whole number`).
-    fn int_in(&mut self, key: &str, lo: u64, hi: u64, what: &str) -> Result<Option<u64>, ParamError> {
+    fn int_in(
+        &mut self,
+        key: &str,
+        lo: u64,
+        hi: u64,
+        what: &str,
+    ) -> Result<Option<u64>, ParamError> {
         match self.take(key) {
             None => Ok(None),
             Some(toml::Value::Integer(i))

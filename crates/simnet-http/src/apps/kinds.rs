@@ -16,29 +16,59 @@ use simnet_scenario::{
 
 /// What `http-server` does with timeline commands (`HttpServer::on_command`).
 const HTTP_SERVER_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "publish", doc: "publish `count` events (default 1) to the waiting subscribers now" },
-    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+    CommandDoc {
+        verb: "publish",
+        doc: "publish `count` events (default 1) to the waiting subscribers now",
+    },
+    CommandDoc {
+        verb: "stop",
+        doc: "stop listening; open connections carry on",
+    },
 ];
 
 /// What `http-client` does with timeline commands (`HttpClient::on_command`).
 const HTTP_CLIENT_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "request", doc: "send `count` more requests (default 1) now" },
-    CommandDoc { verb: "close", doc: "close every open connection now" },
+    CommandDoc {
+        verb: "request",
+        doc: "send `count` more requests (default 1) now",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "close every open connection now",
+    },
 ];
 
 /// The application events the HTTP applications emit.
 const EVENT_KINDS: &[&str] = &[
-    "app.command-ignored", "http.bad-request", "http.error", "http.event", "http.hold",
-    "http.hold-timeout", "http.idle-timeout", "http.listen-failed", "http.proxy-error",
-    "http.proxy-forward", "http.proxy-strip", "http.publish", "http.reconnect", "http.refused",
-    "http.reply", "http.request", "http.request-sent", "http.requeue", "http.response",
-    "http.retry", "http.stream-end", "http.stream-open", "http.subscriber-done",
+    "app.command-ignored",
+    "http.bad-request",
+    "http.error",
+    "http.event",
+    "http.hold",
+    "http.hold-timeout",
+    "http.idle-timeout",
+    "http.listen-failed",
+    "http.proxy-error",
+    "http.proxy-forward",
+    "http.proxy-strip",
+    "http.publish",
+    "http.reconnect",
+    "http.refused",
+    "http.reply",
+    "http.request",
+    "http.request-sent",
+    "http.requeue",
+    "http.response",
+    "http.retry",
+    "http.stream-end",
+    "http.stream-open",
+    "http.subscriber-done",
 ];
 
 /// The fields of [`EVENT_KINDS`].
 const EVENT_FIELDS: &[&str] = &[
-    "attempt", "attempts", "bytes", "id", "index", "latency", "method", "mode", "pooled",
-    "reused", "sends", "sent", "status", "target", "total",
+    "attempt", "attempts", "bytes", "id", "index", "latency", "method", "mode", "pooled", "reused",
+    "sends", "sent", "status", "target", "total",
 ];
 
 /// Adds the HTTP kinds to a registry.

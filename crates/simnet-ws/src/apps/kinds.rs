@@ -12,49 +12,140 @@ use std::net::SocketAddrV4;
 
 /// What `ws-server` and `stomp-broker` do with timeline commands (`WsServer::on_command`).
 const WS_SERVER_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "broadcast", doc: "push `data` to every client, `count` times (default 1)" },
-    CommandDoc { verb: "push", doc: "the same as broadcast" },
-    CommandDoc { verb: "publish", doc: "the same as broadcast" },
-    CommandDoc { verb: "close", doc: "start the closing handshake (1001) on every connection" },
-    CommandDoc { verb: "stop", doc: "stop listening; open connections carry on" },
+    CommandDoc {
+        verb: "broadcast",
+        doc: "push `data` to every client, `count` times (default 1)",
+    },
+    CommandDoc {
+        verb: "push",
+        doc: "the same as broadcast",
+    },
+    CommandDoc {
+        verb: "publish",
+        doc: "the same as broadcast",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "start the closing handshake (1001) on every connection",
+    },
+    CommandDoc {
+        verb: "stop",
+        doc: "stop listening; open connections carry on",
+    },
 ];
 
 /// What `ws-client` does with timeline commands (`WsClient::on_command`).
 const WS_CLIENT_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "send", doc: "send `data` as a text message, or a binary message of `count` bytes" },
-    CommandDoc { verb: "ping", doc: "send a Ping carrying `data` and report the Pong's round trip" },
-    CommandDoc { verb: "close", doc: "start the closing handshake" },
+    CommandDoc {
+        verb: "send",
+        doc: "send `data` as a text message, or a binary message of `count` bytes",
+    },
+    CommandDoc {
+        verb: "ping",
+        doc: "send a Ping carrying `data` and report the Pong's round trip",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "start the closing handshake",
+    },
 ];
 
 /// What `stomp-client` does with timeline commands (`StompClient::on_command`).
 const STOMP_CLIENT_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "send", doc: "SEND `data` to the destination" },
-    CommandDoc { verb: "disconnect", doc: "send DISCONNECT with a receipt" },
+    CommandDoc {
+        verb: "send",
+        doc: "SEND `data` to the destination",
+    },
+    CommandDoc {
+        verb: "disconnect",
+        doc: "send DISCONNECT with a receipt",
+    },
 ];
 
 /// What `sio-server` does with timeline commands (`SioServer::on_command`).
 const SIO_SERVER_COMMANDS: &[CommandDoc] = &[
-    CommandDoc { verb: "publish", doc: "publish `data` to every client, `count` times (default 1)" },
-    CommandDoc { verb: "broadcast", doc: "the same as publish" },
-    CommandDoc { verb: "push", doc: "the same as publish" },
+    CommandDoc {
+        verb: "publish",
+        doc: "publish `data` to every client, `count` times (default 1)",
+    },
+    CommandDoc {
+        verb: "broadcast",
+        doc: "the same as publish",
+    },
+    CommandDoc {
+        verb: "push",
+        doc: "the same as publish",
+    },
 ];
 
 /// The application events the WebSocket, STOMP and Socket.IO-style applications emit.
 const EVENT_KINDS: &[&str] = &[
-    "app.command-ignored", "http.response", "sio.bad-request", "sio.done", "sio.error",
-    "sio.event", "sio.hold", "sio.hold-timeout", "sio.listen-failed", "sio.message",
-    "sio.publish", "sio.reconnect", "sio.release", "sio.session", "sio.transport",
-    "stomp.error", "stomp.frame", "ws.bad-request", "ws.close", "ws.close-timeout",
-    "ws.closed", "ws.closing", "ws.connect-failed", "ws.error", "ws.event", "ws.fragmenting",
-    "ws.frame-received", "ws.frame-sent", "ws.listen-failed", "ws.lost", "ws.message",
-    "ws.pong", "ws.push", "ws.relay", "ws.upgrade", "ws.upgrade-request",
+    "app.command-ignored",
+    "http.response",
+    "sio.bad-request",
+    "sio.done",
+    "sio.error",
+    "sio.event",
+    "sio.hold",
+    "sio.hold-timeout",
+    "sio.listen-failed",
+    "sio.message",
+    "sio.publish",
+    "sio.reconnect",
+    "sio.release",
+    "sio.session",
+    "sio.transport",
+    "stomp.error",
+    "stomp.frame",
+    "ws.bad-request",
+    "ws.close",
+    "ws.close-timeout",
+    "ws.closed",
+    "ws.closing",
+    "ws.connect-failed",
+    "ws.error",
+    "ws.event",
+    "ws.fragmenting",
+    "ws.frame-received",
+    "ws.frame-sent",
+    "ws.listen-failed",
+    "ws.lost",
+    "ws.message",
+    "ws.pong",
+    "ws.push",
+    "ws.relay",
+    "ws.upgrade",
+    "ws.upgrade-request",
 ];
 
 /// The fields of [`EVENT_KINDS`].
 const EVENT_FIELDS: &[&str] = &[
-    "bytes", "clients", "closes_tcp", "code", "command", "destination", "direction", "fin",
-    "frames", "header", "id", "key", "latency", "len", "masked", "mode", "ok", "opcode", "path",
-    "protocol", "reason", "rtt", "session", "status", "transport", "type",
+    "bytes",
+    "clients",
+    "closes_tcp",
+    "code",
+    "command",
+    "destination",
+    "direction",
+    "fin",
+    "frames",
+    "header",
+    "id",
+    "key",
+    "latency",
+    "len",
+    "masked",
+    "mode",
+    "ok",
+    "opcode",
+    "path",
+    "protocol",
+    "reason",
+    "rtt",
+    "session",
+    "status",
+    "transport",
+    "type",
 ];
 
 /// Adds the WebSocket kinds to a registry.
