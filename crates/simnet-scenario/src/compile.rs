@@ -122,6 +122,7 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
         app_names: Vec::new(),
         app_kinds: Vec::new(),
         warnings: Vec::new(),
+        positions: std::cell::OnceCell::new(),
     };
     let scenario = c.compile(file, doc);
     if c.diags.is_empty() {
@@ -320,6 +321,8 @@ struct Compiler<'a> {
     app_kinds: Vec<Option<AppKind>>,
     /// Problems that do not stop the scenario from loading.
     warnings: Vec<Diagnostic>,
+    /// The file parsed with positions, once an error needs one.
+    positions: std::cell::OnceCell<Option<Spanned<toml::de::DeTable<'a>>>>,
 }
 
 fn span<T>(s: &Spanned<T>) -> Option<Range<usize>> {
@@ -853,7 +856,8 @@ impl Compiler<'_> {
                 if let Some(port) = port {
                     match listeners.get(&(host, udp, port)) {
                         Some(first) => {
-                            let sp = key_span(self.source, "app", index, l.key).or(span(a));
+                            let sp = key_span(&self.positions, self.source, "app", index, l.key)
+                                .or(span(a));
                             self.error_help(
                                 format!(
                                     "`{name}` and `{first}` both {} {} port {port} on host `{}`",
@@ -893,7 +897,7 @@ impl Compiler<'_> {
                     let sp = e
                         .key
                         .as_deref()
-                        .and_then(|k| key_span(self.source, "app", index, k))
+                        .and_then(|k| key_span(&self.positions, self.source, "app", index, k))
                         .or(span(a));
                     let mut d = Diagnostic::new(e.message, sp);
                     if let Some(h) = e.help {
@@ -1605,10 +1609,20 @@ fn ordered(a: HostId, b: HostId) -> (HostId, HostId) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-/// The span of `key` inside the `index`-th `[[table]]`, found by parsing the
-/// file again with positions (serde's flattened maps lose them).
-fn key_span(source: &str, table: &str, index: usize, key: &str) -> Option<Range<usize>> {
-    let doc = toml::de::DeTable::parse(source).ok()?;
+/// The span of `key` inside the `index`-th `[[table]]`, read from the file
+/// parsed again with positions (serde's flattened maps lose them). The
+/// parse is made once per file and kept: done once per error, a file with
+/// thousands of faulty applications took minutes.
+fn key_span<'s>(
+    positions: &std::cell::OnceCell<Option<toml::Spanned<toml::de::DeTable<'s>>>>,
+    source: &'s str,
+    table: &str,
+    index: usize,
+    key: &str,
+) -> Option<Range<usize>> {
+    let doc = positions
+        .get_or_init(|| toml::de::DeTable::parse(source).ok())
+        .as_ref()?;
     let list = doc.get_ref().get(table)?;
     let toml::de::DeValue::Array(items) = list.get_ref() else {
         return None;

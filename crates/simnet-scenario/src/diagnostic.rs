@@ -53,16 +53,38 @@ pub struct ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// The most problems one error shows: a generated file with thousands of
+/// faulty entries gets the first of them and a count, not pages of output.
+pub const MAX_SHOWN: usize = 100;
+
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
+        // Line numbers come from one index of the file, built once: counting
+        // newlines again for each of thousands of problems was quadratic.
+        let starts = line_starts(&self.source);
+        for (i, d) in self.diagnostics.iter().take(MAX_SHOWN).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            render(f, &self.file, &self.source, d)?;
+            render_as(f, "error", &self.file, &self.source, &starts, d)?;
+        }
+        if self.diagnostics.len() > MAX_SHOWN {
+            writeln!(
+                f,
+                "\nerror: {} more problems in {} not shown; fix these first",
+                self.diagnostics.len() - MAX_SHOWN,
+                escape_control(&self.file, false)
+            )?;
         }
         Ok(())
     }
+}
+
+/// The byte offset where each line of `source` starts.
+fn line_starts(source: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 /// How many columns of a source line a snippet shows at most: a 50 MB line
@@ -166,7 +188,7 @@ pub fn render_warning(file: &str, source: &str, d: &Diagnostic) -> String {
     struct W<'a>(&'a str, &'a str, &'a Diagnostic);
     impl fmt::Display for W<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            render_as(f, "warning", self.0, self.1, self.2)
+            render_as(f, "warning", self.0, self.1, &line_starts(self.1), self.2)
         }
     }
     W(file, source, d).to_string()
@@ -200,15 +222,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn render(f: &mut fmt::Formatter<'_>, file: &str, source: &str, d: &Diagnostic) -> fmt::Result {
-    render_as(f, "error", file, source, d)
-}
-
 fn render_as(
     f: &mut fmt::Formatter<'_>,
     label: &str,
     file: &str,
     source: &str,
+    starts: &[usize],
     d: &Diagnostic,
 ) -> fmt::Result {
     let file = escape_control(file, false);
@@ -217,11 +236,9 @@ fn render_as(
     match &d.span {
         Some(span) => {
             let start = floor_char_boundary(source, span.start.min(source.len()));
-            let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = source[start..]
-                .find('\n')
-                .map_or(source.len(), |i| start + i);
-            let line_no = source[..start].matches('\n').count() + 1;
+            let line_no = starts.partition_point(|s| *s <= start).max(1);
+            let line_start = starts[line_no - 1];
+            let line_end = starts.get(line_no).map_or(source.len(), |next| next - 1);
             let col = source[line_start..start].chars().count() + 1;
             let text = &source[line_start..line_end];
             let end = floor_char_boundary(source, span.end.clamp(start, line_end.max(start)));
@@ -346,6 +363,25 @@ mod tests {
         assert_eq!(suggest("http.respones", kinds), Some("http.response"));
         assert_eq!(suggest("dns.query", kinds), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn thousands_of_problems_show_the_first_hundred_quickly() {
+        let source = "x = 1\n".repeat(200_000);
+        let diagnostics = (0..20_000)
+            .map(|i| Diagnostic::new("bad", Some(i * 60..i * 60 + 1)))
+            .collect();
+        let err = ScenarioError {
+            file: "s.toml".into(),
+            source,
+            diagnostics,
+        };
+        let text = err.to_string();
+        assert_eq!(text.matches("error: bad").count(), MAX_SHOWN);
+        assert!(text.contains("--> s.toml:1001:1"), "{text}");
+        assert!(
+            text.ends_with("error: 19900 more problems in s.toml not shown; fix these first\n")
+        );
     }
 
     #[test]
