@@ -596,19 +596,28 @@ pub fn escape_shortened(bytes: &[u8], max: usize) -> String {
 }
 
 /// Reads text with escapes into bytes: `\r`, `\n`, `\t`, `\0`, `\\`, `\"`,
-/// `\'` and `\xHH` (any byte, e.g. `\xff`); every other character stands
-/// for its UTF-8 bytes. The error says which character is wrong and what
-/// would be valid.
+/// `\'` and `\xHH` (any byte, e.g. `\xff`); every other ASCII character
+/// stands for itself. Characters outside ASCII are refused (see the error
+/// for why); the error says which character is wrong and what would be
+/// valid.
 pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(text.len());
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let mut chars = text.chars().enumerate();
+    while let Some((n, c)) = chars.next() {
+        let position = n + 1;
+        if !c.is_ascii() {
+            // TOML reads "\xff" in a double-quoted string as the character
+            // U+00FF (two bytes, c3 bf), not the byte ff: refusing every
+            // character outside ASCII makes that mistake impossible to miss.
+            return Err(format!(
+                "`{c}` (U+{:04X}) at character {position} is not ASCII: write bytes above 0x7f as escapes in a single-quoted string, e.g. 'ab\\xff' (in double quotes TOML turns \"\\xff\" into the character ÿ)",
+                c as u32
+            ));
+        }
         if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            out.push(c as u8);
             continue;
         }
-        let position = text[..i].chars().count() + 1;
         let Some((_, e)) = chars.next() else {
             return Err(format!(
                 "a lone `\\` ends the text (character {position}); write `\\\\` for a backslash"
@@ -697,8 +706,8 @@ mod tests {
     #[test]
     fn unescape_reads_the_documented_escapes() {
         assert_eq!(
-            unescape(r#"a\r\n\t\0\\\"\'\x81\xFFé"#).unwrap(),
-            b"a\r\n\t\0\\\"'\x81\xff\xc3\xa9".to_vec()
+            unescape(r#"a\r\n\t\0\\\"\'\x81\xFF"#).unwrap(),
+            b"a\r\n\t\0\\\"'\x81\xff".to_vec()
         );
         // Control characters already decoded by TOML pass through.
         assert_eq!(unescape("a\r\n").unwrap(), b"a\r\n".to_vec());
@@ -715,9 +724,11 @@ mod tests {
         assert!(e.contains("`\\xzz`"), "{e}");
         let e = unescape("ab\\").unwrap_err();
         assert!(e.contains("lone"), "{e}");
-        // A multi-byte character counts as one character.
-        let e = unescape("é\\x+1").unwrap_err();
-        assert!(e.contains("character 2"), "{e}");
+        // What TOML makes of "\xff" in double quotes is refused, not sent
+        // as two UTF-8 bytes.
+        let e = unescape("ab\u{ff}").unwrap_err();
+        assert!(e.contains("U+00FF) at character 3 is not ASCII"), "{e}");
+        assert!(e.contains("single-quoted"), "{e}");
     }
 
     #[test]
