@@ -12,11 +12,11 @@ pub mod stream;
 mod tcp;
 mod udp;
 
+pub use raw::{Piece, RawClient, RawClose, RawServer};
 pub use tcp::{
     BulkSender, ClientClose, IdleConnections, Reply, ServerClose, Sink, TcpClient, TcpEcho,
     TcpServer,
 };
-pub use raw::{Piece, RawClient, RawClose, RawServer};
 pub use udp::{UdpEcho, UdpSender};
 
 /// The byte stream bulk transfers carry, so a receiver can check that every

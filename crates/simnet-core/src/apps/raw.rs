@@ -202,7 +202,10 @@ impl Script {
             cx.emit(
                 received_event(
                     "raw.eof",
-                    format!("the peer closed after sending {} bytes", conn.received_total),
+                    format!(
+                        "the peer closed after sending {} bytes",
+                        conn.received_total
+                    ),
                     conn,
                 )
                 .on(sid),
@@ -514,13 +517,9 @@ impl App for RawServer {
             SocketEvent::Closed(sid, reason) => {
                 if let Some(conn) = self.conns.get(&sid) {
                     cx.emit(
-                        received_event(
-                            "raw.failed",
-                            format!("connection ended: {reason}"),
-                            conn,
-                        )
-                        .on(sid)
-                        .with("reason", reason.to_string()),
+                        received_event("raw.failed", format!("connection ended: {reason}"), conn)
+                            .on(sid)
+                            .with("reason", reason.to_string()),
                     );
                 }
                 let _ = cx.close(sid);
@@ -632,7 +631,9 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
             '"' => out.push(b'"'),
             '\'' => out.push(b'\''),
             'x' => {
-                let digits: String = (0..2).filter_map(|_| chars.next().map(|(_, d)| d)).collect();
+                let digits: String = (0..2)
+                    .filter_map(|_| chars.next().map(|(_, d)| d))
+                    .collect();
                 match u8::from_str_radix(&digits, 16) {
                     Ok(b) if digits.len() == 2 && digits.chars().all(|d| d.is_ascii_hexdigit()) => {
                         out.push(b)

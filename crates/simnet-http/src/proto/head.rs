@@ -288,7 +288,13 @@ enum FieldFault {
 fn first_field_fault(fields: &[u8]) -> Option<FieldFault> {
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     let is_value = |b: u8| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80;
-    let classify = |b: u8| if b == 0 { FieldFault::Nul } else { FieldFault::Other };
+    let classify = |b: u8| {
+        if b == 0 {
+            FieldFault::Nul
+        } else {
+            FieldFault::Other
+        }
+    };
     let mut i = 0;
     while i < fields.len() {
         // One field line: the end of the section, or a name.

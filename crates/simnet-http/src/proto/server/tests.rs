@@ -239,7 +239,9 @@ fn a_chunked_body_is_decoded_with_extensions_and_trailers_ignored() {
             "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
              5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 1\r\n\r\n"
         ),
-        ["request #0: POST /up HTTP/1.1 | Host: a | Transfer-Encoding: chunked | body \"hello world\""]
+        [
+            "request #0: POST /up HTTP/1.1 | Host: a | Transfer-Encoding: chunked | body \"hello world\""
+        ]
     );
     assert!(server.conn.wants_input());
 }
@@ -401,7 +403,12 @@ fn the_keep_alive_max_counts_down_and_the_last_response_closes() {
     };
     let mut server = Harness::new(config);
     // Four pipelined requests: the fourth is past the limit and never read.
-    assert_eq!(server.recv("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n".repeat(4)).len(), 3);
+    assert_eq!(
+        server
+            .recv("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n".repeat(4))
+            .len(),
+        3
+    );
     let mut announced = Vec::new();
     for index in 0..3 {
         server.respond(index, text(200, "hi"));
@@ -463,7 +470,10 @@ fn too_many_headers_are_refused_with_431() {
         max_headers: 2,
         ..Limits::default()
     };
-    let (event, sent) = refused(limits, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+    let (event, sent) = refused(
+        limits,
+        "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+    );
     assert_eq!(event, "bad request 431: more than 2 header fields");
     assert!(sent.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
 }
@@ -488,11 +498,15 @@ fn an_oversized_body_is_refused_with_413_before_it_arrives() {
         max_body_bytes: 10,
         ..Limits::default()
     };
-    let (event, sent) = refused(limits, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n");
+    let (event, sent) = refused(
+        limits,
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n",
+    );
     assert_eq!(event, "bad request 413: body longer than 10 bytes");
     assert!(sent.starts_with("HTTP/1.1 413 Content Too Large\r\n"));
 
-    let chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n5\r\n";
+    let chunked =
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n5\r\n";
     let (event, _) = refused(limits, chunked);
     assert_eq!(event, "bad request 413: body longer than 10 bytes");
 }
@@ -528,7 +542,10 @@ fn versions_that_are_not_1_x_are_refused_with_505() {
         "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
     ] {
         let (event, _) = refused(Limits::default(), input);
-        assert_eq!(event, "bad request 505: unsupported HTTP version", "{input}");
+        assert_eq!(
+            event, "bad request 505: unsupported HTTP version",
+            "{input}"
+        );
     }
 }
 
@@ -536,12 +553,18 @@ fn versions_that_are_not_1_x_are_refused_with_505() {
 fn the_host_field_is_checked_as_rfc_9112_asks() {
     // HTTP/1.0 did not have Host: a request without one is served.
     let mut server = Harness::new(unlimited());
-    assert_eq!(server.recv("GET / HTTP/1.0\r\n\r\n"), ["request #0: GET / HTTP/1.0"]);
+    assert_eq!(
+        server.recv("GET / HTTP/1.0\r\n\r\n"),
+        ["request #0: GET / HTTP/1.0"]
+    );
     // Empty (a target without an authority), a port, an IP literal.
     for host in ["", "example.test:8080", "[::1]:80", "10.0.0.2"] {
         let mut server = Harness::new(unlimited());
         let events = server.recv(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
-        assert!(events[0].starts_with("request #0"), "Host: {host}: {events:?}");
+        assert!(
+            events[0].starts_with("request #0"),
+            "Host: {host}: {events:?}"
+        );
     }
 }
 
@@ -559,7 +582,10 @@ fn malformed_requests_are_refused_with_400() {
             "GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n",
             "invalid header name",
         ),
-        ("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", "invalid token in start line"),
+        (
+            "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            "invalid token in start line",
+        ),
         ("GET / HTXP/1.1\r\n\r\n", "invalid HTTP version"),
         ("GET /\r\n\r\n", "invalid token in start line"),
         (
@@ -594,7 +620,10 @@ fn malformed_requests_are_refused_with_400() {
             "GET /a HTTP/1.1 x\r\nHost: a\r\n\r\n",
             "request line is not `method target version` (e.g. `GET /index.html HTTP/1.1`); a space in the target?",
         ),
-        ("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n", "NUL byte in the request line"),
+        (
+            "GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "NUL byte in the request line",
+        ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n",
             "NUL byte in a header field",
@@ -848,8 +877,14 @@ fn an_accepted_upgrade_hands_over_the_bytes_that_follow() {
     assert_eq!(server.conn.take_upgraded_bytes(), b"\x01frame-one");
 
     // Later bytes are not HTTP any more: no events, no errors, no timers.
-    assert_eq!(server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), Vec::<String>::new());
-    assert_eq!(server.conn.take_upgraded_bytes(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        server.conn.take_upgraded_bytes(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    );
     assert_eq!(server.conn.poll_timeout(), None);
     assert_eq!(server.eof(), ["peer closed"]);
     assert!(
@@ -861,7 +896,9 @@ fn an_accepted_upgrade_hands_over_the_bytes_that_follow() {
 #[test]
 fn a_refused_upgrade_carries_on_as_http() {
     let mut server = Harness::new(unlimited());
-    let events = server.recv(format!("{UPGRADE_REQUEST}GET /next HTTP/1.1\r\nHost: a\r\n\r\n"));
+    let events = server.recv(format!(
+        "{UPGRADE_REQUEST}GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    ));
     assert_eq!(events.len(), 1, "reading waits for the decision");
     assert_eq!(
         server.respond(0, text(200, "hi")),
@@ -889,7 +926,9 @@ fn http_1_0_cannot_upgrade() {
 #[test]
 fn an_upgrade_must_wait_for_earlier_responses() {
     let mut server = Harness::new(unlimited());
-    server.recv(format!("GET /first HTTP/1.1\r\nHost: a\r\n\r\n{UPGRADE_REQUEST}"));
+    server.recv(format!(
+        "GET /first HTTP/1.1\r\nHost: a\r\n\r\n{UPGRADE_REQUEST}"
+    ));
     assert_eq!(
         server.accept(1, &[]),
         Err(SendError::EarlierResponsesPending(RequestId::new(1)))
