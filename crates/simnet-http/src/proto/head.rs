@@ -173,7 +173,7 @@ pub(crate) fn parse_response(
             });
         }
         Ok(_) => return Ok(None),
-        Err(error) => return Err(head_error(error, max_headers)),
+        Err(error) => return response_head_error(window, error, max_headers),
     };
 
     let (Some(minor), Some(status)) = (response.version, response.code) else {
@@ -209,6 +209,41 @@ fn head_error(error: httparse::Error, max_headers: usize) -> ProtocolError {
         httparse::Error::Token => ProtocolError::Malformed("invalid token in start line"),
         httparse::Error::Version => ProtocolError::Malformed("invalid HTTP version"),
     }
+}
+
+/// Explains why httparse refused a response head where its error kinds
+/// would mislead: bytes that do not start like `HTTP/` are not an HTTP
+/// response at all (an SSH banner, TLS, garbage), and a well-formed
+/// version other than 1.x is unsupported rather than invalid.
+///
+/// As for requests, the answer must not depend on how the input was split:
+/// the prefix check looks only at bytes up to the one httparse stopped at,
+/// and a version is judged once its status line is complete (until then,
+/// `Ok(None)`: wait, within the head's size limit).
+fn response_head_error(
+    window: &[u8],
+    error: httparse::Error,
+    max_headers: usize,
+) -> Result<Option<ResponseHead>, ProtocolError> {
+    let start = &window[..window.len().min(5)];
+    if !b"HTTP/".starts_with(start) {
+        return Err(ProtocolError::Malformed(
+            "not an HTTP response: it does not start with `HTTP/`",
+        ));
+    }
+    if error == httparse::Error::Version {
+        let Some(end) = window.iter().position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        let version = window[..end]
+            .split(|&b| b == b' ')
+            .next()
+            .unwrap_or_default();
+        if names_an_http_version(version) {
+            return Err(ProtocolError::UnsupportedVersion);
+        }
+    }
+    Err(head_error(error, max_headers))
 }
 
 /// Explains why httparse refused a request head, more precisely than its
@@ -434,6 +469,34 @@ mod tests {
         );
         assert_eq!(
             parse_request(b"GET / HTXP/1.1\r\n\r\n", LIMITS),
+            Err(ProtocolError::Malformed("invalid HTTP version"))
+        );
+    }
+
+    #[test]
+    fn a_response_that_is_not_http_or_not_1_x_says_so() {
+        let not_http = Err(ProtocolError::Malformed(
+            "not an HTTP response: it does not start with `HTTP/`",
+        ));
+        for input in [
+            &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
+            b"\x16\x03\x01",
+            b"HTX",
+            b"\0",
+        ] {
+            assert_eq!(parse_response(input, 100, 4), not_http, "{input:?}");
+        }
+        // Every prefix of a version line that is not 1.x waits for the line.
+        let http2 = b"HTTP/2.0 200 OK\r\n\r\n";
+        for end in 1..=8 {
+            assert_eq!(parse_response(&http2[..end], 100, 4), Ok(None), "{end}");
+        }
+        assert_eq!(
+            parse_response(http2, 100, 4),
+            Err(ProtocolError::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/x.y 200 OK\r\n\r\n", 100, 4),
             Err(ProtocolError::Malformed("invalid HTTP version"))
         );
     }
