@@ -133,7 +133,7 @@ pub fn register(r: &mut AppRegistry) {
 }
 
 /// The parameters that say what a raw peer writes and when it closes.
-const RAW_SCRIPT_PARAMS: [ParamDoc; 4] = [
+const RAW_SCRIPT_PARAMS: [ParamDoc; 5] = [
     ParamDoc {
         key: "text",
         doc: "one piece written at once, as text with escapes: \\r \\n \\t \\0 \\\\ \\xHH (any byte, e.g. \\xff); write it in single quotes, 'GET / HTTP/1.1\\r\\n\\r\\n', so TOML leaves the escapes alone",
@@ -150,6 +150,10 @@ const RAW_SCRIPT_PARAMS: [ParamDoc; 4] = [
         key: "close",
         doc: "on-eof (close when the peer does) | after-send (close once every piece is written) | shutdown-after-send (half-close, keep reading) | abort-after-send (RST) | never (default on-eof)",
     },
+    ParamDoc {
+        key: "nagle",
+        doc: "keep Nagle's algorithm on, so small pieces may wait for an ACK and leave together (default false: every piece leaves when it is written)",
+    },
 ];
 
 const RAW_CLIENT_PARAMS: &[ParamDoc] = &{
@@ -163,6 +167,7 @@ const RAW_CLIENT_PARAMS: &[ParamDoc] = &{
         script[1],
         script[2],
         script[3],
+        script[4],
     ]
 };
 
@@ -177,6 +182,7 @@ const RAW_SERVER_PARAMS: &[ParamDoc] = &{
         script[1],
         script[2],
         script[3],
+        script[4],
     ]
 };
 
@@ -196,31 +202,38 @@ struct PieceDoc {
 const MAX_SCRIPT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The bytes of a piece written as `text` (with escapes) or `hex`, or an
-/// error naming `key` and what is wrong.
+/// error naming `key` and what is wrong. `what` names the piece in a
+/// `send` list (`"`send` piece 2"`), and is empty for a lone `text` or `hex`.
 fn piece_bytes(
     key: &str,
     what: &str,
     text: Option<&str>,
     hex: Option<&str>,
 ) -> Result<Vec<u8>, ParamError> {
+    let prefix = if what.is_empty() {
+        String::new()
+    } else {
+        format!("{what}: ")
+    };
     match (text, hex) {
         (Some(_), Some(_)) => Err(ParamError::at(
             key,
             format!("{what} has both `text` and `hex`; give one"),
         )),
         (Some(t), None) => {
-            raw::unescape(t).map_err(|e| ParamError::at(key, format!("{what}: `text`: {e}")))
+            raw::unescape(t).map_err(|e| ParamError::at(key, format!("{prefix}`text`: {e}")))
         }
         (None, Some(h)) => {
-            raw::parse_hex(h).map_err(|e| ParamError::at(key, format!("{what}: `hex`: {e}")))
+            raw::parse_hex(h).map_err(|e| ParamError::at(key, format!("{prefix}`hex`: {e}")))
         }
         (None, None) => Err(ParamError::at(key, format!("{what} needs `text` or `hex`"))
             .help("e.g. { after = \"10ms\", text = 'ping\\r\\n' } or { hex = \"81 85\" }")),
     }
 }
 
-/// Reads what a raw peer writes (`text`, `hex` or `send`) and how it closes.
-fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose), ParamError> {
+/// Reads what a raw peer writes (`text`, `hex` or `send`), how it closes,
+/// and whether Nagle's algorithm stays on.
+fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose, bool), ParamError> {
     let text = p.string("text")?;
     let hex = p.string("hex")?;
     let send: Option<Vec<PieceDoc>> = p.deserialize("send")?;
@@ -245,11 +258,18 @@ fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose), ParamError> 
                 let bytes = piece_bytes("send", &what, doc.text.as_deref(), doc.hex.as_deref())?;
                 let repeat = doc.repeat.unwrap_or(1);
                 let total = (bytes.len() as u64).saturating_mul(repeat);
-                if repeat == 0 || total > MAX_SCRIPT_BYTES {
+                if repeat == 0 {
+                    return Err(ParamError::at(
+                        "send",
+                        format!("{what}: `repeat` must be at least 1"),
+                    )
+                    .help("e.g. { text = 'a', repeat = 9000 } for a 9000-byte run"));
+                }
+                if total > MAX_SCRIPT_BYTES {
                     return Err(ParamError::at(
                         "send",
                         format!(
-                            "{what}: `repeat` = {repeat} makes {total} bytes; a piece holds 1 to {MAX_SCRIPT_BYTES} bytes (16 MiB)"
+                            "{what}: `repeat` = {repeat} makes {total} bytes, more than the {MAX_SCRIPT_BYTES} bytes (16 MiB) a script may hold"
                         ),
                     )
                     .help("e.g. { text = 'a', repeat = 9000 } for a 9000-byte run"));
@@ -258,7 +278,7 @@ fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose), ParamError> 
                 if written > MAX_SCRIPT_BYTES {
                     return Err(ParamError::at(
                         "send",
-                        format!("the pieces up to {what} hold {written} bytes; a script holds at most {MAX_SCRIPT_BYTES} bytes (16 MiB)"),
+                        format!("the pieces up to {what} hold {written} bytes, more than the {MAX_SCRIPT_BYTES} bytes (16 MiB) a script may hold"),
                     ));
                 }
                 Ok(Piece::after(after, bytes.repeat(repeat as usize)))
@@ -268,7 +288,7 @@ fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose), ParamError> 
             let key = if text.is_some() { "text" } else { "hex" };
             vec![Piece::now(piece_bytes(
                 key,
-                &format!("`{key}`"),
+                "",
                 text.as_deref(),
                 hex.as_deref(),
             )?)]
@@ -291,23 +311,26 @@ fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose), ParamError> 
         Some("abort-after-send") => RawClose::AbortAfterSend,
         Some(_) => RawClose::Never,
     };
-    Ok((pieces, close))
+    let nagle = p.bool("nagle")?.unwrap_or(false);
+    Ok((pieces, close, nagle))
 }
 
 fn build_raw_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let remote = p.endpoint("connect")?;
     let remote = p.require("connect", remote)?;
-    let (pieces, close) = raw_script(p)?;
+    let (pieces, close, nagle) = raw_script(p)?;
     Ok(factory(move || {
-        RawClient::new(remote, pieces.clone(), close)
+        RawClient::new(remote, pieces.clone(), close).nagle(nagle)
     }))
 }
 
 fn build_raw_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.port("port")?;
     let port = p.require("port", port)?;
-    let (pieces, close) = raw_script(p)?;
-    Ok(factory(move || RawServer::new(port, pieces.clone(), close)))
+    let (pieces, close, nagle) = raw_script(p)?;
+    Ok(factory(move || {
+        RawServer::new(port, pieces.clone(), close).nagle(nagle)
+    }))
 }
 
 fn backlog(p: &mut Params<'_>) -> Result<Option<usize>, ParamError> {

@@ -102,6 +102,9 @@ struct RawConn {
 struct Script {
     pieces: Vec<Piece>,
     close: RawClose,
+    /// Nagle's algorithm stays on (off by default, so that each piece
+    /// leaves when it is written rather than waiting for an ACK).
+    nagle: bool,
 }
 
 /// What the caller must do with a connection after a script step.
@@ -328,10 +331,21 @@ impl RawClient {
     pub fn new(remote: SocketAddrV4, pieces: Vec<Piece>, close: RawClose) -> RawClient {
         RawClient {
             remote,
-            script: Script { pieces, close },
+            script: Script {
+                pieces,
+                close,
+                nagle: false,
+            },
             conn: None,
             received: Vec::new(),
         }
+    }
+
+    /// Keeps Nagle's algorithm on (it is off by default, so that every
+    /// piece leaves at its own time instead of waiting for an ACK).
+    pub fn nagle(mut self, enabled: bool) -> RawClient {
+        self.script.nagle = enabled;
+        self
     }
 
     /// Forgets the connection once it is closed, keeping what it received.
@@ -349,7 +363,12 @@ impl App for RawClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         self.conn = None;
         match cx.connect(self.remote) {
-            Ok(sid) => self.conn = Some((sid, RawConn::default())),
+            Ok(sid) => {
+                if !self.script.nagle {
+                    let _ = cx.set_nagle(sid, false);
+                }
+                self.conn = Some((sid, RawConn::default()));
+            }
             Err(e) => cx.emit(AppEvent::new(
                 "raw.connect-failed",
                 format!("connect({}) failed: {e}", self.remote),
@@ -440,11 +459,22 @@ impl RawServer {
     pub fn new(port: u16, pieces: Vec<Piece>, close: RawClose) -> RawServer {
         RawServer {
             port,
-            script: Script { pieces, close },
+            script: Script {
+                pieces,
+                close,
+                nagle: false,
+            },
             conns: BTreeMap::new(),
             timers: BTreeMap::new(),
             accepted: 0,
         }
+    }
+
+    /// Keeps Nagle's algorithm on (it is off by default, so that every
+    /// piece leaves at its own time instead of waiting for an ACK).
+    pub fn nagle(mut self, enabled: bool) -> RawServer {
+        self.script.nagle = enabled;
+        self
     }
 
     /// Applies a step's outcome to connection `sid` and remembers its timer.
@@ -483,6 +513,9 @@ impl App for RawServer {
             SocketEvent::Incoming { port } => {
                 while let Some(sid) = cx.accept(port) {
                     self.accepted += 1;
+                    if !self.script.nagle {
+                        let _ = cx.set_nagle(sid, false);
+                    }
                     cx.emit(
                         AppEvent::new("raw.accepted", format!("accepted connection on :{port}"))
                             .on(sid),
