@@ -28,9 +28,15 @@ use std::net::SocketAddrV4;
 pub const KEEP_RECEIVED_BYTES: usize = 64 * 1024;
 
 /// How many bytes of a piece or a read are shown in one event's summary
-/// line (the `data` field of `raw.eof` is not shortened below
-/// [`KEEP_RECEIVED_BYTES`]).
+/// line.
 const SHOWN_BYTES: usize = 200;
+
+/// How many bytes of one piece or one read the `data` field of a
+/// `raw.sent` or `raw.received` event shows (then `…` and the count left
+/// out): enough for any message a test checks, and a 16 MiB piece or a
+/// bulk stream does not copy itself into the trace. `raw.eof` and
+/// `raw.failed` show everything kept, up to [`KEEP_RECEIVED_BYTES`].
+const EVENT_DATA_BYTES: usize = 1024;
 
 /// One write of a raw peer's script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +142,7 @@ impl Script {
                 .on(sid)
                 .with("piece", conn.next_piece as u64)
                 .with("bytes", piece.bytes.len() as u64)
-                .with("data", escape(&piece.bytes)),
+                .with("data", escape_shortened(&piece.bytes, EVENT_DATA_BYTES)),
             );
             conn.unsent.extend_from_slice(&piece.bytes);
             flush(cx, sid, &mut conn.unsent);
@@ -197,7 +203,7 @@ impl Script {
                 )
                 .on(sid)
                 .with("bytes", input.data.len() as u64)
-                .with("data", escape_shortened(&input.data, KEEP_RECEIVED_BYTES)),
+                .with("data", escape_shortened(&input.data, EVENT_DATA_BYTES)),
             );
         }
         if input.eof && !conn.eof {
@@ -269,7 +275,7 @@ impl Script {
                     )
                     .on(sid)
                     .with("bytes", bytes.len() as u64)
-                    .with("data", escape(&bytes)),
+                    .with("data", escape_shortened(&bytes, EVENT_DATA_BYTES)),
                 );
                 conn.unsent.extend_from_slice(&bytes);
                 flush(cx, sid, &mut conn.unsent);
@@ -322,8 +328,8 @@ pub struct RawClient {
     remote: SocketAddrV4,
     script: Script,
     conn: Option<(SocketId, RawConn)>,
-    /// Every byte received (up to [`KEEP_RECEIVED_BYTES`]), for tests.
-    pub received: Vec<u8>,
+    /// What the last connection received, once it is over.
+    last_received: Vec<u8>,
 }
 
 impl RawClient {
@@ -337,7 +343,7 @@ impl RawClient {
                 nagle: false,
             },
             conn: None,
-            received: Vec::new(),
+            last_received: Vec::new(),
         }
     }
 
@@ -348,13 +354,21 @@ impl RawClient {
         self
     }
 
+    /// The bytes received on the current (or else the last) connection, up
+    /// to [`KEEP_RECEIVED_BYTES`].
+    pub fn received(&self) -> &[u8] {
+        match &self.conn {
+            Some((_, conn)) => &conn.received,
+            None => &self.last_received,
+        }
+    }
+
     /// Forgets the connection once it is closed, keeping what it received.
     fn step(&mut self, step: Step) {
-        if let Some((_, conn)) = &self.conn {
-            self.received.clone_from(&conn.received);
-        }
-        if step == Step::Gone {
-            self.conn = None;
+        if step == Step::Gone
+            && let Some((_, conn)) = self.conn.take()
+        {
+            self.last_received = conn.received;
         }
     }
 }
