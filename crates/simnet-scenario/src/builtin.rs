@@ -8,6 +8,7 @@ use simnet_core::apps::{
     BulkSender, ClientClose, Reply, ServerClose, Sink, TcpClient, TcpServer, UdpEcho, UdpSender,
     filler,
 };
+use simnet_core::apps::{Piece, RawClient, RawClose, RawServer, raw};
 use simnet_core::{Protocol, SimDuration};
 
 /// What `tcp-echo` and `tcp-server` do with timeline commands (`TcpServer::on_command`).
@@ -56,6 +57,14 @@ pub(crate) const EVENT_KINDS: &[&str] = &[
     "tcp.reply",
     "udp.bind-failed",
     "udp.echo",
+    "raw.accepted",
+    "raw.connect-failed",
+    "raw.connected",
+    "raw.eof",
+    "raw.failed",
+    "raw.listen-failed",
+    "raw.received",
+    "raw.sent",
 ];
 
 /// The fields of [`EVENT_KINDS`].
@@ -63,6 +72,9 @@ pub(crate) const EVENT_FIELDS: &[&str] = &[
     "bytes",
     "bytes_read",
     "connection",
+    "data",
+    "first_line",
+    "piece",
     "duplicate",
     "duration",
     "latency",
@@ -72,7 +84,7 @@ pub(crate) const EVENT_FIELDS: &[&str] = &[
 ];
 
 /// Registers `tcp-echo`, `tcp-server`, `tcp-client`, `bulk-send`, `sink`,
-/// `udp-send` and `udp-echo`.
+/// `udp-send`, `udp-echo`, `raw-client` and `raw-server`.
 pub fn register(r: &mut AppRegistry) {
     r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "duration"]);
     r.register(AppKind {
@@ -208,6 +220,268 @@ pub fn register(r: &mut AppRegistry) {
         }),
         build: build_udp_echo,
     });
+    r.register(AppKind {
+        name: "raw-client",
+        summary: "Connects and writes exact bytes (text with escapes or hex) in timed pieces; reports every byte it receives.",
+        params: RAW_CLIENT_PARAMS,
+        commands: RAW_COMMANDS,
+        listens: None,
+        build: build_raw_client,
+    });
+    r.register(AppKind {
+        name: "raw-server",
+        summary: "Accepts connections and writes exact bytes in timed pieces on each; reports every byte it receives.",
+        params: RAW_SERVER_PARAMS,
+        commands: RAW_SERVER_COMMANDS,
+        listens: Some(ListenPort { key: "port", default: None, protocol: Protocol::Tcp }),
+        build: build_raw_server,
+    });
+}
+
+/// What `raw-client` does with timeline commands (`RawClient::on_command`).
+const RAW_COMMANDS: &[CommandDoc] = &[
+    CommandDoc {
+        verb: "send",
+        doc: "write `data` (text with the same escapes as `text`) on the open connection",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "close the connection now",
+    },
+    CommandDoc {
+        verb: "abort",
+        doc: "abort the connection with a RST",
+    },
+    CommandDoc {
+        verb: "shutdown",
+        doc: "half-close: send FIN, keep reading",
+    },
+];
+
+/// What `raw-server` does with timeline commands (`RawServer::on_command`):
+/// the client's commands on every open connection, and `stop`.
+const RAW_SERVER_COMMANDS: &[CommandDoc] = &[
+    CommandDoc {
+        verb: "send",
+        doc: "write `data` (text with the same escapes as `text`) on every open connection",
+    },
+    CommandDoc {
+        verb: "close",
+        doc: "close every open connection now",
+    },
+    CommandDoc {
+        verb: "abort",
+        doc: "abort every open connection with a RST",
+    },
+    CommandDoc {
+        verb: "shutdown",
+        doc: "half-close every open connection: send FIN, keep reading",
+    },
+    CommandDoc {
+        verb: "stop",
+        doc: "stop listening; open connections carry on",
+    },
+];
+
+/// The parameters that say what a raw peer writes and when it closes.
+const RAW_SCRIPT_PARAMS: [ParamDoc; 5] = [
+    ParamDoc {
+        key: "text",
+        doc: "one piece written at once, as text with escapes: \\r \\n \\t \\0 \\\\ \\xHH (any byte, e.g. \\xff); write it in single quotes, 'GET / HTTP/1.1\\r\\n\\r\\n', so TOML leaves the escapes alone",
+    },
+    ParamDoc {
+        key: "hex",
+        doc: "one piece written at once, as hex byte pairs, spaces allowed: \"81 85 37 fa 21 3d\"",
+    },
+    ParamDoc {
+        key: "send",
+        doc: "pieces written one after another: a list of { after = \"20ms\", text = '...' } or { after = \"20ms\", hex = \"...\" }; `after` is the delay since the previous piece (the first: since the connection opened), default \"0s\"; `repeat = 9000` writes the piece's bytes that many times in one go (at most 16 MiB in all); use at most one of `text`, `hex`, `send`",
+    },
+    ParamDoc {
+        key: "close",
+        doc: "on-eof (close when the peer does) | after-send (close once every piece is written) | shutdown-after-send (half-close, keep reading) | abort-after-send (RST) | never (default on-eof)",
+    },
+    ParamDoc {
+        key: "nagle",
+        doc: "keep Nagle's algorithm on, so small pieces may wait for an ACK and leave together (default false: every piece leaves when it is written)",
+    },
+];
+
+const RAW_CLIENT_PARAMS: &[ParamDoc] = &{
+    let script = RAW_SCRIPT_PARAMS;
+    [
+        ParamDoc {
+            key: "connect",
+            doc: "host:port to connect to (required)",
+        },
+        script[0],
+        script[1],
+        script[2],
+        script[3],
+        script[4],
+    ]
+};
+
+const RAW_SERVER_PARAMS: &[ParamDoc] = &{
+    let script = RAW_SCRIPT_PARAMS;
+    [
+        ParamDoc {
+            key: "port",
+            doc: "port to listen on (required)",
+        },
+        script[0],
+        script[1],
+        script[2],
+        script[3],
+        script[4],
+    ]
+};
+
+/// One entry of a raw peer's `send` list.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PieceDoc {
+    after: Option<String>,
+    text: Option<String>,
+    hex: Option<String>,
+    repeat: Option<u64>,
+}
+
+/// The most bytes a raw peer's script may hold: far more than any
+/// malformed message needs, and little enough that a typo in `repeat`
+/// cannot exhaust memory while the scenario loads.
+const MAX_SCRIPT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The bytes of a piece written as `text` (with escapes) or `hex`, or an
+/// error naming `key` and what is wrong. `what` names the piece in a
+/// `send` list (`"`send` piece 2"`), and is empty for a lone `text` or `hex`.
+fn piece_bytes(
+    key: &str,
+    what: &str,
+    text: Option<&str>,
+    hex: Option<&str>,
+) -> Result<Vec<u8>, ParamError> {
+    let prefix = if what.is_empty() {
+        String::new()
+    } else {
+        format!("{what}: ")
+    };
+    match (text, hex) {
+        (Some(_), Some(_)) => Err(ParamError::at(
+            key,
+            format!("{what} has both `text` and `hex`; give one"),
+        )),
+        (Some(t), None) => {
+            raw::unescape(t).map_err(|e| ParamError::at(key, format!("{prefix}`text`: {e}")))
+        }
+        (None, Some(h)) => {
+            raw::parse_hex(h).map_err(|e| ParamError::at(key, format!("{prefix}`hex`: {e}")))
+        }
+        (None, None) => Err(ParamError::at(key, format!("{what} needs `text` or `hex`"))
+            .help("e.g. { after = \"10ms\", text = 'ping\\r\\n' } or { hex = \"81 85\" }")),
+    }
+}
+
+/// Reads what a raw peer writes (`text`, `hex` or `send`), how it closes,
+/// and whether Nagle's algorithm stays on.
+fn raw_script(p: &mut Params<'_>) -> Result<(Vec<Piece>, RawClose, bool), ParamError> {
+    let text = p.string("text")?;
+    let hex = p.string("hex")?;
+    let send: Option<Vec<PieceDoc>> = p.deserialize("send")?;
+    let given = [text.is_some(), hex.is_some(), send.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        let key = if send.is_some() { "send" } else { "hex" };
+        return Err(ParamError::at(key, "give only one of `text`, `hex` and `send`")
+            .help("several pieces go in `send = [{ text = '...' }, { after = \"10ms\", hex = \"...\" }]`"));
+    }
+    let mut written = 0u64;
+    let pieces = match send {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| {
+                let what = format!("`send` piece {}", i + 1);
+                let after = match &doc.after {
+                    None => SimDuration::ZERO,
+                    Some(a) => crate::units::parse_duration(a)
+                        .map_err(|e| ParamError::at("send", format!("{what}: `after`: {e}")))?,
+                };
+                let bytes = piece_bytes("send", &what, doc.text.as_deref(), doc.hex.as_deref())?;
+                let repeat = doc.repeat.unwrap_or(1);
+                let total = (bytes.len() as u64).saturating_mul(repeat);
+                if repeat == 0 {
+                    return Err(ParamError::at(
+                        "send",
+                        format!("{what}: `repeat` must be at least 1"),
+                    )
+                    .help("e.g. { text = 'a', repeat = 9000 } for a 9000-byte run"));
+                }
+                if total > MAX_SCRIPT_BYTES {
+                    return Err(ParamError::at(
+                        "send",
+                        format!(
+                            "{what}: `repeat` = {repeat} makes {total} bytes, more than the {MAX_SCRIPT_BYTES} bytes (16 MiB) a script may hold"
+                        ),
+                    )
+                    .help("e.g. { text = 'a', repeat = 9000 } for a 9000-byte run"));
+                }
+                written += total;
+                if written > MAX_SCRIPT_BYTES {
+                    return Err(ParamError::at(
+                        "send",
+                        format!("the pieces up to {what} hold {written} bytes, more than the {MAX_SCRIPT_BYTES} bytes (16 MiB) a script may hold"),
+                    ));
+                }
+                Ok(Piece::after(after, bytes.repeat(repeat as usize)))
+            })
+            .collect::<Result<Vec<_>, ParamError>>()?,
+        None if text.is_some() || hex.is_some() => {
+            let key = if text.is_some() { "text" } else { "hex" };
+            vec![Piece::now(piece_bytes(
+                key,
+                "",
+                text.as_deref(),
+                hex.as_deref(),
+            )?)]
+        }
+        None => Vec::new(),
+    };
+    let close = match p.choice(
+        "close",
+        &[
+            "on-eof",
+            "after-send",
+            "shutdown-after-send",
+            "abort-after-send",
+            "never",
+        ],
+    )? {
+        None | Some("on-eof") => RawClose::OnEof,
+        Some("after-send") => RawClose::AfterSend,
+        Some("shutdown-after-send") => RawClose::ShutdownAfterSend,
+        Some("abort-after-send") => RawClose::AbortAfterSend,
+        Some(_) => RawClose::Never,
+    };
+    let nagle = p.bool("nagle")?.unwrap_or(false);
+    Ok((pieces, close, nagle))
+}
+
+fn build_raw_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let remote = p.endpoint("connect")?;
+    let remote = p.require("connect", remote)?;
+    let (pieces, close, nagle) = raw_script(p)?;
+    Ok(factory(move || {
+        RawClient::new(remote, pieces.clone(), close).nagle(nagle)
+    }))
+}
+
+fn build_raw_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?;
+    let port = p.require("port", port)?;
+    let (pieces, close, nagle) = raw_script(p)?;
+    Ok(factory(move || {
+        RawServer::new(port, pieces.clone(), close).nagle(nagle)
+    }))
 }
 
 fn backlog(p: &mut Params<'_>) -> Result<Option<usize>, ParamError> {

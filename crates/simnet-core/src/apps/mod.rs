@@ -3,13 +3,16 @@
 //! These are the programs the TCP and UDP scenarios need: an echo/response
 //! server whose closing behaviour is a parameter, a client that connects,
 //! sends, waits for a reply and closes in one of several ways, a bulk sender
-//! and a (possibly slow) sink, and a UDP sender and echo. HTTP and WebSocket
-//! applications live in their own crates.
+//! and a (possibly slow) sink, a UDP sender and echo, and a raw client and
+//! server that send exact bytes to test how other programs answer broken
+//! input. HTTP and WebSocket applications live in their own crates.
 
+pub mod raw;
 pub mod stream;
 mod tcp;
 mod udp;
 
+pub use raw::{Piece, RawClient, RawClose, RawServer};
 pub use tcp::{
     BulkSender, ClientClose, IdleConnections, Reply, ServerClose, Sink, TcpClient, TcpEcho,
     TcpServer,

@@ -411,6 +411,10 @@ impl HttpClient {
     }
 
     fn handle_events(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        // A malformed response ends the connection (`Error`, then
+        // `ConnectionClosed`): the requests it loses are reported with what
+        // was malformed, not as if the server had simply closed.
+        let mut malformed: Option<String> = None;
         // Until the events run out or the connection is gone (closed by
         // `ConnectionClosed`).
         while let Some(event) = self
@@ -432,13 +436,19 @@ impl HttpClient {
                         .map(|(_, p, _)| (*p, true));
                     let unsent = conn.waiting.iter().map(|p| (*p, false));
                     let lost: Vec<(Pending, bool)> = sent.chain(unsent).collect();
-                    self.lose(cx, sid, lost, "the server closed the connection");
+                    let why = match &malformed {
+                        Some(reason) => format!("malformed response: {reason}"),
+                        None => "the server closed the connection".to_string(),
+                    };
+                    self.lose(cx, sid, lost, &why);
                 }
                 ClientEvent::Error { reason } => {
                     cx.emit(
                         AppEvent::new("http.error", format!("malformed response: {reason}"))
-                            .on(sid),
+                            .on(sid)
+                            .with("malformed", reason.clone()),
                     );
+                    malformed = Some(reason);
                 }
                 ClientEvent::ResponseHead { .. }
                 | ClientEvent::BodyChunk { .. }
@@ -543,7 +553,8 @@ impl HttpClient {
                         .on(sid)
                         .with("index", p.index)
                         .with("attempts", u64::from(p.attempts))
-                        .with("sent", written),
+                        .with("sent", written)
+                        .with("reason", why.clone()),
                 );
                 self.after_completion(cx);
                 continue;

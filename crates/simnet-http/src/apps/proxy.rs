@@ -298,6 +298,9 @@ impl HttpProxy {
             u.proto.handle_eof(cx.now());
         }
         let mut done = false;
+        // What was wrong with the upstream's answer, if it was malformed:
+        // the 502 says so rather than that the upstream simply closed.
+        let mut malformed: Option<String> = None;
         while let Some(event) = self
             .upstreams
             .get_mut(&up)
@@ -312,23 +315,25 @@ impl HttpProxy {
                     }
                     done = true;
                 }
+                ClientEvent::Error { reason } => malformed = Some(reason),
                 ClientEvent::ConnectionClosed { unanswered } if !unanswered.is_empty() => {
                     if let Some((client, id)) =
                         self.upstreams.get_mut(&up).and_then(|u| u.carrying.take())
                     {
+                        let why = match &malformed {
+                            Some(reason) => format!("malformed upstream response: {reason}"),
+                            None => "upstream closed before answering".to_string(),
+                        };
                         cx.emit(
-                            AppEvent::new(
-                                "http.proxy-error",
-                                "upstream closed before answering: 502",
-                            )
-                            .on(client),
+                            AppEvent::new("http.proxy-error", format!("{why}: 502"))
+                                .on(client)
+                                .with("reason", why.clone()),
                         );
-                        self.answer(
-                            cx,
-                            client,
-                            id,
-                            Response::new(502).with_body(b"upstream closed\n".to_vec()),
-                        );
+                        let body = match &malformed {
+                            Some(_) => format!("{why}\n").into_bytes(),
+                            None => b"upstream closed\n".to_vec(),
+                        };
+                        self.answer(cx, client, id, Response::new(502).with_body(body));
                     }
                 }
                 _ => {}

@@ -137,10 +137,7 @@ pub(crate) fn parse_request(
             });
         }
         Ok(_) => return Ok(None),
-        Err(httparse::Error::Version) if names_an_http_version(request_line) => {
-            return Err(ProtocolError::UnsupportedVersion);
-        }
-        Err(error) => return Err(head_error(error, limits.max_headers)),
+        Err(error) => return Err(request_head_error(window, request_line, error, limits)),
     };
 
     let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
@@ -176,7 +173,7 @@ pub(crate) fn parse_response(
             });
         }
         Ok(_) => return Ok(None),
-        Err(error) => return Err(head_error(error, max_headers)),
+        Err(error) => return response_head_error(window, error, max_headers),
     };
 
     let (Some(minor), Some(status)) = (response.version, response.code) else {
@@ -212,6 +209,159 @@ fn head_error(error: httparse::Error, max_headers: usize) -> ProtocolError {
         httparse::Error::Token => ProtocolError::Malformed("invalid token in start line"),
         httparse::Error::Version => ProtocolError::Malformed("invalid HTTP version"),
     }
+}
+
+/// Explains why httparse refused a response head where its error kinds
+/// would mislead: bytes that do not start like `HTTP/` are not an HTTP
+/// response at all (an SSH banner, TLS, garbage), and a well-formed
+/// version other than 1.x is unsupported rather than invalid.
+///
+/// As for requests, the answer must not depend on how the input was split:
+/// the prefix check looks only at bytes up to the one httparse stopped at,
+/// and a version is judged once its status line is complete (until then,
+/// `Ok(None)`: wait, within the head's size limit).
+fn response_head_error(
+    window: &[u8],
+    error: httparse::Error,
+    max_headers: usize,
+) -> Result<Option<ResponseHead>, ProtocolError> {
+    let start = &window[..window.len().min(5)];
+    if !b"HTTP/".starts_with(start) {
+        return Err(ProtocolError::Malformed(
+            "not an HTTP response: it does not start with `HTTP/`",
+        ));
+    }
+    if error == httparse::Error::Version {
+        let Some(end) = window.iter().position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        let version = window[..end]
+            .split(|&b| b == b' ')
+            .next()
+            .unwrap_or_default();
+        if names_an_http_version(version) {
+            return Err(ProtocolError::UnsupportedVersion);
+        }
+    }
+    Err(head_error(error, max_headers))
+}
+
+/// Explains why httparse refused a request head, more precisely than its
+/// error kinds do where RFC 9112 names the fault: a version that is well
+/// formed but not 1.x (505), a request line that is not three words, a NUL
+/// byte, obsolete line folding.
+///
+/// The explanation must not depend on how the input was split into
+/// deliveries: the request line is complete here (it was found before
+/// httparse ran), and in the header section only the first byte that breaks
+/// the field grammar is looked at, the byte httparse stopped at.
+fn request_head_error(
+    window: &[u8],
+    request_line: &[u8],
+    error: httparse::Error,
+    limits: RequestHeadLimits,
+) -> ProtocolError {
+    let words = request_line.split(|&b| b == b' ').count();
+    if matches!(
+        error,
+        httparse::Error::Token | httparse::Error::Version | httparse::Error::NewLine
+    ) {
+        if request_line.contains(&0) {
+            return ProtocolError::Malformed("NUL byte in the request line");
+        }
+        // httparse read a method and a target and then met something that
+        // is not a version (or a version followed by more words): there
+        // is a space too many, usually in the target.
+        if words > 3 {
+            return ProtocolError::Malformed(
+                "request line is not `method target version` (e.g. `GET /index.html HTTP/1.1`); a space in the target?",
+            );
+        }
+    }
+    if error == httparse::Error::Version && names_an_http_version(request_line) {
+        return ProtocolError::UnsupportedVersion;
+    }
+    if matches!(
+        error,
+        httparse::Error::HeaderName | httparse::Error::HeaderValue
+    ) {
+        let fields = window
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |end| &window[end + 1..]);
+        match first_field_fault(fields) {
+            Some(FieldFault::Nul) => {
+                return ProtocolError::Malformed("NUL byte in a header field");
+            }
+            Some(FieldFault::ObsFold) => {
+                return ProtocolError::Malformed(
+                    "obsolete line folding: a header line starts with a space or tab (RFC 9112 section 5.2)",
+                );
+            }
+            Some(FieldFault::Other) | None => {}
+        }
+    }
+    head_error(error, limits.max_headers)
+}
+
+/// The first fault in a header section that RFC 9112 names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldFault {
+    /// A NUL byte.
+    Nul,
+    /// A line that starts with a space or tab: the continuation of the
+    /// previous field's value (`obs-fold`), which a server must refuse.
+    ObsFold,
+    /// Any other byte the field grammar does not allow.
+    Other,
+}
+
+/// Walks header field lines (`token ":" value CRLF`) to the first byte
+/// that breaks the grammar and says what it is. It allows exactly what
+/// httparse allows (names of `tchar`, values of HTAB, SP, visible ASCII
+/// and obs-text), so it stops where httparse stopped.
+fn first_field_fault(fields: &[u8]) -> Option<FieldFault> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let is_value = |b: u8| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80;
+    let classify = |b: u8| {
+        if b == 0 {
+            FieldFault::Nul
+        } else {
+            FieldFault::Other
+        }
+    };
+    let mut i = 0;
+    while i < fields.len() {
+        // One field line: the end of the section, or a name.
+        match fields[i] {
+            b'\r' | b'\n' => return None,
+            b' ' | b'\t' => return Some(FieldFault::ObsFold),
+            _ => {}
+        }
+        while i < fields.len() && fields[i] != b':' {
+            if !is_tchar(fields[i]) {
+                return Some(classify(fields[i]));
+            }
+            i += 1;
+        }
+        i += 1;
+        while i < fields.len() && fields[i] != b'\r' && fields[i] != b'\n' {
+            if !is_value(fields[i]) {
+                return Some(classify(fields[i]));
+            }
+            i += 1;
+        }
+        if fields.get(i) == Some(&b'\r') {
+            i += 1;
+            match fields.get(i) {
+                Some(b'\n') => {}
+                Some(_) => return Some(FieldFault::Other),
+                None => return None,
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Whether the last word of a request line has the shape of an HTTP version
@@ -319,6 +469,34 @@ mod tests {
         );
         assert_eq!(
             parse_request(b"GET / HTXP/1.1\r\n\r\n", LIMITS),
+            Err(ProtocolError::Malformed("invalid HTTP version"))
+        );
+    }
+
+    #[test]
+    fn a_response_that_is_not_http_or_not_1_x_says_so() {
+        let not_http = Err(ProtocolError::Malformed(
+            "not an HTTP response: it does not start with `HTTP/`",
+        ));
+        for input in [
+            &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
+            b"\x16\x03\x01",
+            b"HTX",
+            b"\0",
+        ] {
+            assert_eq!(parse_response(input, 100, 4), not_http, "{input:?}");
+        }
+        // Every prefix of a version line that is not 1.x waits for the line.
+        let http2 = b"HTTP/2.0 200 OK\r\n\r\n";
+        for end in 1..=8 {
+            assert_eq!(parse_response(&http2[..end], 100, 4), Ok(None), "{end}");
+        }
+        assert_eq!(
+            parse_response(http2, 100, 4),
+            Err(ProtocolError::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/x.y 200 OK\r\n\r\n", 100, 4),
             Err(ProtocolError::Malformed("invalid HTTP version"))
         );
     }

@@ -671,6 +671,9 @@ impl ServerConn {
     /// what its response will have to say about the connection.
     fn start_request(&mut self, now: SimTime, head: RequestHead) {
         let limits = self.config.limits;
+        if let Err(error) = check_host(head.version, &head.headers) {
+            return self.refuse(now, error);
+        }
         let framing = match request_framing(&head.headers, limits.max_body_bytes) {
             Ok(framing) => framing,
             Err(error) => return self.refuse(now, error),
@@ -944,6 +947,37 @@ fn request_framing(
             "Transfer-Encoding does not end with chunked",
         )),
     }
+}
+
+/// Checks the `Host` field as RFC 9112 section 3.2 requires: a server must
+/// answer 400 to an HTTP/1.1 request without one, and to any request with
+/// more than one or with an invalid value. A request without a host could
+/// only be routed by guessing, and two hosts are how a request is made to
+/// mean different things to a proxy and to the server behind it.
+fn check_host(version: Version, fields: &[(String, String)]) -> Result<(), ProtocolError> {
+    let mut hosts = fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::Http11 => Err(ProtocolError::Malformed(
+            "missing Host header (HTTP/1.1 requires one, RFC 9112 section 3.2)",
+        )),
+        (Some(_), Some(_)) => Err(ProtocolError::Malformed("more than one Host header")),
+        (Some((_, value)), None) if !is_valid_host(value) => {
+            Err(ProtocolError::Malformed("invalid Host value"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `value` can be `uri-host [ ":" port ]` (RFC 3986): a registered
+/// name (unreserved characters, sub-delimiters, percent escapes), an IP
+/// literal in brackets, an optional port. An empty value is allowed: it is
+/// what a request for a URI without an authority sends.
+fn is_valid_host(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b))
 }
 
 /// The protocol a request asks to switch to, if it asks. Only HTTP/1.1 can

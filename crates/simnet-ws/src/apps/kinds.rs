@@ -95,6 +95,7 @@ const EVENT_KINDS: &[&str] = &[
     "sio.release",
     "sio.session",
     "sio.transport",
+    "sio.unknown-session",
     "stomp.error",
     "stomp.frame",
     "ws.bad-request",

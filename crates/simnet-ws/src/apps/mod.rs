@@ -548,7 +548,8 @@ impl ClientHandshake {
             .on(sid)
             .with("path", path_of(&self.target))
             .with("status", u64::from(status))
-            .with("ok", false),
+            .with("ok", false)
+            .with("reason", reason),
         );
         HandshakeOutcome::Refused { status }
     }
@@ -702,7 +703,8 @@ impl ClientLink {
                     .on(self.sid)
                     .with("path", path_of(&self.target))
                     .with("status", 0u64)
-                    .with("ok", false),
+                    .with("ok", false)
+                    .with("reason", why),
                 );
                 self.close_tcp(cx);
                 vec![ClientLinkEvent::Refused { status: 0 }]

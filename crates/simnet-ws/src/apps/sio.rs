@@ -227,7 +227,17 @@ impl SioServer {
             );
             return self.respond(cx, sid, id, r);
         }
-        let session = query_param(target, "sid").and_then(|s| s.parse::<u64>().ok());
+        // A `sid` that names no open session is refused, as Engine.IO does
+        // ("Session ID unknown"), rather than read as no `sid` at all: a
+        // client that lost its session must learn so, not be handed a
+        // fresh one that silently misses every event it was waiting for.
+        let session = match query_param(target, "sid") {
+            None => None,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if self.sessions.contains_key(&n) => Some(n),
+                _ => return self.unknown_session(cx, sid, id, raw),
+            },
+        };
         match (query_param(target, "transport"), session) {
             (Some("polling"), None) => {
                 let n = self.sessions.len() as u64 + 1;
@@ -247,7 +257,7 @@ impl SioServer {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
                 match self.sessions.get(&n) {
-                    None => self.respond(cx, sid, id, text(400, "unknown session\n".into())),
+                    None => self.unknown_session(cx, sid, id, &n.to_string()),
                     Some(Transport::WebSocket(_)) => {
                         self.respond(cx, sid, id, text(200, "noop\n".into()))
                     }
@@ -289,6 +299,28 @@ impl SioServer {
         }
     }
 
+    /// Refuses a request whose `sid` names no open session: `400` with a
+    /// body that says so, and an `sio.unknown-session` event.
+    fn unknown_session(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        id: RequestId,
+        raw: &str,
+    ) {
+        cx.emit(
+            AppEvent::new(
+                "sio.unknown-session",
+                format!("sid={raw} names no open session: 400"),
+            )
+            .on(sid)
+            .with("sid", raw.to_string())
+            .with("status", 400u64),
+        );
+        let body = format!("unknown session id {raw:?}: open one with ?transport=polling\n");
+        self.respond(cx, sid, id, text(400, body));
+    }
+
     /// Answers a WebSocket upgrade; returns true if the connection switched.
     fn upgrade(
         &mut self,
@@ -298,16 +330,24 @@ impl SioServer {
         request: &Request,
     ) -> bool {
         let target = request.target.as_str();
-        let session = query_param(target, "sid").and_then(|s| s.parse::<u64>().ok());
+        let raw_session = query_param(target, "sid");
+        let session = raw_session.and_then(|s| s.parse::<u64>().ok());
         let known = session.is_some_and(|n| self.sessions.contains_key(&n));
         let wanted =
             path_of(target) == self.path && query_param(target, "transport") == Some("websocket");
+        if wanted
+            && !known
+            && let Some(raw) = raw_session
+        {
+            self.unknown_session(cx, sid, id, raw);
+            return false;
+        }
         let Some(side) = self.http.get_mut(&sid) else {
             return false;
         };
         if !wanted || !known {
             let why = if wanted {
-                "unknown session"
+                "a websocket upgrade needs the sid of an open session"
             } else {
                 "upgrades are served at ?transport=websocket"
             };

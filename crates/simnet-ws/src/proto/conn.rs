@@ -30,7 +30,9 @@
 //! its header announces more than `max_frame_bytes`, so at most one frame of
 //! that size is ever buffered; a message is refused (1009) once its
 //! fragments add up to more than `max_message_bytes`. Text is checked for
-//! valid UTF-8 when the message is complete, not fragment by fragment.
+//! valid UTF-8 fragment by fragment, as it arrives (a character may be
+//! split across fragments): invalid text fails the connection with 1007 at
+//! the first fragment that cannot be the start of valid UTF-8.
 
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
@@ -309,6 +311,10 @@ struct PartialMessage {
     opcode: Opcode,
     /// The payloads so far, joined.
     data: Vec<u8>,
+    /// For text: how many bytes of `data` are known to be whole, valid
+    /// UTF-8 characters. What follows is at most the start of one
+    /// character split across fragments.
+    valid_utf8: usize,
 }
 
 /// One WebSocket connection, from after the handshake until it is closed.
@@ -503,6 +509,7 @@ impl WsConn {
             (None, opcode) => PartialMessage {
                 opcode,
                 data: Vec::new(),
+                valid_utf8: 0,
             },
             (Some(message), _) => message,
         };
@@ -515,6 +522,23 @@ impl WsConn {
             return;
         }
         message.data.extend_from_slice(&frame.payload);
+        // Text is checked fragment by fragment, so that a peer cannot make
+        // us buffer a whole message of garbage before it is refused (RFC
+        // 6455 section 8.1: fail "as soon as" the bytes are not UTF-8). A
+        // character split across fragments is fine until the last one.
+        if message.opcode == Opcode::Text {
+            let unchecked = &message.data[message.valid_utf8..];
+            match std::str::from_utf8(unchecked) {
+                Ok(_) => message.valid_utf8 = message.data.len(),
+                Err(e) if e.error_len().is_none() && !frame.fin => {
+                    message.valid_utf8 += e.valid_up_to();
+                }
+                Err(_) => {
+                    self.fail(close::INVALID_PAYLOAD, "text message is not valid UTF-8");
+                    return;
+                }
+            }
+        }
         if !frame.fin {
             self.receiving = Some(message);
             return;
@@ -932,6 +956,22 @@ mod tests {
     }
 
     #[test]
+    fn a_character_split_across_fragments_is_valid_text() {
+        // U+20AC (€, e2 82 ac) and U+1F600 (f0 9f 98 80) cut at every
+        // fragment boundary there is.
+        let input = wire(&[
+            masked(false, Opcode::Text, [b'a', 0xe2]),
+            masked(false, Opcode::Continuation, [0x82]),
+            masked(false, Opcode::Continuation, [0xac, 0xf0, 0x9f]),
+            masked(false, Opcode::Continuation, []),
+            masked(true, Opcode::Continuation, [0x98, 0x80]),
+        ]);
+        let reaction = react(server, &input);
+        assert_eq!(reaction.events.last(), Some(&text("a€😀")));
+        assert_eq!(reaction.state, WsState::Open);
+    }
+
+    #[test]
     fn server_sends_the_rfc_fragments_with_a_ping_between() {
         let mut server = server();
         server.send_frame(Opcode::Text, false, b"Hel").unwrap();
@@ -1152,6 +1192,35 @@ mod tests {
                 wire(&[
                     unmasked(false, Opcode::Text, [0xc3]),
                     unmasked(true, Opcode::Continuation, [0x28]),
+                ]),
+                1007,
+                "text message is not valid UTF-8",
+            ),
+            (
+                // The rest of the message never comes: the first fragment
+                // is enough to know.
+                "invalid UTF-8 in the first fragment",
+                server,
+                wire(&[masked(false, Opcode::Text, [b'o', b'k', 0xff])]),
+                1007,
+                "text message is not valid UTF-8",
+            ),
+            (
+                "a character broken in a middle fragment",
+                server,
+                wire(&[
+                    masked(false, Opcode::Text, [0xe2]),
+                    masked(false, Opcode::Continuation, [0x82, 0x28]),
+                ]),
+                1007,
+                "text message is not valid UTF-8",
+            ),
+            (
+                "a character cut short by the last fragment",
+                server,
+                wire(&[
+                    masked(false, Opcode::Text, "a"),
+                    masked(true, Opcode::Continuation, [0xf0, 0x9f, 0x98]),
                 ]),
                 1007,
                 "text message is not valid UTF-8",

@@ -512,7 +512,15 @@ fn malformed_responses_end_the_connection() {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n",
             "invalid chunk size",
         ),
-        ("SSH-2.0-OpenSSH_9.6\r\n", "invalid HTTP version"),
+        (
+            "SSH-2.0-OpenSSH_9.6\r\n",
+            "not an HTTP response: it does not start with `HTTP/`",
+        ),
+        ("HTTP/2.0 200 OK\r\n\r\n", "unsupported HTTP version"),
+        (
+            "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n",
+            "invalid header value",
+        ),
     ];
     for (wire, reason) in cases {
         let mut client = Harness::new();

@@ -222,11 +222,11 @@ fn a_content_length_body_is_read_and_the_next_request_follows() {
     let mut server = Harness::new(unlimited());
     assert_eq!(
         server.recv(
-            "POST /form HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello worldGET /next HTTP/1.1\r\n\r\n"
+            "POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello worldGET /next HTTP/1.1\r\nHost: a\r\n\r\n"
         ),
         [
-            "request #0: POST /form HTTP/1.1 | Content-Length: 11 | body \"hello world\"",
-            "request #1: GET /next HTTP/1.1",
+            "request #0: POST /form HTTP/1.1 | Host: a | Content-Length: 11 | body \"hello world\"",
+            "request #1: GET /next HTTP/1.1 | Host: a",
         ]
     );
 }
@@ -236,10 +236,12 @@ fn a_chunked_body_is_decoded_with_extensions_and_trailers_ignored() {
     let mut server = Harness::new(unlimited());
     assert_eq!(
         server.recv(
-            "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+            "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
              5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 1\r\n\r\n"
         ),
-        ["request #0: POST /up HTTP/1.1 | Transfer-Encoding: chunked | body \"hello world\""]
+        [
+            "request #0: POST /up HTTP/1.1 | Host: a | Transfer-Encoding: chunked | body \"hello world\""
+        ]
     );
     assert!(server.conn.wants_input());
 }
@@ -248,8 +250,8 @@ fn a_chunked_body_is_decoded_with_extensions_and_trailers_ignored() {
 fn leading_empty_lines_are_ignored() {
     let mut server = Harness::new(unlimited());
     assert_eq!(
-        server.recv("\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
-        ["request #0: GET / HTTP/1.1"]
+        server.recv("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ["request #0: GET / HTTP/1.1 | Host: a"]
     );
 }
 
@@ -258,8 +260,8 @@ fn connection_close_from_the_client_closes_after_the_response() {
     let mut server = Harness::new(ServerConfig::default());
     // The second request comes after the one that closes: it is never read.
     assert_eq!(
-        server.recv("GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /late HTTP/1.1\r\n\r\n"),
-        ["request #0: GET / HTTP/1.1 | Connection: close"]
+        server.recv("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /late HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ["request #0: GET / HTTP/1.1 | Host: a | Connection: close"]
     );
     assert!(!server.conn.wants_close(), "the response is still owed");
     server.respond(0, text(200, "hi"));
@@ -299,7 +301,7 @@ fn http_1_0_stays_open_when_the_client_asks_for_keep_alive() {
 #[test]
 fn the_application_can_close_and_cannot_forge_framing() {
     let mut server = Harness::new(unlimited());
-    server.recv("GET / HTTP/1.1\r\n\r\n");
+    server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let response = text(200, "hi")
         .with_header("Content-Length", "999")
         .with_header("Connection", "close")
@@ -315,7 +317,7 @@ fn the_application_can_close_and_cannot_forge_framing() {
 #[test]
 fn head_responses_announce_the_length_but_send_no_body() {
     let mut server = Harness::new(unlimited());
-    server.recv("HEAD /big HTTP/1.1\r\n\r\n");
+    server.recv("HEAD /big HTTP/1.1\r\nHost: a\r\n\r\n");
     server.respond(0, text(200, "hi"));
     assert_eq!(
         server.sent(),
@@ -326,7 +328,7 @@ fn head_responses_announce_the_length_but_send_no_body() {
 #[test]
 fn no_content_and_not_modified_have_no_length_and_no_body() {
     let mut server = Harness::new(unlimited());
-    server.recv("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    server.recv("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n");
     server.respond(0, Response::new(204));
     server.respond(1, text(304, "dropped"));
     assert_eq!(
@@ -339,7 +341,7 @@ fn no_content_and_not_modified_have_no_length_and_no_body() {
 #[test]
 fn the_peer_closing_lets_owed_responses_finish_then_closes() {
     let mut server = Harness::new(ServerConfig::default());
-    server.recv("GET / HTTP/1.1\r\n\r\nGET /partial HTTP/1.1\r\nHo");
+    server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /partial HTTP/1.1\r\nHost: a\r\nHo");
     assert_eq!(server.eof(), ["peer closed"]);
     assert!(!server.conn.wants_close());
     server.respond(0, text(200, "hi"));
@@ -365,7 +367,7 @@ fn an_idle_connection_times_out() {
 
     // Input restarts the timer; a request in progress stops it.
     server.wait(SimDuration::from_secs(1));
-    server.recv("GET / HTTP/1.1\r\n\r\n");
+    server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(server.conn.poll_timeout(), None);
     server.wait(SimDuration::from_secs(30));
     server.respond(0, text(200, "hi"));
@@ -401,7 +403,12 @@ fn the_keep_alive_max_counts_down_and_the_last_response_closes() {
     };
     let mut server = Harness::new(config);
     // Four pipelined requests: the fourth is past the limit and never read.
-    assert_eq!(server.recv("GET /1 HTTP/1.1\r\n\r\n".repeat(4)).len(), 3);
+    assert_eq!(
+        server
+            .recv("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n".repeat(4))
+            .len(),
+        3
+    );
     let mut announced = Vec::new();
     for index in 0..3 {
         server.respond(index, text(200, "hi"));
@@ -463,7 +470,10 @@ fn too_many_headers_are_refused_with_431() {
         max_headers: 2,
         ..Limits::default()
     };
-    let (event, sent) = refused(limits, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+    let (event, sent) = refused(
+        limits,
+        "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+    );
     assert_eq!(event, "bad request 431: more than 2 header fields");
     assert!(sent.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
 }
@@ -474,7 +484,7 @@ fn an_oversized_head_is_refused_with_431_before_it_ends() {
         max_header_bytes: 64,
         ..Limits::default()
     };
-    let input = format!("GET / HTTP/1.1\r\nX-Big: {}", "v".repeat(60));
+    let input = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}", "v".repeat(60));
     let (event, _) = refused(limits, &input);
     assert_eq!(
         event,
@@ -488,11 +498,15 @@ fn an_oversized_body_is_refused_with_413_before_it_arrives() {
         max_body_bytes: 10,
         ..Limits::default()
     };
-    let (event, sent) = refused(limits, "POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
+    let (event, sent) = refused(
+        limits,
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n",
+    );
     assert_eq!(event, "bad request 413: body longer than 10 bytes");
     assert!(sent.starts_with("HTTP/1.1 413 Content Too Large\r\n"));
 
-    let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n5\r\n";
+    let chunked =
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n5\r\n";
     let (event, _) = refused(limits, chunked);
     assert_eq!(event, "bad request 413: body longer than 10 bytes");
 }
@@ -504,7 +518,7 @@ fn oversized_trailers_are_refused_with_431() {
         ..Limits::default()
     };
     let input = format!(
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: {}\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: {}\r\n\r\n",
         "t".repeat(64)
     );
     let (event, _) = refused(limits, &input);
@@ -522,8 +536,41 @@ fn an_unsupported_version_is_refused_with_505() {
 }
 
 #[test]
+fn versions_that_are_not_1_x_are_refused_with_505() {
+    for input in [
+        "GET / HTTP/3.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
+    ] {
+        let (event, _) = refused(Limits::default(), input);
+        assert_eq!(
+            event, "bad request 505: unsupported HTTP version",
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn the_host_field_is_checked_as_rfc_9112_asks() {
+    // HTTP/1.0 did not have Host: a request without one is served.
+    let mut server = Harness::new(unlimited());
+    assert_eq!(
+        server.recv("GET / HTTP/1.0\r\n\r\n"),
+        ["request #0: GET / HTTP/1.0"]
+    );
+    // Empty (a target without an authority), a port, an IP literal.
+    for host in ["", "example.test:8080", "[::1]:80", "10.0.0.2"] {
+        let mut server = Harness::new(unlimited());
+        let events = server.recv(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert!(
+            events[0].starts_with("request #0"),
+            "Host: {host}: {events:?}"
+        );
+    }
+}
+
+#[test]
 fn an_unsupported_transfer_coding_is_refused_with_501() {
-    let input = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+    let input = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
     let (event, _) = refused(Limits::default(), input);
     assert_eq!(event, "bad request 501: unsupported transfer coding");
 }
@@ -532,36 +579,91 @@ fn an_unsupported_transfer_coding_is_refused_with_501() {
 fn malformed_requests_are_refused_with_400() {
     let cases = [
         (
-            "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n",
             "invalid header name",
         ),
-        ("GET\t/ HTTP/1.1\r\n\r\n", "invalid token in start line"),
+        (
+            "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            "invalid token in start line",
+        ),
         ("GET / HTXP/1.1\r\n\r\n", "invalid HTTP version"),
         ("GET /\r\n\r\n", "invalid token in start line"),
         (
-            "GET / HTTP/1.1\r\nContent-Length: five\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: five\r\n\r\n",
             "invalid Content-Length",
         ),
         (
-            "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "conflicting Content-Length values",
         ),
         (
-            "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             "both Transfer-Encoding and Content-Length",
         ),
         (
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "Transfer-Encoding does not end with chunked",
         ),
         (
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             "invalid chunk size",
         ),
         (
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
             "chunk data not followed by CRLF",
         ),
+        (
+            "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "request line is not `method target version` (e.g. `GET /index.html HTTP/1.1`); a space in the target?",
+        ),
+        (
+            "GET /a HTTP/1.1 x\r\nHost: a\r\n\r\n",
+            "request line is not `method target version` (e.g. `GET /index.html HTTP/1.1`); a space in the target?",
+        ),
+        (
+            "GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "NUL byte in the request line",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n",
+            "NUL byte in a header field",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nX-\0: b\r\n\r\n",
+            "NUL byte in a header field",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+            "obsolete line folding: a header line starts with a space or tab (RFC 9112 section 5.2)",
+        ),
+        (
+            "GET / HTTP/1.1\r\nX-A: b\r\n\tc\r\nHost: a\r\n\r\n",
+            "obsolete line folding: a header line starts with a space or tab (RFC 9112 section 5.2)",
+        ),
+        // A fault before the NUL is the one reported, however the bytes arrive.
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nX A: \0\r\n\r\n",
+            "invalid header name",
+        ),
+        // A TLS ClientHello sent to a plain-text port.
+        (
+            "\x16\x03\x01\x00\x05\x01\x00\x00\r\n\r\n",
+            "NUL byte in the request line",
+        ),
+        (
+            "GET / HTTP/1.1\r\n\r\n",
+            "missing Host header (HTTP/1.1 requires one, RFC 9112 section 3.2)",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            "more than one Host header",
+        ),
+        (
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+            "more than one Host header",
+        ),
+        ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "invalid Host value"),
+        ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "invalid Host value"),
     ];
     for (input, reason) in cases {
         let (event, sent) = refused(Limits::default(), input);
@@ -581,9 +683,9 @@ fn malformed_requests_are_refused_with_400() {
 fn an_error_after_a_pipelined_request_waits_for_its_turn() {
     let mut server = Harness::new(unlimited());
     assert_eq!(
-        server.recv("GET /ok HTTP/1.1\r\n\r\nBAD REQUEST\r\n\r\n"),
+        server.recv("GET /ok HTTP/1.1\r\nHost: a\r\n\r\nBAD REQUEST\r\n\r\n"),
         [
-            "request #0: GET /ok HTTP/1.1",
+            "request #0: GET /ok HTTP/1.1 | Host: a",
             "bad request 400: invalid token in start line"
         ]
     );
@@ -608,11 +710,11 @@ fn an_error_after_a_pipelined_request_waits_for_its_turn() {
 fn pipelined_requests_are_answered_in_order_whatever_order_the_app_answers_in() {
     let mut server = Harness::new(unlimited());
     assert_eq!(
-        server.recv("GET /0 HTTP/1.1\r\n\r\nGET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+        server.recv("GET /0 HTTP/1.1\r\nHost: a\r\n\r\nGET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"),
         [
-            "request #0: GET /0 HTTP/1.1",
-            "request #1: GET /1 HTTP/1.1",
-            "request #2: GET /2 HTTP/1.1",
+            "request #0: GET /0 HTTP/1.1 | Host: a",
+            "request #1: GET /1 HTTP/1.1 | Host: a",
+            "request #2: GET /2 HTTP/1.1 | Host: a",
         ]
     );
     let response = |n: &str| {
@@ -631,7 +733,7 @@ fn pipelined_requests_are_answered_in_order_whatever_order_the_app_answers_in() 
 #[test]
 fn a_stream_behind_an_unanswered_request_is_held_then_flows() {
     let mut server = Harness::new(unlimited());
-    server.recv("GET /slow HTTP/1.1\r\n\r\nGET /events HTTP/1.1\r\n\r\n");
+    server.recv("GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /events HTTP/1.1\r\nHost: a\r\n\r\n");
     server
         .stream(1, 200, &[("Content-Type", "text/event-stream")])
         .unwrap();
@@ -661,12 +763,12 @@ fn the_pipeline_holds_at_most_its_limit() {
     };
     let mut server = Harness::new(with_limits(limits));
     let events =
-        server.recv("GET /0 HTTP/1.1\r\n\r\nGET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+        server.recv("GET /0 HTTP/1.1\r\nHost: a\r\n\r\nGET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(events.len(), 2);
     assert!(!server.conn.wants_input());
     assert_eq!(
         server.respond(0, text(200, "hi")),
-        ["request #2: GET /2 HTTP/1.1"]
+        ["request #2: GET /2 HTTP/1.1 | Host: a"]
     );
     assert!(!server.conn.wants_input());
     server.respond(1, text(200, "hi"));
@@ -683,8 +785,8 @@ fn a_client_that_floods_a_full_pipeline_is_refused_with_503() {
     };
     let mut server = Harness::new(with_limits(limits));
     assert_eq!(
-        server.recv("GET /0 HTTP/1.1\r\n\r\n"),
-        ["request #0: GET /0 HTTP/1.1"]
+        server.recv("GET /0 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ["request #0: GET /0 HTTP/1.1 | Host: a"]
     );
     // 40 bytes is one maximal request (32 + 8): still tolerated.
     assert_eq!(server.recv("x".repeat(40)), Vec::<String>::new());
@@ -704,7 +806,7 @@ fn a_client_that_floods_a_full_pipeline_is_refused_with_503() {
 #[test]
 fn a_stream_is_chunked_and_ends_with_the_last_chunk() {
     let mut server = Harness::new(unlimited());
-    server.recv("GET /events HTTP/1.1\r\n\r\n");
+    server.recv("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
     server.stream(0, 200, &[]).unwrap();
     assert_eq!(
         server.sent(),
@@ -775,8 +877,14 @@ fn an_accepted_upgrade_hands_over_the_bytes_that_follow() {
     assert_eq!(server.conn.take_upgraded_bytes(), b"\x01frame-one");
 
     // Later bytes are not HTTP any more: no events, no errors, no timers.
-    assert_eq!(server.recv("GET / HTTP/1.1\r\n\r\n"), Vec::<String>::new());
-    assert_eq!(server.conn.take_upgraded_bytes(), b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        server.conn.take_upgraded_bytes(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    );
     assert_eq!(server.conn.poll_timeout(), None);
     assert_eq!(server.eof(), ["peer closed"]);
     assert!(
@@ -788,11 +896,13 @@ fn an_accepted_upgrade_hands_over_the_bytes_that_follow() {
 #[test]
 fn a_refused_upgrade_carries_on_as_http() {
     let mut server = Harness::new(unlimited());
-    let events = server.recv(format!("{UPGRADE_REQUEST}GET /next HTTP/1.1\r\n\r\n"));
+    let events = server.recv(format!(
+        "{UPGRADE_REQUEST}GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    ));
     assert_eq!(events.len(), 1, "reading waits for the decision");
     assert_eq!(
         server.respond(0, text(200, "hi")),
-        ["request #1: GET /next HTTP/1.1"]
+        ["request #1: GET /next HTTP/1.1 | Host: a"]
     );
     assert_eq!(server.sent(), OK_HI);
     assert!(!server.conn.is_upgraded());
@@ -816,7 +926,9 @@ fn http_1_0_cannot_upgrade() {
 #[test]
 fn an_upgrade_must_wait_for_earlier_responses() {
     let mut server = Harness::new(unlimited());
-    server.recv(format!("GET /first HTTP/1.1\r\n\r\n{UPGRADE_REQUEST}"));
+    server.recv(format!(
+        "GET /first HTTP/1.1\r\nHost: a\r\n\r\n{UPGRADE_REQUEST}"
+    ));
     assert_eq!(
         server.accept(1, &[]),
         Err(SendError::EarlierResponsesPending(RequestId::new(1)))
@@ -836,7 +948,7 @@ fn an_upgrade_must_wait_for_earlier_responses() {
 #[test]
 fn misuse_is_an_error_and_changes_nothing() {
     let mut server = Harness::new(unlimited());
-    server.recv("GET / HTTP/1.1\r\n\r\n");
+    server.recv("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let (first, unknown) = (RequestId::new(0), RequestId::new(7));
     let forged = text(200, "hi").with_header("X-Evil", "a\r\nSet-Cookie: x");
     assert_eq!(
@@ -872,8 +984,8 @@ fn misuse_is_an_error_and_changes_nothing() {
 /// states rather than failing on the first byte.
 fn fragments() -> impl Strategy<Value = Vec<u8>> {
     let fragment = prop_oneof![
-        Just(b"GET / HTTP/1.1\r\n".to_vec()),
-        Just(b"POST /p HTTP/1.1\r\n".to_vec()),
+        Just(b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec()),
+        Just(b"POST /p HTTP/1.1\r\nHost: a\r\n".to_vec()),
         Just(b"GET / HTTP/1.0\r\n".to_vec()),
         Just(b"Content-Length: 3\r\n".to_vec()),
         Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
