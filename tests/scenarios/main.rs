@@ -402,3 +402,47 @@ fn the_retransmission_timeout_starts_at_one_second_and_doubles() {
     let s = SimDuration::from_secs;
     assert_eq!(gaps, [s(1), s(2), s(4)], "request sent at {sends:?}");
 }
+
+/// The loader refuses an expectation on an event kind or field no
+/// application registered (`event = "tcp.faild"`), so the registry must name
+/// every kind and field the applications really emit. Every scenario, the
+/// shipped ones and the hostile ones, is run and each application event in
+/// its trace is looked up: a kind an application emits but never registered
+/// would make a correct expectation on it fail to load.
+#[test]
+fn every_emitted_event_kind_and_field_is_registered() {
+    let registry = simnet::registry();
+    let kinds: std::collections::BTreeSet<&str> = registry.event_kinds().collect();
+    let fields: std::collections::BTreeSet<&str> = registry.event_fields().collect();
+    let mut unregistered = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    for dir in ["scenarios", "tests/hostile"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for path in simnet::scenario_files(&dir).unwrap() {
+            let run = run_scenario(&load(&path), None, None);
+            for record in run.trace.records.iter() {
+                if let TraceEvent::App { event, .. } = &record.event {
+                    seen += 1;
+                    if !kinds.contains(event.kind.as_str()) {
+                        unregistered.insert(format!("kind `{}` ({})", event.kind, relative(&path)));
+                    }
+                    for (name, _) in &event.fields {
+                        if !fields.contains(name.as_str()) {
+                            unregistered.insert(format!(
+                                "field `{name}` of `{}` ({})",
+                                event.kind,
+                                relative(&path)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 1000, "only {seen} application events seen");
+    assert!(
+        unregistered.is_empty(),
+        "emitted but not registered:\n{}",
+        unregistered.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}

@@ -67,8 +67,22 @@ const EVENT_KINDS: &[&str] = &[
 
 /// The fields of [`EVENT_KINDS`].
 const EVENT_FIELDS: &[&str] = &[
-    "attempt", "attempts", "bytes", "id", "index", "latency", "method", "mode", "pooled", "reused",
-    "sends", "sent", "status", "target", "total",
+    "attempt",
+    "attempts",
+    "bytes",
+    "id",
+    "index",
+    "latency",
+    "malformed",
+    "method",
+    "mode",
+    "pooled",
+    "reused",
+    "sends",
+    "sent",
+    "status",
+    "target",
+    "total",
 ];
 
 /// Adds the HTTP kinds to a registry.

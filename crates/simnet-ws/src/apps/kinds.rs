@@ -144,6 +144,7 @@ const EVENT_FIELDS: &[&str] = &[
     "reason",
     "rtt",
     "session",
+    "sid",
     "status",
     "transport",
     "type",
