@@ -248,14 +248,8 @@ fn build_sink(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.require("port", port)?;
     let read_bytes = p.size("read_bytes")?;
     let interval = p
-        .duration("read_interval")?
+        .interval("read_interval")?
         .unwrap_or(SimDuration::from_millis(100));
-    if interval.is_zero() {
-        return Err(ParamError::at(
-            "read_interval",
-            "`read_interval` must be longer than 0s",
-        ));
-    }
     Ok(factory(move || match read_bytes {
         Some(n) => Sink::slow(port, n as usize, interval),
         None => Sink::new(port),
@@ -274,7 +268,7 @@ fn build_udp_send(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         ));
     }
     let interval = p
-        .duration("interval")?
+        .interval("interval")?
         .unwrap_or(SimDuration::from_millis(10));
     Ok(factory(move || {
         UdpSender::new(remote, count, size as usize, interval)

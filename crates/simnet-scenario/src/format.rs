@@ -130,13 +130,34 @@ pub enum RateOrUnlimited {
 
 impl<'de> Deserialize<'de> for RateOrUnlimited {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "unlimited" {
-            return Ok(RateOrUnlimited::Unlimited);
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RateOrUnlimited;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a bit rate such as \"10Mbps\", or \"unlimited\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RateOrUnlimited, E> {
+                if text == "unlimited" {
+                    return Ok(RateOrUnlimited::Unlimited);
+                }
+                crate::units::parse_bandwidth(text)
+                    .map(RateOrUnlimited::Rate)
+                    .map_err(E::custom)
+            }
+            // A bare number (`bandwidth = 0`) gets the same message as a
+            // string without a unit, with a valid example.
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RateOrUnlimited, E> {
+                Err(E::custom(crate::units::bandwidth_number_error(
+                    &v.to_string(),
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RateOrUnlimited, E> {
+                Err(E::custom(crate::units::bandwidth_number_error(
+                    &v.to_string(),
+                )))
+            }
         }
-        crate::units::parse_bandwidth(&text)
-            .map(RateOrUnlimited::Rate)
-            .map_err(serde::de::Error::custom)
+        d.deserialize_any(V)
     }
 }
 

@@ -5,7 +5,9 @@
 //! a factory. Application crates register their kinds (`simnet-http` adds
 //! `http-server`, `http-client`, ...) without the loader knowing about them.
 
-use crate::units::{parse_duration, parse_probability, parse_size};
+use crate::units::{
+    check_interval, duration_number_error, parse_duration, parse_probability, parse_size,
+};
 use serde::de::DeserializeOwned;
 use simnet_core::{App, AppFactory, Probability, SimDuration};
 use std::collections::{BTreeMap, BTreeSet};
@@ -199,15 +201,53 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// A duration (`"10ms"`).
+    /// A duration (`"10ms"`) that may be zero: a delay, a pause, a start
+    /// time. Intervals and timeouts use [`Params::interval`].
     pub fn duration(&mut self, key: &str) -> Result<Option<SimDuration>, ParamError> {
         match self.take(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => parse_duration(s)
                 .map(Some)
                 .map_err(|e| ParamError::at(key, e)),
+            Some(toml::Value::Integer(i)) => {
+                Err(ParamError::at(key, duration_number_error(&i.to_string())))
+            }
+            Some(toml::Value::Float(f)) => {
+                Err(ParamError::at(key, duration_number_error(&f.to_string())))
+            }
             Some(v) => Err(self.type_error(key, "a duration such as \"10ms\"", v)),
         }
+    }
+
+    /// An interval or timeout (`"10ms"`): a duration of at least
+    /// [`MIN_INTERVAL`](crate::units::MIN_INTERVAL), the one rule every
+    /// kind's periodic and timeout parameters share (see
+    /// [`check_interval`]).
+    pub fn interval(&mut self, key: &str) -> Result<Option<SimDuration>, ParamError> {
+        match self.duration(key)? {
+            Some(d) => check_interval(&format!("`{key}`"), d)
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// An interval or timeout, or one word meaning "none" (`"off"`,
+    /// `"never"`): `Ok(Some(None))` for the word.
+    pub fn interval_or(
+        &mut self,
+        key: &str,
+        word: &str,
+    ) -> Result<Option<Option<SimDuration>>, ParamError> {
+        if let Some(toml::Value::String(s)) = self.table.get(key)
+            && s == word
+        {
+            self.used.insert(key.to_string());
+            return Ok(Some(None));
+        }
+        self.interval(key)
+            .map(|d| d.map(Some))
+            .map_err(|e| e.help(format!("a duration such as \"10ms\", or \"{word}\"")))
     }
 
     /// A probability (`"1%"` or `0.01`).
@@ -220,19 +260,42 @@ impl<'a> Params<'a> {
             Some(toml::Value::Float(f)) => parse_probability(&f.to_string())
                 .map(Some)
                 .map_err(|e| ParamError::at(key, e)),
+            Some(toml::Value::Integer(i)) => parse_probability(&i.to_string())
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
             Some(v) => Err(self.type_error(key, "a probability such as \"1%\"", v)),
         }
     }
 
-    /// A size in bytes (`1500`, `"64KiB"`).
+    /// A size in bytes (`1500`, `"64KiB"`), at most
+    /// [`MAX_SIZE`](crate::units::MAX_SIZE).
     pub fn size(&mut self, key: &str) -> Result<Option<u64>, ParamError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-            Some(toml::Value::String(s)) => {
-                parse_size(s).map(Some).map_err(|e| ParamError::at(key, e))
-            }
-            Some(v) => Err(self.type_error(key, "a size such as 1500 or \"64KiB\"", v)),
+        let text = match self.take(key) {
+            None => return Ok(None),
+            Some(toml::Value::Integer(i)) => i.to_string(),
+            Some(toml::Value::Float(f)) => f.to_string(),
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(v) => return Err(self.type_error(key, "a size such as 1500 or \"64KiB\"", v)),
+        };
+        parse_size(&text)
+            .map(Some)
+            .map_err(|e| ParamError::at(key, e))
+    }
+
+    /// A size in bytes no larger than `max`, for what is allocated up front
+    /// (`max_text` is `max` as written, e.g. `64MiB`).
+    pub fn size_at_most(
+        &mut self,
+        key: &str,
+        max: u64,
+        max_text: &str,
+    ) -> Result<Option<u64>, ParamError> {
+        match self.size(key)? {
+            Some(n) if n > max => Err(ParamError::at(
+                key,
+                format!("`{key}` = {n} bytes is too large: it is at most {max_text}"),
+            )),
+            other => Ok(other),
         }
     }
 

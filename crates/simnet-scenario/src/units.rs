@@ -40,13 +40,20 @@ pub const MAX_DURATION: SimDuration = SimDuration::from_secs(100 * 365 * 24 * 36
 /// anything shorter becomes zero there, and a zero interval fires again at
 /// the same instant for ever. Durations that are delays rather than
 /// intervals (a latency, a jitter, a start time) may be zero.
-pub const MIN_INTERVAL: SimDuration = SimDuration::from_micros(1);
+pub const MIN_INTERVAL: SimDuration = SimDuration::MIN_INTERVAL;
 
 /// The largest size a scenario may write: 1 TiB (`1TiB`, 2^40 bytes). This
 /// bounds payload streams, which are generated as the socket accepts them
 /// and so cost no memory up front; sizes of things allocated up front (TCP
 /// buffers, WebSocket messages) have tighter limits of their own.
 pub const MAX_SIZE: u64 = 1 << 40;
+
+/// The largest TCP buffer (`rx_buffer`, `tx_buffer` of `[host.tcp]`): 16 MiB.
+/// Both buffers are allocated, zeroed, for every socket of the host, so
+/// they are bounded far below [`MAX_SIZE`]; 16 MiB is what a tuned Linux
+/// host allows (`net.core.rmem_max`) and covers a 1 Gbps path with a 100 ms
+/// round trip.
+pub const MAX_TCP_BUFFER: u64 = 16 << 20;
 
 /// The largest bit rate a scenario may write: 1 Tbps (`1000Gbps`).
 pub const MAX_BANDWIDTH: u64 = 1_000_000_000_000;

@@ -668,11 +668,12 @@ impl Sink {
         }
     }
 
-    /// A slow reader: `bytes` every `interval`.
+    /// A slow reader: `bytes` every `interval` (at least
+    /// [`SimDuration::MIN_INTERVAL`]).
     pub fn slow(port: u16, bytes: usize, interval: SimDuration) -> Sink {
         Sink {
             read_bytes: Some(bytes.max(1)),
-            read_interval: interval,
+            read_interval: interval.as_interval(),
             ..Sink::new(port)
         }
     }

@@ -92,10 +92,12 @@ pub struct TcpConfig {
     pub nagle: bool,
     /// Delayed ACK timeout (`None` acknowledges at once). smoltcp's default is 10 ms.
     pub ack_delay: Option<SimDuration>,
-    /// Send keepalive probes after this much idle time.
+    /// Send keepalive probes after this much idle time (at least
+    /// [`SimDuration::MIN_INTERVAL`]; shorter values are raised to it).
     pub keep_alive: Option<SimDuration>,
     /// Give up on a connection when nothing is acknowledged for this long
-    /// (`TCP_USER_TIMEOUT`); also bounds SYN retries.
+    /// (`TCP_USER_TIMEOUT`); also bounds SYN retries. Raised to
+    /// [`SimDuration::MIN_INTERVAL`] if shorter.
     pub user_timeout: Option<SimDuration>,
     /// Congestion control algorithm.
     pub congestion: CongestionControl,
@@ -1015,8 +1017,10 @@ impl Host {
         s.abort();
         s.set_nagle_enabled(c.nagle);
         s.set_ack_delay(c.ack_delay.map(smol_duration));
-        s.set_keep_alive(c.keep_alive.map(smol_duration));
-        s.set_timeout(c.user_timeout.map(smol_duration));
+        // A zero keepalive would send probes without end at one instant,
+        // so both are raised to the shortest interval.
+        s.set_keep_alive(c.keep_alive.map(|d| smol_duration(d.as_interval())));
+        s.set_timeout(c.user_timeout.map(|d| smol_duration(d.as_interval())));
         // Also a fresh congestion controller (window, slow-start threshold).
         s.set_congestion_control(match c.congestion {
             CongestionControl::None => tcp::CongestionControl::None,

@@ -80,16 +80,8 @@ pub fn register(r: &mut AppRegistry) {
 /// `idle_timeout` and `max_requests`, shared by the server and the proxy.
 fn server_config(p: &mut Params<'_>) -> Result<ServerConfig, ParamError> {
     let mut config = ServerConfig::default();
-    match p.string("idle_timeout") {
-        Ok(Some(s)) if s == "off" => config.idle_timeout = None,
-        Ok(Some(s)) => {
-            config.idle_timeout = Some(
-                simnet_scenario::units::parse_duration(&s)
-                    .map_err(|e| ParamError::at("idle_timeout", e))?,
-            )
-        }
-        Ok(None) => {}
-        Err(e) => return Err(e),
+    if let Some(timeout) = p.interval_or("idle_timeout", "off")? {
+        config.idle_timeout = timeout;
     }
     if let Some(n) = p.int("max_requests", u64::from(u32::MAX))? {
         config.max_requests = if n == 0 { None } else { Some(n as u32) };
@@ -128,7 +120,11 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
             },
             "poll" => RouteKind::Poll,
             "long-poll" => RouteKind::LongPoll {
-                timeout: r.timeout.map_or(SimDuration::from_secs(30), |d| d.0),
+                timeout: match r.timeout {
+                    Some(d) => simnet_scenario::units::check_interval("a route's `timeout`", d.0)
+                        .map_err(|e| ParamError::at("routes", e))?,
+                    None => SimDuration::from_secs(30),
+                },
             },
             "stream" => RouteKind::Stream,
             other => {
@@ -164,7 +160,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         _ => WhenFull::Wait,
     };
     let backlog = p.int("backlog", 65535)?;
-    let publish_every = p.duration("publish_every")?;
+    let publish_every = p.interval("publish_every")?;
     let publish_count = p.int("publish_count", 1_000_000)?;
     if publish_every.is_some() != publish_count.is_some() {
         return Err(ParamError::at(
@@ -210,7 +206,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
     let body = p.size("body_bytes")?.unwrap_or(0) as usize;
     let requests = p.int("requests", 10_000_000)?.unwrap_or(1);
-    let interval = p.duration("interval")?;
+    let interval = p.interval("interval")?;
     let mode = match p.choice("mode", &["keep-alive", "close"])? {
         Some("close") => ClientMode::Close,
         _ => ClientMode::KeepAlive,
@@ -249,7 +245,7 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let host = host_of(&text);
     let path = p.string("path")?;
     let path = p.require("path", path)?;
-    let interval = p.duration("interval")?.unwrap_or(SimDuration::from_secs(1));
+    let interval = p.interval("interval")?.unwrap_or(SimDuration::from_secs(1));
     let mode = match p.choice("mode", &["poll", "long-poll", "stream"])? {
         Some("poll") => SubscribeMode::Poll { interval },
         Some("long-poll") => SubscribeMode::LongPoll,

@@ -138,8 +138,9 @@ impl HttpServer {
     }
 
     /// Publishes `count` events, one every `every`, starting `every` after start.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn publish_schedule(mut self, every: SimDuration, count: u64) -> HttpServer {
-        self.publish_every = Some(every);
+        self.publish_every = Some(every.as_interval());
         self.publish_count = count;
         self
     }
