@@ -171,7 +171,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         ));
     }
     let message_bytes = p.size("message_bytes")?;
-    if message_bytes.is_some_and(|n| n > 64 * 1024 * 1024) {
+    if message_bytes.is_some_and(|n| n > super::client::MAX_BINARY_MESSAGE_BYTES as u64) {
         return Err(ParamError::at(
             "message_bytes",
             "`message_bytes` is limited to 64MiB",
