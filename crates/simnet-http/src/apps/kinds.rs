@@ -11,6 +11,12 @@ use simnet_core::SimDuration;
 use simnet_scenario::units::{Dur, Size};
 use simnet_scenario::{AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory};
 
+/// The largest `body_bytes` of an `http-client`: each request's body is
+/// built whole, so it is bounded like a buffer (response bodies of an
+/// `http-server` route are generated as they are sent and may be as large
+/// as any size).
+pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
     r.register(AppKind {
@@ -37,7 +43,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "path", doc: "request target (default /)" },
             ParamDoc { key: "paths", doc: "list of targets requested in turn, instead of `path`" },
             ParamDoc { key: "method", doc: "request method (default GET)" },
-            ParamDoc { key: "body_bytes", doc: "request body size (default 0)" },
+            ParamDoc { key: "body_bytes", doc: "request body size, at most 64MiB (default 0)" },
             ParamDoc { key: "requests", doc: "how many requests (default 1)" },
             ParamDoc { key: "interval", doc: "send one every interval instead of after each response" },
             ParamDoc { key: "mode", doc: "keep-alive | close (Connection: close, one connection per request) (default keep-alive)" },
@@ -115,7 +121,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         let kind = match r.kind.as_deref().unwrap_or("static") {
             "static" => RouteKind::Static {
                 status: r.status.unwrap_or(200),
-                body_bytes: r.body_bytes.map_or(1024, |s| s.0 as usize),
+                body_bytes: r.body_bytes.map_or(1024, |s| s.0),
                 delay: r.delay.map_or(SimDuration::ZERO, |d| d.0),
             },
             "poll" => RouteKind::Poll,
@@ -204,7 +210,11 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         return Err(ParamError::at("paths", "every path must start with /"));
     }
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
-    let body = p.size("body_bytes")?.unwrap_or(0) as usize;
+    // A request body is built whole for each request (a server accepts
+    // 1MiB by default), so it is bounded like other buffers.
+    let body = p
+        .size_at_most("body_bytes", MAX_REQUEST_BODY_BYTES, "64MiB")?
+        .unwrap_or(0) as usize;
     let requests = p.int("requests", 10_000_000)?.unwrap_or(1);
     let interval = p.interval("interval")?;
     let mode = match p.choice("mode", &["keep-alive", "close"])? {

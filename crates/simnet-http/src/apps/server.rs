@@ -14,11 +14,20 @@
 
 use super::{event_line, flush, notable_headers, read_all, split_target};
 use crate::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
-use simnet_core::apps::filler;
+use simnet_core::apps::{Filler, filler};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Static bodies up to this size are built whole and sent with the
+/// response; longer ones are generated as the socket takes them, so a
+/// route with `body_bytes = "10GiB"` runs in constant memory. The bytes on
+/// the wire are the same either way.
+pub const WHOLE_BODY_MAX: u64 = 1024 * 1024;
+
+/// How much of a long body is generated at a time.
+const BODY_PIECE: usize = 64 * 1024;
 
 /// What a route answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +37,7 @@ pub enum RouteKind {
         /// Status code.
         status: u16,
         /// Body size.
-        body_bytes: usize,
+        body_bytes: u64,
         /// How long the server "works" before answering.
         delay: SimDuration,
     },
@@ -92,6 +101,8 @@ struct Conn {
     /// Held long polls: request, `since`, timeout timer.
     held: Vec<(RequestId, u64, TimerId)>,
     streams: Vec<RequestId>,
+    /// Long static bodies still to be written, in request order.
+    bodies: VecDeque<(RequestId, Filler)>,
     refused: bool,
     closed: bool,
 }
@@ -99,7 +110,7 @@ struct Conn {
 #[derive(Clone, Copy, Debug)]
 enum Wake {
     Protocol(SocketId),
-    Delayed(SocketId, RequestId, u16, usize),
+    Delayed(SocketId, RequestId, u16, u64),
     LongPollTimeout(SocketId, RequestId),
     Publish,
 }
@@ -167,6 +178,7 @@ impl HttpServer {
                 deadline: None,
                 held: Vec::new(),
                 streams: Vec::new(),
+                bodies: VecDeque::new(),
                 refused: full,
                 closed: false,
             };
@@ -270,6 +282,7 @@ impl HttpServer {
             return;
         };
         conn.proto.poll_transmit(&mut conn.out);
+        feed_bodies(cx, sid, conn);
         if !flush(cx, sid, &mut conn.out) {
             self.drop_conn(cx, sid);
             return;
@@ -337,12 +350,7 @@ impl HttpServer {
                 delay,
             }) => {
                 if delay.is_zero() {
-                    self.respond(
-                        cx,
-                        sid,
-                        id,
-                        Response::new(status).with_body(filler(body_bytes)),
-                    );
+                    self.respond_static(cx, sid, id, status, body_bytes);
                 } else {
                     let t = cx.set_timer(delay);
                     self.timers
@@ -427,6 +435,37 @@ impl HttpServer {
         }
     }
 
+    /// Answers with `body_bytes` bytes of filler: whole when short, else
+    /// generated as the socket takes it (see [`WHOLE_BODY_MAX`]).
+    fn respond_static(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        id: RequestId,
+        status: u16,
+        body_bytes: u64,
+    ) {
+        if body_bytes <= WHOLE_BODY_MAX {
+            let response = Response::new(status).with_body(filler(body_bytes as usize));
+            self.respond(cx, sid, id, response);
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(&sid) else {
+            return;
+        };
+        let now = cx.now();
+        if conn
+            .proto
+            .start_sized_response(now, id, status, &[], body_bytes)
+            .is_ok()
+        {
+            conn.bodies.push_back((id, Filler::new(body_bytes)));
+            self.requests_served += 1;
+            let summary = Response::summary_of(status, body_bytes);
+            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+        }
+    }
+
     fn publish(&mut self, cx: &mut AppContext<'_>) {
         let now = cx.now();
         self.events.push(now.as_nanos());
@@ -454,6 +493,37 @@ impl HttpServer {
             }
             self.drive(cx, sid);
         }
+    }
+}
+
+/// Moves long bodies into the connection's output until it holds more than
+/// the socket can take now: the socket is filled as it would be with the
+/// whole body waiting, and, with bytes left over, it reports `Writable`
+/// when there is room again. A body is fed only while its response is the
+/// one being written, so nothing piles up behind a response not yet ready.
+fn feed_bodies(cx: &mut AppContext<'_>, sid: SocketId, conn: &mut Conn) {
+    let now = cx.now();
+    let room = cx.send_room(sid).unwrap_or(0);
+    while conn.out.len() <= room {
+        let Some((id, body)) = conn.bodies.front_mut() else {
+            return;
+        };
+        if body.is_empty() || !conn.proto.is_sending(*id) {
+            // Done, or (a HEAD request) there was no body to write; or an
+            // earlier response is still waiting.
+            if body.is_empty() || conn.proto.send_chunk(now, *id, &[]).is_err() {
+                conn.bodies.pop_front();
+                continue;
+            }
+            return;
+        }
+        let piece = body.peek(BODY_PIECE);
+        if conn.proto.send_chunk(now, *id, piece).is_err() {
+            conn.bodies.pop_front();
+            continue;
+        }
+        body.advance(piece.len() as u64);
+        conn.proto.poll_transmit(&mut conn.out);
     }
 }
 
@@ -520,12 +590,7 @@ impl App for HttpServer {
                 }
             }
             Wake::Delayed(sid, id, status, body_bytes) => {
-                self.respond(
-                    cx,
-                    sid,
-                    id,
-                    Response::new(status).with_body(filler(body_bytes)),
-                );
+                self.respond_static(cx, sid, id, status, body_bytes);
                 self.drive(cx, sid);
             }
             Wake::LongPollTimeout(sid, id) => {
