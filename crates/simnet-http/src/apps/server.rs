@@ -83,6 +83,7 @@ pub struct HttpServer {
     backlog: Option<usize>,
     publish_every: Option<SimDuration>,
     publish_count: u64,
+    whole_body_max: u64,
     conns: BTreeMap<SocketId, Conn>,
     /// Publication time (ns) of event `i + 1`.
     events: Vec<u64>,
@@ -127,6 +128,7 @@ impl HttpServer {
             backlog: None,
             publish_every: None,
             publish_count: 0,
+            whole_body_max: WHOLE_BODY_MAX,
             conns: BTreeMap::new(),
             events: Vec::new(),
             timers: BTreeMap::new(),
@@ -153,6 +155,15 @@ impl HttpServer {
     pub fn publish_schedule(mut self, every: SimDuration, count: u64) -> HttpServer {
         self.publish_every = Some(every.as_interval());
         self.publish_count = count;
+        self
+    }
+
+    /// Builds static bodies of up to `bytes` whole, and generates longer
+    /// ones as the socket takes them (default [`WHOLE_BODY_MAX`]). The
+    /// bytes on the wire do not depend on it; only the memory a long body
+    /// takes does.
+    pub fn whole_body_max(mut self, bytes: u64) -> HttpServer {
+        self.whole_body_max = bytes;
         self
     }
 
@@ -445,7 +456,7 @@ impl HttpServer {
         status: u16,
         body_bytes: u64,
     ) {
-        if body_bytes <= WHOLE_BODY_MAX {
+        if body_bytes <= self.whole_body_max {
             let response = Response::new(status).with_body(filler(body_bytes as usize));
             self.respond(cx, sid, id, response);
             return;
