@@ -4,6 +4,7 @@
 mod close;
 mod determinism;
 mod handshake;
+mod payloads;
 mod series;
 mod transfer;
 

@@ -124,7 +124,10 @@ fn a_size_beyond_the_maximum_is_a_clear_error_not_a_crash() {
     let o = simnet_in_1gib(&["check", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("`99999999999GiB` is too large: a size is at most 1TiB"), "{err}");
+    assert!(
+        err.contains("`99999999999GiB` is too large: a size is at most 1TiB"),
+        "{err}"
+    );
     assert!(err.contains("too-large.toml:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

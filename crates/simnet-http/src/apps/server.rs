@@ -18,7 +18,7 @@ use simnet_core::apps::{Filler, filler};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// Static bodies up to this size are built whole and sent with the
 /// response; longer ones are generated as the socket takes them, so a
@@ -102,8 +102,8 @@ struct Conn {
     /// Held long polls: request, `since`, timeout timer.
     held: Vec<(RequestId, u64, TimerId)>,
     streams: Vec<RequestId>,
-    /// Long static bodies still to be written, in request order.
-    bodies: VecDeque<(RequestId, Filler)>,
+    /// Long static bodies still to be written.
+    bodies: BTreeMap<RequestId, Filler>,
     refused: bool,
     closed: bool,
 }
@@ -189,7 +189,7 @@ impl HttpServer {
                 deadline: None,
                 held: Vec::new(),
                 streams: Vec::new(),
-                bodies: VecDeque::new(),
+                bodies: BTreeMap::new(),
                 refused: full,
                 closed: false,
             };
@@ -470,7 +470,7 @@ impl HttpServer {
             .start_sized_response(now, id, status, &[], body_bytes)
             .is_ok()
         {
-            conn.bodies.push_back((id, Filler::new(body_bytes)));
+            conn.bodies.insert(id, Filler::new(body_bytes));
             self.requests_served += 1;
             let summary = Response::summary_of(status, body_bytes);
             cx.emit(AppEvent::new("http.reply", summary).on(sid));
@@ -510,30 +510,34 @@ impl HttpServer {
 /// Moves long bodies into the connection's output until it holds more than
 /// the socket can take now: the socket is filled as it would be with the
 /// whole body waiting, and, with bytes left over, it reports `Writable`
-/// when there is room again. A body is fed only while its response is the
-/// one being written, so nothing piles up behind a response not yet ready.
+/// when there is room again. Only the body of the response being written
+/// is fed (responses go out in request order, and bodies may be started in
+/// another), so nothing piles up behind a response not yet ready.
 fn feed_bodies(cx: &mut AppContext<'_>, sid: SocketId, conn: &mut Conn) {
+    if conn.bodies.is_empty() {
+        return;
+    }
     let now = cx.now();
     let room = cx.send_room(sid).unwrap_or(0);
+    // Bodies of responses that need none (`HEAD`) or were dropped (the
+    // connection is closing) are forgotten.
+    let proto = &conn.proto;
+    conn.bodies
+        .retain(|id, body| !body.is_empty() && proto.stream_is_open(*id));
     while conn.out.len() <= room {
-        let Some((id, body)) = conn.bodies.front_mut() else {
+        let Some((&id, body)) = conn
+            .bodies
+            .iter_mut()
+            .find(|(id, _)| conn.proto.is_sending(**id))
+        else {
             return;
         };
-        if body.is_empty() || !conn.proto.is_sending(*id) {
-            // Done, or (a HEAD request) there was no body to write; or an
-            // earlier response is still waiting.
-            if body.is_empty() || conn.proto.send_chunk(now, *id, &[]).is_err() {
-                conn.bodies.pop_front();
-                continue;
-            }
-            return;
-        }
         let piece = body.peek(BODY_PIECE);
-        if conn.proto.send_chunk(now, *id, piece).is_err() {
-            conn.bodies.pop_front();
-            continue;
-        }
+        let sent = conn.proto.send_chunk(now, id, piece).is_ok();
         body.advance(piece.len() as u64);
+        if !sent || body.is_empty() {
+            conn.bodies.remove(&id);
+        }
         conn.proto.poll_transmit(&mut conn.out);
     }
 }

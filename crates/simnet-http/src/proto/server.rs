@@ -600,6 +600,21 @@ impl ServerConn {
         self.pending.front().is_some_and(|e| e.id == Some(id))
     }
 
+    /// Whether request `id` has a streamed response that is still open
+    /// (not finished, not dropped because the connection is closing).
+    pub fn stream_is_open(&self, id: RequestId) -> bool {
+        self.pending.iter().any(|e| {
+            e.id == Some(id)
+                && matches!(
+                    e.response,
+                    Outgoing::Streaming {
+                        finished: false,
+                        ..
+                    }
+                )
+        })
+    }
+
     /// Ends a streamed response: writes the last (empty) chunk. A sized
     /// response ended before all of its announced body was written cannot
     /// be delimited any more: the connection closes after it.
