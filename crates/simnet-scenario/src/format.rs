@@ -152,9 +152,7 @@ impl<'de> Deserialize<'de> for RateOrUnlimited {
                 )))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RateOrUnlimited, E> {
-                Err(E::custom(crate::units::bandwidth_number_error(
-                    &v.to_string(),
-                )))
+                Err(E::custom(crate::units::bandwidth_float_error(v)))
             }
         }
         d.deserialize_any(V)
