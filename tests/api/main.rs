@@ -4,6 +4,7 @@
 mod close;
 mod determinism;
 mod handshake;
+mod intervals;
 mod payloads;
 mod series;
 mod transfer;
