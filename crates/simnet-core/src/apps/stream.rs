@@ -105,7 +105,7 @@ impl Outbox {
     pub fn push(&mut self, bytes: impl Into<Vec<u8>>) {
         let bytes = bytes.into();
         if !bytes.is_empty() {
-            self.len += bytes.len() as u64;
+            self.len = self.len.saturating_add(bytes.len() as u64);
             self.pieces.push_back(Piece::Bytes(bytes, 0));
         }
     }
@@ -114,7 +114,9 @@ impl Outbox {
     /// the socket takes them.
     pub fn push_filler(&mut self, len: u64) {
         if len > 0 {
-            self.len += len;
+            // Saturating: timeline commands may queue any number of bytes,
+            // and more than 2^64 of them will never all be sent anyway.
+            self.len = self.len.saturating_add(len);
             self.pieces.push_back(Piece::Filler(Filler::new(len)));
         }
     }
