@@ -4,6 +4,8 @@
 mod close;
 mod determinism;
 mod handshake;
+mod intervals;
+mod payloads;
 mod raw;
 mod series;
 mod transfer;

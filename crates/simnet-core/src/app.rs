@@ -180,6 +180,27 @@ impl AppContext<'_> {
         self.host.send(self.now, self.app, socket, data)
     }
 
+    /// Like [`send`](Self::send) for a write of `offered` bytes of which
+    /// `data` is the start: an application that generates a long payload
+    /// as the socket takes it passes [`send_room`](Self::send_room) bytes
+    /// of it. Accepts, traces and wakes the application exactly as a
+    /// `send` of all `offered` bytes would.
+    pub fn send_offered(
+        &mut self,
+        socket: SocketId,
+        data: &[u8],
+        offered: usize,
+    ) -> Result<usize, SocketError> {
+        self.host
+            .send_offered(self.now, self.app, socket, data, offered)
+    }
+
+    /// Free space in the socket's send buffer: how much a `send` would
+    /// accept now.
+    pub fn send_room(&mut self, socket: SocketId) -> Result<usize, SocketError> {
+        self.host.send_room(self.app, socket)
+    }
+
     /// Reads up to `max` bytes.
     pub fn recv(&mut self, socket: SocketId, max: usize) -> Result<Recv, SocketError> {
         self.host.recv(self.now, self.app, socket, max)

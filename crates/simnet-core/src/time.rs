@@ -65,6 +65,12 @@ impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(0);
     /// The largest representable span.
     pub const MAX: SimDuration = SimDuration(u64::MAX);
+    /// The shortest interval or timeout: one microsecond. smoltcp counts
+    /// whole microseconds, so a shorter interval would become zero there,
+    /// and a zero interval fires again at the same instant for ever.
+    /// Scenario files refuse shorter intervals; the Rust API raises them
+    /// to this (see [`SimDuration::as_interval`]).
+    pub const MIN_INTERVAL: SimDuration = SimDuration(1_000);
 
     /// A span of `nanos` nanoseconds.
     pub const fn from_nanos(nanos: u64) -> SimDuration {
@@ -81,6 +87,18 @@ impl SimDuration {
     /// A span of `secs` seconds.
     pub const fn from_secs(secs: u64) -> SimDuration {
         SimDuration(secs.saturating_mul(1_000_000_000))
+    }
+    /// This span used as an interval or timeout: raised to
+    /// [`SimDuration::MIN_INTERVAL`] if shorter, so that a periodic timer
+    /// always moves time forward. Every interval and timeout the Rust API
+    /// takes (keepalive, user timeout, publish and ping schedules, a slow
+    /// reader's interval) goes through this.
+    pub const fn as_interval(self) -> SimDuration {
+        if self.0 < Self::MIN_INTERVAL.0 {
+            Self::MIN_INTERVAL
+        } else {
+            self
+        }
     }
     /// The span in nanoseconds.
     pub const fn as_nanos(self) -> u64 {

@@ -5,8 +5,8 @@ use crate::registry::{
     factory,
 };
 use simnet_core::apps::{
-    BulkSender, ClientClose, Reply, ServerClose, Sink, TcpClient, TcpServer, UdpEcho, UdpSender,
-    filler,
+    BulkSender, ClientClose, Payload, Reply, ServerClose, Sink, TcpClient, TcpServer, UdpEcho,
+    UdpSender,
 };
 use simnet_core::apps::{Piece, RawClient, RawClose, RawServer, raw};
 use simnet_core::{Protocol, SimDuration};
@@ -556,14 +556,19 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
             "give only one of `send`, `send_bytes` and `pieces`",
         ));
     }
-    let pieces: Vec<Vec<u8>> = match (text, send_bytes, pieces) {
-        (_, Some(n), _) => vec![filler(n as usize)],
-        (_, _, Some(list)) => list.into_iter().map(String::into_bytes).collect(),
-        (Some(t), _, _) => vec![t.into_bytes()],
-        (None, None, None) => vec![b"hello".to_vec()],
+    // `send_bytes` stays a number until the socket takes the bytes: a
+    // payload of gigabytes costs nothing to load and little to run.
+    let pieces: Vec<Payload> = match (text, send_bytes, pieces) {
+        (_, Some(n), _) => vec![Payload::Filler(n)],
+        (_, _, Some(list)) => list
+            .into_iter()
+            .map(|s| Payload::Bytes(s.into_bytes()))
+            .collect(),
+        (Some(t), _, _) => vec![Payload::Bytes(t.into_bytes())],
+        (None, None, None) => vec![Payload::Bytes(b"hello".to_vec())],
     };
-    let sent: usize = pieces.iter().map(Vec::len).sum();
-    let expect = p.size("expect_bytes")?.map_or(sent, |n| n as usize);
+    let sent: u64 = pieces.iter().map(Payload::len).sum();
+    let expect = p.size("expect_bytes")?.unwrap_or(sent) as usize;
     let close = match p.choice(
         "close",
         &[
@@ -591,7 +596,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let nodelay = p.bool("nodelay")?.unwrap_or(false);
     Ok(factory(move || {
         let mut c = TcpClient::new(remote, b"", expect)
-            .pieces(pieces.clone())
+            .payloads(pieces.clone())
             .close(close)
             .connections(connections)
             .nodelay(nodelay);
@@ -613,14 +618,8 @@ fn build_sink(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.require("port", port)?;
     let read_bytes = p.size("read_bytes")?;
     let interval = p
-        .duration("read_interval")?
+        .interval("read_interval")?
         .unwrap_or(SimDuration::from_millis(100));
-    if interval.is_zero() {
-        return Err(ParamError::at(
-            "read_interval",
-            "`read_interval` must be longer than 0s",
-        ));
-    }
     Ok(factory(move || match read_bytes {
         Some(n) => Sink::slow(port, n as usize, interval),
         None => Sink::new(port),
@@ -639,7 +638,7 @@ fn build_udp_send(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         ));
     }
     let interval = p
-        .duration("interval")?
+        .interval("interval")?
         .unwrap_or(SimDuration::from_millis(10));
     Ok(factory(move || {
         UdpSender::new(remote, count, size as usize, interval)

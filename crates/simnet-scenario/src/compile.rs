@@ -10,6 +10,7 @@ use crate::diagnostic::{Diagnostic, ScenarioError, render_warning, suggest};
 use crate::expect::{Claim, Expectation, FieldMatch, FlowMetric};
 use crate::format::{Document, ExpectDoc, FaultDoc, LinkDoc, Quantity, TimelineDoc};
 use crate::registry::{AppKind, AppRegistry, Params, SharedFactory, boxed};
+use crate::units::MAX_TCP_BUFFER;
 use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
 use simnet_core::host::{CongestionControl, HostConfig};
 use simnet_core::link::{GilbertElliott, LinkParams, LinkPatch};
@@ -612,10 +613,11 @@ impl Compiler<'_> {
                 for (field, value) in [("rx_buffer", &t.rx_buffer), ("tx_buffer", &t.tx_buffer)] {
                     if let Some(v) = value {
                         let bytes = v.get_ref().0;
-                        if !(64..=(1 << 30)).contains(&bytes) {
-                            self.error(
-                                format!("`{field}` must be between 64 bytes and 1GiB"),
+                        if !(64..=MAX_TCP_BUFFER).contains(&bytes) {
+                            self.error_help(
+                                format!("`{field}` = {bytes} bytes is outside 64 bytes..16MiB"),
                                 span(v),
+                                "a TCP buffer is allocated for every socket up front: write e.g. \"64KiB\"",
                             );
                         } else if field == "rx_buffer" {
                             config.tcp.rx_buffer_bytes = bytes as usize;
@@ -630,7 +632,9 @@ impl Compiler<'_> {
                 if let Some(d) = &t.delayed_ack {
                     match d.get_ref().as_str() {
                         "off" | "none" => config.tcp.ack_delay = None,
-                        text => match crate::units::parse_duration(text) {
+                        text => match crate::units::parse_duration(text)
+                            .and_then(|d| crate::units::check_interval("`delayed_ack`", d))
+                        {
                             Ok(d) => config.tcp.ack_delay = Some(d),
                             Err(e) => self.error_help(
                                 e,
@@ -640,11 +644,22 @@ impl Compiler<'_> {
                         },
                     }
                 }
-                if let Some(k) = &t.keepalive {
-                    config.tcp.keep_alive = Some(k.get_ref().0);
-                }
-                if let Some(u) = &t.user_timeout {
-                    config.tcp.user_timeout = Some(u.get_ref().0);
+                // Intervals and timeouts share one rule (at least 1us):
+                // smoltcp would round anything shorter to zero.
+                for (field, value, slot) in [
+                    ("keepalive", &t.keepalive, &mut config.tcp.keep_alive),
+                    (
+                        "user_timeout",
+                        &t.user_timeout,
+                        &mut config.tcp.user_timeout,
+                    ),
+                ] {
+                    if let Some(v) = value {
+                        match crate::units::check_interval(&format!("`{field}`"), v.get_ref().0) {
+                            Ok(d) => *slot = Some(d),
+                            Err(e) => self.error(e, span(v)),
+                        }
+                    }
                 }
                 if let Some(cc) = &t.congestion {
                     config.tcp.congestion = match cc.get_ref().as_str() {

@@ -134,9 +134,8 @@ impl<'de> Deserialize<'de> for RateOrUnlimited {
         struct V;
         impl serde::de::Visitor<'_> for V {
             type Value = RateOrUnlimited;
-            // `bandwidth = 0` used to get "expected a string": show a value.
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a bandwidth in quotes such as \"10Mbps\", or \"unlimited\"")
+                f.write_str("a bit rate such as \"10Mbps\", or \"unlimited\"")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RateOrUnlimited, E> {
                 if text == "unlimited" {
@@ -145,6 +144,16 @@ impl<'de> Deserialize<'de> for RateOrUnlimited {
                 crate::units::parse_bandwidth(text)
                     .map(RateOrUnlimited::Rate)
                     .map_err(E::custom)
+            }
+            // A bare number (`bandwidth = 0`) gets the same message as a
+            // string without a unit, with a valid example.
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RateOrUnlimited, E> {
+                Err(E::custom(crate::units::bandwidth_number_error(
+                    &v.to_string(),
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RateOrUnlimited, E> {
+                Err(E::custom(crate::units::bandwidth_float_error(v)))
             }
         }
         d.deserialize_any(V)

@@ -5,7 +5,10 @@
 //! a factory. Application crates register their kinds (`simnet-http` adds
 //! `http-server`, `http-client`, ...) without the loader knowing about them.
 
-use crate::units::{parse_duration, parse_probability, parse_size};
+use crate::units::{
+    check_interval, duration_float_error, duration_number_error, parse_duration, parse_probability,
+    parse_size, probability_from_float, size_from_float,
+};
 use serde::de::DeserializeOwned;
 use simnet_core::{App, AppFactory, Probability, Protocol, SimDuration};
 use std::collections::{BTreeMap, BTreeSet};
@@ -270,15 +273,51 @@ impl<'a> Params<'a> {
         Ok(self.int_in(key, 1, 65535, "a port")?.map(|p| p as u16))
     }
 
-    /// A duration (`"10ms"`).
+    /// A duration (`"10ms"`) that may be zero: a delay, a pause, a start
+    /// time. Intervals and timeouts use [`Params::interval`].
     pub fn duration(&mut self, key: &str) -> Result<Option<SimDuration>, ParamError> {
         match self.take(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => parse_duration(s)
                 .map(Some)
                 .map_err(|e| ParamError::at(key, e)),
+            Some(toml::Value::Integer(i)) => {
+                Err(ParamError::at(key, duration_number_error(&i.to_string())))
+            }
+            Some(toml::Value::Float(f)) => Err(ParamError::at(key, duration_float_error(*f))),
             Some(v) => Err(self.type_error(key, "a duration such as \"10ms\"", v)),
         }
+    }
+
+    /// An interval or timeout (`"10ms"`): a duration of at least
+    /// [`MIN_INTERVAL`](crate::units::MIN_INTERVAL), the one rule every
+    /// kind's periodic and timeout parameters share (see
+    /// [`check_interval`]).
+    pub fn interval(&mut self, key: &str) -> Result<Option<SimDuration>, ParamError> {
+        match self.duration(key)? {
+            Some(d) => check_interval(&format!("`{key}`"), d)
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// An interval or timeout, or one word meaning "none" (`"off"`,
+    /// `"never"`): `Ok(Some(None))` for the word.
+    pub fn interval_or(
+        &mut self,
+        key: &str,
+        word: &str,
+    ) -> Result<Option<Option<SimDuration>>, ParamError> {
+        if let Some(toml::Value::String(s)) = self.table.get(key)
+            && s == word
+        {
+            self.used.insert(key.to_string());
+            return Ok(Some(None));
+        }
+        self.interval(key)
+            .map(|d| d.map(Some))
+            .map_err(|e| e.help(format!("a duration such as \"10ms\", or \"{word}\"")))
     }
 
     /// A probability (`"1%"` or `0.01`).
@@ -288,22 +327,43 @@ impl<'a> Params<'a> {
             Some(toml::Value::String(s)) => parse_probability(s)
                 .map(Some)
                 .map_err(|e| ParamError::at(key, e)),
-            Some(toml::Value::Float(f)) => parse_probability(&f.to_string())
+            Some(toml::Value::Float(f)) => probability_from_float(*f)
+                .map(Some)
+                .map_err(|e| ParamError::at(key, e)),
+            Some(toml::Value::Integer(i)) => parse_probability(&i.to_string())
                 .map(Some)
                 .map_err(|e| ParamError::at(key, e)),
             Some(v) => Err(self.type_error(key, "a probability such as \"1%\"", v)),
         }
     }
 
-    /// A size in bytes (`1500`, `"64KiB"`).
+    /// A size in bytes (`1500`, `"64KiB"`), at most
+    /// [`MAX_SIZE`](crate::units::MAX_SIZE).
     pub fn size(&mut self, key: &str) -> Result<Option<u64>, ParamError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-            Some(toml::Value::String(s)) => {
-                parse_size(s).map(Some).map_err(|e| ParamError::at(key, e))
-            }
-            Some(v) => Err(self.type_error(key, "a size such as 1500 or \"64KiB\"", v)),
+        let size = match self.take(key) {
+            None => return Ok(None),
+            Some(toml::Value::Integer(i)) => parse_size(&i.to_string()),
+            Some(toml::Value::Float(f)) => size_from_float(*f),
+            Some(toml::Value::String(s)) => parse_size(s),
+            Some(v) => return Err(self.type_error(key, "a size such as 1500 or \"64KiB\"", v)),
+        };
+        size.map(Some).map_err(|e| ParamError::at(key, e))
+    }
+
+    /// A size in bytes no larger than `max`, for what is allocated up front
+    /// (`max_text` is `max` as written, e.g. `64MiB`).
+    pub fn size_at_most(
+        &mut self,
+        key: &str,
+        max: u64,
+        max_text: &str,
+    ) -> Result<Option<u64>, ParamError> {
+        match self.size(key)? {
+            Some(n) if n > max => Err(ParamError::at(
+                key,
+                format!("`{key}` = {n} bytes is too large: it is at most {max_text}"),
+            )),
+            other => Ok(other),
         }
     }
 
@@ -420,5 +480,68 @@ fn describe(v: &toml::Value) -> String {
         toml::Value::Datetime(d) => format!("the date {d}"),
         toml::Value::Array(_) => "a list".to_string(),
         toml::Value::Table(_) => "a table".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &str) -> BTreeMap<String, toml::Value> {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn intervals_have_one_minimum_and_one_wording() {
+        for (text, ok) in [
+            ("every = \"1us\"", true),
+            ("every = \"10ms\"", true),
+            ("every = \"0s\"", false),
+            ("every = \"999ns\"", false),
+        ] {
+            let table = params(text);
+            let mut p = Params::new(&table, &[], "test", "h");
+            let got = p.interval("every");
+            assert_eq!(got.is_ok(), ok, "{text}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.message.contains("must be at least 1us"), "{e:?}");
+                assert_eq!(e.key.as_deref(), Some("every"));
+            }
+        }
+        // A delay may be zero.
+        let table = params("delay = \"0s\"");
+        let mut p = Params::new(&table, &[], "test", "h");
+        assert_eq!(p.duration("delay"), Ok(Some(SimDuration::ZERO)));
+        // The "off" word.
+        let table = params("idle = \"off\"");
+        let mut p = Params::new(&table, &[], "test", "h");
+        assert_eq!(p.interval_or("idle", "off"), Ok(Some(None)));
+        let table = params("idle = \"0s\"");
+        let mut p = Params::new(&table, &[], "test", "h");
+        let e = p.interval_or("idle", "off").unwrap_err();
+        assert!(e.help.unwrap().contains("\"off\""));
+    }
+
+    #[test]
+    fn numbers_get_the_same_messages_as_in_the_file_format() {
+        let table =
+            params("a = 10\nb = 1e30\nc = 1500.0\nd = 0.4\ne = 0.01\nf = \"99999999999GiB\"");
+        let mut p = Params::new(&table, &[], "test", "h");
+        assert!(p.duration("a").unwrap_err().message.contains("\"10ms\""));
+        assert!(
+            p.duration("b")
+                .unwrap_err()
+                .message
+                .starts_with("`1e30` is too large")
+        );
+        assert_eq!(p.size("c"), Ok(Some(1500)));
+        assert!(
+            p.size("d")
+                .unwrap_err()
+                .message
+                .contains("whole number of bytes")
+        );
+        assert_eq!(p.probability("e"), Ok(Some(Probability::from_ppm(10_000))));
+        assert!(p.size("f").unwrap_err().message.contains("at most 1TiB"));
     }
 }

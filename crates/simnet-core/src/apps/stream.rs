@@ -1,10 +1,13 @@
 //! Helpers for applications that speak a protocol over a TCP byte stream
 //! (the HTTP and WebSocket crates): read everything a socket holds, and
 //! write as much of an output buffer as the socket takes (the TCP programs
-//! here write with it too).
+//! here write with it too). [`Outbox`] is that output buffer when it may
+//! hold long generated payloads.
 
+use super::Filler;
 use crate::app::AppContext;
 use crate::socket::{Recv, SocketId};
+use std::collections::VecDeque;
 
 /// How much one `recv` call asks for.
 const READ_CHUNK: usize = 64 * 1024;
@@ -55,6 +58,148 @@ pub fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool 
         Err(_) => {
             out.clear();
             false
+        }
+    }
+}
+
+/// What an application has written and the socket has not taken yet: bytes
+/// and lazily generated [`Filler`] payloads, in order. A payload of
+/// gigabytes waits here as two numbers; only what the socket accepts is
+/// ever produced.
+#[derive(Clone, Debug, Default)]
+pub struct Outbox {
+    pieces: VecDeque<Piece>,
+    len: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Piece {
+    /// Bytes, and how many of them were already sent.
+    Bytes(Vec<u8>, usize),
+    Filler(Filler),
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new() -> Outbox {
+        Outbox::default()
+    }
+
+    /// Bytes waiting.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Drops everything waiting.
+    pub fn clear(&mut self) {
+        self.pieces.clear();
+        self.len = 0;
+    }
+
+    /// Queues bytes after what waits.
+    pub fn push(&mut self, bytes: impl Into<Vec<u8>>) {
+        let bytes = bytes.into();
+        if !bytes.is_empty() {
+            self.len = self.len.saturating_add(bytes.len() as u64);
+            self.pieces.push_back(Piece::Bytes(bytes, 0));
+        }
+    }
+
+    /// Queues `len` bytes of [`filler`](super::filler), generated only as
+    /// the socket takes them.
+    pub fn push_filler(&mut self, len: u64) {
+        if len > 0 {
+            // Saturating: timeline commands may queue any number of bytes,
+            // and more than 2^64 of them will never all be sent anyway.
+            self.len = self.len.saturating_add(len);
+            self.pieces.push_back(Piece::Filler(Filler::new(len)));
+        }
+    }
+
+    /// Sends as much as the socket takes, in one `send` call offering
+    /// everything that waits (so the trace and the segments are those of
+    /// writing all of it at once, as [`flush`] does with a vector); the
+    /// rest waits for [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable).
+    /// Only as many bytes as the send buffer has room for are produced.
+    /// Returns false if the socket is unusable (and drops what was waiting).
+    pub fn flush(&mut self, cx: &mut AppContext<'_>, sid: SocketId) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        // An unusable socket has no room; the send below then fails and
+        // is traced exactly as a plain `send` would be.
+        let room = cx.send_room(sid).unwrap_or(0);
+        let n = self.len.min(room as u64) as usize;
+        let offered = usize::try_from(self.len).unwrap_or(usize::MAX);
+        let result = match self.pieces.front() {
+            Some(Piece::Bytes(bytes, done)) if bytes.len() - done >= n => {
+                cx.send_offered(sid, &bytes[*done..*done + n], offered)
+            }
+            _ => {
+                let chunk = self.peek(n);
+                cx.send_offered(sid, &chunk, offered)
+            }
+        };
+        match result {
+            Ok(k) => {
+                self.consume(k as u64);
+                true
+            }
+            Err(_) => {
+                self.clear();
+                false
+            }
+        }
+    }
+
+    /// The first `n` bytes waiting (at most what waits), copied.
+    fn peek(&self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n);
+        for piece in &self.pieces {
+            let left = n - out.len();
+            if left == 0 {
+                break;
+            }
+            match piece {
+                Piece::Bytes(bytes, done) => {
+                    let rest = &bytes[*done..];
+                    out.extend_from_slice(&rest[..rest.len().min(left)]);
+                }
+                Piece::Filler(f) => f.clone().take_into(&mut out, left),
+            }
+        }
+        out
+    }
+
+    /// Removes the first `n` bytes.
+    fn consume(&mut self, mut n: u64) {
+        self.len -= n.min(self.len);
+        while n > 0 {
+            let Some(front) = self.pieces.front_mut() else {
+                return;
+            };
+            let finished = match front {
+                Piece::Bytes(bytes, done) => {
+                    let k = ((bytes.len() - *done) as u64).min(n);
+                    *done += k as usize;
+                    n -= k;
+                    *done == bytes.len()
+                }
+                Piece::Filler(f) => {
+                    let k = f.remaining().min(n);
+                    f.advance(k);
+                    n -= k;
+                    f.is_empty()
+                }
+            };
+            if finished {
+                self.pieces.pop_front();
+            }
         }
     }
 }

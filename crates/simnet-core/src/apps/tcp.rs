@@ -1,7 +1,7 @@
 //! TCP applications: server, client, bulk sender, sink.
 
-use super::stream::flush;
-use super::{filler, pattern};
+use super::pattern;
+use super::stream::Outbox;
 use crate::app::{App, AppContext, Command};
 use crate::socket::{Recv, SocketEvent, SocketId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -67,7 +67,7 @@ struct ServerConn {
     replied: bool,
     eof: bool,
     /// Bytes waiting for room in the send buffer.
-    unsent: Vec<u8>,
+    unsent: Outbox,
     closed: bool,
 }
 
@@ -102,10 +102,10 @@ impl TcpServer {
         self
     }
 
-    fn write(&mut self, cx: &mut AppContext<'_>, sid: SocketId, data: Vec<u8>) {
+    fn write(&mut self, cx: &mut AppContext<'_>, sid: SocketId, data: Payload) {
         let conn = self.conns.entry(sid).or_default();
-        conn.unsent.extend_from_slice(&data);
-        flush(cx, sid, &mut conn.unsent);
+        data.push_to(&mut conn.unsent);
+        conn.unsent.flush(cx, sid);
     }
 
     fn read(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
@@ -117,12 +117,12 @@ impl TcpServer {
                     conn.received += data.len();
                     let received = conn.received;
                     match self.reply {
-                        Reply::Echo => self.write(cx, sid, data),
+                        Reply::Echo => self.write(cx, sid, Payload::Bytes(data)),
                         Reply::Fixed { after_bytes, bytes } => {
                             let conn = self.conns.entry(sid).or_default();
                             if !conn.replied && received >= after_bytes {
                                 conn.replied = true;
-                                self.write(cx, sid, filler(bytes));
+                                self.write(cx, sid, Payload::Filler(bytes as u64));
                             }
                         }
                         Reply::AfterEof { .. } | Reply::Nothing => {}
@@ -135,7 +135,7 @@ impl TcpServer {
                         && !conn.replied
                     {
                         conn.replied = true;
-                        self.write(cx, sid, filler(bytes));
+                        self.write(cx, sid, Payload::Filler(bytes as u64));
                     }
                     break;
                 }
@@ -200,7 +200,7 @@ impl App for TcpServer {
             SocketEvent::Readable(_) => {}
             SocketEvent::Writable(sid) => {
                 if let Some(conn) = self.conns.get_mut(&sid) {
-                    flush(cx, sid, &mut conn.unsent);
+                    conn.unsent.flush(cx, sid);
                 }
                 self.maybe_close(cx, sid);
             }
@@ -249,12 +249,45 @@ impl App for TcpServer {
     }
 }
 
-/// The bytes a `send` command carries: its text, or `count` filler bytes.
-fn command_bytes(command: &Command) -> Vec<u8> {
+/// The bytes a `send` command carries: its text, or `count` filler bytes
+/// (generated as the socket takes them).
+fn command_bytes(command: &Command) -> Payload {
     match (&command.data, command.count) {
-        (Some(d), _) => d.as_bytes().to_vec(),
-        (None, Some(n)) => filler(n as usize),
-        (None, None) => filler(100),
+        (Some(d), _) => Payload::Bytes(d.as_bytes().to_vec()),
+        (None, Some(n)) => Payload::Filler(n),
+        (None, None) => Payload::Filler(100),
+    }
+}
+
+/// One write of an application: bytes, or a number of
+/// [`filler`](super::filler) bytes produced only as the socket takes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This many bytes of `abc...z` repeated.
+    Filler(u64),
+}
+
+impl Payload {
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::Filler(n) => *n,
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push_to(self, out: &mut Outbox) {
+        match self {
+            Payload::Bytes(b) => out.push(b),
+            Payload::Filler(n) => out.push_filler(n),
+        }
     }
 }
 
@@ -279,7 +312,7 @@ pub enum ClientClose {
 #[derive(Clone, Debug)]
 pub struct TcpClient {
     remote: SocketAddrV4,
-    pieces: Vec<Vec<u8>>,
+    pieces: Vec<Payload>,
     expect_bytes: usize,
     close: ClientClose,
     connections: u64,
@@ -304,7 +337,7 @@ pub struct TcpClient {
 struct ClientConn {
     sid: SocketId,
     received: usize,
-    unsent: Vec<u8>,
+    unsent: Outbox,
     done: bool,
     /// When the request was handed to TCP.
     sent_at: Option<SimTime>,
@@ -316,7 +349,7 @@ impl TcpClient {
     pub fn new(remote: SocketAddrV4, data: &[u8], expect_bytes: usize) -> TcpClient {
         TcpClient {
             remote,
-            pieces: vec![data.to_vec()],
+            pieces: vec![Payload::Bytes(data.to_vec())],
             expect_bytes,
             close: ClientClose::AfterReply,
             connections: 1,
@@ -340,6 +373,14 @@ impl TcpClient {
 
     /// Sends the request as separate writes (e.g. a header, then a body).
     pub fn pieces(mut self, pieces: Vec<Vec<u8>>) -> TcpClient {
+        self.pieces = pieces.into_iter().map(Payload::Bytes).collect();
+        self
+    }
+
+    /// Sends the request as separate writes, some of which may be filler
+    /// generated as the socket takes it (`send_bytes = "10GiB"` costs no
+    /// memory).
+    pub fn payloads(mut self, pieces: Vec<Payload>) -> TcpClient {
         self.pieces = pieces;
         self
     }
@@ -369,7 +410,7 @@ impl TcpClient {
                 self.current = Some(ClientConn {
                     sid,
                     received: 0,
-                    unsent: Vec::new(),
+                    unsent: Outbox::new(),
                     done: false,
                     sent_at: None,
                 });
@@ -492,8 +533,8 @@ impl App for TcpClient {
                 }
                 for piece in self.pieces.clone() {
                     let conn = self.current.as_mut().expect("checked above");
-                    conn.unsent.extend_from_slice(&piece);
-                    flush(cx, sid, &mut conn.unsent);
+                    piece.push_to(&mut conn.unsent);
+                    conn.unsent.flush(cx, sid);
                 }
                 if self.close == ClientClose::ShutdownAfterSend
                     && self.current.as_ref().is_some_and(|c| c.unsent.is_empty())
@@ -506,7 +547,7 @@ impl App for TcpClient {
             }
             SocketEvent::Writable(sid) if Some(sid) == current => {
                 let conn = self.current.as_mut().expect("checked above");
-                flush(cx, sid, &mut conn.unsent);
+                conn.unsent.flush(cx, sid);
                 if conn.unsent.is_empty() && self.close == ClientClose::ShutdownAfterSend {
                     let _ = cx.shutdown(sid);
                 }
@@ -548,8 +589,8 @@ impl App for TcpClient {
         match command.verb.as_str() {
             "send" => {
                 let conn = self.current.as_mut().expect("checked above");
-                conn.unsent.extend_from_slice(&command_bytes(command));
-                flush(cx, sid, &mut conn.unsent);
+                command_bytes(command).push_to(&mut conn.unsent);
+                conn.unsent.flush(cx, sid);
             }
             "close" => self.finish(cx, false),
             "abort" => self.finish(cx, true),
@@ -668,11 +709,12 @@ impl Sink {
         }
     }
 
-    /// A slow reader: `bytes` every `interval`.
+    /// A slow reader: `bytes` every `interval` (at least
+    /// [`SimDuration::MIN_INTERVAL`]).
     pub fn slow(port: u16, bytes: usize, interval: SimDuration) -> Sink {
         Sink {
             read_bytes: Some(bytes.max(1)),
-            read_interval: interval,
+            read_interval: interval.as_interval(),
             ..Sink::new(port)
         }
     }

@@ -92,10 +92,12 @@ pub struct TcpConfig {
     pub nagle: bool,
     /// Delayed ACK timeout (`None` acknowledges at once). smoltcp's default is 10 ms.
     pub ack_delay: Option<SimDuration>,
-    /// Send keepalive probes after this much idle time.
+    /// Send keepalive probes after this much idle time (at least
+    /// [`SimDuration::MIN_INTERVAL`]; shorter values are raised to it).
     pub keep_alive: Option<SimDuration>,
     /// Give up on a connection when nothing is acknowledged for this long
-    /// (`TCP_USER_TIMEOUT`); also bounds SYN retries.
+    /// (`TCP_USER_TIMEOUT`); also bounds SYN retries. Raised to
+    /// [`SimDuration::MIN_INTERVAL`] if shorter.
     pub user_timeout: Option<SimDuration>,
     /// Congestion control algorithm.
     pub congestion: CongestionControl,
@@ -1015,8 +1017,10 @@ impl Host {
         s.abort();
         s.set_nagle_enabled(c.nagle);
         s.set_ack_delay(c.ack_delay.map(smol_duration));
-        s.set_keep_alive(c.keep_alive.map(smol_duration));
-        s.set_timeout(c.user_timeout.map(smol_duration));
+        // A zero keepalive would send probes without end at one instant,
+        // so both are raised to the shortest interval.
+        s.set_keep_alive(c.keep_alive.map(|d| smol_duration(d.as_interval())));
+        s.set_timeout(c.user_timeout.map(|d| smol_duration(d.as_interval())));
         // Also a fresh congestion controller (window, slow-start threshold).
         s.set_congestion_control(match c.congestion {
             CongestionControl::None => tcp::CongestionControl::None,
@@ -1300,6 +1304,24 @@ impl Host {
         sid: SocketId,
         data: &[u8],
     ) -> Result<usize, SocketError> {
+        self.send_offered(now, app, sid, data, data.len())
+    }
+
+    /// `send` of a write of `offered` bytes of which only the first
+    /// `data.len()` are given (an application generating a long payload as
+    /// the socket takes it gives at most [`Host::send_room`] bytes). The
+    /// socket and the trace see exactly what a `send` of all `offered`
+    /// bytes would have shown: the same bytes accepted, the same
+    /// `requested`, and a `Writable` event later when not all of it fit.
+    pub fn send_offered(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        sid: SocketId,
+        data: &[u8],
+        offered: usize,
+    ) -> Result<usize, SocketError> {
+        let offered = offered.max(data.len());
         let entry = match self.owned(app, sid) {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "send", e)),
@@ -1317,7 +1339,7 @@ impl Host {
         }
         let accepted = entry.tcp_mut().send_slice(data).unwrap_or(0);
         entry.written_total += accepted as u64;
-        if accepted < data.len() {
+        if accepted < offered {
             entry.want_write = true;
         }
         // A send that took nothing changed nothing: if the socket was polled
@@ -1328,7 +1350,7 @@ impl Host {
             app,
             Some(sid),
             SocketCall::Send {
-                requested: data.len(),
+                requested: offered,
                 accepted,
                 preview: Preview::of(&data[..accepted]),
             },
@@ -1496,6 +1518,19 @@ impl Host {
         let entry = self.owned(app, sid)?;
         Ok(match entry.protocol {
             Protocol::Tcp => entry.tcp().recv_queue(),
+            Protocol::Udp => 0,
+        })
+    }
+
+    /// Free space in a TCP socket's send buffer: how much a `send` would
+    /// accept now (0 for UDP).
+    pub fn send_room(&mut self, app: AppId, sid: SocketId) -> Result<usize, SocketError> {
+        let entry = self.owned(app, sid)?;
+        Ok(match entry.protocol {
+            Protocol::Tcp => {
+                let tcp = entry.tcp();
+                tcp.send_capacity().saturating_sub(tcp.send_queue())
+            }
             Protocol::Udp => 0,
         })
     }

@@ -85,6 +85,12 @@ const EVENT_FIELDS: &[&str] = &[
     "total",
 ];
 
+/// The largest `body_bytes` of an `http-client`: each request's body is
+/// built whole, so it is bounded like a buffer (response bodies of an
+/// `http-server` route are generated as they are sent and may be as large
+/// as any size).
+pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
     r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "total"]);
@@ -114,7 +120,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "path", doc: "request target (default /)" },
             ParamDoc { key: "paths", doc: "list of targets requested in turn, instead of `path`" },
             ParamDoc { key: "method", doc: "request method (default GET)" },
-            ParamDoc { key: "body_bytes", doc: "request body size (default 0)" },
+            ParamDoc { key: "body_bytes", doc: "request body size, at most 64MiB (default 0)" },
             ParamDoc { key: "requests", doc: "how many requests (default 1)" },
             ParamDoc { key: "interval", doc: "send one every interval instead of after each response" },
             ParamDoc { key: "mode", doc: "keep-alive | close (Connection: close, one connection per request) (default keep-alive)" },
@@ -163,16 +169,8 @@ pub fn register(r: &mut AppRegistry) {
 /// `idle_timeout` and `max_requests`, shared by the server and the proxy.
 fn server_config(p: &mut Params<'_>) -> Result<ServerConfig, ParamError> {
     let mut config = ServerConfig::default();
-    match p.string("idle_timeout") {
-        Ok(Some(s)) if s == "off" => config.idle_timeout = None,
-        Ok(Some(s)) => {
-            config.idle_timeout = Some(
-                simnet_scenario::units::parse_duration(&s)
-                    .map_err(|e| ParamError::at("idle_timeout", e))?,
-            )
-        }
-        Ok(None) => {}
-        Err(e) => return Err(e),
+    if let Some(timeout) = p.interval_or("idle_timeout", "off")? {
+        config.idle_timeout = timeout;
     }
     if let Some(n) = p.int("max_requests", u64::from(u32::MAX))? {
         config.max_requests = if n == 0 { None } else { Some(n as u32) };
@@ -206,12 +204,16 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         let kind = match r.kind.as_deref().unwrap_or("static") {
             "static" => RouteKind::Static {
                 status: r.status.unwrap_or(200),
-                body_bytes: r.body_bytes.map_or(1024, |s| s.0 as usize),
+                body_bytes: r.body_bytes.map_or(1024, |s| s.0),
                 delay: r.delay.map_or(SimDuration::ZERO, |d| d.0),
             },
             "poll" => RouteKind::Poll,
             "long-poll" => RouteKind::LongPoll {
-                timeout: r.timeout.map_or(SimDuration::from_secs(30), |d| d.0),
+                timeout: match r.timeout {
+                    Some(d) => simnet_scenario::units::check_interval("a route's `timeout`", d.0)
+                        .map_err(|e| ParamError::at("routes", e))?,
+                    None => SimDuration::from_secs(30),
+                },
             },
             "stream" => RouteKind::Stream,
             other => {
@@ -247,7 +249,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         _ => WhenFull::Wait,
     };
     let backlog = p.int("backlog", 65535)?;
-    let publish_every = p.duration("publish_every")?;
+    let publish_every = p.interval("publish_every")?;
     let publish_count = p.int("publish_count", 1_000_000)?;
     if publish_every.is_some() != publish_count.is_some() {
         return Err(ParamError::at(
@@ -291,9 +293,13 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         return Err(ParamError::at("paths", "every path must start with /"));
     }
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
-    let body = p.size("body_bytes")?.unwrap_or(0) as usize;
+    // A request body is built whole for each request (a server accepts
+    // 1MiB by default), so it is bounded like other buffers.
+    let body = p
+        .size_at_most("body_bytes", MAX_REQUEST_BODY_BYTES, "64MiB")?
+        .unwrap_or(0) as usize;
     let requests = p.int("requests", 10_000_000)?.unwrap_or(1);
-    let interval = p.duration("interval")?;
+    let interval = p.interval("interval")?;
     let mode = match p.choice("mode", &["keep-alive", "close"])? {
         Some("close") => ClientMode::Close,
         _ => ClientMode::KeepAlive,
@@ -332,7 +338,7 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let host = host_of(&text);
     let path = p.string("path")?;
     let path = p.require("path", path)?;
-    let interval = p.duration("interval")?.unwrap_or(SimDuration::from_secs(1));
+    let interval = p.interval("interval")?.unwrap_or(SimDuration::from_secs(1));
     let mode = match p.choice("mode", &["poll", "long-poll", "stream"])? {
         Some("poll") => SubscribeMode::Poll { interval },
         Some("long-poll") => SubscribeMode::LongPoll,

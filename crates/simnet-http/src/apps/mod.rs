@@ -18,9 +18,9 @@ mod server;
 mod subscriber;
 
 pub use client::{ClientMode, HttpClient, ResponseRecord};
-pub use kinds::register;
+pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;
-pub use server::{HttpServer, Route, RouteKind, WhenFull};
+pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{HttpSubscriber, SubscribeMode};
 
 pub(crate) use simnet_core::apps::stream::{flush, read_all};

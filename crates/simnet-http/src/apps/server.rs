@@ -14,11 +14,20 @@
 
 use super::{event_line, flush, notable_headers, read_all, split_target};
 use crate::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
-use simnet_core::apps::filler;
+use simnet_core::apps::{Filler, filler};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
 use std::collections::BTreeMap;
+
+/// Static bodies up to this size are built whole and sent with the
+/// response; longer ones are generated as the socket takes them, so a
+/// route with `body_bytes = "10GiB"` runs in constant memory. The bytes on
+/// the wire are the same either way.
+pub const WHOLE_BODY_MAX: u64 = 1024 * 1024;
+
+/// How much of a long body is generated at a time.
+const BODY_PIECE: usize = 64 * 1024;
 
 /// What a route answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +37,7 @@ pub enum RouteKind {
         /// Status code.
         status: u16,
         /// Body size.
-        body_bytes: usize,
+        body_bytes: u64,
         /// How long the server "works" before answering.
         delay: SimDuration,
     },
@@ -74,6 +83,7 @@ pub struct HttpServer {
     backlog: Option<usize>,
     publish_every: Option<SimDuration>,
     publish_count: u64,
+    whole_body_max: u64,
     conns: BTreeMap<SocketId, Conn>,
     /// Publication time (ns) of event `i + 1`.
     events: Vec<u64>,
@@ -92,6 +102,8 @@ struct Conn {
     /// Held long polls: request, `since`, timeout timer.
     held: Vec<(RequestId, u64, TimerId)>,
     streams: Vec<RequestId>,
+    /// Long static bodies still to be written.
+    bodies: BTreeMap<RequestId, Filler>,
     refused: bool,
     closed: bool,
 }
@@ -99,7 +111,7 @@ struct Conn {
 #[derive(Clone, Copy, Debug)]
 enum Wake {
     Protocol(SocketId),
-    Delayed(SocketId, RequestId, u16, usize),
+    Delayed(SocketId, RequestId, u16, u64),
     LongPollTimeout(SocketId, RequestId),
     Publish,
 }
@@ -116,6 +128,7 @@ impl HttpServer {
             backlog: None,
             publish_every: None,
             publish_count: 0,
+            whole_body_max: WHOLE_BODY_MAX,
             conns: BTreeMap::new(),
             events: Vec::new(),
             timers: BTreeMap::new(),
@@ -138,9 +151,19 @@ impl HttpServer {
     }
 
     /// Publishes `count` events, one every `every`, starting `every` after start.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn publish_schedule(mut self, every: SimDuration, count: u64) -> HttpServer {
-        self.publish_every = Some(every);
+        self.publish_every = Some(every.as_interval());
         self.publish_count = count;
+        self
+    }
+
+    /// Builds static bodies of up to `bytes` whole, and generates longer
+    /// ones as the socket takes them (default [`WHOLE_BODY_MAX`]). The
+    /// bytes on the wire do not depend on it; only the memory a long body
+    /// takes does.
+    pub fn whole_body_max(mut self, bytes: u64) -> HttpServer {
+        self.whole_body_max = bytes;
         self
     }
 
@@ -166,6 +189,7 @@ impl HttpServer {
                 deadline: None,
                 held: Vec::new(),
                 streams: Vec::new(),
+                bodies: BTreeMap::new(),
                 refused: full,
                 closed: false,
             };
@@ -269,6 +293,7 @@ impl HttpServer {
             return;
         };
         conn.proto.poll_transmit(&mut conn.out);
+        feed_bodies(cx, sid, conn);
         if !flush(cx, sid, &mut conn.out) {
             self.drop_conn(cx, sid);
             return;
@@ -336,12 +361,7 @@ impl HttpServer {
                 delay,
             }) => {
                 if delay.is_zero() {
-                    self.respond(
-                        cx,
-                        sid,
-                        id,
-                        Response::new(status).with_body(filler(body_bytes)),
-                    );
+                    self.respond_static(cx, sid, id, status, body_bytes);
                 } else {
                     let t = cx.set_timer(delay);
                     self.timers
@@ -426,6 +446,37 @@ impl HttpServer {
         }
     }
 
+    /// Answers with `body_bytes` bytes of filler: whole when short, else
+    /// generated as the socket takes it (see [`WHOLE_BODY_MAX`]).
+    fn respond_static(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        sid: SocketId,
+        id: RequestId,
+        status: u16,
+        body_bytes: u64,
+    ) {
+        if body_bytes <= self.whole_body_max {
+            let response = Response::new(status).with_body(filler(body_bytes as usize));
+            self.respond(cx, sid, id, response);
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(&sid) else {
+            return;
+        };
+        let now = cx.now();
+        if conn
+            .proto
+            .start_sized_response(now, id, status, &[], body_bytes)
+            .is_ok()
+        {
+            conn.bodies.insert(id, Filler::new(body_bytes));
+            self.requests_served += 1;
+            let summary = Response::summary_of(status, body_bytes);
+            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+        }
+    }
+
     fn publish(&mut self, cx: &mut AppContext<'_>) {
         let now = cx.now();
         self.events.push(now.as_nanos());
@@ -453,6 +504,41 @@ impl HttpServer {
             }
             self.drive(cx, sid);
         }
+    }
+}
+
+/// Moves long bodies into the connection's output until it holds more than
+/// the socket can take now: the socket is filled as it would be with the
+/// whole body waiting, and, with bytes left over, it reports `Writable`
+/// when there is room again. Only the body of the response being written
+/// is fed (responses go out in request order, and bodies may be started in
+/// another), so nothing piles up behind a response not yet ready.
+fn feed_bodies(cx: &mut AppContext<'_>, sid: SocketId, conn: &mut Conn) {
+    if conn.bodies.is_empty() {
+        return;
+    }
+    let now = cx.now();
+    let room = cx.send_room(sid).unwrap_or(0);
+    // Bodies of responses that need none (`HEAD`) or were dropped (the
+    // connection is closing) are forgotten.
+    let proto = &conn.proto;
+    conn.bodies
+        .retain(|id, body| !body.is_empty() && proto.stream_is_open(*id));
+    while conn.out.len() <= room {
+        let Some((&id, body)) = conn
+            .bodies
+            .iter_mut()
+            .find(|(id, _)| conn.proto.is_sending(**id))
+        else {
+            return;
+        };
+        let piece = body.peek(BODY_PIECE);
+        let sent = conn.proto.send_chunk(now, id, piece).is_ok();
+        body.advance(piece.len() as u64);
+        if !sent || body.is_empty() {
+            conn.bodies.remove(&id);
+        }
+        conn.proto.poll_transmit(&mut conn.out);
     }
 }
 
@@ -519,12 +605,7 @@ impl App for HttpServer {
                 }
             }
             Wake::Delayed(sid, id, status, body_bytes) => {
-                self.respond(
-                    cx,
-                    sid,
-                    id,
-                    Response::new(status).with_body(filler(body_bytes)),
-                );
+                self.respond_static(cx, sid, id, status, body_bytes);
                 self.drive(cx, sid);
             }
             Wake::LongPollTimeout(sid, id) => {

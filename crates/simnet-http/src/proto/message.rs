@@ -184,12 +184,17 @@ impl Response {
     /// The status line and body size, for traces:
     /// `HTTP/1.1 200 OK (1024 bytes)`.
     pub fn summary(&self) -> String {
-        let reason = reason_phrase(self.status);
-        let size = self.body.len();
+        Response::summary_of(self.status, self.body.len() as u64)
+    }
+
+    /// The summary of a response with this status and a body of `size`
+    /// bytes (for a body written later, piece by piece).
+    pub fn summary_of(status: u16, size: u64) -> String {
+        let reason = reason_phrase(status);
         if reason.is_empty() {
-            format!("HTTP/1.1 {} ({size} bytes)", self.status)
+            format!("HTTP/1.1 {status} ({size} bytes)")
         } else {
-            format!("HTTP/1.1 {} {reason} ({size} bytes)", self.status)
+            format!("HTTP/1.1 {status} {reason} ({size} bytes)")
         }
     }
 }

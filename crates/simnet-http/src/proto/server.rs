@@ -285,6 +285,9 @@ enum StreamFraming {
     UntilClose,
     /// The response has no body (`HEAD`, `204`, `304`); chunks are dropped.
     NoBody,
+    /// `Content-Length` was announced in the head: this many body bytes are
+    /// still to come, and the response is complete when none are.
+    Sized(u64),
 }
 
 /// Header fields the connection writes itself; the application's own
@@ -504,15 +507,65 @@ impl ServerConn {
         Ok(())
     }
 
+    /// Answers request `id` with a body of `body_len` bytes that the
+    /// application writes later, piece by piece, with
+    /// [`send_chunk`](Self::send_chunk): a long body never has to be in
+    /// memory at once. The head is the one
+    /// [`send_response`](Self::send_response) would write for a body of
+    /// that length (`Content-Length: body_len`), and so are the bytes on
+    /// the wire. The response is complete when `body_len` bytes have been
+    /// written; bytes beyond that are dropped. For a `HEAD` request, or a
+    /// status without a body, the length is announced as `send_response`
+    /// does and the response is complete at once.
+    pub fn start_sized_response(
+        &mut self,
+        now: SimTime,
+        id: RequestId,
+        status: u16,
+        headers: &[(String, String)],
+        body_len: u64,
+    ) -> Result<(), SendError> {
+        check_response_head(status, headers)?;
+        let keep_alive = self.keep_alive_value(id);
+        let exchange = self.waiting_exchange(id)?;
+        if headers::has_token(headers, "connection", "close") {
+            exchange.close_after = true;
+        }
+        let has_body = !status_has_no_body(status);
+        let mut bytes = Vec::new();
+        write_head(&mut bytes, status, headers);
+        if has_body {
+            write_field(&mut bytes, "Content-Length", &body_len.to_string());
+        }
+        write_persistence(&mut bytes, exchange.close_after, keep_alive.as_deref());
+        bytes.extend_from_slice(b"\r\n");
+        let framing = if has_body && !exchange.head_method {
+            StreamFraming::Sized(body_len)
+        } else {
+            StreamFraming::NoBody
+        };
+        exchange.response = Outgoing::Streaming {
+            unsent: bytes,
+            framing,
+            finished: matches!(framing, StreamFraming::NoBody | StreamFraming::Sized(0)),
+        };
+        let (close_after, was_upgrade) = (exchange.close_after, exchange.upgrade.is_some());
+        self.after_answer(now, close_after, was_upgrade);
+        Ok(())
+    }
+
     /// Writes one chunk of a streamed response. An empty `data` writes
-    /// nothing (an empty chunk would end the body).
+    /// nothing (an empty chunk would end the body). For a response started
+    /// with [`start_sized_response`](Self::start_sized_response), the bytes
+    /// are the body itself, and the one that completes it ends the response.
     pub fn send_chunk(
         &mut self,
         now: SimTime,
         id: RequestId,
         data: &[u8],
     ) -> Result<(), SendError> {
-        let (unsent, framing, _) = self.open_stream(id)?;
+        let (unsent, framing, finished, _) = self.open_stream(id)?;
+        let mut completed = false;
         match framing {
             StreamFraming::Chunked if !data.is_empty() => {
                 unsent.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
@@ -520,17 +573,57 @@ impl ServerConn {
                 unsent.extend_from_slice(b"\r\n");
             }
             StreamFraming::UntilClose => unsent.extend_from_slice(data),
+            StreamFraming::Sized(remaining) => {
+                let n = (data.len() as u64).min(*remaining) as usize;
+                unsent.extend_from_slice(&data[..n]);
+                *remaining -= n as u64;
+                if *remaining == 0 {
+                    *finished = true;
+                    completed = true;
+                }
+            }
             StreamFraming::Chunked | StreamFraming::NoBody => {}
         }
         self.flush(now);
+        if completed {
+            self.read_requests(now);
+        }
         Ok(())
     }
 
-    /// Ends a streamed response: writes the last (empty) chunk.
+    /// Whether the response to request `id` is the one being written now
+    /// (every earlier response is out): what it is given next goes
+    /// straight to [`poll_transmit`](Self::poll_transmit). An application
+    /// writing a long body piece by piece feeds it only then, so that the
+    /// body never piles up behind a response that is not ready.
+    pub fn is_sending(&self, id: RequestId) -> bool {
+        self.pending.front().is_some_and(|e| e.id == Some(id))
+    }
+
+    /// Whether request `id` has a streamed response that is still open
+    /// (not finished, not dropped because the connection is closing).
+    pub fn stream_is_open(&self, id: RequestId) -> bool {
+        self.pending.iter().any(|e| {
+            e.id == Some(id)
+                && matches!(
+                    e.response,
+                    Outgoing::Streaming {
+                        finished: false,
+                        ..
+                    }
+                )
+        })
+    }
+
+    /// Ends a streamed response: writes the last (empty) chunk. A sized
+    /// response ended before all of its announced body was written cannot
+    /// be delimited any more: the connection closes after it.
     pub fn finish_stream(&mut self, now: SimTime, id: RequestId) -> Result<(), SendError> {
-        let (unsent, framing, finished) = self.open_stream(id)?;
-        if framing == StreamFraming::Chunked {
-            unsent.extend_from_slice(b"0\r\n\r\n");
+        let (unsent, framing, finished, close_after) = self.open_stream(id)?;
+        match framing {
+            StreamFraming::Chunked => unsent.extend_from_slice(b"0\r\n\r\n"),
+            StreamFraming::Sized(remaining) if *remaining > 0 => *close_after = true,
+            _ => {}
         }
         *finished = true;
         self.flush(now);
@@ -830,23 +923,28 @@ impl ServerConn {
         }
     }
 
-    /// The open stream answering request `id`: its unsent bytes, framing and
-    /// finished flag.
+    /// The open stream answering request `id`: its unsent bytes, framing,
+    /// finished flag and whether the connection closes after it.
+    #[allow(clippy::type_complexity)]
     fn open_stream(
         &mut self,
         id: RequestId,
-    ) -> Result<(&mut Vec<u8>, StreamFraming, &mut bool), SendError> {
-        let response = self
+    ) -> Result<(&mut Vec<u8>, &mut StreamFraming, &mut bool, &mut bool), SendError> {
+        let exchange = self
             .pending
             .iter_mut()
-            .find(|exchange| exchange.id == Some(id))
-            .map(|exchange| &mut exchange.response);
-        match response {
-            Some(Outgoing::Streaming {
-                unsent,
-                framing,
-                finished,
-            }) if !*finished => Ok((unsent, *framing, finished)),
+            .find(|exchange| exchange.id == Some(id));
+        match exchange {
+            Some(Exchange {
+                response:
+                    Outgoing::Streaming {
+                        unsent,
+                        framing,
+                        finished,
+                    },
+                close_after,
+                ..
+            }) if !*finished => Ok((unsent, framing, finished, close_after)),
             _ => Err(SendError::NoOpenStream(id)),
         }
     }

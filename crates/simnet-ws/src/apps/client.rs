@@ -38,6 +38,11 @@ pub enum CloseAfter {
     Never,
 }
 
+/// The largest binary message the client builds (`message_bytes`, or the
+/// `count` of a `send` command): a message is framed whole, so it is
+/// allocated whole.
+pub const MAX_BINARY_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A message the client sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Outgoing {
@@ -465,6 +470,13 @@ impl App for WsClient {
             "send" => {
                 let message = match (&command.data, command.count) {
                     (Some(text), _) => Outgoing::Text(text.clone()),
+                    (None, Some(n)) if n > MAX_BINARY_MESSAGE_BYTES as u64 => {
+                        cx.emit(AppEvent::new(
+                            "app.command-ignored",
+                            format!("`send` of a {n}-byte message: a message is at most 64MiB"),
+                        ));
+                        return;
+                    }
                     (None, Some(n)) => Outgoing::Binary(n as usize),
                     (None, None) => Outgoing::Text(String::new()),
                 };

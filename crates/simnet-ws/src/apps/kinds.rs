@@ -269,15 +269,11 @@ fn path(p: &mut Params<'_>, key: &str, default: &str) -> Result<String, ParamErr
 
 /// `push_every` and `push_count`, given both or neither.
 fn push_schedule(p: &mut Params<'_>) -> Result<Option<(SimDuration, u64)>, ParamError> {
-    let every = p.duration("push_every")?;
+    let every = p.interval("push_every")?;
     let count = p.int("push_count", 1_000_000)?;
     match (every, count) {
-        (Some(every), Some(count)) if !every.is_zero() => Ok(Some((every, count))),
+        (Some(every), Some(count)) => Ok(Some((every, count))),
         (None, None) => Ok(None),
-        (Some(_), Some(_)) => Err(ParamError::at(
-            "push_every",
-            "`push_every` must be longer than 0s",
-        )),
         _ => Err(ParamError::at(
             "push_every",
             "give both `push_every` and `push_count`",
@@ -322,7 +318,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let path = path(p, "path", "/")?;
     let subprotocols = p.strings("subprotocols")?.unwrap_or_default();
     let send = p.strings("send")?.unwrap_or_default();
-    let send_every = p.duration("send_every")?;
+    let send_every = p.interval("send_every")?;
     let fragment = p.size("fragment")?;
     if fragment == Some(0) {
         return Err(ParamError::at(
@@ -331,13 +327,13 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         ));
     }
     let message_bytes = p.size("message_bytes")?;
-    if message_bytes.is_some_and(|n| n > 64 * 1024 * 1024) {
+    if message_bytes.is_some_and(|n| n > super::client::MAX_BINARY_MESSAGE_BYTES as u64) {
         return Err(ParamError::at(
             "message_bytes",
             "`message_bytes` is limited to 64MiB",
         ));
     }
-    let ping_every = p.duration("ping_every")?;
+    let ping_every = p.interval("ping_every")?;
     let events = p.int("events", 1_000_000)?;
     let close_after = match p.string("close_after")? {
         None => CloseAfter::WhenDone,
@@ -384,14 +380,8 @@ fn build_stomp_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .unwrap_or_else(|| "/topic/chat".to_string());
     let send = p.strings("send")?.unwrap_or_default();
     let every = p
-        .duration("send_every")?
+        .interval("send_every")?
         .unwrap_or(SimDuration::from_secs(1));
-    if every.is_zero() {
-        return Err(ParamError::at(
-            "send_every",
-            "`send_every` must be longer than 0s",
-        ));
-    }
     let disconnect_after = p.duration("disconnect_after")?;
     Ok(factory(move || {
         let mut c = StompClient::new(remote, &host, &path, &destination).send(send.clone(), every);
@@ -406,14 +396,8 @@ fn build_sio_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.port("port")?.unwrap_or(80);
     let path = path(p, "path", "/sio")?;
     let poll_timeout = p
-        .duration("poll_timeout")?
+        .interval("poll_timeout")?
         .unwrap_or(SimDuration::from_secs(20));
-    if poll_timeout.is_zero() {
-        return Err(ParamError::at(
-            "poll_timeout",
-            "`poll_timeout` must be longer than 0s",
-        ));
-    }
     let push = push_schedule(p)?;
     Ok(factory(move || {
         let mut s = SioServer::new(port, &path).poll_timeout(poll_timeout);

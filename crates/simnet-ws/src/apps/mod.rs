@@ -78,7 +78,7 @@ mod stomp;
 #[cfg(test)]
 mod tests;
 
-pub use client::{CloseAfter, WsClient};
+pub use client::{CloseAfter, MAX_BINARY_MESSAGE_BYTES, WsClient};
 pub use kinds::register;
 pub use server::{ServerMode, WsServer};
 pub use sio::{SioClient, SioServer};

@@ -154,8 +154,9 @@ impl WsServer {
 
     /// Pushes `count` messages to every client, one every `every`, the first
     /// `every` after the server starts.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn push_schedule(mut self, every: SimDuration, count: u64) -> WsServer {
-        self.push_every = Some(every);
+        self.push_every = Some(every.as_interval());
         self.push_count = count;
         self
     }

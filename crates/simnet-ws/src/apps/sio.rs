@@ -112,15 +112,17 @@ impl SioServer {
     }
 
     /// How long a poll is held with no event before it is answered `204`.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn poll_timeout(mut self, timeout: SimDuration) -> SioServer {
-        self.poll_timeout = timeout;
+        self.poll_timeout = timeout.as_interval();
         self
     }
 
     /// Publishes `count` events, one every `every`, the first `every` after
     /// the start.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn push_schedule(mut self, every: SimDuration, count: u64) -> SioServer {
-        self.push_every = Some(every);
+        self.push_every = Some(every.as_interval());
         self.push_count = count;
         self
     }

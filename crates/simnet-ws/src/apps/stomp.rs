@@ -194,9 +194,10 @@ impl StompClient {
 
     /// Message bodies to SEND, one every `every`, the first `every` after
     /// the subscription.
+    /// An interval shorter than [`SimDuration::MIN_INTERVAL`] is raised to it.
     pub fn send(mut self, messages: Vec<String>, every: SimDuration) -> StompClient {
         self.messages = messages;
-        self.send_every = every;
+        self.send_every = every.as_interval();
         self
     }
 

@@ -1058,3 +1058,82 @@ proptest! {
         prop_assert_eq!(observe(&mut bytewise), expected);
     }
 }
+
+/// Three pipelined requests (one `HEAD`), each answered with a body of
+/// `len` bytes: whole with `send_response`, or sized and written in
+/// `piece`-byte pieces with `start_sized_response` and `send_chunk`.
+fn answer_three(len: usize, sized: Option<usize>) -> (Vec<u8>, bool) {
+    let now = SimTime::ZERO;
+    let mut conn = ServerConn::new(ServerConfig::default(), now);
+    conn.handle_input(
+        now,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let ids: Vec<RequestId> = std::iter::from_fn(|| conn.poll_event())
+        .filter_map(|e| match e {
+            ServerEvent::Request { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let body: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+    let headers = vec![("X-Test".to_string(), "1".to_string())];
+    for id in ids {
+        match sized {
+            None => {
+                let mut response = Response::new(200).with_body(body.clone());
+                response.headers = headers.clone();
+                conn.send_response(now, id, response).unwrap();
+            }
+            Some(piece) => {
+                conn.start_sized_response(now, id, 200, &headers, len as u64)
+                    .unwrap();
+                for chunk in body.chunks(piece) {
+                    // The HEAD response is complete at once: its stream is
+                    // no longer open.
+                    let _ = conn.send_chunk(now, id, chunk);
+                }
+            }
+        }
+    }
+    let mut sent = Vec::new();
+    conn.poll_transmit(&mut sent);
+    (sent, conn.is_idle())
+}
+
+#[test]
+fn a_sized_response_written_in_pieces_is_the_same_bytes_as_a_whole_one() {
+    for len in [0, 1, 100, 5000] {
+        let whole = answer_three(len, None);
+        for piece in [1, 7, 4096, 10_000] {
+            assert_eq!(
+                answer_three(len, Some(piece)),
+                whole,
+                "len {len}, piece {piece}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_sized_response_ended_early_closes_the_connection() {
+    let now = SimTime::ZERO;
+    let mut conn = ServerConn::new(ServerConfig::default(), now);
+    conn.handle_input(now, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let Some(ServerEvent::Request { id, .. }) = conn.poll_event() else {
+        panic!("no request");
+    };
+    conn.start_sized_response(now, id, 200, &[], 10).unwrap();
+    conn.send_chunk(now, id, b"abc").unwrap();
+    assert!(!conn.wants_close());
+    conn.finish_stream(now, id).unwrap();
+    let mut sent = Vec::new();
+    conn.poll_transmit(&mut sent);
+    assert!(sent.ends_with(b"\r\n\r\nabc"));
+    assert!(conn.wants_close());
+    // Bytes beyond the announced length are refused: the stream is over.
+    assert_eq!(
+        conn.send_chunk(now, id, b"x"),
+        Err(SendError::NoOpenStream(id))
+    );
+}
