@@ -4,6 +4,7 @@
 mod close;
 mod determinism;
 mod handshake;
+mod ports;
 mod series;
 mod transfer;
 
