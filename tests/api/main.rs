@@ -6,6 +6,7 @@ mod determinism;
 mod handshake;
 mod intervals;
 mod payloads;
+mod ports;
 mod raw;
 mod series;
 mod transfer;

@@ -202,7 +202,10 @@ pub enum Recv {
 /// Errors from the socket API, in the spirit of errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SocketError {
-    /// No ephemeral port is free (EADDRNOTAVAIL).
+    /// No ephemeral port is free for this destination (EADDRNOTAVAIL):
+    /// every port of the range is listened on or already used by a
+    /// connection to the same remote address and port. The number is the
+    /// size of the range.
     #[error("no ephemeral port available (all {0} in use)")]
     PortsExhausted(u32),
     /// The port is already bound (EADDRINUSE).

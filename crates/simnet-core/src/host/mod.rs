@@ -32,6 +32,7 @@
 //! any socket option smoltcp does not implement.
 
 mod device;
+mod ports;
 mod table;
 mod time_wait;
 pub mod wire;
@@ -156,7 +157,9 @@ pub struct HostConfig {
     pub udp: UdpConfig,
     /// First and last ephemeral port (inclusive), like Linux's
     /// `ip_local_port_range` (whose default is 32768–60999; simnet uses the
-    /// IANA range 49152–65535).
+    /// IANA range 49152–65535). As on Linux, a port in this range may carry
+    /// one connection to each destination (remote address and port) at once;
+    /// towards a single destination the range is all there is.
     pub ephemeral_ports: (u16, u16),
     /// Connections that may wait to be accepted on a listening port.
     pub backlog: usize,
@@ -237,6 +240,9 @@ struct Stack {
     udp_ports: BTreeMap<u16, SocketId>,
     /// Local TCP ports in use, with the number of sockets using each.
     tcp_ports: BTreeMap<u16, u32>,
+    /// The 4-tuples of sockets whose port `connect()` chose: a port is
+    /// shared between destinations, as on Linux (see `host/ports.rs`).
+    connected: ports::Connected,
     next_ephemeral: u16,
     /// Always empty: polled with frames no socket claims, so smoltcp answers them.
     unclaimed: SocketSet<'static>,
@@ -416,6 +422,7 @@ impl Host {
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
             tcp_ports: BTreeMap::new(),
+            connected: ports::Connected::default(),
             next_ephemeral: self.config.ephemeral_ports.0,
             unclaimed: SocketSet::new(Vec::new()),
             time_wait: BTreeMap::new(),
@@ -644,6 +651,7 @@ impl Host {
             stack.tcp_conns.remove(&record.tuple);
         }
         release_port(&mut stack.tcp_ports, local_port);
+        stack.connected.release(sid);
     }
 
     /// Polls one socket: feeds it the pending frame (if any), lets it send,
@@ -961,6 +969,7 @@ impl Host {
                     l.accept_queue.retain(|s| *s != sid);
                 }
                 release_port(&mut stack.tcp_ports, entry.local_port);
+                stack.connected.release(sid);
                 stack.recycle(entry);
             }
             Protocol::Udp => {
@@ -1234,14 +1243,23 @@ impl Host {
         Some(sid)
     }
 
-    fn allocate_port(&mut self) -> Result<u16, SocketError> {
+    /// An ephemeral port for a connection to `remote`: the first port, from
+    /// where the last search stopped, that no listener holds and that no
+    /// connection to `remote` uses (TIME-WAIT included). Only the 4-tuple
+    /// must be unique, as on Linux, so connections to different
+    /// destinations may share a port; the search order is one counter for
+    /// the whole host (Linux starts from a hash of the destination), so a
+    /// host that never wraps around its range picks the same ports as before.
+    fn allocate_port(&mut self, remote: SocketAddrV4) -> Result<u16, SocketError> {
         let (lo, hi) = self.config.ephemeral_ports;
         let stack = self.stack.as_mut().ok_or(SocketError::HostDown)?;
         let span = u32::from(hi.saturating_sub(lo)) + 1;
         let mut candidate = stack.next_ephemeral.clamp(lo, hi);
+        let to = (*remote.ip(), remote.port());
         for _ in 0..span {
             let next = if candidate >= hi { lo } else { candidate + 1 };
-            if !stack.tcp_ports.contains_key(&candidate) {
+            let users = stack.tcp_ports.get(&candidate).copied().unwrap_or(0);
+            if stack.connected.allows(candidate, users, to) {
                 stack.next_ephemeral = next;
                 return Ok(candidate);
             }
@@ -1263,7 +1281,7 @@ impl Host {
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
-        let local_port = match self.allocate_port() {
+        let local_port = match self.allocate_port(remote) {
             Ok(p) => p,
             Err(e) => return Err(self.fail(app, None, "connect", e)),
         };
@@ -1279,6 +1297,9 @@ impl Host {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
         *stack.tcp_ports.entry(local_port).or_insert(0) += 1;
+        stack
+            .connected
+            .hold(sid, (local_port, *remote.ip(), remote.port()));
         self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
         self.insert_entry(now, sid, (set, handle), Protocol::Tcp, app, local_port);
         if let Some(entry) = self.stack.as_mut().and_then(|s| s.sockets.get_mut(&sid)) {

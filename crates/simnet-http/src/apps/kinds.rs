@@ -150,10 +150,11 @@ pub fn register(r: &mut AppRegistry) {
     });
     r.register(AppKind {
         name: "http-proxy",
-        summary: "A reverse proxy forwarding every request to one upstream, with or without upstream keep-alive.",
+        summary: "A reverse proxy forwarding every request to one upstream (or several in turn), with or without upstream keep-alive.",
         params: &[
             ParamDoc { key: "port", doc: "port to listen on (default 80)" },
-            ParamDoc { key: "upstream", doc: "host:port of the server (required)" },
+            ParamDoc { key: "upstream", doc: "host:port of the server (this or `upstreams` is required)" },
+            ParamDoc { key: "upstreams", doc: "list of host:port servers; each new upstream connection goes to the next (round robin), instead of `upstream`" },
             ParamDoc { key: "upstream_keep_alive", doc: "reuse upstream connections (default false: one per request, closed by the proxy)" },
             ParamDoc { key: "pool_size", doc: "with upstream keep-alive: most upstream connections (default 8)" },
             ParamDoc { key: "strip_upgrade", doc: "remove Upgrade from forwarded requests (default false)" },
@@ -354,13 +355,38 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
 fn build_proxy(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.port("port")?.unwrap_or(80);
     let upstream = p.endpoint("upstream")?;
-    let upstream = p.require("upstream", upstream)?;
+    let list = p.strings("upstreams")?;
+    let upstreams = match &list {
+        Some(items) if items.is_empty() => {
+            return Err(ParamError::at("upstreams", "`upstreams` is empty")
+                .help("write e.g. upstreams = [\"server-a:8080\", \"server-b:8080\"]"));
+        }
+        Some(items) => items
+            .iter()
+            .map(|t| p.endpoint_text("upstreams", t))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let upstream = match (upstream, upstreams.first()) {
+        (Some(_), Some(_)) => {
+            return Err(ParamError::at(
+                "upstreams",
+                "`upstream` and `upstreams` cannot both be given",
+            )
+            .help("keep one: `upstreams` with a single entry is the same as `upstream`"));
+        }
+        (Some(one), None) => one,
+        (None, Some(first)) => *first,
+        (None, None) => return Err(p.missing("upstream")),
+    };
     let keep_alive = p.bool("upstream_keep_alive")?.unwrap_or(false);
     let pool = p.int("pool_size", 100_000)?.unwrap_or(8).max(1) as usize;
     let strip = p.bool("strip_upgrade")?.unwrap_or(false);
     let config = server_config(p)?;
     Ok(factory(move || {
-        let mut proxy = HttpProxy::new(port, upstream, config).strip_upgrade(strip);
+        let mut proxy = HttpProxy::new(port, upstream, config)
+            .upstreams(upstreams.clone())
+            .strip_upgrade(strip);
         if keep_alive {
             proxy = proxy.upstream_keep_alive(pool);
         }

@@ -1,7 +1,7 @@
 //! The reverse proxy: the nginx-in-front-of-an-application-server setup.
 //!
 //! It accepts client connections and forwards each request to one upstream
-//! server. Without upstream keep-alive it opens a new upstream connection
+//! server, or to several in turn (round robin, as nginx does by default). Without upstream keep-alive it opens a new upstream connection
 //! per request and closes it itself as soon as the response is complete —
 //! so the proxy, being the client towards upstream and the active closer,
 //! accumulates TIME-WAIT sockets (and can run out of ephemeral ports). With
@@ -25,7 +25,10 @@ use std::net::SocketAddrV4;
 #[derive(Clone, Debug)]
 pub struct HttpProxy {
     port: u16,
-    upstream: SocketAddrV4,
+    /// The upstream servers, never empty; new connections go to each in turn.
+    servers: Vec<SocketAddrV4>,
+    /// Index of the upstream server the next new connection goes to.
+    next_upstream: usize,
     keep_alive: bool,
     pool_size: usize,
     strip_upgrade: bool,
@@ -69,7 +72,8 @@ impl HttpProxy {
     pub fn new(port: u16, upstream: SocketAddrV4, config: ServerConfig) -> HttpProxy {
         HttpProxy {
             port,
-            upstream,
+            servers: vec![upstream],
+            next_upstream: 0,
             keep_alive: false,
             pool_size: usize::MAX,
             strip_upgrade: false,
@@ -82,6 +86,17 @@ impl HttpProxy {
             forwarded: 0,
             upstream_connections: 0,
         }
+    }
+
+    /// Spreads new upstream connections over `upstreams` in turn (round
+    /// robin), instead of the one upstream given to [`HttpProxy::new`]. An
+    /// empty list keeps that one.
+    pub fn upstreams(mut self, upstreams: Vec<SocketAddrV4>) -> HttpProxy {
+        if !upstreams.is_empty() {
+            self.servers = upstreams;
+            self.next_upstream = 0;
+        }
+        self
     }
 
     /// Keeps up to `pool_size` upstream connections open and reuses them.
@@ -196,7 +211,9 @@ impl HttpProxy {
             self.waiting.push_back((client, id, request));
             return;
         }
-        match cx.connect(self.upstream) {
+        let upstream = self.servers[self.next_upstream % self.servers.len()];
+        self.next_upstream = (self.next_upstream + 1) % self.servers.len();
+        match cx.connect(upstream) {
             Ok(up) => {
                 self.upstream_connections += 1;
                 cx.emit(
