@@ -31,6 +31,7 @@
 
 mod body;
 mod error;
+pub mod grammar;
 mod head;
 pub mod headers;
 pub mod message;
