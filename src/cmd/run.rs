@@ -153,6 +153,17 @@ pub fn execute(args: Args) -> CmdResult {
             }
         }
     }
+    // A run a safety bound cut short is not a result: say why on standard
+    // error (after everything else, so it is the last thing seen) and fail,
+    // whatever its expectations said.
+    if let Some(reason) = run.trace.end_reason().filter(|r| r.is_failure()) {
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "error: the run was stopped: {}",
+            reason.describe(&run.trace.topology)
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {

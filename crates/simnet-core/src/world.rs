@@ -7,7 +7,7 @@
 //! simulated time costs nothing. Every run is bounded in simulated time and in
 //! events, and says which bound ended it.
 
-use crate::app::{App, AppContext, Command};
+use crate::app::{App, AppContext, Command, Runaway};
 use crate::fault::{FaultAction, TargetedFault};
 use crate::host::{Effect, Host, HostConfig};
 use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
@@ -30,14 +30,45 @@ pub struct RunLimits {
     /// The run stops at this simulated time.
     pub max_time: SimTime,
     /// The run stops after this many events (a guard against runaway runs).
+    /// Default [`RunLimits::DEFAULT_MAX_EVENTS`].
     pub max_events: u64,
+    /// The run stops once its trace holds more than this many bytes
+    /// ([`Records::bytes`](crate::trace::Records::bytes)), with
+    /// [`EndReason::MemoryLimit`]. Default
+    /// [`RunLimits::DEFAULT_MAX_TRACE_BYTES`].
+    pub max_trace_bytes: u64,
+    /// The most calls one application callback may make on its context
+    /// before the run ends with [`EndReason::AppRunaway`] (see
+    /// [`AppContext`]). Default [`RunLimits::DEFAULT_MAX_CALLS_PER_CALLBACK`].
+    pub max_calls_per_callback: u64,
+}
+
+impl RunLimits {
+    /// The default memory budget of a trace: 2 GiB, a quarter of an 8 GB
+    /// machine, leaving room for the world itself and for rendering (a
+    /// rendered trace is about as large as the trace again).
+    pub const DEFAULT_MAX_TRACE_BYTES: u64 = 2 << 30;
+
+    /// The default event limit: 20 million events. A trace record takes
+    /// about 100 bytes and an event adds one to three records, so the
+    /// default memory budget is usually reached first on runs that record
+    /// packets; the event limit still bounds runs that record little.
+    pub const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
+
+    /// The default bound on calls in one application callback: one
+    /// million. The busiest callback of every scenario and test makes at
+    /// most a few thousand (an application opening its connections at
+    /// start, a server publishing to every subscriber).
+    pub const DEFAULT_MAX_CALLS_PER_CALLBACK: u64 = 1_000_000;
 }
 
 impl Default for RunLimits {
     fn default() -> Self {
         RunLimits {
             max_time: SimTime::from_secs(24 * 3600),
-            max_events: 50_000_000,
+            max_events: Self::DEFAULT_MAX_EVENTS,
+            max_trace_bytes: Self::DEFAULT_MAX_TRACE_BYTES,
+            max_calls_per_callback: Self::DEFAULT_MAX_CALLS_PER_CALLBACK,
         }
     }
 }
@@ -102,6 +133,7 @@ struct HostDecl {
 struct AppDecl {
     host: HostId,
     kind: String,
+    name: Option<String>,
     start: SimTime,
     factory: AppFactory,
 }
@@ -196,6 +228,7 @@ impl WorldBuilder {
         self.apps.push(AppDecl {
             host,
             kind: kind.to_string(),
+            name: None,
             start,
             factory: Box::new(move || Box::new(factory())),
         });
@@ -214,10 +247,20 @@ impl WorldBuilder {
         self.apps.push(AppDecl {
             host,
             kind: kind.to_string(),
+            name: None,
             start,
             factory,
         });
         AppId(self.apps.len() as u32 - 1)
+    }
+
+    /// Gives an application the name traces and messages use for it (a
+    /// scenario's `name`); without one, it is called by its kind.
+    pub fn name_app(&mut self, app: AppId, name: &str) -> &mut Self {
+        if let Some(decl) = self.apps.get_mut(app.0 as usize) {
+            decl.name = Some(name.to_string());
+        }
+        self
     }
 
     /// Schedules a timeline action.
@@ -325,6 +368,7 @@ impl WorldBuilder {
             let id = AppId(i as u32);
             app_infos.push(AppInfo {
                 host: decl.host,
+                name: decl.name.clone().unwrap_or_else(|| decl.kind.clone()),
                 kind: decl.kind.clone(),
             });
             queue.push(
@@ -384,6 +428,8 @@ impl WorldBuilder {
             cancelled: BTreeSet::new(),
             pending: VecDeque::new(),
             ended: None,
+            runaway: None,
+            busiest_callback: 0,
         };
         // Listening sockets armed while hosts booted have nothing to report yet.
         for h in 0..world.hosts.len() {
@@ -485,6 +531,11 @@ pub struct World {
     cancelled: BTreeSet<TimerId>,
     pending: VecDeque<(AppId, SocketEvent)>,
     ended: Option<EndReason>,
+    /// Set when an application callback was stopped by the runaway guard;
+    /// the loop ends the run with it after the current step.
+    runaway: Option<EndReason>,
+    /// The most counted calls any one callback has made so far.
+    busiest_callback: u64,
 }
 
 impl World {
@@ -538,6 +589,13 @@ impl World {
         (instance as &dyn Any).downcast_ref::<A>()
     }
 
+    /// The most calls (socket calls, events, timers) any one application
+    /// callback has made so far in this run: how close the run came to
+    /// [`RunLimits::max_calls_per_callback`].
+    pub fn busiest_callback(&self) -> u64 {
+        self.busiest_callback
+    }
+
     /// Why the run ended, once it has ended for good.
     pub fn ended(&self) -> Option<EndReason> {
         self.ended
@@ -586,7 +644,13 @@ impl World {
             if self.events >= self.limits.max_events {
                 return self.finish(EndReason::EventLimit(self.limits.max_events));
             }
+            if self.trace.records.bytes() > self.limits.max_trace_bytes {
+                return self.finish(EndReason::MemoryLimit(self.limits.max_trace_bytes));
+            }
             self.step();
+            if let Some(reason) = self.runaway.take() {
+                return self.finish(reason);
+            }
             if stop(self) {
                 return self.finish(EndReason::Condition);
             }
@@ -725,6 +789,7 @@ impl World {
             return; // stopped (its host crashed)
         };
         let host = &mut self.hosts[host_id.0 as usize];
+        let mut stopped = None;
         if host.is_up() {
             let mut cx = AppContext {
                 now: self.now,
@@ -734,10 +799,35 @@ impl World {
                 next_timer: &mut self.next_timer,
                 cancelled: &mut self.cancelled,
                 directory: &self.trace.topology.hosts,
+                calls: 0,
+                max_calls: self.limits.max_calls_per_callback,
             };
-            f(instance.as_mut(), &mut cx);
+            // The runaway guard unwinds out of the callback (see
+            // `AppContext`); only its own payload is caught here, and only
+            // between calls into the host, which it never interrupts.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(instance.as_mut(), &mut cx)
+            }));
+            self.busiest_callback = self.busiest_callback.max(cx.calls);
+            match result {
+                Ok(()) => {}
+                Err(payload) if payload.is::<Runaway>() => stopped = Some(cx.calls),
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
         }
-        self.apps[app.0 as usize].instance = Some(instance);
+        match stopped {
+            None => self.apps[app.0 as usize].instance = Some(instance),
+            Some(calls) => {
+                // The application is left half-way through a callback, so
+                // it is dropped rather than called again; what it did
+                // before it was stopped is still traced (drained below).
+                self.runaway.get_or_insert(EndReason::AppRunaway {
+                    app,
+                    host: host_id,
+                    calls,
+                });
+            }
+        }
         self.drain(host_id);
     }
 
