@@ -227,6 +227,16 @@ pub struct TraceRecord {
     pub event: TraceEvent,
 }
 
+/// The memory an allocation of `n` bytes takes from a typical allocator
+/// (glibc's malloc): `n` plus an 8-byte header, rounded up to 16 bytes, at
+/// least 32; nothing for `n == 0`, which allocates nothing. Counting this
+/// instead of `n` keeps [`Records::bytes`] close to what the process really
+/// holds, where a trace of many small application events would otherwise
+/// be undercounted by half.
+fn alloc(n: usize) -> usize {
+    if n == 0 { 0 } else { ((n + 8 + 15) & !15).max(32) }
+}
+
 impl TraceRecord {
     /// About how many bytes of memory this record holds: its own slot in
     /// the trace plus what it owns on the heap (packet bytes, the text and
@@ -646,8 +656,8 @@ impl fmt::Display for EndReason {
             EndReason::MemoryLimit(bytes) => write!(
                 f,
                 "memory limit of {} for the trace reached: narrow the run with --until or \
-                 a smaller time_limit, or use a format that keeps packet headers only, \
-                 such as --format summary",
+                 a smaller time_limit (formats other than pcap, pcapng and mermaid keep \
+                 only packet headers, and hold less: e.g. --format summary)",
                 human_bytes(*bytes)
             ),
         }
@@ -674,31 +684,35 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 impl TraceEvent {
-    /// The heap bytes this event owns (see [`TraceRecord::bytes`]). A
-    /// packet's bytes count in full even when the frame in flight shares
+    /// The heap bytes this event owns (see [`TraceRecord::bytes`]), each
+    /// allocation counted as a typical allocator serves it (see [`alloc`]).
+    /// A packet's bytes count in full even when the frame in flight shares
     /// them: once the frame is delivered, the trace alone keeps them alive.
     fn heap_bytes(&self) -> usize {
         // An `Rc<[u8]>` allocation holds two counters before the bytes.
         const RC_HEADER: usize = 2 * std::mem::size_of::<usize>();
         match self {
-            TraceEvent::PacketSent { bytes, .. } => RC_HEADER + bytes.len(),
+            TraceEvent::PacketSent { bytes, .. } => alloc(RC_HEADER + bytes.len()),
             TraceEvent::App { event, .. } => {
                 let fields: usize = event
                     .fields
                     .iter()
                     .map(|(name, value)| {
-                        std::mem::size_of::<(String, FieldValue)>()
-                            + name.len()
+                        alloc(name.len())
                             + match value {
-                                FieldValue::Text(t) => t.len(),
+                                FieldValue::Text(t) => alloc(t.len()),
                                 _ => 0,
                             }
                     })
                     .sum();
-                std::mem::size_of::<AppEvent>() + event.kind.len() + event.summary.len() + fields
+                alloc(std::mem::size_of::<AppEvent>())
+                    + alloc(event.kind.len())
+                    + alloc(event.summary.len())
+                    + alloc(event.fields.capacity() * std::mem::size_of::<(String, FieldValue)>())
+                    + fields
             }
-            TraceEvent::Action { description } => description.len(),
-            TraceEvent::FaultMatched { description, .. } => description.len(),
+            TraceEvent::Action { description } => alloc(description.len()),
+            TraceEvent::FaultMatched { description, .. } => alloc(description.len()),
             _ => 0,
         }
     }

@@ -44,16 +44,21 @@ pub struct RunLimits {
 }
 
 impl RunLimits {
-    /// The default memory budget of a trace: 2 GiB, a quarter of an 8 GB
-    /// machine, leaving room for the world itself and for rendering (a
-    /// rendered trace is about as large as the trace again).
-    pub const DEFAULT_MAX_TRACE_BYTES: u64 = 2 << 30;
+    /// The default memory budget of a trace: 1 GiB. Rendering needs
+    /// memory of its own on top, so a `simnet run` that reaches the budget
+    /// peaks at about 1.2 GB with `--format summary`, 1.5 GB with text and
+    /// 1.9 GB with JSON Lines (measured on a WebSocket ping every 10 ms
+    /// for a simulated century): well within an 8 GB machine, with room
+    /// for the world itself and another run beside it.
+    pub const DEFAULT_MAX_TRACE_BYTES: u64 = 1 << 30;
 
-    /// The default event limit: 20 million events. A trace record takes
-    /// about 100 bytes and an event adds one to three records, so the
-    /// default memory budget is usually reached first on runs that record
-    /// packets; the event limit still bounds runs that record little.
-    pub const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
+    /// The default event limit: 10 million events. Across the bundled
+    /// scenarios an event adds 2.8 trace records on average, of about 110
+    /// bytes each (about 310 bytes an event, 170 to 630 by scenario), so
+    /// runs that record packets reach the memory budget first (after about
+    /// 3.5 million events); the event limit bounds the time taken by runs
+    /// that record little per event (at a few million events a second).
+    pub const DEFAULT_MAX_EVENTS: u64 = 10_000_000;
 
     /// The default bound on calls in one application callback: one
     /// million. The busiest callback of every scenario and test makes at
