@@ -1163,6 +1163,13 @@ impl World {
         self.capture = capture;
     }
 
+    /// Sets the trace's memory budget ([`RunLimits::max_trace_bytes`]) from
+    /// now on: for callers that run a world someone else built (a
+    /// scenario's) and want a larger or smaller one than its default.
+    pub fn set_max_trace_bytes(&mut self, bytes: u64) {
+        self.limits.max_trace_bytes = bytes;
+    }
+
     /// Switches [`HostConfig::recycle_sockets`] on or off on every host,
     /// from now on. The trace is the same either way; this exists so that
     /// tests can check exactly that on worlds they did not build themselves.
