@@ -241,3 +241,36 @@ fn an_http_client_with_an_empty_method_fails_cleanly_in_close_mode() {
         })
     }));
 }
+
+#[test]
+fn a_ws_client_whose_upgrade_cannot_be_written_says_so_and_gives_up() {
+    use simnet_ws::apps::{ServerMode, WsClient, WsServer};
+    let (mut b, client, server_host) = pair(1, ten_ms());
+    b.app(server_host, "ws-server", || {
+        WsServer::new(80, ServerMode::Echo).subprotocols(vec!["chat".into()])
+    });
+    b.app(client, "ws-client", || {
+        WsClient::new("10.0.0.2:80".parse().unwrap(), "server", "/")
+            .subprotocols(vec!["chat\r\nX-Evil: 1".into()])
+    });
+    let mut world = b.build().unwrap();
+    assert_eq!(world.run(), EndReason::Idle);
+    let upgrades: Vec<String> = world
+        .trace()
+        .app_events("ws.upgrade")
+        .map(|(_, _, e)| e.summary.clone())
+        .collect();
+    assert_eq!(
+        upgrades,
+        ["GET / was not upgraded: the upgrade request cannot be sent: header field \
+          \"Sec-WebSocket-Protocol\" cannot be written safely"]
+    );
+    // Not one byte of a request was written on the connection.
+    assert!(
+        world
+            .trace()
+            .packets()
+            .all(|(_, _, info)| info.tcp().is_none_or(|t| t.payload_len == 0)),
+        "no request bytes were sent"
+    );
+}

@@ -53,11 +53,11 @@ impl RunLimits {
     pub const DEFAULT_MAX_TRACE_BYTES: u64 = 1 << 30;
 
     /// The default event limit: 10 million events. Across the bundled
-    /// scenarios an event adds 2.8 trace records on average, of about 110
-    /// bytes each (about 310 bytes an event, 170 to 630 by scenario), so
+    /// scenarios an event adds 2.8 trace records on average, of about 125
+    /// bytes each (about 350 bytes an event; 200 to 700 by scenario), so
     /// runs that record packets reach the memory budget first (after about
-    /// 3.5 million events); the event limit bounds the time taken by runs
-    /// that record little per event (at a few million events a second).
+    /// 3 million events); the event limit bounds the time taken by runs
+    /// that record little per event.
     pub const DEFAULT_MAX_EVENTS: u64 = 10_000_000;
 
     /// The default bound on calls in one application callback: one
