@@ -262,8 +262,10 @@ fn a_ws_client_whose_upgrade_cannot_be_written_says_so_and_gives_up() {
         .collect();
     assert_eq!(
         upgrades,
-        ["GET / was not upgraded: the upgrade request cannot be sent: header field \
-          \"Sec-WebSocket-Protocol\" cannot be written safely"]
+        [
+            "GET / was not upgraded: the upgrade request cannot be sent: header field \
+          \"Sec-WebSocket-Protocol\" cannot be written safely"
+        ]
     );
     // Not one byte of a request was written on the connection.
     assert!(

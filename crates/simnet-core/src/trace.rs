@@ -234,7 +234,11 @@ pub struct TraceRecord {
 /// holds, where a trace of many small application events would otherwise
 /// be undercounted by half.
 fn alloc(n: usize) -> usize {
-    if n == 0 { 0 } else { ((n + 8 + 15) & !15).max(32) }
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
 }
 
 impl TraceRecord {
@@ -608,7 +612,10 @@ impl EndReason {
     /// in it (an application stuck in a loop, the memory budget), as
     /// opposed to a limit the caller chose or the run simply finishing.
     pub fn is_failure(&self) -> bool {
-        matches!(self, EndReason::AppRunaway { .. } | EndReason::MemoryLimit(_))
+        matches!(
+            self,
+            EndReason::AppRunaway { .. } | EndReason::MemoryLimit(_)
+        )
     }
 
     /// Why the run stopped, in words, naming the application and host of

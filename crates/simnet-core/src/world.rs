@@ -675,6 +675,10 @@ impl World {
     }
 
     /// Handles the earliest event. Returns false when there is none.
+    ///
+    /// An application stopped by the runaway guard during the step is gone
+    /// at once; the run records [`EndReason::AppRunaway`] the next time one
+    /// of the `run` methods looks at it.
     pub fn step(&mut self) -> bool {
         let Some((time, event)) = self.queue.pop() else {
             return false;

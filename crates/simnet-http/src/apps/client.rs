@@ -387,7 +387,9 @@ impl HttpClient {
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, sid, &mut conn.out);
             }
-            Err(e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_))) => {
+            Err(
+                e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
+            ) => {
                 // The request itself cannot be written, on this connection
                 // or any other: it fails now. Requeueing it would hand it
                 // straight back to the same connection, at the same instant,

@@ -135,7 +135,9 @@ impl HttpSubscriber {
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, conn.sid, &mut conn.out);
             }
-            Err(e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_))) => {
+            Err(
+                e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
+            ) => {
                 // No connection could carry this request: stop, rather than
                 // open one connection after another to be refused each time.
                 let sid = conn.sid;

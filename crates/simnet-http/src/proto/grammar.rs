@@ -97,7 +97,11 @@ pub fn check_token(what: &'static str, s: &str, example: &'static str) -> Result
             example,
         ));
     }
-    match s.chars().enumerate().find(|(_, c)| !c.is_ascii() || !is_tchar(*c as u8)) {
+    match s
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii() || !is_tchar(*c as u8))
+    {
         None => Ok(()),
         Some((i, c)) => Err(GrammarError::new(
             what,
