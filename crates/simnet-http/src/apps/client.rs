@@ -255,6 +255,12 @@ impl HttpClient {
                 return Some(Slot::Open(sid));
             }
         }
+        // Fewer connections than the limit, over or not, leaves room
+        // without counting: the common case, and counting every time made
+        // opening many connections at once quadratic.
+        if self.conns.len() < self.connections {
+            return Some(Slot::New);
+        }
         let live = self.conns.values().filter(|c| !c.eof).count();
         (live < self.connections).then_some(Slot::New)
     }
