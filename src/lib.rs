@@ -169,8 +169,28 @@ pub fn run_scenario_with(
     until: Option<SimTime>,
     capture: Capture,
 ) -> ScenarioRun {
+    run_scenario_within(
+        scenario,
+        seed,
+        until,
+        capture,
+        RunLimits::DEFAULT_MAX_TRACE_BYTES,
+    )
+}
+
+/// [`run_scenario_with`], stopping the run with [`EndReason::MemoryLimit`]
+/// once its trace holds more than `max_trace_bytes` (see
+/// [`RunLimits::max_trace_bytes`]).
+pub fn run_scenario_within(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    until: Option<SimTime>,
+    capture: Capture,
+    max_trace_bytes: u64,
+) -> ScenarioRun {
     let mut world = scenario.world(seed, until);
     world.set_capture(capture);
+    world.set_max_trace_bytes(max_trace_bytes);
     world.run();
     let trace = world.take_trace();
     let outcomes = simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());

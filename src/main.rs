@@ -1,7 +1,9 @@
 //! The `simnet` command line: `run`, `check`, `list`.
 //!
 //! Exit codes: 0 success, 1 an expectation failed (or a run was not
-//! deterministic), 2 invalid input or usage.
+//! deterministic), 2 invalid input or usage, 3 a run was stopped by a
+//! safety bound (an application stuck in a loop, the trace's memory
+//! budget).
 
 mod cmd;
 

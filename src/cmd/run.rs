@@ -39,6 +39,13 @@ pub struct Args {
     /// Mermaid: at most this many events (the diagram says where it stopped).
     #[arg(long)]
     max_events: Option<usize>,
+    /// Stop the run once its trace holds more than this much memory, e.g. 256MiB or 4GiB (default 1GiB).
+    #[arg(long, value_parser = parse_size)]
+    max_trace_memory: Option<u64>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    simnet_scenario::units::parse_size(text)
 }
 
 fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
@@ -162,7 +169,14 @@ pub fn execute(args: Args) -> CmdResult {
         })?),
         None => None,
     };
-    let run = simnet::run_scenario_with(&scenario, args.seed, until, args.format.capture());
+    let run = simnet::run_scenario_within(
+        &scenario,
+        args.seed,
+        until,
+        args.format.capture(),
+        args.max_trace_memory
+            .unwrap_or(simnet::RunLimits::DEFAULT_MAX_TRACE_BYTES),
+    );
     if let Some(sel) = &args.connection {
         sel.check(&run.trace.topology)
             .map_err(|e| format!("error: --connection: {e}"))?;
@@ -238,6 +252,21 @@ pub fn execute(args: Args) -> CmdResult {
                 eprint!("{verdicts}");
             }
         }
+    }
+    // A run a safety bound cut short is not a result: say why on standard
+    // error (after everything else, so it is the last thing seen) and fail,
+    // whatever its expectations said.
+    if let Some(reason) = run.trace.end_reason().filter(|r| r.is_failure()) {
+        let _ = std::io::stdout().flush();
+        let raise = match reason {
+            simnet::EndReason::MemoryLimit(_) => "; or allow more with --max-trace-memory",
+            _ => "",
+        };
+        eprintln!(
+            "error: the run was stopped: {}{raise}",
+            reason.describe(&run.trace.topology)
+        );
+        return Ok(ExitCode::from(3));
     }
     Ok(if failed {
         ExitCode::from(1)

@@ -14,6 +14,7 @@ fn limited(b: &mut WorldBuilder) {
     b.limits(RunLimits {
         max_time: SimTime::from_secs(1),
         max_events: EVENT_LIMIT,
+        ..RunLimits::default()
     });
 }
 

@@ -3,6 +3,7 @@
 
 mod close;
 mod determinism;
+mod guard;
 mod handshake;
 mod intervals;
 mod payloads;

@@ -454,3 +454,120 @@ fn list_apps_shows_the_timeline_commands_of_each_kind() {
     assert!(section.contains("    publish "), "{section}");
     assert!(section.contains("    stop "), "{section}");
 }
+
+/// A WebSocket ping every 10 ms for a simulated century: its trace would
+/// grow until the machine ran out of memory.
+const CENTURY: &str = r#"
+name = "century"
+description = "A ping every 10 ms for a hundred years."
+time_limit = "876000h"
+
+[[host]]
+name = "c"
+address = "10.0.0.1"
+
+[[host]]
+name = "s"
+address = "10.0.0.2"
+
+[[link]]
+between = ["c", "s"]
+latency = "1ms"
+
+[[app]]
+host = "s"
+kind = "ws-server"
+
+[[app]]
+host = "c"
+kind = "ws-client"
+connect = "s:80"
+ping_every = "10ms"
+close_after = "never"
+"#;
+
+#[test]
+fn a_run_past_its_memory_budget_exits_3_and_says_how_to_narrow_it() {
+    let file = temp_file("century.toml", CENTURY);
+    let file = file.to_str().unwrap();
+    let o = simnet(&[
+        "run",
+        file,
+        "--format",
+        "summary",
+        "--max-trace-memory",
+        "256KiB",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // The summary of what was kept is still written.
+    assert!(stdout(&o).contains("Run ended at"), "{}", stdout(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "error: the run was stopped: memory limit of 256.0 KiB for the trace reached: \
+         narrow the run with --until or a smaller time_limit (formats other than pcap, \
+         pcapng and mermaid keep only packet headers, and hold less: e.g. --format \
+         summary); or allow more with --max-trace-memory"
+    );
+
+    // Narrowed with --until, the same file runs to the end and exits 0.
+    let o = simnet(&[
+        "run",
+        file,
+        "--format",
+        "summary",
+        "--max-trace-memory",
+        "256KiB",
+        "--until",
+        "100ms",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let o = simnet(&["run", file, "--max-trace-memory", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn an_http_client_path_with_a_space_is_refused_at_load_time() {
+    // It used to loop forever at t = 0, even under --until, and `check`
+    // called the file ok.
+    let file = temp_file(
+        "bad-path.toml",
+        r#"
+name = "bad-path"
+description = "A request target with a space."
+
+[[host]]
+name = "c"
+address = "10.0.0.1"
+
+[[host]]
+name = "s"
+address = "10.0.0.2"
+
+[[link]]
+between = ["c", "s"]
+latency = "1ms"
+
+[[app]]
+host = "s"
+kind = "http-server"
+
+[[app]]
+host = "c"
+kind = "http-client"
+connect = "s:80"
+path = "/a b"
+"#,
+    );
+    let file = file.to_str().unwrap();
+    for command in [&["check", file][..], &["run", file, "--until", "2ms"][..]] {
+        let o = simnet(command);
+        assert_eq!(o.status.code(), Some(2), "{command:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("error: \"/a b\" is not a valid request target: the space (character 3) is not allowed"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("--> {file}:25:8")), "{err}");
+    }
+}

@@ -524,6 +524,7 @@ fn hostile_trace() -> Trace {
         apps: vec![AppInfo {
             host: HostId(0),
             kind: "x".into(),
+            name: "x".into(),
         }],
     };
     let mut trace = Trace {

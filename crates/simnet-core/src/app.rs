@@ -72,6 +72,24 @@ impl Command {
 }
 
 /// Everything an application may touch while it handles one event.
+///
+/// # The runaway guard
+///
+/// Simulated time cannot move while an application's callback runs, so a
+/// callback that never returns would hang the whole run at one instant.
+/// Every method that acts (a socket call, [`emit`](Self::emit), a timer,
+/// [`rng`](Self::rng)) is counted; once one callback has made more than
+/// `RunLimits::max_calls_per_callback` of them (1,000,000 by default, far
+/// above anything a working application does at one instant), the call
+/// does not return: the callback is unwound, the application is stopped,
+/// and the run ends with [`EndReason::AppRunaway`](crate::EndReason).
+///
+/// The unwinding uses [`std::panic::resume_unwind`], which runs no panic
+/// hook and prints nothing; the world catches it around the callback. Two
+/// limits follow from doing this in safe Rust: a build with
+/// `panic = "abort"` aborts the process at that point instead, and a
+/// callback that loops forever *without* calling its context (pure
+/// computation) cannot be interrupted from outside at all.
 pub struct AppContext<'a> {
     pub(crate) now: SimTime,
     pub(crate) app: AppId,
@@ -80,9 +98,38 @@ pub struct AppContext<'a> {
     pub(crate) next_timer: &'a mut u64,
     pub(crate) cancelled: &'a mut BTreeSet<TimerId>,
     pub(crate) directory: &'a [HostInfo],
+    /// Counted calls made in this callback so far.
+    pub(crate) calls: u64,
+    /// The most counted calls one callback may make.
+    pub(crate) max_calls: u64,
 }
 
+/// What unwinds a runaway callback (see [`AppContext`]): the world catches
+/// exactly this payload and nothing else.
+pub(crate) struct Runaway;
+
 impl AppContext<'_> {
+    /// Counts one call, and stops a callback that has made too many.
+    #[inline]
+    fn count(&mut self) {
+        self.calls += 1;
+        if self.calls > self.max_calls {
+            self.runaway();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn runaway(&self) -> ! {
+        std::panic::resume_unwind(Box::new(Runaway))
+    }
+
+    /// How many calls this callback has made so far that count towards
+    /// the runaway guard (see [`AppContext`]).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
     /// The current simulated time.
     pub fn now(&self) -> SimTime {
         self.now
@@ -105,6 +152,7 @@ impl AppContext<'_> {
 
     /// The application's own random stream.
     pub fn rng(&mut self) -> &mut SimRng {
+        self.count();
         self.rng
     }
 
@@ -118,6 +166,7 @@ impl AppContext<'_> {
 
     /// Records an application-level event in the trace.
     pub fn emit(&mut self, event: AppEvent) {
+        self.count();
         let host = self.host.id;
         let app = self.app;
         self.host
@@ -136,6 +185,7 @@ impl AppContext<'_> {
 
     /// Wakes the application at `at` (or now, if `at` has passed).
     pub fn set_timer_at(&mut self, at: SimTime) -> TimerId {
+        self.count();
         let id = TimerId(*self.next_timer);
         *self.next_timer += 1;
         self.host
@@ -146,37 +196,44 @@ impl AppContext<'_> {
 
     /// Cancels a timer that has not fired yet.
     pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.count();
         self.cancelled.insert(timer);
     }
 
     /// Listens on `port` with the host's default backlog.
     pub fn listen(&mut self, port: u16) -> Result<(), SocketError> {
+        self.count();
         self.host.listen(self.now, self.app, port, None)
     }
 
     /// Listens on `port` with an explicit backlog.
     pub fn listen_with_backlog(&mut self, port: u16, backlog: usize) -> Result<(), SocketError> {
+        self.count();
         self.host.listen(self.now, self.app, port, Some(backlog))
     }
 
     /// Stops listening on `port`.
     pub fn unlisten(&mut self, port: u16) {
+        self.count();
         self.host.unlisten(self.now, self.app, port)
     }
 
     /// Accepts the oldest waiting connection on `port`.
     pub fn accept(&mut self, port: u16) -> Option<SocketId> {
+        self.count();
         self.host.accept(self.now, self.app, port)
     }
 
     /// Opens a TCP connection to `remote` from an ephemeral port.
     pub fn connect(&mut self, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        self.count();
         self.host.connect(self.now, self.app, remote)
     }
 
     /// Copies as much of `data` as fits into the send buffer; returns how much.
     /// When not everything fit, a [`SocketEvent::Writable`] follows once there is room.
     pub fn send(&mut self, socket: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.count();
         self.host.send(self.now, self.app, socket, data)
     }
 
@@ -203,36 +260,43 @@ impl AppContext<'_> {
 
     /// Reads up to `max` bytes.
     pub fn recv(&mut self, socket: SocketId, max: usize) -> Result<Recv, SocketError> {
+        self.count();
         self.host.recv(self.now, self.app, socket, max)
     }
 
     /// Sends FIN but keeps reading (half-close).
     pub fn shutdown(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.count();
         self.host.shutdown(self.now, self.app, socket)
     }
 
     /// Closes the socket. With unread data, the connection is reset (as Linux does).
     pub fn close(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.count();
         self.host.close(self.now, self.app, socket)
     }
 
     /// Resets the connection (`SO_LINGER` 0).
     pub fn abort(&mut self, socket: SocketId) -> Result<(), SocketError> {
+        self.count();
         self.host.abort(self.now, self.app, socket)
     }
 
     /// Switches Nagle's algorithm for one socket (`false` is `TCP_NODELAY`).
     pub fn set_nagle(&mut self, socket: SocketId, enabled: bool) -> Result<(), SocketError> {
+        self.count();
         self.host.set_nagle(self.app, socket, enabled)
     }
 
     /// Bytes received and not yet read.
     pub fn recv_queue(&mut self, socket: SocketId) -> Result<usize, SocketError> {
+        self.count();
         self.host.recv_queue(self.app, socket)
     }
 
     /// Bytes written and not yet acknowledged.
     pub fn send_queue(&mut self, socket: SocketId) -> Result<usize, SocketError> {
+        self.count();
         self.host.send_queue(self.app, socket)
     }
 
@@ -243,6 +307,7 @@ impl AppContext<'_> {
 
     /// Binds a UDP socket (port 0 picks an ephemeral one).
     pub fn udp_bind(&mut self, port: u16) -> Result<SocketId, SocketError> {
+        self.count();
         self.host.udp_bind(self.now, self.app, port)
     }
 
@@ -253,6 +318,7 @@ impl AppContext<'_> {
         dst: SocketAddrV4,
         data: &[u8],
     ) -> Result<(), SocketError> {
+        self.count();
         self.host.send_to(self.now, self.app, socket, dst, data)
     }
 
@@ -261,6 +327,7 @@ impl AppContext<'_> {
         &mut self,
         socket: SocketId,
     ) -> Result<Option<(SocketAddrV4, Vec<u8>)>, SocketError> {
+        self.count();
         self.host.recv_from(self.app, socket)
     }
 }

@@ -28,10 +28,14 @@ pub struct Trace {
 /// The trace's events, stored in fixed-size chunks so that recording never
 /// moves what was already recorded (a long run records millions of events,
 /// and a growing `Vec` would copy them all again at every doubling).
+///
+/// They also count the memory they hold ([`Records::bytes`]) as they grow,
+/// so that a run can stop at a memory budget without ever walking its trace.
 #[derive(Clone, Debug, Default)]
 pub struct Records {
     chunks: Vec<Vec<TraceRecord>>,
     len: usize,
+    bytes: u64,
 }
 
 impl Records {
@@ -41,11 +45,20 @@ impl Records {
     /// Appends an event.
     #[inline]
     pub fn push(&mut self, record: TraceRecord) {
+        self.bytes += record.bytes() as u64;
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(record),
             _ => self.push_to_new_chunk(record),
         }
         self.len += 1;
+    }
+
+    /// About how many bytes of memory the events hold: the sum of
+    /// [`TraceRecord::bytes`] over every event pushed, counted as they
+    /// arrive (allocator overhead and the unused tail of the last chunk
+    /// are not counted).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Starts a new chunk with `record` (the rare path of [`Records::push`]).
@@ -174,6 +187,9 @@ pub struct AppInfo {
     pub host: HostId,
     /// Its kind, e.g. `tcp-echo`.
     pub kind: String,
+    /// Its name: the scenario's name for it, or its kind when it was not
+    /// given one (see `WorldBuilder::name_app`).
+    pub name: String,
 }
 
 impl Topology {
@@ -209,6 +225,30 @@ pub struct TraceRecord {
     pub time: SimTime,
     /// What happened.
     pub event: TraceEvent,
+}
+
+/// The memory an allocation of `n` bytes takes from a typical allocator
+/// (glibc's malloc): `n` plus an 8-byte header, rounded up to 16 bytes, at
+/// least 32; nothing for `n == 0`, which allocates nothing. Counting this
+/// instead of `n` keeps [`Records::bytes`] close to what the process really
+/// holds, where a trace of many small application events would otherwise
+/// be undercounted by half.
+fn alloc(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+impl TraceRecord {
+    /// About how many bytes of memory this record holds: its own slot in
+    /// the trace plus what it owns on the heap (packet bytes, the text and
+    /// fields of an application event, a description). Cheap: it never
+    /// walks more than an application event's field list.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<TraceRecord>() + self.event.heap_bytes()
+    }
 }
 
 /// Everything the trace can say.
@@ -549,6 +589,62 @@ pub enum EndReason {
     EventLimit(u64),
     /// A stop condition given by the caller became true.
     Condition,
+    /// One call into an application (its start, a socket event, a timer or
+    /// a command) made more than `RunLimits::max_calls_per_callback` calls
+    /// on its context (socket calls, events, timers) without returning:
+    /// simulated time cannot move while it runs, so it is stuck in a loop.
+    /// The application was stopped in the middle of that call.
+    AppRunaway {
+        /// The application.
+        app: AppId,
+        /// The host it runs on.
+        host: HostId,
+        /// The calls it had made in that one callback when it was stopped.
+        calls: u64,
+    },
+    /// The trace grew past this many bytes (`RunLimits::max_trace_bytes`,
+    /// the run's memory budget).
+    MemoryLimit(u64),
+}
+
+impl EndReason {
+    /// Whether a safety bound cut the run short because of what happened
+    /// in it (an application stuck in a loop, the memory budget), as
+    /// opposed to a limit the caller chose or the run simply finishing.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            EndReason::AppRunaway { .. } | EndReason::MemoryLimit(_)
+        )
+    }
+
+    /// Why the run stopped, in words, naming the application and host of
+    /// an [`EndReason::AppRunaway`] from `topology` (its `Display` has only
+    /// their ids).
+    pub fn describe(&self, topology: &Topology) -> String {
+        match *self {
+            EndReason::AppRunaway { app, host, calls } => {
+                let who = match topology.apps.get(app.0 as usize) {
+                    Some(info) if info.name != info.kind => {
+                        format!("application `{}` ({})", info.name, info.kind)
+                    }
+                    Some(info) => format!("application `{}`", info.kind),
+                    None => format!("application #{}", app.0),
+                };
+                runaway_message(&who, &format!("`{}`", topology.host_name(host)), calls)
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The words of an [`EndReason::AppRunaway`], with the application and host
+/// already named.
+fn runaway_message(app: &str, host: &str, calls: u64) -> String {
+    format!(
+        "{app} on host {host} made {calls} calls (socket calls, events, timers) in one \
+         callback without time moving: it is stuck in a loop, and was stopped"
+    )
 }
 
 impl fmt::Display for EndReason {
@@ -559,11 +655,75 @@ impl fmt::Display for EndReason {
             EndReason::TimeLimit(t) => write!(f, "time limit of {t} reached"),
             EndReason::EventLimit(n) => write!(f, "event limit of {n} events reached"),
             EndReason::Condition => f.write_str("stop condition met"),
+            EndReason::AppRunaway { app, host, calls } => f.write_str(&runaway_message(
+                &format!("application #{}", app.0),
+                &format!("#{}", host.0),
+                *calls,
+            )),
+            EndReason::MemoryLimit(bytes) => write!(
+                f,
+                "memory limit of {} for the trace reached: narrow the run with --until or \
+                 a smaller time_limit (formats other than pcap, pcapng and mermaid keep \
+                 only packet headers, and hold less: e.g. --format summary)",
+                human_bytes(*bytes)
+            ),
         }
     }
 }
 
+/// A byte count in binary units, e.g. `2.0 GiB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = "bytes";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    if unit == "bytes" {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
 impl TraceEvent {
+    /// The heap bytes this event owns (see [`TraceRecord::bytes`]), each
+    /// allocation counted as a typical allocator serves it (see [`alloc`]).
+    /// A packet's bytes count in full even when the frame in flight shares
+    /// them: once the frame is delivered, the trace alone keeps them alive.
+    fn heap_bytes(&self) -> usize {
+        // An `Rc<[u8]>` allocation holds two counters before the bytes.
+        const RC_HEADER: usize = 2 * std::mem::size_of::<usize>();
+        match self {
+            TraceEvent::PacketSent { bytes, .. } => alloc(RC_HEADER + bytes.len()),
+            TraceEvent::App { event, .. } => {
+                let fields: usize = event
+                    .fields
+                    .iter()
+                    .map(|(name, value)| {
+                        alloc(name.len())
+                            + match value {
+                                FieldValue::Text(t) => alloc(t.len()),
+                                _ => 0,
+                            }
+                    })
+                    .sum();
+                alloc(std::mem::size_of::<AppEvent>())
+                    + alloc(event.kind.len())
+                    + alloc(event.summary.len())
+                    + alloc(event.fields.capacity() * std::mem::size_of::<(String, FieldValue)>())
+                    + fields
+            }
+            TraceEvent::Action { description } => alloc(description.len()),
+            TraceEvent::FaultMatched { description, .. } => alloc(description.len()),
+            _ => 0,
+        }
+    }
+
     /// The decoded headers of a [`TraceEvent::PacketSent`].
     ///
     /// Packets are stored as bytes only, which keeps the trace small; decoding

@@ -7,7 +7,7 @@
 //! simulated time costs nothing. Every run is bounded in simulated time and in
 //! events, and says which bound ended it.
 
-use crate::app::{App, AppContext, Command};
+use crate::app::{App, AppContext, Command, Runaway};
 use crate::fault::{FaultAction, TargetedFault};
 use crate::host::{Effect, Host, HostConfig};
 use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
@@ -30,14 +30,50 @@ pub struct RunLimits {
     /// The run stops at this simulated time.
     pub max_time: SimTime,
     /// The run stops after this many events (a guard against runaway runs).
+    /// Default [`RunLimits::DEFAULT_MAX_EVENTS`].
     pub max_events: u64,
+    /// The run stops once its trace holds more than this many bytes
+    /// ([`Records::bytes`](crate::trace::Records::bytes)), with
+    /// [`EndReason::MemoryLimit`]. Default
+    /// [`RunLimits::DEFAULT_MAX_TRACE_BYTES`].
+    pub max_trace_bytes: u64,
+    /// The most calls one application callback may make on its context
+    /// before the run ends with [`EndReason::AppRunaway`] (see
+    /// [`AppContext`]). Default [`RunLimits::DEFAULT_MAX_CALLS_PER_CALLBACK`].
+    pub max_calls_per_callback: u64,
+}
+
+impl RunLimits {
+    /// The default memory budget of a trace: 1 GiB. Rendering needs
+    /// memory of its own on top, so a `simnet run` that reaches the budget
+    /// peaks at about 1.2 GB with `--format summary`, 1.5 GB with text and
+    /// 1.9 GB with JSON Lines (measured on a WebSocket ping every 10 ms
+    /// for a simulated century): well within an 8 GB machine, with room
+    /// for the world itself and another run beside it.
+    pub const DEFAULT_MAX_TRACE_BYTES: u64 = 1 << 30;
+
+    /// The default event limit: 10 million events. Across the bundled
+    /// scenarios an event adds 2.8 trace records on average, of about 125
+    /// bytes each (about 350 bytes an event; 200 to 700 by scenario), so
+    /// runs that record packets reach the memory budget first (after about
+    /// 3 million events); the event limit bounds the time taken by runs
+    /// that record little per event.
+    pub const DEFAULT_MAX_EVENTS: u64 = 10_000_000;
+
+    /// The default bound on calls in one application callback: one
+    /// million. The busiest callback of every scenario and test makes at
+    /// most a few thousand (an application opening its connections at
+    /// start, a server publishing to every subscriber).
+    pub const DEFAULT_MAX_CALLS_PER_CALLBACK: u64 = 1_000_000;
 }
 
 impl Default for RunLimits {
     fn default() -> Self {
         RunLimits {
             max_time: SimTime::from_secs(24 * 3600),
-            max_events: 50_000_000,
+            max_events: Self::DEFAULT_MAX_EVENTS,
+            max_trace_bytes: Self::DEFAULT_MAX_TRACE_BYTES,
+            max_calls_per_callback: Self::DEFAULT_MAX_CALLS_PER_CALLBACK,
         }
     }
 }
@@ -102,6 +138,7 @@ struct HostDecl {
 struct AppDecl {
     host: HostId,
     kind: String,
+    name: Option<String>,
     start: SimTime,
     factory: AppFactory,
 }
@@ -196,6 +233,7 @@ impl WorldBuilder {
         self.apps.push(AppDecl {
             host,
             kind: kind.to_string(),
+            name: None,
             start,
             factory: Box::new(move || Box::new(factory())),
         });
@@ -214,10 +252,20 @@ impl WorldBuilder {
         self.apps.push(AppDecl {
             host,
             kind: kind.to_string(),
+            name: None,
             start,
             factory,
         });
         AppId(self.apps.len() as u32 - 1)
+    }
+
+    /// Gives an application the name traces and messages use for it (a
+    /// scenario's `name`); without one, it is called by its kind.
+    pub fn name_app(&mut self, app: AppId, name: &str) -> &mut Self {
+        if let Some(decl) = self.apps.get_mut(app.0 as usize) {
+            decl.name = Some(name.to_string());
+        }
+        self
     }
 
     /// Schedules a timeline action.
@@ -325,6 +373,7 @@ impl WorldBuilder {
             let id = AppId(i as u32);
             app_infos.push(AppInfo {
                 host: decl.host,
+                name: decl.name.clone().unwrap_or_else(|| decl.kind.clone()),
                 kind: decl.kind.clone(),
             });
             queue.push(
@@ -384,6 +433,8 @@ impl WorldBuilder {
             cancelled: BTreeSet::new(),
             pending: VecDeque::new(),
             ended: None,
+            runaway: None,
+            busiest_callback: 0,
         };
         // Listening sockets armed while hosts booted have nothing to report yet.
         for h in 0..world.hosts.len() {
@@ -485,6 +536,11 @@ pub struct World {
     cancelled: BTreeSet<TimerId>,
     pending: VecDeque<(AppId, SocketEvent)>,
     ended: Option<EndReason>,
+    /// Set when an application callback was stopped by the runaway guard;
+    /// the loop ends the run with it after the current step.
+    runaway: Option<EndReason>,
+    /// The most counted calls any one callback has made so far.
+    busiest_callback: u64,
 }
 
 impl World {
@@ -538,6 +594,13 @@ impl World {
         (instance as &dyn Any).downcast_ref::<A>()
     }
 
+    /// The most calls (socket calls, events, timers) any one application
+    /// callback has made so far in this run: how close the run came to
+    /// [`RunLimits::max_calls_per_callback`].
+    pub fn busiest_callback(&self) -> u64 {
+        self.busiest_callback
+    }
+
     /// Why the run ended, once it has ended for good.
     pub fn ended(&self) -> Option<EndReason> {
         self.ended
@@ -586,7 +649,13 @@ impl World {
             if self.events >= self.limits.max_events {
                 return self.finish(EndReason::EventLimit(self.limits.max_events));
             }
+            if self.trace.records.bytes() > self.limits.max_trace_bytes {
+                return self.finish(EndReason::MemoryLimit(self.limits.max_trace_bytes));
+            }
             self.step();
+            if let Some(reason) = self.runaway.take() {
+                return self.finish(reason);
+            }
             if stop(self) {
                 return self.finish(EndReason::Condition);
             }
@@ -606,6 +675,10 @@ impl World {
     }
 
     /// Handles the earliest event. Returns false when there is none.
+    ///
+    /// An application stopped by the runaway guard during the step is gone
+    /// at once; the run records [`EndReason::AppRunaway`] the next time one
+    /// of the `run` methods looks at it.
     pub fn step(&mut self) -> bool {
         let Some((time, event)) = self.queue.pop() else {
             return false;
@@ -725,6 +798,7 @@ impl World {
             return; // stopped (its host crashed)
         };
         let host = &mut self.hosts[host_id.0 as usize];
+        let mut stopped = None;
         if host.is_up() {
             let mut cx = AppContext {
                 now: self.now,
@@ -734,10 +808,35 @@ impl World {
                 next_timer: &mut self.next_timer,
                 cancelled: &mut self.cancelled,
                 directory: &self.trace.topology.hosts,
+                calls: 0,
+                max_calls: self.limits.max_calls_per_callback,
             };
-            f(instance.as_mut(), &mut cx);
+            // The runaway guard unwinds out of the callback (see
+            // `AppContext`); only its own payload is caught here, and only
+            // between calls into the host, which it never interrupts.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(instance.as_mut(), &mut cx)
+            }));
+            self.busiest_callback = self.busiest_callback.max(cx.calls);
+            match result {
+                Ok(()) => {}
+                Err(payload) if payload.is::<Runaway>() => stopped = Some(cx.calls),
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
         }
-        self.apps[app.0 as usize].instance = Some(instance);
+        match stopped {
+            None => self.apps[app.0 as usize].instance = Some(instance),
+            Some(calls) => {
+                // The application is left half-way through a callback, so
+                // it is dropped rather than called again; what it did
+                // before it was stopped is still traced (drained below).
+                self.runaway.get_or_insert(EndReason::AppRunaway {
+                    app,
+                    host: host_id,
+                    calls,
+                });
+            }
+        }
         self.drain(host_id);
     }
 
@@ -1066,6 +1165,13 @@ impl World {
     /// byte it sent alive until the trace is dropped.
     pub fn set_capture(&mut self, capture: Capture) {
         self.capture = capture;
+    }
+
+    /// Sets the trace's memory budget ([`RunLimits::max_trace_bytes`]) from
+    /// now on: for callers that run a world someone else built (a
+    /// scenario's) and want a larger or smaller one than its default.
+    pub fn set_max_trace_bytes(&mut self, bytes: u64) {
+        self.limits.max_trace_bytes = bytes;
     }
 
     /// Switches [`HostConfig::recycle_sockets`] on or off on every host,

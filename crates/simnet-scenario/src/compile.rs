@@ -69,7 +69,8 @@ impl Scenario {
             b.link_asymmetric(*a, *bb, ab.clone(), ba.clone());
         }
         for app in &self.apps {
-            b.app_boxed(app.host, &app.kind, app.start, boxed(&app.factory));
+            let id = b.app_boxed(app.host, &app.kind, app.start, boxed(&app.factory));
+            b.name_app(id, &app.name);
         }
         for (t, action) in &self.actions {
             b.at(*t, action.clone());

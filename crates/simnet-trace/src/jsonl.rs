@@ -354,7 +354,7 @@ impl<'a> JsonlRenderer<'a> {
             TraceEvent::RunEnded { reason } => {
                 let mut line = Line::new(time, "run_end");
                 line.put("reason", end_reason(*reason))
-                    .put("message", reason.to_string());
+                    .put("message", reason.describe(self.topo));
                 line
             }
         }
@@ -592,6 +592,8 @@ fn end_reason(reason: EndReason) -> &'static str {
         EndReason::TimeLimit(_) => "time-limit",
         EndReason::EventLimit(_) => "event-limit",
         EndReason::Condition => "condition",
+        EndReason::AppRunaway { .. } => "app-runaway",
+        EndReason::MemoryLimit(_) => "memory-limit",
     }
 }
 
@@ -912,6 +914,7 @@ mod tests {
                 apps: vec![AppInfo {
                     host: HostId(0),
                     kind: "tcp-client".into(),
+                    name: "tcp-client".into(),
                 }],
             },
             ..Trace::default()

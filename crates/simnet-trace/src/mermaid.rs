@@ -751,7 +751,7 @@ impl<'a> Renderer<'a> {
             }
             TraceEvent::RunEnded { reason } => {
                 if self.in_window(time) && self.admit(time) {
-                    let text = escape_text(&format!("run ended: {reason}"));
+                    let text = escape_text(&format!("run ended: {}", reason.describe(self.topo)));
                     self.push(
                         time,
                         ItemKind::Note {

@@ -231,7 +231,12 @@ impl<'a> TextRenderer<'a> {
                 format!("{}  link fault: {description}: {what}", self.pad_link())
             }
             TraceEvent::RunEnded { reason } => {
-                format!("{:<w$}  run  ended: {reason}", "*", w = self.width)
+                format!(
+                    "{:<w$}  run  ended: {}",
+                    "*",
+                    reason.describe(self.topo),
+                    w = self.width
+                )
             }
         })
     }

@@ -19,7 +19,9 @@
 //! and the `total` time from the first attempt.
 
 use super::{flush, notable_headers, read_all};
-use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, Version};
+use crate::proto::{
+    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, SendRequestError, Version,
+};
 use simnet_core::apps::filler;
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
@@ -120,6 +122,10 @@ struct Conn {
     /// The connection is over (end of stream, reset, or a malformed
     /// response): it takes no more requests and is closed.
     eof: bool,
+    /// The protocol refused a request on it (it will close, or switched
+    /// protocols): it takes no more requests, but may still be answering
+    /// earlier ones.
+    refused: bool,
 }
 
 impl HttpClient {
@@ -175,9 +181,11 @@ impl HttpClient {
         self
     }
 
-    /// Allows `depth` requests in flight on one connection (pipelining).
+    /// Allows `depth` requests in flight on one connection (pipelining),
+    /// at most [`ClientConfig::max_in_flight`] (16 by default), the most
+    /// the protocol layer accepts.
     pub fn pipeline(mut self, depth: usize) -> HttpClient {
-        self.pipeline = depth.max(1);
+        self.pipeline = depth.clamp(1, ClientConfig::default().max_in_flight);
         self
     }
 
@@ -239,12 +247,19 @@ impl HttpClient {
         if self.mode == ClientMode::KeepAlive {
             let open = self.conns.iter().find(|(_, c)| {
                 !c.eof
+                    && !c.refused
                     && c.proto.keep_alive().reusable
                     && (c.in_flight.len() + c.waiting.len()) < self.pipeline
             });
             if let Some((&sid, _)) = open {
                 return Some(Slot::Open(sid));
             }
+        }
+        // Fewer connections than the limit, over or not, leaves room
+        // without counting: the common case, and counting every time made
+        // opening many connections at once quadratic.
+        if self.conns.len() < self.connections {
+            return Some(Slot::New);
         }
         let live = self.conns.values().filter(|c| !c.eof).count();
         (live < self.connections).then_some(Slot::New)
@@ -305,6 +320,7 @@ impl HttpClient {
                             in_flight: VecDeque::new(),
                             served: 0,
                             eof: false,
+                            refused: false,
                         },
                     );
                 }
@@ -377,12 +393,52 @@ impl HttpClient {
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, sid, &mut conn.out);
             }
+            Err(
+                e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
+            ) => {
+                // The request itself cannot be written, on this connection
+                // or any other: it fails now. Requeueing it would hand it
+                // straight back to the same connection, at the same instant,
+                // forever.
+                self.failures += 1;
+                let target = format!(
+                    "{} {}",
+                    self.method.escape_debug(),
+                    self.paths[((p.index - 1) % self.paths.len() as u64) as usize].escape_debug()
+                );
+                cx.emit(
+                    AppEvent::new(
+                        "http.error",
+                        format!(
+                            "request {} failed: it cannot be sent: {e} (`{target}`)",
+                            p.index
+                        ),
+                    )
+                    .on(sid)
+                    .with("index", p.index)
+                    .with("attempts", u64::from(p.attempts))
+                    .with("sent", false),
+                );
+                // A connection opened for this request alone has nothing
+                // left to carry.
+                if self.mode == ClientMode::Close
+                    && conn.in_flight.is_empty()
+                    && conn.waiting.is_empty()
+                {
+                    self.conns.remove(&sid);
+                    let _ = cx.close(sid);
+                }
+                self.after_completion(cx);
+            }
             Err(e) => {
                 // The connection cannot take it (the server said close): try
-                // another. That was no attempt.
+                // another. That was no attempt. The connection is marked so
+                // that `slot` never offers it again: each refusal removes a
+                // candidate, so `dispatch` always ends.
                 if !new_attempt {
                     p.attempts -= 1;
                 }
+                conn.refused = true;
                 cx.emit(
                     AppEvent::new(
                         "http.requeue",
@@ -627,6 +683,8 @@ impl App for HttpClient {
                     self.send(cx, sid, p, false);
                 }
                 self.dispatch(cx);
+                // Every request may have failed without being sent.
+                self.maybe_finish(cx);
             }
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
@@ -662,6 +720,7 @@ impl App for HttpClient {
                 self.tick = Some(cx.set_timer(every));
             }
             self.dispatch(cx);
+            self.maybe_finish(cx);
         }
     }
 

@@ -5,6 +5,7 @@ use super::{
     ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind, SubscribeMode,
     WhenFull,
 };
+use crate::proto::grammar::{self, GrammarError};
 use crate::proto::{ServerConfig, Version};
 use serde::Deserialize;
 use simnet_core::{Protocol, SimDuration};
@@ -167,6 +168,13 @@ pub fn register(r: &mut AppRegistry) {
     });
 }
 
+/// A value of `key` that breaks the HTTP grammar, as a parameter error that
+/// quotes it (escaped) and shows a valid one.
+fn grammar_error(key: &str, e: GrammarError) -> ParamError {
+    let help = format!("write e.g. {}", e.example);
+    ParamError::at(key, e.to_string()).help(help)
+}
+
 /// `idle_timeout` and `max_requests`, shared by the server and the proxy.
 fn server_config(p: &mut Params<'_>) -> Result<ServerConfig, ParamError> {
     let mut config = ServerConfig::default();
@@ -196,12 +204,8 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let docs: Vec<RouteDoc> = p.deserialize("routes")?.unwrap_or_default();
     let mut routes = Vec::new();
     for r in docs {
-        if !r.path.starts_with('/') {
-            return Err(ParamError::at(
-                "routes",
-                format!("route path `{}` must start with /", r.path),
-            ));
-        }
+        // A route path no request target can equal would never be served.
+        grammar::check_origin_form(&r.path).map_err(|e| grammar_error("routes", e))?;
         let kind = match r.kind.as_deref().unwrap_or("static") {
             "static" => RouteKind::Static {
                 status: r.status.unwrap_or(200),
@@ -290,10 +294,14 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let host = host_of(&text);
     let path = p.string("path")?.unwrap_or_else(|| "/".into());
     let paths = p.strings("paths")?.unwrap_or_default();
-    if paths.iter().any(|p| !p.starts_with('/')) {
-        return Err(ParamError::at("paths", "every path must start with /"));
-    }
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
+    // Checked here so that a value the client could never send is a load
+    // error with its position, not a request refused at run time.
+    grammar::check_method(&method).map_err(|e| grammar_error("method", e))?;
+    grammar::check_request_target(&method, &path).map_err(|e| grammar_error("path", e))?;
+    for target in &paths {
+        grammar::check_request_target(&method, target).map_err(|e| grammar_error("paths", e))?;
+    }
     // A request body is built whole for each request (a server accepts
     // 1MiB by default), so it is bounded like other buffers.
     let body = p
@@ -339,6 +347,7 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let host = host_of(&text);
     let path = p.string("path")?;
     let path = p.require("path", path)?;
+    grammar::check_origin_form(&path).map_err(|e| grammar_error("path", e))?;
     let interval = p.interval("interval")?.unwrap_or(SimDuration::from_secs(1));
     let mode = match p.choice("mode", &["poll", "long-poll", "stream"])? {
         Some("poll") => SubscribeMode::Poll { interval },

@@ -8,7 +8,7 @@
 //! the cost of each technique.
 
 use super::{flush, parse_events, read_all};
-use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request};
+use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
 use simnet_core::{
     App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
@@ -134,6 +134,23 @@ impl HttpSubscriber {
                 self.last_sent = Some(cx.now());
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, conn.sid, &mut conn.out);
+            }
+            Err(
+                e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
+            ) => {
+                // No connection could carry this request: stop, rather than
+                // open one connection after another to be refused each time.
+                let sid = conn.sid;
+                self.conn = None;
+                self.done = true;
+                let _ = cx.close(sid);
+                cx.emit(AppEvent::new(
+                    "http.error",
+                    format!(
+                        "subscriber stops: its request `GET {}` cannot be sent: {e}",
+                        target.escape_debug()
+                    ),
+                ));
             }
             Err(_) => {
                 // The server announced it will close this connection: use a new one.

@@ -42,10 +42,7 @@ pub fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool 
 
 /// Whether `name` is a valid field name (an RFC 9110 token).
 pub(crate) fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    super::grammar::is_token(name)
 }
 
 /// Whether `value` may be written as a field value: no control characters

@@ -18,7 +18,9 @@
 //!
 //! The plain values both sides exchange ([`Request`], [`Response`],
 //! [`Version`], [`RequestId`]) live in [`message`]; case-insensitive header
-//! lookup lives in [`headers`].
+//! lookup lives in [`headers`]; the grammar of methods, request targets and
+//! tokens that values written by people are checked against lives in
+//! [`grammar`].
 //!
 //! Deliberately not here: sockets or any I/O, TLS, HTTP/2, compression,
 //! `Expect: 100-continue` (the server ignores it and simply reads the body),
@@ -31,6 +33,7 @@
 
 mod body;
 mod error;
+pub mod grammar;
 mod head;
 pub mod headers;
 pub mod message;

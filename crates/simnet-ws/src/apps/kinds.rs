@@ -4,6 +4,7 @@
 use super::{CloseAfter, ServerMode, SioClient, SioServer, StompClient, WsClient, WsServer};
 use crate::proto::conn::DEFAULT_MAX_MESSAGE_BYTES;
 use simnet_core::{Protocol, SimDuration};
+use simnet_http::proto::grammar::{self, GrammarError};
 use simnet_scenario::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,
@@ -255,16 +256,29 @@ fn connect(p: &mut Params<'_>) -> Result<(SocketAddrV4, String), ParamError> {
     Ok((remote, host))
 }
 
-/// A path parameter, which must start with `/`.
+/// A value of `key` that breaks the HTTP grammar, as a parameter error that
+/// quotes it (escaped) and shows a valid one.
+fn grammar_error(key: &str, e: GrammarError) -> ParamError {
+    let help = format!("write e.g. {}", e.example);
+    ParamError::at(key, e.to_string()).help(help)
+}
+
+/// A path parameter: an origin-form request target such as `/chat`.
 fn path(p: &mut Params<'_>, key: &str, default: &str) -> Result<String, ParamError> {
     let path = p.string(key)?.unwrap_or_else(|| default.to_string());
-    if !path.starts_with('/') || path.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(
-            ParamError::at(key, format!("`{path}` is not a request path"))
-                .help("write e.g. \"/chat\""),
-        );
-    }
+    grammar::check_origin_form(&path).map_err(|e| grammar_error(key, e))?;
     Ok(path)
+}
+
+/// `subprotocols`: names that must be RFC 6455 tokens, since they travel in
+/// a `Sec-WebSocket-Protocol` header (a CR or LF in one would keep the
+/// client from ever sending its upgrade request).
+fn subprotocols(p: &mut Params<'_>) -> Result<Vec<String>, ParamError> {
+    let names = p.strings("subprotocols")?.unwrap_or_default();
+    for name in &names {
+        grammar::check_subprotocol(name).map_err(|e| grammar_error("subprotocols", e))?;
+    }
+    Ok(names)
 }
 
 /// `push_every` and `push_count`, given both or neither.
@@ -287,7 +301,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         Some("broadcast") => ServerMode::Broadcast,
         _ => ServerMode::Echo,
     };
-    let subprotocols = p.strings("subprotocols")?.unwrap_or_default();
+    let subprotocols = subprotocols(p)?;
     let max = p
         .size("max_message_bytes")?
         .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES as u64);
@@ -316,7 +330,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
 fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let (remote, host) = connect(p)?;
     let path = path(p, "path", "/")?;
-    let subprotocols = p.strings("subprotocols")?.unwrap_or_default();
+    let subprotocols = subprotocols(p)?;
     let send = p.strings("send")?.unwrap_or_default();
     let send_every = p.interval("send_every")?;
     let fragment = p.size("fragment")?;

@@ -92,7 +92,7 @@ use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
     AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
 };
-use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request};
+use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
 use std::net::SocketAddrV4;
 
 /// How long a side that is waiting for the end of a closing handshake (the
@@ -422,14 +422,16 @@ struct ClientHandshake {
 impl ClientHandshake {
     /// Builds the upgrade request for `target` (nonce drawn from the
     /// application's stream), reports it, and returns the handshake with
-    /// the bytes to send.
+    /// the bytes to send; or why the request cannot be written (a target
+    /// or subprotocol that breaks the HTTP grammar, possible only through
+    /// the Rust API: the scenario loader refuses them).
     fn start(
         cx: &mut AppContext<'_>,
         sid: SocketId,
         host: &str,
         target: &str,
         protocols: &[String],
-    ) -> (ClientHandshake, Vec<u8>) {
+    ) -> Result<(ClientHandshake, Vec<u8>), SendRequestError> {
         let mut nonce = [0u8; 16];
         cx.rng().fill_bytes(&mut nonce);
         let key = handshake::client_key(nonce);
@@ -438,10 +440,8 @@ impl ClientHandshake {
         request.headers = handshake::client_request_headers(host, &key, &offered);
         let mut proto = ClientConn::new(ClientConfig::default());
         let mut bytes = Vec::new();
-        // The target and headers are built here from valid pieces.
-        if proto.send_request(cx.now(), request).is_ok() {
-            proto.poll_transmit(&mut bytes);
-        }
+        proto.send_request(cx.now(), request)?;
+        proto.poll_transmit(&mut bytes);
         let offer = if protocols.is_empty() {
             String::new()
         } else {
@@ -462,7 +462,7 @@ impl ClientHandshake {
             protocols: protocols.to_vec(),
             target: target.to_string(),
         };
-        (handshake, bytes)
+        Ok((handshake, bytes))
     }
 
     /// Feeds the server's bytes; reports and returns the outcome once the
@@ -644,10 +644,7 @@ impl ClientLink {
         event: SocketEvent,
     ) -> Option<Vec<ClientLinkEvent>> {
         Some(match event {
-            SocketEvent::Connected(sid) if sid == self.sid => {
-                self.on_connected(cx);
-                Vec::new()
-            }
+            SocketEvent::Connected(sid) if sid == self.sid => self.on_connected(cx),
             SocketEvent::Readable(sid) if sid == self.sid => self.on_readable(cx),
             SocketEvent::Writable(sid) if sid == self.sid => Vec::new(),
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
@@ -672,14 +669,21 @@ impl ClientLink {
         matches!(self.dial, Dial::Closed)
     }
 
-    /// TCP is established: sends the upgrade request.
-    fn on_connected(&mut self, cx: &mut AppContext<'_>) {
-        if matches!(self.dial, Dial::Connecting) {
-            let (handshake, bytes) =
-                ClientHandshake::start(cx, self.sid, &self.host, &self.target, &self.protocols);
-            self.out = bytes;
-            self.dial = Dial::Handshaking(Box::new(handshake));
-            self.flush(cx);
+    /// TCP is established: sends the upgrade request, or gives up at once
+    /// if it cannot be written (rather than wait forever for an answer to
+    /// a request never sent).
+    fn on_connected(&mut self, cx: &mut AppContext<'_>) -> Vec<ClientLinkEvent> {
+        if !matches!(self.dial, Dial::Connecting) {
+            return Vec::new();
+        }
+        match ClientHandshake::start(cx, self.sid, &self.host, &self.target, &self.protocols) {
+            Ok((handshake, bytes)) => {
+                self.out = bytes;
+                self.dial = Dial::Handshaking(Box::new(handshake));
+                self.flush(cx);
+                Vec::new()
+            }
+            Err(e) => self.on_broken(cx, format!("the upgrade request cannot be sent: {e}")),
         }
     }
 
