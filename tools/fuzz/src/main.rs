@@ -67,6 +67,23 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Write inputs `from..from+count` of a session to a directory, one file
+    /// each, to see what the mutator makes (nothing is run).
+    Sample {
+        #[arg(long)]
+        target: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+        /// The directory to write to.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// Internal: run inputs and report to the supervisor on stdout.
     #[command(hide = true)]
     Worker {
@@ -162,6 +179,33 @@ fn main() -> ExitCode {
             }
             if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
         }
+        Some(Cmd::Sample {
+            target,
+            seed,
+            from,
+            count,
+            out,
+            root,
+        }) => {
+            let Some(target) = Target::from_name(&target) else {
+                eprintln!("error: unknown target `{target}`");
+                return ExitCode::from(2);
+            };
+            let root = root.unwrap_or_else(default_root);
+            let inputs = Inputs::new(target, Source::Generated { seed, root });
+            if let Err(e) = std::fs::create_dir_all(&out) {
+                eprintln!("error: cannot create {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+            for i in from..from.saturating_add(count) {
+                let data = inputs.get(i).unwrap_or_default();
+                if let Err(e) = std::fs::write(out.join(format!("{i:08}")), data) {
+                    eprintln!("error: cannot write to {}: {e}", out.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
         None => fuzz(&cli),
     }
 }
@@ -199,11 +243,14 @@ fn fuzz(cli: &Cli) -> ExitCode {
                 r.executions,
                 r.executions as f64 / secs.max(1e-9),
                 r.skipped_known,
-                r.crashes.len(),
+                r.all_crashes(),
                 r.new_crashes(),
             );
+            for c in &r.crashes {
+                println!("    {}", describe(c));
+            }
             new += r.new_crashes();
-            known += r.crashes.len() - r.new_crashes();
+            known += r.all_crashes() - r.new_crashes();
         }
         if !cli.forever {
             break;

@@ -105,6 +105,31 @@ const TOML_TOKENS: &[&[u8]] = &[
     b"}",
 ];
 
+/// Whole blocks appended to scenarios that are run: faults, timeline
+/// actions and applications aimed at the host names most scenarios use.
+const RUN_BLOCKS: &[&str] = &[
+    "\n[[timeline]]\nat = \"150ms\"\ncrash = \"server\"\n\n[[timeline]]\nat = \"400ms\"\nrestart = \"server\"\n",
+    "\n[[timeline]]\nat = \"100ms\"\npartition = [[\"client\"], [\"server\"]]\n\n[[timeline]]\nat = \"900ms\"\nheal = true\n",
+    "\n[[timeline]]\nat = \"50ms\"\nset_link = { between = [\"client\", \"server\"], loss = \"30%\", duplicate = \"5%\" }\n",
+    "\n[[timeline]]\nat = \"20ms\"\nlink_down = [\"client\", \"server\"]\n\n[[timeline]]\nat = \"2s\"\nlink_up = [\"client\", \"server\"]\n",
+    "\n[[timeline]]\nat = \"30ms\"\napp = \"client\"\ncommand = \"send\"\ndata = \"hello\"\ncount = 3\n",
+    "\n[[timeline]]\nat = \"300ms\"\napp = \"client\"\ncommand = \"close\"\n",
+    "\n[[app]]\nhost = \"client\"\nkind = \"http-client\"\nconnect = \"server:80\"\nstart = \"10ms\"\n",
+    "\n[[app]]\nhost = \"client\"\nkind = \"ws-client\"\nconnect = \"server:80\"\n",
+    "\n[[app]]\nhost = \"client\"\nkind = \"tcp-client\"\nconnect = \"server:80\"\nsend_bytes = \"64KiB\"\n",
+    "\n[[fault]]\naction = \"drop\"\nfrom = \"server\"\nnth = 2\n",
+    "\n[[fault]]\naction = \"delay\"\ndelay = \"300ms\"\nflags = \"S\"\nnth = 1\n",
+    "\n[[expect]]\nevent = \"tcp.failed\"\ncount = 0\n",
+];
+
+/// Values of each type that scenario files accept, for
+/// [`same_type_value`].
+const DURATIONS: &[&str] = &["1us", "100us", "1ms", "5ms", "10ms", "50ms", "200ms", "1s", "3s", "30s", "2m"];
+const SIZES: &[&str] = &["0B", "1B", "100B", "1500B", "1KiB", "16KiB", "64KiB", "1MiB", "4MiB"];
+const PERCENTS: &[&str] = &["0%", "0.1%", "1%", "5%", "10%", "30%", "50%", "99%", "100%"];
+const RATES: &[&str] = &["1kbps", "56kbps", "1Mbps", "10Mbps", "100Mbps", "1Gbps"];
+const INTEGERS: &[i64] = &[0, 1, 2, 3, 4, 5, 8, 10, 16, 64, 100, 1000, 1400, 65535];
+
 /// Keys a line may be renamed to.
 const TOML_KEYS: &[&str] = &[
     "name",
@@ -220,8 +245,12 @@ const INTERESTING_BYTES: &[u8] = &[
 /// whether the line-aware TOML mutations apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
-    /// TOML scenario files.
+    /// TOML scenario files, for the parser and compiler: anything goes.
     Toml,
+    /// TOML scenario files meant to be run: mostly values swapped for
+    /// others of the same type (a duration for a duration), so that most
+    /// mutants still compile and get run, and now and then an extreme one.
+    TomlRun,
     /// HTTP/1.1 heads and bodies.
     Http,
     /// WebSocket frames and STOMP frames.
@@ -260,7 +289,9 @@ impl<'a> Mutator<'a> {
         let mut data = self.corpus[rng.random_range(0..self.corpus.len())].clone();
         // Mostly few mutations, sometimes many: a few keep the input close
         // to valid so that it gets deep; many shake the parsers' edges.
-        let rounds = if rng.random_ratio(1, 8) {
+        let rounds = if self.flavour == Flavour::TomlRun {
+            rng.random_range(1..3)
+        } else if rng.random_ratio(1, 8) {
             rng.random_range(4..16)
         } else {
             rng.random_range(1..4)
@@ -273,13 +304,19 @@ impl<'a> Mutator<'a> {
     }
 
     fn mutate_once(&self, rng: &mut SimRng, data: &mut Vec<u8>) {
-        let toml = self.flavour == Flavour::Toml;
         // TOML inputs mostly get line-aware mutations, so the scenario gets
-        // past the parser into the compiler and the run.
-        let choice = if toml && rng.random_ratio(2, 3) {
-            10 + rng.random_range(0..6)
-        } else {
-            rng.random_range(0..8)
+        // past the parser into the compiler and the run; inputs to be run
+        // mostly get values of the same type.
+        let choice = match self.flavour {
+            Flavour::Toml if rng.random_ratio(2, 3) => 10 + rng.random_range(0..6),
+            Flavour::TomlRun if rng.random_ratio(19, 20) => match rng.random_range(0..20) {
+                0..12 => 20,
+                12..14 => 10,
+                14..16 => 13,
+                16..18 => 14,
+                _ => 21,
+            },
+            _ => rng.random_range(0..8),
         };
         match choice {
             0 => {
@@ -330,7 +367,7 @@ impl<'a> Mutator<'a> {
             }
             6 | 7 => {
                 let tokens = match self.flavour {
-                    Flavour::Toml => TOML_TOKENS,
+                    Flavour::Toml | Flavour::TomlRun => TOML_TOKENS,
                     Flavour::Http => HTTP_TOKENS,
                     Flavour::Frames => FRAME_TOKENS,
                 };
@@ -338,9 +375,55 @@ impl<'a> Mutator<'a> {
                 let at = rng.random_range(0..=data.len());
                 data.splice(at..at, token.iter().copied());
             }
+            20 => same_type_value(rng, data),
+            21 => {
+                let token = RUN_BLOCKS[rng.random_range(0..RUN_BLOCKS.len())];
+                data.extend_from_slice(token.as_bytes());
+            }
             _ => toml_mutation(rng, data, choice - 10),
         }
     }
+}
+
+/// Replaces the value of a random `key = value` line with another of the
+/// same type: a duration with a duration, a size with a size, an integer
+/// with an integer. One time in eight the value is an extreme one instead.
+fn same_type_value(rng: &mut SimRng, data: &mut Vec<u8>) {
+    let lines = lines(data);
+    let assignments: Vec<(usize, usize)> = lines
+        .iter()
+        .filter_map(|&(a, b)| {
+            let eq = data[a..b].iter().position(|&c| c == b'=')?;
+            Some((a + eq + 1, b))
+        })
+        .collect();
+    let Some(&(start, end)) = pick(rng, &assignments) else {
+        return;
+    };
+    let old = String::from_utf8_lossy(&data[start..end]).trim().to_string();
+    let new = if rng.random_ratio(1, 8) {
+        EXTREME_VALUES[rng.random_range(0..EXTREME_VALUES.len())].to_string()
+    } else if let Some(inner) = old.strip_prefix('"').and_then(|o| o.strip_suffix('"')) {
+        let list = if inner.ends_with("bps") {
+            RATES
+        } else if inner.ends_with('%') {
+            PERCENTS
+        } else if inner.ends_with('B') {
+            SIZES
+        } else if inner.starts_with(|c: char| c.is_ascii_digit()) && inner.ends_with(|c: char| c.is_ascii_alphabetic()) {
+            DURATIONS
+        } else {
+            return;
+        };
+        format!("\"{}\"", list[rng.random_range(0..list.len())])
+    } else if old.parse::<i64>().is_ok() {
+        INTEGERS[rng.random_range(0..INTEGERS.len())].to_string()
+    } else if old == "true" || old == "false" {
+        if old == "true" { "false" } else { "true" }.to_string()
+    } else {
+        return;
+    };
+    data.splice(start..end, format!(" {new}").into_bytes());
 }
 
 /// A random non-empty range of `0..len` (`len > 0`), mostly short.

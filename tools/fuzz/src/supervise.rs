@@ -225,8 +225,16 @@ impl Symptom {
         let known = known.unwrap_or("unknown");
         match self {
             Symptom::Panic(m) => {
-                let m: String = m.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).take(300).collect();
-                format!("panic: {m}")
+                // The first line of the message (an assertion's values
+                // follow on later lines) and the place, digits dropped.
+                let first = m.lines().next().unwrap_or_default();
+                let place = m.rsplit_once(" at ").map_or("", |(_, p)| p);
+                let sig: String = format!("{first} at {place}")
+                    .chars()
+                    .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+                    .take(300)
+                    .collect();
+                format!("panic: {sig}")
             }
             Symptom::Hang(_) => format!("hang ({known})"),
             Symptom::Memory(_) => format!("memory ({known})"),
@@ -264,6 +272,11 @@ pub struct Crash {
     pub file: Option<PathBuf>,
     /// Where the input came from.
     pub origin: String,
+    /// What tells it apart from other crashes.
+    pub signature: String,
+    /// How many inputs of the session crashed this way (the first one is
+    /// described here).
+    pub count: u64,
 }
 
 /// What a target's session did.
@@ -277,16 +290,28 @@ pub struct Report {
     pub skipped_known: u64,
     /// Wall time spent.
     pub elapsed: Duration,
-    /// Crashes, in the order found.
+    /// Crashes, one per signature, in the order found.
     pub crashes: Vec<Crash>,
     /// The next input index (to continue the session).
     pub next_index: u64,
 }
 
 impl Report {
-    /// Crashes not in a known class.
-    pub fn new_crashes(&self) -> usize {
-        self.crashes.iter().filter(|c| c.known.is_none()).count()
+    /// Inputs that crashed in a way not in a known class.
+    pub fn new_crashes(&self) -> u64 {
+        self.crashes.iter().filter(|c| c.known.is_none()).map(|c| c.count).sum()
+    }
+
+    /// Inputs that crashed in all.
+    pub fn all_crashes(&self) -> u64 {
+        self.crashes.iter().map(|c| c.count).sum()
+    }
+
+    fn add(&mut self, crash: Crash) {
+        match self.crashes.iter_mut().find(|c| c.signature == crash.signature) {
+            Some(c) => c.count += 1,
+            None => self.crashes.push(crash),
+        }
     }
 }
 
@@ -361,7 +386,7 @@ impl Supervisor {
             for (i, message) in w.panics {
                 if let Some(input) = inputs.get(i) {
                     let c = self.record(target, &input, Symptom::Panic(message), inputs.origin(i));
-                    report.crashes.push(c);
+                    report.add(c);
                 }
             }
             match w.outcome {
@@ -381,7 +406,7 @@ impl Supervisor {
                     report.executions += k + 1 - next;
                     if let Some(input) = inputs.get(k) {
                         let c = self.record(target, &input, symptom, inputs.origin(k));
-                        report.crashes.push(c);
+                        report.add(c);
                     }
                     next = k + 1;
                 }
@@ -410,22 +435,19 @@ impl Supervisor {
             let w = self.spawn_and_watch(target, &args, 0, 1, 3600.0, true);
             let origin = file.display().to_string();
             let known = known::classify(target, &input);
-            for (_, message) in w.panics {
-                failures.push(Crash {
-                    target,
-                    symptom: Symptom::Panic(message),
-                    known,
-                    file: Some(file.clone()),
-                    origin: origin.clone(),
-                });
-            }
+            let mut symptoms: Vec<Symptom> = w.panics.into_iter().map(|(_, m)| Symptom::Panic(m)).collect();
             if let Outcome::Abnormal { symptom, .. } = w.outcome {
+                symptoms.push(symptom);
+            }
+            for symptom in symptoms {
                 failures.push(Crash {
                     target,
+                    signature: symptom.signature(known),
                     symptom,
                     known,
                     file: Some(file.clone()),
-                    origin,
+                    origin: origin.clone(),
+                    count: 1,
                 });
             }
         }
@@ -510,8 +532,10 @@ impl Supervisor {
             known,
             file,
             origin,
+            signature,
+            count: 1,
         };
-        if self.options.verbose {
+        if self.options.verbose && crash.file.is_some() {
             eprintln!("  crash: {}", describe(&crash));
         }
         crash
@@ -525,7 +549,8 @@ pub fn describe(c: &Crash) -> String {
         .as_ref()
         .map_or_else(|| "(same symptom already on file)".to_string(), |f| f.display().to_string());
     let class = c.known.map_or_else(|| "NEW".to_string(), |k| format!("known: {k}"));
-    format!("[{}] {} [{class}] {file}", c.target.name(), c.symptom)
+    let times = if c.count > 1 { format!(" (x{})", c.count) } else { String::new() };
+    format!("[{}] {}{times} [{class}] {file}", c.target.name(), c.symptom)
 }
 
 fn read_records(stdout: impl Read, tx: mpsc::Sender<Record>) {

@@ -87,7 +87,8 @@ impl Target {
     /// The kind of text the target reads.
     pub fn flavour(self) -> Flavour {
         match self {
-            Target::Scenario | Target::Run => Flavour::Toml,
+            Target::Scenario => Flavour::Toml,
+            Target::Run => Flavour::TomlRun,
             Target::HttpRequest | Target::HttpResponse => Flavour::Http,
             Target::WsFrame | Target::Stomp | Target::SelfTest => Flavour::Frames,
         }
