@@ -52,6 +52,10 @@ const ADDRESS_SPACE_MB: u64 = 4096;
 /// How often the supervisor looks at the worker's memory.
 const POLL: Duration = Duration::from_millis(25);
 
+/// How many times the CPU budget an input may take on the wall clock
+/// before it counts as a hang even though it does not spin.
+const WALL_PER_CPU: u32 = 6;
+
 /// How often a batching worker reports progress.
 const BATCH_REPORT: Duration = Duration::from_millis(1);
 
@@ -206,12 +210,18 @@ pub struct Options {
 }
 
 /// What went wrong with one input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Symptom {
     /// It panicked: the message and the place.
     Panic(String),
-    /// It ran past the target's wall-clock budget.
-    Hang(Duration),
+    /// It ran past the target's CPU budget (or six times that on the wall
+    /// clock) without finishing: CPU seconds and wall time since it started.
+    Hang {
+        /// CPU seconds the worker spent on it.
+        cpu: f64,
+        /// Wall time since it started.
+        wall: Duration,
+    },
     /// The worker's resident memory passed the cap.
     Memory(u64),
     /// The worker died (an abort, a signal).
@@ -236,7 +246,7 @@ impl Symptom {
                     .collect();
                 format!("panic: {sig}")
             }
-            Symptom::Hang(_) => format!("hang ({known})"),
+            Symptom::Hang { .. } => format!("hang ({known})"),
             Symptom::Memory(_) => format!("memory ({known})"),
             Symptom::Died(how) => format!("died: {how} ({known})"),
         }
@@ -251,7 +261,11 @@ impl std::fmt::Display for Symptom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Symptom::Panic(m) => write!(f, "panic: {m}"),
-            Symptom::Hang(d) => write!(f, "hang: no progress for {:.1} s", d.as_secs_f64()),
+            Symptom::Hang { cpu, wall } => write!(
+                f,
+                "hang: no progress after {cpu:.1} s of CPU ({:.1} s of wall time)",
+                wall.as_secs_f64()
+            ),
             Symptom::Memory(b) => write!(f, "memory: resident set reached {} MiB", b >> 20),
             Symptom::Died(how) => write!(f, "died: {how}"),
         }
@@ -457,7 +471,7 @@ impl Supervisor {
     /// After an abnormal end with batched reports: replays from the last
     /// reported input, reporting every input, to find the one at fault.
     fn locate(&mut self, target: Target, args: &[String], start: u64, symptom: Symptom) -> (u64, Symptom) {
-        let seconds = target.wall_budget().as_secs_f64() * 3.0 + 5.0;
+        let seconds = target.cpu_budget().as_secs_f64() * 3.0 + 5.0;
         let w = self.spawn_and_watch(target, args, start, start.saturating_add(1 << 24), seconds, true);
         match w.outcome {
             Outcome::Abnormal {
@@ -500,7 +514,7 @@ impl Supervisor {
         let stdout = child.stdout.take().expect("the worker's stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || read_records(stdout, tx));
-        watch(&mut child, &rx, target.wall_budget(), self.options.memory_mb << 20)
+        watch(&mut child, &rx, target.cpu_budget(), self.options.memory_mb << 20)
     }
 
     fn record(&mut self, target: Target, input: &[u8], symptom: Symptom, origin: String) -> Crash {
@@ -586,6 +600,7 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
     let mut panics = Vec::new();
     let mut last_start = None;
     let mut last_progress = Instant::now();
+    let mut cpu_at_progress = cpu_seconds(child.id());
     let mut done = None;
     let abnormal = |child: &mut Child, last_start, symptom| {
         let _ = child.kill();
@@ -597,10 +612,12 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
             Ok(Record::Start(i)) => {
                 last_start = Some(i);
                 last_progress = Instant::now();
+                cpu_at_progress = cpu_seconds(child.id());
             }
             Ok(Record::Panic(i, m)) => {
                 panics.push((i, m));
                 last_progress = Instant::now();
+                cpu_at_progress = cpu_seconds(child.id());
             }
             Ok(Record::Done { next, skipped }) => done = Some((next, skipped)),
             Err(RecvTimeoutError::Timeout) => {}
@@ -621,8 +638,13 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
         if done.is_some() {
             continue;
         }
-        if last_progress.elapsed() > budget {
-            break abnormal(child, last_start, Symptom::Hang(last_progress.elapsed()));
+        // A hang is judged on the worker's CPU time, so that a machine
+        // shared with other builds does not turn slow inputs into hangs;
+        // the wall clock catches a worker that blocks without spinning.
+        let cpu = cpu_seconds(child.id()) - cpu_at_progress;
+        let wall = last_progress.elapsed();
+        if cpu > budget.as_secs_f64() || wall > budget * WALL_PER_CPU {
+            break abnormal(child, last_start, Symptom::Hang { cpu, wall });
         }
         let rss = resident_bytes(child.id());
         if rss > memory_cap {
@@ -649,6 +671,23 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
         (Some(code), None) => format!("exited with status {code}"),
         (None, None) => "ended without a status".to_string(),
     }
+}
+
+/// The CPU time (user and system) process `pid` has used, in seconds (0
+/// if it cannot be read). `/proc/<pid>/stat` counts in clock ticks, which
+/// are 1/100 s on Linux.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14 and stime 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (tick(11) + tick(12)) as f64 / 100.0
 }
 
 /// The resident set of process `pid`, in bytes (0 if it cannot be read).
