@@ -11,12 +11,16 @@
 //! found out. Cases are kept small
 //! (KiBs, seconds of simulated time) so that many of them run in minutes.
 //!
-//! The number of cases is `SIMNET_PROPERTY_CASES` (default 200, which the
-//! normal test run affords). The full run, 10,000 cases, is:
+//! The number of cases is `SIMNET_PROPERTY_CASES`, by default 10,000 in a
+//! release build (about 3 s; CI runs it) and 2,000 in the debug build of the
+//! normal `cargo test`:
 //!
 //! ```text
-//! SIMNET_PROPERTY_CASES=10000 cargo test --release --test properties
+//! cargo test --release --test properties
+//! SIMNET_PROPERTY_CASES=100000 cargo test --release --test properties
 //! ```
+//!
+//! With `SIMNET_PROPERTY_TRACE=1`, a failing case prints its text trace.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -32,7 +36,13 @@ use simnet_ws::apps::{CloseAfter, ServerMode, WsClient, WsServer};
 use simnet_ws::proto::conn::Message;
 use simnet::{SocketId, TcpState};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Totals over the cases run, for the closing line.
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+static CASES_RUN: AtomicU64 = AtomicU64::new(0);
+static SLOWEST_US: AtomicU64 = AtomicU64::new(0);
 
 /// Where a run stops at the latest, in simulated time. Faults end within
 /// the first few seconds, so a run that gets here has stalled.
@@ -68,6 +78,9 @@ enum Disruption {
     LinkDown { at_ms: u64, for_ms: u64 },
     /// The server crashed, then restarted (the client must hear).
     CrashRestart { at_ms: u64, for_ms: u64 },
+    /// The client crashed, then restarted: its applications start again
+    /// from scratch, on a port the server may still hold a connection for.
+    ClientCrashRestart { at_ms: u64, for_ms: u64 },
 }
 
 /// What the applications do.
@@ -111,16 +124,17 @@ fn disruption() -> impl Strategy<Value = Disruption> {
         2 => Just(Disruption::None),
         1 => window.clone().prop_map(|(at_ms, for_ms)| Disruption::Partition { at_ms, for_ms }),
         1 => window.clone().prop_map(|(at_ms, for_ms)| Disruption::LinkDown { at_ms, for_ms }),
-        1 => window.prop_map(|(at_ms, for_ms)| Disruption::CrashRestart { at_ms, for_ms }),
+        1 => window.clone().prop_map(|(at_ms, for_ms)| Disruption::CrashRestart { at_ms, for_ms }),
+        1 => window.prop_map(|(at_ms, for_ms)| Disruption::ClientCrashRestart { at_ms, for_ms }),
     ]
 }
 
 fn workload() -> impl Strategy<Value = Workload> {
     prop_oneof![
-        (1u64..=64 * 1024).prop_map(|bytes| Workload::Bulk { bytes }),
-        (1u64..=6, 0usize..=8 * 1024, 1usize..=4)
+        (1u64..=256 * 1024).prop_map(|bytes| Workload::Bulk { bytes }),
+        (1u64..=10, 0usize..=32 * 1024, 1usize..=4)
             .prop_map(|(requests, body, pipeline)| Workload::Http { requests, body, pipeline }),
-        proptest::collection::vec(0usize..=3000, 1..=6).prop_map(|sizes| Workload::Ws { sizes }),
+        proptest::collection::vec(0usize..=8 * 1024, 1..=10).prop_map(|sizes| Workload::Ws { sizes }),
     ]
 }
 
@@ -239,10 +253,17 @@ fn check_case(
             b.at(ms(at_ms), Action::Crash(server));
             b.at(ms(at_ms + for_ms), Action::Restart(server));
         }
+        Disruption::ClientCrashRestart { at_ms, for_ms } => {
+            b.at(ms(at_ms), Action::Crash(client));
+            b.at(ms(at_ms + for_ms), Action::Restart(client));
+        }
     }
     b.limits(RunLimits { max_time: MAX_TIME, max_events: MAX_EVENTS });
     let mut world = b.build().expect("the world builds");
     let end = world.run();
+    EVENTS.fetch_add(world.events_processed(), Ordering::Relaxed);
+    CASES_RUN.fetch_add(1, Ordering::Relaxed);
+    SLOWEST_US.fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     prop_assert!(
         matches!(end, EndReason::Idle | EndReason::TimeLimit(_)),
         "the run ended with {end:?}, not idle or at its time limit"
@@ -351,11 +372,15 @@ fn check_case(
     Ok(())
 }
 
+/// `SIMNET_PROPERTY_CASES`, or 10,000 in a release build and 2,000 in a
+/// debug build (the normal `cargo test`, where the simulator runs about
+/// twenty times slower).
 fn cases() -> u32 {
+    let default = if cfg!(debug_assertions) { 2_000 } else { 10_000 };
     std::env::var("SIMNET_PROPERTY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(default)
 }
 
 #[test]
@@ -371,7 +396,14 @@ fn every_byte_arrives_once_in_order_or_the_application_is_told() {
         &(any::<u64>(), faults(), disruption(), workload()),
         |(seed, f, d, w)| run_case(seed, &f, &d, &w),
     );
-    eprintln!("{} cases in {:.1} s", cases(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "{} cases run ({} asked for) in {:.1} s, {} events in all, slowest case {:.1} ms",
+        CASES_RUN.load(Ordering::Relaxed),
+        cases(),
+        started.elapsed().as_secs_f64(),
+        EVENTS.load(Ordering::Relaxed),
+        SLOWEST_US.load(Ordering::Relaxed) as f64 / 1000.0
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
