@@ -27,14 +27,14 @@ use proptest::test_runner::{Config, TestRunner};
 use simnet::apps::{BulkSender, Sink};
 use simnet::host::HostConfig;
 use simnet::{
-    Action, EndReason, LinkParams, Probability, RunLimits, SimDuration, SimTime, Trace,
-    TraceEvent, WorldBuilder,
+    Action, EndReason, LinkParams, Probability, RunLimits, SimDuration, SimTime, Trace, TraceEvent,
+    WorldBuilder,
 };
+use simnet::{SocketId, TcpState};
 use simnet_http::apps::{HttpClient, HttpServer, Route, RouteKind};
 use simnet_http::proto::ServerConfig;
 use simnet_ws::apps::{CloseAfter, ServerMode, WsClient, WsServer};
 use simnet_ws::proto::conn::Message;
-use simnet::{SocketId, TcpState};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -73,14 +73,26 @@ struct Faults {
 enum Disruption {
     None,
     /// Client and server cut apart, then healed.
-    Partition { at_ms: u64, for_ms: u64 },
+    Partition {
+        at_ms: u64,
+        for_ms: u64,
+    },
     /// The link down, then up.
-    LinkDown { at_ms: u64, for_ms: u64 },
+    LinkDown {
+        at_ms: u64,
+        for_ms: u64,
+    },
     /// The server crashed, then restarted (the client must hear).
-    CrashRestart { at_ms: u64, for_ms: u64 },
+    CrashRestart {
+        at_ms: u64,
+        for_ms: u64,
+    },
     /// The client crashed, then restarted: its applications start again
     /// from scratch, on a port the server may still hold a connection for.
-    ClientCrashRestart { at_ms: u64, for_ms: u64 },
+    ClientCrashRestart {
+        at_ms: u64,
+        for_ms: u64,
+    },
 }
 
 /// What the applications do.
@@ -89,7 +101,11 @@ enum Workload {
     /// `bytes` of the pattern stream, checked by the sink.
     Bulk { bytes: u64 },
     /// `requests` GETs of a `body`-byte response, `pipeline` deep.
-    Http { requests: u64, body: usize, pipeline: usize },
+    Http {
+        requests: u64,
+        body: usize,
+        pipeline: usize,
+    },
     /// Text messages of these sizes, echoed back.
     Ws { sizes: Vec<usize> },
 }
@@ -102,20 +118,19 @@ fn faults() -> impl Strategy<Value = Faults> {
         0u32..=50_000,
         0u64..=20,
         1u64..=30,
-        prop_oneof![
-            Just(None),
-            (64_000u64..=100_000_000).prop_map(Some),
-        ],
+        prop_oneof![Just(None), (64_000u64..=100_000_000).prop_map(Some),],
     )
-        .prop_map(|(loss, dup, reorder, corrupt, jitter, latency, bw)| Faults {
-            loss_ppm: loss,
-            duplicate_ppm: dup,
-            reorder_ppm: reorder,
-            corrupt_ppm: corrupt,
-            jitter_ms: jitter,
-            latency_ms: latency,
-            bandwidth_bps: bw,
-        })
+        .prop_map(
+            |(loss, dup, reorder, corrupt, jitter, latency, bw)| Faults {
+                loss_ppm: loss,
+                duplicate_ppm: dup,
+                reorder_ppm: reorder,
+                corrupt_ppm: corrupt,
+                jitter_ms: jitter,
+                latency_ms: latency,
+                bandwidth_bps: bw,
+            },
+        )
 }
 
 fn disruption() -> impl Strategy<Value = Disruption> {
@@ -132,14 +147,23 @@ fn disruption() -> impl Strategy<Value = Disruption> {
 fn workload() -> impl Strategy<Value = Workload> {
     prop_oneof![
         (1u64..=256 * 1024).prop_map(|bytes| Workload::Bulk { bytes }),
-        (1u64..=10, 0usize..=32 * 1024, 1usize..=4)
-            .prop_map(|(requests, body, pipeline)| Workload::Http { requests, body, pipeline }),
-        proptest::collection::vec(0usize..=8 * 1024, 1..=10).prop_map(|sizes| Workload::Ws { sizes }),
+        (1u64..=10, 0usize..=32 * 1024, 1usize..=4).prop_map(|(requests, body, pipeline)| {
+            Workload::Http {
+                requests,
+                body,
+                pipeline,
+            }
+        }),
+        proptest::collection::vec(0usize..=8 * 1024, 1..=10)
+            .prop_map(|sizes| Workload::Ws { sizes }),
     ]
 }
 
 /// The `kind` app events of a trace, with their fields.
-fn app_events<'a>(trace: &'a Trace, kinds: &'a [&str]) -> impl Iterator<Item = &'a simnet::AppEvent> + 'a {
+fn app_events<'a>(
+    trace: &'a Trace,
+    kinds: &'a [&str],
+) -> impl Iterator<Item = &'a simnet::AppEvent> + 'a {
     trace.records.iter().filter_map(move |r| match &r.event {
         TraceEvent::App { event, .. } if kinds.contains(&event.kind.as_str()) => Some(&**event),
         _ => None,
@@ -213,11 +237,19 @@ fn check_case(
             b.app(client, "bulk", move || BulkSender::new(remote, bytes)),
             b.app(server, "sink", || Sink::new(80)),
         ),
-        Workload::Http { requests, body, pipeline } => {
+        Workload::Http {
+            requests,
+            body,
+            pipeline,
+        } => {
             let s = b.app(server, "http-server", move || {
                 let route = Route {
                     path: "/".to_string(),
-                    kind: RouteKind::Static { status: 200, body_bytes: body, delay: SimDuration::ZERO },
+                    kind: RouteKind::Static {
+                        status: 200,
+                        body_bytes: body,
+                        delay: SimDuration::ZERO,
+                    },
                 };
                 HttpServer::new(80, ServerConfig::default(), vec![route])
             });
@@ -229,8 +261,14 @@ fn check_case(
         Workload::Ws { sizes } => {
             let s = b.app(server, "ws-server", || WsServer::new(80, ServerMode::Echo));
             let c = b.app(client, "ws-client", move || {
-                let texts = sizes.iter().enumerate().map(|(i, &n)| ws_text(i, n)).collect();
-                WsClient::new(remote, "server", "/").send(texts).close_after(CloseAfter::WhenDone)
+                let texts = sizes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| ws_text(i, n))
+                    .collect();
+                WsClient::new(remote, "server", "/")
+                    .send(texts)
+                    .close_after(CloseAfter::WhenDone)
             });
             (c, s)
         }
@@ -258,7 +296,10 @@ fn check_case(
             b.at(ms(at_ms + for_ms), Action::Restart(client));
         }
     }
-    b.limits(RunLimits { max_time: MAX_TIME, max_events: MAX_EVENTS });
+    b.limits(RunLimits {
+        max_time: MAX_TIME,
+        max_events: MAX_EVENTS,
+    });
     let mut world = b.build().expect("the world builds");
     let end = world.run();
     EVENTS.fetch_add(world.events_processed(), Ordering::Relaxed);
@@ -276,11 +317,20 @@ fn check_case(
     match w {
         Workload::Bulk { bytes } => {
             let sink = world.app::<Sink>(server_app).expect("the sink");
-            prop_assert_eq!(sink.first_mismatch, None, "a byte arrived changed or out of order");
-            let eofs: Vec<i64> =
-                app_events(trace, &["sink.eof"]).filter_map(|e| int_field(e, "bytes")).collect();
+            prop_assert_eq!(
+                sink.first_mismatch,
+                None,
+                "a byte arrived changed or out of order"
+            );
+            let eofs: Vec<i64> = app_events(trace, &["sink.eof"])
+                .filter_map(|e| int_field(e, "bytes"))
+                .collect();
             for &got in &eofs {
-                prop_assert_eq!(got as u64, *bytes, "a stream ended cleanly with the wrong length");
+                prop_assert_eq!(
+                    got as u64,
+                    *bytes,
+                    "a stream ended cleanly with the wrong length"
+                );
             }
             // The sender closes its socket once everything is written, and
             // a closed socket has no one left to tell (as with POSIX
@@ -295,14 +345,24 @@ fn check_case(
             }
             let open: Vec<_> = last
                 .iter()
-                .filter(|(_, s)| !matches!(s, TcpState::Closed | TcpState::TimeWait | TcpState::FinWait2))
+                .filter(|(_, s)| {
+                    !matches!(
+                        s,
+                        TcpState::Closed | TcpState::TimeWait | TcpState::FinWait2
+                    )
+                })
                 .collect();
-            prop_assert!(open.is_empty(), "the sender's connection never ended: {open:?} (run ended {end:?})");
+            prop_assert!(
+                open.is_empty(),
+                "the sender's connection never ended: {open:?} (run ended {end:?})"
+            );
             let told = app_events(trace, &["tcp.failed", "tcp.connect-failed"]).count()
                 + trace
                     .records
                     .iter()
-                    .filter(|r| matches!(r.event, TraceEvent::DataLost { host, .. } if host == client))
+                    .filter(
+                        |r| matches!(r.event, TraceEvent::DataLost { host, .. } if host == client),
+                    )
                     .count();
             let sender = world.app::<BulkSender>(client_app).expect("the sender");
             prop_assert!(
@@ -317,9 +377,17 @@ fn check_case(
             let before = seen.len();
             seen.dedup();
             prop_assert_eq!(seen.len(), before, "a request was answered twice");
-            prop_assert!(c.responses.iter().all(|r| r.status == 200), "{:?}", c.responses);
+            prop_assert!(
+                c.responses.iter().all(|r| r.status == 200),
+                "{:?}",
+                c.responses
+            );
             for e in app_events(trace, &["http.response"]) {
-                prop_assert_eq!(int_field(e, "bytes"), Some(*body as i64), "a body arrived cut or padded");
+                prop_assert_eq!(
+                    int_field(e, "bytes"),
+                    Some(*body as i64),
+                    "a body arrived cut or padded"
+                );
             }
             prop_assert_eq!(
                 c.responses.len() as u64 + c.failures,
@@ -328,11 +396,19 @@ fn check_case(
                 end
             );
             let errors = app_events(trace, &["http.error"]).count() as u64;
-            prop_assert_eq!(errors, c.failures, "every failed request has its http.error event");
+            prop_assert_eq!(
+                errors,
+                c.failures,
+                "every failed request has its http.error event"
+            );
         }
         Workload::Ws { sizes } => {
             let c = world.app::<WsClient>(client_app).expect("the client");
-            let sent: Vec<String> = sizes.iter().enumerate().map(|(i, &n)| ws_text(i, n)).collect();
+            let sent: Vec<String> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| ws_text(i, n))
+                .collect();
             let got: Vec<&str> = c
                 .received
                 .iter()
@@ -341,14 +417,27 @@ fn check_case(
                     Message::Binary(_) => "<binary>",
                 })
                 .collect();
-            prop_assert!(got.len() <= sent.len(), "more messages came back than were sent");
+            prop_assert!(
+                got.len() <= sent.len(),
+                "more messages came back than were sent"
+            );
             for (g, s) in got.iter().zip(&sent) {
-                prop_assert_eq!(*g, s.as_str(), "a message came back changed, twice or out of order");
+                prop_assert_eq!(
+                    *g,
+                    s.as_str(),
+                    "a message came back changed, twice or out of order"
+                );
             }
             if got.len() < sent.len() {
                 let told = app_events(
                     trace,
-                    &["ws.error", "ws.lost", "ws.close-timeout", "ws.connect-failed", "tcp.failed"],
+                    &[
+                        "ws.error",
+                        "ws.lost",
+                        "ws.close-timeout",
+                        "ws.connect-failed",
+                        "tcp.failed",
+                    ],
                 )
                 .count()
                     + app_events(trace, &["ws.upgrade"])
@@ -367,16 +456,23 @@ fn check_case(
         }
     }
     if !cfg!(debug_assertions) {
-        prop_assert!(started.elapsed() < MAX_WALL, "the case took {:?}", started.elapsed());
+        prop_assert!(
+            started.elapsed() < MAX_WALL,
+            "the case took {:?}",
+            started.elapsed()
+        );
     }
     Ok(())
 }
 
 /// `SIMNET_PROPERTY_CASES`, or 10,000 in a release build and 2,000 in a
-/// debug build (the normal `cargo test`, where the simulator runs about
-/// twenty times slower).
+/// debug build (the normal `cargo test`).
 fn cases() -> u32 {
-    let default = if cfg!(debug_assertions) { 2_000 } else { 10_000 };
+    let default = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        10_000
+    };
     std::env::var("SIMNET_PROPERTY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -423,14 +519,21 @@ fn a_restarted_client_reusing_its_port_is_told() {
     let mut b = WorldBuilder::new(1);
     let client = b.host("client", [10, 0, 0, 1].into());
     let server = b.host("server", [10, 0, 0, 2].into());
-    b.link(client, server, LinkParams::with_latency(SimDuration::from_millis(5)));
+    b.link(
+        client,
+        server,
+        LinkParams::with_latency(SimDuration::from_millis(5)),
+    );
     let remote = "10.0.0.2:80".parse().unwrap();
     b.app(client, "bulk", move || BulkSender::new(remote, 100_000));
     b.app(server, "sink", || Sink::new(80));
     // The crash comes mid-transfer, while the server's connection is open.
     b.at(SimTime::from_millis(30), Action::Crash(client));
     b.at(SimTime::from_millis(60), Action::Restart(client));
-    b.limits(RunLimits { max_time: MAX_TIME, max_events: MAX_EVENTS });
+    b.limits(RunLimits {
+        max_time: MAX_TIME,
+        max_events: MAX_EVENTS,
+    });
     let mut world = b.build().unwrap();
     world.run();
     let trace = world.trace();

@@ -334,7 +334,11 @@ mod tests {
                     .filter(|(at, _)| *at >= offset && *at < offset + len)
                     .cloned()
                     .collect();
-                assert_eq!(starting_in(&frames, offset, len), &scanned[..], "offset {offset} len {len}");
+                assert_eq!(
+                    starting_in(&frames, offset, len),
+                    &scanned[..],
+                    "offset {offset} len {len}"
+                );
             }
         }
         assert!(starting_in(&frames, u64::MAX, u64::MAX).is_empty());

@@ -95,7 +95,9 @@ fn class_of(key: &str, value: &toml::Value) -> Option<&'static str> {
             }
             None
         }
-        toml::Value::Integer(n) if (key.contains("bytes") || key == "count") && *n >= HUGE as i64 => {
+        toml::Value::Integer(n)
+            if (key.contains("bytes") || key == "count") && *n >= HUGE as i64 =>
+        {
             Some(HUGE_SIZE)
         }
         _ => None,
@@ -121,12 +123,21 @@ mod tests {
     #[test]
     fn the_known_classes_are_recognised() {
         let c = |s: &str| classify(Target::Run, s.as_bytes());
-        assert_eq!(c("[[app]]\nkind = \"http-client\"\npath = \"/a b\"\n"), Some(INVALID_REQUEST_LINE));
+        assert_eq!(
+            c("[[app]]\nkind = \"http-client\"\npath = \"/a b\"\n"),
+            Some(INVALID_REQUEST_LINE)
+        );
         assert_eq!(c("[[app]]\nmethod = \"\"\n"), Some(INVALID_REQUEST_LINE));
         assert_eq!(c("[[app]]\nsend_bytes = \"100GiB\"\n"), Some(HUGE_SIZE));
-        assert_eq!(c("[[app]]\nsend_bytes = \"99999999999GiB\"\n"), Some(HUGE_SIZE));
+        assert_eq!(
+            c("[[app]]\nsend_bytes = \"99999999999GiB\"\n"),
+            Some(HUGE_SIZE)
+        );
         assert_eq!(c("[host.tcp]\nkeepalive = \"1ns\"\n"), Some(ZERO_INTERVAL));
-        assert_eq!(c("[[app]]\npath = \"/ok\"\nsend_bytes = \"1MiB\"\nlatency = \"0s\"\n"), None);
+        assert_eq!(
+            c("[[app]]\npath = \"/ok\"\nsend_bytes = \"1MiB\"\nlatency = \"0s\"\n"),
+            None
+        );
         assert_eq!(classify(Target::Stomp, b"path = \"/a b\""), None);
     }
 }

@@ -114,14 +114,20 @@ fn targets(name: &str) -> Result<Vec<Target>, String> {
     }
     Target::from_name(name).map(|t| vec![t]).ok_or_else(|| {
         let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown target `{name}`: use all or one of {}", names.join(", "))
+        format!(
+            "unknown target `{name}`: use all or one of {}",
+            names.join(", ")
+        )
     })
 }
 
 fn options(c: &Common) -> Options {
     let root = c.root.clone().unwrap_or_else(default_root);
     Options {
-        crash_dir: c.crash_dir.clone().unwrap_or_else(|| root.join("tests/fuzz-crashes")),
+        crash_dir: c
+            .crash_dir
+            .clone()
+            .unwrap_or_else(|| root.join("tests/fuzz-crashes")),
         root,
         memory_mb: c.memory_mb,
         run_known: c.run_known,
@@ -150,7 +156,14 @@ fn main() -> ExitCode {
                 Some(seed) => Source::Generated { seed, root },
                 None => Source::Files(files),
             };
-            worker(&Inputs::new(target, source), from, to, seconds, report_all, run_known);
+            worker(
+                &Inputs::new(target, source),
+                from,
+                to,
+                seconds,
+                report_all,
+                run_known,
+            );
             ExitCode::SUCCESS
         }
         Some(Cmd::Replay { target, common }) => {
@@ -177,7 +190,11 @@ fn main() -> ExitCode {
                 }
                 failed += failures.len();
             }
-            if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Some(Cmd::Sample {
             target,
@@ -219,12 +236,20 @@ fn fuzz(cli: &Cli) -> ExitCode {
         }
     };
     let opts = options(&cli.common);
-    let per_target = if cli.forever { cli.seconds } else { cli.seconds / ts.len() as f64 };
+    let per_target = if cli.forever {
+        cli.seconds
+    } else {
+        cli.seconds / ts.len() as f64
+    };
     println!(
         "fuzzing {} with seed {} for {per_target:.1} s per target{}; crashes go to {}",
         ts.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
         cli.seed,
-        if cli.forever { " per round, forever" } else { "" },
+        if cli.forever {
+            " per round, forever"
+        } else {
+            ""
+        },
         opts.crash_dir.display()
     );
     let mut sup = Supervisor::new(opts);
@@ -258,5 +283,9 @@ fn fuzz(cli: &Cli) -> ExitCode {
         println!("round {round} done: {new} new crashes, {known} known so far");
     }
     println!("{new} new crashes, {known} in known classes");
-    if new > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if new > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -124,8 +124,12 @@ const RUN_BLOCKS: &[&str] = &[
 
 /// Values of each type that scenario files accept, for
 /// [`same_type_value`].
-const DURATIONS: &[&str] = &["1us", "100us", "1ms", "5ms", "10ms", "50ms", "200ms", "1s", "3s", "30s", "2m"];
-const SIZES: &[&str] = &["0B", "1B", "100B", "1500B", "1KiB", "16KiB", "64KiB", "1MiB", "4MiB"];
+const DURATIONS: &[&str] = &[
+    "1us", "100us", "1ms", "5ms", "10ms", "50ms", "200ms", "1s", "3s", "30s", "2m",
+];
+const SIZES: &[&str] = &[
+    "0B", "1B", "100B", "1500B", "1KiB", "16KiB", "64KiB", "1MiB", "4MiB",
+];
 const PERCENTS: &[&str] = &["0%", "0.1%", "1%", "5%", "10%", "30%", "50%", "99%", "100%"];
 const RATES: &[&str] = &["1kbps", "56kbps", "1Mbps", "10Mbps", "100Mbps", "1Gbps"];
 const INTEGERS: &[i64] = &[0, 1, 2, 3, 4, 5, 8, 10, 16, 64, 100, 1000, 1400, 65535];
@@ -400,7 +404,9 @@ fn same_type_value(rng: &mut SimRng, data: &mut Vec<u8>) {
     let Some(&(start, end)) = pick(rng, &assignments) else {
         return;
     };
-    let old = String::from_utf8_lossy(&data[start..end]).trim().to_string();
+    let old = String::from_utf8_lossy(&data[start..end])
+        .trim()
+        .to_string();
     let new = if rng.random_ratio(1, 8) {
         EXTREME_VALUES[rng.random_range(0..EXTREME_VALUES.len())].to_string()
     } else if let Some(inner) = old.strip_prefix('"').and_then(|o| o.strip_suffix('"')) {
@@ -410,7 +416,9 @@ fn same_type_value(rng: &mut SimRng, data: &mut Vec<u8>) {
             PERCENTS
         } else if inner.ends_with('B') {
             SIZES
-        } else if inner.starts_with(|c: char| c.is_ascii_digit()) && inner.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        } else if inner.starts_with(|c: char| c.is_ascii_digit())
+            && inner.ends_with(|c: char| c.is_ascii_alphabetic())
+        {
             DURATIONS
         } else {
             return;
@@ -524,7 +532,10 @@ mod tests {
 
     #[test]
     fn the_same_index_gives_the_same_input() {
-        let corpus = vec![b"a = 1\nb = \"x\"\n".to_vec(), b"[[host]]\nname = \"h\"\n".to_vec()];
+        let corpus = vec![
+            b"a = 1\nb = \"x\"\n".to_vec(),
+            b"[[host]]\nname = \"h\"\n".to_vec(),
+        ];
         let m = Mutator::new(&corpus, Flavour::Toml, 1 << 16);
         for i in 0..200 {
             assert_eq!(m.input(7, "scenario", i), m.input(7, "scenario", i));

@@ -118,7 +118,10 @@ impl Inputs {
     pub fn origin(&self, i: u64) -> String {
         match &self.source {
             Source::Generated { seed, .. } => {
-                format!("seed {seed}, input {i} (simnet-fuzz --target {} --seed {seed})", self.target.name())
+                format!(
+                    "seed {seed}, input {i} (simnet-fuzz --target {} --seed {seed})",
+                    self.target.name()
+                )
             }
             Source::Files(files) => usize::try_from(i)
                 .ok()
@@ -134,7 +137,14 @@ static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 /// Runs inputs `from..to` (stopping after `seconds` of wall time) and
 /// reports on stdout, as described in the module docs. Inputs of a known
 /// class are skipped unless `run_known`.
-pub fn worker(inputs: &Inputs, from: u64, to: u64, seconds: f64, report_all: bool, run_known: bool) {
+pub fn worker(
+    inputs: &Inputs,
+    from: u64,
+    to: u64,
+    seconds: f64,
+    report_all: bool,
+    run_known: bool,
+) {
     std::panic::set_hook(Box::new(|info| {
         let place = info
             .location()
@@ -146,7 +156,8 @@ pub fn worker(inputs: &Inputs, from: u64, to: u64, seconds: f64, report_all: boo
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_string());
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{payload} at {place}"));
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(format!("{payload} at {place}"));
     }));
     let ctx = Context::new();
     let target = inputs.target;
@@ -167,7 +178,8 @@ pub fn worker(inputs: &Inputs, from: u64, to: u64, seconds: f64, report_all: boo
             send(&mut out, b'S', i, &[]);
             last_report = Some(Instant::now());
         }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.run(target, &input)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.run(target, &input)));
         if result.is_err() {
             let message = LAST_PANIC
                 .lock()
@@ -313,7 +325,11 @@ pub struct Report {
 impl Report {
     /// Inputs that crashed in a way not in a known class.
     pub fn new_crashes(&self) -> u64 {
-        self.crashes.iter().filter(|c| c.known.is_none()).map(|c| c.count).sum()
+        self.crashes
+            .iter()
+            .filter(|c| c.known.is_none())
+            .map(|c| c.count)
+            .sum()
     }
 
     /// Inputs that crashed in all.
@@ -322,7 +338,11 @@ impl Report {
     }
 
     fn add(&mut self, crash: Crash) {
-        match self.crashes.iter_mut().find(|c| c.signature == crash.signature) {
+        match self
+            .crashes
+            .iter_mut()
+            .find(|c| c.signature == crash.signature)
+        {
             Some(c) => c.count += 1,
             None => self.crashes.push(crash),
         }
@@ -336,8 +356,14 @@ enum Record {
 }
 
 enum Outcome {
-    Done { next: u64, skipped: u64 },
-    Abnormal { last_start: Option<u64>, symptom: Symptom },
+    Done {
+        next: u64,
+        skipped: u64,
+    },
+    Abnormal {
+        last_start: Option<u64>,
+        symptom: Symptom,
+    },
 }
 
 struct Watched {
@@ -358,12 +384,15 @@ impl Supervisor {
         let mut files = BTreeMap::new();
         for target in Target::ALL.into_iter().chain([Target::SelfTest]) {
             let dir = options.crash_dir.join(target.name());
-            for f in simnet::scenario_files_with(&dir, |p| p.extension().is_some_and(|e| e == "txt"))
-                .unwrap_or_default()
+            for f in
+                simnet::scenario_files_with(&dir, |p| p.extension().is_some_and(|e| e == "txt"))
+                    .unwrap_or_default()
             {
                 let text = std::fs::read_to_string(&f).unwrap_or_default();
                 if let Some(sig) = text.lines().find_map(|l| l.strip_prefix("signature: ")) {
-                    *files.entry((target.name().to_string(), sig.to_string())).or_insert(0) += 1;
+                    *files
+                        .entry((target.name().to_string(), sig.to_string()))
+                        .or_insert(0) += 1;
                 }
             }
         }
@@ -396,7 +425,8 @@ impl Supervisor {
             if remaining <= 0.0 {
                 break;
             }
-            let w = self.spawn_and_watch(target, &source_args, next, u64::MAX, remaining, report_all);
+            let w =
+                self.spawn_and_watch(target, &source_args, next, u64::MAX, remaining, report_all);
             for (i, message) in w.panics {
                 if let Some(input) = inputs.get(i) {
                     let c = self.record(target, &input, Symptom::Panic(message), inputs.origin(i));
@@ -410,7 +440,10 @@ impl Supervisor {
                     next = n;
                     break;
                 }
-                Outcome::Abnormal { last_start, symptom } => {
+                Outcome::Abnormal {
+                    last_start,
+                    symptom,
+                } => {
                     let start = last_start.unwrap_or(next);
                     let (k, symptom) = if report_all {
                         (start, symptom)
@@ -435,8 +468,8 @@ impl Supervisor {
     /// (files run, files skipped as known, failures).
     pub fn replay(&mut self, target: Target) -> (usize, usize, Vec<Crash>) {
         let dir = self.options.crash_dir.join(target.name());
-        let files = simnet::scenario_files_with(&dir, |p| p.extension().is_none())
-            .unwrap_or_default();
+        let files =
+            simnet::scenario_files_with(&dir, |p| p.extension().is_none()).unwrap_or_default();
         let (mut ran, mut skipped, mut failures) = (0, 0, Vec::new());
         for file in files {
             let input = std::fs::read(&file).unwrap_or_default();
@@ -449,7 +482,11 @@ impl Supervisor {
             let w = self.spawn_and_watch(target, &args, 0, 1, 3600.0, true);
             let origin = file.display().to_string();
             let known = known::classify(target, &input);
-            let mut symptoms: Vec<Symptom> = w.panics.into_iter().map(|(_, m)| Symptom::Panic(m)).collect();
+            let mut symptoms: Vec<Symptom> = w
+                .panics
+                .into_iter()
+                .map(|(_, m)| Symptom::Panic(m))
+                .collect();
             if let Outcome::Abnormal { symptom, .. } = w.outcome {
                 symptoms.push(symptom);
             }
@@ -470,16 +507,32 @@ impl Supervisor {
 
     /// After an abnormal end with batched reports: replays from the last
     /// reported input, reporting every input, to find the one at fault.
-    fn locate(&mut self, target: Target, args: &[String], start: u64, symptom: Symptom) -> (u64, Symptom) {
+    fn locate(
+        &mut self,
+        target: Target,
+        args: &[String],
+        start: u64,
+        symptom: Symptom,
+    ) -> (u64, Symptom) {
         let seconds = target.cpu_budget().as_secs_f64() * 3.0 + 5.0;
-        let w = self.spawn_and_watch(target, args, start, start.saturating_add(1 << 24), seconds, true);
+        let w = self.spawn_and_watch(
+            target,
+            args,
+            start,
+            start.saturating_add(1 << 24),
+            seconds,
+            true,
+        );
         match w.outcome {
             Outcome::Abnormal {
                 last_start: Some(k),
                 symptom,
             } => (k, symptom),
             // Not reproduced: blame the last reported input and say so.
-            _ => (start, Symptom::Died(format!("{symptom}, not reproduced when replayed"))),
+            _ => (
+                start,
+                Symptom::Died(format!("{symptom}, not reproduced when replayed")),
+            ),
         }
     }
 
@@ -495,7 +548,10 @@ impl Supervisor {
         let exe = std::env::current_exe().expect("the path of the running executable");
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
-            .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", ADDRESS_SPACE_MB * 1024))
+            .arg(format!(
+                "ulimit -v {} && exec \"$0\" \"$@\"",
+                ADDRESS_SPACE_MB * 1024
+            ))
             .arg(exe)
             .arg("worker")
             .args(["--target", target.name()])
@@ -509,12 +565,19 @@ impl Supervisor {
         if self.options.run_known {
             cmd.arg("--run-known");
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("starting a fuzz worker");
         let stdout = child.stdout.take().expect("the worker's stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || read_records(stdout, tx));
-        watch(&mut child, &rx, target.cpu_budget(), self.options.memory_mb << 20)
+        watch(
+            &mut child,
+            &rx,
+            target.cpu_budget(),
+            self.options.memory_mb << 20,
+        )
     }
 
     fn record(&mut self, target: Target, input: &[u8], symptom: Symptom, origin: String) -> Crash {
@@ -522,7 +585,11 @@ impl Supervisor {
         let signature = symptom.signature(known);
         let key = (target.name().to_string(), signature.clone());
         let have = self.files.get(&key).copied().unwrap_or(0);
-        let limit = if symptom.opaque() { FILES_PER_OPAQUE_SYMPTOM } else { 1 };
+        let limit = if symptom.opaque() {
+            FILES_PER_OPAQUE_SYMPTOM
+        } else {
+            1
+        };
         let mut file = None;
         if have < limit {
             let dir = self.options.crash_dir.join(target.name());
@@ -558,13 +625,23 @@ impl Supervisor {
 
 /// One line about a crash.
 pub fn describe(c: &Crash) -> String {
-    let file = c
-        .file
-        .as_ref()
-        .map_or_else(|| "(same symptom already on file)".to_string(), |f| f.display().to_string());
-    let class = c.known.map_or_else(|| "NEW".to_string(), |k| format!("known: {k}"));
-    let times = if c.count > 1 { format!(" (x{})", c.count) } else { String::new() };
-    format!("[{}] {}{times} [{class}] {file}", c.target.name(), c.symptom)
+    let file = c.file.as_ref().map_or_else(
+        || "(same symptom already on file)".to_string(),
+        |f| f.display().to_string(),
+    );
+    let class = c
+        .known
+        .map_or_else(|| "NEW".to_string(), |k| format!("known: {k}"));
+    let times = if c.count > 1 {
+        format!(" (x{})", c.count)
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}] {}{times} [{class}] {file}",
+        c.target.name(),
+        c.symptom
+    )
 }
 
 fn read_records(stdout: impl Read, tx: mpsc::Sender<Record>) {
@@ -605,7 +682,10 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
     let abnormal = |child: &mut Child, last_start, symptom| {
         let _ = child.kill();
         let _ = child.wait();
-        Outcome::Abnormal { last_start, symptom }
+        Outcome::Abnormal {
+            last_start,
+            symptom,
+        }
     };
     let outcome = loop {
         match rx.recv_timeout(POLL) {
@@ -624,7 +704,9 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
             Err(RecvTimeoutError::Disconnected) => {
                 let status = child.wait();
                 break match (done, status) {
-                    (Some((next, skipped)), Ok(s)) if s.success() => Outcome::Done { next, skipped },
+                    (Some((next, skipped)), Ok(s)) if s.success() => {
+                        Outcome::Done { next, skipped }
+                    }
                     (_, s) => Outcome::Abnormal {
                         last_start,
                         symptom: Symptom::Died(match s {
@@ -664,7 +746,9 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
 fn describe_exit(s: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
-        (_, Some(6)) => "killed by SIGABRT (an abort: a failed allocation or a stack overflow)".to_string(),
+        (_, Some(6)) => {
+            "killed by SIGABRT (an abort: a failed allocation or a stack overflow)".to_string()
+        }
         (_, Some(11)) => "killed by SIGSEGV (a stack overflow)".to_string(),
         (_, Some(9)) => "killed by SIGKILL (out of memory?)".to_string(),
         (_, Some(sig)) => format!("killed by signal {sig}"),
@@ -686,7 +770,12 @@ fn cpu_seconds(pid: u32) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (tick(11) + tick(12)) as f64 / 100.0
 }
 
@@ -700,5 +789,8 @@ fn resident_bytes(pid: u32) -> u64 {
 
 /// The workspace root this crate was built in.
 pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
 }

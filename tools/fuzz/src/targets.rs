@@ -10,8 +10,7 @@
 use crate::mutate::Flavour;
 use simnet::{Capture, Format, ScenarioRun, SimDuration, SimTime};
 use simnet_http::proto::{
-    ClientConfig, ClientConn, ClientEvent, Request, Response, ServerConfig, ServerConn,
-    ServerEvent,
+    ClientConfig, ClientConn, ClientEvent, Request, Response, ServerConfig, ServerConn, ServerEvent,
 };
 use simnet_scenario::AppRegistry;
 use simnet_ws::proto::conn::{WsConfig, WsConn, WsEvent};
@@ -203,7 +202,8 @@ impl Context {
         world.set_capture(Capture::Full);
         world.run_while_not(|w| w.events_processed() >= RUN_MAX_EVENTS);
         let trace = world.take_trace();
-        let outcomes = simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());
+        let outcomes =
+            simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());
         let run = ScenarioRun {
             name: scenario.name.clone(),
             description: scenario.description.clone(),
@@ -236,7 +236,9 @@ fn pieces(input: &[u8]) -> Vec<&[u8]> {
         return vec![input];
     }
     while !rest.is_empty() {
-        h = h.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(1442695040888963407);
+        h = h
+            .wrapping_mul(0x5851_f42d_4c95_7f2d)
+            .wrapping_add(1442695040888963407);
         let n = match (h >> 33) % 4 {
             0 => 1,
             1 => 1 + (h >> 40) as usize % 8,
@@ -300,7 +302,8 @@ fn drive_server(server: &mut ServerConn, now: SimTime, out: &mut Vec<u8>) {
                     }
                 }
             }
-            ServerEvent::BadRequest { .. } | ServerEvent::IdleTimeout | ServerEvent::PeerClosed => {}
+            ServerEvent::BadRequest { .. } | ServerEvent::IdleTimeout | ServerEvent::PeerClosed => {
+            }
         }
     }
     out.clear();
@@ -316,13 +319,18 @@ fn http_response(input: &[u8]) {
     let mut client = ClientConn::new(ClientConfig::default());
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     let _ = client.send_request(now, Request::get("server", "/"));
-    let _ = client.send_request(now, Request::new("HEAD", "/x").with_header("Host", "server"));
+    let _ = client.send_request(
+        now,
+        Request::new("HEAD", "/x").with_header("Host", "server"),
+    );
     let mut upgrade = Request::get("server", "/ws");
-    upgrade.headers.extend(simnet_ws::proto::handshake::client_request_headers(
-        "server",
-        key,
-        &[stomp::STOMP_SUBPROTOCOL],
-    ));
+    upgrade
+        .headers
+        .extend(simnet_ws::proto::handshake::client_request_headers(
+            "server",
+            key,
+            &[stomp::STOMP_SUBPROTOCOL],
+        ));
     let _ = client.send_request(now, upgrade);
     let mut out = Vec::new();
     client.poll_transmit(&mut out);
@@ -356,12 +364,20 @@ fn drive_client(client: &mut ClientConn, key: &str) {
 fn ws_frame(input: &[u8]) {
     let mut rest = input;
     while let Ok(frame::Status::Complete((f, used))) = frame::decode(rest, 1 << 20) {
-        assert!(used > 0 && used <= rest.len(), "decode used {used} of {} bytes", rest.len());
+        assert!(
+            used > 0 && used <= rest.len(),
+            "decode used {used} of {} bytes",
+            rest.len()
+        );
         let mut again = Vec::new();
         frame::encode(&f, &mut again);
         match frame::decode(&again, 1 << 20) {
             Ok(frame::Status::Complete((g, n))) => {
-                assert_eq!(n, again.len(), "a re-encoded frame decodes to its full length");
+                assert_eq!(
+                    n,
+                    again.len(),
+                    "a re-encoded frame decodes to its full length"
+                );
                 assert_eq!(f, g, "a decoded frame survives encoding and decoding");
             }
             other => panic!("a re-encoded frame does not decode: {other:?}"),
@@ -509,7 +525,14 @@ fn ws_seeds() -> Vec<Vec<u8>> {
             Frame::new(true, Opcode::Ping, "p").with_mask(key),
             Frame::new(true, Opcode::Continuation, "lo").with_mask(key),
         ],
-        vec![Frame::new(true, Opcode::Close, simnet_ws::proto::close::encode_body(1000, "bye")).with_mask(key)],
+        vec![
+            Frame::new(
+                true,
+                Opcode::Close,
+                simnet_ws::proto::close::encode_body(1000, "bye"),
+            )
+            .with_mask(key),
+        ],
         vec![Frame::new(true, Opcode::Pong, "").with_mask(key)],
         vec![Frame::new(true, Opcode::Binary, vec![7u8; 300]).with_mask(key)],
         vec![Frame::new(true, Opcode::Binary, vec![9u8; 70_000])],

@@ -33,21 +33,30 @@ fn replay_one(name: &str, input: &str) -> (bool, String) {
         "--memory-mb",
         "256",
     ]);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn a_clean_input_passes() {
     let (ok, out) = replay_one("clean", "fine");
     assert!(ok, "{out}");
-    assert!(out.contains("1 files ran, 0 skipped (known class), 0 failed"), "{out}");
+    assert!(
+        out.contains("1 files ran, 0 skipped (known class), 0 failed"),
+        "{out}"
+    );
 }
 
 #[test]
 fn a_panic_is_caught_with_its_message() {
     let (ok, out) = replay_one("panic", "please panic");
     assert!(!ok, "{out}");
-    assert!(out.contains("panic: the self-test input asked for a panic"), "{out}");
+    assert!(
+        out.contains("panic: the self-test input asked for a panic"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -61,7 +70,10 @@ fn a_spinning_hang_is_stopped_by_the_cpu_budget() {
 fn a_sleeping_hang_is_stopped_by_the_wall_clock() {
     let (ok, out) = replay_one("sleep", "sleep");
     assert!(!ok, "{out}");
-    assert!(out.contains("hang: no progress after 0.0 s of CPU"), "{out}");
+    assert!(
+        out.contains("hang: no progress after 0.0 s of CPU"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -69,7 +81,10 @@ fn memory_growth_is_stopped_at_the_cap() {
     let (ok, out) = replay_one("memory", "memory");
     assert!(!ok, "{out}");
     // Either the resident-memory cap or the address-space cap stops it.
-    assert!(out.contains("memory: resident set reached") || out.contains("SIGABRT"), "{out}");
+    assert!(
+        out.contains("memory: resident set reached") || out.contains("SIGABRT"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -106,9 +121,17 @@ fn a_session_writes_each_new_crash_once_and_fails() {
             .count()
     };
     assert!(files(false) >= 1 && files(false) == files(true));
-    let saved = std::fs::read(dir.join("self-test").join(format!("{:016x}", simnet_fuzz::targets::fnv(b"panic")))).unwrap();
+    let saved = std::fs::read(
+        dir.join("self-test")
+            .join(format!("{:016x}", simnet_fuzz::targets::fnv(b"panic"))),
+    )
+    .unwrap();
     assert_eq!(saved, b"panic");
     let before = files(false);
     let _ = run();
-    assert_eq!(files(false), before, "the same symptoms are not written twice");
+    assert_eq!(
+        files(false),
+        before,
+        "the same symptoms are not written twice"
+    );
 }
