@@ -22,6 +22,12 @@
 //!
 //! With `SIMNET_PROPERTY_TRACE=1`, a failing case prints its text trace.
 
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "the test reads the wall clock only to bound and report how long cases take; the simulation never does"
+)]
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use simnet::apps::{BulkSender, Sink};

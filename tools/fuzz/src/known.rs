@@ -54,7 +54,10 @@ pub fn classify(target: Target, input: &[u8]) -> Option<&'static str> {
     if target == Target::Stomp {
         let f = simnet_ws::stomp::decode(input).ok()?;
         let unescaped = matches!(f.command.as_str(), "CONNECT" | "CONNECTED");
-        let raw_cr = f.headers.iter().any(|(n, v)| n.contains('\r') || v.contains('\r'));
+        let raw_cr = f
+            .headers
+            .iter()
+            .any(|(n, v)| n.contains('\r') || v.contains('\r'));
         return (unescaped && raw_cr).then_some(STOMP_RAW_CR);
     }
     if !matches!(target, Target::Scenario | Target::Run) {
@@ -152,7 +155,10 @@ mod tests {
             None
         );
         assert_eq!(classify(Target::Stomp, b"path = \"/a b\""), None);
-        assert_eq!(classify(Target::Stomp, b"CONNECT\nhost:a\r\r\n\n\0"), Some(STOMP_RAW_CR));
+        assert_eq!(
+            classify(Target::Stomp, b"CONNECT\nhost:a\r\r\n\n\0"),
+            Some(STOMP_RAW_CR)
+        );
         assert_eq!(classify(Target::Stomp, b"CONNECT\nhost:a\r\n\n\0"), None);
     }
 }

@@ -31,6 +31,12 @@
 //! written once (panics are told apart by their message and place, hangs
 //! and memory by the known class they fall in).
 
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "the supervisor, never the simulation, reads the wall clock: budgets, the watchdog and executions per second are about real time"
+)]
+
 use crate::known;
 use crate::mutate::Mutator;
 use crate::targets::{Context, Target, fnv};

@@ -232,7 +232,7 @@ fn pieces(input: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut rest = input;
     // One input in four arrives whole.
-    if h % 4 == 0 {
+    if h.is_multiple_of(4) {
         return vec![input];
     }
     while !rest.is_empty() {
