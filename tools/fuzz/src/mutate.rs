@@ -137,6 +137,9 @@ const INTEGERS: &[i64] = &[0, 1, 2, 3, 4, 5, 8, 10, 16, 64, 100, 1000, 1400, 655
 /// Keys a line may be renamed to.
 const TOML_KEYS: &[&str] = &[
     "name",
+    "tcp.keepalive",
+    "tcp.user_timeout",
+    "body_bytes",
     "address",
     "host",
     "kind",
@@ -314,10 +317,11 @@ impl<'a> Mutator<'a> {
         let choice = match self.flavour {
             Flavour::Toml if rng.random_ratio(2, 3) => 10 + rng.random_range(0..6),
             Flavour::TomlRun if rng.random_ratio(19, 20) => match rng.random_range(0..20) {
-                0..12 => 20,
-                12..14 => 10,
-                14..16 => 13,
-                16..18 => 14,
+                0..11 => 20,
+                11..13 => 10,
+                13..14 => 13,
+                14..15 => 14,
+                15..18 => 22,
                 _ => 21,
             },
             _ => rng.random_range(0..8),
@@ -380,6 +384,7 @@ impl<'a> Mutator<'a> {
                 data.splice(at..at, token.iter().copied());
             }
             20 => same_type_value(rng, data),
+            22 => new_parameter(rng, data),
             21 => {
                 let token = RUN_BLOCKS[rng.random_range(0..RUN_BLOCKS.len())];
                 data.extend_from_slice(token.as_bytes());
@@ -432,6 +437,31 @@ fn same_type_value(rng: &mut SimRng, data: &mut Vec<u8>) {
         return;
     };
     data.splice(start..end, format!(" {new}").into_bytes());
+}
+
+/// Adds a `key = value` line right under a random table header: a known
+/// key with a value of any type, extreme or plausible. Most are refused
+/// (unknown key, wrong type); the rest reach parameters no seed sets.
+fn new_parameter(rng: &mut SimRng, data: &mut Vec<u8>) {
+    let headers: Vec<usize> = lines(data)
+        .into_iter()
+        .filter(|&(a, b)| data[a..b].starts_with(b"["))
+        .map(|(_, b)| b)
+        .collect();
+    let Some(&at) = pick(rng, &headers) else {
+        return;
+    };
+    let key = TOML_KEYS[rng.random_range(0..TOML_KEYS.len())];
+    let value = match rng.random_range(0..6) {
+        0 => EXTREME_VALUES[rng.random_range(0..EXTREME_VALUES.len())].to_string(),
+        1 => format!("\"{}\"", DURATIONS[rng.random_range(0..DURATIONS.len())]),
+        2 => format!("\"{}\"", SIZES[rng.random_range(0..SIZES.len())]),
+        3 => INTEGERS[rng.random_range(0..INTEGERS.len())].to_string(),
+        4 => "\"/a b\"".to_string(),
+        _ => "\"\"".to_string(),
+    };
+    let line = format!("\n{key} = {value}");
+    data.splice(at..at, line.into_bytes());
 }
 
 /// A random non-empty range of `0..len` (`len > 0`), mostly short.
