@@ -263,13 +263,15 @@ fn fuzz(cli: &Cli) -> ExitCode {
             *next = r.next_index;
             let secs = r.elapsed.as_secs_f64();
             println!(
-                "{:>13}: {} inputs in {secs:.1} s ({:.0}/s), {} skipped (known class), {} crashes ({} new)",
+                "{:>13}: {} inputs in {secs:.1} s ({:.0}/s), {} skipped (known class), {} crashes ({} new); peak memory {} MiB, slowest input {:.0} ms",
                 t.name(),
                 r.executions,
                 r.executions as f64 / secs.max(1e-9),
                 r.skipped_known,
                 r.all_crashes(),
                 r.new_crashes(),
+                r.peak_rss >> 20,
+                r.slowest.as_secs_f64() * 1000.0,
             );
             for c in &r.crashes {
                 println!("    {}", describe(c));

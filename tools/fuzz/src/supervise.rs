@@ -326,6 +326,13 @@ pub struct Report {
     pub crashes: Vec<Crash>,
     /// The next input index (to continue the session).
     pub next_index: u64,
+    /// The largest resident set a worker reached (crashes included).
+    pub peak_rss: u64,
+    /// The longest time between two progress reports of a worker that
+    /// went on: for `run`, which reports every input, the slowest input
+    /// that finished; for the others an upper bound (reports come at most
+    /// once a millisecond).
+    pub slowest: Duration,
 }
 
 impl Report {
@@ -375,6 +382,11 @@ enum Outcome {
 struct Watched {
     outcome: Outcome,
     panics: Vec<(u64, String)>,
+    /// The largest resident set seen.
+    peak_rss: u64,
+    /// The longest time between two progress reports (one input, when
+    /// every input is reported).
+    slowest: Duration,
 }
 
 /// Runs the supervisor: workers, crash files, dedupe.
@@ -424,6 +436,8 @@ impl Supervisor {
             elapsed: Duration::ZERO,
             crashes: Vec::new(),
             next_index: from,
+            peak_rss: 0,
+            slowest: Duration::ZERO,
         };
         let mut next = from;
         loop {
@@ -433,6 +447,8 @@ impl Supervisor {
             }
             let w =
                 self.spawn_and_watch(target, &source_args, next, u64::MAX, remaining, report_all);
+            report.peak_rss = report.peak_rss.max(w.peak_rss);
+            report.slowest = report.slowest.max(w.slowest);
             for (i, message) in w.panics {
                 if let Some(input) = inputs.get(i) {
                     let c = self.record(target, &input, Symptom::Panic(message), inputs.origin(i));
@@ -684,6 +700,8 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
     let mut last_start = None;
     let mut last_progress = Instant::now();
     let mut cpu_at_progress = cpu_seconds(child.id());
+    let mut peak_rss = 0;
+    let mut slowest = Duration::ZERO;
     let mut done = None;
     let abnormal = |child: &mut Child, last_start, symptom| {
         let _ = child.kill();
@@ -696,6 +714,9 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
     let outcome = loop {
         match rx.recv_timeout(POLL) {
             Ok(Record::Start(i)) => {
+                if last_start.is_some() {
+                    slowest = slowest.max(last_progress.elapsed());
+                }
                 last_start = Some(i);
                 last_progress = Instant::now();
                 cpu_at_progress = cpu_seconds(child.id());
@@ -735,6 +756,7 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
             break abnormal(child, last_start, Symptom::Hang { cpu, wall });
         }
         let rss = resident_bytes(child.id());
+        peak_rss = peak_rss.max(rss);
         if rss > memory_cap {
             break abnormal(child, last_start, Symptom::Memory(rss));
         }
@@ -746,7 +768,12 @@ fn watch(child: &mut Child, rx: &Receiver<Record>, budget: Duration, memory_cap:
             panics.push((i, m));
         }
     }
-    Watched { outcome, panics }
+    Watched {
+        outcome,
+        panics,
+        peak_rss,
+        slowest,
+    }
 }
 
 fn describe_exit(s: std::process::ExitStatus) -> String {
