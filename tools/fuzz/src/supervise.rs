@@ -466,7 +466,16 @@ impl Supervisor {
                     last_start,
                     symptom,
                 } => {
-                    let start = last_start.unwrap_or(next);
+                    // Every worker reports its first input before running
+                    // it, so a worker that reported nothing never got going
+                    // (it could not start, or could not load its corpus):
+                    // that is the harness's failure, not an input's.
+                    let Some(start) = last_start else {
+                        panic!(
+                            "the fuzz worker for {} died before its first input: {symptom}",
+                            target.name()
+                        );
+                    };
                     let (k, symptom) = if report_all {
                         (start, symptom)
                     } else {
