@@ -190,6 +190,12 @@ pub enum StompError {
     /// A header line has no `:`.
     #[error("header line without ':'")]
     MalformedHeader,
+    /// A header line holds a carriage return that does not end it. STOMP
+    /// 1.2's grammar allows no CR in a header name or value (escaped frames
+    /// write one as `\r`; `CONNECT` and `CONNECTED` cannot carry one at
+    /// all).
+    #[error("raw carriage return inside a header line")]
+    CarriageReturnInHeader,
     /// More header lines than [`MAX_HEADERS`].
     #[error("more than {MAX_HEADERS} headers")]
     TooManyHeaders,
@@ -238,6 +244,9 @@ pub fn decode(data: &[u8]) -> Result<StompFrame, StompError> {
         }
         if headers.len() == MAX_HEADERS {
             return Err(StompError::TooManyHeaders);
+        }
+        if line.contains(&b'\r') {
+            return Err(StompError::CarriageReturnInHeader);
         }
         let colon = line
             .iter()
@@ -330,6 +339,24 @@ mod tests {
         let mut out = Vec::new();
         encode(frame, &mut out);
         out
+    }
+
+    /// Found by the fuzz harness: a CONNECT header value ending in a raw CR
+    /// (`host:serve\r\r\n`) used to decode to `serve\r`, which the encoder
+    /// cannot write back. STOMP 1.2 allows no CR inside a header line.
+    #[test]
+    fn a_raw_carriage_return_inside_a_header_line_is_refused() {
+        for input in [
+            &b"CONNECT\naccept-version:1.2\nhost:serve\r\r\n\n\0"[..],
+            b"SEND\ndesti\rnation:/q\n\n\0",
+            b"SEND\ndestination:/q\rx\r\n\r\n\0",
+        ] {
+            assert_eq!(decode(input), Err(StompError::CarriageReturnInHeader));
+        }
+        // A CR LF line ending is still fine, and an escaped CR round-trips.
+        let frame = decode(b"SEND\r\ndestination:/q\\r\r\n\r\n\0").unwrap();
+        assert_eq!(frame.headers, vec![("destination".into(), "/q\r".into())]);
+        assert_eq!(decode(&encoded(&frame)), Ok(frame));
     }
 
     #[test]
