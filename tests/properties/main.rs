@@ -253,7 +253,7 @@ fn check_case(
                     path: "/".to_string(),
                     kind: RouteKind::Static {
                         status: 200,
-                        body_bytes: body,
+                        body_bytes: body as u64,
                         delay: SimDuration::ZERO,
                     },
                 };
@@ -305,6 +305,7 @@ fn check_case(
     b.limits(RunLimits {
         max_time: MAX_TIME,
         max_events: MAX_EVENTS,
+        ..RunLimits::default()
     });
     let mut world = b.build().expect("the world builds");
     let end = world.run();
@@ -539,11 +540,15 @@ fn a_restarted_client_reusing_its_port_is_told() {
     b.limits(RunLimits {
         max_time: MAX_TIME,
         max_events: MAX_EVENTS,
+        ..RunLimits::default()
     });
     let mut world = b.build().unwrap();
     world.run();
     let trace = world.trace();
     let done = app_events(trace, &["sink.eof"]).count();
     let told = app_events(trace, &["tcp.failed", "tcp.connect-failed"]).count();
+    if std::env::var_os("SIMNET_PROPERTY_TRACE").is_some() {
+        eprintln!("{}", simnet::render_text(trace, &Default::default()));
+    }
     assert!(done > 0 || told > 0, "the restarted client was never told");
 }
