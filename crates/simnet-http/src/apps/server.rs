@@ -12,7 +12,8 @@
 //! many connections it serves at once; beyond the cap, new connections wait
 //! unaccepted in the listen backlog, or are answered `503` and closed.
 
-use super::{event_line, flush, notable_headers, read_all, split_target};
+use super::{flush, notable_headers, read_all, split_target};
+use crate::proto::sse::{event_line, sse_message};
 use crate::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
 use simnet_core::apps::{Filler, filler};
 use simnet_core::{
@@ -413,7 +414,7 @@ impl HttpServer {
                         .on(sid),
                     );
                     for (n, t) in self.events.iter().enumerate().skip(since as usize) {
-                        let chunk = sse_chunk(n as u64 + 1, *t);
+                        let chunk = sse_message(n as u64 + 1, *t);
                         let _ = conn.proto.send_chunk(now, id, chunk.as_bytes());
                     }
                 }
@@ -499,7 +500,7 @@ impl HttpServer {
                 for rid in streams {
                     let _ =
                         conn.proto
-                            .send_chunk(now, rid, sse_chunk(id, now.as_nanos()).as_bytes());
+                            .send_chunk(now, rid, sse_message(id, now.as_nanos()).as_bytes());
                 }
             }
             self.drive(cx, sid);
@@ -555,11 +556,6 @@ fn text_response(status: u16, body: Vec<u8>) -> Response {
     Response::new(status)
         .with_header("Content-Type", "text/plain")
         .with_body(body)
-}
-
-/// One Server-Sent Events message for event `id`.
-fn sse_chunk(id: u64, published_ns: u64) -> String {
-    format!("id: {id}\ndata: id={id} t={published_ns}\n\n")
 }
 
 impl App for HttpServer {

@@ -7,7 +7,8 @@
 //! event's own text). Together with the bytes each link carried, that is
 //! the cost of each technique.
 
-use super::{flush, parse_events, read_all};
+use super::{flush, read_all};
+use crate::proto::sse::parse_events;
 use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
 use simnet_core::{
     App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent, SocketId, TimerId,

@@ -71,6 +71,7 @@
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
 
 mod client;
+#[cfg(feature = "scenario")]
 mod kinds;
 mod server;
 mod sio;
@@ -79,6 +80,7 @@ mod stomp;
 mod tests;
 
 pub use client::{CloseAfter, MAX_BINARY_MESSAGE_BYTES, WsClient};
+#[cfg(feature = "scenario")]
 pub use kinds::register;
 pub use server::{ServerMode, WsServer};
 pub use sio::{SioClient, SioServer};
@@ -92,6 +94,7 @@ use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
     AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
 };
+use simnet_http::proto::sse;
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
 use std::net::SocketAddrV4;
 
@@ -112,20 +115,15 @@ fn mask_source(cx: &mut AppContext<'_>) -> MaskSource {
 }
 
 /// The text of published event `id`: `id=3 t=1500000000`, then ` data` if
-/// `data` is not empty.
+/// `data` is not empty ([`simnet_http::proto::sse::event_text`]).
 fn event_text(id: u64, published: SimTime, data: &str) -> String {
-    let mut text = format!("id={id} t={}", published.as_nanos());
-    if !data.is_empty() {
-        text.push(' ');
-        text.push_str(data);
-    }
-    text
+    sse::event_text(id, published.as_nanos(), data)
 }
 
-/// The `(id, publication time)` of an event line, if it is one: the text
-/// is the HTTP applications' ([`simnet_http::apps::parse_event`]).
+/// The `(id, publication time)` of an event line, if it is one
+/// ([`simnet_http::proto::sse::parse_event`]).
 fn parse_event(line: &str) -> Option<(u64, SimTime)> {
-    simnet_http::apps::parse_event(line).map(|(id, t)| (id, SimTime::from_nanos(t)))
+    sse::parse_event(line).map(|(id, t)| (id, SimTime::from_nanos(t)))
 }
 
 /// The value of `key=` in a request target's query string.
