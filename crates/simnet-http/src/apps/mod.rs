@@ -12,6 +12,7 @@
 //! forwarding and connection pooling.
 
 mod client;
+mod conn;
 #[cfg(feature = "scenario")]
 mod kinds;
 mod proxy;
@@ -19,6 +20,7 @@ mod server;
 mod subscriber;
 
 pub use client::{ClientMode, HttpClient, ResponseRecord};
+pub use conn::{HttpClientSide, HttpServerSide, Written};
 #[cfg(feature = "scenario")]
 pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;

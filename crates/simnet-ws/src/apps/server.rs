@@ -18,13 +18,14 @@
 //! asks, so the server (not the client) holds TIME-WAIT.
 
 use super::stomp::Broker;
-use super::{Incoming, WsSocket, event_text, flush, message_event, path_of, read_all};
+use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all};
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use crate::proto::handshake::{self, validate_request};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL};
 use simnet_core::{
-    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
+    App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
+use simnet_http::apps::{HttpServerSide, Written};
 use simnet_http::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
 use std::collections::BTreeMap;
 
@@ -59,7 +60,7 @@ pub struct WsServer {
     close_after: Option<SimDuration>,
     push_every: Option<SimDuration>,
     push_count: u64,
-    http: BTreeMap<SocketId, HttpSide>,
+    http: BTreeMap<SocketId, HttpServerSide>,
     ws: BTreeMap<SocketId, WsSocket>,
     timers: BTreeMap<TimerId, Wake>,
     broker: Broker,
@@ -67,25 +68,6 @@ pub struct WsServer {
     pub pushed: u64,
     /// Messages received, over all connections.
     pub messages_received: u64,
-}
-
-/// A connection that still speaks HTTP.
-#[derive(Debug)]
-pub(super) struct HttpSide {
-    pub proto: ServerConn,
-    pub out: Vec<u8>,
-    pub deadline: Option<SimTime>,
-}
-
-impl HttpSide {
-    /// A connection accepted at `now`.
-    pub fn new(now: SimTime) -> HttpSide {
-        HttpSide {
-            proto: ServerConn::new(ServerConfig::default(), now),
-            out: Vec::new(),
-            deadline: None,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -165,7 +147,8 @@ impl WsServer {
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
         while let Some(sid) = cx.accept(self.port) {
-            self.http.insert(sid, HttpSide::new(cx.now()));
+            self.http
+                .insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
             self.read(cx, sid);
         }
     }
@@ -178,12 +161,7 @@ impl WsServer {
                 let _ = cx.close(sid);
                 return;
             }
-            if !input.data.is_empty() {
-                side.proto.handle_input(cx.now(), &input.data);
-            }
-            if input.eof {
-                side.proto.handle_eof(cx.now());
-            }
+            side.feed(cx.now(), &input);
             self.drive_http(cx, sid);
         } else if let Some(ws) = self.ws.get_mut(&sid) {
             let events = ws.receive(&input.data, input.eof || input.broken);
@@ -481,29 +459,19 @@ pub(super) fn accept_or_refuse(
 pub(super) fn drive_http_output<W: From<SocketId>>(
     cx: &mut AppContext<'_>,
     sid: SocketId,
-    http: &mut BTreeMap<SocketId, HttpSide>,
+    http: &mut BTreeMap<SocketId, HttpServerSide>,
     timers: &mut BTreeMap<TimerId, W>,
 ) {
     let Some(side) = http.get_mut(&sid) else {
         return;
     };
-    side.proto.poll_transmit(&mut side.out);
-    if !flush(cx, sid, &mut side.out) {
-        http.remove(&sid);
-        let _ = cx.close(sid);
-        return;
-    }
-    if side.proto.wants_close() && side.out.is_empty() {
-        http.remove(&sid);
-        let _ = cx.close(sid);
-        return;
-    }
-    let deadline = side.proto.poll_timeout();
-    if deadline != side.deadline {
-        side.deadline = deadline;
-        if let Some(at) = deadline {
-            let t = cx.set_timer_at(at);
-            timers.insert(t, W::from(sid));
+    match side.write(cx, sid, |t| {
+        timers.insert(t, W::from(sid));
+    }) {
+        Written::Open => {}
+        Written::Broken | Written::Finished => {
+            http.remove(&sid);
+            let _ = cx.close(sid);
         }
     }
 }
@@ -603,8 +571,7 @@ impl App for WsServer {
         match wake {
             Wake::Http(sid) => {
                 if let Some(side) = self.http.get_mut(&sid) {
-                    side.deadline = None;
-                    side.proto.handle_timeout(cx.now());
+                    side.on_timeout(cx.now());
                     self.drive_http(cx, sid);
                 }
             }

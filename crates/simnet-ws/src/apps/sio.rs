@@ -21,18 +21,18 @@
 //! framing: the point is the transports and their cost, not the wire
 //! format.
 
-use super::server::{HttpSide, accept_or_refuse, drive_http_output};
+use super::server::{accept_or_refuse, drive_http_output};
 use super::{
-    ClientLink, ClientLinkEvent, WsSocket, event_text, flush, parse_event, path_of, query_param,
-    read_all,
+    ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
 };
 use crate::proto::close;
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
+use simnet_http::apps::{HttpClientSide, HttpServerSide};
 use simnet_http::proto::{
-    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerEvent,
+    ClientConfig, ClientEvent, Request, RequestId, Response, ServerConfig, ServerEvent,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
@@ -74,7 +74,7 @@ pub struct SioServer {
     poll_timeout: SimDuration,
     push_every: Option<SimDuration>,
     push_count: u64,
-    http: BTreeMap<SocketId, HttpSide>,
+    http: BTreeMap<SocketId, HttpServerSide>,
     ws: BTreeMap<SocketId, (WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
     held: Vec<Held>,
@@ -482,7 +482,8 @@ impl App for SioServer {
         match event {
             SocketEvent::Incoming { port } => {
                 while let Some(sid) = cx.accept(port) {
-                    self.http.insert(sid, HttpSide::new(cx.now()));
+                    self.http
+                        .insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
                     self.read(cx, sid);
                 }
             }
@@ -521,8 +522,7 @@ impl App for SioServer {
         match self.timers.remove(&timer) {
             Some(Wake::Http(sid)) => {
                 if let Some(side) = self.http.get_mut(&sid) {
-                    side.deadline = None;
-                    side.proto.handle_timeout(cx.now());
+                    side.on_timeout(cx.now());
                     self.drive_http(cx, sid);
                 }
             }
@@ -571,16 +571,6 @@ impl App for SioServer {
     }
 }
 
-/// The client's long-polling connection.
-struct PollConn {
-    sid: SocketId,
-    proto: ClientConn,
-    out: Vec<u8>,
-    connected: bool,
-    /// A poll is outstanding.
-    busy: bool,
-}
-
 /// The client side of the fallback: long polling first, then an attempt to
 /// upgrade to WebSocket.
 pub struct SioClient {
@@ -589,7 +579,8 @@ pub struct SioClient {
     path: String,
     stop_after: u64,
     try_upgrade: bool,
-    poll: Option<PollConn>,
+    /// The long-polling connection.
+    poll: Option<HttpClientSide>,
     link: Option<ClientLink>,
     session: Option<u64>,
     since: u64,
@@ -644,16 +635,8 @@ impl SioClient {
     }
 
     fn open_poll(&mut self, cx: &mut AppContext<'_>) {
-        match cx.connect(self.remote) {
-            Ok(sid) => {
-                self.poll = Some(PollConn {
-                    sid,
-                    proto: ClientConn::new(ClientConfig::default()),
-                    out: Vec::new(),
-                    connected: false,
-                    busy: false,
-                })
-            }
+        match HttpClientSide::connect(cx, self.remote, ClientConfig::default()) {
+            Ok(poll) => self.poll = Some(poll),
             Err(e) => cx.emit(AppEvent::new(
                 "sio.error",
                 format!("cannot connect to {}: {e}", self.remote),
@@ -669,7 +652,7 @@ impl SioClient {
         let Some(poll) = self.poll.as_mut() else {
             return self.open_poll(cx);
         };
-        if !poll.connected || poll.busy {
+        if !poll.is_ready() {
             return;
         }
         let target = match self.session {
@@ -679,15 +662,7 @@ impl SioClient {
                 self.path, self.since
             ),
         };
-        if poll
-            .proto
-            .send_request(cx.now(), Request::get(&self.host, &target))
-            .is_ok()
-        {
-            poll.busy = true;
-            poll.proto.poll_transmit(&mut poll.out);
-            flush(cx, poll.sid, &mut poll.out);
-        } else {
+        if poll.send(cx, Request::get(&self.host, &target)).is_err() {
             // The server said it will close this connection: use a new one.
             let sid = poll.sid;
             self.poll = None;
@@ -701,22 +676,12 @@ impl SioClient {
             return;
         };
         let sid = poll.sid;
-        let input = read_all(cx, sid);
-        if !input.data.is_empty() {
-            poll.proto.handle_input(cx.now(), &input.data);
-        }
-        let eof = input.eof || input.broken;
-        if eof {
-            poll.proto.handle_eof(cx.now());
-        }
+        let eof = poll.read(cx);
         let mut answered = false;
         let mut released = false;
-        while let Some(event) = self.poll.as_mut().and_then(|p| p.proto.poll_event()) {
+        while let Some(event) = self.poll.as_mut().and_then(HttpClientSide::poll_event) {
             match event {
                 ClientEvent::Response { response, .. } => {
-                    if let Some(p) = self.poll.as_mut() {
-                        p.busy = false;
-                    }
                     answered = true;
                     match response.status {
                         200 => {
@@ -852,7 +817,7 @@ impl SioClient {
                 let _ = ws.conn.close(close::NORMAL, "done");
             }
             if let Some(p) = self.poll.as_ref()
-                && !p.busy
+                && !p.is_busy()
             {
                 let sid = p.sid;
                 self.poll = None;
@@ -940,14 +905,14 @@ impl App for SioClient {
         match event {
             SocketEvent::Connected(sid) if Some(sid) == poll_sid => {
                 if let Some(p) = self.poll.as_mut() {
-                    p.connected = true;
+                    p.on_connected();
                 }
                 self.poll_now(cx);
             }
             SocketEvent::Readable(sid) if Some(sid) == poll_sid => self.read_poll(cx),
             SocketEvent::Writable(sid) if Some(sid) == poll_sid => {
                 if let Some(p) = self.poll.as_mut() {
-                    flush(cx, sid, &mut p.out);
+                    p.flush(cx);
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
