@@ -654,6 +654,23 @@ impl ClientLink {
         })
     }
 
+    /// Hands `event` to a client application's link, if it has one and the
+    /// event is about its socket; returns what happened. Every client
+    /// application's `on_socket` starts here.
+    fn route(
+        link: &mut Option<ClientLink>,
+        cx: &mut AppContext<'_>,
+        event: SocketEvent,
+    ) -> Option<Vec<ClientLinkEvent>> {
+        link.as_mut()?.on_socket(cx, event)
+    }
+
+    /// Whether `timer` was a client application's link's close timer (then
+    /// handled). Every client application's `on_timer` starts here.
+    fn route_timer(link: &mut Option<ClientLink>, cx: &mut AppContext<'_>, timer: TimerId) -> bool {
+        link.as_mut().is_some_and(|l| l.on_timer(cx, timer))
+    }
+
     /// The open WebSocket, if the handshake is done and TCP is not closed.
     fn ws(&mut self) -> Option<&mut WsSocket> {
         match &mut self.dial {

@@ -146,9 +146,7 @@ impl WsServer {
     // ----- HTTP, until the upgrade -----
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
-        while let Some(sid) = cx.accept(self.port) {
-            self.http
-                .insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
+        while let Some(sid) = accept_http(cx, self.port, &mut self.http) {
             self.read(cx, sid);
         }
     }
@@ -455,15 +453,17 @@ pub(super) fn accept_or_refuse(
 }
 
 /// Writes what an HTTP connection has to send, closes it when the protocol
-/// wants to, and keeps its idle timer armed.
+/// wants to, and keeps its idle timer armed; returns false if `sid` is not
+/// (or no longer) an HTTP connection, so that the caller can try its
+/// WebSocket connections instead.
 pub(super) fn drive_http_output<W: From<SocketId>>(
     cx: &mut AppContext<'_>,
     sid: SocketId,
     http: &mut BTreeMap<SocketId, HttpServerSide>,
     timers: &mut BTreeMap<TimerId, W>,
-) {
+) -> bool {
     let Some(side) = http.get_mut(&sid) else {
-        return;
+        return false;
     };
     match side.write(cx, sid, |t| {
         timers.insert(t, W::from(sid));
@@ -474,6 +474,45 @@ pub(super) fn drive_http_output<W: From<SocketId>>(
             let _ = cx.close(sid);
         }
     }
+    true
+}
+
+/// What both servers here (`ws-server`, `sio-server`) do on `start`:
+/// listen on `port`, reporting a failure as `failed_kind`, and arm the
+/// first message of a push schedule (`every`, `count`) with `wake`.
+pub(super) fn listen_and_schedule<W>(
+    cx: &mut AppContext<'_>,
+    port: u16,
+    failed_kind: &str,
+    (every, count): (Option<SimDuration>, u64),
+    timers: &mut BTreeMap<TimerId, W>,
+    wake: W,
+) {
+    if let Err(e) = cx.listen(port) {
+        cx.emit(AppEvent::new(
+            failed_kind,
+            format!("listen(:{port}) failed: {e}"),
+        ));
+    }
+    if let Some(every) = every
+        && count > 0
+    {
+        let t = cx.set_timer(every);
+        timers.insert(t, wake);
+    }
+}
+
+/// Accepts the next connection waiting on `port`, as one that speaks HTTP
+/// until it upgrades; the caller reads it at once, since its request may
+/// already be waiting.
+pub(super) fn accept_http(
+    cx: &mut AppContext<'_>,
+    port: u16,
+    http: &mut BTreeMap<SocketId, HttpServerSide>,
+) -> Option<SocketId> {
+    let sid = cx.accept(port)?;
+    http.insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
+    Some(sid)
 }
 
 impl From<SocketId> for Wake {
@@ -521,18 +560,15 @@ impl App for WsServer {
         self.http.clear();
         self.ws.clear();
         self.timers.clear();
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "ws.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
-        if let Some(every) = self.push_every
-            && self.push_count > 0
-        {
-            let t = cx.set_timer(every);
-            self.timers.insert(t, Wake::Push);
-        }
+        let schedule = (self.push_every, self.push_count);
+        listen_and_schedule(
+            cx,
+            self.port,
+            "ws.listen-failed",
+            schedule,
+            &mut self.timers,
+            Wake::Push,
+        );
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
@@ -540,9 +576,7 @@ impl App for WsServer {
             SocketEvent::Incoming { .. } => self.accept_waiting(cx),
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
-                if self.http.contains_key(&sid) {
-                    drive_http_output(cx, sid, &mut self.http, &mut self.timers);
-                } else {
+                if !drive_http_output(cx, sid, &mut self.http, &mut self.timers) {
                     self.flush_all(cx);
                 }
             }

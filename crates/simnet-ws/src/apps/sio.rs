@@ -21,7 +21,7 @@
 //! framing: the point is the transports and their cost, not the wire
 //! format.
 
-use super::server::{accept_or_refuse, drive_http_output};
+use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::{
     ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
 };
@@ -31,9 +31,7 @@ use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
 use simnet_http::apps::{HttpClientSide, HttpServerSide};
-use simnet_http::proto::{
-    ClientConfig, ClientEvent, Request, RequestId, Response, ServerConfig, ServerEvent,
-};
+use simnet_http::proto::{ClientConfig, ClientEvent, Request, RequestId, Response, ServerEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 
@@ -464,34 +462,27 @@ fn text_bytes(status: u16, body: Vec<u8>) -> Response {
 
 impl App for SioServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "sio.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
-        if let Some(every) = self.push_every
-            && self.push_count > 0
-        {
-            let t = cx.set_timer(every);
-            self.timers.insert(t, Wake::Publish);
-        }
+        let schedule = (self.push_every, self.push_count);
+        listen_and_schedule(
+            cx,
+            self.port,
+            "sio.listen-failed",
+            schedule,
+            &mut self.timers,
+            Wake::Publish,
+        );
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         match event {
             SocketEvent::Incoming { port } => {
-                while let Some(sid) = cx.accept(port) {
-                    self.http
-                        .insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
+                while let Some(sid) = accept_http(cx, port, &mut self.http) {
                     self.read(cx, sid);
                 }
             }
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
-                if self.http.contains_key(&sid) {
-                    drive_http_output(cx, sid, &mut self.http, &mut self.timers);
-                } else {
+                if !drive_http_output(cx, sid, &mut self.http, &mut self.timers) {
                     self.flush_ws(cx);
                 }
             }
@@ -951,9 +942,7 @@ impl App for SioClient {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some(link) = self.link.as_mut()
-            && link.on_timer(cx, timer)
-        {
+        if ClientLink::route_timer(&mut self.link, cx, timer) {
             self.link = None;
         }
     }
