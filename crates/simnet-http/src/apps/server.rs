@@ -349,12 +349,12 @@ impl HttpServer {
             }
             Some(RouteKind::Poll) => {
                 let body = self.events_after(since);
-                self.respond(cx, sid, id, text_response(200, body));
+                self.respond(cx, sid, id, Response::text(200, body));
             }
             Some(RouteKind::LongPoll { timeout }) => {
                 if (self.events.len() as u64) > since {
                     let body = self.events_after(since);
-                    self.respond(cx, sid, id, text_response(200, body));
+                    self.respond(cx, sid, id, Response::text(200, body));
                 } else {
                     let t = cx.set_timer(timeout);
                     self.timers.insert(t, Wake::LongPollTimeout(sid, id));
@@ -478,7 +478,7 @@ impl HttpServer {
                 cx.cancel_timer(timer);
                 self.timers.remove(&timer);
                 let body = self.events_after(since);
-                self.respond(cx, sid, rid, text_response(200, body));
+                self.respond(cx, sid, rid, Response::text(200, body));
             }
             if let Some(conn) = self.conns.get_mut(&sid) {
                 for rid in streams {
@@ -536,12 +536,6 @@ fn request_summary(request: &Request) -> String {
     } else {
         format!("{} ({headers})", request.summary())
     }
-}
-
-fn text_response(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status)
-        .with_header("Content-Type", "text/plain")
-        .with_body(body)
 }
 
 impl App for HttpServer {

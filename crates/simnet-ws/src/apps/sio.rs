@@ -221,7 +221,7 @@ impl SioServer {
     ) {
         let target = request.target.as_str();
         if path_of(target) != self.path {
-            let r = text(
+            let r = Response::text(
                 404,
                 format!("no such path; the session lives at {}\n", self.path),
             );
@@ -250,7 +250,7 @@ impl SioServer {
                     .on(sid)
                     .with("session", n),
                 );
-                self.respond(cx, sid, id, text(200, format!("open sid={n}\n")));
+                self.respond(cx, sid, id, Response::text(200, format!("open sid={n}\n")));
             }
             (Some("polling"), Some(n)) => {
                 let since = query_param(target, "since")
@@ -259,11 +259,11 @@ impl SioServer {
                 match self.sessions.get(&n) {
                     None => self.unknown_session(cx, sid, id, &n.to_string()),
                     Some(Transport::WebSocket(_)) => {
-                        self.respond(cx, sid, id, text(200, "noop\n".into()))
+                        self.respond(cx, sid, id, Response::text(200, "noop\n"))
                     }
                     Some(Transport::Polling) if self.events.len() as u64 > since => {
                         let body = self.events_after(since);
-                        self.respond(cx, sid, id, text_bytes(200, body));
+                        self.respond(cx, sid, id, Response::text(200, body));
                     }
                     Some(Transport::Polling) => {
                         let timer = cx.set_timer(self.poll_timeout);
@@ -295,7 +295,7 @@ impl SioServer {
                     accept_or_refuse(cx, sid, &mut side.proto, id, request, &[]);
                 }
             }
-            _ => self.respond(cx, sid, id, text(400, "unknown transport\n".into())),
+            _ => self.respond(cx, sid, id, Response::text(400, "unknown transport\n")),
         }
     }
 
@@ -318,7 +318,7 @@ impl SioServer {
             .with("status", 400u64),
         );
         let body = format!("unknown session id {raw:?}: open one with ?transport=polling\n");
-        self.respond(cx, sid, id, text(400, body));
+        self.respond(cx, sid, id, Response::text(400, body));
     }
 
     /// Answers a WebSocket upgrade; returns true if the connection switched.
@@ -353,7 +353,7 @@ impl SioServer {
             };
             let _ = side
                 .proto
-                .send_response(cx.now(), id, text(400, format!("{why}\n")));
+                .send_response(cx.now(), id, Response::text(400, format!("{why}\n")));
             return false;
         }
         let session = session.unwrap_or(0);
@@ -399,7 +399,7 @@ impl SioServer {
                 )
                 .on(h.socket),
             );
-            self.respond(cx, h.socket, h.request, text(200, "noop\n".into()));
+            self.respond(cx, h.socket, h.request, Response::text(200, "noop\n"));
             drive_http_output(cx, h.socket, &mut self.http, &mut self.timers);
         }
         true
@@ -443,21 +443,11 @@ impl SioServer {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
             let body = self.events_after(h.since);
-            self.respond(cx, h.socket, h.request, text_bytes(200, body));
+            self.respond(cx, h.socket, h.request, Response::text(200, body));
             drive_http_output(cx, h.socket, &mut self.http, &mut self.timers);
         }
         self.flush_ws(cx);
     }
-}
-
-fn text(status: u16, body: String) -> Response {
-    text_bytes(status, body.into_bytes())
-}
-
-fn text_bytes(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status)
-        .with_header("Content-Type", "text/plain")
-        .with_body(body)
 }
 
 impl App for SioServer {
