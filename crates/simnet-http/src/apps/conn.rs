@@ -1,6 +1,6 @@
 //! The adapters between an HTTP protocol connection and a simulated socket,
 //! one per side, shared by every application that speaks HTTP: the HTTP
-//! server, subscriber and the WebSocket and Socket.IO-style applications
+//! server, subscriber and proxy and the WebSocket and Socket.IO-style applications
 //! (before their upgrade, or on long polling).
 //!
 //! Each adapter owns the sans-IO connection from [`crate::proto`] and the
@@ -13,10 +13,11 @@
 
 use crate::proto::{
     ClientConfig, ClientConn, ClientEvent, Request, RequestId, SendRequestError, ServerConfig,
-    ServerConn,
+    ServerConn, ServerEvent,
 };
 use simnet_core::apps::stream::{Input, flush, read_all};
 use simnet_core::{AppContext, SimTime, SocketError, SocketId, TimerId};
+use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
 /// The server side of one HTTP connection on an accepted socket.
@@ -83,10 +84,25 @@ impl HttpServerSide {
         sid: SocketId,
         arm: impl FnOnce(TimerId),
     ) -> Written {
-        self.proto.poll_transmit(&mut self.out);
-        if !flush(cx, sid, &mut self.out) {
+        if !self.send_pending(cx, sid) {
             return Written::Broken;
         }
+        self.finish_or_arm(cx, arm)
+    }
+
+    /// The first half of [`write`](Self::write): writes what the protocol
+    /// has to send; false if the socket is unusable (what was waiting is
+    /// dropped). For an application that waits for the socket's `Closed`
+    /// rather than drop the connection at once.
+    pub fn send_pending(&mut self, cx: &mut AppContext<'_>, sid: SocketId) -> bool {
+        self.proto.poll_transmit(&mut self.out);
+        flush(cx, sid, &mut self.out)
+    }
+
+    /// The second half of [`write`](Self::write): [`Written::Finished`] if
+    /// the protocol wants the connection closed and nothing waits to be
+    /// sent; otherwise arms the protocol's deadline if it moved.
+    pub fn finish_or_arm(&mut self, cx: &mut AppContext<'_>, arm: impl FnOnce(TimerId)) -> Written {
         if self.proto.wants_close() && self.out.is_empty() {
             return Written::Finished;
         }
@@ -99,6 +115,19 @@ impl HttpServerSide {
         }
         Written::Open
     }
+}
+
+/// The next protocol event of the connection on `sid` among `conns`
+/// (`side` finds its [`HttpServerSide`]); `None` once it has none, or once
+/// the connection is gone (a handler of the previous event may have
+/// dropped it). Every server's event loop reads its events this way, then
+/// writes with [`HttpServerSide::write`] if the connection is still there.
+pub fn next_server_event<C>(
+    conns: &mut BTreeMap<SocketId, C>,
+    sid: SocketId,
+    side: impl FnOnce(&mut C) -> &mut HttpServerSide,
+) -> Option<ServerEvent> {
+    side(conns.get_mut(&sid)?).proto.poll_event()
 }
 
 /// The client side of one HTTP connection that sends one request at a time

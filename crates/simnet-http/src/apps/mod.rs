@@ -20,7 +20,7 @@ mod server;
 mod subscriber;
 
 pub use client::{ClientMode, HttpClient, ResponseRecord};
-pub use conn::{HttpClientSide, HttpServerSide, Written};
+pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
 #[cfg(feature = "scenario")]
 pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;

@@ -12,7 +12,7 @@
 //! many connections it serves at once; beyond the cap, new connections wait
 //! unaccepted in the listen backlog, or are answered `503` and closed.
 
-use super::{HttpServerSide, Written, notable_headers, read_all, split_target};
+use super::{HttpServerSide, Written, next_server_event, notable_headers, read_all, split_target};
 use crate::proto::sse::{event_line, sse_message};
 use crate::proto::{Request, RequestId, Response, ServerConfig, ServerEvent};
 use simnet_core::apps::{Filler, filler};
@@ -222,13 +222,7 @@ impl HttpServer {
     /// Handles the protocol's events, writes what it has to send, closes when
     /// it wants to, and keeps its deadline armed.
     fn drive(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(conn) = self.conns.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = conn.http.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.conns, sid, |c| &mut c.http) {
             match event {
                 ServerEvent::Request { id, request } => self.handle_request(cx, sid, id, request),
                 ServerEvent::UpgradeRequested { id, request } => {
@@ -263,7 +257,7 @@ impl HttpServer {
                     // noticing the disconnect, drop the stream and close,
                     // rather than sit in CLOSE-WAIT for ever (or send a last
                     // chunk that would only draw an RST).
-                    if !conn.streams.is_empty() {
+                    if self.conns.get(&sid).is_some_and(|c| !c.streams.is_empty()) {
                         cx.emit(
                             AppEvent::new(
                                 "http.stream-end",

@@ -25,7 +25,7 @@ use crate::stomp::{self as codec, STOMP_SUBPROTOCOL};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
-use simnet_http::apps::{HttpServerSide, Written};
+use simnet_http::apps::{HttpServerSide, Written, next_server_event};
 use simnet_http::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
 use std::collections::BTreeMap;
 
@@ -169,13 +169,7 @@ impl WsServer {
     }
 
     fn drive_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(side) = self.http.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = side.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.http, sid, |side| side) {
             match event {
                 ServerEvent::UpgradeRequested { id, request } => {
                     if self.upgrade(cx, sid, id, &request) {
@@ -205,7 +199,9 @@ impl WsServer {
                             b"this endpoint speaks WebSocket only: send Upgrade: websocket\n"
                                 .to_vec(),
                         );
-                    let _ = side.proto.send_response(cx.now(), id, response);
+                    if let Some(side) = self.http.get_mut(&sid) {
+                        let _ = side.proto.send_response(cx.now(), id, response);
+                    }
                 }
                 ServerEvent::BadRequest { status, reason } => {
                     cx.emit(

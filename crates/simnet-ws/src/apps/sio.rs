@@ -30,7 +30,7 @@ use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use simnet_http::apps::{HttpClientSide, HttpServerSide};
+use simnet_http::apps::{HttpClientSide, HttpServerSide, next_server_event};
 use simnet_http::proto::{ClientConfig, ClientEvent, Request, RequestId, Response, ServerEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
@@ -185,13 +185,7 @@ impl SioServer {
     }
 
     fn drive_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(side) = self.http.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = side.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.http, sid, |side| side) {
             match event {
                 ServerEvent::UpgradeRequested { id, request } => {
                     if self.upgrade(cx, sid, id, &request) {
