@@ -28,6 +28,7 @@ pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{HttpSubscriber, SubscribeMode};
 
 pub(crate) use simnet_core::apps::stream::{flush, read_all};
+use simnet_core::{AppEvent, SimDuration, SocketId};
 
 /// The headers worth showing in a trace line: how the connection is kept or
 /// closed, and how the body is framed.
@@ -61,6 +62,30 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<u64>) {
         }
         None => (target, None),
     }
+}
+
+/// The trace event for a subscriber learning of published event `id`
+/// `latency` after its publication, by `mode` (`long polling`,
+/// `websocket`, ...), from an event text of `bytes` bytes. `kind` names the
+/// application family (`http.event`, `ws.event`, `sio.event`); the
+/// wording and the fields are the same for all, so that runs compare.
+pub fn event_learned(
+    kind: &str,
+    sid: SocketId,
+    id: u64,
+    latency: SimDuration,
+    mode: &str,
+    bytes: u64,
+) -> AppEvent {
+    AppEvent::new(
+        kind,
+        format!("learned of event #{id} {latency} after it was published ({mode})"),
+    )
+    .on(sid)
+    .with("id", id)
+    .with("latency", latency)
+    .with("mode", mode)
+    .with("bytes", bytes)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! event's own text). Together with the bytes each link carried, that is
 //! the cost of each technique.
 
-use super::HttpClientSide;
+use super::{HttpClientSide, event_learned};
 use crate::proto::sse::parse_events;
 use crate::proto::{ClientConfig, ClientEvent, Request, SendRequestError};
 use simnet_core::{
@@ -147,20 +147,8 @@ impl HttpSubscriber {
             self.since = self.since.max(id);
             let latency = cx.now() - SimTime::from_nanos(published);
             self.learned.push((id, latency));
-            cx.emit(
-                AppEvent::new(
-                    "http.event",
-                    format!(
-                        "learned of event #{id} {latency} after it was published ({})",
-                        self.mode.name()
-                    ),
-                )
-                .on(sid)
-                .with("id", id)
-                .with("latency", latency)
-                .with("mode", self.mode.name())
-                .with("bytes", len),
-            );
+            let mode = self.mode.name();
+            cx.emit(event_learned("http.event", sid, id, latency, mode, len));
         }
         if self.learned.len() as u64 >= self.stop_after && !self.done {
             self.done = true;

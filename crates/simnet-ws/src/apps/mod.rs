@@ -139,6 +139,12 @@ fn path_of(target: &str) -> &str {
     target.split_once('?').map_or(target, |(p, _)| p)
 }
 
+/// `, subprotocol chat` for a negotiated subprotocol, nothing without one:
+/// how both ends' `ws.upgrade` lines name it.
+fn subprotocol_note(protocol: Option<&str>) -> String {
+    protocol.map_or(String::new(), |p| format!(", subprotocol {p}"))
+}
+
 /// The first characters of a message, for trace lines.
 fn preview(message: &Message) -> String {
     match message {
@@ -489,9 +495,7 @@ impl ClientHandshake {
                         &offered,
                     ) {
                         Ok(protocol) => {
-                            let shown = protocol
-                                .as_deref()
-                                .map_or(String::new(), |p| format!(", subprotocol {p}"));
+                            let shown = subprotocol_note(protocol.as_deref());
                             cx.emit(
                                 AppEvent::new(
                                     "ws.upgrade",

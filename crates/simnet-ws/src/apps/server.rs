@@ -18,7 +18,7 @@
 //! asks, so the server (not the client) holds TIME-WAIT.
 
 use super::stomp::Broker;
-use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all};
+use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all, subprotocol_note};
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use crate::proto::handshake::{self, validate_request};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL};
@@ -401,10 +401,7 @@ pub(super) fn accept_or_refuse(
                 let _ = proto.send_response(cx.now(), id, response);
                 return None;
             }
-            let shown = accepted
-                .protocol
-                .as_deref()
-                .map_or(String::new(), |p| format!(", subprotocol {p}"));
+            let shown = subprotocol_note(accepted.protocol.as_deref());
             cx.emit(
                 AppEvent::new(
                     "ws.upgrade",

@@ -30,7 +30,7 @@ use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use simnet_http::apps::{HttpClientSide, HttpServerSide, next_server_event};
+use simnet_http::apps::{HttpClientSide, HttpServerSide, event_learned, next_server_event};
 use simnet_http::proto::{ClientConfig, ClientEvent, Request, RequestId, Response, ServerEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
@@ -769,17 +769,7 @@ impl SioClient {
         self.since = self.since.max(id);
         let delay = cx.now() - published;
         self.learned.push((id, delay, mode));
-        cx.emit(
-            AppEvent::new(
-                "sio.event",
-                format!("learned of event #{id} {delay} after it was published ({mode})"),
-            )
-            .on(sid)
-            .with("id", id)
-            .with("latency", delay)
-            .with("mode", mode)
-            .with("bytes", len),
-        );
+        cx.emit(event_learned("sio.event", sid, id, delay, mode, len));
         if self.learned.len() as u64 >= self.stop_after && !self.done {
             self.done = true;
             cx.emit(AppEvent::new(
