@@ -219,3 +219,101 @@ impl HttpClientSide {
         flush(cx, self.sid, &mut self.out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The client adapter against the HTTP server over a simulated link.
+
+    use super::*;
+    use crate::apps::{HttpServer, Route, RouteKind};
+    use simnet_core::{App, LinkParams, SimDuration, SocketEvent, WorldBuilder};
+    use std::net::Ipv4Addr;
+
+    /// Sends `wanted` GETs one after another on one connection with
+    /// [`HttpClientSide`], and records what the adapter said after each
+    /// answer.
+    #[derive(Debug, Default)]
+    struct Sequential {
+        conn: Option<HttpClientSide>,
+        wanted: u32,
+        sent: u32,
+        /// (status, is_ready, is_busy) after each response.
+        answers: Vec<(u16, bool, bool)>,
+        sockets: Vec<SocketId>,
+    }
+
+    impl Sequential {
+        fn next(&mut self, cx: &mut AppContext<'_>) {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.is_ready()) else {
+                return;
+            };
+            if self.sent < self.wanted {
+                self.sent += 1;
+                conn.send(cx, Request::get("server", "/"))
+                    .expect("a valid request");
+                self.sockets.push(conn.sid);
+            }
+        }
+    }
+
+    impl App for Sequential {
+        fn start(&mut self, cx: &mut AppContext<'_>) {
+            let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+            self.conn = HttpClientSide::connect(cx, remote, ClientConfig::default()).ok();
+        }
+
+        fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+            let Some(conn) = self.conn.as_mut() else {
+                return;
+            };
+            match event {
+                SocketEvent::Connected(_) => conn.on_connected(),
+                SocketEvent::Readable(_) => {
+                    conn.read(cx);
+                    while let Some(event) = self.conn.as_mut().and_then(HttpClientSide::poll_event)
+                    {
+                        if let ClientEvent::Response { response, .. } = event {
+                            let conn = self.conn.as_ref().expect("still here");
+                            self.answers
+                                .push((response.status, conn.is_ready(), conn.is_busy()));
+                        }
+                    }
+                }
+                SocketEvent::Writable(_) => conn.flush(cx),
+                _ => {}
+            }
+            self.next(cx);
+        }
+    }
+
+    #[test]
+    fn a_client_side_is_busy_until_its_answer_and_reused_after() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let s = b.host("server", [10, 0, 0, 2].into());
+        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
+        b.app(s, "http-server", || {
+            let route = Route {
+                path: "/".into(),
+                kind: RouteKind::Static {
+                    status: 200,
+                    body_bytes: 10,
+                    delay: SimDuration::ZERO,
+                },
+            };
+            HttpServer::new(80, ServerConfig::default(), vec![route])
+        });
+        let id = b.app(c, "sequential", || Sequential {
+            wanted: 3,
+            ..Sequential::default()
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_millis(500));
+        let app = world.app::<Sequential>(id).expect("the client");
+        // Each answer frees the connection, and the next request goes out
+        // on the same socket: three answers, one connection.
+        assert_eq!(app.answers, vec![(200, true, false); 3]);
+        assert_eq!(app.sockets.len(), 3);
+        assert!(app.sockets.iter().all(|s| *s == app.sockets[0]));
+    }
+}
