@@ -11,6 +11,11 @@
 //! exist. Applications that drive it over simulated sockets are a layer
 //! above it and never the other way round: nothing in `proto` may import
 //! them.
+//!
+//! The application kinds that scenario files can name (`apps::register`)
+//! are behind the `scenario` cargo feature, which brings in the scenario
+//! crate (and toml); the `simnet` crate turns it on. A user of `proto` or
+//! of the applications alone leaves it off.
 //! Because nothing in it reads a clock, draws a random number or iterates a
 //! hash map, the same input always produces the same bytes.
 

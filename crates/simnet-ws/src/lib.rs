@@ -18,8 +18,9 @@
 //!    WebSocket to show `Sec-WebSocket-Protocol` negotiation.
 //! 6. [`apps`]: the applications that drive all of the above over simulated
 //!    sockets (WebSocket server and client, STOMP broker and client, and a
-//!    Socket.IO-style long-polling fallback), and the scenario kinds that
-//!    name them.
+//!    Socket.IO-style long-polling fallback), and, with the `scenario`
+//!    cargo feature (the `simnet` crate turns it on), the scenario kinds
+//!    that name them.
 //!
 //! What the protocol layers (1-5) deliberately do not do: open sockets, read
 //! clocks, draw random numbers, or know that smoltcp exists. Everything that

@@ -12,18 +12,23 @@
 //! forwarding and connection pooling.
 
 mod client;
+mod conn;
+#[cfg(feature = "scenario")]
 mod kinds;
 mod proxy;
 mod server;
 mod subscriber;
 
 pub use client::{ClientMode, HttpClient, ResponseRecord};
+pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
+#[cfg(feature = "scenario")]
 pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{HttpSubscriber, SubscribeMode};
 
 pub(crate) use simnet_core::apps::stream::{flush, read_all};
+use simnet_core::{AppEvent, SimDuration, SocketId};
 
 /// The headers worth showing in a trace line: how the connection is kept or
 /// closed, and how the body is framed.
@@ -59,41 +64,28 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<u64>) {
     }
 }
 
-/// One published event as it travels in bodies and stream chunks:
-/// `id=3 t=1500000000` (the publication time in simulated nanoseconds, so a
-/// subscriber can measure how late it learned about it).
-pub(crate) fn event_line(id: u64, published_ns: u64) -> String {
-    format!("id={id} t={published_ns}\n")
-}
-
-/// The `(id, published_ns)` of one published event's text
-/// (`id=3 t=1500000000`; other words are ignored), if it is one. The
-/// WebSocket applications read the events they carry with it too.
-pub fn parse_event(text: &str) -> Option<(u64, u64)> {
-    let mut id = None;
-    let mut t = None;
-    for part in text.split_whitespace() {
-        if let Some(v) = part.strip_prefix("id=") {
-            id = v.parse().ok();
-        } else if let Some(v) = part.strip_prefix("t=") {
-            t = v.parse().ok();
-        }
-    }
-    Some((id?, t?))
-}
-
-/// Every `(id, published_ns, len)` in a body or chunk, where `len` is the
-/// length in bytes of the event's own text (`id=3 t=1500000000`), without
-/// the line end and the `data:` field name of a Server-Sent Event around it.
-pub(crate) fn parse_events(body: &[u8]) -> Vec<(u64, u64, u64)> {
-    String::from_utf8_lossy(body)
-        .lines()
-        .filter_map(|line| {
-            let line = line.trim().trim_start_matches("data:").trim();
-            let (id, t) = parse_event(line)?;
-            Some((id, t, line.len() as u64))
-        })
-        .collect()
+/// The trace event for a subscriber learning of published event `id`
+/// `latency` after its publication, by `mode` (`long polling`,
+/// `websocket`, ...), from an event text of `bytes` bytes. `kind` names the
+/// application family (`http.event`, `ws.event`, `sio.event`); the
+/// wording and the fields are the same for all, so that runs compare.
+pub fn event_learned(
+    kind: &str,
+    sid: SocketId,
+    id: u64,
+    latency: SimDuration,
+    mode: &str,
+    bytes: u64,
+) -> AppEvent {
+    AppEvent::new(
+        kind,
+        format!("learned of event #{id} {latency} after it was published ({mode})"),
+    )
+    .on(sid)
+    .with("id", id)
+    .with("latency", latency)
+    .with("mode", mode)
+    .with("bytes", bytes)
 }
 
 #[cfg(test)]
@@ -101,15 +93,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_and_events_round_trip() {
+    fn targets_split_at_the_query() {
         assert_eq!(split_target("/events?since=3"), ("/events", Some(3)));
         assert_eq!(split_target("/"), ("/", None));
-        let body = format!("{}{}", event_line(1, 500), event_line(2, 900));
-        assert_eq!(
-            parse_events(body.as_bytes()),
-            vec![(1, 500, 10), (2, 900, 10)]
-        );
-        assert_eq!(parse_events(b"data: id=7 t=42\n\n"), vec![(7, 42, 9)]);
-        assert_eq!(parse_events(b"nothing here"), vec![]);
     }
 }

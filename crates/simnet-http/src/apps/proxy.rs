@@ -12,12 +12,11 @@
 //! either direction; with `strip_upgrade`, neither is `Upgrade`, the way a
 //! proxy configured without WebSocket support behaves.
 
-use super::{flush, read_all};
+use super::{HttpServerSide, Written, flush, next_server_event, read_all};
 use crate::proto::{
-    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerConfig, ServerConn,
-    ServerEvent,
+    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerConfig, ServerEvent,
 };
-use simnet_core::{App, AppContext, AppEvent, SimTime, SocketEvent, SocketId, TimerId};
+use simnet_core::{App, AppContext, AppEvent, SocketEvent, SocketId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddrV4;
 
@@ -33,7 +32,7 @@ pub struct HttpProxy {
     pool_size: usize,
     strip_upgrade: bool,
     config: ServerConfig,
-    clients: BTreeMap<SocketId, ClientSide>,
+    clients: BTreeMap<SocketId, HttpServerSide>,
     upstreams: BTreeMap<SocketId, Upstream>,
     /// Idle pooled upstream connections, most recently used last.
     idle: Vec<SocketId>,
@@ -44,13 +43,6 @@ pub struct HttpProxy {
     pub forwarded: u64,
     /// Upstream connections opened.
     pub upstream_connections: u64,
-}
-
-#[derive(Clone, Debug)]
-struct ClientSide {
-    proto: ServerConn,
-    out: Vec<u8>,
-    deadline: Option<SimTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,13 +105,7 @@ impl HttpProxy {
     }
 
     fn drive_client(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(c) = self.clients.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = c.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.clients, sid, |c| c) {
             match event {
                 ServerEvent::Request { id, request } => self.forward(cx, sid, id, request),
                 ServerEvent::UpgradeRequested { id, mut request } => {
@@ -138,7 +124,9 @@ impl HttpProxy {
                     } else {
                         let r = Response::new(501)
                             .with_body(b"this proxy does not tunnel upgrades\n".to_vec());
-                        let _ = c.proto.send_response(cx.now(), id, r);
+                        if let Some(c) = self.clients.get_mut(&sid) {
+                            let _ = c.proto.send_response(cx.now(), id, r);
+                        }
                     }
                 }
                 ServerEvent::BadRequest { status, reason } => {
@@ -165,20 +153,16 @@ impl HttpProxy {
         let Some(c) = self.clients.get_mut(&sid) else {
             return;
         };
-        c.proto.poll_transmit(&mut c.out);
-        flush(cx, sid, &mut c.out);
-        if c.proto.wants_close() && c.out.is_empty() {
+        // A socket that cannot take the bytes is dropped when its `Closed`
+        // arrives, not here.
+        c.send_pending(cx, sid);
+        let timers = &mut self.timers;
+        if c.finish_or_arm(cx, |t| {
+            timers.insert(t, sid);
+        }) == Written::Finished
+        {
             self.clients.remove(&sid);
             let _ = cx.close(sid);
-            return;
-        }
-        let deadline = c.proto.poll_timeout();
-        if deadline != c.deadline {
-            c.deadline = deadline;
-            if let Some(at) = deadline {
-                let t = cx.set_timer_at(at);
-                self.timers.insert(t, sid);
-            }
         }
     }
 
@@ -397,14 +381,8 @@ impl App for HttpProxy {
         match event {
             SocketEvent::Incoming { port } => {
                 while let Some(sid) = cx.accept(port) {
-                    self.clients.insert(
-                        sid,
-                        ClientSide {
-                            proto: ServerConn::new(self.config, cx.now()),
-                            out: Vec::new(),
-                            deadline: None,
-                        },
-                    );
+                    self.clients
+                        .insert(sid, HttpServerSide::new(self.config, cx.now()));
                     self.on_socket(cx, SocketEvent::Readable(sid));
                 }
             }
@@ -469,8 +447,7 @@ impl App for HttpProxy {
         if let Some(sid) = self.timers.remove(&timer)
             && let Some(c) = self.clients.get_mut(&sid)
         {
-            c.deadline = None;
-            c.proto.handle_timeout(cx.now());
+            c.on_timeout(cx.now());
             self.drive_client(cx, sid);
         }
     }

@@ -7,16 +7,17 @@
 //! writes one chunk per event. Events are published by the timeline
 //! (`command = "publish"`) or on a schedule.
 //!
-//! Connection handling is the protocol's ([`ServerConn`]): keep-alive, the
+//! Connection handling is the protocol's ([`crate::proto::ServerConn`]): keep-alive, the
 //! idle timeout and the request limit. On top of it the server can cap how
 //! many connections it serves at once; beyond the cap, new connections wait
 //! unaccepted in the listen backlog, or are answered `503` and closed.
 
-use super::{event_line, flush, notable_headers, read_all, split_target};
-use crate::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
+use super::{HttpServerSide, Written, next_server_event, notable_headers, read_all, split_target};
+use crate::proto::sse::{event_line, sse_message};
+use crate::proto::{Request, RequestId, Response, ServerConfig, ServerEvent};
 use simnet_core::apps::{Filler, filler};
 use simnet_core::{
-    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
+    App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
 use std::collections::BTreeMap;
 
@@ -96,16 +97,14 @@ pub struct HttpServer {
 
 #[derive(Clone, Debug)]
 struct Conn {
-    proto: ServerConn,
-    out: Vec<u8>,
-    deadline: Option<SimTime>,
+    /// The HTTP connection on the socket.
+    http: HttpServerSide,
     /// Held long polls: request, `since`, timeout timer.
     held: Vec<(RequestId, u64, TimerId)>,
     streams: Vec<RequestId>,
     /// Long static bodies still to be written.
     bodies: BTreeMap<RequestId, Filler>,
     refused: bool,
-    closed: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -168,10 +167,7 @@ impl HttpServer {
     }
 
     fn active(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| !c.refused && !c.closed)
-            .count()
+        self.conns.values().filter(|c| !c.refused).count()
     }
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
@@ -184,14 +180,11 @@ impl HttpServer {
                 return;
             };
             let mut conn = Conn {
-                proto: ServerConn::new(self.config, cx.now()),
-                out: Vec::new(),
-                deadline: None,
+                http: HttpServerSide::new(self.config, cx.now()),
                 held: Vec::new(),
                 streams: Vec::new(),
                 bodies: BTreeMap::new(),
                 refused: full,
-                closed: false,
             };
             if full {
                 self.refused += 1;
@@ -222,25 +215,14 @@ impl HttpServer {
             self.drop_conn(cx, sid);
             return;
         }
-        if !input.data.is_empty() {
-            conn.proto.handle_input(cx.now(), &input.data);
-        }
-        if input.eof {
-            conn.proto.handle_eof(cx.now());
-        }
+        conn.http.feed(cx.now(), &input);
         self.drive(cx, sid);
     }
 
     /// Handles the protocol's events, writes what it has to send, closes when
     /// it wants to, and keeps its deadline armed.
     fn drive(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(conn) = self.conns.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = conn.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.conns, sid, |c| &mut c.http) {
             match event {
                 ServerEvent::Request { id, request } => self.handle_request(cx, sid, id, request),
                 ServerEvent::UpgradeRequested { id, request } => {
@@ -275,7 +257,7 @@ impl HttpServer {
                     // noticing the disconnect, drop the stream and close,
                     // rather than sit in CLOSE-WAIT for ever (or send a last
                     // chunk that would only draw an RST).
-                    if !conn.streams.is_empty() {
+                    if self.conns.get(&sid).is_some_and(|c| !c.streams.is_empty()) {
                         cx.emit(
                             AppEvent::new(
                                 "http.stream-end",
@@ -292,26 +274,17 @@ impl HttpServer {
         let Some(conn) = self.conns.get_mut(&sid) else {
             return;
         };
-        conn.proto.poll_transmit(&mut conn.out);
+        // Long bodies are fed behind what the protocol already has to send,
+        // as far as the send buffer has room.
+        conn.http.proto.poll_transmit(&mut conn.http.out);
         feed_bodies(cx, sid, conn);
-        if !flush(cx, sid, &mut conn.out) {
-            self.drop_conn(cx, sid);
-            return;
-        }
-        if conn.proto.wants_close() && conn.out.is_empty() && !conn.closed {
-            conn.closed = true;
-            let _ = cx.close(sid);
-            self.conns.remove(&sid);
-            self.accept_waiting(cx);
-            return;
-        }
-        let deadline = conn.proto.poll_timeout();
-        if deadline != conn.deadline {
-            conn.deadline = deadline;
-            if let Some(at) = deadline {
-                let t = cx.set_timer_at(at);
-                self.timers.insert(t, Wake::Protocol(sid));
-            }
+        let timers = &mut self.timers;
+        let written = conn.http.write(cx, sid, |t| {
+            timers.insert(t, Wake::Protocol(sid));
+        });
+        match written {
+            Written::Open => {}
+            Written::Broken | Written::Finished => self.drop_conn(cx, sid),
         }
     }
 
@@ -370,12 +343,12 @@ impl HttpServer {
             }
             Some(RouteKind::Poll) => {
                 let body = self.events_after(since);
-                self.respond(cx, sid, id, text_response(200, body));
+                self.respond(cx, sid, id, Response::text(200, body));
             }
             Some(RouteKind::LongPoll { timeout }) => {
                 if (self.events.len() as u64) > since {
                     let body = self.events_after(since);
-                    self.respond(cx, sid, id, text_response(200, body));
+                    self.respond(cx, sid, id, Response::text(200, body));
                 } else {
                     let t = cx.set_timer(timeout);
                     self.timers.insert(t, Wake::LongPollTimeout(sid, id));
@@ -402,7 +375,7 @@ impl HttpServer {
                 let Some(conn) = self.conns.get_mut(&sid) else {
                     return;
                 };
-                if conn.proto.start_stream(now, id, 200, &headers).is_ok() {
+                if conn.http.proto.start_stream(now, id, 200, &headers).is_ok() {
                     conn.streams.push(id);
                     self.requests_served += 1;
                     cx.emit(
@@ -413,8 +386,8 @@ impl HttpServer {
                         .on(sid),
                     );
                     for (n, t) in self.events.iter().enumerate().skip(since as usize) {
-                        let chunk = sse_chunk(n as u64 + 1, *t);
-                        let _ = conn.proto.send_chunk(now, id, chunk.as_bytes());
+                        let chunk = sse_message(n as u64 + 1, *t);
+                        let _ = conn.http.proto.send_chunk(now, id, chunk.as_bytes());
                     }
                 }
             }
@@ -440,7 +413,12 @@ impl HttpServer {
             return;
         };
         let summary = response.summary();
-        if conn.proto.send_response(cx.now(), id, response).is_ok() {
+        if conn
+            .http
+            .proto
+            .send_response(cx.now(), id, response)
+            .is_ok()
+        {
             self.requests_served += 1;
             cx.emit(AppEvent::new("http.reply", summary).on(sid));
         }
@@ -466,6 +444,7 @@ impl HttpServer {
         };
         let now = cx.now();
         if conn
+            .http
             .proto
             .start_sized_response(now, id, status, &[], body_bytes)
             .is_ok()
@@ -493,13 +472,15 @@ impl HttpServer {
                 cx.cancel_timer(timer);
                 self.timers.remove(&timer);
                 let body = self.events_after(since);
-                self.respond(cx, sid, rid, text_response(200, body));
+                self.respond(cx, sid, rid, Response::text(200, body));
             }
             if let Some(conn) = self.conns.get_mut(&sid) {
                 for rid in streams {
-                    let _ =
-                        conn.proto
-                            .send_chunk(now, rid, sse_chunk(id, now.as_nanos()).as_bytes());
+                    let _ = conn.http.proto.send_chunk(
+                        now,
+                        rid,
+                        sse_message(id, now.as_nanos()).as_bytes(),
+                    );
                 }
             }
             self.drive(cx, sid);
@@ -521,24 +502,24 @@ fn feed_bodies(cx: &mut AppContext<'_>, sid: SocketId, conn: &mut Conn) {
     let room = cx.send_room(sid).unwrap_or(0);
     // Bodies of responses that need none (`HEAD`) or were dropped (the
     // connection is closing) are forgotten.
-    let proto = &conn.proto;
+    let proto = &conn.http.proto;
     conn.bodies
         .retain(|id, body| !body.is_empty() && proto.stream_is_open(*id));
-    while conn.out.len() <= room {
+    while conn.http.out.len() <= room {
         let Some((&id, body)) = conn
             .bodies
             .iter_mut()
-            .find(|(id, _)| conn.proto.is_sending(**id))
+            .find(|(id, _)| conn.http.proto.is_sending(**id))
         else {
             return;
         };
         let piece = body.peek(BODY_PIECE);
-        let sent = conn.proto.send_chunk(now, id, piece).is_ok();
+        let sent = conn.http.proto.send_chunk(now, id, piece).is_ok();
         body.advance(piece.len() as u64);
         if !sent || body.is_empty() {
             conn.bodies.remove(&id);
         }
-        conn.proto.poll_transmit(&mut conn.out);
+        conn.http.proto.poll_transmit(&mut conn.http.out);
     }
 }
 
@@ -549,17 +530,6 @@ fn request_summary(request: &Request) -> String {
     } else {
         format!("{} ({headers})", request.summary())
     }
-}
-
-fn text_response(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status)
-        .with_header("Content-Type", "text/plain")
-        .with_body(body)
-}
-
-/// One Server-Sent Events message for event `id`.
-fn sse_chunk(id: u64, published_ns: u64) -> String {
-    format!("id: {id}\ndata: id={id} t={published_ns}\n\n")
 }
 
 impl App for HttpServer {
@@ -599,8 +569,7 @@ impl App for HttpServer {
         match wake {
             Wake::Protocol(sid) => {
                 if let Some(conn) = self.conns.get_mut(&sid) {
-                    conn.deadline = None;
-                    conn.proto.handle_timeout(cx.now());
+                    conn.http.on_timeout(cx.now());
                     self.drive(cx, sid);
                 }
             }

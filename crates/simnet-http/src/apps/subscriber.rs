@@ -7,8 +7,9 @@
 //! event's own text). Together with the bytes each link carried, that is
 //! the cost of each technique.
 
-use super::{flush, parse_events, read_all};
-use crate::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
+use super::{HttpClientSide, event_learned};
+use crate::proto::sse::parse_events;
+use crate::proto::{ClientConfig, ClientEvent, Request, SendRequestError};
 use simnet_core::{
     App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
@@ -48,7 +49,7 @@ pub struct HttpSubscriber {
     path: String,
     mode: SubscribeMode,
     stop_after: u64,
-    conn: Option<Conn>,
+    conn: Option<HttpClientSide>,
     /// Highest event id seen.
     since: u64,
     seen: BTreeSet<u64>,
@@ -59,16 +60,6 @@ pub struct HttpSubscriber {
     pub requests: u64,
     /// (event id, delivery latency) in the order learned.
     pub learned: Vec<(u64, SimDuration)>,
-}
-
-#[derive(Clone, Debug)]
-struct Conn {
-    sid: SocketId,
-    proto: ClientConn,
-    out: Vec<u8>,
-    connected: bool,
-    /// A request is outstanding (or the stream is open).
-    busy: bool,
 }
 
 impl HttpSubscriber {
@@ -103,16 +94,8 @@ impl HttpSubscriber {
             return;
         }
         let Some(conn) = self.conn.as_mut() else {
-            match cx.connect(self.remote) {
-                Ok(sid) => {
-                    self.conn = Some(Conn {
-                        sid,
-                        proto: ClientConn::new(ClientConfig::default()),
-                        out: Vec::new(),
-                        connected: false,
-                        busy: false,
-                    })
-                }
+            match HttpClientSide::connect(cx, self.remote, ClientConfig::default()) {
+                Ok(conn) => self.conn = Some(conn),
                 Err(e) => cx.emit(AppEvent::new(
                     "http.error",
                     format!("subscriber cannot connect: {e}"),
@@ -120,20 +103,14 @@ impl HttpSubscriber {
             }
             return;
         };
-        if !conn.connected || conn.busy {
+        if !conn.is_ready() {
             return;
         }
         let target = format!("{}?since={}", self.path, self.since);
-        match conn
-            .proto
-            .send_request(cx.now(), Request::get(&self.host, &target))
-        {
+        match conn.send(cx, Request::get(&self.host, &target)) {
             Ok(_) => {
-                conn.busy = true;
                 self.requests += 1;
                 self.last_sent = Some(cx.now());
-                conn.proto.poll_transmit(&mut conn.out);
-                flush(cx, conn.sid, &mut conn.out);
             }
             Err(
                 e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
@@ -170,20 +147,8 @@ impl HttpSubscriber {
             self.since = self.since.max(id);
             let latency = cx.now() - SimTime::from_nanos(published);
             self.learned.push((id, latency));
-            cx.emit(
-                AppEvent::new(
-                    "http.event",
-                    format!(
-                        "learned of event #{id} {latency} after it was published ({})",
-                        self.mode.name()
-                    ),
-                )
-                .on(sid)
-                .with("id", id)
-                .with("latency", latency)
-                .with("mode", self.mode.name())
-                .with("bytes", len),
-            );
+            let mode = self.mode.name();
+            cx.emit(event_learned("http.event", sid, id, latency, mode, len));
         }
         if self.learned.len() as u64 >= self.stop_after && !self.done {
             self.done = true;
@@ -221,16 +186,9 @@ impl HttpSubscriber {
         let Some(conn) = self.conn.as_mut().filter(|c| c.sid == sid) else {
             return;
         };
-        let input = read_all(cx, sid);
-        if !input.data.is_empty() {
-            conn.proto.handle_input(cx.now(), &input.data);
-        }
-        let eof = input.eof || input.broken;
-        if eof {
-            conn.proto.handle_eof(cx.now());
-        }
+        let eof = conn.read(cx);
         let mut answered = false;
-        while let Some(event) = self.conn.as_mut().and_then(|c| c.proto.poll_event()) {
+        while let Some(event) = self.conn.as_mut().and_then(HttpClientSide::poll_event) {
             match event {
                 ClientEvent::BodyChunk { data, .. } if self.mode == SubscribeMode::Stream => {
                     self.learn(cx, sid, &data)
@@ -238,9 +196,6 @@ impl HttpSubscriber {
                 ClientEvent::Response { response, .. } => {
                     if self.mode != SubscribeMode::Stream {
                         self.learn(cx, sid, &response.body);
-                    }
-                    if let Some(c) = self.conn.as_mut() {
-                        c.busy = false;
                     }
                     answered = true;
                 }
@@ -282,14 +237,14 @@ impl App for HttpSubscriber {
         match event {
             SocketEvent::Connected(sid) => {
                 if let Some(conn) = self.conn.as_mut().filter(|c| c.sid == sid) {
-                    conn.connected = true;
+                    conn.on_connected();
                     self.request(cx);
                 }
             }
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
                 if let Some(conn) = self.conn.as_mut().filter(|c| c.sid == sid) {
-                    flush(cx, sid, &mut conn.out);
+                    conn.flush(cx);
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {

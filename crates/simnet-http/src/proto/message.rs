@@ -164,6 +164,14 @@ impl Response {
         }
     }
 
+    /// A response with this status and a plain-text body
+    /// (`Content-Type: text/plain`), the way the simulated servers answer.
+    pub fn text(status: u16, body: impl Into<Vec<u8>>) -> Response {
+        Response::new(status)
+            .with_header("Content-Type", "text/plain")
+            .with_body(body)
+    }
+
     /// Appends a header field.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
         self.headers.push((name.into(), value.into()));

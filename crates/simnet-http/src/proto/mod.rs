@@ -18,7 +18,8 @@
 //!
 //! The plain values both sides exchange ([`Request`], [`Response`],
 //! [`Version`], [`RequestId`]) live in [`message`]; case-insensitive header
-//! lookup lives in [`headers`]; the grammar of methods, request targets and
+//! lookup lives in [`headers`]; the text of published events (polled lines,
+//! Server-Sent Events) lives in [`sse`]; the grammar of methods, request targets and
 //! tokens that values written by people are checked against lives in
 //! [`grammar`].
 //!
@@ -40,6 +41,7 @@ pub mod message;
 
 pub mod client;
 pub mod server;
+pub mod sse;
 
 #[cfg(test)]
 mod testing;

@@ -22,6 +22,7 @@ use crate::proto::conn::{Message, WsEvent};
 use crate::proto::frame::Opcode;
 use simnet_core::apps::filler;
 use simnet_core::{App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, TimerId};
+use simnet_http::apps::event_learned;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddrV4;
 
@@ -292,17 +293,8 @@ impl WsClient {
         {
             let delay = now - published;
             self.events.push((id, delay));
-            cx.emit(
-                AppEvent::new(
-                    "ws.event",
-                    format!("learned of event #{id} {delay} after it was published (websocket)"),
-                )
-                .on(sid)
-                .with("id", id)
-                .with("latency", delay)
-                .with("mode", "websocket")
-                .with("bytes", bytes.len() as u64),
-            );
+            let len = bytes.len() as u64;
+            cx.emit(event_learned("ws.event", sid, id, delay, "websocket", len));
         }
         self.received.push(message);
         if echo.is_some() && self.send_every.is_none() {
@@ -410,19 +402,13 @@ impl App for WsClient {
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        let Some(events) = link.on_socket(cx, event) else {
-            return;
-        };
-        self.handle(cx, events);
+        if let Some(events) = ClientLink::route(&mut self.link, cx, event) {
+            self.handle(cx, events);
+        }
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some(link) = self.link.as_mut()
-            && link.on_timer(cx, timer)
-        {
+        if ClientLink::route_timer(&mut self.link, cx, timer) {
             return;
         }
         let Some(wake) = self.timers.remove(&timer) else {

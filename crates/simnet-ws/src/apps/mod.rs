@@ -71,6 +71,7 @@
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
 
 mod client;
+#[cfg(feature = "scenario")]
 mod kinds;
 mod server;
 mod sio;
@@ -79,6 +80,7 @@ mod stomp;
 mod tests;
 
 pub use client::{CloseAfter, MAX_BINARY_MESSAGE_BYTES, WsClient};
+#[cfg(feature = "scenario")]
 pub use kinds::register;
 pub use server::{ServerMode, WsServer};
 pub use sio::{SioClient, SioServer};
@@ -92,6 +94,7 @@ use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
     AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
 };
+use simnet_http::proto::sse;
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
 use std::net::SocketAddrV4;
 
@@ -112,20 +115,15 @@ fn mask_source(cx: &mut AppContext<'_>) -> MaskSource {
 }
 
 /// The text of published event `id`: `id=3 t=1500000000`, then ` data` if
-/// `data` is not empty.
+/// `data` is not empty ([`simnet_http::proto::sse::event_text`]).
 fn event_text(id: u64, published: SimTime, data: &str) -> String {
-    let mut text = format!("id={id} t={}", published.as_nanos());
-    if !data.is_empty() {
-        text.push(' ');
-        text.push_str(data);
-    }
-    text
+    sse::event_text(id, published.as_nanos(), data)
 }
 
-/// The `(id, publication time)` of an event line, if it is one: the text
-/// is the HTTP applications' ([`simnet_http::apps::parse_event`]).
+/// The `(id, publication time)` of an event line, if it is one
+/// ([`simnet_http::proto::sse::parse_event`]).
 fn parse_event(line: &str) -> Option<(u64, SimTime)> {
-    simnet_http::apps::parse_event(line).map(|(id, t)| (id, SimTime::from_nanos(t)))
+    sse::parse_event(line).map(|(id, t)| (id, SimTime::from_nanos(t)))
 }
 
 /// The value of `key=` in a request target's query string.
@@ -139,6 +137,12 @@ fn query_param<'a>(target: &'a str, key: &str) -> Option<&'a str> {
 /// `target` without its query string.
 fn path_of(target: &str) -> &str {
     target.split_once('?').map_or(target, |(p, _)| p)
+}
+
+/// `, subprotocol chat` for a negotiated subprotocol, nothing without one:
+/// how both ends' `ws.upgrade` lines name it.
+fn subprotocol_note(protocol: Option<&str>) -> String {
+    protocol.map_or(String::new(), |p| format!(", subprotocol {p}"))
 }
 
 /// The first characters of a message, for trace lines.
@@ -491,9 +495,7 @@ impl ClientHandshake {
                         &offered,
                     ) {
                         Ok(protocol) => {
-                            let shown = protocol
-                                .as_deref()
-                                .map_or(String::new(), |p| format!(", subprotocol {p}"));
+                            let shown = subprotocol_note(protocol.as_deref());
                             cx.emit(
                                 AppEvent::new(
                                     "ws.upgrade",
@@ -654,6 +656,23 @@ impl ClientLink {
             }
             _ => return None,
         })
+    }
+
+    /// Hands `event` to a client application's link, if it has one and the
+    /// event is about its socket; returns what happened. Every client
+    /// application's `on_socket` starts here.
+    fn route(
+        link: &mut Option<ClientLink>,
+        cx: &mut AppContext<'_>,
+        event: SocketEvent,
+    ) -> Option<Vec<ClientLinkEvent>> {
+        link.as_mut()?.on_socket(cx, event)
+    }
+
+    /// Whether `timer` was a client application's link's close timer (then
+    /// handled). Every client application's `on_timer` starts here.
+    fn route_timer(link: &mut Option<ClientLink>, cx: &mut AppContext<'_>, timer: TimerId) -> bool {
+        link.as_mut().is_some_and(|l| l.on_timer(cx, timer))
     }
 
     /// The open WebSocket, if the handshake is done and TCP is not closed.

@@ -18,13 +18,14 @@
 //! asks, so the server (not the client) holds TIME-WAIT.
 
 use super::stomp::Broker;
-use super::{Incoming, WsSocket, event_text, flush, message_event, path_of, read_all};
+use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all, subprotocol_note};
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use crate::proto::handshake::{self, validate_request};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL};
 use simnet_core::{
-    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
+    App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
+use simnet_http::apps::{HttpServerSide, Written, next_server_event};
 use simnet_http::proto::{Request, RequestId, Response, ServerConfig, ServerConn, ServerEvent};
 use std::collections::BTreeMap;
 
@@ -59,7 +60,7 @@ pub struct WsServer {
     close_after: Option<SimDuration>,
     push_every: Option<SimDuration>,
     push_count: u64,
-    http: BTreeMap<SocketId, HttpSide>,
+    http: BTreeMap<SocketId, HttpServerSide>,
     ws: BTreeMap<SocketId, WsSocket>,
     timers: BTreeMap<TimerId, Wake>,
     broker: Broker,
@@ -67,25 +68,6 @@ pub struct WsServer {
     pub pushed: u64,
     /// Messages received, over all connections.
     pub messages_received: u64,
-}
-
-/// A connection that still speaks HTTP.
-#[derive(Debug)]
-pub(super) struct HttpSide {
-    pub proto: ServerConn,
-    pub out: Vec<u8>,
-    pub deadline: Option<SimTime>,
-}
-
-impl HttpSide {
-    /// A connection accepted at `now`.
-    pub fn new(now: SimTime) -> HttpSide {
-        HttpSide {
-            proto: ServerConn::new(ServerConfig::default(), now),
-            out: Vec::new(),
-            deadline: None,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -164,8 +146,7 @@ impl WsServer {
     // ----- HTTP, until the upgrade -----
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
-        while let Some(sid) = cx.accept(self.port) {
-            self.http.insert(sid, HttpSide::new(cx.now()));
+        while let Some(sid) = accept_http(cx, self.port, &mut self.http) {
             self.read(cx, sid);
         }
     }
@@ -178,12 +159,7 @@ impl WsServer {
                 let _ = cx.close(sid);
                 return;
             }
-            if !input.data.is_empty() {
-                side.proto.handle_input(cx.now(), &input.data);
-            }
-            if input.eof {
-                side.proto.handle_eof(cx.now());
-            }
+            side.feed(cx.now(), &input);
             self.drive_http(cx, sid);
         } else if let Some(ws) = self.ws.get_mut(&sid) {
             let events = ws.receive(&input.data, input.eof || input.broken);
@@ -193,13 +169,7 @@ impl WsServer {
     }
 
     fn drive_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(side) = self.http.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = side.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.http, sid, |side| side) {
             match event {
                 ServerEvent::UpgradeRequested { id, request } => {
                     if self.upgrade(cx, sid, id, &request) {
@@ -229,7 +199,9 @@ impl WsServer {
                             b"this endpoint speaks WebSocket only: send Upgrade: websocket\n"
                                 .to_vec(),
                         );
-                    let _ = side.proto.send_response(cx.now(), id, response);
+                    if let Some(side) = self.http.get_mut(&sid) {
+                        let _ = side.proto.send_response(cx.now(), id, response);
+                    }
                 }
                 ServerEvent::BadRequest { status, reason } => {
                     cx.emit(
@@ -429,10 +401,7 @@ pub(super) fn accept_or_refuse(
                 let _ = proto.send_response(cx.now(), id, response);
                 return None;
             }
-            let shown = accepted
-                .protocol
-                .as_deref()
-                .map_or(String::new(), |p| format!(", subprotocol {p}"));
+            let shown = subprotocol_note(accepted.protocol.as_deref());
             cx.emit(
                 AppEvent::new(
                     "ws.upgrade",
@@ -477,35 +446,66 @@ pub(super) fn accept_or_refuse(
 }
 
 /// Writes what an HTTP connection has to send, closes it when the protocol
-/// wants to, and keeps its idle timer armed.
+/// wants to, and keeps its idle timer armed; returns false if `sid` is not
+/// (or no longer) an HTTP connection, so that the caller can try its
+/// WebSocket connections instead.
 pub(super) fn drive_http_output<W: From<SocketId>>(
     cx: &mut AppContext<'_>,
     sid: SocketId,
-    http: &mut BTreeMap<SocketId, HttpSide>,
+    http: &mut BTreeMap<SocketId, HttpServerSide>,
     timers: &mut BTreeMap<TimerId, W>,
-) {
+) -> bool {
     let Some(side) = http.get_mut(&sid) else {
-        return;
+        return false;
     };
-    side.proto.poll_transmit(&mut side.out);
-    if !flush(cx, sid, &mut side.out) {
-        http.remove(&sid);
-        let _ = cx.close(sid);
-        return;
-    }
-    if side.proto.wants_close() && side.out.is_empty() {
-        http.remove(&sid);
-        let _ = cx.close(sid);
-        return;
-    }
-    let deadline = side.proto.poll_timeout();
-    if deadline != side.deadline {
-        side.deadline = deadline;
-        if let Some(at) = deadline {
-            let t = cx.set_timer_at(at);
-            timers.insert(t, W::from(sid));
+    match side.write(cx, sid, |t| {
+        timers.insert(t, W::from(sid));
+    }) {
+        Written::Open => {}
+        Written::Broken | Written::Finished => {
+            http.remove(&sid);
+            let _ = cx.close(sid);
         }
     }
+    true
+}
+
+/// What both servers here (`ws-server`, `sio-server`) do on `start`:
+/// listen on `port`, reporting a failure as `failed_kind`, and arm the
+/// first message of a push schedule (`every`, `count`) with `wake`.
+pub(super) fn listen_and_schedule<W>(
+    cx: &mut AppContext<'_>,
+    port: u16,
+    failed_kind: &str,
+    (every, count): (Option<SimDuration>, u64),
+    timers: &mut BTreeMap<TimerId, W>,
+    wake: W,
+) {
+    if let Err(e) = cx.listen(port) {
+        cx.emit(AppEvent::new(
+            failed_kind,
+            format!("listen(:{port}) failed: {e}"),
+        ));
+    }
+    if let Some(every) = every
+        && count > 0
+    {
+        let t = cx.set_timer(every);
+        timers.insert(t, wake);
+    }
+}
+
+/// Accepts the next connection waiting on `port`, as one that speaks HTTP
+/// until it upgrades; the caller reads it at once, since its request may
+/// already be waiting.
+pub(super) fn accept_http(
+    cx: &mut AppContext<'_>,
+    port: u16,
+    http: &mut BTreeMap<SocketId, HttpServerSide>,
+) -> Option<SocketId> {
+    let sid = cx.accept(port)?;
+    http.insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
+    Some(sid)
 }
 
 impl From<SocketId> for Wake {
@@ -553,18 +553,15 @@ impl App for WsServer {
         self.http.clear();
         self.ws.clear();
         self.timers.clear();
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "ws.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
-        if let Some(every) = self.push_every
-            && self.push_count > 0
-        {
-            let t = cx.set_timer(every);
-            self.timers.insert(t, Wake::Push);
-        }
+        let schedule = (self.push_every, self.push_count);
+        listen_and_schedule(
+            cx,
+            self.port,
+            "ws.listen-failed",
+            schedule,
+            &mut self.timers,
+            Wake::Push,
+        );
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
@@ -572,9 +569,7 @@ impl App for WsServer {
             SocketEvent::Incoming { .. } => self.accept_waiting(cx),
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
-                if self.http.contains_key(&sid) {
-                    drive_http_output(cx, sid, &mut self.http, &mut self.timers);
-                } else {
+                if !drive_http_output(cx, sid, &mut self.http, &mut self.timers) {
                     self.flush_all(cx);
                 }
             }
@@ -603,8 +598,7 @@ impl App for WsServer {
         match wake {
             Wake::Http(sid) => {
                 if let Some(side) = self.http.get_mut(&sid) {
-                    side.deadline = None;
-                    side.proto.handle_timeout(cx.now());
+                    side.on_timeout(cx.now());
                     self.drive_http(cx, sid);
                 }
             }

@@ -21,19 +21,17 @@
 //! framing: the point is the transports and their cost, not the wire
 //! format.
 
-use super::server::{HttpSide, accept_or_refuse, drive_http_output};
+use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::{
-    ClientLink, ClientLinkEvent, WsSocket, event_text, flush, parse_event, path_of, query_param,
-    read_all,
+    ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
 };
 use crate::proto::close;
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use simnet_http::proto::{
-    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerEvent,
-};
+use simnet_http::apps::{HttpClientSide, HttpServerSide, event_learned, next_server_event};
+use simnet_http::proto::{ClientConfig, ClientEvent, Request, RequestId, Response, ServerEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 
@@ -74,7 +72,7 @@ pub struct SioServer {
     poll_timeout: SimDuration,
     push_every: Option<SimDuration>,
     push_count: u64,
-    http: BTreeMap<SocketId, HttpSide>,
+    http: BTreeMap<SocketId, HttpServerSide>,
     ws: BTreeMap<SocketId, (WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
     held: Vec<Held>,
@@ -187,13 +185,7 @@ impl SioServer {
     }
 
     fn drive_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        loop {
-            let Some(side) = self.http.get_mut(&sid) else {
-                return;
-            };
-            let Some(event) = side.proto.poll_event() else {
-                break;
-            };
+        while let Some(event) = next_server_event(&mut self.http, sid, |side| side) {
             match event {
                 ServerEvent::UpgradeRequested { id, request } => {
                     if self.upgrade(cx, sid, id, &request) {
@@ -223,7 +215,7 @@ impl SioServer {
     ) {
         let target = request.target.as_str();
         if path_of(target) != self.path {
-            let r = text(
+            let r = Response::text(
                 404,
                 format!("no such path; the session lives at {}\n", self.path),
             );
@@ -252,7 +244,7 @@ impl SioServer {
                     .on(sid)
                     .with("session", n),
                 );
-                self.respond(cx, sid, id, text(200, format!("open sid={n}\n")));
+                self.respond(cx, sid, id, Response::text(200, format!("open sid={n}\n")));
             }
             (Some("polling"), Some(n)) => {
                 let since = query_param(target, "since")
@@ -261,11 +253,11 @@ impl SioServer {
                 match self.sessions.get(&n) {
                     None => self.unknown_session(cx, sid, id, &n.to_string()),
                     Some(Transport::WebSocket(_)) => {
-                        self.respond(cx, sid, id, text(200, "noop\n".into()))
+                        self.respond(cx, sid, id, Response::text(200, "noop\n"))
                     }
                     Some(Transport::Polling) if self.events.len() as u64 > since => {
                         let body = self.events_after(since);
-                        self.respond(cx, sid, id, text_bytes(200, body));
+                        self.respond(cx, sid, id, Response::text(200, body));
                     }
                     Some(Transport::Polling) => {
                         let timer = cx.set_timer(self.poll_timeout);
@@ -297,7 +289,7 @@ impl SioServer {
                     accept_or_refuse(cx, sid, &mut side.proto, id, request, &[]);
                 }
             }
-            _ => self.respond(cx, sid, id, text(400, "unknown transport\n".into())),
+            _ => self.respond(cx, sid, id, Response::text(400, "unknown transport\n")),
         }
     }
 
@@ -320,7 +312,7 @@ impl SioServer {
             .with("status", 400u64),
         );
         let body = format!("unknown session id {raw:?}: open one with ?transport=polling\n");
-        self.respond(cx, sid, id, text(400, body));
+        self.respond(cx, sid, id, Response::text(400, body));
     }
 
     /// Answers a WebSocket upgrade; returns true if the connection switched.
@@ -355,7 +347,7 @@ impl SioServer {
             };
             let _ = side
                 .proto
-                .send_response(cx.now(), id, text(400, format!("{why}\n")));
+                .send_response(cx.now(), id, Response::text(400, format!("{why}\n")));
             return false;
         }
         let session = session.unwrap_or(0);
@@ -401,7 +393,7 @@ impl SioServer {
                 )
                 .on(h.socket),
             );
-            self.respond(cx, h.socket, h.request, text(200, "noop\n".into()));
+            self.respond(cx, h.socket, h.request, Response::text(200, "noop\n"));
             drive_http_output(cx, h.socket, &mut self.http, &mut self.timers);
         }
         true
@@ -445,52 +437,36 @@ impl SioServer {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
             let body = self.events_after(h.since);
-            self.respond(cx, h.socket, h.request, text_bytes(200, body));
+            self.respond(cx, h.socket, h.request, Response::text(200, body));
             drive_http_output(cx, h.socket, &mut self.http, &mut self.timers);
         }
         self.flush_ws(cx);
     }
 }
 
-fn text(status: u16, body: String) -> Response {
-    text_bytes(status, body.into_bytes())
-}
-
-fn text_bytes(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status)
-        .with_header("Content-Type", "text/plain")
-        .with_body(body)
-}
-
 impl App for SioServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "sio.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
-        if let Some(every) = self.push_every
-            && self.push_count > 0
-        {
-            let t = cx.set_timer(every);
-            self.timers.insert(t, Wake::Publish);
-        }
+        let schedule = (self.push_every, self.push_count);
+        listen_and_schedule(
+            cx,
+            self.port,
+            "sio.listen-failed",
+            schedule,
+            &mut self.timers,
+            Wake::Publish,
+        );
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         match event {
             SocketEvent::Incoming { port } => {
-                while let Some(sid) = cx.accept(port) {
-                    self.http.insert(sid, HttpSide::new(cx.now()));
+                while let Some(sid) = accept_http(cx, port, &mut self.http) {
                     self.read(cx, sid);
                 }
             }
             SocketEvent::Readable(sid) => self.read(cx, sid),
             SocketEvent::Writable(sid) => {
-                if self.http.contains_key(&sid) {
-                    drive_http_output(cx, sid, &mut self.http, &mut self.timers);
-                } else {
+                if !drive_http_output(cx, sid, &mut self.http, &mut self.timers) {
                     self.flush_ws(cx);
                 }
             }
@@ -521,8 +497,7 @@ impl App for SioServer {
         match self.timers.remove(&timer) {
             Some(Wake::Http(sid)) => {
                 if let Some(side) = self.http.get_mut(&sid) {
-                    side.deadline = None;
-                    side.proto.handle_timeout(cx.now());
+                    side.on_timeout(cx.now());
                     self.drive_http(cx, sid);
                 }
             }
@@ -571,16 +546,6 @@ impl App for SioServer {
     }
 }
 
-/// The client's long-polling connection.
-struct PollConn {
-    sid: SocketId,
-    proto: ClientConn,
-    out: Vec<u8>,
-    connected: bool,
-    /// A poll is outstanding.
-    busy: bool,
-}
-
 /// The client side of the fallback: long polling first, then an attempt to
 /// upgrade to WebSocket.
 pub struct SioClient {
@@ -589,7 +554,8 @@ pub struct SioClient {
     path: String,
     stop_after: u64,
     try_upgrade: bool,
-    poll: Option<PollConn>,
+    /// The long-polling connection.
+    poll: Option<HttpClientSide>,
     link: Option<ClientLink>,
     session: Option<u64>,
     since: u64,
@@ -644,16 +610,8 @@ impl SioClient {
     }
 
     fn open_poll(&mut self, cx: &mut AppContext<'_>) {
-        match cx.connect(self.remote) {
-            Ok(sid) => {
-                self.poll = Some(PollConn {
-                    sid,
-                    proto: ClientConn::new(ClientConfig::default()),
-                    out: Vec::new(),
-                    connected: false,
-                    busy: false,
-                })
-            }
+        match HttpClientSide::connect(cx, self.remote, ClientConfig::default()) {
+            Ok(poll) => self.poll = Some(poll),
             Err(e) => cx.emit(AppEvent::new(
                 "sio.error",
                 format!("cannot connect to {}: {e}", self.remote),
@@ -669,7 +627,7 @@ impl SioClient {
         let Some(poll) = self.poll.as_mut() else {
             return self.open_poll(cx);
         };
-        if !poll.connected || poll.busy {
+        if !poll.is_ready() {
             return;
         }
         let target = match self.session {
@@ -679,15 +637,7 @@ impl SioClient {
                 self.path, self.since
             ),
         };
-        if poll
-            .proto
-            .send_request(cx.now(), Request::get(&self.host, &target))
-            .is_ok()
-        {
-            poll.busy = true;
-            poll.proto.poll_transmit(&mut poll.out);
-            flush(cx, poll.sid, &mut poll.out);
-        } else {
+        if poll.send(cx, Request::get(&self.host, &target)).is_err() {
             // The server said it will close this connection: use a new one.
             let sid = poll.sid;
             self.poll = None;
@@ -701,22 +651,12 @@ impl SioClient {
             return;
         };
         let sid = poll.sid;
-        let input = read_all(cx, sid);
-        if !input.data.is_empty() {
-            poll.proto.handle_input(cx.now(), &input.data);
-        }
-        let eof = input.eof || input.broken;
-        if eof {
-            poll.proto.handle_eof(cx.now());
-        }
+        let eof = poll.read(cx);
         let mut answered = false;
         let mut released = false;
-        while let Some(event) = self.poll.as_mut().and_then(|p| p.proto.poll_event()) {
+        while let Some(event) = self.poll.as_mut().and_then(HttpClientSide::poll_event) {
             match event {
                 ClientEvent::Response { response, .. } => {
-                    if let Some(p) = self.poll.as_mut() {
-                        p.busy = false;
-                    }
                     answered = true;
                     match response.status {
                         200 => {
@@ -829,17 +769,7 @@ impl SioClient {
         self.since = self.since.max(id);
         let delay = cx.now() - published;
         self.learned.push((id, delay, mode));
-        cx.emit(
-            AppEvent::new(
-                "sio.event",
-                format!("learned of event #{id} {delay} after it was published ({mode})"),
-            )
-            .on(sid)
-            .with("id", id)
-            .with("latency", delay)
-            .with("mode", mode)
-            .with("bytes", len),
-        );
+        cx.emit(event_learned("sio.event", sid, id, delay, mode, len));
         if self.learned.len() as u64 >= self.stop_after && !self.done {
             self.done = true;
             cx.emit(AppEvent::new(
@@ -852,7 +782,7 @@ impl SioClient {
                 let _ = ws.conn.close(close::NORMAL, "done");
             }
             if let Some(p) = self.poll.as_ref()
-                && !p.busy
+                && !p.is_busy()
             {
                 let sid = p.sid;
                 self.poll = None;
@@ -940,14 +870,14 @@ impl App for SioClient {
         match event {
             SocketEvent::Connected(sid) if Some(sid) == poll_sid => {
                 if let Some(p) = self.poll.as_mut() {
-                    p.connected = true;
+                    p.on_connected();
                 }
                 self.poll_now(cx);
             }
             SocketEvent::Readable(sid) if Some(sid) == poll_sid => self.read_poll(cx),
             SocketEvent::Writable(sid) if Some(sid) == poll_sid => {
                 if let Some(p) = self.poll.as_mut() {
-                    flush(cx, sid, &mut p.out);
+                    p.flush(cx);
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason)
@@ -986,9 +916,7 @@ impl App for SioClient {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some(link) = self.link.as_mut()
-            && link.on_timer(cx, timer)
-        {
+        if ClientLink::route_timer(&mut self.link, cx, timer) {
             self.link = None;
         }
     }

@@ -317,19 +317,13 @@ impl App for StompClient {
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        let Some(events) = link.on_socket(cx, event) else {
-            return;
-        };
-        self.handle(cx, events);
+        if let Some(events) = ClientLink::route(&mut self.link, cx, event) {
+            self.handle(cx, events);
+        }
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some(link) = self.link.as_mut()
-            && link.on_timer(cx, timer)
-        {
+        if ClientLink::route_timer(&mut self.link, cx, timer) {
             return;
         }
         match self.timers.remove(&timer) {
