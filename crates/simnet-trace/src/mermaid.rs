@@ -1333,57 +1333,15 @@ fn describe_options(options: &MermaidOptions) -> String {
     }
 }
 
-/// A socket call in a note (unescaped).
+/// A socket call in a note (unescaped), in the text timeline's wording
+/// ([`crate::text::describe_socket_call`]) with Mermaid's own quoting:
+/// curly quotes, and no preview of binary data or HTTP.
 fn describe_call(call: &SocketCall) -> String {
-    let quoted = |p: &Preview, n: usize| {
+    crate::text::describe_socket_call(call, |p, n| {
         preview_text(p, n)
             .map(|t| format!(" {t}"))
             .unwrap_or_default()
-    };
-    match call {
-        SocketCall::Listen { port, backlog } => format!("listen(:{port}, backlog={backlog})"),
-        SocketCall::Accept { remote } => format!("accept() from {remote}"),
-        SocketCall::Connect { remote, local_port } => {
-            format!("connect({remote}) from :{local_port}")
-        }
-        SocketCall::Send {
-            requested,
-            accepted,
-            preview,
-        } => {
-            if requested == accepted {
-                format!("send {accepted} bytes{}", quoted(preview, *accepted))
-            } else {
-                format!(
-                    "send {accepted} of {requested} bytes (buffer full){}",
-                    quoted(preview, *accepted)
-                )
-            }
-        }
-        SocketCall::Recv { bytes, preview } => {
-            format!("recv {bytes} bytes{}", quoted(preview, *bytes))
-        }
-        SocketCall::RecvEof => "recv: end of stream".to_string(),
-        SocketCall::Shutdown => "shutdown(SHUT_WR)".to_string(),
-        SocketCall::Close { unread: 0 } => "close()".to_string(),
-        SocketCall::Close { unread } => format!("close() with {unread} unread bytes → RST"),
-        SocketCall::Abort => "close() with SO_LINGER 0 → RST".to_string(),
-        SocketCall::Bind { port } => format!("bind(udp :{port})"),
-        SocketCall::SendTo {
-            dst,
-            bytes,
-            preview,
-        } => format!("sendto({dst}) {bytes} bytes{}", quoted(preview, *bytes)),
-        SocketCall::RecvFrom {
-            src,
-            bytes,
-            preview,
-        } => format!(
-            "recvfrom() {bytes} bytes from {src}{}",
-            quoted(preview, *bytes)
-        ),
-        SocketCall::Failed { call, error } => format!("{call}() failed: {error}"),
-    }
+    })
 }
 
 #[cfg(test)]

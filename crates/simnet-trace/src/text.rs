@@ -12,7 +12,7 @@
 
 use crate::relative::SeqTracker;
 use simnet_core::packet::{PacketInfo, Transport};
-use simnet_core::socket::{HostId, SocketCall};
+use simnet_core::socket::{HostId, Preview, SocketCall};
 use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent};
 use simnet_core::{FrameId, TcpState};
 use std::collections::BTreeMap;
@@ -286,8 +286,20 @@ impl<'a> TextRenderer<'a> {
     }
 }
 
-/// A socket call in the form a programmer would write it.
+/// A socket call in the form a programmer would write it, with previews
+/// in straight quotes: `send 5 bytes "hello"`.
 pub fn socket_call(call: &SocketCall) -> String {
+    describe_socket_call(call, |preview, _| format!(" \"{preview}\""))
+}
+
+/// A socket call in the form a programmer would write it: the one wording
+/// every renderer uses (the text timeline here, Mermaid's notes).
+///
+/// Renderers differ only in how they quote a payload, so `quote` turns a
+/// call's preview and the byte count it stands for into the text that
+/// follows the call, leading space included (or nothing, to leave the
+/// preview out).
+pub fn describe_socket_call(call: &SocketCall, quote: impl Fn(&Preview, usize) -> String) -> String {
     match call {
         SocketCall::Listen { port, backlog } => format!("listen(:{port}, backlog={backlog})"),
         SocketCall::Accept { remote } => format!("accept() -> connection from {remote}"),
@@ -299,13 +311,16 @@ pub fn socket_call(call: &SocketCall) -> String {
             accepted,
             preview,
         } => {
+            let quoted = quote(preview, *accepted);
             if requested == accepted {
-                format!("send {accepted} bytes \"{preview}\"")
+                format!("send {accepted} bytes{quoted}")
             } else {
-                format!("send {accepted} of {requested} bytes (send buffer full) \"{preview}\"")
+                format!("send {accepted} of {requested} bytes (send buffer full){quoted}")
             }
         }
-        SocketCall::Recv { bytes, preview } => format!("recv {bytes} bytes \"{preview}\""),
+        SocketCall::Recv { bytes, preview } => {
+            format!("recv {bytes} bytes{}", quote(preview, *bytes))
+        }
         SocketCall::RecvEof => "recv: end of stream".to_string(),
         SocketCall::Shutdown => "shutdown(SHUT_WR)".to_string(),
         SocketCall::Close { unread: 0 } => "close()".to_string(),
@@ -316,12 +331,15 @@ pub fn socket_call(call: &SocketCall) -> String {
             dst,
             bytes,
             preview,
-        } => format!("sendto({dst}) {bytes} bytes \"{preview}\""),
+        } => format!("sendto({dst}) {bytes} bytes{}", quote(preview, *bytes)),
         SocketCall::RecvFrom {
             src,
             bytes,
             preview,
-        } => format!("recvfrom() {bytes} bytes from {src} \"{preview}\""),
+        } => format!(
+            "recvfrom() {bytes} bytes from {src}{}",
+            quote(preview, *bytes)
+        ),
         SocketCall::Failed { call, error } => format!("{call}() failed: {error}"),
     }
 }
