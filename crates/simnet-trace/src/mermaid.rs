@@ -1658,6 +1658,38 @@ mod tests {
     }
 
     #[test]
+    fn socket_calls_read_as_in_the_text_timeline() {
+        // One wording for both renderers: a call without a payload reads
+        // exactly as in the text timeline, and one with a payload differs
+        // only in its quotes.
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+        for call in [
+            SocketCall::Accept { remote },
+            SocketCall::Close { unread: 3 },
+            SocketCall::Abort,
+            SocketCall::Connect {
+                remote,
+                local_port: 80,
+            },
+        ] {
+            assert_eq!(describe_call(&call), crate::text::socket_call(&call));
+        }
+        let send = SocketCall::Send {
+            requested: 5,
+            accepted: 3,
+            preview: Preview::of(b"hel"),
+        };
+        assert_eq!(
+            crate::text::socket_call(&send),
+            "send 3 of 5 bytes (send buffer full) \"hel\""
+        );
+        assert_eq!(
+            describe_call(&send),
+            "send 3 of 5 bytes (send buffer full) “hel”"
+        );
+    }
+
+    #[test]
     fn escaping_encodes_every_character_mermaid_treats_specially() {
         assert_eq!(escape_text("a;b"), "a#59;b");
         assert_eq!(escape_text("#1"), "#35;1");

@@ -299,7 +299,10 @@ pub fn socket_call(call: &SocketCall) -> String {
 /// call's preview and the byte count it stands for into the text that
 /// follows the call, leading space included (or nothing, to leave the
 /// preview out).
-pub fn describe_socket_call(call: &SocketCall, quote: impl Fn(&Preview, usize) -> String) -> String {
+pub fn describe_socket_call(
+    call: &SocketCall,
+    quote: impl Fn(&Preview, usize) -> String,
+) -> String {
     match call {
         SocketCall::Listen { port, backlog } => format!("listen(:{port}, backlog={backlog})"),
         SocketCall::Accept { remote } => format!("accept() -> connection from {remote}"),
