@@ -274,15 +274,21 @@ impl<'a> TextRenderer<'a> {
                 ":{}>:{} UDP len={}",
                 udp.src_port, udp.dst_port, udp.payload_len
             ),
-            Transport::Icmp { icmp_type, code } => match (icmp_type, code) {
-                (3, 3) => "ICMP port unreachable".to_string(),
-                (3, _) => format!("ICMP destination unreachable (code {code})"),
-                (0, _) => "ICMP echo reply".to_string(),
-                (8, _) => "ICMP echo request".to_string(),
-                _ => format!("ICMP type {icmp_type} code {code}"),
-            },
+            Transport::Icmp { icmp_type, code } => icmp_message(*icmp_type, *code),
             Transport::Other { protocol } => format!("IP protocol {protocol} len={}", info.ip_len),
         }
+    }
+}
+
+/// An ICMP message in words (`ICMP port unreachable`): the one wording the
+/// text timeline and Mermaid's arrows share.
+pub fn icmp_message(icmp_type: u8, code: u8) -> String {
+    match (icmp_type, code) {
+        (3, 3) => "ICMP port unreachable".to_string(),
+        (3, _) => format!("ICMP destination unreachable (code {code})"),
+        (0, _) => "ICMP echo reply".to_string(),
+        (8, _) => "ICMP echo request".to_string(),
+        _ => format!("ICMP type {icmp_type} code {code}"),
     }
 }
 

@@ -389,13 +389,9 @@ impl<'a> Renderer<'a> {
                         None => format!("TCP len={}", tcp.payload_len),
                     },
                     Transport::Udp(udp) => format!("UDP len={}", udp.payload_len),
-                    Transport::Icmp { icmp_type, code } => match (icmp_type, code) {
-                        (3, 3) => "ICMP port unreachable".to_string(),
-                        (3, _) => format!("ICMP destination unreachable (code {code})"),
-                        (0, _) => "ICMP echo reply".to_string(),
-                        (8, _) => "ICMP echo request".to_string(),
-                        _ => format!("ICMP type {icmp_type} code {code}"),
-                    },
+                    Transport::Icmp { icmp_type, code } => {
+                        crate::text::icmp_message(*icmp_type, *code)
+                    }
                     Transport::Other { protocol } => {
                         format!("IP protocol {protocol} len={}", info.ip_len)
                     }
