@@ -283,6 +283,14 @@ fn push_preview(label: &mut String, bytes: &[u8]) {
 mod tests {
     use super::*;
 
+    /// The labels of the frames in `bytes`, without their offsets.
+    fn labels_of(bytes: &[u8]) -> Vec<String> {
+        decode_frames(bytes, 0)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect()
+    }
+
     #[test]
     fn decodes_rfc_6455_example_frames() {
         // RFC 6455 §5.7: unmasked and masked "Hello", a fragmented "Hel"
@@ -296,10 +304,7 @@ mod tests {
         bytes.extend([0x82, 0x7e, 0x01, 0x00]);
         bytes.extend([0u8; 256]);
         bytes.extend([0x88, 0x02, 0x03, 0xf1]);
-        let labels: Vec<String> = decode_frames(&bytes, 0)
-            .into_iter()
-            .map(|(_, l)| l)
-            .collect();
+        let labels = labels_of(&bytes);
         assert_eq!(
             labels,
             [
@@ -322,10 +327,7 @@ mod tests {
         let mut bytes = vec![0x09, 0x00, 0x88, 0x7e, 0x00, 0x7e, 0x03, 0xe8];
         bytes.extend([b'x'; 124]);
         bytes.extend([0x81, 0x02, b'h', b'i']);
-        let labels: Vec<String> = decode_frames(&bytes, 0)
-            .into_iter()
-            .map(|(_, l)| l)
-            .collect();
+        let labels = labels_of(&bytes);
         assert_eq!(
             labels,
             [
