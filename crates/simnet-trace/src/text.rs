@@ -12,7 +12,7 @@
 
 use crate::relative::SeqTracker;
 use simnet_core::packet::{PacketInfo, Transport};
-use simnet_core::socket::{HostId, SocketCall};
+use simnet_core::socket::{HostId, Preview, SocketCall};
 use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent};
 use simnet_core::{FrameId, TcpState};
 use std::collections::BTreeMap;
@@ -274,20 +274,41 @@ impl<'a> TextRenderer<'a> {
                 ":{}>:{} UDP len={}",
                 udp.src_port, udp.dst_port, udp.payload_len
             ),
-            Transport::Icmp { icmp_type, code } => match (icmp_type, code) {
-                (3, 3) => "ICMP port unreachable".to_string(),
-                (3, _) => format!("ICMP destination unreachable (code {code})"),
-                (0, _) => "ICMP echo reply".to_string(),
-                (8, _) => "ICMP echo request".to_string(),
-                _ => format!("ICMP type {icmp_type} code {code}"),
-            },
+            Transport::Icmp { icmp_type, code } => icmp_message(*icmp_type, *code),
             Transport::Other { protocol } => format!("IP protocol {protocol} len={}", info.ip_len),
         }
     }
 }
 
-/// A socket call in the form a programmer would write it.
+/// An ICMP message in words (`ICMP port unreachable`): the one wording the
+/// text timeline and Mermaid's arrows share.
+pub fn icmp_message(icmp_type: u8, code: u8) -> String {
+    match (icmp_type, code) {
+        (3, 3) => "ICMP port unreachable".to_string(),
+        (3, _) => format!("ICMP destination unreachable (code {code})"),
+        (0, _) => "ICMP echo reply".to_string(),
+        (8, _) => "ICMP echo request".to_string(),
+        _ => format!("ICMP type {icmp_type} code {code}"),
+    }
+}
+
+/// A socket call in the form a programmer would write it, with previews
+/// in straight quotes: `send 5 bytes "hello"`.
 pub fn socket_call(call: &SocketCall) -> String {
+    describe_socket_call(call, |preview, _| format!(" \"{preview}\""))
+}
+
+/// A socket call in the form a programmer would write it: the one wording
+/// every renderer uses (the text timeline here, Mermaid's notes).
+///
+/// Renderers differ only in how they quote a payload, so `quote` turns a
+/// call's preview and the byte count it stands for into the text that
+/// follows the call, leading space included (or nothing, to leave the
+/// preview out).
+pub fn describe_socket_call(
+    call: &SocketCall,
+    quote: impl Fn(&Preview, usize) -> String,
+) -> String {
     match call {
         SocketCall::Listen { port, backlog } => format!("listen(:{port}, backlog={backlog})"),
         SocketCall::Accept { remote } => format!("accept() -> connection from {remote}"),
@@ -299,13 +320,16 @@ pub fn socket_call(call: &SocketCall) -> String {
             accepted,
             preview,
         } => {
+            let quoted = quote(preview, *accepted);
             if requested == accepted {
-                format!("send {accepted} bytes \"{preview}\"")
+                format!("send {accepted} bytes{quoted}")
             } else {
-                format!("send {accepted} of {requested} bytes (send buffer full) \"{preview}\"")
+                format!("send {accepted} of {requested} bytes (send buffer full){quoted}")
             }
         }
-        SocketCall::Recv { bytes, preview } => format!("recv {bytes} bytes \"{preview}\""),
+        SocketCall::Recv { bytes, preview } => {
+            format!("recv {bytes} bytes{}", quote(preview, *bytes))
+        }
         SocketCall::RecvEof => "recv: end of stream".to_string(),
         SocketCall::Shutdown => "shutdown(SHUT_WR)".to_string(),
         SocketCall::Close { unread: 0 } => "close()".to_string(),
@@ -316,12 +340,15 @@ pub fn socket_call(call: &SocketCall) -> String {
             dst,
             bytes,
             preview,
-        } => format!("sendto({dst}) {bytes} bytes \"{preview}\""),
+        } => format!("sendto({dst}) {bytes} bytes{}", quote(preview, *bytes)),
         SocketCall::RecvFrom {
             src,
             bytes,
             preview,
-        } => format!("recvfrom() {bytes} bytes from {src} \"{preview}\""),
+        } => format!(
+            "recvfrom() {bytes} bytes from {src}{}",
+            quote(preview, *bytes)
+        ),
         SocketCall::Failed { call, error } => format!("{call}() failed: {error}"),
     }
 }

@@ -10,13 +10,17 @@
 //! `WS text fin masked len=5 "hello"` (masked payloads are unmasked for the
 //! preview).
 //!
-//! It needs nothing but the packets: no application event, and no knowledge
-//! of the `simnet-ws` crate. Only streams that start like HTTP are kept in
+//! It needs nothing but the packets: no application event and no
+//! application state. Frame headers are read by `simnet-ws`'s sans-IO
+//! decoder ([`FrameHeader::decode_lenient`]), the one RFC 6455 decoder in
+//! simnet; this module adds only the stream reassembly and the labels.
+//! Only streams that start like HTTP are kept in
 //! memory, each up to [`MAX_STREAM_BYTES`]; frames beyond that are not
 //! labelled.
 
 use simnet_core::packet::{FrameId, Transport};
 use simnet_core::trace::{Trace, TraceEvent};
+use simnet_ws::proto::frame::{FrameHeader, Opcode, Status, apply_mask};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
@@ -208,53 +212,31 @@ fn starting_in(frames: &[(u64, String)], offset: u64, len: u64) -> &[(u64, Strin
 pub fn decode_frames(bytes: &[u8], start: usize) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut at = start;
-    while let Some(&[b0, b1]) = bytes.get(at..).and_then(|s| s.get(..2)) {
-        let fin = b0 & 0x80 != 0;
-        let opcode = match b0 & 0x0f {
-            0 => "continuation",
-            1 => "text",
-            2 => "binary",
-            8 => "close",
-            9 => "ping",
-            10 => "pong",
-            _ => break,
-        };
-        let masked = b1 & 0x80 != 0;
-        let (len, mut header) = match b1 & 0x7f {
-            126 => match bytes.get(at + 2..at + 4) {
-                Some(l) => (u64::from(u16::from_be_bytes([l[0], l[1]])), 4),
-                None => break,
-            },
-            127 => match bytes
-                .get(at + 2..at + 10)
-                .and_then(|l| <[u8; 8]>::try_from(l).ok())
-            {
-                Some(l) => (u64::from_be_bytes(l), 10),
-                None => break,
-            },
-            n => (u64::from(n), 2),
-        };
-        let key = if masked {
-            let Some(k) = bytes.get(at + header..at + header + 4) else {
-                break;
-            };
-            header += 4;
-            [k[0], k[1], k[2], k[3]]
-        } else {
-            [0; 4]
-        };
-        let payload_start = at + header;
+    // The header is read by the WebSocket crate's own decoder, leniently:
+    // a frame an endpoint would refuse (a fragmented Ping, an oversized
+    // Close) is labelled as it was sent. A reserved opcode or a header cut
+    // short ends the decoding.
+    while let Some(Ok(Status::Complete((header, header_len)))) =
+        bytes.get(at..).map(FrameHeader::decode_lenient)
+    {
+        let opcode = header.opcode;
+        let fin = header.fin;
+        let masked = header.masked();
+        let len = header.payload_len;
+        let payload_start = at + header_len;
         let shown_len = usize::try_from(len)
             .unwrap_or(usize::MAX)
             .min(4 * PREVIEW_CHARS + 2);
-        let payload: Vec<u8> = bytes
+        let mut payload: Vec<u8> = bytes
             .get(payload_start..)
             .unwrap_or(&[])
             .iter()
             .take(shown_len)
-            .enumerate()
-            .map(|(i, b)| b ^ key[i % 4])
+            .copied()
             .collect();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key);
+        }
         let mut label = format!("WS {opcode}");
         if fin {
             label.push_str(" fin");
@@ -264,12 +246,12 @@ pub fn decode_frames(bytes: &[u8], start: usize) -> Vec<(u64, String)> {
         }
         label.push_str(&format!(" len={len}"));
         match opcode {
-            "close" if payload.len() >= 2 => {
+            Opcode::Close if payload.len() >= 2 => {
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
                 label.push_str(&format!(" code={code}"));
                 push_preview(&mut label, &payload[2..]);
             }
-            "text" | "ping" | "pong" => push_preview(&mut label, &payload),
+            Opcode::Text | Opcode::Ping | Opcode::Pong => push_preview(&mut label, &payload),
             _ => {}
         }
         out.push((at as u64, label));
@@ -344,6 +326,14 @@ mod tests {
         assert!(starting_in(&frames, u64::MAX, u64::MAX).is_empty());
     }
 
+    /// The labels of the frames in `bytes`, without their offsets.
+    fn labels_of(bytes: &[u8]) -> Vec<String> {
+        decode_frames(bytes, 0)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect()
+    }
+
     #[test]
     fn decodes_rfc_6455_example_frames() {
         // RFC 6455 §5.7: unmasked and masked "Hello", a fragmented "Hel"
@@ -357,10 +347,7 @@ mod tests {
         bytes.extend([0x82, 0x7e, 0x01, 0x00]);
         bytes.extend([0u8; 256]);
         bytes.extend([0x88, 0x02, 0x03, 0xf1]);
-        let labels: Vec<String> = decode_frames(&bytes, 0)
-            .into_iter()
-            .map(|(_, l)| l)
-            .collect();
+        let labels = labels_of(&bytes);
         assert_eq!(
             labels,
             [
@@ -371,6 +358,25 @@ mod tests {
                 "WS ping fin len=5 \"Hello\"",
                 "WS binary fin len=256",
                 "WS close fin len=2 code=1009",
+            ]
+        );
+    }
+
+    #[test]
+    fn frames_an_endpoint_would_refuse_are_labelled_as_sent() {
+        // A fragmented Ping and a 126-byte Close break RFC 6455's rules for
+        // control frames; hostile peers send them, so the diagram must
+        // show them rather than stop.
+        let mut bytes = vec![0x09, 0x00, 0x88, 0x7e, 0x00, 0x7e, 0x03, 0xe8];
+        bytes.extend([b'x'; 124]);
+        bytes.extend([0x81, 0x02, b'h', b'i']);
+        let labels = labels_of(&bytes);
+        assert_eq!(
+            labels,
+            [
+                "WS ping len=0",
+                "WS close fin len=126 code=1000 \"xxxxxxxxxxxxxxxx…\"",
+                "WS text fin len=2 \"hi\"",
             ]
         );
     }

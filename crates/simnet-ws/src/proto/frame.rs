@@ -24,7 +24,9 @@
 //! bytes and tries again. Decoding also enforces the rules that hold for
 //! every frame whatever the connection: known opcodes, control frames
 //! unfragmented and at most 125 bytes, the 64-bit length's top bit clear, and
-//! a caller-chosen payload limit.
+//! a caller-chosen payload limit. [`FrameHeader::decode_lenient`] reads a
+//! header without those rules: it is the one frame decoder simnet's trace
+//! renderers use to label what was on the wire, valid or not.
 //!
 //! This module deliberately does not know about roles or messages: whether a
 //! frame must be masked, whether reserved bits are allowed, and how fragments
@@ -192,6 +194,25 @@ impl FrameHeader {
     /// 64-bit length with its top bit clear, and control frames that are
     /// final and at most 125 bytes long.
     pub fn decode(buf: &[u8]) -> Result<Status<(FrameHeader, usize)>, FrameError> {
+        FrameHeader::read(buf, true)
+    }
+
+    /// Decodes a header from the front of `buf` as [`FrameHeader::decode`]
+    /// does, but checks only what is needed to find where the frame ends:
+    /// the opcode must be known, and nothing else is refused.
+    ///
+    /// This is for observers, not endpoints: a renderer labelling what was
+    /// on the wire must show a fragmented Ping or an oversized Close as it
+    /// was sent, where a connection would refuse it.
+    pub fn decode_lenient(buf: &[u8]) -> Result<Status<(FrameHeader, usize)>, FrameError> {
+        FrameHeader::read(buf, false)
+    }
+
+    /// The one header reader behind [`FrameHeader::decode`] and
+    /// [`FrameHeader::decode_lenient`]. The rules are checked as soon as the
+    /// length is known, before the masking key, so an endpoint refuses a bad
+    /// frame without waiting for more bytes.
+    fn read(buf: &[u8], check_rules: bool) -> Result<Status<(FrameHeader, usize)>, FrameError> {
         let [b0, b1, ..] = *buf else {
             return Ok(Status::Partial);
         };
@@ -213,10 +234,10 @@ impl FrameHeader {
             },
             len => (u64::from(len), 2),
         };
-        if payload_len >> 63 != 0 {
+        if check_rules && payload_len >> 63 != 0 {
             return Err(FrameError::LengthTopBitSet);
         }
-        if opcode.is_control() {
+        if check_rules && opcode.is_control() {
             if !fin {
                 return Err(FrameError::FragmentedControlFrame(opcode));
             }
@@ -601,6 +622,41 @@ mod tests {
             assert_eq!(decode(&bytes, 255), Err(error), "{bytes:02x?}");
             assert_eq!(error.close_code(), code);
         }
+    }
+
+    #[test]
+    fn the_lenient_decoder_reads_what_the_rules_refuse() {
+        // Each of these breaks a rule but not the syntax: the lenient
+        // decoder finds the header and its length all the same.
+        for (bytes, opcode, payload_len, header_len) in [
+            (vec![0x09, 0x00], Opcode::Ping, 0, 2),
+            (vec![0x88, 0x7E, 0x00, 0x7E], Opcode::Close, 126, 4),
+            (
+                vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4],
+                Opcode::Binary,
+                (1 << 63) + 1,
+                14,
+            ),
+        ] {
+            assert!(FrameHeader::decode(&bytes).is_err(), "{bytes:02x?}");
+            let Ok(Status::Complete((header, used))) = FrameHeader::decode_lenient(&bytes) else {
+                panic!("{bytes:02x?} has a whole header");
+            };
+            assert_eq!(
+                (header.opcode, header.payload_len, used),
+                (opcode, payload_len, header_len)
+            );
+        }
+        // A reserved opcode leaves no way to go on, and a short buffer is
+        // partial, for both.
+        assert_eq!(
+            FrameHeader::decode_lenient(&[0x83, 0x00]),
+            Err(FrameError::ReservedOpcode(3))
+        );
+        assert_eq!(
+            FrameHeader::decode_lenient(&[0x81, 0x85, 1]),
+            Ok(Status::Partial)
+        );
     }
 
     #[test]

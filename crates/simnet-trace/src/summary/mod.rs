@@ -1,0 +1,565 @@
+//! Summary tables: what a run amounted to.
+//!
+//! Per TCP connection: endpoints, handshake time, bytes each way,
+//! retransmissions, who closed first, the final states, the duration (or
+//! `open` if it had not ended); data lost on abortive closes; goodput of bulk
+//! transfers against their link. Per host: how many sockets were in each
+//! state, at the peak and at the end, and TIME-WAIT and CLOSE-WAIT over time.
+//! Per built-in TCP client: reply latencies. Per link direction: frames sent, delivered, dropped
+//! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
+//! [`render_summary`] lays them out as plain-text tables. When applications
+//! report HTTP requests or delivered events, tables for those follow; per
+//! event subscriber ([`event_delivery`]): its mode, the events' delays, and
+//! the packets, bytes and overhead per event on its connections, then each
+//! event side by side ([`per_event`]); per
+//! WebSocket application, the frames it sent.
+//!
+//! Everything is derived from the trace: connections from the packets on the
+//! wire (a new SYN on a 4-tuple starts a new connection), states from the
+//! state changes. Nothing is guessed.
+
+//!
+//! The module is split by what the tables are about: this file computes the
+//! per-host and per-link numbers and assembles the summary; `table` is the
+//! one table builder; `tcp` holds data lost, throughput and the TCP
+//! clients' latencies; `delivery` the event-delivery comparison; `apps` the
+//! HTTP and WebSocket applications' tables.
+
+mod apps;
+mod delivery;
+mod table;
+mod tcp;
+
+pub use delivery::{Delivery, EventRow, event_delivery, per_event};
+pub use table::{MAX_ROWS, Table};
+pub use tcp::{THROUGHPUT_MIN_BYTES, TcpClientStats, goodput, tcp_clients};
+
+use simnet_core::analysis::{Connection, Side, analyze};
+use simnet_core::trace::{Topology, Trace, TraceEvent};
+use simnet_core::{DropReason, FrameId, HostId, SimTime, SocketId, TcpState};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddrV4;
+
+/// Everything the summary shows.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// TCP connections in the order they started (see [`simnet_core::analysis`]).
+    pub connections: Vec<Connection>,
+    /// Socket-state statistics per host (hosts that had TCP sockets).
+    pub hosts: Vec<HostStates>,
+    /// Frame statistics per link direction that carried anything.
+    pub links: Vec<LinkStats>,
+    /// When the run ended.
+    pub end: SimTime,
+}
+
+/// Socket states seen on one host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostStates {
+    /// The host.
+    pub host: HostId,
+    /// Per state (CLOSED and LISTEN left out): the peak count, when it was
+    /// first reached, and the count at the end.
+    pub states: Vec<StateStats>,
+    /// For the states that pile up (TIME-WAIT, CLOSE-WAIT), when they did
+    /// (a peak of two or more, or one socket held for a tenth of the run):
+    /// how the count changed, as `(time, count from then on)` steps, from
+    /// time 0 to [`Summary::end`]. At most [`MAX_STEPS`] steps: with more
+    /// changes than that, the first and last, the first step to the peak and
+    /// evenly spaced changes in between are kept (so the series is dense
+    /// where the changes are).
+    pub over_time: Vec<(TcpState, Vec<(SimTime, usize)>)>,
+}
+
+/// How many sockets were in one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateStats {
+    /// The state.
+    pub state: TcpState,
+    /// The most at any one time.
+    pub peak: usize,
+    /// When the peak was first reached.
+    pub peak_at: SimTime,
+    /// How many were left at the end.
+    pub end: usize,
+}
+
+/// Frames on one direction of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Sender.
+    pub from: HostId,
+    /// Receiver (`None`: no link led to the destination).
+    pub to: Option<HostId>,
+    /// Frames handed to the link.
+    pub sent: u64,
+    /// IP bytes handed to the link.
+    pub bytes: u64,
+    /// Frames (and duplicates) that arrived.
+    pub delivered: u64,
+    /// Frames lost, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+    /// Frames delivered twice.
+    pub duplicated: u64,
+    /// Frames with a flipped bit.
+    pub corrupted: u64,
+    /// Frames the receiver threw away (bad checksum, host down...).
+    pub discarded: u64,
+}
+
+/// Computes the summary of a trace.
+pub fn summarize(trace: &Trace) -> Summary {
+    let mut links: BTreeMap<(HostId, Option<HostId>), LinkStats> = BTreeMap::new();
+    let mut frame_link: BTreeMap<FrameId, (HostId, Option<HostId>)> = BTreeMap::new();
+    let mut states: BTreeMap<HostId, StateTrack> = BTreeMap::new();
+    let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
+
+    for r in trace.records.iter() {
+        match &r.event {
+            TraceEvent::PacketSent {
+                frame,
+                from,
+                to,
+                len,
+                ..
+            } => {
+                let link = links.entry((*from, *to)).or_insert_with(|| LinkStats {
+                    from: *from,
+                    to: *to,
+                    sent: 0,
+                    bytes: 0,
+                    delivered: 0,
+                    dropped: BTreeMap::new(),
+                    duplicated: 0,
+                    corrupted: 0,
+                    discarded: 0,
+                });
+                link.sent += 1;
+                link.bytes += u64::from(*len);
+                frame_link.insert(*frame, (*from, *to));
+            }
+            TraceEvent::TcpState {
+                host, socket, to, ..
+            } => {
+                states
+                    .entry(*host)
+                    .or_default()
+                    .change(*socket, *to, r.time);
+            }
+            TraceEvent::FrameDelivered { frame, .. } => {
+                if let Some(k) = frame_link.get(frame)
+                    && let Some(l) = links.get_mut(k)
+                {
+                    l.delivered += 1;
+                }
+            }
+            TraceEvent::FrameDropped {
+                frame,
+                from,
+                to,
+                reason,
+            } => {
+                let k = frame_link.get(frame).copied().unwrap_or((*from, *to));
+                if let Some(l) = links.get_mut(&k) {
+                    *l.dropped.entry(*reason).or_insert(0) += 1;
+                }
+            }
+            TraceEvent::FrameDuplicated { frame, copy } => {
+                if let Some(k) = frame_link.get(frame).copied() {
+                    frame_link.insert(*copy, k);
+                    if let Some(l) = links.get_mut(&k) {
+                        l.duplicated += 1;
+                    }
+                }
+            }
+            TraceEvent::FrameCorrupted { frame, .. } => {
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.corrupted += 1;
+                }
+            }
+            TraceEvent::FrameDiscarded { frame, .. } => {
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.discarded += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Summary {
+        connections: analyze(trace).connections,
+        hosts: states
+            .into_iter()
+            .map(|(host, s)| s.finish(host, end))
+            .filter(|h| !h.states.is_empty())
+            .collect(),
+        links: links.into_values().collect(),
+        end,
+    }
+}
+
+#[derive(Default)]
+struct StateTrack {
+    current: BTreeMap<SocketId, TcpState>,
+    counts: BTreeMap<TcpState, usize>,
+    peaks: BTreeMap<TcpState, (usize, SimTime)>,
+    /// (time, count) after every change, for the states that pile up.
+    history: BTreeMap<TcpState, Vec<(SimTime, usize)>>,
+}
+
+/// States whose counts over time the summary shows.
+const PILING_STATES: [TcpState; 2] = [TcpState::TimeWait, TcpState::CloseWait];
+
+impl StateTrack {
+    fn change(&mut self, socket: SocketId, to: TcpState, at: SimTime) {
+        if let Some(old) = self.current.insert(socket, to)
+            && let Some(n) = self.counts.get_mut(&old)
+        {
+            *n -= 1;
+        }
+        let n = self.counts.entry(to).or_insert(0);
+        *n += 1;
+        let n = *n;
+        let peak = self.peaks.entry(to).or_insert((0, at));
+        if n > peak.0 {
+            *peak = (n, at);
+        }
+        for state in PILING_STATES {
+            let n = self.counts.get(&state).copied().unwrap_or(0);
+            let h = self.history.entry(state).or_default();
+            if h.last().is_none_or(|(_, c)| *c != n) {
+                h.push((at, n));
+            }
+        }
+    }
+
+    fn finish(self, host: HostId, end: SimTime) -> HostStates {
+        let states = self
+            .peaks
+            .iter()
+            .filter(|(s, _)| !matches!(s, TcpState::Closed | TcpState::Listen))
+            .map(|(s, (peak, at))| StateStats {
+                state: *s,
+                peak: *peak,
+                peak_at: *at,
+                end: self.counts.get(s).copied().unwrap_or(0),
+            })
+            .collect();
+        let over_time = PILING_STATES
+            .iter()
+            .filter_map(|state| {
+                let steps = step_series(self.history.get(state)?, end);
+                piles_up(&steps, end).then(|| (*state, compact_series(&steps)))
+            })
+            .collect();
+        HostStates {
+            host,
+            states,
+            over_time,
+        }
+    }
+}
+
+/// Steps an "over time" series shows at most (see [`HostStates::over_time`]).
+pub const MAX_STEPS: usize = 10;
+
+/// `(time, count from then on)` after every change: changes at the same
+/// instant collapsed into one, a step at 0 first, and the end last.
+fn step_series(history: &[(SimTime, usize)], end: SimTime) -> Vec<(SimTime, usize)> {
+    let mut steps: Vec<(SimTime, usize)> = vec![(SimTime::ZERO, 0)];
+    for &(t, n) in history {
+        match steps.last_mut() {
+            Some(last) if last.0 == t => last.1 = n,
+            _ => steps.push((t, n)),
+        }
+    }
+    // Drop steps that change nothing (an instant's change undone).
+    steps.dedup_by(|b, a| a.1 == b.1);
+    let at_end = steps.last().map_or(0, |s| s.1);
+    if steps.last().is_some_and(|s| s.0 < end) {
+        steps.push((end, at_end));
+    }
+    steps
+}
+
+/// Whether a step series shows a state piling up: a peak of two or more,
+/// or one socket held for at least a tenth of the run.
+fn piles_up(steps: &[(SimTime, usize)], end: SimTime) -> bool {
+    let peak = steps.iter().map(|s| s.1).max().unwrap_or(0);
+    let held: u64 = steps
+        .windows(2)
+        .filter(|w| w[0].1 > 0)
+        .map(|w| (w[1].0 - w[0].0).as_nanos())
+        .sum();
+    peak >= 2 || (peak == 1 && held.saturating_mul(10) >= end.as_nanos().max(1))
+}
+
+/// At most [`MAX_STEPS`] of `steps`: all of them if they fit; otherwise the
+/// first, the last, the first to reach the peak, and evenly spaced ones
+/// (by position, so denser where the changes are) in between.
+fn compact_series(steps: &[(SimTime, usize)]) -> Vec<(SimTime, usize)> {
+    if steps.len() <= MAX_STEPS {
+        return steps.to_vec();
+    }
+    let last = steps.len() - 1;
+    let peak = steps.iter().map(|s| s.1).max().unwrap_or(0);
+    let peak_at = steps.iter().position(|s| s.1 == peak).unwrap_or(0);
+    let mut keep: Vec<usize> = vec![0, peak_at, last];
+    let spare = MAX_STEPS - 3;
+    keep.extend((1..=spare).map(|i| i * last / (spare + 1)));
+    keep.sort_unstable();
+    keep.dedup();
+    keep.into_iter().map(|i| steps[i]).collect()
+}
+
+/// Renders the summary as plain-text tables.
+pub fn render_summary(trace: &Trace) -> String {
+    let s = summarize(trace);
+    let topo = &trace.topology;
+    // Each section is a title and a table; a blank line separates them.
+    let mut sections: Vec<Option<String>> = Vec::new();
+
+    let connections = Table::new(
+        "TCP connections",
+        [
+            "#",
+            "client",
+            "server",
+            "start",
+            "handshake",
+            "bytes c->s",
+            "bytes s->c",
+            "retrans",
+            "closed first",
+            "final (client/server)",
+            "duration",
+        ],
+    )
+    .or_none()
+    .rows(&s.connections, |c| {
+        let who = |side: Side| match side {
+            Side::Client => host_or_addr(topo, c.client_host, c.client),
+            Side::Server => host_or_addr(topo, c.server_host, c.server),
+        };
+        let closed = match (c.first_fin, c.first_rst) {
+            (Some(side), _) => who(side),
+            (None, Some(side)) => format!("{} (RST)", who(side)),
+            (None, None) => "-".to_string(),
+        };
+        let st = |s: Option<TcpState>| s.map_or("-".to_string(), |s| s.to_string());
+        let retrans = c.to_server.retransmissions() + c.to_client.retransmissions();
+        vec![
+            c.number.to_string(),
+            format!(
+                "{}:{}",
+                host_or_addr(topo, c.client_host, c.client),
+                c.client.port()
+            ),
+            format!(
+                "{}:{}",
+                host_or_addr(topo, c.server_host, c.server),
+                c.server.port()
+            ),
+            c.start.to_string(),
+            c.handshake.map_or("-".to_string(), |d| d.to_string()),
+            c.to_server.bytes.to_string(),
+            c.to_client.bytes.to_string(),
+            retrans.to_string(),
+            closed,
+            format!("{}/{}", st(c.client_state), st(c.server_state)),
+            if still_open(c) {
+                format!("open, ≥{}", s.end - c.start)
+            } else {
+                (c.end - c.start).to_string()
+            },
+        ]
+    });
+    sections.push(connections.render());
+
+    let states = Table::new(
+        "Socket states per host (peak, when first reached, left at the end)",
+        ["host", "state", "peak", "at", "at end"],
+    )
+    .or_none()
+    .rows(
+        s.hosts
+            .iter()
+            .flat_map(|h| h.states.iter().map(move |st| (h.host, st))),
+        |(host, st)| {
+            vec![
+                topo.host_name(host).to_string(),
+                st.state.to_string(),
+                st.peak.to_string(),
+                st.peak_at.to_string(),
+                st.end.to_string(),
+            ]
+        },
+    );
+    let mut states = states.render().unwrap_or_default();
+    for h in &s.hosts {
+        for (state, series) in &h.over_time {
+            let points: Vec<String> = series
+                .iter()
+                .map(|(t, c)| format!("{}={c}", t.since_start()))
+                .collect();
+            let _ = writeln!(
+                states,
+                "  {state} on {} over time: {}",
+                topo.host_name(h.host),
+                points.join(" ")
+            );
+        }
+    }
+    sections.push(Some(states));
+
+    sections.push(tcp::data_lost_table(trace, &s).render());
+    sections.push(tcp::throughput_table(trace, &s).render());
+    sections.extend(tcp::tcp_client_tables(trace).iter().map(Table::render));
+    sections.extend(apps::http_tables(trace).iter().map(Table::render));
+    let deliveries = event_delivery(trace);
+    sections.push(delivery::delivery_table(trace, &deliveries).render());
+    sections.push(delivery::per_event_table(trace, &deliveries).render());
+    sections.push(apps::websocket_table(trace).render());
+
+    let links = Table::new(
+        "Links (per direction)",
+        [
+            "from",
+            "to",
+            "frames",
+            "bytes",
+            "delivered",
+            "dropped",
+            "duplicated",
+            "corrupted",
+            "discarded",
+        ],
+    )
+    .always()
+    .rows(&s.links, |l| {
+        let dropped = if l.dropped.is_empty() {
+            "0".to_string()
+        } else {
+            l.dropped
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        vec![
+            topo.host_name(l.from).to_string(),
+            l.to.map_or("(no route)".to_string(), |h| topo.host_name(h).to_string()),
+            l.sent.to_string(),
+            l.bytes.to_string(),
+            l.delivered.to_string(),
+            dropped,
+            l.duplicated.to_string(),
+            l.corrupted.to_string(),
+            l.discarded.to_string(),
+        ]
+    });
+    sections.push(links.render());
+    sections.push(Some(format!("Run ended at {}\n", s.end)));
+    let sections: Vec<String> = sections.into_iter().flatten().collect();
+    sections.join("\n")
+}
+
+/// Whether a connection had not ended when the run did: one of its sockets
+/// was last seen in a state other than CLOSED or TIME-WAIT (ESTABLISHED,
+/// FIN-WAIT-2, CLOSE-WAIT...). Its duration is then at least the time from
+/// its start to the end of the run, not the time to its last packet.
+pub fn still_open(c: &Connection) -> bool {
+    [c.client_state, c.server_state]
+        .into_iter()
+        .flatten()
+        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait))
+}
+
+fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> String {
+    host.map_or(addr.ip().to_string(), |h| topo.host_name(h).to_string())
+}
+
+/// `host (kind)` for an application.
+fn app_name(topo: &Topology, app: simnet_core::AppId) -> String {
+    topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
+        format!("{} ({})", topo.host_name(i.host), i.kind)
+    })
+}
+
+/// The name of an application's host (`?` if unknown).
+fn app_host_name(topo: &Topology, app: simnet_core::AppId) -> String {
+    topo.apps
+        .get(app.0 as usize)
+        .map_or("?".to_string(), |i| topo.host_name(i.host).to_string())
+}
+
+type Tuple = (SocketAddrV4, SocketAddrV4);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> SimTime {
+        SimTime::from_nanos(n * 1_000_000)
+    }
+
+    #[test]
+    fn a_step_series_collapses_instants_and_ends_at_the_end() {
+        // 1 then 2 at 10ms, back to 1 and to 0 within 20ms, 0 again.
+        let h = [
+            (ms(10), 1),
+            (ms(10), 2),
+            (ms(20), 1),
+            (ms(20), 0),
+            (ms(30), 0),
+        ];
+        assert_eq!(
+            step_series(&h, ms(100)),
+            [(ms(0), 0), (ms(10), 2), (ms(20), 0), (ms(100), 0)]
+        );
+        // A socket passing through in an instant is not piling up; two are,
+        // and so is one held for a tenth of the run.
+        assert!(!piles_up(
+            &step_series(&[(ms(5), 1), (ms(5), 0)], ms(100)),
+            ms(100)
+        ));
+        assert!(piles_up(&step_series(&h, ms(100)), ms(100)));
+        assert!(piles_up(&step_series(&[(ms(90), 1)], ms(100)), ms(100)));
+        assert!(!piles_up(&step_series(&[(ms(95), 1)], ms(100)), ms(100)));
+    }
+
+    #[test]
+    fn a_long_series_keeps_the_start_the_peak_and_the_end() {
+        // 20 sockets arrive 10ms apart, then leave 10ms apart after 10s.
+        let mut h: Vec<(SimTime, usize)> = (1..=20).map(|i| (ms(10 * i as u64), i)).collect();
+        h.extend((1..=20).map(|i| (ms(10_000 + 10 * i as u64), 20 - i)));
+        let steps = step_series(&h, ms(11_000));
+        assert_eq!(steps.len(), 42);
+        let c = compact_series(&steps);
+        assert!(c.len() <= MAX_STEPS, "{c:?}");
+        assert_eq!(c.first(), Some(&(ms(0), 0)));
+        assert_eq!(c.last(), Some(&(ms(11_000), 0)));
+        assert!(c.contains(&(ms(200), 20)), "{c:?}");
+        // Rise and fall both show.
+        assert!(c.iter().filter(|(t, _)| *t < ms(1000)).count() >= 3);
+        assert!(c.iter().filter(|(t, _)| *t > ms(1000)).count() >= 3);
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0));
+        // Short ones are kept whole.
+        assert_eq!(compact_series(&steps[..5]), steps[..5]);
+    }
+
+    #[test]
+    fn spans_and_rates_read_well() {
+        use super::delivery::millis;
+        use super::tcp::rate;
+        use simnet_core::SimDuration;
+        assert_eq!(millis(SimDuration::from_millis(20)), "20");
+        assert_eq!(millis(SimDuration::from_micros(1500)), "1.5");
+        assert_eq!(millis(SimDuration::from_micros(41)), "0.041");
+        assert_eq!(millis(SimDuration::ZERO), "0");
+        assert_eq!(rate(9_520_000.0), "9.52 Mbit/s");
+        assert_eq!(rate(640_000.0), "640.0 kbit/s");
+        assert_eq!(rate(12.0), "12 bit/s");
+        assert_eq!(rate(2.5e9), "2.50 Gbit/s");
+    }
+}
