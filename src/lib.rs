@@ -25,6 +25,21 @@ pub use simnet_core::*;
 pub use simnet_trace::{TextOptions, render_text};
 
 pub mod book;
+pub mod cli;
+
+/// HTTP/1.1: the sans-IO protocol ([`http::proto`]) and the applications
+/// that drive it over simulated sockets ([`http::apps`]: `HttpServer`,
+/// `HttpClient`, `HttpProxy`, `HttpSubscriber`).
+pub mod http {
+    pub use simnet_http::*;
+}
+
+/// WebSocket: the sans-IO protocol ([`ws::proto`]), the applications
+/// ([`ws::apps`]: `WsServer`, `WsClient`, the Socket.IO-style and STOMP
+/// clients) and the STOMP codec.
+pub mod ws {
+    pub use simnet_ws::*;
+}
 
 /// The renderers.
 pub mod render {
