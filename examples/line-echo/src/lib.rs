@@ -1,0 +1,195 @@
+//! A line-echo server and client written against simnet's [`App`] trait,
+//! registered as the kinds `line-echo` and `line-client` so scenario files
+//! can use them. The book's chapter "Writing your own application" walks
+//! through this file.
+
+use simnet::apps::stream::{flush, read_all};
+use simnet::scenario::{
+    AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory,
+};
+use simnet::{App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent, SocketId};
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+
+// ANCHOR: server
+/// Sends every complete line it receives back to its sender.
+pub struct LineEchoServer {
+    port: u16,
+    /// Per connection: bytes of a line not yet ended, replies not yet sent,
+    /// and whether the client has finished sending.
+    conns: BTreeMap<SocketId, (Vec<u8>, Vec<u8>, bool)>,
+}
+
+impl LineEchoServer {
+    /// A server listening on `port`.
+    pub fn new(port: u16) -> Self {
+        LineEchoServer {
+            port,
+            conns: BTreeMap::new(),
+        }
+    }
+}
+
+impl App for LineEchoServer {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        if let Err(e) = cx.listen(self.port) {
+            cx.emit(AppEvent::new("line.error", format!("listen: {e}")));
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        let s = match event {
+            SocketEvent::Incoming { port } => {
+                // Several connections may be waiting: accept them all.
+                while let Some(s) = cx.accept(port) {
+                    self.conns.insert(s, Default::default());
+                }
+                return;
+            }
+            SocketEvent::Readable(s) | SocketEvent::Writable(s) => s,
+            SocketEvent::Closed(s, _) => {
+                let _ = cx.close(s); // release the socket
+                self.conns.remove(&s);
+                return;
+            }
+            _ => return,
+        };
+        let Some((partial, out, eof)) = self.conns.get_mut(&s) else {
+            return;
+        };
+        let input = read_all(cx, s); // reads until WouldBlock
+        partial.extend_from_slice(&input.data);
+        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+            out.extend(partial.drain(..=end));
+        }
+        *eof |= input.eof;
+        // Sends what fits; the rest waits for `Writable`.
+        let alive = flush(cx, s, out);
+        if !alive || input.broken || (*eof && out.is_empty()) {
+            let _ = cx.close(s);
+            self.conns.remove(&s);
+        }
+    }
+}
+// ANCHOR_END: server
+
+// ANCHOR: client
+/// Connects to a server, sends its lines, and records each echo.
+pub struct LineClient {
+    server: SocketAddrV4,
+    lines: Vec<String>,
+    sent_at: SimTime,
+    received: Vec<u8>,
+    /// The lines echoed back, in order, with the time each took.
+    pub echoes: Vec<(String, SimDuration)>,
+}
+
+impl LineClient {
+    /// A client for the server at `server`.
+    pub fn new(server: SocketAddrV4, lines: &[&str]) -> Self {
+        LineClient {
+            server,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            sent_at: SimTime::ZERO,
+            received: Vec::new(),
+            echoes: Vec::new(),
+        }
+    }
+}
+
+impl App for LineClient {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        if let Err(e) = cx.connect(self.server) {
+            cx.emit(AppEvent::new("line.error", format!("connect: {e}")));
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        match event {
+            SocketEvent::Connected(s) => {
+                // A few short lines always fit the send buffer; see the
+                // server for sending more than fits.
+                let text: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
+                let _ = cx.send(s, text.as_bytes());
+                self.sent_at = cx.now();
+            }
+            SocketEvent::Readable(s) => {
+                self.received.extend(read_all(cx, s).data);
+                while let Some(end) = self.received.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = self.received.drain(..=end).collect();
+                    let line = String::from_utf8_lossy(&line[..end]).into_owned();
+                    let took = cx.now() - self.sent_at;
+                    cx.emit(
+                        AppEvent::new("line.echo", format!("echo {line:?}"))
+                            .on(s)
+                            .with("latency", took),
+                    );
+                    self.echoes.push((line, took));
+                }
+                if self.echoes.len() == self.lines.len() {
+                    let _ = cx.close(s); // everything read: a clean FIN
+                }
+            }
+            SocketEvent::ConnectFailed(s, why) | SocketEvent::Closed(s, why) => {
+                cx.emit(AppEvent::new("line.error", format!("connection: {why}")));
+                let _ = cx.close(s);
+            }
+            _ => {}
+        }
+    }
+}
+// ANCHOR_END: client
+
+// ANCHOR: register
+/// Registers `line-echo` and `line-client`, and the events they emit.
+pub fn register(registry: &mut AppRegistry) {
+    registry.register_events(&["line.echo", "line.error"], &["latency"], &["latency"]);
+    registry.register(AppKind {
+        name: "line-echo",
+        summary: "Sends every complete line back to its sender.",
+        params: &[ParamDoc {
+            key: "port",
+            doc: "port to listen on (required)",
+        }],
+        commands: &[],
+        listens: None,
+        build: build_server,
+    });
+    registry.register(AppKind {
+        name: "line-client",
+        summary: "Sends lines to a line-echo server and records each echo.",
+        params: &[
+            ParamDoc {
+                key: "connect",
+                doc: "the server, as host:port (required)",
+            },
+            ParamDoc {
+                key: "lines",
+                doc: "the lines to send (required)",
+            },
+        ],
+        commands: &[],
+        listens: None,
+        build: build_client,
+    });
+}
+
+fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let port = p.port("port")?;
+    let port = p.require("port", port)?;
+    Ok(factory(move || LineEchoServer::new(port)))
+}
+
+fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    // `server:7` becomes the server's address; an unknown host name is
+    // reported at load, with the file, line and column.
+    let server = p.endpoint("connect")?;
+    let server = p.require("connect", server)?;
+    let lines = p.strings("lines")?;
+    let lines = p.require("lines", lines)?;
+    Ok(factory(move || {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        LineClient::new(server, &lines)
+    }))
+}
+// ANCHOR_END: register
