@@ -23,8 +23,7 @@ pub struct Args {
 
 /// Generates every file; writes them, or compares them with what is there.
 pub fn execute(args: Args) -> CmdResult {
-    let excerpts =
-        crate::book::read_excerpts(&args.excerpts).map_err(|e| format!("error: {e}"))?;
+    let excerpts = crate::book::read_excerpts(&args.excerpts).map_err(|e| format!("error: {e}"))?;
     let files =
         crate::book::generate(&args.scenarios, &excerpts).map_err(|e| format!("error: {e}"))?;
     let existing = crate::scenario_files_with(&args.out, |_| true).unwrap_or_default();

@@ -1,8 +1,8 @@
 //! `simnet run`: run a scenario, render its trace, judge its expectations.
 
 use super::CmdResult;
-use simnet_scenario::AppRegistry;
 use crate::Format;
+use simnet_scenario::AppRegistry;
 use simnet_scenario::units::parse_duration;
 use std::io::Write;
 use std::path::PathBuf;

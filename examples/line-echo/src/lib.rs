@@ -3,7 +3,7 @@
 //! can use them. The book's chapter "Writing your own application" walks
 //! through this file.
 
-use simnet::apps::stream::{flush, read_all};
+use simnet::apps::stream::{flush, read_all, take_line};
 use simnet::scenario::{
     AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory,
 };
@@ -59,8 +59,8 @@ impl App for LineEchoServer {
         };
         let input = read_all(cx, s); // reads until WouldBlock
         partial.extend_from_slice(&input.data);
-        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
-            out.extend(partial.drain(..=end));
+        while let Some(line) = take_line(partial) {
+            out.extend(line);
         }
         *eof |= input.eof;
         // Sends what fits; the rest waits for `Writable`.
@@ -115,9 +115,8 @@ impl App for LineClient {
             }
             SocketEvent::Readable(s) => {
                 self.received.extend(read_all(cx, s).data);
-                while let Some(end) = self.received.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = self.received.drain(..=end).collect();
-                    let line = String::from_utf8_lossy(&line[..end]).into_owned();
+                while let Some(line) = take_line(&mut self.received) {
+                    let line = String::from_utf8_lossy(&line).trim_end().to_string();
                     let took = cx.now() - self.sent_at;
                     cx.emit(
                         AppEvent::new("line.echo", format!("echo {line:?}"))

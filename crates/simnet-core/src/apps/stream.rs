@@ -43,6 +43,16 @@ pub fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
     input
 }
 
+/// Removes the first complete line, up to and including its `\n`, from the
+/// front of `buf` and returns it; `None` while no line is complete. For a
+/// line-based protocol: append what [`read_all`] returns to a buffer kept
+/// per connection, then take lines until `None` (a line may arrive in
+/// several reads, and one read may bring several lines).
+pub fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    Some(buf.drain(..=end).collect())
+}
+
 /// Sends as much of `out` as the socket takes; the rest waits for
 /// [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable). Returns
 /// false if the socket is unusable (and drops what was waiting).
@@ -201,5 +211,23 @@ impl Outbox {
                 self.pieces.pop_front();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_line;
+
+    #[test]
+    fn take_line_returns_complete_lines_only_and_keeps_the_rest() {
+        let mut buf = b"one\ntwo\nthr".to_vec();
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"one\n"[..]));
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"two\n"[..]));
+        assert_eq!(take_line(&mut buf), None);
+        assert_eq!(buf, b"thr");
+        buf.extend_from_slice(b"ee\n");
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"three\n"[..]));
+        assert!(buf.is_empty());
+        assert_eq!(take_line(&mut buf), None);
     }
 }

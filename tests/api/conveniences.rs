@@ -1,0 +1,102 @@
+//! The conveniences for writing applications: connecting by host name,
+//! `WorldBuilder::addr`, and the application random stream without `rand`.
+
+use super::{pair, ten_ms};
+use simnet::apps::TcpEcho;
+use simnet::{App, AppContext, SocketError, SocketEvent, TcpState};
+use std::net::SocketAddrV4;
+
+/// Connects to a host by name and records what happened.
+struct ByName {
+    host: &'static str,
+    result: Option<Result<(), SocketError>>,
+    connected: bool,
+    draws: Vec<u64>,
+}
+
+impl ByName {
+    fn new(host: &'static str) -> ByName {
+        ByName {
+            host,
+            result: None,
+            connected: false,
+            draws: Vec::new(),
+        }
+    }
+}
+
+impl App for ByName {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        self.result = Some(cx.connect_to(self.host, 80).map(|_| ()));
+        // The application's stream needs no `rand` import.
+        self.draws = vec![
+            cx.rng().gen_range(10..20u64),
+            cx.rng().next_u64(),
+            u64::from(cx.rng().gen_bool(0.5)),
+        ];
+        let mut buf = [0u8; 4];
+        cx.rng().fill(&mut buf);
+        self.draws.push(u64::from(u32::from_le_bytes(buf)));
+    }
+
+    fn on_socket(&mut self, _cx: &mut AppContext<'_>, event: SocketEvent) {
+        self.connected |= matches!(event, SocketEvent::Connected(_));
+    }
+}
+
+#[test]
+fn connect_to_reaches_a_host_by_its_name() {
+    let (mut b, client, server) = pair(1, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    let app = b.app(client, "by-name", || ByName::new("server"));
+    let mut world = b.build().unwrap();
+    world.run_until(simnet::SimTime::from_millis(30));
+    let by_name = world.app::<ByName>(app).unwrap();
+    assert_eq!(by_name.result, Some(Ok(())));
+    assert!(by_name.connected);
+    assert_eq!(
+        world.count_sockets(server, TcpState::Established),
+        1,
+        "the connection reached the host called `server`"
+    );
+}
+
+#[test]
+fn connect_to_an_unknown_name_fails_without_opening_a_socket() {
+    let (mut b, client, server) = pair(1, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    let app = b.app(client, "by-name", || ByName::new("sever"));
+    let mut world = b.build().unwrap();
+    world.run();
+    let by_name = world.app::<ByName>(app).unwrap();
+    assert_eq!(by_name.result, Some(Err(SocketError::UnknownHost)));
+    assert!(!by_name.connected);
+    assert!(world.socket_table(client).is_empty());
+}
+
+#[test]
+fn builder_addr_is_the_declared_address_and_port() {
+    let (b, client, server) = pair(1, ten_ms());
+    assert_eq!(
+        b.addr(server, 80),
+        "10.0.0.2:80".parse::<SocketAddrV4>().unwrap()
+    );
+    assert_eq!(
+        b.addr(client, 49152),
+        "10.0.0.1:49152".parse::<SocketAddrV4>().unwrap()
+    );
+}
+
+#[test]
+fn the_app_stream_depends_on_the_seed_only() {
+    let draws = |seed| {
+        let (mut b, client, _) = pair(seed, ten_ms());
+        let app = b.app(client, "by-name", || ByName::new("server"));
+        let mut world = b.build().unwrap();
+        world.run_until(simnet::SimTime::from_millis(1));
+        world.app::<ByName>(app).unwrap().draws.clone()
+    };
+    assert_eq!(draws(3), draws(3));
+    assert_ne!(draws(3), draws(4));
+    assert!((10..20).contains(&draws(3)[0]));
+}
