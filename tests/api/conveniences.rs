@@ -100,3 +100,28 @@ fn the_app_stream_depends_on_the_seed_only() {
     assert_ne!(draws(3), draws(4));
     assert!((10..20).contains(&draws(3)[0]));
 }
+
+#[test]
+fn the_facade_reaches_the_http_and_websocket_applications() {
+    // One dependency on `simnet` is enough: no path dependency on the
+    // internal crates is needed to name their applications.
+    use simnet::http::apps::{HttpClient, HttpServer};
+    use simnet::ws::apps::{WsClient, WsServer};
+    let names = [
+        std::any::type_name::<HttpServer>(),
+        std::any::type_name::<HttpClient>(),
+        std::any::type_name::<WsServer>(),
+        std::any::type_name::<WsClient>(),
+    ];
+    assert!(names.iter().all(|n| n.starts_with("simnet_")), "{names:?}");
+    let registry = simnet::registry();
+    for kind in [
+        "http-server",
+        "http-client",
+        "ws-server",
+        "ws-client",
+        "tcp-echo",
+    ] {
+        assert!(registry.get(kind).is_some(), "{kind}");
+    }
+}
