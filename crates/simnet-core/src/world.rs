@@ -79,6 +79,9 @@ impl Default for RunLimits {
 }
 
 /// Something the timeline does at a given time.
+///
+/// New kinds of action may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Change some parameters of a link, in one direction or both.
