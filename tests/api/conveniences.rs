@@ -3,7 +3,8 @@
 
 use super::{pair, ten_ms};
 use simnet::apps::TcpEcho;
-use simnet::{App, AppContext, SocketError, SocketEvent, TcpState};
+use simnet::apps::stream::{Connections, read_all};
+use simnet::{App, AppContext, SimDuration, SocketError, SocketEvent, SocketId, TcpState, TimerId};
 use std::net::SocketAddrV4;
 
 /// Connects to a host by name and records what happened.
@@ -124,4 +125,90 @@ fn the_facade_reaches_the_http_and_websocket_applications() {
     ] {
         assert!(registry.get(kind).is_some(), "{kind}");
     }
+}
+
+/// Sends five bytes, then closes (or resets, with `abort`).
+struct Hello {
+    to: SocketAddrV4,
+    abort: bool,
+    socket: Option<SocketId>,
+}
+
+impl App for Hello {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        let _ = cx.connect(self.to);
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        if let SocketEvent::Connected(s) = event {
+            let _ = cx.send(s, b"hello");
+            self.socket = Some(s);
+            // Held open a while, so that the four connections overlap.
+            cx.set_timer(SimDuration::from_millis(50));
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut AppContext<'_>, _timer: TimerId) {
+        if let Some(s) = self.socket.take() {
+            let _ = if self.abort { cx.abort(s) } else { cx.close(s) };
+        }
+    }
+}
+
+/// Counts the bytes of each connection with `Connections`.
+#[derive(Default)]
+struct Counting {
+    conns: Connections<usize>,
+    finished: Vec<usize>,
+    most_open: usize,
+}
+
+impl App for Counting {
+    fn start(&mut self, cx: &mut AppContext<'_>) {
+        cx.listen(80).unwrap();
+    }
+
+    fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        self.most_open = self.most_open.max(self.conns.len());
+        let Some((s, bytes)) = self.conns.on_event(cx, event) else {
+            self.most_open = self.most_open.max(self.conns.len());
+            return;
+        };
+        let input = read_all(cx, s);
+        *bytes += input.data.len();
+        if input.eof {
+            let total = *bytes;
+            let _ = cx.close(s);
+            self.conns.remove(s);
+            self.finished.push(total);
+        }
+    }
+}
+
+#[test]
+fn connections_accepts_every_waiting_connection_and_releases_reset_ones() {
+    let (mut b, client, server) = pair(1, ten_ms());
+    let counting = b.app(server, "counting", Counting::default);
+    let to = b.addr(server, 80);
+    for abort in [false, false, false, true] {
+        b.app(client, "hello", move || Hello {
+            to,
+            abort,
+            socket: None,
+        });
+    }
+    let mut world = b.build().unwrap();
+    world.run();
+    let server_app = world.app::<Counting>(counting).unwrap();
+    // All four were accepted and held at once.
+    assert_eq!(server_app.most_open, 4);
+    assert_eq!(server_app.finished, [5, 5, 5]);
+    // The reset connection was closed and forgotten, not leaked.
+    assert!(server_app.conns.is_empty());
+    let owned = world
+        .socket_table(server)
+        .iter()
+        .filter(|r| r.owner.is_some() && r.state != Some(TcpState::Listen))
+        .count();
+    assert_eq!(owned, 0, "{:?}", world.socket_table(server));
 }

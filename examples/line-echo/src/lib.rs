@@ -3,12 +3,11 @@
 //! can use them. The book's chapter "Writing your own application" walks
 //! through this file.
 
-use simnet::apps::stream::{flush, read_all, take_line};
+use simnet::apps::stream::{Connections, flush, read_all, take_line};
 use simnet::scenario::{
     AppKind, AppRegistry, ParamDoc, ParamError, Params, SharedFactory, factory,
 };
-use simnet::{App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent, SocketId};
-use std::collections::BTreeMap;
+use simnet::{App, AppContext, AppEvent, SimDuration, SimTime, SocketEvent};
 use std::net::SocketAddrV4;
 
 // ANCHOR: server
@@ -17,57 +16,38 @@ pub struct LineEchoServer {
     port: u16,
     /// Per connection: bytes of a line not yet ended, replies not yet sent,
     /// and whether the client has finished sending.
-    conns: BTreeMap<SocketId, (Vec<u8>, Vec<u8>, bool)>,
+    conns: Connections<(Vec<u8>, Vec<u8>, bool)>,
 }
 
 impl LineEchoServer {
     /// A server listening on `port`.
     pub fn new(port: u16) -> Self {
-        LineEchoServer {
-            port,
-            conns: BTreeMap::new(),
-        }
+        let conns = Connections::new();
+        LineEchoServer { port, conns }
     }
 }
 
 impl App for LineEchoServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new("line.error", format!("listen: {e}")));
-        }
+        let _ = cx.listen(self.port); // a failure shows in the trace
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
-        let s = match event {
-            SocketEvent::Incoming { port } => {
-                // Several connections may be waiting: accept them all.
-                while let Some(s) = cx.accept(port) {
-                    self.conns.insert(s, Default::default());
-                }
-                return;
-            }
-            SocketEvent::Readable(s) | SocketEvent::Writable(s) => s,
-            SocketEvent::Closed(s, _) => {
-                let _ = cx.close(s); // release the socket
-                self.conns.remove(&s);
-                return;
-            }
-            _ => return,
-        };
-        let Some((partial, out, eof)) = self.conns.get_mut(&s) else {
+        // Accepts every waiting connection, releases reset ones, and
+        // gives us the connection a `Readable` or `Writable` is about.
+        let Some((s, (partial, out, eof))) = self.conns.on_event(cx, event) else {
             return;
         };
         let input = read_all(cx, s); // reads until WouldBlock
-        partial.extend_from_slice(&input.data);
+        partial.extend(input.data);
         while let Some(line) = take_line(partial) {
             out.extend(line);
         }
         *eof |= input.eof;
-        // Sends what fits; the rest waits for `Writable`.
-        let alive = flush(cx, s, out);
-        if !alive || input.broken || (*eof && out.is_empty()) {
+        // `flush` sends what fits; the rest waits for `Writable`.
+        if !flush(cx, s, out) || input.broken || (*eof && out.is_empty()) {
             let _ = cx.close(s);
-            self.conns.remove(&s);
+            self.conns.remove(s);
         }
     }
 }
@@ -99,9 +79,7 @@ impl LineClient {
 
 impl App for LineClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.connect(self.server) {
-            cx.emit(AppEvent::new("line.error", format!("connect: {e}")));
-        }
+        let _ = cx.connect(self.server); // a failure shows in the trace
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
@@ -118,11 +96,7 @@ impl App for LineClient {
                 while let Some(line) = take_line(&mut self.received) {
                     let line = String::from_utf8_lossy(&line).trim_end().to_string();
                     let took = cx.now() - self.sent_at;
-                    cx.emit(
-                        AppEvent::new("line.echo", format!("echo {line:?}"))
-                            .on(s)
-                            .with("latency", took),
-                    );
+                    cx.emit(AppEvent::new("line.echo", &line).with("latency", took));
                     self.echoes.push((line, took));
                 }
                 if self.echoes.len() == self.lines.len() {

@@ -6,8 +6,8 @@
 
 use super::Filler;
 use crate::app::AppContext;
-use crate::socket::{Recv, SocketId};
-use std::collections::VecDeque;
+use crate::socket::{Recv, SocketEvent, SocketId};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How much one `recv` call asks for.
 const READ_CHUNK: usize = 64 * 1024;
@@ -41,6 +41,96 @@ pub fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
         }
     }
     input
+}
+
+/// A server's connections and the state it keeps for each, by socket,
+/// doing the bookkeeping every server repeats: it accepts every waiting
+/// connection (an `Incoming` event may stand for several), and releases a
+/// socket whose connection was reset or timed out (`close` after
+/// `Closed`).
+///
+/// ```ignore
+/// fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+///     let Some((s, state)) = self.conns.on_event(cx, event) else { return };
+///     // `Readable` or `Writable` on connection `s`: read, write, maybe close
+///     // (then `self.conns.remove(s)`).
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connections<T> {
+    map: BTreeMap<SocketId, T>,
+}
+
+impl<T> Default for Connections<T> {
+    fn default() -> Self {
+        Connections {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Default> Connections<T> {
+    /// No connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Handles the bookkeeping part of `event`: on `Incoming`, accepts
+    /// every waiting connection with `T::default()` as its state; on
+    /// `Closed`, closes the socket and forgets it. For `Readable` and
+    /// `Writable` on a connection it holds, returns the socket and its
+    /// state; for everything else, `None`.
+    pub fn on_event(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        event: SocketEvent,
+    ) -> Option<(SocketId, &mut T)> {
+        match event {
+            SocketEvent::Incoming { port } => {
+                while let Some(s) = cx.accept(port) {
+                    self.map.insert(s, T::default());
+                }
+                None
+            }
+            SocketEvent::Closed(s, _) => {
+                if self.map.remove(&s).is_some() {
+                    let _ = cx.close(s);
+                }
+                None
+            }
+            SocketEvent::Readable(s) | SocketEvent::Writable(s) => {
+                self.map.get_mut(&s).map(|state| (s, state))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<T> Connections<T> {
+    /// Forgets a connection (after closing it); returns its state.
+    pub fn remove(&mut self, socket: SocketId) -> Option<T> {
+        self.map.remove(&socket)
+    }
+
+    /// A connection's state.
+    pub fn get_mut(&mut self, socket: SocketId) -> Option<&mut T> {
+        self.map.get_mut(&socket)
+    }
+
+    /// Every connection and its state, by socket id (a stable order).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (SocketId, &mut T)> {
+        self.map.iter_mut().map(|(s, t)| (*s, t))
+    }
+
+    /// How many connections are held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no connection is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }
 
 /// Removes the first complete line, up to and including its `\n`, from the
