@@ -77,9 +77,11 @@ impl<T: Default> Connections<T> {
 
     /// Handles the bookkeeping part of `event`: on `Incoming`, accepts
     /// every waiting connection with `T::default()` as its state; on
-    /// `Closed`, closes the socket and forgets it. For `Readable` and
-    /// `Writable` on a connection it holds, returns the socket and its
-    /// state; for everything else, `None`.
+    /// `Closed` of a connection it holds, closes the socket and forgets
+    /// it. For `Readable` and `Writable` on a connection it holds, returns
+    /// the socket and its state; for everything else (including events on
+    /// sockets it does not hold, such as the application's own outgoing
+    /// connections), `None`.
     pub fn on_event(
         &mut self,
         cx: &mut AppContext<'_>,
