@@ -2,7 +2,7 @@
 //! HTTP and WebSocket really behave.
 //!
 //! This crate is the facade the `simnet` binary and user tests build on. It
-//! re-exports the engine ([`simnet_core`]), the renderers ([`render`]), the
+//! re-exports the engine ([`simnet_core`]), the renderers ([`render`](mod@render)), the
 //! scenario loader ([`scenario`]), the HTTP and WebSocket protocols and
 //! applications ([`http`], [`ws`]) and the command line ([`cli`]), and
 //! composes the application registry every scenario file can use

@@ -146,7 +146,7 @@ pub fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 }
 
 /// Sends as much of `out` as the socket takes; the rest waits for
-/// [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable). Returns
+/// [`SocketEvent::Writable`]. Returns
 /// false if the socket is unusable (and drops what was waiting).
 pub fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool {
     if out.is_empty() {
@@ -226,7 +226,7 @@ impl Outbox {
     /// Sends as much as the socket takes, in one `send` call offering
     /// everything that waits (so the trace and the segments are those of
     /// writing all of it at once, as [`flush`] does with a vector); the
-    /// rest waits for [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable).
+    /// rest waits for [`SocketEvent::Writable`].
     /// Only as many bytes as the send buffer has room for are produced.
     /// Returns false if the socket is unusable (and drops what was waiting).
     pub fn flush(&mut self, cx: &mut AppContext<'_>, sid: SocketId) -> bool {
