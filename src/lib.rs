@@ -93,6 +93,9 @@ pub fn scenario_files_with(
 }
 
 /// An output format of `simnet run`.
+///
+/// More formats may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// The step-by-step text timeline.
