@@ -2,9 +2,11 @@
 //! HTTP and WebSocket really behave.
 //!
 //! This crate is the facade the `simnet` binary and user tests build on. It
-//! re-exports the engine ([`simnet_core`]), the renderers ([`simnet_trace`])
-//! and the scenario loader ([`simnet_scenario`]), and composes the
-//! application registry every scenario file can use.
+//! re-exports the engine ([`simnet_core`]), the renderers ([`render`](mod@render)), the
+//! scenario loader ([`scenario`]), the HTTP and WebSocket protocols and
+//! applications ([`http`], [`ws`]) and the command line ([`cli`]), and
+//! composes the application registry every scenario file can use
+//! ([`registry`]). One dependency on `simnet` is all a user needs.
 //!
 //! ```
 //! use simnet::{apps::{TcpClient, TcpEcho}, render_text, LinkParams, SimDuration, TextOptions, WorldBuilder};
@@ -14,7 +16,8 @@
 //! let server = b.host("server", [10, 0, 0, 2].into());
 //! b.link(client, server, LinkParams::with_latency(SimDuration::from_millis(10)));
 //! b.app(server, "tcp-echo", || TcpEcho::new(80));
-//! b.app(client, "tcp-client", || TcpClient::new("10.0.0.2:80".parse().unwrap(), b"hello", 5));
+//! let server_addr = b.addr(server, 80);
+//! b.app(client, "tcp-client", move || TcpClient::new(server_addr, b"hello", 5));
 //! let mut world = b.build().unwrap();
 //! world.run();
 //! let text = render_text(world.trace(), &TextOptions::default());
@@ -25,6 +28,21 @@ pub use simnet_core::*;
 pub use simnet_trace::{TextOptions, render_text};
 
 pub mod book;
+pub mod cli;
+
+/// HTTP/1.1: the sans-IO protocol ([`http::proto`]) and the applications
+/// that drive it over simulated sockets ([`http::apps`]: `HttpServer`,
+/// `HttpClient`, `HttpProxy`, `HttpSubscriber`).
+pub mod http {
+    pub use simnet_http::*;
+}
+
+/// WebSocket: the sans-IO protocol ([`ws::proto`]), the applications
+/// ([`ws::apps`]: `WsServer`, `WsClient`, the Socket.IO-style and STOMP
+/// clients) and the STOMP codec.
+pub mod ws {
+    pub use simnet_ws::*;
+}
 
 /// The renderers.
 pub mod render {
@@ -75,6 +93,9 @@ pub fn scenario_files_with(
 }
 
 /// An output format of `simnet run`.
+///
+/// More formats may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// The step-by-step text timeline.

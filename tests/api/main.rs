@@ -2,6 +2,7 @@
 //! that the core must reproduce, each snapshot-tested and asserted.
 
 mod close;
+mod conveniences;
 mod determinism;
 mod guard;
 mod handshake;

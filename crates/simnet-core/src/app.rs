@@ -8,7 +8,7 @@
 //! application-level trace events. It never sees smoltcp or the scheduler.
 
 use crate::host::Host;
-use crate::rng::SimRng;
+use crate::rng::AppRng;
 use crate::socket::{AppId, Recv, SocketError, SocketEvent, SocketId, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{AppEvent, HostInfo, TraceEvent};
@@ -94,7 +94,7 @@ pub struct AppContext<'a> {
     pub(crate) now: SimTime,
     pub(crate) app: AppId,
     pub(crate) host: &'a mut Host,
-    pub(crate) rng: &'a mut SimRng,
+    pub(crate) rng: &'a mut AppRng,
     pub(crate) next_timer: &'a mut u64,
     pub(crate) cancelled: &'a mut BTreeSet<TimerId>,
     pub(crate) directory: &'a [HostInfo],
@@ -150,8 +150,10 @@ impl AppContext<'_> {
         self.host.addr
     }
 
-    /// The application's own random stream.
-    pub fn rng(&mut self) -> &mut SimRng {
+    /// The application's own random stream: `cx.rng().gen_range(10..50)`,
+    /// `cx.rng().next_u64()`, `cx.rng().fill(&mut buf)`, no `rand` import
+    /// needed (see [`AppRng`]).
+    pub fn rng(&mut self) -> &mut AppRng {
         self.count();
         self.rng
     }
@@ -228,6 +230,19 @@ impl AppContext<'_> {
     pub fn connect(&mut self, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
         self.count();
         self.host.connect(self.now, self.app, remote)
+    }
+
+    /// Opens a TCP connection to port `port` of the host called `host`, from
+    /// an ephemeral port: `cx.connect_to("server", 80)`. Fails with
+    /// [`SocketError::UnknownHost`] when no host has that name.
+    pub fn connect_to(&mut self, host: &str, port: u16) -> Result<SocketId, SocketError> {
+        match self.resolve(host) {
+            Some(addr) => self.connect(SocketAddrV4::new(addr, port)),
+            None => {
+                self.count();
+                Err(SocketError::UnknownHost)
+            }
+        }
     }
 
     /// Copies as much of `data` as fits into the send buffer; returns how much.

@@ -39,7 +39,7 @@ pub use fault::{FaultAction, PacketFilter, TargetedFault};
 pub use host::{CongestionControl, HostConfig, TcpConfig, UdpConfig};
 pub use link::{Direction, DropReason, GilbertElliott, LinkParams, LinkPatch};
 pub use packet::{FrameId, PacketInfo, TcpFlags, Transport};
-pub use rng::{Probability, Seed};
+pub use rng::{AppRng, Probability, Seed};
 pub use socket::{
     AppId, CloseReason, HostId, LinkId, Protocol, Recv, SocketCall, SocketError, SocketEvent,
     SocketId, SocketRow, TcpState, TimerId,

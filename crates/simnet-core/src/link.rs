@@ -232,6 +232,9 @@ impl fmt::Display for GilbertElliott {
 }
 
 /// Why a frame never arrived.
+///
+/// New kinds of fault may add reasons: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
     /// Random loss on the wire.

@@ -9,7 +9,8 @@
 //! There is deliberately no access to OS randomness here; `clippy.toml` bans
 //! it everywhere else.
 
-use rand::{Rng, SeedableRng};
+use rand::distr::uniform::{SampleRange, SampleUniform};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
 
@@ -37,6 +38,97 @@ impl Seed {
 impl fmt::Display for Seed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// An application's own random stream, as [`AppContext::rng`] hands it out.
+///
+/// It is the same ChaCha8 stream as [`SimRng`], with the everyday draws as
+/// inherent methods so an application needs no `use rand::...` to call
+/// them. It also implements [`rand::RngCore`], so anything from the `rand`
+/// ecosystem that takes a generator accepts it.
+///
+/// ```
+/// # use simnet_core::rng::{AppRng, Seed};
+/// let mut rng = AppRng::new(Seed(7).stream("example"));
+/// let delay_ms = rng.gen_range(10..50u64);
+/// assert!((10..50).contains(&delay_ms));
+/// let mut nonce = [0u8; 16];
+/// rng.fill(&mut nonce);
+/// let coin = rng.gen_bool(0.5);
+/// # let _ = (coin, rng.next_u64());
+/// ```
+///
+/// [`AppContext::rng`]: crate::AppContext::rng
+#[derive(Clone, Debug)]
+pub struct AppRng(SimRng);
+
+impl AppRng {
+    /// Wraps a stream.
+    pub fn new(rng: SimRng) -> AppRng {
+        AppRng(rng)
+    }
+
+    /// A value drawn uniformly from `range` (`10..50`, `0.0..1.0`, `1..=6`).
+    ///
+    /// # Panics
+    ///
+    /// If the range is empty, as `rand`'s `random_range` does.
+    pub fn gen_range<T, R>(&mut self, range: R) -> T
+    where
+        T: SampleUniform,
+        R: SampleRange<T>,
+    {
+        self.0.random_range(range)
+    }
+
+    /// `true` with probability `p` (0.0 to 1.0).
+    ///
+    /// # Panics
+    ///
+    /// If `p` is outside 0.0 to 1.0.
+    pub fn gen_bool(&mut self, p: f64) -> bool {
+        self.0.random_bool(p)
+    }
+
+    /// `true` with probability `p`, drawing nothing when `p` is zero (see
+    /// [`Probability::sample`]).
+    pub fn chance(&mut self, p: Probability) -> bool {
+        p.sample(&mut self.0)
+    }
+
+    /// The next 32 random bits.
+    pub fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    /// Fills `bytes` with random bytes.
+    pub fn fill(&mut self, bytes: &mut [u8]) {
+        self.0.fill_bytes(bytes)
+    }
+
+    /// The underlying ChaCha8 stream, for code written against `rand`.
+    pub fn inner(&mut self) -> &mut SimRng {
+        &mut self.0
+    }
+}
+
+impl RngCore for AppRng {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.0.fill_bytes(dst)
     }
 }
 
@@ -136,6 +228,35 @@ mod tests {
         let first = |seed: u64, label: &str| Seed(seed).stream(label).next_u64();
         assert_ne!(first(7, "link:a-b"), first(7, "link:b-a"));
         assert_ne!(first(7, "link:a-b"), first(8, "link:a-b"));
+    }
+
+    #[test]
+    fn app_rng_draws_the_same_stream_as_its_chacha() {
+        let mut plain = Seed(3).stream("app");
+        let mut app = AppRng::new(Seed(3).stream("app"));
+        assert_eq!(app.next_u64(), plain.next_u64());
+        assert_eq!(app.next_u32(), plain.next_u32());
+        let (mut a, mut b) = ([0u8; 13], [0u8; 13]);
+        app.fill(&mut a);
+        plain.fill_bytes(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(app.gen_range(0..1000u32), plain.random_range(0..1000u32));
+    }
+
+    #[test]
+    fn app_rng_ranges_stay_in_bounds_and_cover_them() {
+        let mut app = AppRng::new(Seed(5).stream("dice"));
+        let mut seen = [false; 6];
+        for _ in 0..600 {
+            let roll = app.gen_range(1..=6u8);
+            assert!((1..=6).contains(&roll), "{roll}");
+            seen[usize::from(roll - 1)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "{seen:?}");
+        assert!(!app.chance(Probability::ZERO));
+        assert!(app.chance(Probability::ONE));
+        let heads = (0..10_000).filter(|_| app.gen_bool(0.25)).count();
+        assert!((2_200..2_800).contains(&heads), "{heads}");
     }
 
     #[test]

@@ -168,6 +168,9 @@ pub enum SocketEvent {
 }
 
 /// Why a connection ended without the normal close handshake.
+///
+/// More causes may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CloseReason {
     /// The peer sent a RST (connection refused, or reset).
@@ -200,6 +203,9 @@ pub enum Recv {
 }
 
 /// Errors from the socket API, in the spirit of errno.
+///
+/// More errors may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SocketError {
     /// No ephemeral port is free for this destination (EADDRNOTAVAIL):
@@ -229,6 +235,12 @@ pub enum SocketError {
     /// The datagram does not fit the socket's buffer.
     #[error("datagram too large for the send buffer")]
     MessageTooLarge,
+    /// No host has the name given to [`AppContext::connect_to`]
+    /// (EAI_NONAME).
+    ///
+    /// [`AppContext::connect_to`]: crate::AppContext::connect_to
+    #[error("no host has that name")]
+    UnknownHost,
 }
 
 /// A socket call an application made, as it appears in the trace.

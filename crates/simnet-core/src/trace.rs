@@ -577,6 +577,9 @@ impl From<bool> for FieldValue {
 }
 
 /// Why a run stopped.
+///
+/// New safety bounds may add reasons: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
     /// Nothing was left to do.

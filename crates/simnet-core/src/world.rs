@@ -13,7 +13,7 @@ use crate::host::{Effect, Host, HostConfig};
 use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
 use crate::packet::{Frame, FrameId, PacketInfo, Transport};
 use crate::queue::EventQueue;
-use crate::rng::{Seed, SimRng};
+use crate::rng::{AppRng, Seed};
 use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{
@@ -21,7 +21,7 @@ use crate::trace::{
 };
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
 /// Bounds on a run. Hitting one ends the run and says so.
@@ -79,6 +79,9 @@ impl Default for RunLimits {
 }
 
 /// Something the timeline does at a given time.
+///
+/// New kinds of action may be added: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Change some parameters of a link, in one direction or both.
@@ -107,6 +110,9 @@ pub enum Action {
 }
 
 /// Why a world could not be built.
+///
+/// More checks may add errors: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
     /// Two hosts share a name.
@@ -182,6 +188,21 @@ impl WorldBuilder {
     /// Adds a host with default configuration.
     pub fn host(&mut self, name: &str, addr: Ipv4Addr) -> HostId {
         self.host_with(name, addr, HostConfig::default())
+    }
+
+    /// The socket address of port `port` on `host`, for giving an
+    /// application its peer without retyping the address:
+    /// `let server_addr = b.addr(server, 80);`.
+    ///
+    /// # Panics
+    ///
+    /// If `host` was not returned by this builder's [`host`](Self::host).
+    pub fn addr(&self, host: HostId, port: u16) -> SocketAddrV4 {
+        let decl = self
+            .hosts
+            .get(host.0 as usize)
+            .expect("WorldBuilder::addr: the host id comes from another builder");
+        SocketAddrV4::new(decl.addr, port)
     }
 
     /// Adds a host with its own configuration.
@@ -388,7 +409,7 @@ impl WorldBuilder {
                 factory: decl.factory,
                 instance: None,
                 incarnation: 0,
-                rng: seed.stream(&format!("app:{hname}:{i}:{}", decl.kind)),
+                rng: AppRng::new(seed.stream(&format!("app:{hname}:{i}:{}", decl.kind))),
             });
         }
         let mut actions = Vec::new();
@@ -484,7 +505,7 @@ struct AppSlot {
     factory: AppFactory,
     instance: Option<Box<dyn App>>,
     incarnation: u32,
-    rng: SimRng,
+    rng: AppRng,
 }
 
 enum Event {

@@ -573,6 +573,9 @@ fn close_reason(reason: CloseReason) -> &'static str {
         CloseReason::Reset => "reset",
         CloseReason::TimedOut => "timed-out",
         CloseReason::HostCrashed => "host-crashed",
+        // The enum is `#[non_exhaustive]`; a reason added to the engine
+        // without a name here still writes a valid line.
+        _ => "other",
     }
 }
 
@@ -594,6 +597,8 @@ fn end_reason(reason: EndReason) -> &'static str {
         EndReason::Condition => "condition",
         EndReason::AppRunaway { .. } => "app-runaway",
         EndReason::MemoryLimit(_) => "memory-limit",
+        // The enum is `#[non_exhaustive]`; see `close_reason`.
+        _ => "other",
     }
 }
 
@@ -607,6 +612,9 @@ fn socket_error(error: &SocketError) -> &'static str {
         SocketError::HostDown => "host-down",
         SocketError::InvalidAddress => "invalid-address",
         SocketError::MessageTooLarge => "message-too-large",
+        SocketError::UnknownHost => "unknown-host",
+        // The enum is `#[non_exhaustive]`; see `close_reason`.
+        _ => "other",
     }
 }
 

@@ -6,8 +6,8 @@
 
 use super::Filler;
 use crate::app::AppContext;
-use crate::socket::{Recv, SocketId};
-use std::collections::VecDeque;
+use crate::socket::{Recv, SocketEvent, SocketId};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How much one `recv` call asks for.
 const READ_CHUNK: usize = 64 * 1024;
@@ -43,8 +43,110 @@ pub fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
     input
 }
 
+/// A server's connections and the state it keeps for each, by socket,
+/// doing the bookkeeping every server repeats: it accepts every waiting
+/// connection (an `Incoming` event may stand for several), and releases a
+/// socket whose connection was reset or timed out (`close` after
+/// `Closed`).
+///
+/// ```ignore
+/// fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+///     let Some((s, state)) = self.conns.on_event(cx, event) else { return };
+///     // `Readable` or `Writable` on connection `s`: read, write, maybe close
+///     // (then `self.conns.remove(s)`).
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connections<T> {
+    map: BTreeMap<SocketId, T>,
+}
+
+impl<T> Default for Connections<T> {
+    fn default() -> Self {
+        Connections {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Default> Connections<T> {
+    /// No connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Handles the bookkeeping part of `event`: on `Incoming`, accepts
+    /// every waiting connection with `T::default()` as its state; on
+    /// `Closed` of a connection it holds, closes the socket and forgets
+    /// it. For `Readable` and `Writable` on a connection it holds, returns
+    /// the socket and its state; for everything else (including events on
+    /// sockets it does not hold, such as the application's own outgoing
+    /// connections), `None`.
+    pub fn on_event(
+        &mut self,
+        cx: &mut AppContext<'_>,
+        event: SocketEvent,
+    ) -> Option<(SocketId, &mut T)> {
+        match event {
+            SocketEvent::Incoming { port } => {
+                while let Some(s) = cx.accept(port) {
+                    self.map.insert(s, T::default());
+                }
+                None
+            }
+            SocketEvent::Closed(s, _) => {
+                if self.map.remove(&s).is_some() {
+                    let _ = cx.close(s);
+                }
+                None
+            }
+            SocketEvent::Readable(s) | SocketEvent::Writable(s) => {
+                self.map.get_mut(&s).map(|state| (s, state))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<T> Connections<T> {
+    /// Forgets a connection (after closing it); returns its state.
+    pub fn remove(&mut self, socket: SocketId) -> Option<T> {
+        self.map.remove(&socket)
+    }
+
+    /// A connection's state.
+    pub fn get_mut(&mut self, socket: SocketId) -> Option<&mut T> {
+        self.map.get_mut(&socket)
+    }
+
+    /// Every connection and its state, by socket id (a stable order).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (SocketId, &mut T)> {
+        self.map.iter_mut().map(|(s, t)| (*s, t))
+    }
+
+    /// How many connections are held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no connection is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Removes the first complete line, up to and including its `\n`, from the
+/// front of `buf` and returns it; `None` while no line is complete. For a
+/// line-based protocol: append what [`read_all`] returns to a buffer kept
+/// per connection, then take lines until `None` (a line may arrive in
+/// several reads, and one read may bring several lines).
+pub fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    Some(buf.drain(..=end).collect())
+}
+
 /// Sends as much of `out` as the socket takes; the rest waits for
-/// [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable). Returns
+/// [`SocketEvent::Writable`]. Returns
 /// false if the socket is unusable (and drops what was waiting).
 pub fn flush(cx: &mut AppContext<'_>, sid: SocketId, out: &mut Vec<u8>) -> bool {
     if out.is_empty() {
@@ -124,7 +226,7 @@ impl Outbox {
     /// Sends as much as the socket takes, in one `send` call offering
     /// everything that waits (so the trace and the segments are those of
     /// writing all of it at once, as [`flush`] does with a vector); the
-    /// rest waits for [`SocketEvent::Writable`](crate::socket::SocketEvent::Writable).
+    /// rest waits for [`SocketEvent::Writable`].
     /// Only as many bytes as the send buffer has room for are produced.
     /// Returns false if the socket is unusable (and drops what was waiting).
     pub fn flush(&mut self, cx: &mut AppContext<'_>, sid: SocketId) -> bool {
@@ -201,5 +303,23 @@ impl Outbox {
                 self.pieces.pop_front();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_line;
+
+    #[test]
+    fn take_line_returns_complete_lines_only_and_keeps_the_rest() {
+        let mut buf = b"one\ntwo\nthr".to_vec();
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"one\n"[..]));
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"two\n"[..]));
+        assert_eq!(take_line(&mut buf), None);
+        assert_eq!(buf, b"thr");
+        buf.extend_from_slice(b"ee\n");
+        assert_eq!(take_line(&mut buf).as_deref(), Some(&b"three\n"[..]));
+        assert!(buf.is_empty());
+        assert_eq!(take_line(&mut buf), None);
     }
 }

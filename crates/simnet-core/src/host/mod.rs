@@ -71,6 +71,9 @@ fn smol_duration(d: SimDuration) -> smoltcp::time::Duration {
 }
 
 /// Congestion control algorithms smoltcp offers.
+///
+/// More may come with smoltcp: a `match` needs a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CongestionControl {
     /// No congestion control: send as much as the receive window allows.

@@ -1,6 +1,7 @@
 //! `simnet check`: load scenarios without running them.
 
 use super::CmdResult;
+use simnet_scenario::AppRegistry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,11 +15,10 @@ pub struct Args {
 
 /// Loads every file; prints each error and warning (on standard error);
 /// exit 2 if any is invalid. Warnings alone do not change the exit code.
-pub fn execute(args: Args) -> CmdResult {
-    let registry = simnet::registry();
+pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     let mut bad = 0;
     for file in &args.files {
-        match simnet_scenario::load(file, &registry) {
+        match simnet_scenario::load(file, registry) {
             Ok(s) => {
                 for w in &s.warnings {
                     eprint!("{w}");

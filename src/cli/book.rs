@@ -23,11 +23,10 @@ pub struct Args {
 
 /// Generates every file; writes them, or compares them with what is there.
 pub fn execute(args: Args) -> CmdResult {
-    let excerpts =
-        simnet::book::read_excerpts(&args.excerpts).map_err(|e| format!("error: {e}"))?;
+    let excerpts = crate::book::read_excerpts(&args.excerpts).map_err(|e| format!("error: {e}"))?;
     let files =
-        simnet::book::generate(&args.scenarios, &excerpts).map_err(|e| format!("error: {e}"))?;
-    let existing = simnet::scenario_files_with(&args.out, |_| true).unwrap_or_default();
+        crate::book::generate(&args.scenarios, &excerpts).map_err(|e| format!("error: {e}"))?;
+    let existing = crate::scenario_files_with(&args.out, |_| true).unwrap_or_default();
     if args.check {
         let mut stale = Vec::new();
         for (rel, bytes) in &files {

@@ -1,6 +1,7 @@
 //! `simnet list`: the scenarios in a folder, with their descriptions.
 
 use super::CmdResult;
+use simnet_scenario::AppRegistry;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -16,8 +17,7 @@ pub struct Args {
 }
 
 /// Prints one line per scenario: its path, name and description.
-pub fn execute(args: Args) -> CmdResult {
-    let registry = simnet::registry();
+pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     if args.apps {
         for kind in registry.kinds() {
             outln!("{:<16} {}", kind.name, kind.summary);
@@ -33,7 +33,7 @@ pub fn execute(args: Args) -> CmdResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let files = simnet::scenario_files(&args.dir)
+    let files = crate::scenario_files(&args.dir)
         .map_err(|e| format!("error: cannot read {}: {e}", args.dir.display()))?;
     if files.is_empty() {
         return Err(format!(
@@ -48,7 +48,7 @@ pub fn execute(args: Args) -> CmdResult {
             .unwrap_or(Path::new(&file))
             .display()
             .to_string();
-        match simnet_scenario::load(&file, &registry) {
+        match simnet_scenario::load(&file, registry) {
             Ok(s) => outln!("{shown:<44} {}", first_sentence(&s.description)),
             Err(_) => {
                 bad = true;

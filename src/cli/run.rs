@@ -1,7 +1,8 @@
 //! `simnet run`: run a scenario, render its trace, judge its expectations.
 
 use super::CmdResult;
-use simnet::Format;
+use crate::Format;
+use simnet_scenario::AppRegistry;
 use simnet_scenario::units::parse_duration;
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,19 +24,19 @@ pub struct Args {
     out: Option<PathBuf>,
     /// Stop at this simulated time (e.g. 500ms, 2s) instead of the scenario's time limit.
     #[arg(long, value_parser = parse_until)]
-    until: Option<simnet::SimDuration>,
+    until: Option<crate::SimDuration>,
     /// Run twice and report whether every output format is byte-identical.
     #[arg(long)]
     check_determinism: bool,
     /// Mermaid and SVG: only connections with this endpoint, e.g. `49152` or `client:49152`.
     #[arg(long)]
-    connection: Option<simnet::render::ConnectionSelector>,
+    connection: Option<crate::render::ConnectionSelector>,
     /// Mermaid: only events from this simulated time on (e.g. 1s).
     #[arg(long, value_parser = parse_until)]
-    from: Option<simnet::SimDuration>,
+    from: Option<crate::SimDuration>,
     /// Mermaid: only events up to this simulated time.
     #[arg(long, value_parser = parse_until)]
-    to: Option<simnet::SimDuration>,
+    to: Option<crate::SimDuration>,
     /// Mermaid: at most this many events (the diagram says where it stopped).
     #[arg(long)]
     max_events: Option<usize>,
@@ -48,7 +49,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     simnet_scenario::units::parse_size(text)
 }
 
-fn parse_until(text: &str) -> Result<simnet::SimDuration, String> {
+fn parse_until(text: &str) -> Result<crate::SimDuration, String> {
     parse_duration(text)
 }
 
@@ -123,22 +124,21 @@ fn same_file(input: &std::path::Path, output: &std::path::Path) -> bool {
 }
 
 /// Runs the scenario.
-pub fn execute(args: Args) -> CmdResult {
+pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     check_flags(&args)?;
-    let registry = simnet::registry();
-    let scenario = simnet_scenario::load(&args.file, &registry).map_err(|e| e.to_string())?;
+    let scenario = simnet_scenario::load(&args.file, registry).map_err(|e| e.to_string())?;
     for w in &scenario.warnings {
         eprint!("{w}");
     }
-    let until = args.until.map(|d| simnet::SimTime::ZERO + d);
+    let until = args.until.map(|d| crate::SimTime::ZERO + d);
 
     if args.check_determinism {
-        let first = simnet::run_scenario(&scenario, args.seed, until);
-        let second = simnet::run_scenario(&scenario, args.seed, until);
+        let first = crate::run_scenario(&scenario, args.seed, until);
+        let second = crate::run_scenario(&scenario, args.seed, until);
         let mut same = true;
         for format in Format::ALL {
-            let a = simnet::render(&first, format);
-            let b = simnet::render(&second, format);
+            let a = crate::render(&first, format);
+            let b = crate::render(&second, format);
             let verdict = if a == b { "identical" } else { "DIFFERENT" };
             same &= a == b;
             outln!("{:<8} {:>10} bytes  {verdict}", format.name(), a.len());
@@ -169,26 +169,26 @@ pub fn execute(args: Args) -> CmdResult {
         })?),
         None => None,
     };
-    let run = simnet::run_scenario_within(
+    let run = crate::run_scenario_within(
         &scenario,
         args.seed,
         until,
         args.format.capture(),
         args.max_trace_memory
-            .unwrap_or(simnet::RunLimits::DEFAULT_MAX_TRACE_BYTES),
+            .unwrap_or(crate::RunLimits::DEFAULT_MAX_TRACE_BYTES),
     );
     if let Some(sel) = &args.connection {
         sel.check(&run.trace.topology)
             .map_err(|e| format!("error: --connection: {e}"))?;
     }
-    let options = simnet::RenderOptions {
+    let options = crate::RenderOptions {
         connection: args.connection.clone(),
-        from: args.from.map(|d| simnet::SimTime::ZERO + d),
-        to: args.to.map(|d| simnet::SimTime::ZERO + d),
+        from: args.from.map(|d| crate::SimTime::ZERO + d),
+        to: args.to.map(|d| crate::SimTime::ZERO + d),
         max_events: args.max_events,
     };
-    let mut output = simnet::render_with(&run, args.format, &options);
-    let limit = simnet::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE;
+    let mut output = crate::render_with(&run, args.format, &options);
+    let limit = crate::render::mermaid::MERMAID_DEFAULT_MAX_TEXT_SIZE;
     if args.format == Format::Mermaid && output.len() > limit {
         let narrowed = options.connection.is_some()
             || options.from.is_some()
@@ -205,11 +205,11 @@ pub fn execute(args: Args) -> CmdResult {
             // the longest prefix of the run that fits, and say so.
             let full = output.len();
             let (events, fitted) = longest_fitting_prefix(limit, |n| {
-                let opts = simnet::RenderOptions {
+                let opts = crate::RenderOptions {
                     max_events: Some(n),
                     ..options.clone()
                 };
-                simnet::render_with(&run, args.format, &opts)
+                crate::render_with(&run, args.format, &opts)
             });
             output = fitted;
             eprintln!(
@@ -220,7 +220,7 @@ pub fn execute(args: Args) -> CmdResult {
             );
         }
     }
-    let verdicts = simnet::verdicts(&run);
+    let verdicts = crate::verdicts(&run);
     let failed = run.outcomes.iter().any(|o| !o.passed);
 
     match (&args.out, out_file.as_mut()) {
@@ -259,7 +259,7 @@ pub fn execute(args: Args) -> CmdResult {
     if let Some(reason) = run.trace.end_reason().filter(|r| r.is_failure()) {
         let _ = std::io::stdout().flush();
         let raise = match reason {
-            simnet::EndReason::MemoryLimit(_) => "; or allow more with --max-trace-memory",
+            crate::EndReason::MemoryLimit(_) => "; or allow more with --max-trace-memory",
             _ => "",
         };
         eprintln!(
