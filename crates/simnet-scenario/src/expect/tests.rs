@@ -8,10 +8,10 @@
 //! tests check both sides of that boundary.
 
 use super::*;
-use simnet_core::packet::{FrameId, TcpFlags};
-use simnet_core::trace::{AppEvent, AppInfo, EndReason, HostInfo};
 use simnet_core::Protocol;
+use simnet_core::packet::{FrameId, TcpFlags};
 use simnet_core::socket::Preview;
+use simnet_core::trace::{AppEvent, AppInfo, EndReason, HostInfo};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
