@@ -25,6 +25,7 @@ if ! cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $VERSION"; th
 fi
 
 out=target/mutants
+mkdir -p "$out/expect" "$out/analysis"
 rc=0
 cargo mutants --profile mutants -p simnet-scenario --test-package simnet-scenario \
     -f crates/simnet-scenario/src/expect.rs -o "$out/expect" "$@" -- --lib || rc=$?

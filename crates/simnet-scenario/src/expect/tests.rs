@@ -942,7 +942,7 @@ fn event_field_conditions_all_hold_or_the_event_does_not_count() {
     // An event without the field does not match (the third has no latency).
     let fast = ("latency", field("< 20ms"));
     check(
-        &b.judge(events(None, None, &[fast.clone()], None, n(1))),
+        &b.judge(events(None, None, std::slice::from_ref(&fast), None, n(1))),
         true,
         "1",
     );
