@@ -16,6 +16,44 @@ fn relative(path: &Path) -> String {
         .to_string()
 }
 
+/// A text trace longer than this is snapshot as a focused view (see
+/// [`reviewable`]): a diff of thousands of lines is not reviewed, it is
+/// accepted.
+const SNAPSHOT_LINES: usize = 1000;
+/// Lines of a long trace kept from its start, and from its end.
+const HEAD_LINES: usize = 200;
+const TAIL_LINES: usize = 100;
+
+/// What a scenario's snapshot holds: the whole text trace, or for a trace
+/// over [`SNAPSHOT_LINES`] lines a view a person can review: the summary,
+/// the first [`HEAD_LINES`] and last [`TAIL_LINES`] lines of the trace,
+/// and the whole trace's length and FNV-1a hash, so that a change anywhere
+/// in it still changes the snapshot (the summary usually says what).
+fn reviewable(shown: &str, text: &str, summary: impl FnOnce() -> String) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= SNAPSHOT_LINES {
+        return text.to_string();
+    }
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut out = format!(
+        "A focused view: the text trace has {} lines (FNV-1a {hash:016x}); \
+         `simnet run {shown}` prints it whole.\n\n",
+        lines.len()
+    );
+    out.push_str(&summary());
+    out.push_str("\nThe trace's first lines:\n\n");
+    out.push_str(&lines[..HEAD_LINES].join("\n"));
+    out.push_str(&format!(
+        "\n... {} lines not snapshot ...\n",
+        lines.len() - HEAD_LINES - TAIL_LINES
+    ));
+    out.push_str(&lines[lines.len() - TAIL_LINES..].join("\n"));
+    out.push('\n');
+    out
+}
+
 // ANCHOR: every_scenario
 fn load(path: &Path) -> simnet::scenario::Scenario {
     let source = std::fs::read_to_string(path).unwrap();
@@ -45,7 +83,11 @@ fn every_scenario_passes_its_expectations_and_matches_its_snapshot() {
             relative(path),
             failed.join("\n")
         );
-        let mut text = String::from_utf8(render(&run, Format::Text)).unwrap();
+        let full = String::from_utf8(render(&run, Format::Text)).unwrap();
+        // Long traces are snapshot as a summary and a window of the trace.
+        let mut text = reviewable(&relative(path), &full, || {
+            String::from_utf8(render(&run, Format::Summary)).unwrap()
+        });
         text.push('\n');
         text.push_str(&verdicts(&run));
         insta::assert_snapshot!(text);
@@ -445,4 +487,22 @@ fn every_emitted_event_kind_and_field_is_registered() {
         "emitted but not registered:\n{}",
         unregistered.into_iter().collect::<Vec<_>>().join("\n")
     );
+}
+
+#[test]
+fn a_long_trace_is_snapshot_as_a_focused_view_that_still_sees_every_change() {
+    let short = "a\nb\n";
+    assert_eq!(reviewable("x.toml", short, || unreachable!()), short);
+    let long: String = (0..SNAPSHOT_LINES + 1)
+        .map(|i| format!("line {i}\n"))
+        .collect();
+    let view = reviewable("x.toml", &long, || "SUMMARY\n".into());
+    assert!(view.contains("SUMMARY\n"));
+    assert!(view.contains("line 0\nline 1\n"));
+    assert!(view.contains(&format!("line {}\n", SNAPSHOT_LINES)));
+    assert!(!view.contains(&format!("line {}\n", HEAD_LINES)));
+    assert!(view.lines().count() < HEAD_LINES + TAIL_LINES + 10);
+    // A change in the lines left out still changes the view.
+    let changed = long.replace(&format!("line {}\n", HEAD_LINES + 1), "changed\n");
+    assert_ne!(reviewable("x.toml", &changed, || "SUMMARY\n".into()), view);
 }

@@ -580,3 +580,6 @@ fn acknowledge(
     }
     Some(ack)
 }
+
+#[cfg(test)]
+mod tests;

@@ -153,7 +153,8 @@ pub enum Compare {
 }
 
 impl FieldMatch {
-    /// Reads a condition from TOML: `200`, `true`, `"GET"`, `">= 3"`, `"< 50ms"`.
+    /// Reads a condition from TOML: `200`, `true`, `"GET"`, `">= 3"`,
+    /// `"200..299"`, `"< 50ms"`.
     pub fn from_toml(v: &toml::Value) -> Result<FieldMatch, String> {
         match v {
             toml::Value::Integer(i) if *i >= 0 => Ok(FieldMatch::Int(Quantity::Exactly(*i as u64))),
@@ -171,8 +172,18 @@ impl FieldMatch {
                         if let Ok(d) = crate::units::parse_duration(rest) {
                             return Ok(FieldMatch::Duration(cmp, d));
                         }
-                        return Quantity::parse(t).map(FieldMatch::Int);
+                        // Counts have no `=` operator of their own: `= 3` is 3.
+                        let count = if cmp == Compare::Equal { rest } else { t };
+                        return Quantity::parse(count).map(FieldMatch::Int);
                     }
+                }
+                // A range of numbers (`"200..299"`) is a count condition
+                // too; compared as text it would never match anything.
+                if let Some((a, b)) = t.split_once("..")
+                    && a.trim().parse::<u64>().is_ok()
+                    && b.trim_start_matches('=').trim().parse::<u64>().is_ok()
+                {
+                    return Quantity::parse(t).map(FieldMatch::Int);
                 }
                 Ok(FieldMatch::Text(s.clone()))
             }
@@ -580,3 +591,6 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -78,6 +78,7 @@ const EVENT_FIELDS: &[&str] = &[
     "method",
     "mode",
     "pooled",
+    "reason",
     "reused",
     "sends",
     "sent",

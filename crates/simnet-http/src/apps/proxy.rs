@@ -227,7 +227,11 @@ impl HttpProxy {
                         format!("cannot reach upstream: {e}; answering 502"),
                     )
                     .on(client)
-                    .with("status", 502u64),
+                    .with("status", 502u64)
+                    // Why connect() failed, e.g. that no ephemeral port was
+                    // free, so a scenario can tell exhaustion from an
+                    // unreachable upstream.
+                    .with("reason", e.to_string()),
                 );
                 self.answer(
                     cx,
@@ -424,7 +428,8 @@ impl App for HttpProxy {
                                 "http.proxy-error",
                                 format!("upstream connection {reason}: 502"),
                             )
-                            .on(client),
+                            .on(client)
+                            .with("reason", reason.to_string()),
                         );
                         self.answer(
                             cx,

@@ -67,12 +67,67 @@ fn echo_round_trips_and_the_server_holds_time_wait() {
     let client_host = world.host_id("client").unwrap();
     assert_eq!(world.count_sockets(server, TcpState::TimeWait), 1);
     assert_eq!(world.count_sockets(client_host, TcpState::TimeWait), 0);
-    // Every client frame is masked, with a different key each time.
-    let masked: Vec<bool> = events(world.trace(), "ws.frame-sent")
-        .filter(|e| e.socket.is_some())
-        .map(|e| e.field("masked") == Some(&FieldValue::Bool(true)))
+    // Every client frame is masked, with a different key each time; no
+    // server frame is masked (RFC 6455 section 5.1). The keys are read from
+    // the bytes on the wire, not from the applications' own reports.
+    let client_frames = frames_on_the_wire(world.trace(), client_host);
+    let server_frames = frames_on_the_wire(world.trace(), server);
+    let sent_by = |host| {
+        world
+            .trace()
+            .records
+            .iter()
+            .filter(|r| {
+                matches!(&r.event, TraceEvent::App { host: h, event, .. }
+                    if *h == host && event.kind == "ws.frame-sent")
+            })
+            .count()
+    };
+    // Two messages and a Close from the client; two echoes and a Close back.
+    assert_eq!(client_frames.len(), 3);
+    assert_eq!(client_frames.len(), sent_by(client_host));
+    assert_eq!(server_frames.len(), sent_by(server));
+    let keys: Vec<[u8; 4]> = client_frames
+        .iter()
+        .map(|h| h.mask.expect("a client frame is masked"))
         .collect();
-    assert!(masked.contains(&true) && masked.contains(&false));
+    let distinct: std::collections::BTreeSet<[u8; 4]> = keys.iter().copied().collect();
+    assert_eq!(distinct.len(), keys.len(), "masking keys repeat: {keys:?}");
+    assert!(server_frames.iter().all(|h| h.mask.is_none()));
+}
+
+/// The WebSocket frame headers `host` sent, decoded from its TCP payload
+/// bytes after the HTTP upgrade (the link loses nothing, so each byte is
+/// sent once and in order).
+fn frames_on_the_wire(
+    trace: &Trace,
+    host: simnet_core::HostId,
+) -> Vec<crate::proto::frame::FrameHeader> {
+    use crate::proto::frame::{FrameHeader, Status};
+    let mut stream = Vec::new();
+    for r in trace.records.iter() {
+        if let TraceEvent::PacketSent { from, bytes, .. } = &r.event
+            && *from == host
+            && let Some(info) = r.event.packet_info()
+        {
+            stream.extend_from_slice(info.payload(bytes));
+        }
+    }
+    let start = stream
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP upgrade")
+        + 4;
+    let mut rest = &stream[start..];
+    let mut headers = Vec::new();
+    while !rest.is_empty() {
+        let Ok(Status::Complete((h, n))) = FrameHeader::decode(rest) else {
+            panic!("a whole frame header");
+        };
+        headers.push(h);
+        rest = &rest[n + h.payload_len as usize..];
+    }
+    headers
 }
 
 #[test]
