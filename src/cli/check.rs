@@ -21,18 +21,18 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         match simnet_scenario::load(file, registry) {
             Ok(s) => {
                 for w in &s.warnings {
-                    eprint!("{w}");
+                    err!("{w}");
                 }
                 outln!("ok: {} ({})", file.display(), s.name);
             }
             Err(e) => {
                 bad += 1;
-                eprintln!("{e}");
+                errln!("{e}");
             }
         }
     }
     if bad > 0 {
-        eprintln!("{bad} of {} scenario files are invalid", args.files.len());
+        errln!("{bad} of {} scenario files are invalid", args.files.len());
         Ok(ExitCode::from(2))
     } else {
         Ok(ExitCode::SUCCESS)

@@ -40,6 +40,23 @@ macro_rules! out {
     }};
 }
 
+/// `eprintln!` that never panics: a closed standard error (`simnet check
+/// ... 2>&1 | head`) loses the message instead of ending in a panic.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` with the same behaviour as [`errln!`].
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod book;
 mod check;
 mod list;
@@ -108,7 +125,7 @@ where
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("{}", message.trim_end());
+            errln!("{}", message.trim_end());
             ExitCode::from(2)
         }
     }

@@ -128,7 +128,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     check_flags(&args)?;
     let scenario = simnet_scenario::load(&args.file, registry).map_err(|e| e.to_string())?;
     for w in &scenario.warnings {
-        eprint!("{w}");
+        err!("{w}");
     }
     let until = args.until.map(|d| crate::SimTime::ZERO + d);
 
@@ -195,7 +195,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
             || options.to.is_some()
             || options.max_events.is_some();
         if narrowed {
-            eprintln!(
+            errln!(
                 "warning: the diagram has {} characters; Mermaid refuses more than {limit} by \
                  default. Narrow it further with --connection, --from/--to or --max-events.",
                 output.len(),
@@ -212,7 +212,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
                 crate::render_with(&run, args.format, &opts)
             });
             output = fitted;
-            eprintln!(
+            errln!(
                 "warning: the whole diagram would have {full} characters, more than Mermaid's \
                  default limit of {limit}: showing the first {events} events. Choose what to \
                  show with --connection, --from/--to or --max-events (a large --max-events \
@@ -249,7 +249,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
                 let _ = write!(stdout, "{verdicts}");
             } else {
                 let _ = stdout.flush();
-                eprint!("{verdicts}");
+                err!("{verdicts}");
             }
         }
     }
@@ -262,7 +262,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
             crate::EndReason::MemoryLimit(_) => "; or allow more with --max-trace-memory",
             _ => "",
         };
-        eprintln!(
+        errln!(
             "error: the run was stopped: {}{raise}",
             reason.describe(&run.trace.topology)
         );

@@ -571,3 +571,37 @@ path = "/a b"
         assert!(err.contains(&format!("--> {file}:25:8")), "{err}");
     }
 }
+
+/// `simnet check BAD 2>&1 | head -1` used to end in a panic (exit 101):
+/// `eprintln!` panics when standard error is a closed pipe. Every message
+/// now goes through a writer that drops what cannot be written, so the
+/// exit code stays the command's own.
+#[test]
+fn closed_output_pipes_never_make_a_panic() {
+    use std::process::Stdio;
+    for args in [
+        &["check", "tests/broken/unknown-host.toml"][..],
+        &["run", "tests/broken/unknown-host.toml"][..],
+        &[
+            "run",
+            "scenarios/tcp/close-client-first.toml",
+            "--format",
+            "jsonl",
+        ][..],
+        &["list", "--apps"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_simnet"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the simnet binary runs");
+        // Both read ends are closed before simnet writes anything.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_ne!(status.code(), Some(101), "{args:?} panicked");
+        assert!(status.code().is_some(), "{args:?} died of a signal");
+    }
+}
