@@ -96,12 +96,27 @@ pub(crate) fn too_large() -> String {
 mod tests {
     use super::*;
 
-    fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("simnet-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+    /// A file written for one test, removed when dropped (each test uses
+    /// its own names, so tests running at once never share a file).
+    struct TempFile(std::path::PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for TempFile {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn temp(name: &str, bytes: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!("simnet-load-{}-{name}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
-        path
+        TempFile(path)
     }
 
     #[test]
