@@ -214,6 +214,32 @@ impl AppContext<'_> {
         self.host.listen(self.now, self.app, port, Some(backlog))
     }
 
+    /// Listens on `port` (with `backlog`, or the host's default), and when
+    /// that fails emits an event of `failed_kind` saying why, as every
+    /// built-in server does (`tcp.listen-failed`, `http.listen-failed`, ...).
+    /// Returns whether the socket listens.
+    pub fn listen_or_report(
+        &mut self,
+        port: u16,
+        backlog: Option<usize>,
+        failed_kind: &str,
+    ) -> bool {
+        let result = match backlog {
+            Some(b) => self.listen_with_backlog(port, b),
+            None => self.listen(port),
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.emit(AppEvent::new(
+                    failed_kind,
+                    format!("listen(:{port}) failed: {e}"),
+                ));
+                false
+            }
+        }
+    }
+
     /// Stops listening on `port`.
     pub fn unlisten(&mut self, port: u16) {
         self.count();

@@ -514,12 +514,7 @@ impl App for RawServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         self.conns.clear();
         self.timers.clear();
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "raw.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
+        cx.listen_or_report(self.port, None, "raw.listen-failed");
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {

@@ -176,16 +176,7 @@ impl TcpServer {
 
 impl App for TcpServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        let result = match self.backlog {
-            Some(b) => cx.listen_with_backlog(self.port, b),
-            None => cx.listen(self.port),
-        };
-        if let Err(e) = result {
-            cx.emit(AppEvent::new(
-                "tcp.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
+        cx.listen_or_report(self.port, self.backlog, "tcp.listen-failed");
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
@@ -766,12 +757,7 @@ impl Sink {
 
 impl App for Sink {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "tcp.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
+        cx.listen_or_report(self.port, None, "tcp.listen-failed");
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {

@@ -373,12 +373,7 @@ impl HttpProxy {
 
 impl App for HttpProxy {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        if let Err(e) = cx.listen(self.port) {
-            cx.emit(AppEvent::new(
-                "http.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
+        cx.listen_or_report(self.port, None, "http.listen-failed");
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {

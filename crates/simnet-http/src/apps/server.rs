@@ -534,16 +534,7 @@ fn request_summary(request: &Request) -> String {
 
 impl App for HttpServer {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        let result = match self.backlog {
-            Some(b) => cx.listen_with_backlog(self.port, b),
-            None => cx.listen(self.port),
-        };
-        if let Err(e) = result {
-            cx.emit(AppEvent::new(
-                "http.listen-failed",
-                format!("listen(:{}) failed: {e}", self.port),
-            ));
-        }
+        cx.listen_or_report(self.port, self.backlog, "http.listen-failed");
         if let Some(every) = self.publish_every
             && self.publish_count > 0
         {

@@ -481,12 +481,7 @@ pub(super) fn listen_and_schedule<W>(
     timers: &mut BTreeMap<TimerId, W>,
     wake: W,
 ) {
-    if let Err(e) = cx.listen(port) {
-        cx.emit(AppEvent::new(
-            failed_kind,
-            format!("listen(:{port}) failed: {e}"),
-        ));
-    }
+    cx.listen_or_report(port, None, failed_kind);
     if let Some(every) = every
         && count > 0
     {
