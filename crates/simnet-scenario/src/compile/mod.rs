@@ -1,0 +1,823 @@
+//! From a parsed document to a plan a world can be built from, checking
+//! everything a TOML schema cannot: that names refer to something, that
+//! addresses are unique, that a fault can ever match, that a timeline entry
+//! does exactly one thing.
+//!
+//! Every problem found becomes a [`Diagnostic`] pointing at the file; all of
+//! them are reported at once.
+
+use crate::diagnostic::{Diagnostic, ScenarioError, render_warning, suggest};
+use crate::expect::{Claim, Expectation, FieldMatch, FlowMetric};
+use crate::format::{Document, ExpectDoc, FaultDoc, LinkDoc, Quantity, TimelineDoc};
+use crate::registry::{AppKind, AppRegistry, Params, SharedFactory, boxed};
+use crate::units::MAX_TCP_BUFFER;
+use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
+use simnet_core::host::{CongestionControl, HostConfig};
+use simnet_core::link::{GilbertElliott, LinkParams, LinkPatch};
+use simnet_core::{
+    Action, AppId, Command, Direction, DropReason, HostId, LinkId, Probability, Protocol,
+    RunLimits, SimDuration, SimTime, TcpFlags, TcpState, World, WorldBuilder,
+};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use toml::Spanned;
+
+mod expectations;
+mod timeline;
+mod toml_errors;
+
+use toml_errors::toml_diagnostic;
+
+/// A loaded, checked scenario: everything needed to build its world (as
+/// many times as wanted) and judge its run.
+pub struct Scenario {
+    /// The file it came from.
+    pub file: String,
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// Its seed.
+    pub seed: u64,
+    /// When its run stops.
+    pub time_limit: SimTime,
+    /// Its expectations.
+    pub expectations: Vec<Expectation>,
+    /// What looks wrong but does not stop the scenario from running (a
+    /// timeline entry after the time limit), each rendered like an error
+    /// with `warning:` in front; `simnet check` and `simnet run` print them.
+    pub warnings: Vec<String>,
+    hosts: Vec<(String, Ipv4Addr, HostConfig)>,
+    links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
+    apps: Vec<PlannedApp>,
+    actions: Vec<(SimTime, Action)>,
+    faults: Vec<TargetedFault>,
+}
+
+struct PlannedApp {
+    host: HostId,
+    kind: String,
+    name: String,
+    start: SimTime,
+    factory: SharedFactory,
+}
+
+impl Scenario {
+    /// Builds a fresh world: with the scenario's seed unless `seed` is
+    /// given, stopping at `until` instead of the time limit if given.
+    pub fn world(&self, seed: Option<u64>, until: Option<SimTime>) -> World {
+        let mut b = WorldBuilder::new(seed.unwrap_or(self.seed));
+        for (name, addr, config) in &self.hosts {
+            b.host_with(name, *addr, config.clone());
+        }
+        for (a, bb, ab, ba) in &self.links {
+            b.link_asymmetric(*a, *bb, ab.clone(), ba.clone());
+        }
+        for app in &self.apps {
+            let id = b.app_boxed(app.host, &app.kind, app.start, boxed(&app.factory));
+            b.name_app(id, &app.name);
+        }
+        for (t, action) in &self.actions {
+            b.at(*t, action.clone());
+        }
+        for f in &self.faults {
+            b.fault(f.clone());
+        }
+        b.limits(RunLimits {
+            max_time: until.unwrap_or(self.time_limit),
+            ..RunLimits::default()
+        });
+        // Every check build() makes has been made while compiling.
+        b.build().expect("a compiled scenario always builds")
+    }
+
+    /// The applications' names, by id.
+    pub fn app_names(&self) -> Vec<&str> {
+        self.apps.iter().map(|a| a.name.as_str()).collect()
+    }
+}
+
+/// Parses and checks a scenario from its text.
+pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenario, ScenarioError> {
+    let fail = |diagnostics| ScenarioError {
+        file: file.to_string(),
+        source: source.to_string(),
+        diagnostics,
+    };
+    if source.len() > crate::MAX_SCENARIO_BYTES {
+        // Neither parsed nor kept: a huge text is refused before it costs
+        // memory in proportion to its size.
+        return Err(ScenarioError {
+            file: file.to_string(),
+            source: String::new(),
+            diagnostics: vec![Diagnostic::new(crate::too_large(), None).help(
+                "the largest shipped scenario is about 4 KiB; split the file or trim its lists",
+            )],
+        });
+    }
+    let doc: Document = match toml::from_str(source) {
+        Ok(doc) => doc,
+        Err(e) => return Err(fail(vec![toml_diagnostic(source, e.message(), e.span())])),
+    };
+    let mut c = Compiler {
+        source,
+        registry,
+        diags: Vec::new(),
+        host_names: Vec::new(),
+        link_pairs: BTreeMap::new(),
+        link_ends: Vec::new(),
+        app_names: Vec::new(),
+        app_kinds: Vec::new(),
+        warnings: Vec::new(),
+        positions: std::cell::OnceCell::new(),
+    };
+    let scenario = c.compile(file, doc);
+    if c.diags.is_empty() {
+        let mut scenario = scenario.expect("no diagnostics means a scenario");
+        scenario.warnings = c
+            .warnings
+            .iter()
+            .map(|w| render_warning(file, source, w))
+            .collect();
+        Ok(scenario)
+    } else {
+        Err(fail(c.diags))
+    }
+}
+
+/// The most entries of one kind (`[[host]]`, `[[expect]]`, ...) a scenario
+/// may have: far above what a scenario written by hand needs (the largest
+/// shipped one has a few dozen), low enough that checking and judging them
+/// stays fast.
+pub const MAX_ENTRIES: usize = 10_000;
+
+struct Compiler<'a> {
+    source: &'a str,
+    registry: &'a AppRegistry,
+    diags: Vec<Diagnostic>,
+    host_names: Vec<(String, Ipv4Addr)>,
+    /// (smaller host, larger host) → link.
+    link_pairs: BTreeMap<(HostId, HostId), LinkId>,
+    /// Each link's hosts in declaration order.
+    link_ends: Vec<(HostId, HostId)>,
+    app_names: Vec<String>,
+    /// Each application's kind, by id (`None`: an unknown kind, reported).
+    app_kinds: Vec<Option<AppKind>>,
+    /// Problems that do not stop the scenario from loading.
+    warnings: Vec<Diagnostic>,
+    /// The file parsed with positions, once an error needs one.
+    positions: std::cell::OnceCell<Option<Spanned<toml::de::DeTable<'a>>>>,
+}
+
+fn span<T>(s: &Spanned<T>) -> Option<Range<usize>> {
+    Some(s.span())
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, message: impl Into<String>, span: Option<Range<usize>>) {
+        self.diags.push(Diagnostic::new(message, span));
+    }
+
+    fn error_help(
+        &mut self,
+        message: impl Into<String>,
+        span: Option<Range<usize>>,
+        help: impl Into<String>,
+    ) {
+        self.diags.push(Diagnostic::new(message, span).help(help));
+    }
+
+    /// A whole number that must lie in `lo..=hi`, with one wording for
+    /// every such key (`None` if absent or out of range, which is reported).
+    fn whole(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        (lo, hi): (i64, i64),
+        example: i64,
+    ) -> Option<i64> {
+        let v = v.as_ref()?;
+        let n = *v.get_ref();
+        if (lo..=hi).contains(&n) {
+            Some(n)
+        } else {
+            self.error_help(
+                format!("`{key}` must be a whole number between {lo} and {hi}, not {n}"),
+                span(v),
+                format!("e.g. {key} = {example}"),
+            );
+            None
+        }
+    }
+
+    /// Checks a name that the terminal, the trace and other entries will
+    /// show: letters, digits, `-`, `_` and `.` only, so that no control
+    /// character (or space, or `:` that would split `host:port`) gets in.
+    fn name(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        let text = name.get_ref();
+        let bad = text
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')));
+        let message = match bad {
+            _ if text.is_empty() => format!("{what} name cannot be empty"),
+            None => return true,
+            Some(c) if c.is_control() || c.is_whitespace() => {
+                format!("{what} name cannot contain {}", describe_char(c))
+            }
+            Some(c) => format!("{what} name cannot contain `{c}`"),
+        };
+        self.error_help(
+            message,
+            span(name),
+            "use letters, digits, `-`, `_` and `.`, e.g. name = \"web-1\"",
+        );
+        false
+    }
+
+    fn host_list(&self) -> String {
+        let names: Vec<&str> = self.host_names.iter().map(|(n, _)| n.as_str()).collect();
+        format!("hosts in this scenario: {}", names.join(", "))
+    }
+
+    /// Resolves a host name, reporting it if unknown.
+    fn host(&mut self, name: &Spanned<String>) -> Option<HostId> {
+        match self
+            .host_names
+            .iter()
+            .position(|(n, _)| n == name.get_ref())
+        {
+            Some(i) => Some(HostId(i as u32)),
+            None => {
+                let help = self.host_list();
+                self.error_help(
+                    format!("unknown host `{}`", name.get_ref()),
+                    span(name),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    fn app(&mut self, name: &Spanned<String>) -> Option<AppId> {
+        match self.app_names.iter().position(|n| n == name.get_ref()) {
+            Some(i) => Some(AppId(i as u32)),
+            None => {
+                let help = format!(
+                    "applications in this scenario: {}",
+                    self.app_names.join(", ")
+                );
+                self.error_help(
+                    format!("unknown application `{}`", name.get_ref()),
+                    span(name),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    fn link_between(
+        &mut self,
+        pair: &Spanned<Vec<Spanned<String>>>,
+    ) -> Option<(LinkId, HostId, HostId)> {
+        let names = pair.get_ref();
+        if names.len() != 2 {
+            self.error("a link is between exactly two hosts", span(pair));
+            return None;
+        }
+        let (a, b) = (self.host(&names[0])?, self.host(&names[1])?);
+        match self.link_pairs.get(&ordered(a, b)) {
+            Some(l) => Some((*l, a, b)),
+            None => {
+                self.error(
+                    format!(
+                        "no link between `{}` and `{}`",
+                        names[0].get_ref(),
+                        names[1].get_ref()
+                    ),
+                    span(pair),
+                );
+                None
+            }
+        }
+    }
+
+    fn compile(&mut self, file: &str, doc: Document) -> Option<Scenario> {
+        // Some checks compare every entry with every other (unique names
+        // and addresses, listeners), and every expectation reads the whole
+        // trace: keep each list to a size those costs stay small at.
+        let counts = [
+            (
+                "host",
+                doc.host.len(),
+                doc.host.get(MAX_ENTRIES).map(|h| h.name.span()),
+            ),
+            (
+                "link",
+                doc.link.len(),
+                doc.link.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "app",
+                doc.app.len(),
+                doc.app.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "timeline",
+                doc.timeline.len(),
+                doc.timeline.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "fault",
+                doc.fault.len(),
+                doc.fault.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+            (
+                "expect",
+                doc.expect.len(),
+                doc.expect.get(MAX_ENTRIES).map(Spanned::span),
+            ),
+        ];
+        let mut too_many = false;
+        for (table, n, first_extra) in counts {
+            if n > MAX_ENTRIES {
+                too_many = true;
+                self.error_help(
+                    format!(
+                        "{n} `[[{table}]]` entries, more than the {MAX_ENTRIES} a scenario may have"
+                    ),
+                    first_extra.map(|sp| sp.start..sp.start),
+                    "split the scenario into several files",
+                );
+            }
+        }
+        if too_many {
+            return None;
+        }
+        self.name(&doc.name, "a scenario");
+        if let Some(i) = doc
+            .description
+            .get_ref()
+            .find(|c: char| c.is_control() && c != '\n' && c != '\t')
+        {
+            let at = doc.description.span().start + 1 + i;
+            self.error_help(
+                "the description contains a control character",
+                Some(at..at + 1),
+                "write plain text; newlines and tabs are fine",
+            );
+        }
+        let time_limit = doc
+            .time_limit
+            .as_ref()
+            .map_or(SimTime::from_secs(60), |t| SimTime::ZERO + t.get_ref().0);
+        let hosts = self.hosts(&doc);
+        let links = self.links(&doc);
+        let apps = self.apps(&doc);
+        let actions = self.timeline(&doc, time_limit);
+        let faults = self.faults(&doc);
+        let expectations = self.expectations(&doc);
+        if doc.host.is_empty() {
+            self.error("a scenario needs at least one `[[host]]`", Some(0..0));
+        }
+        Some(Scenario {
+            file: file.to_string(),
+            name: doc.name.into_inner(),
+            description: doc.description.into_inner(),
+            seed: doc.seed.unwrap_or(1),
+            time_limit,
+            expectations,
+            warnings: Vec::new(),
+            hosts,
+            links,
+            apps,
+            actions,
+            faults,
+        })
+    }
+
+    fn hosts(&mut self, doc: &Document) -> Vec<(String, Ipv4Addr, HostConfig)> {
+        let mut out = Vec::new();
+        for h in &doc.host {
+            let name = h.name.get_ref().clone();
+            self.name(&h.name, "a host");
+            if self.host_names.iter().any(|(n, _)| *n == name) {
+                self.error(format!("two hosts are named `{name}`"), span(&h.name));
+            }
+            let addr = match h.address.get_ref().parse::<Ipv4Addr>() {
+                Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
+                    self.error_help(
+                        format!("`{a}` cannot be a host's address"),
+                        span(&h.address),
+                        "use a unicast address such as \"10.0.0.1\"",
+                    );
+                    Ipv4Addr::UNSPECIFIED
+                }
+                Ok(a) => a,
+                Err(_) => {
+                    self.error_help(
+                        format!("`{}` is not an IPv4 address", h.address.get_ref()),
+                        span(&h.address),
+                        "write e.g. \"10.0.0.1\"",
+                    );
+                    Ipv4Addr::UNSPECIFIED
+                }
+            };
+            if !addr.is_unspecified()
+                && let Some((other, _)) = self.host_names.iter().find(|(_, a)| *a == addr)
+            {
+                let other = other.clone();
+                self.error(
+                    format!("address {addr} is already used by host `{other}`"),
+                    span(&h.address),
+                );
+            }
+            let mut config = HostConfig::default();
+            if let Some(range) = &h.port_range {
+                let [lo, hi] = *range.get_ref();
+                if lo == 0 || lo > hi {
+                    self.error_help(
+                        format!("port range [{lo}, {hi}] is empty or starts at 0"),
+                        span(range),
+                        "write [first, last] with 1 <= first <= last <= 65535",
+                    );
+                } else {
+                    config.ephemeral_ports = (lo, hi);
+                }
+            }
+            if let Some(b) = self.whole(&h.backlog, "backlog", (1, 65535), 128) {
+                config.backlog = b as usize;
+            }
+            if let Some(m) = self.whole(&h.mtu, "mtu", (68, 65535), 1500) {
+                config.mtu = m as usize;
+            }
+            if let Some(t) = &h.tcp {
+                for (field, value) in [("rx_buffer", &t.rx_buffer), ("tx_buffer", &t.tx_buffer)] {
+                    if let Some(v) = value {
+                        let bytes = v.get_ref().0;
+                        if !(64..=MAX_TCP_BUFFER).contains(&bytes) {
+                            self.error_help(
+                                format!("`{field}` = {bytes} bytes is outside 64 bytes..16MiB"),
+                                span(v),
+                                "a TCP buffer is allocated for every socket up front: write e.g. \"64KiB\"",
+                            );
+                        } else if field == "rx_buffer" {
+                            config.tcp.rx_buffer_bytes = bytes as usize;
+                        } else {
+                            config.tcp.tx_buffer_bytes = bytes as usize;
+                        }
+                    }
+                }
+                if let Some(n) = t.nagle {
+                    config.tcp.nagle = n;
+                }
+                if let Some(d) = &t.delayed_ack {
+                    match d.get_ref().as_str() {
+                        "off" | "none" => config.tcp.ack_delay = None,
+                        text => match crate::units::parse_duration(text)
+                            .and_then(|d| crate::units::check_interval("`delayed_ack`", d))
+                        {
+                            Ok(d) => config.tcp.ack_delay = Some(d),
+                            Err(e) => self.error_help(
+                                e,
+                                span(d),
+                                "a duration such as \"10ms\", or \"off\"",
+                            ),
+                        },
+                    }
+                }
+                // Intervals and timeouts share one rule (at least 1us):
+                // smoltcp would round anything shorter to zero.
+                for (field, value, slot) in [
+                    ("keepalive", &t.keepalive, &mut config.tcp.keep_alive),
+                    (
+                        "user_timeout",
+                        &t.user_timeout,
+                        &mut config.tcp.user_timeout,
+                    ),
+                ] {
+                    if let Some(v) = value {
+                        match crate::units::check_interval(&format!("`{field}`"), v.get_ref().0) {
+                            Ok(d) => *slot = Some(d),
+                            Err(e) => self.error(e, span(v)),
+                        }
+                    }
+                }
+                if let Some(cc) = &t.congestion {
+                    config.tcp.congestion = match cc.get_ref().as_str() {
+                        "none" => CongestionControl::None,
+                        "reno" => CongestionControl::Reno,
+                        "cubic" => CongestionControl::Cubic,
+                        other => {
+                            self.error_help(
+                                format!("unknown congestion control `{other}`"),
+                                span(cc),
+                                "one of: none, reno, cubic",
+                            );
+                            CongestionControl::Cubic
+                        }
+                    }
+                }
+            }
+            self.host_names.push((name.clone(), addr));
+            out.push((name, addr, config));
+        }
+        out
+    }
+
+    fn link_params(&mut self, base: &LinkParams, doc: &LinkDoc, nested: bool) -> LinkParams {
+        let mut p = base.clone();
+        self.patch(doc, nested).apply(&mut p);
+        p
+    }
+
+    /// Reads the parameter fields of a link table into a patch.
+    fn patch(&mut self, doc: &LinkDoc, nested: bool) -> LinkPatch {
+        if nested {
+            for (present, key, sp) in [
+                (
+                    doc.between.is_some(),
+                    "between",
+                    doc.between.as_ref().map(|s| s.span()),
+                ),
+                (
+                    doc.from.is_some(),
+                    "from",
+                    doc.from.as_ref().map(|s| s.span()),
+                ),
+                (
+                    doc.a_to_b.is_some(),
+                    "a_to_b",
+                    doc.a_to_b.as_ref().map(|s| s.span()),
+                ),
+                (
+                    doc.b_to_a.is_some(),
+                    "b_to_a",
+                    doc.b_to_a.as_ref().map(|s| s.span()),
+                ),
+            ] {
+                if present {
+                    self.error(
+                        format!("`{key}` is not allowed inside a direction override"),
+                        sp,
+                    );
+                }
+            }
+        }
+        let mtu = self
+            .whole(&doc.mtu, "mtu", (68, 65535), 1500)
+            .map(|m| m as usize);
+        LinkPatch {
+            latency: doc.latency.map(|d| d.0),
+            jitter: doc.jitter.map(|d| d.0),
+            jitter_reorders: doc.jitter_reorders,
+            loss: doc.loss.map(|p| p.0),
+            burst_loss: doc.burst_loss.as_ref().map(|b| {
+                Some(GilbertElliott {
+                    p_enter_bad: b.enter.0,
+                    p_exit_bad: b.exit.0,
+                    loss_good: b.loss_good.map_or(Probability::ZERO, |p| p.0),
+                    loss_bad: b.loss_bad.map_or(Probability::ONE, |p| p.0),
+                })
+            }),
+            duplicate: doc.duplicate.map(|p| p.0),
+            reorder: doc.reorder.map(|p| p.0),
+            reorder_delay: doc.reorder_delay.map(|d| d.0),
+            corrupt: doc.corrupt.map(|p| p.0),
+            bandwidth_bps: doc.bandwidth.as_ref().map(|b| match b.get_ref() {
+                crate::format::RateOrUnlimited::Rate(r) => Some(*r),
+                crate::format::RateOrUnlimited::Unlimited => None,
+            }),
+            queue_bytes_max: doc.queue.map(|s| s.0),
+            mtu,
+        }
+    }
+
+    fn links(&mut self, doc: &Document) -> Vec<(HostId, HostId, LinkParams, LinkParams)> {
+        let mut out = Vec::new();
+        for l in &doc.link {
+            let ld = l.get_ref();
+            let Some(between) = &ld.between else {
+                self.error_help(
+                    "a link needs `between`",
+                    span(l),
+                    "write between = [\"client\", \"server\"]",
+                );
+                continue;
+            };
+            if let Some(from) = &ld.from {
+                self.error(
+                    "`from` belongs in a timeline `set_link`, not in a link",
+                    span(from),
+                );
+            }
+            let names = between.get_ref();
+            if names.len() != 2 {
+                self.error("a link is between exactly two hosts", span(between));
+                continue;
+            }
+            let (Some(a), Some(b)) = (self.host(&names[0]), self.host(&names[1])) else {
+                continue;
+            };
+            if a == b {
+                self.error("a link cannot join a host to itself", span(between));
+                continue;
+            }
+            if self.link_pairs.contains_key(&ordered(a, b)) {
+                self.error(
+                    format!(
+                        "`{}` and `{}` are already linked",
+                        names[0].get_ref(),
+                        names[1].get_ref()
+                    ),
+                    span(between),
+                );
+                continue;
+            }
+            let base = self.link_params(&LinkParams::default(), ld, false);
+            let ab = match &ld.a_to_b {
+                Some(o) => self.link_params(&base, o.get_ref(), true),
+                None => base.clone(),
+            };
+            let ba = match &ld.b_to_a {
+                Some(o) => self.link_params(&base, o.get_ref(), true),
+                None => base.clone(),
+            };
+            self.link_pairs
+                .insert(ordered(a, b), LinkId(out.len() as u32));
+            self.link_ends.push((a, b));
+            out.push((a, b, ab, ba));
+        }
+        out
+    }
+
+    fn apps(&mut self, doc: &Document) -> Vec<PlannedApp> {
+        // Default names: the host's name when it runs one application,
+        // otherwise `host.kind` (with a number when that repeats).
+        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &doc.app {
+            *per_host
+                .entry(a.get_ref().host.get_ref().as_str())
+                .or_default() += 1;
+        }
+        let mut out = Vec::new();
+        // (host, UDP?, port) → the application listening there.
+        let mut listeners: BTreeMap<(HostId, bool, u16), String> = BTreeMap::new();
+        for (index, a) in doc.app.iter().enumerate() {
+            let ad = a.get_ref();
+            let host = self.host(&ad.host);
+            if let Some(n) = &ad.name {
+                self.name(n, "an application");
+            }
+            let name = match &ad.name {
+                Some(n) => n.get_ref().clone(),
+                None if per_host[ad.host.get_ref().as_str()] == 1 => ad.host.get_ref().clone(),
+                None => {
+                    let base = format!("{}.{}", ad.host.get_ref(), ad.kind.get_ref());
+                    if self.app_names.contains(&base) {
+                        format!("{base}.{index}")
+                    } else {
+                        base
+                    }
+                }
+            };
+            if self.app_names.contains(&name) {
+                let sp = ad.name.as_ref().map_or(span(a), span);
+                self.error_help(
+                    format!("two applications are named `{name}`"),
+                    sp,
+                    "give each a unique `name`",
+                );
+            }
+            self.app_names.push(name.clone());
+            self.app_kinds
+                .push(self.registry.get(ad.kind.get_ref()).copied());
+            let Some(kind) = self.registry.get(ad.kind.get_ref()).copied() else {
+                let help = format!("known kinds: {}", self.registry.names());
+                self.error_help(
+                    format!("unknown application kind `{}`", ad.kind.get_ref()),
+                    span(&ad.kind),
+                    help,
+                );
+                continue;
+            };
+            let Some(host) = host else { continue };
+            if let Some(l) = kind.listens {
+                let port = match ad.params.get(l.key) {
+                    None => l.default,
+                    Some(toml::Value::Integer(p)) => u16::try_from(*p).ok().filter(|p| *p != 0),
+                    // A wrong value is reported when the parameters are read.
+                    Some(_) => None,
+                };
+                let udp = l.protocol == Protocol::Udp;
+                if let Some(port) = port {
+                    match listeners.get(&(host, udp, port)) {
+                        Some(first) => {
+                            let sp = key_span(&self.positions, self.source, "app", index, l.key)
+                                .or(span(a));
+                            self.error_help(
+                                format!(
+                                    "`{name}` and `{first}` both {} {} port {port} on host `{}`",
+                                    if udp { "bind" } else { "listen on" },
+                                    if udp { "UDP" } else { "TCP" },
+                                    ad.host.get_ref()
+                                ),
+                                sp,
+                                format!(
+                                    "one port of one host has one {}; give one of them another `{}`",
+                                    if udp { "socket" } else { "listener" },
+                                    l.key
+                                ),
+                            );
+                        }
+                        None => {
+                            listeners.insert((host, udp, port), name.clone());
+                        }
+                    }
+                }
+            }
+            let hosts = self.host_names.clone();
+            let mut params = Params::new(&ad.params, &hosts, kind.name, ad.host.get_ref());
+            let built = (kind.build)(&mut params).and_then(|f| params.finish(&kind).map(|()| f));
+            match built {
+                Ok(factory) => out.push(PlannedApp {
+                    host,
+                    kind: kind.name.to_string(),
+                    name,
+                    start: SimTime::ZERO
+                        + ad.start
+                            .as_ref()
+                            .map_or(SimDuration::ZERO, |s| s.get_ref().0),
+                    factory,
+                }),
+                Err(e) => {
+                    let sp = e
+                        .key
+                        .as_deref()
+                        .and_then(|k| key_span(&self.positions, self.source, "app", index, k))
+                        .or(span(a));
+                    let mut d = Diagnostic::new(e.message, sp);
+                    if let Some(h) = e.help {
+                        d = d.help(h);
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+        out
+    }
+
+    /// The direction of `link` that leaves `from`.
+    fn link_direction(&self, link: LinkId, from: HostId) -> Direction {
+        if self.link_ends[link.0 as usize].0 == from {
+            Direction::AtoB
+        } else {
+            Direction::BtoA
+        }
+    }
+}
+
+/// A character that cannot be shown as itself, in words.
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_string(),
+        '\0' => "a NUL character (\\0)".to_string(),
+        c if c.is_control() => format!(
+            "the control character {}",
+            crate::diagnostic::escape_control(&c.to_string(), false)
+        ),
+        c => format!("whitespace (U+{:04X})", c as u32),
+    }
+}
+
+fn ordered(a: HostId, b: HostId) -> (HostId, HostId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The span of `key` inside the `index`-th `[[table]]`, read from the file
+/// parsed again with positions (serde's flattened maps lose them). The
+/// parse is made once per file and kept: done once per error, a file with
+/// thousands of faulty applications took minutes.
+fn key_span<'s>(
+    positions: &std::cell::OnceCell<Option<toml::Spanned<toml::de::DeTable<'s>>>>,
+    source: &'s str,
+    table: &str,
+    index: usize,
+    key: &str,
+) -> Option<Range<usize>> {
+    let doc = positions
+        .get_or_init(|| toml::de::DeTable::parse(source).ok())
+        .as_ref()?;
+    let list = doc.get_ref().get(table)?;
+    let toml::de::DeValue::Array(items) = list.get_ref() else {
+        return None;
+    };
+    let toml::de::DeValue::Table(t) = items.get(index)?.get_ref() else {
+        return None;
+    };
+    t.iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v.span())
+}

@@ -1,0 +1,253 @@
+//! The `[[timeline]]`: each entry does one thing, names what exists, sends
+//! an application only commands its kind understands, and crashes and
+//! restarts hosts in an order that makes sense.
+
+use super::*;
+
+impl Compiler<'_> {
+    pub(super) fn timeline(
+        &mut self,
+        doc: &Document,
+        time_limit: SimTime,
+    ) -> Vec<(SimTime, Action)> {
+        let mut out = Vec::new();
+        // Crashes and restarts, in file order: (time, crash?, host, where).
+        let mut up_down: Vec<(SimTime, bool, HostId, Range<usize>)> = Vec::new();
+        for entry in &doc.timeline {
+            let t = entry.get_ref();
+            let at = SimTime::ZERO + t.at.get_ref().0;
+            if at > time_limit {
+                self.warnings.push(
+                    Diagnostic::new(
+                        format!(
+                            "this timeline entry at {} comes after the time limit ({}), so it never happens",
+                            t.at.get_ref().0,
+                            time_limit - SimTime::ZERO
+                        ),
+                        span(&t.at),
+                    )
+                    .help("raise `time_limit`, or move the entry earlier"),
+                );
+            }
+            let chosen = timeline_keys(t);
+            if chosen.len() != 1 {
+                let which = if chosen.is_empty() {
+                    "no action".to_string()
+                } else {
+                    format!("{} actions ({})", chosen.len(), chosen.join(", "))
+                };
+                self.error_help(
+                    format!("a timeline entry does exactly one thing, this one has {which}"),
+                    span(entry),
+                    "one of: set_link, link_down, link_up, partition, heal, crash, restart, or app + command",
+                );
+                continue;
+            }
+            if (t.data.is_some() || t.count.is_some()) && t.command.is_none() {
+                self.error("`data` and `count` go with `command`", span(entry));
+            }
+            let action = match chosen[0] {
+                "set_link" => {
+                    let s = t.set_link.as_ref().expect("chosen");
+                    let sd = s.get_ref();
+                    let Some(between) = &sd.between else {
+                        self.error("`set_link` needs `between`", span(s));
+                        continue;
+                    };
+                    let Some((link, a, b)) = self.link_between(between) else {
+                        continue;
+                    };
+                    let direction = match &sd.from {
+                        None => None,
+                        Some(from) => match self.host(from) {
+                            Some(h) if h == a => Some(self.link_direction(link, a)),
+                            Some(h) if h == b => Some(self.link_direction(link, b)),
+                            Some(_) => {
+                                self.error(
+                                    "`from` must be one of the two hosts in `between`",
+                                    span(from),
+                                );
+                                continue;
+                            }
+                            None => continue,
+                        },
+                    };
+                    if sd.a_to_b.is_some() || sd.b_to_a.is_some() {
+                        self.error(
+                            "in `set_link`, pick a direction with `from` instead of a_to_b/b_to_a",
+                            span(s),
+                        );
+                    }
+                    let patch = self.patch(sd, false);
+                    if patch == LinkPatch::default() {
+                        self.error("this `set_link` changes nothing", span(s));
+                    }
+                    Action::PatchLink {
+                        link,
+                        direction,
+                        patch,
+                    }
+                }
+                "link_down" | "link_up" => {
+                    let pair = t.link_down.as_ref().or(t.link_up.as_ref()).expect("chosen");
+                    let Some((link, _, _)) = self.link_between(pair) else {
+                        continue;
+                    };
+                    if chosen[0] == "link_down" {
+                        Action::LinkDown(link)
+                    } else {
+                        Action::LinkUp(link)
+                    }
+                }
+                "partition" => {
+                    let p = t.partition.as_ref().expect("chosen");
+                    if p.get_ref().len() != 2 || p.get_ref().iter().any(Vec::is_empty) {
+                        self.error_help(
+                            "a partition has two non-empty groups",
+                            span(p),
+                            "write partition = [[\"client\"], [\"server\"]]",
+                        );
+                        continue;
+                    }
+                    let groups: Vec<Vec<HostId>> = p
+                        .get_ref()
+                        .iter()
+                        .map(|g| g.iter().filter_map(|h| self.host(h)).collect())
+                        .collect();
+                    let mut overlap = false;
+                    for h in &p.get_ref()[1] {
+                        if p.get_ref()[0].iter().any(|o| o.get_ref() == h.get_ref()) {
+                            overlap = true;
+                            self.error_help(
+                                format!("host `{}` is in both groups of this partition", h.get_ref()),
+                                span(h),
+                                "a partition cuts the hosts of one group off from the other's; put each host in one group",
+                            );
+                        }
+                    }
+                    if overlap {
+                        continue;
+                    }
+                    Action::Partition(groups[0].clone(), groups[1].clone())
+                }
+                "heal" => Action::Heal,
+                "crash" | "restart" => {
+                    let h = t.crash.as_ref().or(t.restart.as_ref()).expect("chosen");
+                    let Some(host) = self.host(h) else { continue };
+                    up_down.push((at, chosen[0] == "crash", host, h.span()));
+                    if chosen[0] == "crash" {
+                        Action::Crash(host)
+                    } else {
+                        Action::Restart(host)
+                    }
+                }
+                _ => {
+                    let (Some(app), Some(verb)) = (&t.app, &t.command) else {
+                        self.error_help(
+                            "a command needs both `app` and `command`",
+                            span(entry),
+                            "write app = \"client\", command = \"send\"",
+                        );
+                        continue;
+                    };
+                    let Some(app) = self.app(app) else { continue };
+                    if let Some(kind) = self.app_kinds[app.0 as usize] {
+                        self.command(&kind, verb);
+                    }
+                    Action::Command(
+                        app,
+                        Command {
+                            verb: verb.get_ref().clone(),
+                            data: t.data.clone(),
+                            count: t.count,
+                        },
+                    )
+                }
+            };
+            out.push((at, action));
+        }
+        self.up_down(up_down);
+        out
+    }
+
+    /// Refuses a command the application's kind does not understand (it
+    /// would only be reported as ignored, in the middle of the run).
+    fn command(&mut self, kind: &AppKind, verb: &Spanned<String>) {
+        let v = verb.get_ref();
+        if kind.commands.iter().any(|c| c.verb == v) {
+            return;
+        }
+        let verbs: Vec<&str> = kind.commands.iter().map(|c| c.verb).collect();
+        let help = match (verbs.is_empty(), suggest(v, verbs.iter().copied())) {
+            (true, _) => format!("`{}` takes no timeline commands", kind.name),
+            (false, Some(near)) => format!(
+                "did you mean `{near}`? `{}` understands: {}",
+                kind.name,
+                verbs.join(", ")
+            ),
+            (false, None) => format!("`{}` understands: {}", kind.name, verbs.join(", ")),
+        };
+        self.error_help(
+            format!(
+                "an application of kind `{}` does not understand the command `{v}`",
+                kind.name
+            ),
+            span(verb),
+            help,
+        );
+    }
+
+    /// Walks crashes and restarts in time order (file order within one
+    /// instant, as the run does) and refuses crashing a host that is down
+    /// or restarting one that is up.
+    fn up_down(&mut self, mut entries: Vec<(SimTime, bool, HostId, Range<usize>)>) {
+        entries.sort_by_key(|(at, ..)| *at);
+        // Host → when it went down, if it is down.
+        let mut down: BTreeMap<HostId, SimTime> = BTreeMap::new();
+        for (at, crash, host, sp) in entries {
+            let name = self.host_names[host.0 as usize].0.clone();
+            match (crash, down.get(&host).copied()) {
+                (true, None) => {
+                    down.insert(host, at);
+                }
+                (false, Some(_)) => {
+                    down.remove(&host);
+                }
+                (true, Some(since)) => self.error_help(
+                    format!(
+                        "host `{name}` is already down at {}: it crashed at {}",
+                        at - SimTime::ZERO,
+                        since - SimTime::ZERO
+                    ),
+                    Some(sp),
+                    "restart it first (`restart = \"...\"`), or remove one of the crashes",
+                ),
+                (false, None) => self.error_help(
+                    format!(
+                        "host `{name}` is running at {}, so there is nothing to restart",
+                        at - SimTime::ZERO
+                    ),
+                    Some(sp),
+                    "`restart` brings back a host that an earlier `crash` took down",
+                ),
+            }
+        }
+    }
+}
+
+pub(super) fn timeline_keys(t: &TimelineDoc) -> Vec<&'static str> {
+    [
+        ("set_link", t.set_link.is_some()),
+        ("link_down", t.link_down.is_some()),
+        ("link_up", t.link_up.is_some()),
+        ("partition", t.partition.is_some()),
+        ("heal", t.heal.is_some()),
+        ("crash", t.crash.is_some()),
+        ("restart", t.restart.is_some()),
+        ("command", t.command.is_some() || t.app.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| k)
+    .collect()
+}
