@@ -176,6 +176,18 @@ pub struct ScenarioRun {
     pub outcomes: Vec<Outcome>,
 }
 
+impl ScenarioRun {
+    /// The expectations that failed, each as `simnet run` prints it
+    /// (`expect ... FAILED (observed ...)`); empty when all passed.
+    pub fn failures(&self) -> Vec<String> {
+        self.outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.to_string())
+            .collect()
+    }
+}
+
 /// Runs a scenario to its time limit (or `until`) and judges it, keeping
 /// every byte of every packet.
 pub fn run_scenario(scenario: &Scenario, seed: Option<u64>, until: Option<SimTime>) -> ScenarioRun {
@@ -289,7 +301,7 @@ pub fn verdicts(run: &ScenarioRun) -> String {
         let _ = writeln!(out, "{o}");
     }
     if !run.outcomes.is_empty() {
-        let failed = run.outcomes.iter().filter(|o| !o.passed).count();
+        let failed = run.failures().len();
         let _ = writeln!(
             out,
             "{} of {} expectations passed",

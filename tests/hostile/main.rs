@@ -30,12 +30,7 @@ fn every_hostile_scenario_gets_the_right_answer() {
             relative(path)
         );
         let run = run_scenario(&scenario, None, None);
-        let failed: Vec<String> = run
-            .outcomes
-            .iter()
-            .filter(|o| !o.passed)
-            .map(|o| o.to_string())
-            .collect();
+        let failed = run.failures();
         let text = String::from_utf8(render(&run, Format::Text)).unwrap();
         assert!(
             failed.is_empty(),

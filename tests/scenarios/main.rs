@@ -71,12 +71,7 @@ fn every_scenario_passes_its_expectations_and_matches_its_snapshot() {
             relative(path)
         );
         let run = run_scenario(&scenario, None, None);
-        let failed: Vec<String> = run
-            .outcomes
-            .iter()
-            .filter(|o| !o.passed)
-            .map(|o| o.to_string())
-            .collect();
+        let failed = run.failures();
         assert!(
             failed.is_empty(),
             "{}:\n{}",
