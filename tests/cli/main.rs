@@ -455,13 +455,12 @@ fn list_apps_shows_the_timeline_commands_of_each_kind() {
     assert!(section.contains("    stop "), "{section}");
 }
 
-/// A WebSocket ping every 10 ms for a simulated century: its trace would
-/// grow until the machine ran out of memory.
-const CENTURY: &str = r#"
-name = "century"
-description = "A ping every 10 ms for a hundred years."
-time_limit = "876000h"
-
+/// Two hosts, `c` (10.0.0.1) and `s` (10.0.0.2), joined by a 1 ms link:
+/// the start of the scenario files these tests write. A macro, so that
+/// `concat!` keeps each file one literal.
+macro_rules! two_hosts {
+    () => {
+        r#"
 [[host]]
 name = "c"
 address = "10.0.0.1"
@@ -473,7 +472,20 @@ address = "10.0.0.2"
 [[link]]
 between = ["c", "s"]
 latency = "1ms"
+"#
+    };
+}
 
+/// A WebSocket ping every 10 ms for a simulated century: its trace would
+/// grow until the machine ran out of memory.
+const CENTURY: &str = concat!(
+    r#"
+name = "century"
+description = "A ping every 10 ms for a hundred years."
+time_limit = "876000h"
+"#,
+    two_hosts!(),
+    r#"
 [[app]]
 host = "s"
 kind = "ws-server"
@@ -484,7 +496,8 @@ kind = "ws-client"
 connect = "s:80"
 ping_every = "10ms"
 close_after = "never"
-"#;
+"#
+);
 
 #[test]
 fn a_run_past_its_memory_budget_exits_3_and_says_how_to_narrow_it() {
@@ -532,22 +545,13 @@ fn an_http_client_path_with_a_space_is_refused_at_load_time() {
     // called the file ok.
     let file = temp_file(
         "bad-path.toml",
-        r#"
+        concat!(
+            r#"
 name = "bad-path"
 description = "A request target with a space."
-
-[[host]]
-name = "c"
-address = "10.0.0.1"
-
-[[host]]
-name = "s"
-address = "10.0.0.2"
-
-[[link]]
-between = ["c", "s"]
-latency = "1ms"
-
+"#,
+            two_hosts!(),
+            r#"
 [[app]]
 host = "s"
 kind = "http-server"
@@ -557,7 +561,8 @@ host = "c"
 kind = "http-client"
 connect = "s:80"
 path = "/a b"
-"#,
+"#
+        ),
     );
     let file = file.to_str().unwrap();
     for command in [&["check", file][..], &["run", file, "--until", "2ms"][..]] {
