@@ -46,6 +46,7 @@ pub use socket::{
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{
-    AppEvent, Capture, EndReason, FieldValue, Records, Trace, TraceEvent, TraceRecord,
+    AppEvent, Capture, EndReason, FieldValue, Records, Topology, Trace, TraceEvent, TraceRecord,
+    TraceSink,
 };
 pub use world::{Action, AppFactory, BuildError, RunLimits, World, WorldBuilder};

@@ -109,6 +109,50 @@ impl FromIterator<TraceRecord> for Records {
     }
 }
 
+/// Where a run's events go as they happen, instead of into the stored
+/// [`Trace`] ([`World::stream_to`](crate::World::stream_to)).
+///
+/// A sink sees every record once, in order, as the world records it, and
+/// owns what it keeps: a renderer writes its output as the run goes, a
+/// judge folds the events into the few numbers its claims need, a summary
+/// into per-connection aggregates. A run streamed to a sink holds no event
+/// after handing it over, so its memory does not grow with its duration.
+/// The records are the ones a stored trace would have held, in the same
+/// order: a renderer fed by a sink and one fed by the stored trace give the
+/// same bytes.
+pub trait TraceSink {
+    /// Takes one record. The topology is the world's ([`Trace::topology`]);
+    /// it does not change during a run.
+    fn record(&mut self, topology: &Topology, record: &TraceRecord);
+}
+
+/// Several sinks fed the same records, in order (a renderer and the
+/// expectations' judge, say).
+impl TraceSink for Vec<Box<dyn TraceSink>> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        for sink in self.iter_mut() {
+            sink.record(topology, record);
+        }
+    }
+}
+
+/// A sink the caller keeps a handle to, to read it after the run.
+impl<S: TraceSink> TraceSink for std::rc::Rc<std::cell::RefCell<S>> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.borrow_mut().record(topology, record);
+    }
+}
+
+impl Trace {
+    /// Feeds every record of this stored trace to `sink`, as a streamed run
+    /// would have (the stored path and the streamed path meet here).
+    pub fn replay(&self, sink: &mut dyn TraceSink) {
+        for record in &self.records {
+            sink.record(&self.topology, record);
+        }
+    }
+}
+
 /// How much of each packet the trace keeps (a capture's snap length).
 ///
 /// Every renderer but two reads only headers: the text timeline, JSON Lines,

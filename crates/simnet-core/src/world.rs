@@ -18,6 +18,7 @@ use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, Tcp
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{
     AppInfo, Capture, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent,
+    TraceRecord, TraceSink,
 };
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -442,9 +443,14 @@ impl WorldBuilder {
             actions,
             faults,
             cut: BTreeSet::new(),
-            trace: Trace {
-                topology,
-                records: Default::default(),
+            trace: Recorder {
+                trace: Trace {
+                    topology,
+                    records: Default::default(),
+                },
+                sink: None,
+                last: None,
+                recorded: 0,
             },
             capture: Capture::Full,
             limits: self.limits,
@@ -547,7 +553,7 @@ pub struct World {
     faults: Vec<(TargetedFault, u32)>,
     /// Partitioned host pairs (smaller id first).
     cut: BTreeSet<(HostId, HostId)>,
-    trace: Trace,
+    trace: Recorder,
     /// How much of each packet the trace keeps.
     capture: Capture,
     limits: RunLimits,
@@ -576,21 +582,46 @@ impl World {
     }
 
     /// The trace so far.
+    ///
+    /// While the world streams to a sink ([`World::stream_to`]) its records
+    /// are not stored: the trace holds the topology and what was recorded
+    /// before streaming began.
     pub fn trace(&self) -> &Trace {
-        &self.trace
+        &self.trace.trace
     }
 
     /// Takes the trace, leaving the world with an empty one.
     pub fn take_trace(&mut self) -> Trace {
         Trace {
-            topology: self.trace.topology.clone(),
-            records: std::mem::take(&mut self.trace.records),
+            topology: self.trace.trace.topology.clone(),
+            records: std::mem::take(&mut self.trace.trace.records),
         }
+    }
+
+    /// From now on, hands every record to `sink` as it happens instead of
+    /// storing it in [`World::trace`]. The records are the same, in the same
+    /// order, as a stored trace's; the run's memory then no longer grows
+    /// with its duration (the trace's budget,
+    /// [`RunLimits::max_trace_bytes`], counts only stored records). To read
+    /// the sink after the run, pass an `Rc<RefCell<_>>` and keep a clone.
+    pub fn stream_to(&mut self, sink: Box<dyn TraceSink>) {
+        self.trace.sink = Some(sink);
+    }
+
+    /// Stops streaming and gives the sink back; records are stored again
+    /// from now on.
+    pub fn take_sink(&mut self) -> Option<Box<dyn TraceSink>> {
+        self.trace.sink.take()
+    }
+
+    /// How many records the run has produced so far, stored or streamed.
+    pub fn records_produced(&self) -> u64 {
+        self.trace.recorded
     }
 
     /// A host's id by name.
     pub fn host_id(&self, name: &str) -> Option<HostId> {
-        self.trace.topology.host_by_name(name)
+        self.trace.trace.topology.host_by_name(name)
     }
 
     /// A host's socket table, like `ss -tuan`.
@@ -670,7 +701,7 @@ impl World {
             if self.events >= self.limits.max_events {
                 return self.finish(EndReason::EventLimit(self.limits.max_events));
             }
-            if self.trace.records.bytes() > self.limits.max_trace_bytes {
+            if self.trace.trace.records.bytes() > self.limits.max_trace_bytes {
                 return self.finish(EndReason::MemoryLimit(self.limits.max_trace_bytes));
             }
             self.step();
@@ -688,7 +719,7 @@ impl World {
         // An idle world ends when the last thing happened, not when the last
         // (possibly superseded) timer was looked at.
         let at = match reason {
-            EndReason::Idle => self.trace.records.last().map_or(self.now, |r| r.time),
+            EndReason::Idle => self.trace.last.unwrap_or(self.now),
             _ => self.now,
         };
         self.trace.push(at, TraceEvent::RunEnded { reason });
@@ -828,7 +859,7 @@ impl World {
                 rng: &mut slot.rng,
                 next_timer: &mut self.next_timer,
                 cancelled: &mut self.cancelled,
-                directory: &self.trace.topology.hosts,
+                directory: &self.trace.trace.topology.hosts,
                 calls: 0,
                 max_calls: self.limits.max_calls_per_callback,
             };
@@ -1120,7 +1151,7 @@ impl World {
     }
 
     fn describe(&self, action: &Action) -> String {
-        let t = &self.trace.topology;
+        let t = &self.trace.trace.topology;
         let link_name = |l: &LinkId| {
             let info = &t.links[l.0 as usize];
             format!("{}<->{}", t.host_name(info.a), t.host_name(info.b))
@@ -1250,5 +1281,28 @@ fn undecodable(bytes: &[u8]) -> PacketInfo {
         ttl: 0,
         ip_len: bytes.len() as u16,
         transport: Transport::Other { protocol: 255 },
+    }
+}
+
+/// The world's trace: stored, or handed to a sink as it happens.
+struct Recorder {
+    trace: Trace,
+    sink: Option<Box<dyn TraceSink>>,
+    /// When the latest record happened.
+    last: Option<SimTime>,
+    /// Records produced, stored or streamed.
+    recorded: u64,
+}
+
+impl Recorder {
+    #[inline]
+    fn push(&mut self, time: SimTime, event: TraceEvent) {
+        self.last = Some(time);
+        self.recorded += 1;
+        let record = TraceRecord { time, event };
+        match &mut self.sink {
+            Some(sink) => sink.record(&self.trace.topology, &record),
+            None => self.trace.records.push(record),
+        }
     }
 }
