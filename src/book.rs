@@ -55,7 +55,7 @@ pub fn generate(
 ) -> Result<BTreeMap<PathBuf, Vec<u8>>, String> {
     let registry = crate::registry();
     let mut out = BTreeMap::new();
-    let files = crate::scenario_files(scenarios)
+    let files = crate::quick_scenario_files(scenarios)
         .map_err(|e| format!("cannot read {}: {e}", scenarios.display()))?;
     // Each scenario's text timeline, for the excerpts.
     let mut texts: BTreeMap<String, String> = BTreeMap::new();

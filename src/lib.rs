@@ -29,6 +29,9 @@ pub use simnet_trace::{TextOptions, render_text};
 
 pub mod book;
 pub mod cli;
+mod stream;
+
+pub use stream::{StreamedRun, run_scenario_streamed};
 
 /// HTTP/1.1: the sans-IO protocol ([`http::proto`]) and the applications
 /// that drive it over simulated sockets ([`http::apps`]: `HttpServer`,
@@ -69,6 +72,23 @@ pub fn registry() -> AppRegistry {
 /// The `*.toml` files under `dir`, recursively, in sorted order.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     scenario_files_with(dir, |p| p.extension().is_some_and(|e| e == "toml"))
+}
+
+/// Whether a scenario is a load test: one under a `load` folder
+/// (`scenarios/load/`), with thousands of hosts' worth of connections for a
+/// simulated hour. Those take seconds in a release build, not milliseconds:
+/// the tests, the book and the fuzzer leave them out
+/// ([`quick_scenario_files`]); the load bench and CI run them.
+pub fn is_load_scenario(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "load")
+}
+
+/// The `*.toml` files under `dir`, recursively, in sorted order, without
+/// the load tests ([`is_load_scenario`]).
+pub fn quick_scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    scenario_files_with(dir, |p| {
+        p.extension().is_some_and(|e| e == "toml") && !is_load_scenario(p)
+    })
 }
 
 /// The files under `dir` that `keep` accepts, recursively, in sorted order.
@@ -148,6 +168,13 @@ impl Format {
         matches!(self, Format::Pcap | Format::Pcapng)
     }
 
+    /// Whether `simnet run` writes this format as the run goes
+    /// ([`run_scenario_streamed`]): every format but Mermaid and SVG,
+    /// which lay out the whole run before drawing it.
+    pub fn streams(self) -> bool {
+        !matches!(self, Format::Mermaid | Format::Svg)
+    }
+
     /// How much of each packet a run must keep for this format: captures
     /// need the payloads, and so does Mermaid (it labels packets with the
     /// HTTP request lines and WebSocket frames they carry); every other
@@ -180,12 +207,16 @@ impl ScenarioRun {
     /// The expectations that failed, each as `simnet run` prints it
     /// (`expect ... FAILED (observed ...)`); empty when all passed.
     pub fn failures(&self) -> Vec<String> {
-        self.outcomes
-            .iter()
-            .filter(|o| !o.passed)
-            .map(|o| o.to_string())
-            .collect()
+        failures(&self.outcomes)
     }
+}
+
+fn failures(outcomes: &[Outcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.to_string())
+        .collect()
 }
 
 /// Runs a scenario to its time limit (or `until`) and judges it, keeping
@@ -221,10 +252,26 @@ pub fn run_scenario_within(
     capture: Capture,
     max_trace_bytes: u64,
 ) -> ScenarioRun {
+    run_scenario_watched(scenario, seed, until, capture, max_trace_bytes, &mut |_| {})
+}
+
+/// [`run_scenario_within`], calling `watch` after every event (the CLI's
+/// progress bar).
+pub(crate) fn run_scenario_watched(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    until: Option<SimTime>,
+    capture: Capture,
+    max_trace_bytes: u64,
+    watch: &mut dyn FnMut(&World),
+) -> ScenarioRun {
     let mut world = scenario.world(seed, until);
     world.set_capture(capture);
     world.set_max_trace_bytes(max_trace_bytes);
-    world.run();
+    world.run_while_not(|w| {
+        watch(w);
+        false
+    });
     let trace = world.take_trace();
     let outcomes = simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());
     ScenarioRun {
@@ -256,6 +303,17 @@ pub fn render(run: &ScenarioRun, format: Format) -> Vec<u8> {
 
 /// Renders a run in a format, narrowed by `options` where the format allows.
 pub fn render_with(run: &ScenarioRun, format: Format, options: &RenderOptions) -> Vec<u8> {
+    let mut out = match format {
+        Format::Text => stream::text_preamble(&run.name, &run.description, run.seed).into_bytes(),
+        Format::Summary => stream::summary_preamble(&run.name, run.seed).into_bytes(),
+        _ => Vec::new(),
+    };
+    out.extend_from_slice(&render_trace(&run.trace, format, options));
+    out
+}
+
+/// Renders a trace in a format, without the scenario's preamble.
+fn render_trace(trace: &Trace, format: Format, options: &RenderOptions) -> Vec<u8> {
     match format {
         Format::Mermaid => {
             let o = render::MermaidOptions {
@@ -264,49 +322,41 @@ pub fn render_with(run: &ScenarioRun, format: Format, options: &RenderOptions) -
                 until: options.to,
                 max_events: options.max_events,
             };
-            render::render_mermaid(&run.trace, &o).into_bytes()
+            render::render_mermaid(trace, &o).into_bytes()
         }
-        Format::Text => {
-            let mut out = format!("# {} (seed {})\n", run.name, run.seed);
-            for line in wrap(&run.description, 76) {
-                let _ = writeln!(out, "# {line}");
-            }
-            out.push('\n');
-            out.push_str(&render_text(&run.trace, &TextOptions::default()));
-            out.into_bytes()
-        }
-        Format::Summary => {
-            let mut out = format!("# {} (seed {})\n\n", run.name, run.seed);
-            out.push_str(&simnet_trace::summary::render_summary(&run.trace));
-            out.into_bytes()
-        }
+        Format::Text => render_text(trace, &TextOptions::default()).into_bytes(),
+        Format::Summary => simnet_trace::summary::render_summary(trace).into_bytes(),
         Format::Svg => {
             let o = render::plot::PlotOptions {
                 connection: options.connection.clone(),
                 ..Default::default()
             };
-            render::plot::render_svg(&run.trace, &o).into_bytes()
+            render::plot::render_svg(trace, &o).into_bytes()
         }
-        Format::Csv => simnet_trace::csv::render_series_csv(&run.trace).into_bytes(),
-        Format::Jsonl => simnet_trace::render_jsonl(&run.trace).into_bytes(),
-        Format::Pcap => simnet_trace::render_pcap(&run.trace),
-        Format::Pcapng => simnet_trace::render_pcapng(&run.trace),
+        Format::Csv => simnet_trace::csv::render_series_csv(trace).into_bytes(),
+        Format::Jsonl => simnet_trace::render_jsonl(trace).into_bytes(),
+        Format::Pcap => simnet_trace::render_pcap(trace),
+        Format::Pcapng => simnet_trace::render_pcapng(trace),
     }
 }
 
 /// The expectation verdicts, one per line.
 pub fn verdicts(run: &ScenarioRun) -> String {
+    verdict_lines(&run.outcomes)
+}
+
+fn verdict_lines(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
-    for o in &run.outcomes {
+    for o in outcomes {
         let _ = writeln!(out, "{o}");
     }
-    if !run.outcomes.is_empty() {
-        let failed = run.failures().len();
+    if !outcomes.is_empty() {
+        let failed = failures(outcomes).len();
         let _ = writeln!(
             out,
             "{} of {} expectations passed",
-            run.outcomes.len() - failed,
-            run.outcomes.len()
+            outcomes.len() - failed,
+            outcomes.len()
         );
     }
     out

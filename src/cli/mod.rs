@@ -60,6 +60,7 @@ macro_rules! err {
 mod book;
 mod check;
 mod list;
+mod progress;
 mod run;
 
 use clap::{Parser, Subcommand};

@@ -1,6 +1,7 @@
 //! `simnet run`: run a scenario, render its trace, judge its expectations.
 
 use super::CmdResult;
+use super::progress::Progress;
 use crate::Format;
 use simnet_scenario::AppRegistry;
 use simnet_scenario::units::parse_duration;
@@ -40,7 +41,7 @@ pub struct Args {
     /// Mermaid: at most this many events (the diagram says where it stopped).
     #[arg(long)]
     max_events: Option<usize>,
-    /// Stop the run once its trace holds more than this much memory, e.g. 256MiB or 4GiB (default 1GiB).
+    /// Mermaid and SVG (which keep the whole run before drawing it): stop the run once its trace holds more than this much memory, e.g. 256MiB or 4GiB (default 1GiB). The other formats are written as the run goes.
     #[arg(long, value_parser = parse_size)]
     max_trace_memory: Option<u64>,
 }
@@ -87,6 +88,14 @@ fn check_flags(args: &Args) -> Result<(), String> {
         return Err(format!(
             "error: --connection narrows only --format mermaid and --format svg, not --format {}\n\
              help: add --format mermaid or --format svg, or drop --connection",
+            args.format.name()
+        ));
+    }
+    if args.max_trace_memory.is_some() && args.format.streams() {
+        return Err(format!(
+            "error: --max-trace-memory bounds only --format mermaid and --format svg, which keep \
+             the whole run; --format {} is written as the run goes\n\
+             help: drop --max-trace-memory, or narrow the run with --until",
             args.format.name()
         ));
     }
@@ -169,14 +178,20 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         })?),
         None => None,
     };
-    let run = crate::run_scenario_within(
+    let mut progress = Progress::new(until.unwrap_or(scenario.time_limit));
+    if args.format.streams() {
+        return stream(&args, &scenario, until, out_file, progress);
+    }
+    let run = crate::run_scenario_watched(
         &scenario,
         args.seed,
         until,
         args.format.capture(),
         args.max_trace_memory
             .unwrap_or(crate::RunLimits::DEFAULT_MAX_TRACE_BYTES),
+        &mut |w| progress.tick(w),
     );
+    progress.finish();
     if let Some(sel) = &args.connection {
         sel.check(&run.trace.topology)
             .map_err(|e| format!("error: --connection: {e}"))?;
@@ -253,10 +268,18 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
             }
         }
     }
-    // A run a safety bound cut short is not a result: say why on standard
-    // error (after everything else, so it is the last thing seen) and fail,
-    // whatever its expectations said.
-    if let Some(reason) = run.trace.end_reason().filter(|r| r.is_failure()) {
+    Ok(exit_code(
+        run.trace.end_reason(),
+        &run.trace.topology,
+        failed,
+    ))
+}
+
+/// A run a safety bound cut short is not a result: say why on standard
+/// error (after everything else, so it is the last thing seen) and fail,
+/// whatever its expectations said; otherwise fail if an expectation did.
+fn exit_code(end: Option<crate::EndReason>, topology: &crate::Topology, failed: bool) -> ExitCode {
+    if let Some(reason) = end.filter(|r| r.is_failure()) {
         let _ = std::io::stdout().flush();
         let raise = match reason {
             crate::EndReason::MemoryLimit(_) => "; or allow more with --max-trace-memory",
@@ -264,15 +287,105 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         };
         errln!(
             "error: the run was stopped: {}{raise}",
-            reason.describe(&run.trace.topology)
+            reason.describe(topology)
         );
-        return Ok(ExitCode::from(3));
+        return ExitCode::from(3);
     }
-    Ok(if failed {
+    if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// Runs a format that is written as the run goes: straight to the `--out`
+/// file or standard output, the verdicts after it as the stored path
+/// prints them.
+fn stream(
+    args: &Args,
+    scenario: &crate::scenario::Scenario,
+    until: Option<crate::SimTime>,
+    out_file: Option<std::fs::File>,
+    mut progress: Progress,
+) -> CmdResult {
+    let to_file = out_file.is_some();
+    let out: Box<dyn Write> = match out_file {
+        Some(file) => Box::new(std::io::BufWriter::with_capacity(1 << 16, file)),
+        None => Box::new(EndsLine::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))),
+    };
+    let result =
+        crate::run_scenario_streamed(scenario, args.seed, until, args.format, out, &mut |w| {
+            progress.tick(w)
+        });
+    progress.finish();
+    let run = match result {
+        Ok(run) => run,
+        // Standard output closed early (`| head`): nothing more to say there.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && !to_file => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            let target = match &args.out {
+                Some(path) => format!("--out: cannot write {}", path.display()),
+                None => "cannot write standard output".to_string(),
+            };
+            return Err(format!("error: {target}: {e}"));
+        }
+    };
+    let verdicts = run.verdicts();
+    if to_file {
+        out!("{verdicts}");
+    } else if matches!(args.format, Format::Text | Format::Summary) {
+        if !verdicts.is_empty() {
+            outln!();
+        }
+        out!("{verdicts}");
+    } else {
+        let _ = std::io::stdout().flush();
+        err!("{verdicts}");
+    }
+    let failed = run.outcomes.iter().any(|o| !o.passed);
+    Ok(exit_code(run.end, &run.topology, failed))
+}
+
+/// Standard output that ends its last line: whatever follows (the
+/// verdicts, a shell prompt) starts on a line of its own, as the stored path
+/// does it.
+struct EndsLine<W: Write> {
+    inner: W,
+    last: Option<u8>,
+}
+
+impl<W: Write> EndsLine<W> {
+    fn new(inner: W) -> EndsLine<W> {
+        EndsLine { inner, last: None }
+    }
+}
+
+impl<W: Write> Write for EndsLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for EndsLine<W> {
+    fn drop(&mut self) {
+        if self.last.is_some_and(|b| b != b'\n') {
+            let _ = self.inner.write_all(b"\n");
+        }
+        let _ = self.inner.flush();
+    }
 }
 
 /// The largest event count whose diagram, as `render` draws it, has at most

@@ -507,19 +507,19 @@ fn a_run_past_its_memory_budget_exits_3_and_says_how_to_narrow_it() {
         "run",
         file,
         "--format",
-        "summary",
+        "svg",
         "--max-trace-memory",
         "256KiB",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    // The summary of what was kept is still written.
-    assert!(stdout(&o).contains("Run ended at"), "{}", stdout(&o));
+    // The plot of what was kept is still drawn.
+    assert!(stdout(&o).starts_with("<svg"), "{}", stdout(&o));
     assert_eq!(
         stderr(&o).trim_end(),
         "error: the run was stopped: memory limit of 256.0 KiB for the trace reached: \
-         narrow the run with --until or a smaller time_limit (formats other than pcap, \
-         pcapng and mermaid keep only packet headers, and hold less: e.g. --format \
-         summary); or allow more with --max-trace-memory"
+         narrow the run with --until or a smaller time_limit (only mermaid and svg keep \
+         the whole run; the other formats are written as it goes: e.g. --format summary); \
+         or allow more with --max-trace-memory"
     );
 
     // Narrowed with --until, the same file runs to the end and exits 0.
@@ -527,7 +527,7 @@ fn a_run_past_its_memory_budget_exits_3_and_says_how_to_narrow_it() {
         "run",
         file,
         "--format",
-        "summary",
+        "svg",
         "--max-trace-memory",
         "256KiB",
         "--until",

@@ -36,7 +36,7 @@ fn scenario(name: &str) -> ScenarioRun {
 }
 
 fn all_scenarios() -> Vec<PathBuf> {
-    simnet::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
+    simnet::quick_scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
 }
 
 /// `target/mermaid/`, where the browser check looks for diagrams.

@@ -375,7 +375,7 @@ fn tshark_reads_every_scenario_capture_cleanly() {
     if !tshark_available() {
         return;
     }
-    let files = simnet::scenario_files(&scenarios_dir()).expect("scenarios/ is readable");
+    let files = simnet::quick_scenario_files(&scenarios_dir()).expect("scenarios/ is readable");
     assert!(!files.is_empty(), "no scenarios found");
     // One thread per scenario: each spends most of its time waiting for
     // tshark. Traces hold `Rc`s, so each thread runs its own scenario.
@@ -849,7 +849,7 @@ fn tshark_finds_every_websocket_frame_the_trace_sent() {
         return;
     }
     let dir = scenarios_dir().join("websocket");
-    let files = simnet::scenario_files(&dir).expect("scenarios/websocket is readable");
+    let files = simnet::quick_scenario_files(&dir).expect("scenarios/websocket is readable");
     assert!(files.len() >= 9, "the nine WebSocket scenarios");
     let mut problems = Vec::new();
     for path in &files {

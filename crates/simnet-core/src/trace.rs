@@ -710,8 +710,8 @@ impl fmt::Display for EndReason {
             EndReason::MemoryLimit(bytes) => write!(
                 f,
                 "memory limit of {} for the trace reached: narrow the run with --until or \
-                 a smaller time_limit (formats other than pcap, pcapng and mermaid keep \
-                 only packet headers, and hold less: e.g. --format summary)",
+                 a smaller time_limit (only mermaid and svg keep the whole run; the other \
+                 formats are written as it goes: e.g. --format summary)",
                 human_bytes(*bytes)
             ),
         }

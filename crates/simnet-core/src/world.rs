@@ -624,6 +624,13 @@ impl World {
         self.trace.trace.topology.host_by_name(name)
     }
 
+    /// TCP sockets on all hosts that belong to a connection, in any state
+    /// but LISTEN (a connection between two simulated hosts counts twice).
+    /// Costs one step per host, not per socket.
+    pub fn connected_sockets(&self) -> usize {
+        self.hosts.iter().map(|h| h.connected_sockets()).sum()
+    }
+
     /// A host's socket table, like `ss -tuan`.
     pub fn socket_table(&self, host: HostId) -> Vec<SocketRow> {
         self.hosts

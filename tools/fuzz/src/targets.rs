@@ -125,7 +125,7 @@ impl Target {
             Target::Scenario | Target::Run => {
                 let mut out = Vec::new();
                 for dir in ["scenarios", "tests/broken"] {
-                    let files = simnet::scenario_files(&root.join(dir)).unwrap_or_default();
+                    let files = simnet::quick_scenario_files(&root.join(dir)).unwrap_or_default();
                     for f in files {
                         if let Ok(bytes) = std::fs::read(&f) {
                             out.push(bytes);

@@ -406,6 +406,12 @@ impl Host {
         self.stack.is_some()
     }
 
+    /// TCP sockets that belong to a connection (any state but LISTEN and
+    /// CLOSED). O(1).
+    pub(crate) fn connected_sockets(&self) -> usize {
+        self.stack.as_ref().map_or(0, |s| s.tcp_conns.len())
+    }
+
     fn boot(&mut self, now: SimTime) {
         let mut device = SimDevice::new(self.config.mtu);
         let mut config = Config::new(HardwareAddress::Ip);

@@ -1,0 +1,210 @@
+//! Running a scenario with its output written as the run goes.
+//!
+//! The text timeline, the summary, the CSV series, JSON Lines, pcap and
+//! pcapng do not need the whole trace at once: each has a writer that takes
+//! the run's records one by one ([`TraceSink`]) and writes its bytes to its
+//! destination, or folds them into per-connection aggregates, and the
+//! expectations are judged the same way. A streamed run keeps no record
+//! after handing it over, so its memory does not grow with its simulated
+//! duration. The bytes are the ones [`render`](crate::render()) gives for
+//! the stored trace of the same run (the scenario tests compare both paths
+//! for every scenario and format).
+
+use crate::{Format, Topology, Trace, TraceRecord, TraceSink, World};
+use simnet_core::EndReason;
+use simnet_scenario::{Outcome, Scenario};
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+/// A scenario run whose output was written as it went: what is left of it
+/// once the writer is done (no trace).
+pub struct StreamedRun {
+    /// The scenario's name.
+    pub name: String,
+    /// The seed used.
+    pub seed: u64,
+    /// Who was there (to name hosts in messages).
+    pub topology: Topology,
+    /// Why the run ended.
+    pub end: Option<EndReason>,
+    /// One verdict per expectation.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl StreamedRun {
+    /// The expectations that failed, as [`ScenarioRun::failures`](crate::ScenarioRun::failures) gives them.
+    pub fn failures(&self) -> Vec<String> {
+        crate::failures(&self.outcomes)
+    }
+
+    /// The verdicts, one per line, as [`verdicts`](crate::verdicts) gives them.
+    pub fn verdicts(&self) -> String {
+        crate::verdict_lines(&self.outcomes)
+    }
+}
+
+/// Runs a scenario to its time limit (or `until`), writing `format` to `out`
+/// as the run goes, and judges its expectations as it goes too. `watch` is
+/// called after every event (a progress bar's tick: keep it cheap).
+///
+/// Mermaid and SVG lay out the whole run before drawing anything; they are
+/// refused here (`ErrorKind::InvalidInput`): run them with
+/// [`run_scenario_with`](crate::run_scenario_with) and
+/// [`render_with`](crate::render_with).
+pub fn run_scenario_streamed(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    until: Option<crate::SimTime>,
+    format: Format,
+    out: Box<dyn Write>,
+    watch: &mut dyn FnMut(&World),
+) -> io::Result<StreamedRun> {
+    if !format.streams() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--format {} cannot be written as the run goes",
+                format.name()
+            ),
+        ));
+    }
+    let seed = seed.unwrap_or(scenario.seed);
+    let mut world = scenario.world(Some(seed), until);
+    world.set_capture(format.capture());
+    let writer = Rc::new(RefCell::new(Writer::new(
+        format,
+        &scenario.name,
+        &scenario.description,
+        seed,
+        &world.trace().topology,
+        out,
+    )?));
+    let judge = Rc::new(RefCell::new(Judge::new(&world.trace().topology)));
+    let sinks: Vec<Box<dyn TraceSink>> = vec![Box::new(writer.clone()), Box::new(judge.clone())];
+    world.stream_to(Box::new(sinks));
+    let end = world.run_while_not(|w| {
+        watch(w);
+        false
+    });
+    let topology = world.trace().topology.clone();
+    drop(world);
+    let writer = Rc::try_unwrap(writer)
+        .map_err(|_| io::Error::other("the writer outlived its run"))?
+        .into_inner();
+    writer.finish()?;
+    let judge = Rc::try_unwrap(judge)
+        .map_err(|_| io::Error::other("the judge outlived its run"))?
+        .into_inner();
+    let outcomes = judge.finish(scenario);
+    Ok(StreamedRun {
+        name: scenario.name.clone(),
+        seed,
+        topology,
+        end: Some(end),
+        outcomes,
+    })
+}
+
+/// The text format's preamble: the scenario's name, seed and description.
+pub(crate) fn text_preamble(name: &str, description: &str, seed: u64) -> String {
+    let mut out = format!("# {name} (seed {seed})\n");
+    for line in crate::wrap(description, 76) {
+        let _ = writeln!(out, "# {line}");
+    }
+    out.push('\n');
+    out
+}
+
+/// The summary format's preamble.
+pub(crate) fn summary_preamble(name: &str, seed: u64) -> String {
+    format!("# {name} (seed {seed})\n\n")
+}
+
+/// A format's writer.
+enum Writer {
+    /// Keeps the records and renders them at the end.
+    Stored {
+        format: Format,
+        trace: Trace,
+        preamble: String,
+        out: Box<dyn Write>,
+    },
+}
+
+impl Writer {
+    fn new(
+        format: Format,
+        name: &str,
+        description: &str,
+        seed: u64,
+        topology: &Topology,
+        out: Box<dyn Write>,
+    ) -> io::Result<Writer> {
+        let preamble = match format {
+            Format::Text => text_preamble(name, description, seed),
+            Format::Summary => summary_preamble(name, seed),
+            _ => String::new(),
+        };
+        Ok(Writer::Stored {
+            format,
+            trace: Trace {
+                topology: topology.clone(),
+                records: Default::default(),
+            },
+            preamble,
+            out,
+        })
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Writer::Stored {
+                format,
+                trace,
+                preamble,
+                mut out,
+            } => {
+                let body = crate::render_trace(&trace, format, &crate::RenderOptions::default());
+                out.write_all(preamble.as_bytes())?;
+                out.write_all(&body)?;
+                out.flush()
+            }
+        }
+    }
+}
+
+impl TraceSink for Writer {
+    fn record(&mut self, _: &Topology, record: &TraceRecord) {
+        match self {
+            Writer::Stored { trace, .. } => trace.records.push(record.clone()),
+        }
+    }
+}
+
+/// Judges the expectations.
+struct Judge {
+    trace: Trace,
+}
+
+impl Judge {
+    fn new(topology: &Topology) -> Judge {
+        Judge {
+            trace: Trace {
+                topology: topology.clone(),
+                records: Default::default(),
+            },
+        }
+    }
+
+    fn finish(self, scenario: &Scenario) -> Vec<Outcome> {
+        simnet_scenario::evaluate(&scenario.expectations, &self.trace, &scenario.app_names())
+    }
+}
+
+impl TraceSink for Judge {
+    fn record(&mut self, _: &Topology, record: &TraceRecord) {
+        self.trace.records.push(record.clone());
+    }
+}
