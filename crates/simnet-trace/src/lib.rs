@@ -12,6 +12,7 @@
 //!   Mermaid arrows that carry them.
 
 pub mod csv;
+mod inflight;
 pub mod jsonl;
 pub mod mermaid;
 pub mod pcap;
