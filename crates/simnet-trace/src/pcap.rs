@@ -13,6 +13,11 @@
 //!   `delivered to server at 10.000ms`, `corrupted: bit 97 flipped`...
 //!   (`frame.comment` in Wireshark).
 //!
+//! Both are written as the run goes by a [`TraceSink`] ([`PcapWriter`],
+//! [`PcapngWriter`]) handed to
+//! [`World::stream_to`](simnet_core::World::stream_to); the two functions
+//! replay a stored trace into them, so the bytes are the same either way.
+//!
 //! Where the capture is taken: at the sender, as the packet leaves the host
 //! (one record per [`TraceEvent::PacketSent`], with exactly the bytes sent).
 //! A trace captured with `Capture::Headers` gives records holding only the
@@ -342,6 +347,20 @@ impl<W: io::Write> PcapngWriter<W> {
             }
             self.write_front();
         }
+    }
+
+    /// How many frames the writer remembers (for the tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        [
+            self.held.len(),
+            self.fates.lines.len(),
+            self.fates.originals.len(),
+            self.inflight.tracked(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
     }
 
     /// Writes the packets still held, with the fate they had, flushes `out`

@@ -114,6 +114,12 @@ impl<W: io::Write> JsonlWriter<W> {
         }
     }
 
+    /// How many frames the writer remembers (for the tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.state.frames.len().max(self.inflight.tracked())
+    }
+
     /// Flushes `out` and gives it back, or the first error writing to it.
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(e) = self.error {
