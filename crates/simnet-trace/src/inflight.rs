@@ -99,18 +99,16 @@ impl InFlight {
     /// Takes note of a record's event, after it was rendered.
     pub(crate) fn observe(&mut self, time: SimTime, event: &TraceEvent) {
         match event {
-            TraceEvent::PacketSent { frame, .. } => {
-                // A hand-built trace may send an id twice: the first group
-                // keeps it.
-                if !self.root.contains_key(frame) {
-                    self.root.insert(*frame, *frame);
-                    let group = Group {
-                        ids: vec![(*frame, false)],
-                        open: 1,
-                        settled_at: None,
-                    };
-                    self.groups.insert(*frame, group);
-                }
+            // A hand-built trace may send an id twice: the first group
+            // keeps it.
+            TraceEvent::PacketSent { frame, .. } if !self.root.contains_key(frame) => {
+                self.root.insert(*frame, *frame);
+                let group = Group {
+                    ids: vec![(*frame, false)],
+                    open: 1,
+                    settled_at: None,
+                };
+                self.groups.insert(*frame, group);
             }
             TraceEvent::FrameDuplicated { frame, copy } => {
                 let Some(&original) = self.root.get(frame) else {

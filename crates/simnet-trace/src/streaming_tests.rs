@@ -130,7 +130,10 @@ fn scripted() -> World {
     b.build().unwrap()
 }
 
-fn worlds() -> [(&'static str, fn() -> World); 3] {
+/// A world to run, by name.
+type Make = (&'static str, fn() -> World);
+
+fn worlds() -> [Make; 3] {
     [
         ("lossy", lossy),
         ("mangled", mangled),
@@ -263,12 +266,16 @@ fn the_worlds_have_the_hard_cases() {
 fn the_writers_hold_only_frames_in_flight() {
     for (name, make) in worlds() {
         let all = streamed(make);
+        eprintln!(
+            "{name}: {} records, at most {} frames held",
+            all.records, all.most_held
+        );
         assert!(
-            all.records > 2_000 || name == "scripted",
+            all.records > 1_000 || name == "scripted",
             "{name}: {}",
             all.records
         );
-        assert!(all.most_held <= 200, "{name}: held {}", all.most_held);
+        assert!(all.most_held <= 100, "{name}: held {}", all.most_held);
     }
 }
 
