@@ -3,6 +3,15 @@
 //! Every renderer is a pure function of the trace: the same trace gives the
 //! same bytes. Renderers never run a simulation and never see smoltcp.
 //!
+//! The text timeline, JSON Lines, pcap and pcapng can also be written as a
+//! run goes, without storing its trace: [`TextWriter`], [`JsonlWriter`],
+//! [`PcapWriter`] and [`PcapngWriter`] are
+//! [`TraceSink`](simnet_core::TraceSink)s for
+//! [`World::stream_to`](simnet_core::World::stream_to) that write to any
+//! [`std::io::Write`] and keep only bounded state. `render_text` and the
+//! others replay a stored trace into them: one implementation, the same
+//! bytes.
+//!
 //! - [`text`]: the step-by-step timeline, one line per event.
 //! - [`pcap`]: the packets as a capture file for Wireshark, tshark, tcpdump.
 //! - [`jsonl`]: every event as one JSON object per line, for `jq` and scripts.
@@ -12,16 +21,19 @@
 //!   Mermaid arrows that carry them.
 
 pub mod csv;
+mod inflight;
 pub mod jsonl;
 pub mod mermaid;
 pub mod pcap;
 pub mod plot;
 pub mod relative;
+#[cfg(test)]
+mod streaming_tests;
 pub mod summary;
 pub mod text;
 pub mod websocket;
 
-pub use jsonl::render_jsonl;
+pub use jsonl::{JsonlWriter, render_jsonl};
 pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};
-pub use pcap::{render_pcap, render_pcapng};
-pub use text::{TextOptions, render_text};
+pub use pcap::{PcapWriter, PcapngWriter, render_pcap, render_pcapng};
+pub use text::{TextOptions, TextWriter, render_text};

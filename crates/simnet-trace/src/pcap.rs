@@ -13,6 +13,11 @@
 //!   `delivered to server at 10.000ms`, `corrupted: bit 97 flipped`...
 //!   (`frame.comment` in Wireshark).
 //!
+//! Both are written as the run goes by a [`TraceSink`] ([`PcapWriter`],
+//! [`PcapngWriter`]) handed to
+//! [`World::stream_to`](simnet_core::World::stream_to); the two functions
+//! replay a stored trace into them, so the bytes are the same either way.
+//!
 //! Where the capture is taken: at the sender, as the packet leaves the host
 //! (one record per [`TraceEvent::PacketSent`], with exactly the bytes sent).
 //! A trace captured with `Capture::Headers` gives records holding only the
@@ -35,11 +40,14 @@
 //! Ethernet and no MAC addresses, hence raw IP), and it never truncates a
 //! packet (IPv4 packets are at most 65535 bytes, the snap length).
 
+use crate::inflight::InFlight;
 use simnet_core::socket::HostId;
-use simnet_core::trace::{DelayCause, Trace, TraceEvent};
+use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{FrameId, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
+use std::io;
+use std::rc::Rc;
 
 /// `LINKTYPE_RAW`: every packet starts with its IPv4 header.
 pub const LINKTYPE_RAW: u16 = 101;
@@ -54,30 +62,81 @@ pub const SNAPLEN: u32 = 65535;
 pub const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 
 /// Renders every sent packet as a classic libpcap file with nanosecond
-/// timestamps and raw IPv4 records.
+/// timestamps and raw IPv4 records: the stored trace replayed into a
+/// [`PcapWriter`], one implementation, the same bytes.
 pub fn render_pcap(trace: &Trace) -> Vec<u8> {
-    let mut out = Vec::new();
-    // The 24-byte global header.
-    put_u32(&mut out, PCAP_MAGIC_NANOS);
-    put_u16(&mut out, 2); // format version 2.4
-    put_u16(&mut out, 4);
-    put_u32(&mut out, 0); // time zone offset: timestamps are UTC
-    put_u32(&mut out, 0); // timestamp accuracy: unused by every tool
-    put_u32(&mut out, SNAPLEN);
-    put_u32(&mut out, u32::from(LINKTYPE_RAW));
+    let mut writer = PcapWriter::new(Vec::new());
+    trace.replay(&mut writer);
+    // Writing to a `Vec` cannot fail.
+    writer.finish().unwrap_or_default()
+}
 
-    for packet in sent_packets(trace) {
-        let ns = packet.time.as_nanos();
-        let captured = captured(packet.bytes);
+/// A classic pcap written as the packets are sent: a [`TraceSink`] for
+/// [`World::stream_to`](simnet_core::World::stream_to).
+///
+/// [`PcapWriter::new`] writes the 24-byte global header at once; every
+/// [`TraceEvent::PacketSent`] then writes its record. It keeps nothing
+/// between records. Give it a [`BufWriter`](std::io::BufWriter) around a
+/// file or stdout (each record is two writes). The first write error is
+/// kept, nothing more is written, and [`PcapWriter::finish`] returns it.
+pub struct PcapWriter<W: io::Write> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> PcapWriter<W> {
+    /// A writer to `out`; writes the global header now.
+    pub fn new(out: W) -> PcapWriter<W> {
+        // The 24-byte global header.
+        let mut header = Vec::with_capacity(24);
+        put_u32(&mut header, PCAP_MAGIC_NANOS);
+        put_u16(&mut header, 2); // format version 2.4
+        put_u16(&mut header, 4);
+        put_u32(&mut header, 0); // time zone offset: timestamps are UTC
+        put_u32(&mut header, 0); // timestamp accuracy: unused by every tool
+        put_u32(&mut header, SNAPLEN);
+        put_u32(&mut header, u32::from(LINKTYPE_RAW));
+        let mut writer = PcapWriter { out, error: None };
+        writer.write(&[&header]);
+        writer
+    }
+
+    fn write(&mut self, parts: &[&[u8]]) {
+        for part in parts {
+            if self.error.is_none()
+                && let Err(e) = self.out.write_all(part)
+            {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Flushes `out` and gives it back, or the first error writing to it.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: io::Write> TraceSink for PcapWriter<W> {
+    fn record(&mut self, _: &Topology, record: &TraceRecord) {
+        let TraceEvent::PacketSent { bytes, len, .. } = &record.event else {
+            return;
+        };
+        let ns = record.time.as_nanos();
+        let captured = captured(bytes);
         // The 16-byte record header: seconds, nanoseconds, captured length,
         // original length.
-        put_u32(&mut out, saturating_u32(ns / 1_000_000_000));
-        put_u32(&mut out, (ns % 1_000_000_000) as u32);
-        put_u32(&mut out, captured.len() as u32);
-        put_u32(&mut out, original_len(&packet, captured));
-        out.extend_from_slice(captured);
+        let mut header = Vec::with_capacity(16);
+        put_u32(&mut header, saturating_u32(ns / 1_000_000_000));
+        put_u32(&mut header, (ns % 1_000_000_000) as u32);
+        put_u32(&mut header, captured.len() as u32);
+        put_u32(&mut header, original_len(*len, captured));
+        self.write(&[&header, captured]);
     }
-    out
 }
 
 /// pcapng block types used here.
@@ -97,112 +156,295 @@ const OPT_IF_DESCRIPTION: u16 = 3;
 const OPT_IF_TSRESOL: u16 = 9;
 
 /// Renders every sent packet as a pcapng file: one interface per host, named
-/// after it, nanosecond timestamps, and a comment on each packet with its fate.
+/// after it, nanosecond timestamps, and a comment on each packet with its
+/// fate. This is the stored trace replayed into a [`PcapngWriter`]: one
+/// implementation, the same bytes.
 pub fn render_pcapng(trace: &Trace) -> Vec<u8> {
-    let mut out = Vec::new();
-
-    // Section header: byte-order magic, version 1.0, section length unknown
-    // (-1), and the writing application's name (without a version, so that
-    // upgrading simnet does not change the bytes of an unchanged capture).
-    let mut body = Vec::new();
-    put_u32(&mut body, PCAPNG_BYTE_ORDER_MAGIC);
-    put_u16(&mut body, 1);
-    put_u16(&mut body, 0);
-    body.extend_from_slice(&(-1i64).to_le_bytes());
-    put_option(&mut body, OPT_SHB_USERAPPL, b"simnet");
-    put_u32(&mut body, u32::from(OPT_END));
-    put_block(&mut out, BLOCK_SECTION_HEADER, &body);
-
-    // One interface per host, in host order, so a packet's interface id is
-    // its sender's index. Packets from a host the topology lacks (simnet
-    // never records one, but a trace built by hand may) share one extra
-    // interface named `?`, so the file is valid whatever the input.
-    let hosts = &trace.topology.hosts;
-    let unknown_sender = sent_packets(trace).any(|p| p.from.0 as usize >= hosts.len());
-    let mut interfaces: Vec<(String, String)> = hosts
-        .iter()
-        .map(|h| {
-            (
-                h.name.clone(),
-                format!("simnet host {} ({})", h.name, h.addr),
-            )
-        })
-        .collect();
-    if unknown_sender {
-        interfaces.push(("?".into(), "simnet: hosts missing from the topology".into()));
-    }
-    for (name, description) in &interfaces {
-        let mut body = Vec::new();
-        put_u16(&mut body, LINKTYPE_RAW);
-        put_u16(&mut body, 0); // reserved
-        put_u32(&mut body, SNAPLEN);
-        put_option(&mut body, OPT_IF_NAME, name.as_bytes());
-        put_option(&mut body, OPT_IF_DESCRIPTION, description.as_bytes());
-        // Timestamps count units of 10^-9 seconds.
-        put_option(&mut body, OPT_IF_TSRESOL, &[9]);
-        put_u32(&mut body, u32::from(OPT_END));
-        put_block(&mut out, BLOCK_INTERFACE, &body);
-    }
-
-    let comments = fate_comments(trace);
-    for packet in sent_packets(trace) {
-        let ns = packet.time.as_nanos();
-        let captured = captured(packet.bytes);
-        let mut body = Vec::new();
-        put_u32(&mut body, packet.from.0.min(hosts.len() as u32));
-        put_u32(&mut body, (ns >> 32) as u32);
-        put_u32(&mut body, ns as u32);
-        put_u32(&mut body, captured.len() as u32);
-        put_u32(&mut body, original_len(&packet, captured));
-        body.extend_from_slice(captured);
-        pad4(&mut body);
-        let comment = comments
-            .get(&packet.frame)
-            .map(String::as_str)
-            .unwrap_or("");
-        if !comment.is_empty() {
-            put_option(&mut body, OPT_COMMENT, comment.as_bytes());
-            put_u32(&mut body, u32::from(OPT_END));
-        }
-        put_block(&mut out, BLOCK_ENHANCED_PACKET, &body);
-    }
-    out
+    // A stored trace can be looked through first: if a packet comes from a
+    // host the topology lacks, the extra interface goes right after the
+    // hosts' (a streamed run writes it before the first such packet; simnet
+    // never records one).
+    let hosts = trace.topology.hosts.len();
+    let unknown_sender = trace.records.iter().any(
+        |r| matches!(&r.event, TraceEvent::PacketSent { from, .. } if from.0 as usize >= hosts),
+    );
+    let mut writer =
+        PcapngWriter::with_unknown_interface(Vec::new(), &trace.topology, unknown_sender);
+    trace.replay(&mut writer);
+    // Writing to a `Vec` cannot fail.
+    writer.finish().unwrap_or_default()
 }
 
-/// One packet as a capture sees it.
-struct SentPacket<'a> {
+/// A pcapng file written as the run goes: a [`TraceSink`] for
+/// [`World::stream_to`](simnet_core::World::stream_to).
+///
+/// [`PcapngWriter::new`] writes the section header and one interface block
+/// per host at once. Each packet's block carries a comment with its fate
+/// (`dropped: loss`, `delivered to server at 10.000ms`), and that fate is
+/// only known from records that come after the [`TraceEvent::PacketSent`]:
+/// the link's decisions in the same instant, then the `FrameDelivered` or
+/// `FrameDropped` of the frame and of each of its copies when they reach the
+/// far end. So the writer holds each packet (a reference to its bytes, and
+/// its comment so far) until its fate is complete and simulated time has
+/// moved past it (see `inflight`), and writes the packets in the order they
+/// were sent, exactly as the stored file has them. A packet waits for the
+/// packets sent before it, so what is held is what was sent within the
+/// longest time a frame spends on a link (latency, queueing, reordering and
+/// fault delays): bounded by the links, not by the run's length. Packets
+/// still in flight when the run ends are written by
+/// [`PcapngWriter::finish`], with the fate they had.
+///
+/// Give it a [`BufWriter`](std::io::BufWriter) around a file or stdout.
+/// The first write error is kept, nothing more is written, and
+/// [`PcapngWriter::finish`] returns it.
+pub struct PcapngWriter<W: io::Write> {
+    out: W,
+    error: Option<io::Error>,
+    /// Interfaces for the topology's hosts.
+    hosts: u32,
+    /// Whether the interface of senders missing from the topology (`?`,
+    /// numbered `hosts`) is written.
+    unknown_interface: bool,
+    fates: Fates,
+    inflight: InFlight,
+    /// Packets not written yet, in the order they were sent.
+    held: VecDeque<HeldPacket>,
+    /// Frames among the held whose fate is complete, with how many held
+    /// packets carry the id (a hand-built trace may send one id twice).
+    complete: BTreeMap<FrameId, usize>,
+    /// How many held packets carry each frame id.
+    held_ids: BTreeMap<FrameId, usize>,
+}
+
+/// A packet sent and not yet written.
+struct HeldPacket {
     time: SimTime,
     frame: FrameId,
     from: HostId,
-    bytes: &'a [u8],
+    bytes: Rc<[u8]>,
     /// The packet's length on the wire (`bytes` may hold only its headers).
     len: u32,
 }
 
-/// Every [`TraceEvent::PacketSent`], in trace (and so time) order.
-fn sent_packets(trace: &Trace) -> impl Iterator<Item = SentPacket<'_>> {
-    trace.records.iter().filter_map(|r| match &r.event {
-        TraceEvent::PacketSent {
+impl<W: io::Write> PcapngWriter<W> {
+    /// A writer of a run of `topology` (the topology the records will be
+    /// handed with); writes the section header and the interfaces now.
+    pub fn new(out: W, topology: &Topology) -> PcapngWriter<W> {
+        PcapngWriter::with_unknown_interface(out, topology, false)
+    }
+
+    /// [`PcapngWriter::new`], writing the interface of unknown senders with
+    /// the hosts' when `unknown_sender` (a stored trace knows in advance).
+    fn with_unknown_interface(
+        out: W,
+        topology: &Topology,
+        unknown_sender: bool,
+    ) -> PcapngWriter<W> {
+        let mut writer = PcapngWriter {
+            out,
+            error: None,
+            hosts: saturating_u32(topology.hosts.len() as u64),
+            unknown_interface: false,
+            fates: Fates::default(),
+            inflight: InFlight::default(),
+            held: VecDeque::new(),
+            complete: BTreeMap::new(),
+            held_ids: BTreeMap::new(),
+        };
+        let mut out = Vec::new();
+        // Section header: byte-order magic, version 1.0, section length
+        // unknown (-1), and the writing application's name (without a
+        // version, so that upgrading simnet does not change the bytes of an
+        // unchanged capture).
+        let mut body = Vec::new();
+        put_u32(&mut body, PCAPNG_BYTE_ORDER_MAGIC);
+        put_u16(&mut body, 1);
+        put_u16(&mut body, 0);
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        put_option(&mut body, OPT_SHB_USERAPPL, b"simnet");
+        put_u32(&mut body, u32::from(OPT_END));
+        put_block(&mut out, BLOCK_SECTION_HEADER, &body);
+
+        // One interface per host, in host order, so a packet's interface id
+        // is its sender's index.
+        for h in &topology.hosts {
+            let description = format!("simnet host {} ({})", h.name, h.addr);
+            put_interface(&mut out, &h.name, &description);
+        }
+        writer.write(&out);
+        if unknown_sender {
+            writer.write_unknown_interface();
+        }
+        writer
+    }
+
+    /// Packets from a host the topology lacks (simnet never records one,
+    /// but a trace built by hand may) share one extra interface named `?`,
+    /// so the file is valid whatever the input.
+    fn write_unknown_interface(&mut self) {
+        let mut out = Vec::new();
+        put_interface(&mut out, "?", "simnet: hosts missing from the topology");
+        self.write(&out);
+        self.unknown_interface = true;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(bytes)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Writes the packet at the front of the held queue.
+    fn write_front(&mut self) {
+        let Some(packet) = self.held.pop_front() else {
+            return;
+        };
+        let interface = packet.from.0.min(self.hosts);
+        if interface == self.hosts && !self.unknown_interface {
+            self.write_unknown_interface();
+        }
+        let comment = self
+            .fates
+            .lines
+            .get(&packet.frame)
+            .map(String::as_str)
+            .unwrap_or("");
+        let ns = packet.time.as_nanos();
+        let captured = captured(&packet.bytes);
+        let mut body = Vec::with_capacity(32 + captured.len() + comment.len());
+        put_u32(&mut body, interface);
+        put_u32(&mut body, (ns >> 32) as u32);
+        put_u32(&mut body, ns as u32);
+        put_u32(&mut body, captured.len() as u32);
+        put_u32(&mut body, original_len(packet.len, captured));
+        body.extend_from_slice(captured);
+        pad4(&mut body);
+        if !comment.is_empty() {
+            put_option(&mut body, OPT_COMMENT, comment.as_bytes());
+            put_u32(&mut body, u32::from(OPT_END));
+        }
+        let mut block = Vec::with_capacity(body.len() + 12);
+        put_block(&mut block, BLOCK_ENHANCED_PACKET, &body);
+        self.write(&block);
+        // The last held packet of its id takes the id's state with it.
+        let frame = packet.frame;
+        if decrement(&mut self.held_ids, frame) {
+            self.fates.lines.remove(&frame);
+            self.complete.remove(&frame);
+        } else {
+            decrement(&mut self.complete, frame);
+        }
+    }
+
+    /// Writes the held packets whose fate is complete, up to the first that
+    /// is not.
+    fn write_complete(&mut self) {
+        while let Some(front) = self.held.front() {
+            if !self.complete.contains_key(&front.frame) {
+                break;
+            }
+            self.write_front();
+        }
+    }
+
+    /// How many frames the writer remembers (for the tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        [
+            self.held.len(),
+            self.fates.lines.len(),
+            self.fates.originals.len(),
+            self.inflight.tracked(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
+    /// Writes the packets still held, with the fate they had, flushes `out`
+    /// and gives it back, or the first error writing to it.
+    pub fn finish(mut self) -> io::Result<W> {
+        while !self.held.is_empty() {
+            self.write_front();
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: io::Write> TraceSink for PcapngWriter<W> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        let (fates, complete, held_ids) = (&mut self.fates, &mut self.complete, &self.held_ids);
+        self.inflight.retire_before(record.time, |original, ids| {
+            for id in ids {
+                fates.originals.remove(id);
+            }
+            if let Some(n) = held_ids.get(&original) {
+                complete.insert(original, *n);
+            }
+        });
+        self.write_complete();
+        self.fates.observe(topology, record);
+        if let TraceEvent::PacketSent {
             frame,
             from,
             bytes,
             len,
             ..
-        } => Some(SentPacket {
-            time: r.time,
-            frame: *frame,
-            from: *from,
-            bytes,
-            len: *len,
-        }),
-        _ => None,
-    })
+        } = &record.event
+        {
+            self.held.push_back(HeldPacket {
+                time: record.time,
+                frame: *frame,
+                from: *from,
+                bytes: bytes.clone(),
+                len: *len,
+            });
+            *self.held_ids.entry(*frame).or_default() += 1;
+        }
+        self.inflight.observe(record.time, &record.event);
+    }
+}
+
+/// Counts one down; true (and the key gone) when it reaches zero.
+fn decrement(counts: &mut BTreeMap<FrameId, usize>, key: FrameId) -> bool {
+    match counts.get_mut(&key) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            false
+        }
+        Some(_) => {
+            counts.remove(&key);
+            true
+        }
+        None => true,
+    }
+}
+
+/// Appends an interface description block for raw IPv4 with nanosecond
+/// timestamps.
+fn put_interface(out: &mut Vec<u8>, name: &str, description: &str) {
+    let mut body = Vec::new();
+    put_u16(&mut body, LINKTYPE_RAW);
+    put_u16(&mut body, 0); // reserved
+    put_u32(&mut body, SNAPLEN);
+    put_option(&mut body, OPT_IF_NAME, name.as_bytes());
+    put_option(&mut body, OPT_IF_DESCRIPTION, description.as_bytes());
+    // Timestamps count units of 10^-9 seconds.
+    put_option(&mut body, OPT_IF_TSRESOL, &[9]);
+    put_u32(&mut body, u32::from(OPT_END));
+    put_block(out, BLOCK_INTERFACE, &body);
 }
 
 /// A record's original length: the packet's wire length, and never less than
 /// what the record holds (a hand-built trace may claim less).
-fn original_len(packet: &SentPacket<'_>, captured: &[u8]) -> u32 {
-    packet.len.max(captured.len() as u32)
+fn original_len(len: u32, captured: &[u8]) -> u32 {
+    len.max(captured.len() as u32)
 }
 
 /// The part of a packet a record holds: all of it, up to the snap length.
@@ -213,9 +455,8 @@ fn captured(bytes: &[u8]) -> &[u8] {
 /// What happened to each sent frame, one line per frame, e.g.
 /// `client -> server, frame #7; dropped: loss`.
 ///
-/// Built in one pass over the trace before any packet is written: a frame's
-/// fate is recorded after the frame is sent, so it cannot be known as the
-/// packets stream out.
+/// A frame's fate is recorded after the frame is sent, so it cannot be known
+/// when the packet is; [`PcapngWriter`] holds the packet until it is.
 #[derive(Default)]
 struct Fates {
     lines: BTreeMap<FrameId, String>,
@@ -237,12 +478,9 @@ impl Fates {
             let _ = write!(line, "; {prefix}{text}");
         }
     }
-}
 
-fn fate_comments(trace: &Trace) -> BTreeMap<FrameId, String> {
-    let topo = &trace.topology;
-    let mut fates = Fates::default();
-    for r in &trace.records {
+    /// Takes note of what one record says about a frame.
+    fn observe(&mut self, topo: &Topology, r: &TraceRecord) {
         match &r.event {
             TraceEvent::PacketSent {
                 frame, from, to, ..
@@ -252,7 +490,7 @@ fn fate_comments(trace: &Trace) -> BTreeMap<FrameId, String> {
                     None => "nowhere",
                 };
                 let line = format!("{} -> {to}, frame {frame}", topo.host_name(*from));
-                fates.lines.insert(*frame, line);
+                self.lines.insert(*frame, line);
             }
             TraceEvent::FrameQueued {
                 frame,
@@ -266,30 +504,30 @@ fn fate_comments(trace: &Trace) -> BTreeMap<FrameId, String> {
                     0 => format!("last bit sent at {departs}"),
                     n => format!("queued behind {n} bytes, last bit sent at {departs}"),
                 };
-                fates.note(*frame, &text);
+                self.note(*frame, &text);
             }
             TraceEvent::FrameDropped { frame, reason, .. } => {
-                fates.note(*frame, &format!("dropped: {reason}"));
+                self.note(*frame, &format!("dropped: {reason}"));
             }
             TraceEvent::FrameDelayed { frame, by, cause } => {
                 let why = match cause {
                     DelayCause::Reorder => "reordered",
                     DelayCause::Fault => "delayed by fault",
                 };
-                fates.note(*frame, &format!("{why}: held back {by}"));
+                self.note(*frame, &format!("{why}: held back {by}"));
             }
             TraceEvent::FrameDuplicated { frame, copy } => {
-                fates.note(*frame, &format!("duplicated as {copy}"));
+                self.note(*frame, &format!("duplicated as {copy}"));
                 // A copy of a copy still belongs to the packet in the capture.
-                let original = fates.originals.get(frame).copied().unwrap_or(*frame);
-                fates.originals.insert(*copy, original);
+                let original = self.originals.get(frame).copied().unwrap_or(*frame);
+                self.originals.insert(*copy, original);
             }
             TraceEvent::FrameCorrupted { frame, bit } => {
-                fates.note(*frame, &format!("corrupted: bit {bit} flipped"));
+                self.note(*frame, &format!("corrupted: bit {bit} flipped"));
             }
             TraceEvent::FrameDelivered { frame, to } => {
                 let text = format!("delivered to {} at {}", topo.host_name(*to), r.time);
-                fates.note(*frame, &text);
+                self.note(*frame, &text);
             }
             TraceEvent::FrameDiscarded {
                 frame,
@@ -297,11 +535,11 @@ fn fate_comments(trace: &Trace) -> BTreeMap<FrameId, String> {
                 reason,
             } => {
                 let text = format!("discarded by {}: {reason}", topo.host_name(*host));
-                fates.note(*frame, &text);
+                self.note(*frame, &text);
             }
             TraceEvent::FaultMatched {
                 frame, description, ..
-            } => fates.note(*frame, &format!("fault: {description}")),
+            } => self.note(*frame, &format!("fault: {description}")),
             TraceEvent::TcpState { .. }
             | TraceEvent::DataLost { .. }
             | TraceEvent::SocketCall { .. }
@@ -310,7 +548,6 @@ fn fate_comments(trace: &Trace) -> BTreeMap<FrameId, String> {
             | TraceEvent::RunEnded { .. } => {}
         }
     }
-    fates.lines
 }
 
 fn put_u16(out: &mut Vec<u8>, v: u16) {

@@ -10,13 +10,15 @@
 //! changes), `→` (a packet leaves the host), `link` (what a link did to a
 //! frame), `ip` (a host discarded a frame), `act` (a timeline action), `run`.
 
+use crate::inflight::InFlight;
 use crate::relative::SeqTracker;
 use simnet_core::packet::{PacketInfo, Transport};
 use simnet_core::socket::{HostId, Preview, SocketCall};
-use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent};
+use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{FrameId, TcpState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::io;
 
 /// What the text timeline includes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,22 +32,115 @@ pub struct TextOptions {
     pub absolute_seq: bool,
 }
 
-/// Renders the whole trace as text.
+/// Renders the whole trace as text: the stored trace replayed into a
+/// [`TextWriter`], so the stored and the streamed timelines are one
+/// implementation and the same bytes.
 pub fn render_text(trace: &Trace, options: &TextOptions) -> String {
-    let mut r = TextRenderer::new(&trace.topology, options.clone());
-    let mut out = String::new();
-    for record in &trace.records {
-        if let Some(line) = r.line(&record.event) {
-            let _ = writeln!(out, "{:>12} {line}", record.time);
+    let mut writer = TextWriter::new(Vec::new(), &trace.topology, options.clone());
+    trace.replay(&mut writer);
+    // Writing to a `Vec` cannot fail, and every line is a `String`.
+    let bytes = writer.finish().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The text timeline written as the records arrive: a [`TraceSink`] for
+/// [`World::stream_to`](simnet_core::World::stream_to), writing one line per
+/// shown event to `out`.
+///
+/// The timeline has no header of its own; a caller that wants one (the CLI
+/// writes the scenario's name and description) writes it to `out` before
+/// handing `out` over. What it keeps between records is bounded: the
+/// relative-sequence tracker (per connection) and the one-line summaries of
+/// the frames still in flight (forgotten once their fate is known, see
+/// `inflight`), so a run's memory does not grow with its duration.
+///
+/// Writes go straight to `out`, one per line: give it a
+/// [`BufWriter`](std::io::BufWriter) around a file or stdout. The first
+/// write error is kept, nothing more is written, and [`TextWriter::finish`]
+/// returns it.
+pub struct TextWriter<W: io::Write> {
+    out: W,
+    state: TextState,
+    inflight: InFlight,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> TextWriter<W> {
+    /// A writer of the timeline of a run of `topology` (the topology the
+    /// records will be handed with; it sets the host column's width).
+    pub fn new(out: W, topology: &Topology, options: TextOptions) -> TextWriter<W> {
+        TextWriter {
+            out,
+            state: TextState::new(topology, options),
+            inflight: InFlight::default(),
+            error: None,
         }
     }
-    out
+
+    /// How many frames the writer remembers (for the tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.state.frames.len().max(self.inflight.tracked())
+    }
+
+    /// Flushes `out` and gives it back, or the first error writing to it.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: io::Write> TraceSink for TextWriter<W> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        let frames = &mut self.state.frames;
+        self.inflight.retire_before(record.time, |_, ids| {
+            for id in ids {
+                frames.remove(id);
+            }
+        });
+        let line = self.state.line(topology, &record.event);
+        self.inflight.observe(record.time, &record.event);
+        if let (Some(line), None) = (line, &self.error)
+            && let Err(e) = writeln!(self.out, "{:>12} {line}", record.time)
+        {
+            self.error = Some(e);
+        }
+    }
 }
 
 /// A renderer that can be fed events one at a time (it keeps sequence-number
 /// state), for callers that interleave their own lines.
 pub struct TextRenderer<'a> {
     topo: &'a Topology,
+    state: TextState,
+}
+
+impl<'a> TextRenderer<'a> {
+    /// A renderer for traces of `topo`.
+    pub fn new(topo: &'a Topology, options: TextOptions) -> TextRenderer<'a> {
+        TextRenderer {
+            topo,
+            state: TextState::new(topo, options),
+        }
+    }
+
+    /// The line for one event, or `None` if this event is not shown.
+    pub fn line(&mut self, event: &TraceEvent) -> Option<String> {
+        self.state.line(self.topo, event)
+    }
+
+    /// A packet in one line: `S.    seq=0 ack=1 win=65535 len=0 mss=1460 ws=1 sackOK`.
+    pub fn packet(&mut self, info: &PacketInfo) -> String {
+        self.state.packet(info)
+    }
+}
+
+/// What the timeline remembers between events, without the topology (which
+/// a [`TraceSink`] is handed with every record).
+struct TextState {
     options: TextOptions,
     seqs: SeqTracker,
     /// One-line packet summaries by frame id, for link events about them.
@@ -53,9 +148,8 @@ pub struct TextRenderer<'a> {
     width: usize,
 }
 
-impl<'a> TextRenderer<'a> {
-    /// A renderer for traces of `topo`.
-    pub fn new(topo: &'a Topology, options: TextOptions) -> TextRenderer<'a> {
+impl TextState {
+    fn new(topo: &Topology, options: TextOptions) -> TextState {
         let width = topo
             .hosts
             .iter()
@@ -63,8 +157,7 @@ impl<'a> TextRenderer<'a> {
             .max()
             .unwrap_or(4)
             .max(4);
-        TextRenderer {
-            topo,
+        TextState {
             options,
             seqs: SeqTracker::new(),
             frames: BTreeMap::new(),
@@ -72,16 +165,12 @@ impl<'a> TextRenderer<'a> {
         }
     }
 
-    fn host(&self, h: HostId) -> String {
-        format!("{:<w$}", self.topo.host_name(h), w = self.width)
-    }
-
-    fn name(&self, h: HostId) -> &str {
-        self.topo.host_name(h)
+    fn host(&self, topo: &Topology, h: HostId) -> String {
+        format!("{:<w$}", topo.host_name(h), w = self.width)
     }
 
     /// The line for one event, or `None` if this event is not shown.
-    pub fn line(&mut self, event: &TraceEvent) -> Option<String> {
+    fn line(&mut self, topo: &Topology, event: &TraceEvent) -> Option<String> {
         Some(match event {
             TraceEvent::PacketSent {
                 frame, from, to, ..
@@ -90,12 +179,12 @@ impl<'a> TextRenderer<'a> {
                 let summary = self.packet(&info);
                 self.frames.insert(*frame, summary.clone());
                 let dest = match to {
-                    Some(h) => self.name(*h).to_string(),
+                    Some(h) => topo.host_name(*h).to_string(),
                     None => info.dst.to_string(),
                 };
                 format!(
                     "{}  →    {dest:<w$} {summary}",
-                    self.host(*from),
+                    self.host(topo, *from),
                     w = self.width
                 )
             }
@@ -119,11 +208,11 @@ impl<'a> TextRenderer<'a> {
             } => {
                 let what = self.frames.get(frame).cloned().unwrap_or_default();
                 let dest = to
-                    .map(|h| self.name(h).to_string())
+                    .map(|h| topo.host_name(h).to_string())
                     .unwrap_or_else(|| "?".into());
                 format!(
                     "{}  ✗    {dest:<w$} dropped ({reason}): {what}",
-                    self.host(*from),
+                    self.host(topo, *from),
                     w = self.width
                 )
             }
@@ -151,7 +240,7 @@ impl<'a> TextRenderer<'a> {
                     return None;
                 }
                 let what = self.frames.get(frame).cloned().unwrap_or_default();
-                format!("{}  ←    delivered: {what}", self.host(*to))
+                format!("{}  ←    delivered: {what}", self.host(topo, *to))
             }
             TraceEvent::FrameDiscarded {
                 frame,
@@ -159,7 +248,10 @@ impl<'a> TextRenderer<'a> {
                 reason,
             } => {
                 let what = self.frames.get(frame).cloned().unwrap_or_default();
-                format!("{}  ip   discarded ({reason}): {what}", self.host(*host))
+                format!(
+                    "{}  ip   discarded ({reason}): {what}",
+                    self.host(topo, *host)
+                )
             }
             TraceEvent::TcpState {
                 host,
@@ -178,7 +270,7 @@ impl<'a> TextRenderer<'a> {
                 }
                 let mut s = format!(
                     "{}  tcp  :{:<5} {from} -> {to}",
-                    self.host(*host),
+                    self.host(topo, *host),
                     local.port()
                 );
                 if let Some(reason) = reason {
@@ -211,15 +303,15 @@ impl<'a> TextRenderer<'a> {
                 }
                 format!(
                     "{}  tcp  data lost ({cause}): {}",
-                    self.host(*host),
+                    self.host(topo, *host),
                     parts.join("; ")
                 )
             }
             TraceEvent::SocketCall { host, call, .. } => {
-                format!("{}  app  {}", self.host(*host), socket_call(call))
+                format!("{}  app  {}", self.host(topo, *host), socket_call(call))
             }
             TraceEvent::App { host, event, .. } => {
-                format!("{}  app  {}", self.host(*host), event.summary)
+                format!("{}  app  {}", self.host(topo, *host), event.summary)
             }
             TraceEvent::Action { description } => {
                 format!("{:<w$}  act  {description}", "*", w = self.width)
@@ -234,7 +326,7 @@ impl<'a> TextRenderer<'a> {
                 format!(
                     "{:<w$}  run  ended: {}",
                     "*",
-                    reason.describe(self.topo),
+                    reason.describe(topo),
                     w = self.width
                 )
             }
@@ -246,7 +338,7 @@ impl<'a> TextRenderer<'a> {
     }
 
     /// A packet in one line: `S.    seq=0 ack=1 win=65535 len=0 mss=1460 ws=1 sackOK`.
-    pub fn packet(&mut self, info: &PacketInfo) -> String {
+    fn packet(&mut self, info: &PacketInfo) -> String {
         match &info.transport {
             Transport::Tcp(tcp) => {
                 let rel = self.seqs.observe(info.src, info.dst, tcp);

@@ -39,6 +39,7 @@
 //! back into a trace), and it carries no payload bytes beyond the 24-byte
 //! previews socket calls already keep (the pcap renderer has every byte).
 
+use crate::inflight::InFlight;
 use crate::relative::SeqTracker;
 use serde_json::{Map, Value, json};
 use simnet_core::link::LinkParams;
@@ -46,10 +47,11 @@ use simnet_core::packet::{PacketInfo, Transport};
 use simnet_core::socket::{AppId, CloseReason, HostId, SocketCall, SocketError};
 use simnet_core::trace::{
     DelayCause, DiscardReason, EndReason, FieldValue, LossCause, Topology, Trace, TraceEvent,
-    TraceRecord,
+    TraceRecord, TraceSink,
 };
 use simnet_core::{FrameId, SimTime};
 use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddrV4;
 
 /// The schema version every line carries as `"version"`. It changes when a key is
@@ -57,16 +59,91 @@ use std::net::SocketAddrV4;
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// Renders the whole trace as JSON Lines: a `run_start` header line, then one
-/// line per event. Every line ends with `\n`.
+/// line per event. Every line ends with `\n`. This is the stored trace
+/// replayed into a [`JsonlWriter`]: one implementation, the same bytes.
 pub fn render_jsonl(trace: &Trace) -> String {
-    let mut renderer = JsonlRenderer::new(&trace.topology);
-    let mut out = renderer.header().finish();
-    out.push('\n');
-    for record in &trace.records {
-        out.push_str(&renderer.line(record).finish());
-        out.push('\n');
+    let mut writer = JsonlWriter::new(Vec::new(), &trace.topology);
+    trace.replay(&mut writer);
+    // Writing to a `Vec` cannot fail, and every line is a `String`.
+    let bytes = writer.finish().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// JSON Lines written as the records arrive: a [`TraceSink`] for
+/// [`World::stream_to`](simnet_core::World::stream_to).
+///
+/// [`JsonlWriter::new`] writes the `run_start` header line at once (it
+/// describes the topology); every record then writes its line. What it keeps
+/// between records is bounded: the relative-sequence tracker (per
+/// connection) and the two ends of the frames still in flight, forgotten
+/// once their fate is known (see `inflight`), so a run's memory does not
+/// grow with its duration.
+///
+/// Writes go straight to `out`, one per line: give it a
+/// [`BufWriter`](std::io::BufWriter) around a file or stdout. The first
+/// write error is kept, nothing more is written, and [`JsonlWriter::finish`]
+/// returns it.
+pub struct JsonlWriter<W: io::Write> {
+    out: W,
+    state: JsonlState,
+    inflight: InFlight,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> JsonlWriter<W> {
+    /// A writer of a run of `topology` (the topology the records will be
+    /// handed with); writes the `run_start` line to `out` now.
+    pub fn new(out: W, topology: &Topology) -> JsonlWriter<W> {
+        let mut state = JsonlState::default();
+        let header = JsonlRenderer::new(topology, &mut state).header().finish();
+        let mut writer = JsonlWriter {
+            out,
+            state,
+            inflight: InFlight::default(),
+            error: None,
+        };
+        writer.write_line(&header);
+        writer
     }
-    out
+
+    fn write_line(&mut self, line: &str) {
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.out, "{line}")
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// How many frames the writer remembers (for the tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.state.frames.len().max(self.inflight.tracked())
+    }
+
+    /// Flushes `out` and gives it back, or the first error writing to it.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: io::Write> TraceSink for JsonlWriter<W> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        let frames = &mut self.state.frames;
+        self.inflight.retire_before(record.time, |_, ids| {
+            for id in ids {
+                frames.remove(id);
+            }
+        });
+        let line = JsonlRenderer::new(topology, &mut self.state)
+            .line(record)
+            .finish();
+        self.inflight.observe(record.time, &record.event);
+        self.write_line(&line);
+    }
 }
 
 /// One output line: a JSON object whose keys are written in the order they
@@ -112,22 +189,29 @@ impl Line {
     }
 }
 
-/// Turns records into lines, remembering what later events refer back to:
-/// initial sequence numbers, and each frame's sender and receiver.
-struct JsonlRenderer<'a> {
-    topo: &'a Topology,
+/// What later events refer back to: initial sequence numbers, and each
+/// frame's sender and receiver.
+#[derive(Default)]
+struct JsonlState {
     seqs: SeqTracker,
     /// Frame id -> (sender, intended receiver), for link events, which name
     /// only the frame. A link's duplicate inherits its original's entry.
     frames: BTreeMap<FrameId, (HostId, Option<HostId>)>,
 }
 
+/// Turns records into lines, with the state they update.
+struct JsonlRenderer<'a> {
+    topo: &'a Topology,
+    seqs: &'a mut SeqTracker,
+    frames: &'a mut BTreeMap<FrameId, (HostId, Option<HostId>)>,
+}
+
 impl<'a> JsonlRenderer<'a> {
-    fn new(topo: &'a Topology) -> JsonlRenderer<'a> {
+    fn new(topo: &'a Topology, state: &'a mut JsonlState) -> JsonlRenderer<'a> {
         JsonlRenderer {
             topo,
-            seqs: SeqTracker::new(),
-            frames: BTreeMap::new(),
+            seqs: &mut state.seqs,
+            frames: &mut state.frames,
         }
     }
 
