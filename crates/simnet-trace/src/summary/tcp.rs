@@ -90,15 +90,8 @@ pub const THROUGHPUT_MIN_BYTES: u64 = 64 * 1024;
 /// acknowledgement, if none did). `None` without data or without time.
 pub fn goodput(c: &Connection) -> Option<(u64, SimDuration)> {
     let flow = c.main_flow();
-    let data = flow.segments.iter().filter(|s| s.len > 0);
-    let first = data.clone().map(|s| s.time).min()?;
-    let top = data.map(|s| s.end).max()?;
-    let acked = flow
-        .acks
-        .iter()
-        .find(|a| a.ack.wrapping_sub(top) as i32 >= 0)
-        .or(flow.acks.last())?;
-    let span = acked.time.saturating_since(first);
+    let (first, acked) = flow.data_span()?;
+    let span = acked.saturating_since(first);
     (flow.bytes > 0 && !span.is_zero()).then_some((flow.bytes, span))
 }
 
