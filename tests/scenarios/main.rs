@@ -9,6 +9,8 @@ use simnet::{
 };
 use std::path::Path;
 
+mod summary_stream;
+
 fn relative(path: &Path) -> String {
     path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
         .unwrap_or(path)

@@ -15,12 +15,22 @@
 //! a segment that carries nothing beyond what was already sent is a
 //! retransmission, unless it is a keepalive probe (one old byte) or a window
 //! probe (one new byte into a zero window).
+//!
+//! [`Analyzer`] does the work as the events come ([`TraceSink`]), so a run
+//! streamed to it ([`World::stream_to`](crate::World::stream_to)) gives the
+//! same [`Analysis`] as [`analyze`] on its stored trace (which replays the
+//! trace into one). [`Analyzer::counts_only`] keeps every per-connection
+//! number (packets, bytes, retransmissions, duplicate ACKs, window probes,
+//! zero-window periods, handshake, who closed, the last states, start and
+//! end, goodput's first data and covering ACK) but none of the per-packet
+//! series, so its memory grows with the number of connections, not with the
+//! number of packets.
 
 use crate::link::DropReason;
 use crate::packet::{FrameId, TcpHeader, Transport};
 use crate::socket::HostId;
 use crate::time::SimTime;
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
@@ -105,28 +115,72 @@ pub struct Flow {
     pub bytes_sent: u64,
     /// Segments sent (data, control or pure ACKs) by this direction's sender.
     pub packets: u64,
+    /// The counters behind the methods below, kept in both modes.
+    counts: FlowCounts,
+}
+
+/// What a [`Flow`] counts as it goes, so that its numbers do not need its
+/// series ([`Analyzer::counts_only`] keeps none).
+#[derive(Clone, Debug, Default)]
+struct FlowCounts {
+    retransmissions: usize,
+    window_probes: usize,
+    duplicate_acks: usize,
+    zero_windows: usize,
+    /// When the first segment with payload was sent.
+    first_data: Option<SimTime>,
+    /// One past the highest relative sequence number a segment with payload
+    /// covered.
+    data_top: Option<u32>,
+    /// ACKs that cover `data_top`, in sending order, each acknowledging more
+    /// than the one before (a later ACK acknowledging no more than an earlier
+    /// one never becomes the first to cover a higher top): in practice one or
+    /// two.
+    covering: Vec<(SimTime, u32)>,
+    /// When the latest ACK was sent.
+    last_ack: Option<SimTime>,
+}
+
+/// Whether a relative acknowledgement number covers sequence number `top`.
+fn covers(ack: u32, top: u32) -> bool {
+    ack.wrapping_sub(top) as i32 >= 0
 }
 
 impl Flow {
     /// Retransmitted segments.
     pub fn retransmissions(&self) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| s.kind == SegmentKind::Retransmission)
-            .count()
+        self.counts.retransmissions
     }
 
     /// Duplicate ACKs the receiver sent.
     pub fn duplicate_acks(&self) -> usize {
-        self.acks.iter().filter(|a| a.duplicate).count()
+        self.counts.duplicate_acks
     }
 
     /// Window probes the sender sent.
     pub fn window_probes(&self) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| s.kind == SegmentKind::WindowProbe)
-            .count()
+        self.counts.window_probes
+    }
+
+    /// Zero-window periods (the length of [`Flow::zero_windows`] in the full
+    /// mode, counted in both).
+    pub fn zero_window_periods(&self) -> usize {
+        self.counts.zero_windows
+    }
+
+    /// When the first segment with payload was sent, and when the receiver
+    /// sent the first ACK that covered every payload byte (or its last ACK,
+    /// if none did): the span goodput is measured over. `None` without
+    /// payload or without an ACK.
+    pub fn data_span(&self) -> Option<(SimTime, SimTime)> {
+        let first = self.counts.first_data?;
+        let acked = self
+            .counts
+            .covering
+            .first()
+            .map(|&(t, _)| t)
+            .or(self.counts.last_ack)?;
+        Some((first, acked))
     }
 }
 
@@ -231,22 +285,322 @@ struct ConnState {
     synack_seen: bool,
 }
 
-/// Analyses a trace.
+/// Analyses a trace: [`Analyzer::new`] fed every record ([`Trace::replay`]).
 pub fn analyze(trace: &Trace) -> Analysis {
-    let topo = &trace.topology;
-    let mut conns: Vec<ConnState> = Vec::new();
-    let mut current: BTreeMap<Tuple, usize> = BTreeMap::new();
-    // ACK frames still in flight: frame → (connection, true if it acknowledges to_server data, ack).
-    let mut pending_acks: BTreeMap<FrameId, (usize, bool, u32)> = BTreeMap::new();
-    let mut links: BTreeMap<LinkKey, LinkSeries> = BTreeMap::new();
-    // Frames queued on a link: (link key, departure, size), removed at departure.
-    let mut queued: BTreeMap<LinkKey, Vec<(SimTime, u64)>> = BTreeMap::new();
-    let mut frame_link: BTreeMap<FrameId, (HostId, Option<HostId>, u64)> = BTreeMap::new();
-    let mut socket_conn: BTreeMap<(HostId, crate::socket::SocketId), usize> = BTreeMap::new();
-    // State changes seen before their connection's first packet.
-    let mut early_states = Vec::new();
+    let mut analyzer = Analyzer::new();
+    trace.replay(&mut analyzer);
+    analyzer.finish()
+}
 
-    for r in trace.records.iter() {
+/// The analysis, built record by record: a [`TraceSink`] that folds the
+/// events into per-connection state as they come. [`analyze`] is this fed a
+/// stored trace; a run streamed to one gives the same [`Analysis`].
+///
+/// What it holds while running: per connection, its [`Connection`] and a few
+/// dozen bytes of sequence state; per socket and 4-tuple, an index; per
+/// frame still in flight, its ACK (removed when it arrives or is dropped);
+/// per bandwidth-limited link direction, the frames in its queue. In the
+/// full mode ([`Analyzer::new`]) the series (segments, ACKs, bytes in
+/// flight, zero-window periods, queue occupancy, drops) grow with the
+/// packets; [`Analyzer::counts_only`] keeps none of them.
+pub struct Analyzer {
+    /// Whether the per-packet series are kept.
+    series: bool,
+    conns: Vec<ConnState>,
+    current: BTreeMap<Tuple, usize>,
+    /// ACK frames still in flight: frame → (connection, true if it
+    /// acknowledges to_server data, ack).
+    pending_acks: BTreeMap<FrameId, (usize, bool, u32)>,
+    links: BTreeMap<LinkKey, LinkSeries>,
+    /// Frames queued on a link: (departure, size), removed at departure.
+    queued: BTreeMap<LinkKey, Vec<(SimTime, u64)>>,
+    /// Frames sent and not yet queued, delivered or dropped (only the full
+    /// mode needs them: for the queue series).
+    frame_link: BTreeMap<FrameId, (HostId, Option<HostId>, u64)>,
+    socket_conn: BTreeMap<(HostId, crate::socket::SocketId), usize>,
+    /// State changes seen before their connection's first packet.
+    early_states: Vec<EarlyState>,
+    /// When the latest record happened.
+    last: Option<SimTime>,
+}
+
+type EarlyState = (
+    HostId,
+    crate::socket::SocketId,
+    SocketAddrV4,
+    SocketAddrV4,
+    crate::socket::TcpState,
+);
+
+impl Default for Analyzer {
+    fn default() -> Analyzer {
+        Analyzer::new()
+    }
+}
+
+impl Analyzer {
+    /// An analyzer that keeps every series ([`analyze`]'s).
+    pub fn new() -> Analyzer {
+        Analyzer {
+            series: true,
+            conns: Vec::new(),
+            current: BTreeMap::new(),
+            pending_acks: BTreeMap::new(),
+            links: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            frame_link: BTreeMap::new(),
+            socket_conn: BTreeMap::new(),
+            early_states: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// An analyzer that keeps the per-connection numbers only: every field
+    /// of [`Connection`] and [`Flow`] and every [`Flow`] method answer as in
+    /// the full mode, but [`Flow::segments`], [`Flow::acks`],
+    /// [`Flow::in_flight`] and [`Flow::zero_windows`] stay empty and
+    /// [`Analysis::links`] is empty. Its memory grows with the connections,
+    /// not with the packets.
+    pub fn counts_only() -> Analyzer {
+        Analyzer {
+            series: false,
+            ..Analyzer::new()
+        }
+    }
+
+    /// The connections so far, in the order they started (zero-window
+    /// periods still open are counted only by [`Analyzer::finish`]).
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> + '_ {
+        self.conns.iter().map(|c| &c.conn)
+    }
+
+    /// The analysis of everything recorded so far.
+    pub fn finish(mut self) -> Analysis {
+        let end = self.last.unwrap_or(SimTime::ZERO);
+        let series = self.series;
+        for c in &mut self.conns {
+            for (flow, st) in [
+                (&mut c.conn.to_server, &c.fwd),
+                (&mut c.conn.to_client, &c.rev),
+            ] {
+                if let Some(since) = st.window_zero_since {
+                    flow.counts.zero_windows += 1;
+                    if series {
+                        flow.zero_windows.push((since, None));
+                    }
+                }
+            }
+        }
+        for (key, series) in self.links.iter_mut() {
+            if let Some(q) = self.queued.get_mut(key) {
+                drain_departed(q, series, end);
+            }
+        }
+        Analysis {
+            connections: self.conns.into_iter().map(|c| c.conn).collect(),
+            links: self.links.into_values().collect(),
+        }
+    }
+
+    fn packet_sent(&mut self, topo: &Topology, r: &TraceRecord, frame: FrameId) {
+        let Some(info) = r.event.packet_info() else {
+            return;
+        };
+        let Transport::Tcp(tcp) = &info.transport else {
+            return;
+        };
+        let conns = &mut self.conns;
+        let src = SocketAddrV4::new(info.src, tcp.src_port);
+        let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+        let key = canonical(src, dst);
+        let existing = self.current.get(&key).copied();
+        let new_syn = tcp.flags.syn()
+            && !tcp.flags.ack()
+            && existing
+                .is_none_or(|i| conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src);
+        let index = match existing {
+            Some(i) if !new_syn => i,
+            _ => {
+                let (client, server) = if tcp.flags.syn() && tcp.flags.ack() {
+                    (dst, src)
+                } else {
+                    (src, dst)
+                };
+                conns.push(ConnState {
+                    conn: Connection {
+                        number: conns.len() + 1,
+                        client,
+                        server,
+                        client_host: topo.host_by_addr(*client.ip()),
+                        server_host: topo.host_by_addr(*server.ip()),
+                        start: r.time,
+                        end: r.time,
+                        handshake: None,
+                        first_fin: None,
+                        first_rst: None,
+                        client_state: None,
+                        server_state: None,
+                        to_server: Flow::default(),
+                        to_client: Flow::default(),
+                    },
+                    fwd: FlowState::default(),
+                    rev: FlowState::default(),
+                    synack_seen: false,
+                });
+                self.current.insert(key, conns.len() - 1);
+                let i = conns.len() - 1;
+                // Attach the state changes that preceded this SYN.
+                let socket_conn = &mut self.socket_conn;
+                self.early_states
+                    .retain(|&(host, socket, local, remote, to)| {
+                        if canonical(local, remote) != key {
+                            return true;
+                        }
+                        socket_conn.insert((host, socket), i);
+                        let c = &mut conns[i].conn;
+                        if local == c.client {
+                            c.client_state = Some(to);
+                        } else {
+                            c.server_state = Some(to);
+                        }
+                        false
+                    });
+                i
+            }
+        };
+        let c = &mut conns[index];
+        c.conn.end = r.time;
+        let from_client = src == c.conn.client;
+        let side = if from_client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        if tcp.flags.syn() && tcp.flags.ack() && !from_client {
+            c.synack_seen = true;
+        }
+        if from_client && c.synack_seen && tcp.flags.ack() && c.conn.handshake.is_none() {
+            c.conn.handshake = Some(r.time - c.conn.start);
+        }
+        if tcp.flags.fin() {
+            c.conn.first_fin.get_or_insert(side);
+        }
+        if tcp.flags.rst() {
+            c.conn.first_rst.get_or_insert(side);
+        }
+        let (sent_flow, sent_state, other_flow, other_state) = if from_client {
+            (
+                &mut c.conn.to_server,
+                &mut c.fwd,
+                &mut c.conn.to_client,
+                &mut c.rev,
+            )
+        } else {
+            (
+                &mut c.conn.to_client,
+                &mut c.rev,
+                &mut c.conn.to_server,
+                &mut c.fwd,
+            )
+        };
+        send_segment(r.time, frame, tcp, sent_flow, sent_state, self.series);
+        if tcp.flags.ack()
+            && let Some(ack) = acknowledge(
+                r.time,
+                tcp,
+                other_flow,
+                other_state,
+                sent_state.announced_scale,
+                self.series,
+            )
+        {
+            self.pending_acks.insert(frame, (index, !from_client, ack));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_state(
+        &mut self,
+        host: HostId,
+        socket: crate::socket::SocketId,
+        local: SocketAddrV4,
+        remote: Option<SocketAddrV4>,
+        from: crate::socket::TcpState,
+        to: crate::socket::TcpState,
+    ) {
+        // An active open always starts a new connection, even on a
+        // 4-tuple an older connection used.
+        let opening = from == crate::socket::TcpState::Closed;
+        // A socket's first state change (CLOSED -> SYN-SENT) comes just
+        // before its SYN, so an unknown socket is matched to its
+        // connection the first time both exist.
+        let current = &self.current;
+        let socket_conn = &mut self.socket_conn;
+        let index = socket_conn.get(&(host, socket)).copied().or_else(|| {
+            if opening {
+                return None;
+            }
+            let i = current.get(&canonical(local, remote?)).copied()?;
+            socket_conn.insert((host, socket), i);
+            Some(i)
+        });
+        match index {
+            Some(i) => {
+                let c = &mut self.conns[i].conn;
+                if local == c.client {
+                    c.client_state = Some(to);
+                } else {
+                    c.server_state = Some(to);
+                }
+            }
+            None => {
+                if let Some(rem) = remote {
+                    self.early_states.push((host, socket, local, rem, to));
+                }
+            }
+        }
+    }
+
+    fn delivered(&mut self, time: SimTime, frame: FrameId) {
+        self.frame_link.remove(&frame);
+        if let Some((index, to_server_data, ack)) = self.pending_acks.remove(&frame) {
+            let c = &mut self.conns[index];
+            let (flow, state) = if to_server_data {
+                (&mut c.conn.to_server, &mut c.fwd)
+            } else {
+                (&mut c.conn.to_client, &mut c.rev)
+            };
+            if state.acked.is_none_or(|a| ack > a) {
+                state.acked = Some(ack);
+                if self.series {
+                    let outstanding = u64::from(state.max_end.saturating_sub(ack));
+                    flow.in_flight.push((time, outstanding));
+                }
+            }
+        }
+    }
+
+    fn queued(&mut self, time: SimTime, frame: FrameId, departs: SimTime) {
+        if let Some((from, to, len)) = self.frame_link.remove(&frame) {
+            let q = self.queued.entry((from, to)).or_default();
+            let series = self.links.entry((from, to)).or_insert_with(|| LinkSeries {
+                from,
+                to,
+                queue: Vec::new(),
+                drops: Vec::new(),
+            });
+            // Frames that left before now are gone from the queue.
+            drain_departed(q, series, time);
+            q.push((departs, len));
+            let occupancy: u64 = q.iter().map(|(_, l)| l).sum();
+            series.queue.push((time, occupancy));
+        }
+    }
+}
+
+impl TraceSink for Analyzer {
+    fn record(&mut self, topology: &Topology, r: &TraceRecord) {
+        self.last = Some(r.time);
         match &r.event {
             TraceEvent::PacketSent {
                 frame,
@@ -255,117 +609,11 @@ pub fn analyze(trace: &Trace) -> Analysis {
                 len,
                 ..
             } => {
-                frame_link.insert(*frame, (*from, *to, u64::from(*len)));
-                let Some(info) = r.event.packet_info() else {
-                    continue;
-                };
-                let Transport::Tcp(tcp) = &info.transport else {
-                    continue;
-                };
-                let src = SocketAddrV4::new(info.src, tcp.src_port);
-                let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
-                let key = canonical(src, dst);
-                let existing = current.get(&key).copied();
-                let new_syn = tcp.flags.syn()
-                    && !tcp.flags.ack()
-                    && existing.is_none_or(|i| {
-                        conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src
-                    });
-                let index = match existing {
-                    Some(i) if !new_syn => i,
-                    _ => {
-                        let (client, server) = if tcp.flags.syn() && tcp.flags.ack() {
-                            (dst, src)
-                        } else {
-                            (src, dst)
-                        };
-                        conns.push(ConnState {
-                            conn: Connection {
-                                number: conns.len() + 1,
-                                client,
-                                server,
-                                client_host: topo.host_by_addr(*client.ip()),
-                                server_host: topo.host_by_addr(*server.ip()),
-                                start: r.time,
-                                end: r.time,
-                                handshake: None,
-                                first_fin: None,
-                                first_rst: None,
-                                client_state: None,
-                                server_state: None,
-                                to_server: Flow::default(),
-                                to_client: Flow::default(),
-                            },
-                            fwd: FlowState::default(),
-                            rev: FlowState::default(),
-                            synack_seen: false,
-                        });
-                        current.insert(key, conns.len() - 1);
-                        let i = conns.len() - 1;
-                        // Attach the state changes that preceded this SYN.
-                        early_states.retain(|&(host, socket, local, remote, to)| {
-                            if canonical(local, remote) != key {
-                                return true;
-                            }
-                            socket_conn.insert((host, socket), i);
-                            let c = &mut conns[i].conn;
-                            if local == c.client {
-                                c.client_state = Some(to);
-                            } else {
-                                c.server_state = Some(to);
-                            }
-                            false
-                        });
-                        i
-                    }
-                };
-                let c = &mut conns[index];
-                c.conn.end = r.time;
-                let from_client = src == c.conn.client;
-                let side = if from_client {
-                    Side::Client
-                } else {
-                    Side::Server
-                };
-                if tcp.flags.syn() && tcp.flags.ack() && !from_client {
-                    c.synack_seen = true;
+                if self.series {
+                    self.frame_link
+                        .insert(*frame, (*from, *to, u64::from(*len)));
                 }
-                if from_client && c.synack_seen && tcp.flags.ack() && c.conn.handshake.is_none() {
-                    c.conn.handshake = Some(r.time - c.conn.start);
-                }
-                if tcp.flags.fin() {
-                    c.conn.first_fin.get_or_insert(side);
-                }
-                if tcp.flags.rst() {
-                    c.conn.first_rst.get_or_insert(side);
-                }
-                let (sent_flow, sent_state, other_flow, other_state) = if from_client {
-                    (
-                        &mut c.conn.to_server,
-                        &mut c.fwd,
-                        &mut c.conn.to_client,
-                        &mut c.rev,
-                    )
-                } else {
-                    (
-                        &mut c.conn.to_client,
-                        &mut c.rev,
-                        &mut c.conn.to_server,
-                        &mut c.fwd,
-                    )
-                };
-                send_segment(r.time, *frame, tcp, sent_flow, sent_state);
-                if tcp.flags.ack()
-                    && let Some(ack) = acknowledge(
-                        r.time,
-                        tcp,
-                        other_flow,
-                        other_state,
-                        sent_state.announced_scale,
-                    )
-                {
-                    pending_acks.insert(*frame, (index, !from_client, ack));
-                }
+                self.packet_sent(topology, r, *frame);
             }
             TraceEvent::TcpState {
                 host,
@@ -375,97 +623,24 @@ pub fn analyze(trace: &Trace) -> Analysis {
                 from,
                 to,
                 ..
-            } => {
-                // An active open always starts a new connection, even on a
-                // 4-tuple an older connection used.
-                let opening = *from == crate::socket::TcpState::Closed;
-                // A socket's first state change (CLOSED -> SYN-SENT) comes just
-                // before its SYN, so an unknown socket is matched to its
-                // connection the first time both exist.
-                let index = socket_conn.get(&(*host, *socket)).copied().or_else(|| {
-                    if opening {
-                        return None;
-                    }
-                    let i = current.get(&canonical(*local, (*remote)?)).copied()?;
-                    socket_conn.insert((*host, *socket), i);
-                    Some(i)
-                });
-                match index {
-                    Some(i) => {
-                        let c = &mut conns[i].conn;
-                        if *local == c.client {
-                            c.client_state = Some(*to);
-                        } else {
-                            c.server_state = Some(*to);
-                        }
-                    }
-                    None => {
-                        if let Some(rem) = remote {
-                            early_states.push((*host, *socket, *local, *rem, *to));
-                        }
-                    }
-                }
-            }
-            TraceEvent::FrameDelivered { frame, .. } => {
-                if let Some((index, to_server_data, ack)) = pending_acks.remove(frame) {
-                    let c = &mut conns[index];
-                    let (flow, state) = if to_server_data {
-                        (&mut c.conn.to_server, &mut c.fwd)
-                    } else {
-                        (&mut c.conn.to_client, &mut c.rev)
-                    };
-                    if state.acked.is_none_or(|a| ack > a) {
-                        state.acked = Some(ack);
-                        let outstanding = u64::from(state.max_end.saturating_sub(ack));
-                        flow.in_flight.push((r.time, outstanding));
-                    }
-                }
-            }
-            TraceEvent::FrameQueued { frame, departs, .. } => {
-                if let Some(&(from, to, len)) = frame_link.get(frame) {
-                    let q = queued.entry((from, to)).or_default();
-                    let series = links.entry((from, to)).or_insert_with(|| LinkSeries {
-                        from,
-                        to,
-                        queue: Vec::new(),
-                        drops: Vec::new(),
-                    });
-                    // Frames that left before now are gone from the queue.
-                    drain_departed(q, series, r.time);
-                    q.push((*departs, len));
-                    let occupancy: u64 = q.iter().map(|(_, l)| l).sum();
-                    series.queue.push((r.time, occupancy));
-                }
-            }
+            } => self.tcp_state(*host, *socket, *local, *remote, *from, *to),
+            TraceEvent::FrameDelivered { frame, .. } => self.delivered(r.time, *frame),
+            TraceEvent::FrameQueued { frame, departs, .. } => self.queued(r.time, *frame, *departs),
             TraceEvent::FrameDropped {
-                from, to, reason, ..
+                frame,
+                from,
+                to,
+                reason,
             } => {
-                if let Some(series) = links.get_mut(&(*from, *to)) {
+                // A dropped frame never arrives: its ACK is never seen.
+                self.pending_acks.remove(frame);
+                self.frame_link.remove(frame);
+                if let Some(series) = self.links.get_mut(&(*from, *to)) {
                     series.drops.push((r.time, *reason));
                 }
             }
             _ => {}
         }
-    }
-    let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
-    for c in &mut conns {
-        for (flow, st) in [
-            (&mut c.conn.to_server, &c.fwd),
-            (&mut c.conn.to_client, &c.rev),
-        ] {
-            if let Some(since) = st.window_zero_since {
-                flow.zero_windows.push((since, None));
-            }
-        }
-    }
-    for (key, series) in links.iter_mut() {
-        if let Some(q) = queued.get_mut(key) {
-            drain_departed(q, series, end);
-        }
-    }
-    Analysis {
-        connections: conns.into_iter().map(|c| c.conn).collect(),
-        links: links.into_values().collect(),
     }
 }
 
@@ -482,13 +657,14 @@ fn drain_departed(q: &mut Vec<(SimTime, u64)>, series: &mut LinkSeries, now: Sim
     }
 }
 
-/// Records a segment sent by this flow's sender.
+/// Records a segment sent by this flow's sender (its series only if `series`).
 fn send_segment(
     time: SimTime,
     frame: FrameId,
     tcp: &TcpHeader,
     flow: &mut Flow,
     st: &mut FlowState,
+    series: bool,
 ) {
     flow.packets += 1;
     flow.bytes_sent += u64::from(tcp.payload_len);
@@ -520,22 +696,39 @@ fn send_segment(
     } else {
         SegmentKind::Retransmission
     };
-    flow.segments.push(Segment {
-        time,
-        frame,
-        start,
-        end,
-        len: tcp.payload_len,
-        kind,
-    });
+    match kind {
+        SegmentKind::Retransmission => flow.counts.retransmissions += 1,
+        SegmentKind::WindowProbe => flow.counts.window_probes += 1,
+        _ => {}
+    }
+    if tcp.payload_len > 0 {
+        let counts = &mut flow.counts;
+        counts.first_data.get_or_insert(time);
+        if counts.data_top.is_none_or(|top| end > top) {
+            counts.data_top = Some(end);
+            counts.covering.retain(|&(_, ack)| covers(ack, end));
+        }
+    }
+    if series {
+        flow.segments.push(Segment {
+            time,
+            frame,
+            start,
+            end,
+            len: tcp.payload_len,
+            kind,
+        });
+    }
     st.max_end = st.max_end.max(end);
     if tcp.payload_len > 0 {
         let data_end = start + u32::from(tcp.flags.syn()) + tcp.payload_len;
         st.max_data_end = st.max_data_end.max(data_end);
         flow.bytes = u64::from(st.max_data_end.saturating_sub(st.data_base));
     }
-    let outstanding = u64::from(st.max_end.saturating_sub(st.acked.unwrap_or(0)));
-    flow.in_flight.push((time, outstanding));
+    if series {
+        let outstanding = u64::from(st.max_end.saturating_sub(st.acked.unwrap_or(0)));
+        flow.in_flight.push((time, outstanding));
+    }
 }
 
 /// Records an ACK the receiver of `flow` sent; returns the relative ACK number.
@@ -545,6 +738,7 @@ fn acknowledge(
     flow: &mut Flow,
     st: &mut FlowState,
     receiver_scale: Option<u8>,
+    series: bool,
 ) -> Option<u32> {
     let isn = st.isn?;
     let ack = tcp.ack.wrapping_sub(isn);
@@ -562,18 +756,31 @@ fn acknowledge(
         && !tcp.flags.rst()
         && st.last_ack == Some((ack, window))
         && st.max_end > ack;
-    flow.acks.push(AckPoint {
-        time,
-        ack,
-        window,
-        duplicate,
-    });
+    let counts = &mut flow.counts;
+    counts.duplicate_acks += usize::from(duplicate);
+    counts.last_ack = Some(time);
+    if counts.data_top.is_none_or(|top| covers(ack, top))
+        && counts.covering.last().is_none_or(|&(_, last)| ack > last)
+    {
+        counts.covering.push((time, ack));
+    }
+    if series {
+        flow.acks.push(AckPoint {
+            time,
+            ack,
+            window,
+            duplicate,
+        });
+    }
     st.last_ack = Some((ack, window));
     st.window = Some(window);
     match (window == 0 && !tcp.flags.rst(), st.window_zero_since) {
         (true, None) => st.window_zero_since = Some(time),
         (false, Some(since)) => {
-            flow.zero_windows.push((since, Some(time)));
+            flow.counts.zero_windows += 1;
+            if series {
+                flow.zero_windows.push((since, Some(time)));
+            }
             st.window_zero_since = None;
         }
         _ => {}

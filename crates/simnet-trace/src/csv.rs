@@ -17,14 +17,54 @@
 //! answers to 1-byte window probes while the window stays shut (the probe's
 //! byte is outstanding); see [`simnet_core::analysis::AckPoint::duplicate`].
 
-use simnet_core::analysis::{Connection, Flow, SegmentKind, analyze};
-use simnet_core::trace::{Topology, Trace};
+use simnet_core::analysis::{Analysis, Analyzer, Connection, Flow, SegmentKind};
+use simnet_core::trace::{Topology, Trace, TraceRecord, TraceSink};
 use std::fmt::Write;
 
-/// Renders every series of a trace as CSV, header first.
+/// Renders every series of a trace as CSV, header first: a [`SeriesCsv`]
+/// fed every record.
 pub fn render_series_csv(trace: &Trace) -> String {
-    let analysis = analyze(trace);
-    let topo = &trace.topology;
+    let mut sink = SeriesCsv::new();
+    trace.replay(&mut sink);
+    sink.finish(&trace.topology)
+}
+
+/// The CSV export as a [`TraceSink`]: a run streamed to it
+/// ([`simnet_core::World::stream_to`]) gives [`render_series_csv`]'s bytes.
+///
+/// Its rows are grouped by connection and flow (every segment of a flow,
+/// then its ACKs...), not in event order, so nothing can be written before
+/// the run ends. It keeps the series themselves ([`Analyzer::new`]: about
+/// 24 to 32 bytes per segment, ACK, in-flight point, queue point or drop,
+/// less than the 40 to 70 bytes of the row each becomes) and no trace
+/// record: its memory is of the order of its output's size, and grows with
+/// the packets (the one streamed format that does).
+#[derive(Default)]
+pub struct SeriesCsv {
+    analyzer: Analyzer,
+}
+
+impl SeriesCsv {
+    /// An empty export.
+    pub fn new() -> SeriesCsv {
+        SeriesCsv {
+            analyzer: Analyzer::new(),
+        }
+    }
+
+    /// The CSV of everything recorded so far.
+    pub fn finish(self, topology: &Topology) -> String {
+        render(&self.analyzer.finish(), topology)
+    }
+}
+
+impl TraceSink for SeriesCsv {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.analyzer.record(topology, record);
+    }
+}
+
+fn render(analysis: &Analysis, topo: &Topology) -> String {
     let mut out = String::from("kind,connection,flow,time_ns,v1,v2,v3\n");
     for c in &analysis.connections {
         for (flow, name) in [

@@ -15,6 +15,72 @@ use crate::trace::{HostInfo, LinkInfo, Topology};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 
+/// Every test's trace is analysed in both modes: [`Analyzer::counts_only`]
+/// must give the full analysis minus its series (this shadows the glob
+/// import of `super::analyze`, so every test below checks it).
+fn analyze(trace: &Trace) -> Analysis {
+    let full = super::analyze(trace);
+    let mut compact = Analyzer::counts_only();
+    trace.replay(&mut compact);
+    let compact = compact.finish();
+    assert!(compact.links.is_empty());
+    assert_eq!(full.connections.len(), compact.connections.len());
+    for (f, c) in full.connections.iter().zip(&compact.connections) {
+        let scalars = |x: &Connection| {
+            (
+                x.number,
+                x.client,
+                x.server,
+                x.start,
+                x.end,
+                x.handshake,
+                (x.first_fin, x.first_rst, x.client_state, x.server_state),
+            )
+        };
+        assert_eq!(scalars(f), scalars(c));
+        for (ff, cf) in [(&f.to_server, &c.to_server), (&f.to_client, &c.to_client)] {
+            let kinds = |k| ff.segments.iter().filter(|s| s.kind == k).count();
+            assert_eq!(ff.retransmissions(), kinds(SegmentKind::Retransmission));
+            assert_eq!(ff.window_probes(), kinds(SegmentKind::WindowProbe));
+            let dups = ff.acks.iter().filter(|a| a.duplicate).count();
+            assert_eq!(ff.duplicate_acks(), dups);
+            assert_eq!(ff.zero_window_periods(), ff.zero_windows.len());
+            assert_eq!(ff.data_span(), span_from_series(ff));
+            let numbers = |x: &Flow| {
+                (
+                    x.bytes,
+                    x.bytes_sent,
+                    x.packets,
+                    x.retransmissions(),
+                    x.window_probes(),
+                    x.duplicate_acks(),
+                    x.zero_window_periods(),
+                    x.data_span(),
+                )
+            };
+            assert_eq!(numbers(ff), numbers(cf));
+            assert!(cf.segments.is_empty() && cf.acks.is_empty());
+            assert!(cf.in_flight.is_empty() && cf.zero_windows.is_empty());
+        }
+    }
+    full
+}
+
+/// [`Flow::data_span`] recomputed from the series, as goodput was before
+/// the counters: the first data segment, and the first ACK covering the
+/// highest data byte (or the last ACK).
+fn span_from_series(flow: &Flow) -> Option<(SimTime, SimTime)> {
+    let data = flow.segments.iter().filter(|s| s.len > 0);
+    let first = data.clone().map(|s| s.time).min()?;
+    let top = data.map(|s| s.end).max()?;
+    let acked = flow
+        .acks
+        .iter()
+        .find(|a| a.ack.wrapping_sub(top) as i32 >= 0)
+        .or(flow.acks.last())?;
+    Some((first, acked.time))
+}
+
 const C: HostId = HostId(0);
 const S: HostId = HostId(1);
 
@@ -723,4 +789,58 @@ fn the_canonical_tuple_is_the_same_both_ways() {
     let (a, b) = (ep(C, 40000), ep(S, 80));
     assert_eq!(canonical(a, b), canonical(b, a));
     assert_ne!(canonical(a, b), canonical(a, ep(S, 81)));
+}
+
+#[test]
+fn the_first_ack_covering_the_data_ends_the_data_span() {
+    let mut b = Build::new();
+    b.seg(ms(1), CP, SP, 0, 0, "S", 1000, 0, None);
+    b.seg(ms(2), SP, CP, 0, 1, "S.", 1000, 0, None);
+    b.seg(ms(3), CP, SP, 1, 1, ".", 1000, 0, None);
+    b.seg(ms(4), CP, SP, 1, 1, "P.", 1000, 100, None); // 1..101
+    b.seg(ms(5), SP, CP, 1, 101, ".", 1000, 0, None); // covers 101
+    b.seg(ms(6), SP, CP, 1, 101, ".", 1000, 0, None);
+    b.seg(ms(7), CP, SP, 101, 1, "P.", 1000, 100, None); // 101..201
+    b.seg(ms(8), SP, CP, 1, 151, ".", 1000, 0, None); // not yet
+    b.seg(ms(9), SP, CP, 1, 201, ".", 1000, 0, None); // covers 201
+    b.seg(ms(10), SP, CP, 1, 202, ".", 1000, 0, None);
+    let c = &analyze(&b.trace).connections[0];
+    assert_eq!(c.to_server.data_span(), Some((ms(4), ms(9))));
+    // No data the other way: no span.
+    assert_eq!(c.to_client.data_span(), None);
+
+    // Never fully acknowledged: the last ACK ends it.
+    let mut b = Build::new();
+    b.seg(ms(1), CP, SP, 0, 0, "S", 1000, 0, None);
+    b.seg(ms(2), SP, CP, 0, 1, "S.", 1000, 0, None);
+    b.seg(ms(4), CP, SP, 1, 1, "P.", 1000, 100, None);
+    b.seg(ms(5), SP, CP, 1, 51, ".", 1000, 0, None);
+    b.seg(ms(6), SP, CP, 1, 61, ".", 1000, 0, None);
+    let c = &analyze(&b.trace).connections[0];
+    assert_eq!(c.to_server.data_span(), Some((ms(4), ms(6))));
+}
+
+#[test]
+fn a_streamed_analyzer_frees_the_acks_of_frames_that_arrived_or_were_dropped() {
+    let mut b = Build::new();
+    let syn = b.seg(ms(1), CP, SP, 0, 0, "S", 1000, 0, None);
+    let synack = b.seg(ms(2), SP, CP, 0, 1, "S.", 1000, 0, None);
+    let ack = b.seg(ms(3), CP, SP, 1, 1, ".", 1000, 0, None);
+    b.deliver(ms(3), synack, C);
+    b.trace.push(
+        ms(4),
+        TraceEvent::FrameDropped {
+            frame: ack,
+            from: C,
+            to: Some(S),
+            reason: DropReason::Loss,
+        },
+    );
+    b.deliver(ms(4), syn, S);
+    for mut a in [Analyzer::new(), Analyzer::counts_only()] {
+        b.trace.replay(&mut a);
+        assert!(a.pending_acks.is_empty(), "{:?}", a.pending_acks);
+        assert!(a.frame_link.is_empty());
+        assert_eq!(a.connections().count(), 1);
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::table::Table;
 use super::{Tuple, app_host_name, app_name};
-use simnet_core::trace::{Trace, TraceEvent};
+use simnet_core::trace::{Topology, Trace, TraceEvent};
 use simnet_core::{HostId, SimDuration, SocketId};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
@@ -68,106 +68,7 @@ impl Delivery {
 /// counted once when sent (as the Links table counts frames): handshakes,
 /// requests, empty answers, ACKs, retransmissions and the close included.
 pub fn event_delivery(trace: &Trace) -> Vec<Delivery> {
-    use simnet_core::AppId;
-    use simnet_core::trace::FieldValue;
-
-    let mut subs: BTreeMap<AppId, Delivery> = BTreeMap::new();
-    for r in trace.records.iter() {
-        let TraceEvent::App { app, event, .. } = &r.event else {
-            continue;
-        };
-        if !DELIVERY_EVENTS.contains(&event.kind.as_str()) {
-            continue;
-        }
-        let d = subs.entry(*app).or_insert_with(|| Delivery {
-            app: *app,
-            modes: Vec::new(),
-            events: 0,
-            delay_sum: SimDuration::ZERO,
-            delay_max: SimDuration::ZERO,
-            event_bytes: 0,
-            packets: 0,
-            wire_bytes: 0,
-        });
-        if let Some(FieldValue::Text(m)) = event.field("mode")
-            && !d.modes.contains(m)
-        {
-            d.modes.push(m.clone());
-        }
-        let delay = match event.field("latency") {
-            Some(FieldValue::Duration(l)) => *l,
-            _ => SimDuration::ZERO,
-        };
-        d.events += 1;
-        d.delay_sum = d.delay_sum + delay;
-        d.delay_max = d.delay_max.max(delay);
-        if let Some(FieldValue::Int(b)) = event.field("bytes") {
-            d.event_bytes += u64::try_from(*b).unwrap_or(0);
-        }
-    }
-    if subs.is_empty() {
-        return Vec::new();
-    }
-
-    let conns = app_connections(trace, |app| subs.contains_key(&app));
-    for (_, _, p) in trace.packets() {
-        if let Some(d) = packet_tuple(&p)
-            .and_then(|k| conns.get(&k))
-            .and_then(|app| subs.get_mut(app))
-        {
-            d.packets += 1;
-            d.wire_bytes += u64::from(p.ip_len);
-        }
-    }
-    subs.into_values().collect()
-}
-
-/// A TCP packet's 4-tuple, lower endpoint first (`None` for other packets).
-fn packet_tuple(p: &simnet_core::packet::PacketInfo) -> Option<Tuple> {
-    let simnet_core::packet::Transport::Tcp(tcp) = &p.transport else {
-        return None;
-    };
-    let a = SocketAddrV4::new(p.src, tcp.src_port);
-    let b = SocketAddrV4::new(p.dst, tcp.dst_port);
-    Some(if a <= b { (a, b) } else { (b, a) })
-}
-
-/// The TCP connections of the applications `wanted` accepts, by 4-tuple
-/// (lower endpoint first): a connection belongs to the application whose
-/// socket was at one end of it (its `SocketCall`s name the socket, the
-/// socket's `TcpState` changes give the 4-tuple; the first owner wins).
-fn app_connections(
-    trace: &Trace,
-    wanted: impl Fn(simnet_core::AppId) -> bool,
-) -> BTreeMap<Tuple, simnet_core::AppId> {
-    let key = |a: SocketAddrV4, b: SocketAddrV4| if a <= b { (a, b) } else { (b, a) };
-    let mut owner: BTreeMap<(HostId, SocketId), simnet_core::AppId> = BTreeMap::new();
-    let mut conns: BTreeMap<Tuple, simnet_core::AppId> = BTreeMap::new();
-    for r in trace.records.iter() {
-        match &r.event {
-            TraceEvent::SocketCall {
-                host,
-                app,
-                socket: Some(socket),
-                ..
-            } if wanted(*app) => {
-                owner.insert((*host, *socket), *app);
-            }
-            TraceEvent::TcpState {
-                host,
-                socket,
-                local,
-                remote: Some(remote),
-                ..
-            } => {
-                if let Some(app) = owner.get(&(*host, *socket)) {
-                    conns.entry(key(*local, *remote)).or_insert(*app);
-                }
-            }
-            _ => {}
-        }
-    }
-    conns
+    Deliveries::of(trace).finish().0
 }
 
 /// One event as each subscriber got it (see [`per_event`]).
@@ -194,69 +95,192 @@ pub struct EventRow {
 /// column adds up to that subscriber's `wire bytes` in [`Delivery`].
 /// Rows are ordered by event id.
 pub fn per_event(trace: &Trace) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
-    per_event_of(trace, &event_delivery(trace))
+    let (_, subs, rows) = Deliveries::of(trace).finish();
+    (subs, rows)
 }
 
-/// [`per_event`] for the subscribers [`event_delivery`] already found.
-fn per_event_of(
-    trace: &Trace,
-    deliveries: &[Delivery],
-) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
-    use simnet_core::trace::FieldValue;
-    let subs: Vec<simnet_core::AppId> = deliveries.iter().map(|d| d.app).collect();
-    if subs.is_empty() {
-        return (subs, Vec::new());
+/// The event-delivery numbers, folded record by record.
+///
+/// Per TCP 4-tuple: the applications whose sockets were at its ends (in
+/// the order they were seen), its packets and bytes, and the bytes sent
+/// since its owner's last delivery; per socket, its application; per
+/// subscriber, its counts and, per event id, its delay and bytes (the
+/// per-event table lists every event). A tuple belongs to the first of its
+/// applications that is a subscriber; its bytes since the last delivery
+/// are charged to its owner's next delivery. (The stored path decided
+/// ownership over the whole trace before charging; the two agree as long
+/// as a subscriber's socket is bound to a tuple before the tuple carries
+/// packets and no non-subscriber's socket was bound to it first, which is
+/// how clients connect; `tests/scenarios` compares both on every scenario.)
+#[derive(Default)]
+pub(super) struct Deliveries {
+    subs: BTreeMap<simnet_core::AppId, Delivery>,
+    owner: BTreeMap<(HostId, SocketId), simnet_core::AppId>,
+    tuples: BTreeMap<Tuple, Traffic>,
+    app_tuples: BTreeMap<simnet_core::AppId, Vec<Tuple>>,
+    rows: BTreeMap<i64, BTreeMap<simnet_core::AppId, (Option<SimDuration>, u64)>>,
+}
+
+#[derive(Default)]
+struct Traffic {
+    apps: Vec<simnet_core::AppId>,
+    packets: u64,
+    wire: u64,
+    pending: u64,
+}
+
+impl Deliveries {
+    fn of(trace: &Trace) -> Deliveries {
+        let mut d = Deliveries::default();
+        for r in trace.records.iter() {
+            d.record(r);
+        }
+        d
     }
-    let column = |app: simnet_core::AppId| subs.iter().position(|a| *a == app);
-    let conns = app_connections(trace, |app| subs.contains(&app));
-    let mut pending = vec![0u64; subs.len()];
-    let mut rows: BTreeMap<i64, Vec<(Option<SimDuration>, u64)>> = BTreeMap::new();
-    for r in trace.records.iter() {
+
+    pub(super) fn record(&mut self, r: &simnet_core::TraceRecord) {
+        use simnet_core::trace::FieldValue;
         match &r.event {
+            TraceEvent::SocketCall {
+                host,
+                app,
+                socket: Some(socket),
+                ..
+            } => {
+                self.owner.insert((*host, *socket), *app);
+            }
+            TraceEvent::TcpState {
+                host,
+                socket,
+                local,
+                remote: Some(remote),
+                ..
+            } => {
+                if let Some(app) = self.owner.get(&(*host, *socket)) {
+                    let key = if local <= remote {
+                        (*local, *remote)
+                    } else {
+                        (*remote, *local)
+                    };
+                    let t = self.tuples.entry(key).or_default();
+                    if !t.apps.contains(app) {
+                        t.apps.push(*app);
+                        self.app_tuples.entry(*app).or_default().push(key);
+                    }
+                }
+            }
             TraceEvent::PacketSent { .. } => {
                 if let Some(p) = r.event.packet_info()
-                    && let Some(col) = packet_tuple(&p)
-                        .and_then(|k| conns.get(&k))
-                        .and_then(|app| column(*app))
+                    && let Some(k) = packet_tuple(&p)
                 {
-                    pending[col] += u64::from(p.ip_len);
+                    let t = self.tuples.entry(k).or_default();
+                    t.packets += 1;
+                    t.wire += u64::from(p.ip_len);
+                    t.pending += u64::from(p.ip_len);
                 }
             }
             TraceEvent::App { app, event, .. }
                 if DELIVERY_EVENTS.contains(&event.kind.as_str()) =>
             {
-                let Some(col) = column(*app) else { continue };
-                let id = match event.field("id") {
-                    Some(FieldValue::Int(i)) => *i,
-                    _ => continue,
-                };
+                let d = self.subs.entry(*app).or_insert_with(|| Delivery {
+                    app: *app,
+                    modes: Vec::new(),
+                    events: 0,
+                    delay_sum: SimDuration::ZERO,
+                    delay_max: SimDuration::ZERO,
+                    event_bytes: 0,
+                    packets: 0,
+                    wire_bytes: 0,
+                });
+                if let Some(FieldValue::Text(m)) = event.field("mode")
+                    && !d.modes.contains(m)
+                {
+                    d.modes.push(m.clone());
+                }
                 let delay = match event.field("latency") {
                     Some(FieldValue::Duration(l)) => *l,
                     _ => SimDuration::ZERO,
                 };
-                let row = rows
-                    .entry(id)
-                    .or_insert_with(|| vec![(None, 0); subs.len()]);
-                let bytes = std::mem::take(&mut pending[col]);
+                d.events += 1;
+                d.delay_sum = d.delay_sum + delay;
+                d.delay_max = d.delay_max.max(delay);
+                if let Some(FieldValue::Int(b)) = event.field("bytes") {
+                    d.event_bytes += u64::try_from(*b).unwrap_or(0);
+                }
+                let id = match event.field("id") {
+                    Some(FieldValue::Int(i)) => *i,
+                    _ => return,
+                };
+                let subs = &self.subs;
+                let mut bytes = 0;
+                for k in self.app_tuples.get(app).into_iter().flatten() {
+                    if let Some(t) = self.tuples.get_mut(k)
+                        && t.apps.iter().find(|a| subs.contains_key(a)) == Some(app)
+                    {
+                        bytes += std::mem::take(&mut t.pending);
+                    }
+                }
+                let cell = self.rows.entry(id).or_default().entry(*app).or_default();
                 // The same event twice: keep the first delay, add the bytes.
-                row[col].0.get_or_insert(delay);
-                row[col].1 += bytes;
+                cell.0.get_or_insert(delay);
+                cell.1 += bytes;
             }
             _ => {}
         }
     }
-    let mut out: Vec<EventRow> = rows
-        .into_iter()
-        .map(|(id, cells)| EventRow {
-            id: Some(id),
-            cells,
-        })
-        .collect();
-    out.push(EventRow {
-        id: None,
-        cells: pending.into_iter().map(|b| (None, b)).collect(),
-    });
-    (subs, out)
+
+    /// The subscribers' [`Delivery`] rows, the subscribers in column order
+    /// and the per-event rows ([`per_event`]).
+    pub(super) fn finish(mut self) -> (Vec<Delivery>, Vec<simnet_core::AppId>, Vec<EventRow>) {
+        if self.subs.is_empty() {
+            return (Vec::new(), Vec::new(), Vec::new());
+        }
+        let subs: Vec<simnet_core::AppId> = self.subs.keys().copied().collect();
+        let column = |app: &simnet_core::AppId| subs.iter().position(|a| a == app);
+        let mut after = vec![0u64; subs.len()];
+        for t in self.tuples.values() {
+            let Some(app) = t.apps.iter().find(|a| self.subs.contains_key(a)) else {
+                continue;
+            };
+            if let Some(d) = self.subs.get_mut(app) {
+                d.packets += t.packets;
+                d.wire_bytes += t.wire;
+            }
+            if let Some(col) = column(app) {
+                after[col] += t.pending;
+            }
+        }
+        let mut rows: Vec<EventRow> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|(id, cells)| {
+                let mut row = vec![(None, 0); subs.len()];
+                for (app, cell) in cells {
+                    if let Some(col) = column(&app) {
+                        row[col] = cell;
+                    }
+                }
+                EventRow {
+                    id: Some(id),
+                    cells: row,
+                }
+            })
+            .collect();
+        rows.push(EventRow {
+            id: None,
+            cells: after.into_iter().map(|b| (None, b)).collect(),
+        });
+        (self.subs.into_values().collect(), subs, rows)
+    }
+}
+
+/// A TCP packet's 4-tuple, lower endpoint first (`None` for other packets).
+fn packet_tuple(p: &simnet_core::packet::PacketInfo) -> Option<Tuple> {
+    let simnet_core::packet::Transport::Tcp(tcp) = &p.transport else {
+        return None;
+    };
+    let a = SocketAddrV4::new(p.src, tcp.src_port);
+    let b = SocketAddrV4::new(p.dst, tcp.dst_port);
+    Some(if a <= b { (a, b) } else { (b, a) })
 }
 
 /// A span in milliseconds, without the unit: `20`, `1.5`, `0.041`.
@@ -276,11 +300,13 @@ pub(super) fn millis(d: SimDuration) -> String {
 /// bytes charged to the event). The last row, `after`, holds the bytes sent
 /// after each subscriber's last delivery. Empty when no application
 /// reported a delivered event.
-pub(super) fn per_event_table(trace: &Trace, deliveries: &[Delivery]) -> Table {
-    let (subs, rows) = per_event_of(trace, deliveries);
-    let topo = &trace.topology;
+pub(super) fn per_event_table(
+    topo: &Topology,
+    subs: &[simnet_core::AppId],
+    rows: &[EventRow],
+) -> Table {
     let mut headers = vec!["event".to_string()];
-    for app in &subs {
+    for app in subs {
         let host = app_host_name(topo, *app);
         headers.push(format!("{host} ms"));
         headers.push(format!("{host} B"));
@@ -326,8 +352,7 @@ pub(super) fn per_event_table(trace: &Trace, deliveries: &[Delivery]) -> Table {
 ///   requests and empty answers, handshakes and ACKs), per event delivered.
 ///
 /// Empty when no application reported a delivered event.
-pub(super) fn delivery_table(trace: &Trace, deliveries: &[Delivery]) -> Table {
-    let topo = &trace.topology;
+pub(super) fn delivery_table(topo: &Topology, deliveries: &[Delivery]) -> Table {
     Table::new(
         "Event delivery (packets and bytes: the subscriber's connections, both ways)",
         [

@@ -34,8 +34,8 @@ pub use delivery::{Delivery, EventRow, event_delivery, per_event};
 pub use table::{MAX_ROWS, Table};
 pub use tcp::{THROUGHPUT_MIN_BYTES, TcpClientStats, goodput, tcp_clients};
 
-use simnet_core::analysis::{Connection, Side, analyze};
-use simnet_core::trace::{Topology, Trace, TraceEvent};
+use simnet_core::analysis::{Analyzer, Connection, Side};
+use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{DropReason, FrameId, HostId, SimTime, SocketId, TcpState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -108,14 +108,33 @@ pub struct LinkStats {
     pub discarded: u64,
 }
 
-/// Computes the summary of a trace.
+/// Computes the summary of a trace: a [`Summarizer`] fed every record.
 pub fn summarize(trace: &Trace) -> Summary {
-    let mut links: BTreeMap<(HostId, Option<HostId>), LinkStats> = BTreeMap::new();
-    let mut frame_link: BTreeMap<FrameId, (HostId, Option<HostId>)> = BTreeMap::new();
-    let mut states: BTreeMap<HostId, StateTrack> = BTreeMap::new();
-    let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
+    let mut s = Summarizer::new();
+    trace.replay(&mut s);
+    s.finish().summary
+}
 
-    for r in trace.records.iter() {
+/// The per-host and per-link numbers of the summary, folded record by
+/// record. Frames are remembered from their sending until they arrive (and
+/// the receiver has had its chance to discard them) or are dropped; sockets
+/// until they are CLOSED.
+#[derive(Default)]
+struct Counters {
+    links: BTreeMap<(HostId, Option<HostId>), LinkStats>,
+    frame_link: BTreeMap<FrameId, (HostId, Option<HostId>)>,
+    /// The frame delivered last: a receiver discards a frame right after
+    /// its delivery, so it is forgotten at the next delivery.
+    last_delivered: Option<FrameId>,
+    states: BTreeMap<HostId, StateTrack>,
+    end: SimTime,
+}
+
+impl Counters {
+    fn record(&mut self, r: &TraceRecord) {
+        self.end = r.time;
+        let links = &mut self.links;
+        let frame_link = &mut self.frame_link;
         match &r.event {
             TraceEvent::PacketSent {
                 frame,
@@ -142,12 +161,15 @@ pub fn summarize(trace: &Trace) -> Summary {
             TraceEvent::TcpState {
                 host, socket, to, ..
             } => {
-                states
+                self.states
                     .entry(*host)
                     .or_default()
                     .change(*socket, *to, r.time);
             }
             TraceEvent::FrameDelivered { frame, .. } => {
+                if let Some(done) = self.last_delivered.replace(*frame) {
+                    frame_link.remove(&done);
+                }
                 if let Some(k) = frame_link.get(frame)
                     && let Some(l) = links.get_mut(k)
                 {
@@ -160,7 +182,7 @@ pub fn summarize(trace: &Trace) -> Summary {
                 to,
                 reason,
             } => {
-                let k = frame_link.get(frame).copied().unwrap_or((*from, *to));
+                let k = frame_link.remove(frame).unwrap_or((*from, *to));
                 if let Some(l) = links.get_mut(&k) {
                     *l.dropped.entry(*reason).or_insert(0) += 1;
                 }
@@ -186,24 +208,34 @@ pub fn summarize(trace: &Trace) -> Summary {
             _ => {}
         }
     }
-    Summary {
-        connections: analyze(trace).connections,
-        hosts: states
-            .into_iter()
-            .map(|(host, s)| s.finish(host, end))
-            .filter(|h| !h.states.is_empty())
-            .collect(),
-        links: links.into_values().collect(),
-        end,
+
+    fn finish(self, connections: Vec<Connection>) -> Summary {
+        let end = self.end;
+        Summary {
+            connections,
+            hosts: self
+                .states
+                .into_iter()
+                .map(|(host, s)| s.finish(host, end))
+                .filter(|h| !h.states.is_empty())
+                .collect(),
+            links: self.links.into_values().collect(),
+            end,
+        }
     }
 }
 
 #[derive(Default)]
 struct StateTrack {
+    /// Sockets not CLOSED, and their state.
     current: BTreeMap<SocketId, TcpState>,
     counts: BTreeMap<TcpState, usize>,
     peaks: BTreeMap<TcpState, (usize, SimTime)>,
-    /// (time, count) after every change, for the states that pile up.
+    /// (time, count) after every change, for the states that pile up: at
+    /// most two entries per socket that entered the state (it entered, it
+    /// left), so this grows with connections, not with time. All of them
+    /// are needed: which steps [`compact_series`] keeps depends on how many
+    /// there are in the end.
     history: BTreeMap<TcpState, Vec<(SimTime, usize)>>,
 }
 
@@ -212,7 +244,14 @@ const PILING_STATES: [TcpState; 2] = [TcpState::TimeWait, TcpState::CloseWait];
 
 impl StateTrack {
     fn change(&mut self, socket: SocketId, to: TcpState, at: SimTime) {
-        if let Some(old) = self.current.insert(socket, to)
+        // A CLOSED socket is forgotten: the count of CLOSED sockets is never
+        // shown (nor is its peak), and no other count depends on it.
+        let old = if to == TcpState::Closed {
+            self.current.remove(&socket)
+        } else {
+            self.current.insert(socket, to)
+        };
+        if let Some(old) = old
             && let Some(n) = self.counts.get_mut(&old)
         {
             *n -= 1;
@@ -312,156 +351,256 @@ fn compact_series(steps: &[(SimTime, usize)]) -> Vec<(SimTime, usize)> {
     keep.into_iter().map(|i| steps[i]).collect()
 }
 
-/// Renders the summary as plain-text tables.
-pub fn render_summary(trace: &Trace) -> String {
-    let s = summarize(trace);
-    let topo = &trace.topology;
-    // Each section is a title and a table; a blank line separates them.
-    let mut sections: Vec<Option<String>> = Vec::new();
+/// The summary, built record by record: a [`TraceSink`] that folds a run's
+/// events into per-connection, per-host, per-link and per-application
+/// aggregates as they come. [`summarize`] and [`render_summary`] replay a
+/// stored trace into one; a run streamed to one
+/// ([`simnet_core::World::stream_to`]) renders the same bytes.
+///
+/// What it holds: the connections ([`Analyzer::counts_only`]: a few hundred
+/// bytes each); per host, each socket not yet CLOSED and two steps per
+/// socket that entered TIME-WAIT or CLOSE-WAIT (the over-time series is
+/// chosen among all of its steps at the end); per link direction, its
+/// counters, and the frames in flight; per socket and 4-tuple, the owner
+/// and traffic the event-delivery tables need; per `DataLost` event, its
+/// row; per TCP client reply, its latency; per HTTP request, its number;
+/// per published event, its row in the per-event table. Nothing is kept
+/// per packet, so for a fixed set of connections its memory does not grow
+/// with the run's duration.
+pub struct Summarizer {
+    analyzer: Analyzer,
+    counters: Counters,
+    data_lost: tcp::DataLost,
+    tcp_clients: tcp::TcpClients,
+    http: apps::Http,
+    deliveries: delivery::Deliveries,
+    websocket: apps::WebSocket,
+}
 
-    let connections = Table::new(
-        "TCP connections",
-        [
-            "#",
-            "client",
-            "server",
-            "start",
-            "handshake",
-            "bytes c->s",
-            "bytes s->c",
-            "retrans",
-            "closed first",
-            "final (client/server)",
-            "duration",
-        ],
-    )
-    .or_none()
-    .rows(&s.connections, |c| {
-        let who = |side: Side| match side {
-            Side::Client => host_or_addr(topo, c.client_host, c.client),
-            Side::Server => host_or_addr(topo, c.server_host, c.server),
-        };
-        let closed = match (c.first_fin, c.first_rst) {
-            (Some(side), _) => who(side),
-            (None, Some(side)) => format!("{} (RST)", who(side)),
-            (None, None) => "-".to_string(),
-        };
-        let st = |s: Option<TcpState>| s.map_or("-".to_string(), |s| s.to_string());
-        let retrans = c.to_server.retransmissions() + c.to_client.retransmissions();
-        vec![
-            c.number.to_string(),
-            format!(
-                "{}:{}",
-                host_or_addr(topo, c.client_host, c.client),
-                c.client.port()
-            ),
-            format!(
-                "{}:{}",
-                host_or_addr(topo, c.server_host, c.server),
-                c.server.port()
-            ),
-            c.start.to_string(),
-            c.handshake.map_or("-".to_string(), |d| d.to_string()),
-            c.to_server.bytes.to_string(),
-            c.to_client.bytes.to_string(),
-            retrans.to_string(),
-            closed,
-            format!("{}/{}", st(c.client_state), st(c.server_state)),
-            if still_open(c) {
-                format!("open, ≥{}", s.end - c.start)
-            } else {
-                (c.end - c.start).to_string()
-            },
-        ]
-    });
-    sections.push(connections.render());
+/// What a [`Summarizer`] gathered: the [`Summary`] and the application
+/// tables, ready to render.
+pub struct Summarized {
+    /// The numbers [`summarize`] returns.
+    pub summary: Summary,
+    data_lost: tcp::DataLost,
+    tcp_clients: Vec<TcpClientStats>,
+    http: apps::Http,
+    deliveries: Vec<Delivery>,
+    subscribers: Vec<simnet_core::AppId>,
+    per_event: Vec<EventRow>,
+    websocket: apps::WebSocket,
+}
 
-    let states = Table::new(
-        "Socket states per host (peak, when first reached, left at the end)",
-        ["host", "state", "peak", "at", "at end"],
-    )
-    .or_none()
-    .rows(
-        s.hosts
-            .iter()
-            .flat_map(|h| h.states.iter().map(move |st| (h.host, st))),
-        |(host, st)| {
-            vec![
-                topo.host_name(host).to_string(),
-                st.state.to_string(),
-                st.peak.to_string(),
-                st.peak_at.to_string(),
-                st.end.to_string(),
-            ]
-        },
-    );
-    let mut states = states.render().unwrap_or_default();
-    for h in &s.hosts {
-        for (state, series) in &h.over_time {
-            let points: Vec<String> = series
-                .iter()
-                .map(|(t, c)| format!("{}={c}", t.since_start()))
-                .collect();
-            let _ = writeln!(
-                states,
-                "  {state} on {} over time: {}",
-                topo.host_name(h.host),
-                points.join(" ")
-            );
+impl Summarizer {
+    /// An empty summarizer.
+    pub fn new() -> Summarizer {
+        Summarizer {
+            analyzer: Analyzer::counts_only(),
+            counters: Counters::default(),
+            data_lost: tcp::DataLost::default(),
+            tcp_clients: tcp::TcpClients::default(),
+            http: apps::Http::default(),
+            deliveries: delivery::Deliveries::default(),
+            websocket: apps::WebSocket::default(),
         }
     }
-    sections.push(Some(states));
 
-    sections.push(tcp::data_lost_table(trace, &s).render());
-    sections.push(tcp::throughput_table(trace, &s).render());
-    sections.extend(tcp::tcp_client_tables(trace).iter().map(Table::render));
-    sections.extend(apps::http_tables(trace).iter().map(Table::render));
-    let deliveries = event_delivery(trace);
-    sections.push(delivery::delivery_table(trace, &deliveries).render());
-    sections.push(delivery::per_event_table(trace, &deliveries).render());
-    sections.push(apps::websocket_table(trace).render());
+    /// Everything gathered so far.
+    pub fn finish(self) -> Summarized {
+        let summary = self.counters.finish(self.analyzer.finish().connections);
+        let (deliveries, subscribers, per_event) = self.deliveries.finish();
+        Summarized {
+            summary,
+            data_lost: self.data_lost,
+            tcp_clients: self.tcp_clients.finish(),
+            http: self.http,
+            deliveries,
+            subscribers,
+            per_event,
+            websocket: self.websocket,
+        }
+    }
+}
 
-    let links = Table::new(
-        "Links (per direction)",
-        [
-            "from",
-            "to",
-            "frames",
-            "bytes",
-            "delivered",
-            "dropped",
-            "duplicated",
-            "corrupted",
-            "discarded",
-        ],
-    )
-    .always()
-    .rows(&s.links, |l| {
-        let dropped = if l.dropped.is_empty() {
-            "0".to_string()
-        } else {
-            l.dropped
+impl Default for Summarizer {
+    fn default() -> Summarizer {
+        Summarizer::new()
+    }
+}
+
+impl TraceSink for Summarizer {
+    fn record(&mut self, topology: &Topology, r: &TraceRecord) {
+        self.analyzer.record(topology, r);
+        self.counters.record(r);
+        self.data_lost.record(r);
+        self.tcp_clients.record(topology, r);
+        self.http.record(topology, r);
+        self.deliveries.record(r);
+        self.websocket.record(r);
+    }
+}
+
+/// Renders the summary as plain-text tables.
+pub fn render_summary(trace: &Trace) -> String {
+    let mut s = Summarizer::new();
+    trace.replay(&mut s);
+    s.finish().render(&trace.topology)
+}
+
+impl Summarized {
+    /// The summary as plain-text tables ([`render_summary`]'s bytes).
+    pub fn render(self, topo: &Topology) -> String {
+        let s = &self.summary;
+        // Each section is a title and a table; a blank line separates them.
+        let mut sections: Vec<Option<String>> = Vec::new();
+
+        let connections = Table::new(
+            "TCP connections",
+            [
+                "#",
+                "client",
+                "server",
+                "start",
+                "handshake",
+                "bytes c->s",
+                "bytes s->c",
+                "retrans",
+                "closed first",
+                "final (client/server)",
+                "duration",
+            ],
+        )
+        .or_none()
+        .rows(&s.connections, |c| {
+            let who = |side: Side| match side {
+                Side::Client => host_or_addr(topo, c.client_host, c.client),
+                Side::Server => host_or_addr(topo, c.server_host, c.server),
+            };
+            let closed = match (c.first_fin, c.first_rst) {
+                (Some(side), _) => who(side),
+                (None, Some(side)) => format!("{} (RST)", who(side)),
+                (None, None) => "-".to_string(),
+            };
+            let st = |s: Option<TcpState>| s.map_or("-".to_string(), |s| s.to_string());
+            let retrans = c.to_server.retransmissions() + c.to_client.retransmissions();
+            vec![
+                c.number.to_string(),
+                format!(
+                    "{}:{}",
+                    host_or_addr(topo, c.client_host, c.client),
+                    c.client.port()
+                ),
+                format!(
+                    "{}:{}",
+                    host_or_addr(topo, c.server_host, c.server),
+                    c.server.port()
+                ),
+                c.start.to_string(),
+                c.handshake.map_or("-".to_string(), |d| d.to_string()),
+                c.to_server.bytes.to_string(),
+                c.to_client.bytes.to_string(),
+                retrans.to_string(),
+                closed,
+                format!("{}/{}", st(c.client_state), st(c.server_state)),
+                if still_open(c) {
+                    format!("open, ≥{}", s.end - c.start)
+                } else {
+                    (c.end - c.start).to_string()
+                },
+            ]
+        });
+        sections.push(connections.render());
+
+        let states = Table::new(
+            "Socket states per host (peak, when first reached, left at the end)",
+            ["host", "state", "peak", "at", "at end"],
+        )
+        .or_none()
+        .rows(
+            s.hosts
                 .iter()
-                .map(|(r, n)| format!("{n} {r}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        vec![
-            topo.host_name(l.from).to_string(),
-            l.to.map_or("(no route)".to_string(), |h| topo.host_name(h).to_string()),
-            l.sent.to_string(),
-            l.bytes.to_string(),
-            l.delivered.to_string(),
-            dropped,
-            l.duplicated.to_string(),
-            l.corrupted.to_string(),
-            l.discarded.to_string(),
-        ]
-    });
-    sections.push(links.render());
-    sections.push(Some(format!("Run ended at {}\n", s.end)));
-    let sections: Vec<String> = sections.into_iter().flatten().collect();
-    sections.join("\n")
+                .flat_map(|h| h.states.iter().map(move |st| (h.host, st))),
+            |(host, st)| {
+                vec![
+                    topo.host_name(host).to_string(),
+                    st.state.to_string(),
+                    st.peak.to_string(),
+                    st.peak_at.to_string(),
+                    st.end.to_string(),
+                ]
+            },
+        );
+        let mut states = states.render().unwrap_or_default();
+        for h in &s.hosts {
+            for (state, series) in &h.over_time {
+                let points: Vec<String> = series
+                    .iter()
+                    .map(|(t, c)| format!("{}={c}", t.since_start()))
+                    .collect();
+                let _ = writeln!(
+                    states,
+                    "  {state} on {} over time: {}",
+                    topo.host_name(h.host),
+                    points.join(" ")
+                );
+            }
+        }
+        sections.push(Some(states));
+
+        sections.push(self.data_lost.table(topo, s).render());
+        sections.push(tcp::throughput_table(topo, s).render());
+        sections.extend(
+            tcp::tcp_client_tables(topo, &self.tcp_clients)
+                .iter()
+                .map(Table::render),
+        );
+        sections.extend(self.http.tables(topo).iter().map(Table::render));
+        sections.push(delivery::delivery_table(topo, &self.deliveries).render());
+        sections.push(delivery::per_event_table(topo, &self.subscribers, &self.per_event).render());
+        sections.push(self.websocket.table(topo).render());
+
+        let links = Table::new(
+            "Links (per direction)",
+            [
+                "from",
+                "to",
+                "frames",
+                "bytes",
+                "delivered",
+                "dropped",
+                "duplicated",
+                "corrupted",
+                "discarded",
+            ],
+        )
+        .always()
+        .rows(&s.links, |l| {
+            let dropped = if l.dropped.is_empty() {
+                "0".to_string()
+            } else {
+                l.dropped
+                    .iter()
+                    .map(|(r, n)| format!("{n} {r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            vec![
+                topo.host_name(l.from).to_string(),
+                l.to.map_or("(no route)".to_string(), |h| topo.host_name(h).to_string()),
+                l.sent.to_string(),
+                l.bytes.to_string(),
+                l.delivered.to_string(),
+                dropped,
+                l.duplicated.to_string(),
+                l.corrupted.to_string(),
+                l.discarded.to_string(),
+            ]
+        });
+        sections.push(links.render());
+        sections.push(Some(format!("Run ended at {}\n", s.end)));
+        let sections: Vec<String> = sections.into_iter().flatten().collect();
+        sections.join("\n")
+    }
 }
 
 /// Whether a connection had not ended when the run did: one of its sockets

@@ -5,31 +5,30 @@
 use super::table::Table;
 use super::{Summary, Tuple, app_host_name, app_name, host_or_addr};
 use simnet_core::analysis::Connection;
-use simnet_core::trace::{Trace, TraceEvent};
-use simnet_core::{HostId, SimDuration, SocketId};
+use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord};
+use simnet_core::{HostId, SimDuration, SimTime, SocketId};
 use std::collections::BTreeMap;
 
-/// Data no application will see: one row per `DataLost` event, with the
-/// connection it happened on (the one with the socket's 4-tuple that had
-/// started by then) and the stream bytes lost each way. Empty when no data
-/// was lost.
-pub(super) fn data_lost_table(trace: &Trace, s: &Summary) -> Table {
-    let topo = &trace.topology;
-    let mut tuples: BTreeMap<(HostId, SocketId), Tuple> = BTreeMap::new();
-    let mut t = Table::new(
-        "Data lost (unread: received, never read; unacked: written, never acknowledged; \
-         stream offsets in parentheses)",
-        [
-            "at",
-            "host",
-            "conn",
-            "peer",
-            "unread bytes",
-            "unacked bytes",
-            "cause",
-        ],
-    );
-    for r in trace.records.iter() {
+/// What the "Data lost" table needs, folded record by record: each
+/// socket's 4-tuple (per socket) and one entry per `DataLost` event (at most
+/// one or two per connection).
+#[derive(Default)]
+pub(super) struct DataLost {
+    tuples: BTreeMap<(HostId, SocketId), Tuple>,
+    rows: Vec<LostRow>,
+}
+
+struct LostRow {
+    at: SimTime,
+    host: HostId,
+    tuple: Option<Tuple>,
+    unread: Option<(u64, u64)>,
+    unacked: Option<(u64, u64)>,
+    cause: String,
+}
+
+impl DataLost {
+    pub(super) fn record(&mut self, r: &TraceRecord) {
         match &r.event {
             TraceEvent::TcpState {
                 host,
@@ -38,7 +37,7 @@ pub(super) fn data_lost_table(trace: &Trace, s: &Summary) -> Table {
                 remote: Some(remote),
                 ..
             } => {
-                tuples.insert((*host, *socket), (*local, *remote));
+                self.tuples.insert((*host, *socket), (*local, *remote));
             }
             TraceEvent::DataLost {
                 host,
@@ -46,37 +45,64 @@ pub(super) fn data_lost_table(trace: &Trace, s: &Summary) -> Table {
                 cause,
                 unread,
                 unacked,
-            } => {
-                let tuple = tuples.get(&(*host, *socket)).copied();
-                let conn = tuple.and_then(|(l, rm)| {
-                    s.connections.iter().rfind(|c| {
-                        c.start <= r.time
-                            && ((c.client, c.server) == (l, rm) || (c.client, c.server) == (rm, l))
-                    })
-                });
-                let peer = tuple.map_or("-".to_string(), |(_, rm)| {
-                    let name = host_or_addr(topo, topo.host_by_addr(*rm.ip()), rm);
-                    format!("{name}:{}", rm.port())
-                });
-                let range = |r: &Option<(u64, u64)>| {
-                    r.map_or("-".to_string(), |(offset, n)| {
-                        format!("{n} ({offset}..{})", offset + n)
-                    })
-                };
-                t.row(vec![
-                    r.time.to_string(),
-                    topo.host_name(*host).to_string(),
-                    conn.map_or("-".to_string(), |c| format!("#{}", c.number)),
-                    peer,
-                    range(unread),
-                    range(unacked),
-                    cause.to_string(),
-                ]);
-            }
+            } => self.rows.push(LostRow {
+                at: r.time,
+                host: *host,
+                tuple: self.tuples.get(&(*host, *socket)).copied(),
+                unread: *unread,
+                unacked: *unacked,
+                cause: cause.to_string(),
+            }),
             _ => {}
         }
     }
-    t
+
+    /// Data no application will see: one row per `DataLost` event, with the
+    /// connection it happened on (the one with the socket's 4-tuple that had
+    /// started by then) and the stream bytes lost each way. Empty when no
+    /// data was lost.
+    pub(super) fn table(&self, topo: &Topology, s: &Summary) -> Table {
+        let mut t = Table::new(
+            "Data lost (unread: received, never read; unacked: written, never acknowledged; \
+             stream offsets in parentheses)",
+            [
+                "at",
+                "host",
+                "conn",
+                "peer",
+                "unread bytes",
+                "unacked bytes",
+                "cause",
+            ],
+        );
+        for row in &self.rows {
+            let conn = row.tuple.and_then(|(l, rm)| {
+                s.connections.iter().rfind(|c| {
+                    c.start <= row.at
+                        && ((c.client, c.server) == (l, rm) || (c.client, c.server) == (rm, l))
+                })
+            });
+            let peer = row.tuple.map_or("-".to_string(), |(_, rm)| {
+                let name = host_or_addr(topo, topo.host_by_addr(*rm.ip()), rm);
+                format!("{name}:{}", rm.port())
+            });
+            let range = |r: &Option<(u64, u64)>| {
+                r.map_or("-".to_string(), |(offset, n)| {
+                    format!("{n} ({offset}..{})", offset + n)
+                })
+            };
+            t.row(vec![
+                row.at.to_string(),
+                topo.host_name(row.host).to_string(),
+                conn.map_or("-".to_string(), |c| format!("#{}", c.number)),
+                peer,
+                range(&row.unread),
+                range(&row.unacked),
+                row.cause.clone(),
+            ]);
+        }
+        t
+    }
 }
 
 /// Connections whose main direction carried at least this many payload
@@ -90,15 +116,8 @@ pub const THROUGHPUT_MIN_BYTES: u64 = 64 * 1024;
 /// acknowledgement, if none did). `None` without data or without time.
 pub fn goodput(c: &Connection) -> Option<(u64, SimDuration)> {
     let flow = c.main_flow();
-    let data = flow.segments.iter().filter(|s| s.len > 0);
-    let first = data.clone().map(|s| s.time).min()?;
-    let top = data.map(|s| s.end).max()?;
-    let acked = flow
-        .acks
-        .iter()
-        .find(|a| a.ack.wrapping_sub(top) as i32 >= 0)
-        .or(flow.acks.last())?;
-    let span = acked.time.saturating_since(first);
+    let (first, acked) = flow.data_span()?;
+    let span = acked.saturating_since(first);
     (flow.bytes > 0 && !span.is_zero()).then_some((flow.bytes, span))
 }
 
@@ -121,8 +140,7 @@ pub(super) fn rate(bps: f64) -> String {
 /// and the bandwidth-delay product (bandwidth × the link's round trip, its
 /// latency both ways) that a window must cover to fill it. Empty when no
 /// connection qualifies.
-pub(super) fn throughput_table(trace: &Trace, s: &Summary) -> Table {
-    let topo = &trace.topology;
+pub(super) fn throughput_table(topo: &Topology, s: &Summary) -> Table {
     let mut t = Table::new(
         "Throughput (goodput: payload bytes / first data to the ACK of the last)",
         [
@@ -229,12 +247,25 @@ impl TcpClientStats {
 /// one [`TcpClientStats`] per application that reported a `tcp.reply`, or
 /// whose kind is `tcp-client` and that reported a failure.
 pub fn tcp_clients(trace: &Trace) -> Vec<TcpClientStats> {
-    use simnet_core::trace::FieldValue;
-    let topo = &trace.topology;
-    let mut apps: BTreeMap<simnet_core::AppId, TcpClientStats> = BTreeMap::new();
+    let mut fold = TcpClients::default();
     for r in trace.records.iter() {
+        fold.record(&trace.topology, r);
+    }
+    fold.finish()
+}
+
+/// [`tcp_clients`], folded record by record. It keeps every reply's
+/// latency: the side-by-side table lists them per connection number.
+#[derive(Default)]
+pub(super) struct TcpClients {
+    apps: BTreeMap<simnet_core::AppId, TcpClientStats>,
+}
+
+impl TcpClients {
+    pub(super) fn record(&mut self, topo: &Topology, r: &TraceRecord) {
+        use simnet_core::trace::FieldValue;
         let TraceEvent::App { app, event, .. } = &r.event else {
-            continue;
+            return;
         };
         let new = || TcpClientStats {
             app: *app,
@@ -244,7 +275,7 @@ pub fn tcp_clients(trace: &Trace) -> Vec<TcpClientStats> {
         };
         match event.kind.as_str() {
             "tcp.reply" => {
-                let s = apps.entry(*app).or_insert_with(new);
+                let s = self.apps.entry(*app).or_insert_with(new);
                 s.replies += 1;
                 let latency = match event.field("latency") {
                     Some(FieldValue::Duration(d)) => *d,
@@ -262,12 +293,15 @@ pub fn tcp_clients(trace: &Trace) -> Vec<TcpClientStats> {
                     .get(app.0 as usize)
                     .is_some_and(|i| i.kind == "tcp-client") =>
             {
-                apps.entry(*app).or_insert_with(new).failures += 1;
+                self.apps.entry(*app).or_insert_with(new).failures += 1;
             }
             _ => {}
         }
     }
-    apps.into_values().collect()
+
+    pub(super) fn finish(self) -> Vec<TcpClientStats> {
+        self.apps.into_values().collect()
+    }
 }
 
 /// The "TCP clients (request/reply)" tables: per built-in TCP client (see
@@ -276,12 +310,10 @@ pub fn tcp_clients(trace: &Trace) -> Vec<TcpClientStats> {
 /// to the moment it had read the whole expected reply); then, side by side,
 /// every reply's latency, one row per connection number and one column per
 /// client. Empty when no TCP client reported a reply or a failure.
-pub(super) fn tcp_client_tables(trace: &Trace) -> Vec<Table> {
-    let clients = tcp_clients(trace);
+pub(super) fn tcp_client_tables(topo: &Topology, clients: &[TcpClientStats]) -> Vec<Table> {
     if clients.is_empty() {
         return Vec::new();
     }
-    let topo = &trace.topology;
     let summary = Table::new(
         "TCP clients (request/reply)",
         [
@@ -293,7 +325,7 @@ pub(super) fn tcp_client_tables(trace: &Trace) -> Vec<Table> {
             "max latency",
         ],
     )
-    .rows(&clients, |c| {
+    .rows(clients, |c| {
         let none = c.latencies.is_empty();
         let d = |d: SimDuration| if none { "-".to_string() } else { d.to_string() };
         vec![
@@ -324,7 +356,7 @@ pub(super) fn tcp_client_tables(trace: &Trace) -> Vec<Table> {
     );
     for n in &numbers {
         let mut row = vec![n.to_string()];
-        for c in &clients {
+        for c in clients {
             let cells: Vec<String> = c
                 .latencies
                 .iter()
