@@ -22,6 +22,7 @@
 //! format.
 
 use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
+use super::sockets::WsSockets;
 use super::{
     ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
 };
@@ -73,7 +74,7 @@ pub struct SioServer {
     push_every: Option<SimDuration>,
     push_count: u64,
     http: BTreeMap<SocketId, HttpServerSide>,
-    ws: BTreeMap<SocketId, (WsSocket, u64)>,
+    ws: WsSockets<(WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
     held: Vec<Held>,
     /// Publication time and text of event `i + 1`.
@@ -101,7 +102,7 @@ impl SioServer {
             push_every: None,
             push_count: 0,
             http: BTreeMap::new(),
-            ws: BTreeMap::new(),
+            ws: WsSockets::default(),
             sessions: BTreeMap::new(),
             held: Vec::new(),
             events: Vec::new(),
@@ -153,7 +154,7 @@ impl SioServer {
                 return;
             }
             self.drive_http(cx, sid);
-        } else if let Some((ws, session)) = self.ws.get_mut(&sid) {
+        } else if let Some((ws, session)) = self.ws.get_mut(sid) {
             let session = *session;
             let events = ws.receive(&input.data, input.eof || input.broken);
             for incoming in events {
@@ -399,15 +400,13 @@ impl SioServer {
         true
     }
 
+    /// Flushes the WebSocket connections that may have something to do
+    /// (in socket id order) and forgets those whose TCP connection closed.
     fn flush_ws(&mut self, cx: &mut AppContext<'_>) {
-        let sids: Vec<SocketId> = self.ws.keys().copied().collect();
-        for sid in sids {
-            let done = self.ws.get_mut(&sid).is_some_and(|(ws, _)| !ws.flush(cx));
-            if done && let Some((_, session)) = self.ws.remove(&sid) {
-                // The session survives its WebSocket: the client may come
-                // back on long polling.
-                self.sessions.insert(session, Transport::Polling);
-            }
+        for (_, (_, session)) in self.ws.flush(cx) {
+            // The session survives its WebSocket: the client may come back
+            // on long polling.
+            self.sessions.insert(session, Transport::Polling);
         }
     }
 
@@ -417,7 +416,7 @@ impl SioServer {
         let id = self.events.len() as u64;
         let line = event_text(id, now, data);
         let mut websocket = 0u64;
-        for (ws, _) in self.ws.values_mut() {
+        for (_, (ws, _)) in self.ws.all_mut() {
             if ws.is_open() && ws.conn.send_text(&line).is_ok() {
                 websocket += 1;
             }
@@ -473,7 +472,7 @@ impl App for SioServer {
             SocketEvent::Closed(sid, _) => {
                 if self.http.contains_key(&sid) {
                     self.drop_http(cx, sid);
-                } else if let Some((ws, _)) = self.ws.get_mut(&sid) {
+                } else if let Some((ws, _)) = self.ws.get_mut(sid) {
                     for incoming in ws.receive(&[], true) {
                         incoming.report(cx);
                     }
@@ -485,11 +484,7 @@ impl App for SioServer {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some((ws, _)) = self
-            .ws
-            .values_mut()
-            .find(|(w, _)| w.close_timer == Some(timer))
-        {
+        if let Some((ws, _)) = self.ws.by_close_timer(timer) {
             ws.give_up(cx);
             self.flush_ws(cx);
             return;
