@@ -71,6 +71,7 @@
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
 
 mod client;
+mod held;
 #[cfg(feature = "scenario")]
 mod kinds;
 mod server;

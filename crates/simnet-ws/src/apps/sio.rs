@@ -22,6 +22,7 @@
 //! format.
 
 use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
+use super::held::{Held, HeldPolls};
 use super::sockets::WsSockets;
 use super::{
     ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
@@ -41,16 +42,6 @@ use std::net::SocketAddrV4;
 enum Transport {
     Polling,
     WebSocket(SocketId),
-}
-
-/// A poll the server holds until there is news.
-#[derive(Clone, Copy, Debug)]
-struct Held {
-    socket: SocketId,
-    request: RequestId,
-    session: u64,
-    since: u64,
-    timer: TimerId,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +67,7 @@ pub struct SioServer {
     http: BTreeMap<SocketId, HttpServerSide>,
     ws: WsSockets<(WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
-    held: Vec<Held>,
+    held: HeldPolls,
     /// Publication time and text of event `i + 1`.
     events: Vec<(SimTime, String)>,
     timers: BTreeMap<TimerId, Wake>,
@@ -104,7 +95,7 @@ impl SioServer {
             http: BTreeMap::new(),
             ws: WsSockets::default(),
             sessions: BTreeMap::new(),
-            held: Vec::new(),
+            held: HeldPolls::default(),
             events: Vec::new(),
             timers: BTreeMap::new(),
         }
@@ -174,9 +165,7 @@ impl SioServer {
     }
 
     fn drop_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        let (gone, kept): (Vec<Held>, Vec<Held>) = self.held.iter().partition(|h| h.socket == sid);
-        self.held = kept;
-        for h in gone {
+        for h in self.held.take_socket(sid) {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
         }
@@ -381,10 +370,7 @@ impl SioServer {
         self.ws.insert(sid, (ws, session));
         self.flush_ws(cx);
         // Release the poll the session left waiting, as Engine.IO does.
-        let (released, kept): (Vec<Held>, Vec<Held>) =
-            self.held.iter().partition(|h| h.session == session);
-        self.held = kept;
-        for h in released {
+        for h in self.held.take_session(session) {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
             cx.emit(
@@ -421,7 +407,7 @@ impl SioServer {
                 websocket += 1;
             }
         }
-        let held = std::mem::take(&mut self.held);
+        let held = self.held.take_all();
         cx.emit(
             AppEvent::new(
                 "sio.publish",
@@ -506,8 +492,7 @@ impl App for SioServer {
                 }
             }
             Some(Wake::PollTimeout(t)) => {
-                if let Some(pos) = self.held.iter().position(|h| h.timer == t) {
-                    let h = self.held.remove(pos);
+                if let Some(h) = self.held.take_timer(t) {
                     cx.emit(
                         AppEvent::new(
                             "sio.hold-timeout",
