@@ -112,7 +112,11 @@ mod tests {
         let by_session: Vec<u64> = polls.take_session(2).iter().map(|h| h.timer.0).collect();
         assert_eq!(by_session, vec![11, 12]);
         assert!(polls.take_timer(TimerId(12)).is_none());
-        let by_socket: Vec<u64> = polls.take_socket(SocketId(5)).iter().map(|h| h.timer.0).collect();
+        let by_socket: Vec<u64> = polls
+            .take_socket(SocketId(5))
+            .iter()
+            .map(|h| h.timer.0)
+            .collect();
         assert_eq!(by_socket, vec![10]);
         assert_eq!(polls.take_timer(TimerId(13)).map(|h| h.session), Some(3));
         assert_eq!(polls.len(), 0);

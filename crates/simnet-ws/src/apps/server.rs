@@ -144,6 +144,13 @@ impl WsServer {
         self
     }
 
+    /// How many times a WebSocket connection was flushed, and how many may
+    /// have something to write now (for tests).
+    #[cfg(test)]
+    pub(super) fn flush_counts(&self) -> (u64, usize) {
+        self.ws.flush_counts()
+    }
+
     // ----- HTTP, until the upgrade -----
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {

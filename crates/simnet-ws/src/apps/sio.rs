@@ -21,8 +21,8 @@
 //! framing: the point is the transports and their cost, not the wire
 //! format.
 
-use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::held::{Held, HeldPolls};
+use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::sockets::WsSockets;
 use super::{
     ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,

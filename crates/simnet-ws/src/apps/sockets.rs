@@ -53,6 +53,9 @@ pub(super) struct WsSockets<T> {
     /// The close timer armed for each connection, and back.
     close_timers: BTreeMap<TimerId, SocketId>,
     armed: BTreeMap<SocketId, TimerId>,
+    /// How many times a connection was flushed (for tests).
+    #[cfg(test)]
+    flushes: u64,
 }
 
 impl<T> Default for WsSockets<T> {
@@ -62,6 +65,8 @@ impl<T> Default for WsSockets<T> {
             dirty: BTreeSet::new(),
             close_timers: BTreeMap::new(),
             armed: BTreeMap::new(),
+            #[cfg(test)]
+            flushes: 0,
         }
     }
 }
@@ -126,6 +131,10 @@ impl<T: HoldsWs> WsSockets<T> {
                 continue;
             };
             let ws = state.ws();
+            #[cfg(test)]
+            {
+                self.flushes += 1;
+            }
             let open = ws.flush(cx);
             let timer = ws.close_timer;
             let settled = ws.is_settled();
@@ -149,9 +158,10 @@ impl<T: HoldsWs> WsSockets<T> {
         gone
     }
 
-    /// How many connections may have something to do (for tests).
+    /// How many times a connection was flushed, and how many may have
+    /// something to do now (for tests).
     #[cfg(test)]
-    pub fn dirty_len(&self) -> usize {
-        self.dirty.len()
+    pub fn flush_counts(&self) -> (u64, usize) {
+        (self.flushes, self.dirty.len())
     }
 }

@@ -90,7 +90,11 @@ impl Broker {
                     .into_iter()
                     .flatten()
                     .copied()
-                    .filter(|n| self.subscriptions.get(n).is_some_and(|(_, sub, _)| sub == id))
+                    .filter(|n| {
+                        self.subscriptions
+                            .get(n)
+                            .is_some_and(|(_, sub, _)| sub == id)
+                    })
                     .collect();
                 for n in ended {
                     self.unsubscribe(n);
@@ -469,7 +473,10 @@ mod tests {
         let sent = broker.on_message(a, &frame(StompFrame::send("/topic/chat", b"again")));
         assert_eq!(
             sent.replies,
-            vec![(a, StompFrame::message("s-a2", "m3", "/topic/chat", b"again"))]
+            vec![(
+                a,
+                StompFrame::message("s-a2", "m3", "/topic/chat", b"again")
+            )]
         );
         broker.forget(a);
         assert!(broker.subscriptions.is_empty());
