@@ -71,10 +71,12 @@
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
 
 mod client;
+mod held;
 #[cfg(feature = "scenario")]
 mod kinds;
 mod server;
 mod sio;
+mod sockets;
 mod stomp;
 #[cfg(test)]
 mod tests;
@@ -373,6 +375,23 @@ impl WsSocket {
             self.close_timer = Some(cx.set_timer(CLOSE_TIMEOUT));
         }
         true
+    }
+
+    /// Whether a [`flush`](Self::flush) now, with nothing done to the
+    /// connection since the last one, would make no socket call, record
+    /// nothing and change nothing: no bytes wait for room, no frame or
+    /// closing step waits to be reported, nothing asks for TCP to close,
+    /// and the close timer is armed if the handshake needs it. Servers
+    /// flush only the connections that are not settled
+    /// ([`sockets::WsSockets`]).
+    fn is_settled(&self) -> bool {
+        !self.tcp_closed
+            && self.out.is_empty()
+            && !self.closed_unreported
+            && !self.conn.has_output()
+            && !self.conn.should_close_tcp()
+            && !self.peer_eof
+            && (self.close_timer.is_some() || self.conn.state() == WsState::Open)
     }
 
     /// The close timer fired: stop waiting for the peer.

@@ -17,6 +17,7 @@
 //! After the closing handshake the server closes TCP first, as RFC 6455
 //! asks, so the server (not the client) holds TIME-WAIT.
 
+use super::sockets::WsSockets;
 use super::stomp::Broker;
 use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all, subprotocol_note};
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
@@ -61,7 +62,7 @@ pub struct WsServer {
     push_every: Option<SimDuration>,
     push_count: u64,
     http: BTreeMap<SocketId, HttpServerSide>,
-    ws: BTreeMap<SocketId, WsSocket>,
+    ws: WsSockets<WsSocket>,
     timers: BTreeMap<TimerId, Wake>,
     broker: Broker,
     /// Messages pushed so far (scheduled or commanded).
@@ -104,7 +105,7 @@ impl WsServer {
             push_every: None,
             push_count: 0,
             http: BTreeMap::new(),
-            ws: BTreeMap::new(),
+            ws: WsSockets::default(),
             timers: BTreeMap::new(),
             broker: Broker::default(),
             pushed: 0,
@@ -143,6 +144,13 @@ impl WsServer {
         self
     }
 
+    /// How many times a WebSocket connection was flushed, and how many may
+    /// have something to write now (for tests).
+    #[cfg(test)]
+    pub(super) fn flush_counts(&self) -> (u64, usize) {
+        self.ws.flush_counts()
+    }
+
     // ----- HTTP, until the upgrade -----
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
@@ -161,7 +169,7 @@ impl WsServer {
             }
             side.feed(cx.now(), &input);
             self.drive_http(cx, sid);
-        } else if let Some(ws) = self.ws.get_mut(&sid) {
+        } else if let Some(ws) = self.ws.get_mut(sid) {
             let events = ws.receive(&input.data, input.eof || input.broken);
             self.on_ws_events(cx, sid, events);
             self.flush_all(cx);
@@ -272,7 +280,7 @@ impl WsServer {
     fn on_message(&mut self, cx: &mut AppContext<'_>, sid: SocketId, message: Message) {
         match self.mode {
             ServerMode::Echo => {
-                if let Some(ws) = self.ws.get_mut(&sid)
+                if let Some(ws) = self.ws.get_mut(sid)
                     && ws.is_open()
                 {
                     let _ = match &message {
@@ -282,12 +290,7 @@ impl WsServer {
                 }
             }
             ServerMode::Broadcast => {
-                let open: Vec<SocketId> = self
-                    .ws
-                    .iter()
-                    .filter(|(_, w)| w.is_open())
-                    .map(|(s, _)| *s)
-                    .collect();
+                let open = self.ws.open_ids();
                 cx.emit(
                     AppEvent::new(
                         "ws.relay",
@@ -297,7 +300,7 @@ impl WsServer {
                     .with("clients", open.len()),
                 );
                 for s in open {
-                    if let Some(ws) = self.ws.get_mut(&s) {
+                    if let Some(ws) = self.ws.get_mut(s) {
                         let _ = match &message {
                             Message::Text(t) => ws.conn.send_text(t),
                             Message::Binary(b) => ws.conn.send_binary(b),
@@ -320,7 +323,7 @@ impl WsServer {
                     cx.emit(stomp_event(&frame, "sent", Some(&name), to));
                     let mut out = Vec::new();
                     codec::encode(&frame, &mut out);
-                    if let Some(ws) = self.ws.get_mut(&to)
+                    if let Some(ws) = self.ws.get_mut(to)
                         && ws.is_open()
                     {
                         let _ = match String::from_utf8(out) {
@@ -335,7 +338,7 @@ impl WsServer {
                     }
                 }
                 if let Some((code, reason)) = result.close
-                    && let Some(ws) = self.ws.get_mut(&sid)
+                    && let Some(ws) = self.ws.get_mut(sid)
                 {
                     let _ = ws.conn.close(code, &reason);
                 }
@@ -343,16 +346,12 @@ impl WsServer {
         }
     }
 
-    /// Flushes every WebSocket connection and forgets those whose TCP
-    /// connection is closed.
+    /// Flushes every WebSocket connection that may have something to do
+    /// (in socket id order, as if all were flushed: the others would make
+    /// no call) and forgets those whose TCP connection is closed.
     fn flush_all(&mut self, cx: &mut AppContext<'_>) {
-        let sids: Vec<SocketId> = self.ws.keys().copied().collect();
-        for sid in sids {
-            let done = self.ws.get_mut(&sid).is_some_and(|ws| !ws.flush(cx));
-            if done {
-                self.ws.remove(&sid);
-                self.broker.forget(sid);
-            }
+        for (sid, _) in self.ws.flush(cx) {
+            self.broker.forget(sid);
         }
     }
 
@@ -361,7 +360,7 @@ impl WsServer {
         let id = self.pushed;
         let text = event_text(id, cx.now(), data);
         let mut clients = 0u64;
-        for ws in self.ws.values_mut() {
+        for (_, ws) in self.ws.all_mut() {
             if ws.is_open() && ws.conn.send_text(&text).is_ok() {
                 clients += 1;
             }
@@ -571,7 +570,7 @@ impl App for WsServer {
             SocketEvent::Closed(sid, _) => {
                 if self.http.remove(&sid).is_some() {
                     let _ = cx.close(sid);
-                } else if let Some(ws) = self.ws.get_mut(&sid) {
+                } else if let Some(ws) = self.ws.get_mut(sid) {
                     let events = ws.receive(&[], true);
                     self.on_ws_events(cx, sid, events);
                     self.flush_all(cx);
@@ -582,7 +581,7 @@ impl App for WsServer {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some(ws) = self.ws.values_mut().find(|w| w.close_timer == Some(timer)) {
+        if let Some(ws) = self.ws.by_close_timer(timer) {
             ws.give_up(cx);
             self.flush_all(cx);
             return;
@@ -607,7 +606,7 @@ impl App for WsServer {
                 }
             }
             Wake::CloseAfter(sid) => {
-                if let Some(ws) = self.ws.get_mut(&sid)
+                if let Some(ws) = self.ws.get_mut(sid)
                     && ws.is_open()
                 {
                     let after = self.close_after.unwrap_or(SimDuration::ZERO);
@@ -633,7 +632,7 @@ impl App for WsServer {
                 }
             }
             "close" => {
-                for ws in self.ws.values_mut() {
+                for (_, ws) in self.ws.all_mut() {
                     if ws.is_open() {
                         let _ = ws.conn.close(1001, "server going away");
                     }

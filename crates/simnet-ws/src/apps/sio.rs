@@ -21,7 +21,9 @@
 //! framing: the point is the transports and their cost, not the wire
 //! format.
 
+use super::held::{Held, HeldPolls};
 use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
+use super::sockets::WsSockets;
 use super::{
     ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
 };
@@ -40,16 +42,6 @@ use std::net::SocketAddrV4;
 enum Transport {
     Polling,
     WebSocket(SocketId),
-}
-
-/// A poll the server holds until there is news.
-#[derive(Clone, Copy, Debug)]
-struct Held {
-    socket: SocketId,
-    request: RequestId,
-    session: u64,
-    since: u64,
-    timer: TimerId,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -73,9 +65,9 @@ pub struct SioServer {
     push_every: Option<SimDuration>,
     push_count: u64,
     http: BTreeMap<SocketId, HttpServerSide>,
-    ws: BTreeMap<SocketId, (WsSocket, u64)>,
+    ws: WsSockets<(WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
-    held: Vec<Held>,
+    held: HeldPolls,
     /// Publication time and text of event `i + 1`.
     events: Vec<(SimTime, String)>,
     timers: BTreeMap<TimerId, Wake>,
@@ -101,9 +93,9 @@ impl SioServer {
             push_every: None,
             push_count: 0,
             http: BTreeMap::new(),
-            ws: BTreeMap::new(),
+            ws: WsSockets::default(),
             sessions: BTreeMap::new(),
-            held: Vec::new(),
+            held: HeldPolls::default(),
             events: Vec::new(),
             timers: BTreeMap::new(),
         }
@@ -153,7 +145,7 @@ impl SioServer {
                 return;
             }
             self.drive_http(cx, sid);
-        } else if let Some((ws, session)) = self.ws.get_mut(&sid) {
+        } else if let Some((ws, session)) = self.ws.get_mut(sid) {
             let session = *session;
             let events = ws.receive(&input.data, input.eof || input.broken);
             for incoming in events {
@@ -173,9 +165,7 @@ impl SioServer {
     }
 
     fn drop_http(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        let (gone, kept): (Vec<Held>, Vec<Held>) = self.held.iter().partition(|h| h.socket == sid);
-        self.held = kept;
-        for h in gone {
+        for h in self.held.take_socket(sid) {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
         }
@@ -380,10 +370,7 @@ impl SioServer {
         self.ws.insert(sid, (ws, session));
         self.flush_ws(cx);
         // Release the poll the session left waiting, as Engine.IO does.
-        let (released, kept): (Vec<Held>, Vec<Held>) =
-            self.held.iter().partition(|h| h.session == session);
-        self.held = kept;
-        for h in released {
+        for h in self.held.take_session(session) {
             cx.cancel_timer(h.timer);
             self.timers.remove(&h.timer);
             cx.emit(
@@ -399,15 +386,13 @@ impl SioServer {
         true
     }
 
+    /// Flushes the WebSocket connections that may have something to do
+    /// (in socket id order) and forgets those whose TCP connection closed.
     fn flush_ws(&mut self, cx: &mut AppContext<'_>) {
-        let sids: Vec<SocketId> = self.ws.keys().copied().collect();
-        for sid in sids {
-            let done = self.ws.get_mut(&sid).is_some_and(|(ws, _)| !ws.flush(cx));
-            if done && let Some((_, session)) = self.ws.remove(&sid) {
-                // The session survives its WebSocket: the client may come
-                // back on long polling.
-                self.sessions.insert(session, Transport::Polling);
-            }
+        for (_, (_, session)) in self.ws.flush(cx) {
+            // The session survives its WebSocket: the client may come back
+            // on long polling.
+            self.sessions.insert(session, Transport::Polling);
         }
     }
 
@@ -417,12 +402,12 @@ impl SioServer {
         let id = self.events.len() as u64;
         let line = event_text(id, now, data);
         let mut websocket = 0u64;
-        for (ws, _) in self.ws.values_mut() {
+        for (_, (ws, _)) in self.ws.all_mut() {
             if ws.is_open() && ws.conn.send_text(&line).is_ok() {
                 websocket += 1;
             }
         }
-        let held = std::mem::take(&mut self.held);
+        let held = self.held.take_all();
         cx.emit(
             AppEvent::new(
                 "sio.publish",
@@ -473,7 +458,7 @@ impl App for SioServer {
             SocketEvent::Closed(sid, _) => {
                 if self.http.contains_key(&sid) {
                     self.drop_http(cx, sid);
-                } else if let Some((ws, _)) = self.ws.get_mut(&sid) {
+                } else if let Some((ws, _)) = self.ws.get_mut(sid) {
                     for incoming in ws.receive(&[], true) {
                         incoming.report(cx);
                     }
@@ -485,11 +470,7 @@ impl App for SioServer {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if let Some((ws, _)) = self
-            .ws
-            .values_mut()
-            .find(|(w, _)| w.close_timer == Some(timer))
-        {
+        if let Some((ws, _)) = self.ws.by_close_timer(timer) {
             ws.give_up(cx);
             self.flush_ws(cx);
             return;
@@ -511,8 +492,7 @@ impl App for SioServer {
                 }
             }
             Some(Wake::PollTimeout(t)) => {
-                if let Some(pos) = self.held.iter().position(|h| h.timer == t) {
-                    let h = self.held.remove(pos);
+                if let Some(h) = self.held.take_timer(t) {
                     cx.emit(
                         AppEvent::new(
                             "sio.hold-timeout",

@@ -21,7 +21,7 @@ use crate::stomp::{self as codec, STOMP_SUBPROTOCOL, StompError, StompFrame};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 
 /// What the broker does in answer to one message.
@@ -37,10 +37,21 @@ pub(super) struct BrokerAnswer {
 }
 
 /// The broker's state: who subscribed to what.
+///
+/// Subscriptions are numbered in the order they were made and indexed by
+/// connection and by destination, so that a SEND costs as much as its
+/// deliveries and a connection's end as much as its own subscriptions,
+/// however many other connections the broker holds.
 #[derive(Debug, Default)]
 pub(super) struct Broker {
-    /// (connection, subscription id, destination), in subscription order.
-    subscriptions: Vec<(SocketId, String, String)>,
+    /// (connection, subscription id, destination), by subscription number.
+    subscriptions: BTreeMap<u64, (SocketId, String, String)>,
+    /// The number the next subscription gets.
+    next_subscription: u64,
+    /// Each connection's subscriptions.
+    by_connection: BTreeMap<SocketId, BTreeSet<u64>>,
+    /// Each destination's subscriptions, in subscription order.
+    by_destination: BTreeMap<String, BTreeSet<u64>>,
     /// The `login` each connection gave in CONNECT, to name it in traces.
     logins: BTreeMap<SocketId, String>,
     messages: u64,
@@ -67,28 +78,39 @@ impl Broker {
             }
             "SUBSCRIBE" => match (frame.header("id"), frame.header("destination")) {
                 (Some(id), Some(destination)) => {
-                    self.subscriptions
-                        .push((from, id.to_string(), destination.to_string()));
+                    self.subscribe(from, id, destination);
                 }
                 _ => return error(from, Some(frame), "SUBSCRIBE needs id and destination"),
             },
             "UNSUBSCRIBE" => {
                 let id = frame.header("id").unwrap_or("");
-                self.subscriptions
-                    .retain(|(s, sub, _)| !(*s == from && sub == id));
+                let ended: Vec<u64> = self
+                    .by_connection
+                    .get(&from)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|n| {
+                        self.subscriptions
+                            .get(n)
+                            .is_some_and(|(_, sub, _)| sub == id)
+                    })
+                    .collect();
+                for n in ended {
+                    self.unsubscribe(n);
+                }
             }
             "SEND" => {
                 let Some(destination) = frame.header("destination") else {
                     return error(from, Some(frame), "SEND needs a destination");
                 };
-                for (to, sub, dest) in &self.subscriptions {
-                    if dest == destination {
-                        self.messages += 1;
-                        let id = format!("m{}", self.messages);
-                        answer
-                            .replies
-                            .push((*to, StompFrame::message(sub, &id, destination, &frame.body)));
-                    }
+                let subscribers = self.by_destination.get(destination).into_iter().flatten();
+                for (to, sub, _) in subscribers.filter_map(|n| self.subscriptions.get(n)) {
+                    self.messages += 1;
+                    let id = format!("m{}", self.messages);
+                    answer
+                        .replies
+                        .push((*to, StompFrame::message(sub, &id, destination, &frame.body)));
                 }
             }
             "DISCONNECT" => {
@@ -113,8 +135,42 @@ impl Broker {
 
     /// A connection is gone: its subscriptions end.
     pub fn forget(&mut self, sid: SocketId) {
-        self.subscriptions.retain(|(s, _, _)| *s != sid);
+        for n in self.by_connection.remove(&sid).unwrap_or_default() {
+            self.unsubscribe(n);
+        }
         self.logins.remove(&sid);
+    }
+
+    /// Records a subscription, after every earlier one.
+    fn subscribe(&mut self, from: SocketId, id: &str, destination: &str) {
+        let n = self.next_subscription;
+        self.next_subscription += 1;
+        self.subscriptions
+            .insert(n, (from, id.to_string(), destination.to_string()));
+        self.by_connection.entry(from).or_default().insert(n);
+        self.by_destination
+            .entry(destination.to_string())
+            .or_default()
+            .insert(n);
+    }
+
+    /// Ends subscription number `n`.
+    fn unsubscribe(&mut self, n: u64) {
+        let Some((sid, _, destination)) = self.subscriptions.remove(&n) else {
+            return;
+        };
+        if let Some(set) = self.by_connection.get_mut(&sid) {
+            set.remove(&n);
+            if set.is_empty() {
+                self.by_connection.remove(&sid);
+            }
+        }
+        if let Some(set) = self.by_destination.get_mut(&destination) {
+            set.remove(&n);
+            if set.is_empty() {
+                self.by_destination.remove(&destination);
+            }
+        }
     }
 
     /// How traces name a connection: its login, or its socket.
@@ -392,6 +448,39 @@ mod tests {
             ]
         );
         assert_eq!(sent.close, None);
+    }
+
+    #[test]
+    fn unsubscribing_and_leaving_end_only_their_own_subscriptions() {
+        let (a, b) = (SocketId(1), SocketId(2));
+        let mut broker = Broker::default();
+        broker.on_message(b, &frame(StompFrame::subscribe("s-b", "/topic/chat")));
+        broker.on_message(a, &frame(StompFrame::subscribe("s-a", "/topic/chat")));
+        broker.on_message(a, &frame(StompFrame::subscribe("s-a2", "/topic/chat")));
+        let mut unsubscribe = StompFrame::subscribe("s-a", "/topic/chat");
+        unsubscribe.command = "UNSUBSCRIBE".into();
+        broker.on_message(a, &frame(unsubscribe));
+        let sent = broker.on_message(a, &frame(StompFrame::send("/topic/chat", b"hi")));
+        // Deliveries go in subscription order: b subscribed first.
+        assert_eq!(
+            sent.replies,
+            vec![
+                (b, StompFrame::message("s-b", "m1", "/topic/chat", b"hi")),
+                (a, StompFrame::message("s-a2", "m2", "/topic/chat", b"hi")),
+            ]
+        );
+        broker.forget(b);
+        let sent = broker.on_message(a, &frame(StompFrame::send("/topic/chat", b"again")));
+        assert_eq!(
+            sent.replies,
+            vec![(
+                a,
+                StompFrame::message("s-a2", "m3", "/topic/chat", b"again")
+            )]
+        );
+        broker.forget(a);
+        assert!(broker.subscriptions.is_empty());
+        assert!(broker.by_connection.is_empty() && broker.by_destination.is_empty());
     }
 
     #[test]

@@ -274,3 +274,42 @@ fn the_fallback_stays_on_polling_behind_a_proxy_that_strips_upgrade() {
     let modes: Vec<&str> = direct.learned.iter().map(|(_, _, m)| *m).collect();
     assert_eq!(modes, vec!["websocket"; 4]);
 }
+
+/// The server flushes only the connections an event concerns: with 40
+/// clients pinging every second, it flushes about once per ping (and per
+/// ACK), not 40 times per event; and once the run is quiet, no connection
+/// is left waiting to be flushed.
+#[test]
+fn a_server_flushes_only_the_connections_an_event_concerns() {
+    const CLIENTS: usize = 40;
+    let mut b = WorldBuilder::new(7);
+    let c = b.host("client", [10, 0, 0, 1].into());
+    let s = b.host("server", SERVER);
+    b.link(c, s, link());
+    let server = b.app(s, "ws-server", || WsServer::new(80, ServerMode::Echo));
+    let clients: Vec<AppId> = (0..CLIENTS)
+        .map(|_| {
+            b.app(c, "ws-client", || {
+                WsClient::new(at(SERVER, 80), "server", "/chat")
+                    .ping_every(SimDuration::from_secs(1))
+                    .close_after(CloseAfter::Never)
+            })
+        })
+        .collect();
+    let mut world = b.build().expect("a valid world");
+    world.run_until(SimTime::from_millis(30_500));
+    let pongs = events(world.trace(), "ws.pong").count();
+    assert!(pongs >= CLIENTS * 10, "the pings are answered ({pongs})");
+    for id in clients {
+        assert!(world.app::<WsClient>(id).is_some(), "the client runs");
+    }
+    let (flushes, dirty) = world
+        .app::<WsServer>(server)
+        .expect("the server runs")
+        .flush_counts();
+    assert!(
+        flushes < 4 * pongs as u64,
+        "{flushes} flushes for {pongs} pings: the server visits connections no event concerns"
+    );
+    assert_eq!(dirty, 0, "nothing waits to be written");
+}

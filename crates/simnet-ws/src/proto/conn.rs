@@ -742,6 +742,13 @@ impl WsConn {
         len
     }
 
+    /// Whether bytes or frame reports wait to be taken with
+    /// [`poll_transmit`](Self::poll_transmit) or
+    /// [`poll_sent_frame`](Self::poll_sent_frame).
+    pub fn has_output(&self) -> bool {
+        !self.transmit.is_empty() || !self.sent_frames.is_empty()
+    }
+
     /// The next frame queued for sending, described for traces, in the
     /// order the frames appear in the transmit bytes.
     pub fn poll_sent_frame(&mut self) -> Option<FrameInfo> {
