@@ -492,3 +492,67 @@ impl App for HttpProxy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The idle pool when pooled upstream connections close under it.
+
+    use super::*;
+    use crate::apps::{HttpClient, HttpServer, Route, RouteKind};
+    use simnet_core::{LinkParams, SimDuration, SimTime, WorldBuilder};
+    use std::net::Ipv4Addr;
+
+    /// The upstream server closes idle keep-alive connections after 1 s,
+    /// and the clients ask every 2 s: every pooled connection is closed
+    /// while idle, leaving a stale pool entry. No request is put on a
+    /// closed connection, and the stale entries do not pile up.
+    #[test]
+    fn upstreams_closed_while_idle_are_never_reused_and_do_not_pile_up() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let p = b.host("proxy", [10, 0, 0, 2].into());
+        let s = b.host("server", [10, 0, 0, 3].into());
+        let ms = SimDuration::from_millis;
+        b.link(c, p, LinkParams::with_latency(ms(5)));
+        b.link(p, s, LinkParams::with_latency(ms(1)));
+        b.app(s, "http-server", move || {
+            let route = Route {
+                path: "/".into(),
+                kind: RouteKind::Static {
+                    status: 200,
+                    body_bytes: 10,
+                    delay: SimDuration::ZERO,
+                },
+            };
+            let config = ServerConfig {
+                idle_timeout: Some(SimDuration::from_secs(1)),
+                ..ServerConfig::default()
+            };
+            HttpServer::new(8080, config, vec![route])
+        });
+        let upstream = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 8080);
+        let proxy = b.app(p, "http-proxy", move || {
+            HttpProxy::new(80, upstream, ServerConfig::default()).upstream_keep_alive(8)
+        });
+        let front = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                b.app(c, "client", move || {
+                    HttpClient::new(front, "proxy", "/", 5).interval(SimDuration::from_secs(2))
+                })
+            })
+            .collect();
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(12));
+        for id in clients {
+            let client = world.app::<HttpClient>(id).expect("a client");
+            assert_eq!(client.responses.len(), 5);
+            assert!(client.responses.iter().all(|r| r.status == 200));
+        }
+        let proxy = world.app::<HttpProxy>(proxy).expect("the proxy");
+        assert_eq!(proxy.forwarded, 20);
+        // Stale entries are at most as many as live ones.
+        assert!(proxy.idle_stale * 2 <= proxy.idle.len().max(1));
+        assert!(proxy.idle.len() <= 8);
+    }
+}
