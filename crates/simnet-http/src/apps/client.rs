@@ -26,7 +26,7 @@ use simnet_core::apps::filler;
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddrV4;
 
 /// How requests use connections.
@@ -83,6 +83,10 @@ pub struct HttpClient {
     issued: u64,
     queue: VecDeque<Pending>,
     conns: BTreeMap<SocketId, Conn>,
+    /// What `slot` and `finished` need to know about `conns`, kept up to
+    /// date connection by connection (see [`HttpClient::sync`]) so that
+    /// neither scans every connection on every event.
+    tally: Tally,
     tick: Option<TimerId>,
     /// Finished requests in completion order.
     pub responses: Vec<ResponseRecord>,
@@ -126,6 +130,30 @@ struct Conn {
     /// protocols): it takes no more requests, but may still be answering
     /// earlier ones.
     refused: bool,
+    /// What this connection adds to the client's [`Tally`] now.
+    counted: Counted,
+}
+
+/// What one connection adds to the [`Tally`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counted {
+    /// Requests in flight on it or waiting for it to open.
+    load: usize,
+    /// It is not over (`!eof`).
+    live: bool,
+    /// A request could go on it now (see [`HttpClient::slot`]).
+    open: bool,
+}
+
+/// Totals over all connections.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    /// Requests in flight or waiting, on every connection.
+    load: usize,
+    /// Connections that are not over.
+    live: usize,
+    /// Connections a request could go on now, by socket id.
+    open: BTreeSet<SocketId>,
 }
 
 impl HttpClient {
@@ -149,6 +177,7 @@ impl HttpClient {
             issued: 0,
             queue: VecDeque::new(),
             conns: BTreeMap::new(),
+            tally: Tally::default(),
             tick: None,
             responses: Vec::new(),
             failures: 0,
@@ -232,37 +261,88 @@ impl HttpClient {
     }
 
     fn finished(&self) -> bool {
-        self.issued >= self.count
-            && self.queue.is_empty()
-            && self
-                .conns
+        debug_assert_eq!(
+            self.tally.load,
+            self.conns
                 .values()
-                .all(|c| c.in_flight.is_empty() && c.waiting.is_empty())
+                .map(|c| c.in_flight.len() + c.waiting.len())
+                .sum::<usize>(),
+            "the tally counts every request on a connection"
+        );
+        self.issued >= self.count && self.queue.is_empty() && self.tally.load == 0
+    }
+
+    /// What connection `c` adds to the tally as it is now.
+    fn counted(&self, c: &Conn) -> Counted {
+        let load = c.in_flight.len() + c.waiting.len();
+        Counted {
+            load,
+            live: !c.eof,
+            open: !c.eof && !c.refused && c.proto.keep_alive().reusable && load < self.pipeline,
+        }
+    }
+
+    /// Brings the tally up to date with connection `sid` after a change to
+    /// it: O(log n), whatever the number of connections.
+    fn sync(&mut self, sid: SocketId) {
+        let Some(c) = self.conns.get(&sid) else {
+            return;
+        };
+        let now = self.counted(c);
+        let before = c.counted;
+        if now == before {
+            return;
+        }
+        self.uncount(sid, before);
+        self.tally.load += now.load;
+        self.tally.live += usize::from(now.live);
+        if now.open {
+            self.tally.open.insert(sid);
+        }
+        if let Some(c) = self.conns.get_mut(&sid) {
+            c.counted = now;
+        }
+    }
+
+    fn uncount(&mut self, sid: SocketId, counted: Counted) {
+        self.tally.load -= counted.load;
+        self.tally.live -= usize::from(counted.live);
+        if counted.open {
+            self.tally.open.remove(&sid);
+        }
+    }
+
+    /// Inserts a new connection and counts it.
+    fn add(&mut self, sid: SocketId, conn: Conn) {
+        self.conns.insert(sid, conn);
+        self.sync(sid);
+    }
+
+    /// Removes a connection and its part of the tally.
+    fn forget(&mut self, sid: SocketId) -> Option<Conn> {
+        let conn = self.conns.remove(&sid)?;
+        self.uncount(sid, conn.counted);
+        Some(conn)
     }
 
     /// Where a request would go now, if anywhere: an open connection with
     /// room (keep-alive only), else a new one if under the limit. Connections
     /// that are over count for neither.
     fn slot(&self) -> Option<Slot> {
-        if self.mode == ClientMode::KeepAlive {
-            let open = self.conns.iter().find(|(_, c)| {
-                !c.eof
-                    && !c.refused
-                    && c.proto.keep_alive().reusable
-                    && (c.in_flight.len() + c.waiting.len()) < self.pipeline
-            });
-            if let Some((&sid, _)) = open {
-                return Some(Slot::Open(sid));
-            }
+        debug_assert!(
+            self.conns
+                .iter()
+                .all(|(sid, c)| self.counted(c) == c.counted
+                    && self.tally.open.contains(sid) == c.counted.open),
+            "the tally is up to date with every connection"
+        );
+        if self.mode == ClientMode::KeepAlive
+            && let Some(&sid) = self.tally.open.first()
+        {
+            // The first open connection in socket order, as a scan would find.
+            return Some(Slot::Open(sid));
         }
-        // Fewer connections than the limit, over or not, leaves room
-        // without counting: the common case, and counting every time made
-        // opening many connections at once quadratic.
-        if self.conns.len() < self.connections {
-            return Some(Slot::New);
-        }
-        let live = self.conns.values().filter(|c| !c.eof).count();
-        (live < self.connections).then_some(Slot::New)
+        (self.tally.live < self.connections).then_some(Slot::New)
     }
 
     /// How a retry message names a slot.
@@ -304,13 +384,14 @@ impl HttpClient {
                 } else {
                     p.attempts += 1;
                     conn.waiting.push(p);
+                    self.sync(sid);
                 }
             }
             Slot::New => match cx.connect(self.remote) {
                 Ok(sid) => {
                     p.first_attempt.get_or_insert(now);
                     p.attempts += 1;
-                    self.conns.insert(
+                    self.add(
                         sid,
                         Conn {
                             proto: ClientConn::new(ClientConfig::default()),
@@ -321,6 +402,7 @@ impl HttpClient {
                             served: 0,
                             eof: false,
                             refused: false,
+                            counted: Counted::default(),
                         },
                     );
                 }
@@ -392,6 +474,7 @@ impl HttpClient {
                 );
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, sid, &mut conn.out);
+                self.sync(sid);
             }
             Err(
                 e @ (SendRequestError::InvalidRequestLine | SendRequestError::InvalidHeader(_)),
@@ -425,7 +508,7 @@ impl HttpClient {
                     && conn.in_flight.is_empty()
                     && conn.waiting.is_empty()
                 {
-                    self.conns.remove(&sid);
+                    self.forget(sid);
                     let _ = cx.close(sid);
                 }
                 self.after_completion(cx);
@@ -446,6 +529,7 @@ impl HttpClient {
                     )
                     .on(sid),
                 );
+                self.sync(sid);
                 self.queue.push_front(p);
             }
         }
@@ -463,6 +547,7 @@ impl HttpClient {
             conn.eof = true;
             conn.proto.handle_eof(cx.now());
         }
+        self.sync(sid);
         self.handle_events(cx, sid);
     }
 
@@ -483,7 +568,7 @@ impl HttpClient {
                 ClientEvent::ConnectionClosed { unanswered } => {
                     // The connection is over: close our side, then retry
                     // what it left unanswered.
-                    let conn = self.conns.remove(&sid).expect("checked above");
+                    let conn = self.forget(sid).expect("checked above");
                     let _ = cx.close(sid);
                     let sent = conn
                         .in_flight
@@ -514,8 +599,9 @@ impl HttpClient {
         if self.conns.get(&sid).is_some_and(|c| c.eof) {
             // The server closed (or reset) the connection: close our side too.
             let _ = cx.close(sid);
-            self.conns.remove(&sid);
+            self.forget(sid);
         }
+        self.sync(sid);
         self.dispatch(cx);
         self.maybe_finish(cx);
     }
@@ -537,6 +623,7 @@ impl HttpClient {
         };
         let (_, p, reused) = conn.in_flight.remove(pos).expect("position is valid");
         conn.served += 1;
+        self.sync(sid);
         let latency = now - p.first_sent.unwrap_or(now);
         let total = now - p.first_attempt.unwrap_or(now);
         let headers = notable_headers(&response.headers);
@@ -649,7 +736,7 @@ impl HttpClient {
         }
         let idle: Vec<SocketId> = self.conns.keys().copied().collect();
         for sid in idle {
-            self.conns.remove(&sid);
+            self.forget(sid);
             let _ = cx.close(sid);
         }
     }
@@ -679,6 +766,7 @@ impl App for HttpClient {
                 };
                 conn.connected = true;
                 let waiting = std::mem::take(&mut conn.waiting);
+                self.sync(sid);
                 for p in waiting {
                     self.send(cx, sid, p, false);
                 }
@@ -693,7 +781,7 @@ impl App for HttpClient {
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
-                let lost: Vec<(Pending, bool)> = match self.conns.remove(&sid) {
+                let lost: Vec<(Pending, bool)> = match self.forget(sid) {
                     Some(conn) => {
                         let sent = conn.in_flight.iter().map(|(_, p, _)| (*p, true));
                         let unsent = conn.waiting.iter().map(|p| (*p, false));
@@ -737,7 +825,7 @@ impl App for HttpClient {
             "close" => {
                 let all: Vec<SocketId> = self.conns.keys().copied().collect();
                 for sid in all {
-                    self.conns.remove(&sid);
+                    self.forget(sid);
                     let _ = cx.close(sid);
                 }
             }
@@ -746,5 +834,60 @@ impl App for HttpClient {
                 format!("http-client does not understand `{other}` (it knows request, close)"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The tally that spares `slot` and `finished` a scan.
+
+    use super::*;
+    use crate::apps::{HttpServer, Route, RouteKind};
+    use crate::proto::ServerConfig;
+    use simnet_core::{LinkParams, WorldBuilder};
+    use std::net::Ipv4Addr;
+
+    /// Several pipelined connections that the server closes every three
+    /// requests: connections open, fill, refuse and end all the time. The
+    /// debug assertions in `slot` and `finished` compare the tally with a
+    /// scan on every call; every request is answered, and the tally ends
+    /// empty.
+    #[test]
+    fn the_tally_follows_connections_that_fill_refuse_and_close() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let s = b.host("server", [10, 0, 0, 2].into());
+        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
+        b.app(s, "http-server", || {
+            let route = Route {
+                path: "/".into(),
+                kind: RouteKind::Static {
+                    status: 200,
+                    body_bytes: 100,
+                    delay: SimDuration::ZERO,
+                },
+            };
+            let config = ServerConfig {
+                max_requests: Some(3),
+                ..ServerConfig::default()
+            };
+            HttpServer::new(80, config, vec![route])
+        });
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let id = b.app(c, "client", move || {
+            HttpClient::new(remote, "server", "/", 60)
+                .connections(5)
+                .pipeline(2)
+                .retry(true)
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(10));
+        let client = world.app::<HttpClient>(id).expect("the client");
+        assert_eq!(client.responses.len(), 60);
+        assert_eq!(client.failures, 0);
+        assert_eq!(client.tally.load, 0);
+        assert!(client.conns.is_empty(), "closed when done");
+        assert_eq!(client.tally.live, 0);
+        assert!(client.tally.open.is_empty());
     }
 }

@@ -34,8 +34,15 @@ pub struct HttpProxy {
     config: ServerConfig,
     clients: BTreeMap<SocketId, HttpServerSide>,
     upstreams: BTreeMap<SocketId, Upstream>,
-    /// Idle pooled upstream connections, most recently used last.
+    /// Idle pooled upstream connections, most recently used last. A
+    /// connection closed while idle is not searched for and removed: its
+    /// entry goes stale (its socket is no longer in `upstreams`, and socket
+    /// ids are never reused) and is skipped when popped, or dropped when
+    /// stale entries outnumber live ones, so that a close costs O(1)
+    /// however large the pool.
     idle: Vec<SocketId>,
+    /// How many entries of `idle` are stale.
+    idle_stale: usize,
     /// Requests waiting for an upstream connection.
     waiting: VecDeque<(SocketId, RequestId, Request)>,
     timers: BTreeMap<TimerId, SocketId>,
@@ -55,6 +62,8 @@ struct Upstream {
     /// A request to send once connected.
     queued: Option<Request>,
     eof: bool,
+    /// How many times it is in the idle pool (see `HttpProxy::idle`).
+    idle_entries: usize,
 }
 
 const HOP_BY_HOP: [&str; 2] = ["connection", "keep-alive"];
@@ -73,6 +82,7 @@ impl HttpProxy {
             clients: BTreeMap::new(),
             upstreams: BTreeMap::new(),
             idle: Vec::new(),
+            idle_stale: 0,
             waiting: VecDeque::new(),
             timers: BTreeMap::new(),
             forwarded: 0,
@@ -177,7 +187,7 @@ impl HttpProxy {
             .headers
             .retain(|(n, _)| !HOP_BY_HOP.contains(&n.to_ascii_lowercase().as_str()));
         if self.keep_alive
-            && let Some(up) = self.idle.pop()
+            && let Some(up) = self.pop_idle()
         {
             cx.emit(
                 AppEvent::new(
@@ -217,6 +227,7 @@ impl HttpProxy {
                         carrying: Some((client, id)),
                         queued: Some(request),
                         eof: false,
+                        idle_entries: 0,
                     },
                 );
             }
@@ -351,13 +362,43 @@ impl HttpProxy {
         if u.eof || (done && !reusable) {
             // Without upstream keep-alive the proxy closes first, as nginx
             // does once it has the whole response: the proxy ends in TIME-WAIT.
-            self.upstreams.remove(&up);
-            self.idle.retain(|s| *s != up);
+            self.remove_upstream(up);
             let _ = cx.close(up);
         } else if done {
+            if let Some(u) = self.upstreams.get_mut(&up) {
+                u.idle_entries += 1;
+            }
             self.idle.push(up);
         }
         self.serve_waiting(cx);
+    }
+
+    /// The most recently used idle upstream connection, taken out of the
+    /// pool; stale entries on the way are dropped.
+    fn pop_idle(&mut self) -> Option<SocketId> {
+        while let Some(up) = self.idle.pop() {
+            match self.upstreams.get_mut(&up) {
+                Some(u) => {
+                    u.idle_entries -= 1;
+                    return Some(up);
+                }
+                None => self.idle_stale -= 1,
+            }
+        }
+        None
+    }
+
+    /// Forgets upstream connection `up`; its idle entries go stale, and are
+    /// dropped all at once when they outnumber the live ones.
+    fn remove_upstream(&mut self, up: SocketId) -> Option<Upstream> {
+        let u = self.upstreams.remove(&up)?;
+        self.idle_stale += u.idle_entries;
+        if self.idle_stale > 0 && self.idle_stale * 2 > self.idle.len() {
+            let upstreams = &self.upstreams;
+            self.idle.retain(|s| upstreams.contains_key(s));
+            self.idle_stale = 0;
+        }
+        Some(u)
     }
 
     fn serve_waiting(&mut self, cx: &mut AppContext<'_>) {
@@ -415,8 +456,7 @@ impl App for HttpProxy {
                 }
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
-                if let Some(mut u) = self.upstreams.remove(&sid) {
-                    self.idle.retain(|s| *s != sid);
+                if let Some(mut u) = self.remove_upstream(sid) {
                     if let Some((client, id)) = u.carrying.take() {
                         cx.emit(
                             AppEvent::new(
@@ -450,5 +490,69 @@ impl App for HttpProxy {
             c.on_timeout(cx.now());
             self.drive_client(cx, sid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The idle pool when pooled upstream connections close under it.
+
+    use super::*;
+    use crate::apps::{HttpClient, HttpServer, Route, RouteKind};
+    use simnet_core::{LinkParams, SimDuration, SimTime, WorldBuilder};
+    use std::net::Ipv4Addr;
+
+    /// The upstream server closes idle keep-alive connections after 1 s,
+    /// and the clients ask every 2 s: every pooled connection is closed
+    /// while idle, leaving a stale pool entry. No request is put on a
+    /// closed connection, and the stale entries do not pile up.
+    #[test]
+    fn upstreams_closed_while_idle_are_never_reused_and_do_not_pile_up() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let p = b.host("proxy", [10, 0, 0, 2].into());
+        let s = b.host("server", [10, 0, 0, 3].into());
+        let ms = SimDuration::from_millis;
+        b.link(c, p, LinkParams::with_latency(ms(5)));
+        b.link(p, s, LinkParams::with_latency(ms(1)));
+        b.app(s, "http-server", move || {
+            let route = Route {
+                path: "/".into(),
+                kind: RouteKind::Static {
+                    status: 200,
+                    body_bytes: 10,
+                    delay: SimDuration::ZERO,
+                },
+            };
+            let config = ServerConfig {
+                idle_timeout: Some(SimDuration::from_secs(1)),
+                ..ServerConfig::default()
+            };
+            HttpServer::new(8080, config, vec![route])
+        });
+        let upstream = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 8080);
+        let proxy = b.app(p, "http-proxy", move || {
+            HttpProxy::new(80, upstream, ServerConfig::default()).upstream_keep_alive(8)
+        });
+        let front = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                b.app(c, "client", move || {
+                    HttpClient::new(front, "proxy", "/", 5).interval(SimDuration::from_secs(2))
+                })
+            })
+            .collect();
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(12));
+        for id in clients {
+            let client = world.app::<HttpClient>(id).expect("a client");
+            assert_eq!(client.responses.len(), 5);
+            assert!(client.responses.iter().all(|r| r.status == 200));
+        }
+        let proxy = world.app::<HttpProxy>(proxy).expect("the proxy");
+        assert_eq!(proxy.forwarded, 20);
+        // Stale entries are at most as many as live ones.
+        assert!(proxy.idle_stale * 2 <= proxy.idle.len().max(1));
+        assert!(proxy.idle.len() <= 8);
     }
 }

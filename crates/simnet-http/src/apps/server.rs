@@ -19,7 +19,7 @@ use simnet_core::apps::{Filler, filler};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Static bodies up to this size are built whole and sent with the
 /// response; longer ones are generated as the socket takes them, so a
@@ -86,6 +86,15 @@ pub struct HttpServer {
     publish_count: u64,
     whole_body_max: u64,
     conns: BTreeMap<SocketId, Conn>,
+    /// How many of `conns` are refused (answered 503), so that the active
+    /// count costs nothing per accept.
+    refused_open: usize,
+    /// The connections a publication can change: those holding a long
+    /// poll or a stream, or with bytes or a body still to write. Kept
+    /// exact at the end of every [`drive`](Self::drive), so that a
+    /// publication visits these, in socket order, and not every
+    /// connection (driving any other one makes no call and emits nothing).
+    watched: BTreeSet<SocketId>,
     /// Publication time (ns) of event `i + 1`.
     events: Vec<u64>,
     timers: BTreeMap<TimerId, Wake>,
@@ -93,6 +102,9 @@ pub struct HttpServer {
     pub requests_served: u64,
     /// Connections refused with 503 because the server was full.
     pub refused: u64,
+    /// Connections visited by publications, for the tests.
+    #[cfg(test)]
+    publish_visits: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +117,20 @@ struct Conn {
     /// Long static bodies still to be written.
     bodies: BTreeMap<RequestId, Filler>,
     refused: bool,
+}
+
+impl Conn {
+    /// Whether a publication or a later drive can make this connection
+    /// write: it holds a long poll or a stream, or has bytes or a body
+    /// waiting for room. A connection that is not has had every protocol
+    /// event handled, every byte written and its deadline armed, so driving
+    /// it makes no socket call and emits nothing.
+    fn is_watched(&self) -> bool {
+        !self.held.is_empty()
+            || !self.streams.is_empty()
+            || !self.bodies.is_empty()
+            || !self.http.out.is_empty()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -129,10 +155,14 @@ impl HttpServer {
             publish_count: 0,
             whole_body_max: WHOLE_BODY_MAX,
             conns: BTreeMap::new(),
+            refused_open: 0,
+            watched: BTreeSet::new(),
             events: Vec::new(),
             timers: BTreeMap::new(),
             requests_served: 0,
             refused: 0,
+            #[cfg(test)]
+            publish_visits: 0,
         }
     }
 
@@ -167,7 +197,7 @@ impl HttpServer {
     }
 
     fn active(&self) -> usize {
-        self.conns.values().filter(|c| !c.refused).count()
+        self.conns.len() - self.refused_open
     }
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
@@ -199,6 +229,9 @@ impl HttpServer {
                     .on(sid),
                 );
                 conn.refused = true;
+            }
+            if conn.refused {
+                self.refused_open += 1;
             }
             self.conns.insert(sid, conn);
             // The request may already be waiting in the socket.
@@ -283,13 +316,23 @@ impl HttpServer {
             timers.insert(t, Wake::Protocol(sid));
         });
         match written {
-            Written::Open => {}
+            Written::Open => {
+                if conn.is_watched() {
+                    self.watched.insert(sid);
+                } else {
+                    self.watched.remove(&sid);
+                }
+            }
             Written::Broken | Written::Finished => self.drop_conn(cx, sid),
         }
     }
 
     fn drop_conn(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
-        if self.conns.remove(&sid).is_some() {
+        if let Some(conn) = self.conns.remove(&sid) {
+            if conn.refused {
+                self.refused_open -= 1;
+            }
+            self.watched.remove(&sid);
             let _ = cx.close(sid);
         }
         self.accept_waiting(cx);
@@ -461,11 +504,23 @@ impl HttpServer {
         self.events.push(now.as_nanos());
         let id = self.events.len() as u64;
         cx.emit(AppEvent::new("http.publish", format!("event #{id} published")).with("id", id));
-        let sids: Vec<SocketId> = self.conns.keys().copied().collect();
+        // Only the watched connections: driving any other one would find
+        // nothing to answer, write or arm (see `Conn::is_watched`).
+        debug_assert!(
+            self.conns
+                .iter()
+                .all(|(sid, c)| self.watched.contains(sid) == c.is_watched()),
+            "the watched set is exact"
+        );
+        let sids: Vec<SocketId> = self.watched.iter().copied().collect();
         for sid in sids {
             let Some(conn) = self.conns.get_mut(&sid) else {
                 continue;
             };
+            #[cfg(test)]
+            {
+                self.publish_visits += 1;
+            }
             let held = std::mem::take(&mut conn.held);
             let streams = conn.streams.clone();
             for (rid, since, timer) in held {
@@ -607,5 +662,69 @@ impl App for HttpServer {
                 format!("http-server does not understand `{other}` (it knows publish, stop)"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What a publication costs.
+
+    use super::*;
+    use crate::apps::{HttpClient, HttpSubscriber, SubscribeMode};
+    use simnet_core::{LinkParams, SimTime, WorldBuilder};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    /// Keep-alive clients that do not subscribe cost a publication
+    /// nothing: it visits the one connection holding a long poll, not
+    /// every connection.
+    #[test]
+    fn a_publication_visits_only_the_connections_it_can_change() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let s = b.host("server", [10, 0, 0, 2].into());
+        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
+        let server = b.app(s, "http-server", || {
+            let routes = vec![
+                Route {
+                    path: "/".into(),
+                    kind: RouteKind::Static {
+                        status: 200,
+                        body_bytes: 10,
+                        delay: SimDuration::ZERO,
+                    },
+                },
+                Route {
+                    path: "/events".into(),
+                    kind: RouteKind::LongPoll {
+                        timeout: SimDuration::from_secs(60),
+                    },
+                },
+            ];
+            let config = ServerConfig {
+                idle_timeout: None,
+                ..ServerConfig::default()
+            };
+            HttpServer::new(80, config, routes).publish_schedule(SimDuration::from_millis(500), 4)
+        });
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        for _ in 0..5 {
+            b.app(c, "keep-alive", move || {
+                HttpClient::new(remote, "server", "/", 1).close_when_done(false)
+            });
+        }
+        let sub = b.app(c, "subscriber", move || {
+            HttpSubscriber::new(remote, "server", "/events", SubscribeMode::LongPoll, 10)
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(3));
+        assert_eq!(
+            world.app::<HttpSubscriber>(sub).expect("sub").learned.len(),
+            4
+        );
+        let server = world.app::<HttpServer>(server).expect("the server");
+        assert_eq!(server.conns.len(), 6, "every connection is still open");
+        // Four publications, each to the subscriber's connection alone
+        // (a scan of every connection would make it 24).
+        assert_eq!(server.publish_visits, 4);
     }
 }
