@@ -32,6 +32,8 @@
 //! any socket option smoltcp does not implement.
 
 mod buffers;
+#[cfg(test)]
+mod connect_tests;
 mod device;
 mod ports;
 mod table;
