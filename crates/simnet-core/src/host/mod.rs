@@ -31,6 +31,9 @@
 //! down the link to the host that owns the destination address), IPv6, or
 //! any socket option smoltcp does not implement.
 
+mod buffers;
+#[cfg(test)]
+mod connect_tests;
 mod device;
 mod ports;
 mod table;
@@ -44,6 +47,7 @@ use crate::socket::{
 };
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{DiscardReason, TraceEvent};
+use buffers::PooledSet;
 use device::SimDevice;
 use rand::RngCore;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -174,9 +178,14 @@ pub struct HostConfig {
     /// default; tests turn it off to compare.
     pub time_wait_minisockets: bool,
     /// Reuse the smoltcp sockets of finished connections (and their
-    /// buffers) for new ones instead of allocating and zeroing new buffers.
-    /// The packets and the trace are the same either way; only speed
-    /// differs. On by default; tests turn it off to compare.
+    /// buffers) for new ones, from this host or from a process-wide pool,
+    /// and build new ones on buffers carved from lazily-zeroed chunks, so
+    /// an idle connection's buffers cost no resident memory; the pool keeps
+    /// sockets for the process's peak (see `host/buffers.rs`). Off, every
+    /// socket is new, with buffers of its own allocated zeroed (resident
+    /// from the start) and freed with it. The packets and the trace are the
+    /// same either way; only speed and memory differ. On by default; tests
+    /// turn it off to compare.
     pub recycle_sockets: bool,
 }
 
@@ -241,16 +250,15 @@ struct Stack {
     tcp_conns: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
     listeners: BTreeMap<u16, Listener>,
     udp_ports: BTreeMap<u16, SocketId>,
-    /// Local TCP ports in use, with the number of sockets using each.
-    tcp_ports: BTreeMap<u16, u32>,
-    /// The 4-tuples of sockets whose port `connect()` chose: a port is
-    /// shared between destinations, as on Linux (see `host/ports.rs`).
-    connected: ports::Connected,
+    /// Local TCP ports in use (how many sockets use each), and the
+    /// 4-tuples of sockets whose port `connect()` chose: a port is shared
+    /// between destinations, as on Linux (see `host/ports.rs`).
+    ports: ports::Ports,
     next_ephemeral: u16,
     /// Always empty: polled with frames no socket claims, so smoltcp answers them.
     unclaimed: SocketSet<'static>,
     /// Connections in TIME-WAIT kept as records, without a smoltcp socket.
-    /// They keep their entry in `tcp_conns` and their port in `tcp_ports`.
+    /// They keep their entry in `tcp_conns` and their port in `ports`.
     time_wait: BTreeMap<SocketId, TimeWait>,
     /// TCP sockets whose connections are over, kept for the next ones
     /// (see [`Host::new_tcp_socket`]).
@@ -258,13 +266,13 @@ struct Stack {
 }
 
 /// A smoltcp socket on its own, in the one-socket set it is polled with.
-type OwnSet = (SocketSet<'static>, SocketHandle);
+type OwnSet = (PooledSet, SocketHandle);
 
 impl Stack {
     /// At most this many spare sockets are kept per host: enough for a
-    /// stream of short connections (which needs two or three at a time),
-    /// and at most 2 MiB of idle buffers with the default sizes when a
-    /// crowd of connections ends at once.
+    /// stream of short connections (which needs two or three at a time).
+    /// The others go back to the process-wide pool when dropped
+    /// (`host/buffers.rs`), for any host of any world.
     const SPARE_MAX: usize = 16;
 
     /// Keeps a dead entry's TCP socket for the next connection.
@@ -290,7 +298,7 @@ struct Listener {
 }
 
 struct Entry {
-    set: SocketSet<'static>,
+    set: PooledSet,
     handle: SocketHandle,
     protocol: Protocol,
     owner: Option<AppId>,
@@ -430,8 +438,7 @@ impl Host {
             tcp_conns: BTreeMap::new(),
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
-            tcp_ports: BTreeMap::new(),
-            connected: ports::Connected::default(),
+            ports: ports::Ports::default(),
             next_ephemeral: self.config.ephemeral_ports.0,
             unclaimed: SocketSet::new(Vec::new()),
             time_wait: BTreeMap::new(),
@@ -659,8 +666,8 @@ impl Host {
         if stack.tcp_conns.get(&record.tuple) == Some(&sid) {
             stack.tcp_conns.remove(&record.tuple);
         }
-        release_port(&mut stack.tcp_ports, local_port);
-        stack.connected.release(sid);
+        stack.ports.release(local_port);
+        stack.ports.unhold(sid);
     }
 
     /// Polls one socket: feeds it the pending frame (if any), lets it send,
@@ -977,8 +984,8 @@ impl Host {
                     l.free.remove(&sid);
                     l.accept_queue.retain(|s| *s != sid);
                 }
-                release_port(&mut stack.tcp_ports, entry.local_port);
-                stack.connected.release(sid);
+                stack.ports.release(entry.local_port);
+                stack.ports.unhold(sid);
                 stack.recycle(entry);
             }
             Protocol::Udp => {
@@ -1001,9 +1008,12 @@ impl Host {
     /// When the host recycles sockets ([`HostConfig::recycle_sockets`]), it
     /// is a dead connection's socket, as smoltcp's own examples reuse theirs:
     /// `listen` and `connect` reset its connection state, and everything
-    /// else is set again below. Only a new socket's zeroed buffers are
-    /// saved: two 64 KiB `memset`s per connection, which dominated a stream
-    /// of short connections. What smoltcp's reset leaves behind cannot
+    /// else is set again below. It comes from the host's own spares first,
+    /// then from the process-wide pool of sockets other hosts (of this or
+    /// another world) let go of, and only then is it new, on buffers carved
+    /// from lazily-zeroed chunks (`host/buffers.rs`), so that no buffer is
+    /// zeroed by hand and an idle connection's buffers cost no resident
+    /// memory. What smoltcp's reset leaves behind cannot
     /// change what the socket sends (`tests/scale/recycle.rs` runs every
     /// scenario both ways): the duplicate-ACK bookkeeping, whose stale
     /// acknowledgment number would have to equal the new connection's by
@@ -1022,13 +1032,23 @@ impl Host {
         if spare.is_some() {
             self.recycled += 1;
         }
-        let (mut set, handle) = spare.unwrap_or_else(|| {
-            let rx = tcp::SocketBuffer::new(vec![0u8; c.rx_buffer_bytes]);
-            let tx = tcp::SocketBuffer::new(vec![0u8; c.tx_buffer_bytes]);
-            let mut set = SocketSet::new(Vec::with_capacity(1));
-            let handle = set.add(tcp::Socket::new(rx, tx));
-            (set, handle)
-        });
+        let (mut set, handle) = match spare {
+            Some(spare) => spare,
+            // From the process-wide pool, or new on lazily-zeroed pieces:
+            // an idle connection's buffers cost no resident memory.
+            None if self.config.recycle_sockets => {
+                PooledSet::tcp(c.rx_buffer_bytes, c.tx_buffer_bytes)
+            }
+            // Fresh, on buffers of its own, as a host that does not recycle
+            // must have: the tests' reference for recycled sockets.
+            None => {
+                let rx = tcp::SocketBuffer::new(vec![0u8; c.rx_buffer_bytes]);
+                let tx = tcp::SocketBuffer::new(vec![0u8; c.tx_buffer_bytes]);
+                let mut set = SocketSet::new(Vec::with_capacity(1));
+                let handle = set.add(tcp::Socket::new(rx, tx));
+                (PooledSet::owned(set), handle)
+            }
+        };
         let s = set.get_mut::<tcp::Socket>(handle);
         // A recycled socket may still be in TIME-WAIT (its record took
         // over); closing it sends nothing, as it is polled no more.
@@ -1052,7 +1072,7 @@ impl Host {
         &mut self,
         now: SimTime,
         sid: SocketId,
-        (set, handle): (SocketSet<'static>, SocketHandle),
+        (set, handle): OwnSet,
         protocol: Protocol,
         owner: AppId,
         local_port: u16,
@@ -1105,7 +1125,7 @@ impl Host {
             let stack = self.stack.as_mut().expect("checked above");
             let listener = stack.listeners.get_mut(&port).expect("checked above");
             listener.unbacked.insert(sid, now);
-            *stack.tcp_ports.entry(port).or_insert(0) += 1;
+            stack.ports.take(port);
             self.effects
                 .push(Effect::Trace(self.listen_transition(sid, port, true)));
         }
@@ -1167,7 +1187,7 @@ impl Host {
         if port == 0 {
             return Err(self.fail(app, None, "listen", SocketError::InvalidAddress));
         }
-        if stack.listeners.contains_key(&port) || stack.tcp_ports.contains_key(&port) {
+        if stack.listeners.contains_key(&port) || stack.ports.in_use(port) {
             return Err(self.fail(app, None, "listen", SocketError::PortInUse(port)));
         }
         stack.listeners.insert(
@@ -1213,7 +1233,7 @@ impl Host {
                 let closed = self.listen_transition(sid, port, false);
                 self.effects.push(Effect::Trace(closed));
                 let stack = self.stack.as_mut().expect("checked above");
-                release_port(&mut stack.tcp_ports, port);
+                stack.ports.release(port);
                 continue;
             }
             let stack = self.stack.as_mut().expect("checked above");
@@ -1263,18 +1283,19 @@ impl Host {
         let (lo, hi) = self.config.ephemeral_ports;
         let stack = self.stack.as_mut().ok_or(SocketError::HostDown)?;
         let span = u32::from(hi.saturating_sub(lo)) + 1;
-        let mut candidate = stack.next_ephemeral.clamp(lo, hi);
+        let start = stack.next_ephemeral.clamp(lo, hi);
         let to = (*remote.ip(), remote.port());
-        for _ in 0..span {
-            let next = if candidate >= hi { lo } else { candidate + 1 };
-            let users = stack.tcp_ports.get(&candidate).copied().unwrap_or(0);
-            if stack.connected.allows(candidate, users, to) {
-                stack.next_ephemeral = next;
-                return Ok(candidate);
-            }
-            candidate = next;
-        }
-        Err(SocketError::PortsExhausted(span))
+        // From the cursor to the end of the range, then from its start: the
+        // first port a scan from the cursor would find, without the scan.
+        let found = stack
+            .ports
+            .first_allowed(start, hi, to)
+            .or_else(|| stack.ports.first_allowed(lo, hi.min(start), to));
+        let Some(port) = found.filter(|_| lo <= hi) else {
+            return Err(SocketError::PortsExhausted(span));
+        };
+        stack.next_ephemeral = if port >= hi { lo } else { port + 1 };
+        Ok(port)
     }
 
     /// `connect(remote)` from a fresh ephemeral port.
@@ -1305,9 +1326,9 @@ impl Host {
         {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
-        *stack.tcp_ports.entry(local_port).or_insert(0) += 1;
+        stack.ports.take(local_port);
         stack
-            .connected
+            .ports
             .hold(sid, (local_port, *remote.ip(), remote.port()));
         self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
         self.insert_entry(now, sid, (set, handle), Protocol::Tcp, app, local_port);
@@ -1639,7 +1660,14 @@ impl Host {
         let sid = self.new_id();
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(socket);
-        self.insert_entry(now, sid, (set, handle), Protocol::Udp, app, port);
+        self.insert_entry(
+            now,
+            sid,
+            (PooledSet::owned(set), handle),
+            Protocol::Udp,
+            app,
+            port,
+        );
         self.stack
             .as_mut()
             .expect("checked above")
@@ -1869,15 +1897,6 @@ fn lost_data(
         unread: (unread > 0).then_some((entry.read_total, unread)),
         unacked: (unacked > 0).then(|| (entry.written_total - unacked, unacked)),
     })
-}
-
-fn release_port(ports: &mut BTreeMap<u16, u32>, port: u16) {
-    if let Some(n) = ports.get_mut(&port) {
-        *n -= 1;
-        if *n == 0 {
-            ports.remove(&port);
-        }
-    }
 }
 
 /// Explains a transition to CLOSED: `None` for the normal ends of a
