@@ -22,9 +22,9 @@ pub mod format;
 pub mod registry;
 pub mod units;
 
-pub use compile::{MAX_ENTRIES, Scenario, parse};
+pub use compile::{MAX_ENTRIES, MAX_REPLICAS, Scenario, parse};
 pub use diagnostic::{Diagnostic, ScenarioError};
-pub use expect::{Claim, Expectation, Outcome, evaluate};
+pub use expect::{Claim, Expectation, Judge, Members, Outcome, evaluate};
 pub use registry::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,
