@@ -421,12 +421,9 @@ impl Compiler<'_> {
     fn hosts(&mut self, doc: &Document) -> Vec<(String, Ipv4Addr, HostConfig)> {
         let mut out = Vec::new();
         for h in &doc.host {
-            let Some(replicas) = self.replicas(&h.replicas) else {
-                continue;
-            };
-            let Some(template) = self.host_template(h, replicas) else {
-                continue;
-            };
+            let replicas = self.replicas(&h.replicas).unwrap_or(1);
+            let replicas = self.host_template(h, replicas);
+            let template = h.name.get_ref().clone();
             let addr = match h.address.get_ref().parse::<Ipv4Addr>() {
                 Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
                     self.error_help(

@@ -29,19 +29,19 @@ impl Compiler<'_> {
     }
 
     /// Checks a host entry's name (a pattern holding `{i}` when it has
-    /// several replicas) and returns it.
-    pub(super) fn host_template(&mut self, h: &crate::format::HostDoc, n: usize) -> Option<String> {
+    /// several replicas) and returns how many hosts to declare from it: a
+    /// wrong entry still declares one host, so that what refers to it is
+    /// not reported as well.
+    pub(super) fn host_template(&mut self, h: &crate::format::HostDoc, n: usize) -> usize {
         let text = h.name.get_ref();
         let has_index = text.contains(INDEX);
         if has_index && h.replicas.is_none() {
             self.error_help(
-                format!(
-                    "`{INDEX}` in a host name numbers replicas, but this host has no `replicas`"
-                ),
+                format!("`{INDEX}` in a host name numbers replicas, but this host has no `replicas`"),
                 span(&h.name),
                 "add e.g. replicas = 100 to declare client-1 .. client-100, or remove `{i}`",
             );
-            return None;
+            return 1;
         }
         if !has_index && n > 1 {
             self.error_help(
@@ -49,10 +49,11 @@ impl Compiler<'_> {
                 span(&h.name),
                 "put `{i}` in the name where each replica's number goes (from 1), e.g. name = \"client-{i}\"",
             );
-            return None;
+            return 1;
         }
         let example = Spanned::new(h.name.span(), text.replace(INDEX, "1"));
-        self.name(&example, "a host").then(|| text.clone())
+        self.name(&example, "a host");
+        n
     }
 
     /// Declares the `n` replicas of a host entry: names from `template`,
@@ -122,7 +123,7 @@ impl Compiler<'_> {
         }
         let mut reported = false;
         for i in 0..n {
-            let name = if template.contains(INDEX) {
+            let name = if template.contains(INDEX) && h.replicas.is_some() {
                 template.replace(INDEX, &(i + 1).to_string())
             } else {
                 template.to_string()
@@ -148,7 +149,11 @@ impl Compiler<'_> {
             self.host_names.push((name.clone(), addr));
             out.push((name, addr, config.clone()));
         }
-        self.host_entries.push(template.replace(INDEX, "*"));
+        self.host_entries.push(if h.replicas.is_some() {
+            template.replace(INDEX, "*")
+        } else {
+            template.to_string()
+        });
     }
 
     /// The hosts a reference names: one host by its name, or every host a
@@ -245,23 +250,4 @@ pub(super) fn glob(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn a_star_matches_any_run_of_characters() {
-        assert!(glob("client-*", "client-1"));
-        assert!(glob("client-*", "client-100000"));
-        assert!(glob("client-*", "client-"));
-        assert!(!glob("client-*", "server"));
-        assert!(!glob("client-*", "client"));
-        assert!(glob("*", "anything"));
-        assert!(glob("*-edge-*", "eu-edge-3"));
-        assert!(!glob("*-edge-*", "eu-core-3"));
-        assert!(glob("ws#*", "ws#12"));
-        assert!(glob("a*b*c", "aXXbYYc"));
-        assert!(!glob("a*b*c", "aXXbYY"));
-        assert!(glob("exact", "exact"));
-        assert!(!glob("exact", "exactly"));
-    }
-}
+mod tests;
