@@ -22,7 +22,8 @@ use std::rc::Rc;
 /// `World::stream_to` or [`Trace::replay`]), then call [`Judge::finish`].
 /// Its memory is a few words per claim, plus one entry per socket for
 /// `state` claims and, when a flow claim (`retransmissions`, ...) is made,
-/// the headers of the TCP packets sent.
+/// the headers of the TCP packets sent and the frames delivered (the
+/// analysis of [`simnet_core::analysis`] runs at the end).
 #[derive(Debug)]
 pub struct Judge {
     expectations: Vec<Expectation>,
@@ -32,7 +33,8 @@ pub struct Judge {
     /// Why the run ended, if it said so.
     end_reason: Option<EndReason>,
     /// What flow claims are judged from: the TCP packets sent (headers
-    /// only) and the TCP state changes, analysed at the end.
+    /// only), the frames delivered and the TCP state changes, analysed at
+    /// the end.
     flow: Option<Vec<TraceRecord>>,
 }
 
@@ -387,7 +389,13 @@ impl Judge {
                         },
                     });
                 }
-                TraceEvent::TcpState { .. } => kept.push(r.clone()),
+                // Deliveries tell the analysis which ACKs arrived (a byte
+                // sent again after its ACK is a keepalive probe, not a
+                // retransmission); state changes pair sockets with
+                // connections.
+                TraceEvent::FrameDelivered { .. } | TraceEvent::TcpState { .. } => {
+                    kept.push(r.clone())
+                }
                 _ => {}
             }
         }
