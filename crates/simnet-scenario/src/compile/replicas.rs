@@ -37,7 +37,9 @@ impl Compiler<'_> {
         let has_index = text.contains(INDEX);
         if has_index && h.replicas.is_none() {
             self.error_help(
-                format!("`{INDEX}` in a host name numbers replicas, but this host has no `replicas`"),
+                format!(
+                    "`{INDEX}` in a host name numbers replicas, but this host has no `replicas`"
+                ),
                 span(&h.name),
                 "add e.g. replicas = 100 to declare client-1 .. client-100, or remove `{i}`",
             );

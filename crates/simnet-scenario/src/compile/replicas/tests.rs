@@ -6,15 +6,20 @@ use super::glob;
 use crate::{AppRegistry, Scenario, parse};
 use simnet_core::HostId;
 
-const HEAD: &str = "name = \\"r\\"\\ndescription = \\"replicas\\"\\n";
+const HEAD: &str = "name = \"r\"\ndescription = \"replicas\"\n";
 
 fn load(body: &str) -> Result<Scenario, String> {
-    parse("r.toml", &format!("{HEAD}{body}"), &AppRegistry::with_builtin()).map_err(|e| e.to_string())
+    parse(
+        "r.toml",
+        &format!("{HEAD}{body}"),
+        &AppRegistry::with_builtin(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn refused(body: &str) -> String {
     match load(body) {
-        Ok(_) => panic!("accepted:\\n{body}"),
+        Ok(_) => panic!("accepted:\n{body}"),
         Err(e) => e,
     }
 }
@@ -84,7 +89,11 @@ fn replicated_hosts_count_their_names_from_1_and_their_addresses_across_octets()
     let links: Vec<(HostId, HostId)> = s.links.iter().map(|(a, b, ..)| (*a, *b)).collect();
     assert_eq!(
         links,
-        [(HostId(1), HostId(0)), (HostId(2), HostId(0)), (HostId(3), HostId(0))]
+        [
+            (HostId(1), HostId(0)),
+            (HostId(2), HostId(0)),
+            (HostId(3), HostId(0))
+        ]
     );
 }
 
@@ -106,7 +115,7 @@ fn replicated_apps_run_on_every_replica_named_apart() {
     let hosts: Vec<u32> = s.apps.iter().map(|a| a.host.0).collect();
     assert_eq!(hosts, [0, 1, 1, 2, 2, 3, 3]);
     // An explicit name is kept apart per host with `@`.
-    let named = load(&CLIENTS.replace("replicas = 2", "replicas = 2\\nname = \\"ws\\"")).unwrap();
+    let named = load(&CLIENTS.replace("replicas = 2", "replicas = 2\nname = \"ws\"")).unwrap();
     assert_eq!(named.app_names()[1..3], ["ws@client-1#1", "ws@client-1#2"]);
     // Replicas on one host of one name.
     let one = load(
@@ -122,6 +131,7 @@ between = ["client", "server"]
 [[app]]
 host = "server"
 kind = "tcp-echo"
+port = 7
 [[app]]
 host = "client"
 kind = "tcp-client"
@@ -130,7 +140,10 @@ replicas = 3
 "#,
     )
     .unwrap();
-    assert_eq!(one.app_names(), ["server", "client#1", "client#2", "client#3"]);
+    assert_eq!(
+        one.app_names(),
+        ["server", "client#1", "client#2", "client#3"]
+    );
 }
 
 #[test]
@@ -195,7 +208,7 @@ retransmissions = 0
 fn a_timeline_command_to_a_replicated_app_goes_to_every_replica() {
     let s = load(&format!(
         "{CLIENTS}{}",
-        "[[timeline]]\\nat = \\"1s\\"\\napp = \\"client-*\\"\\ncommand = \\"close\\"\\n"
+        "[[timeline]]\nat = \"1s\"\napp = \"client-*\"\ncommand = \"close\"\n"
     ));
     assert_eq!(s.unwrap().actions.len(), 6);
 }
@@ -203,27 +216,28 @@ fn a_timeline_command_to_a_replicated_app_goes_to_every_replica() {
 #[test]
 fn bad_replicas_are_refused_with_what_would_be_valid() {
     let host = |extra: &str| {
-        format!("[[host]]\\nname = \\"client-{{i}}\\"\\naddress = \\"10.0.0.1\\"\\n{extra}\\n")
+        format!("[[host]]\nname = \"client-{{i}}\"\naddress = \"10.0.0.1\"\n{extra}\n")
     };
     let e = refused(&host("replicas = 0"));
-    assert!(e.contains("`replicas` must be a whole number between 1 and 1000000, not 0"), "{e}");
+    assert!(
+        e.contains("`replicas` must be a whole number between 1 and 1000000, not 0"),
+        "{e}"
+    );
     assert!(e.contains("r.toml:6:12"), "{e}");
     let e = refused(&host("replicas = 1000001"));
     assert!(e.contains("between 1 and 1000000, not 1000001"), "{e}");
     let e = refused(&host(""));
     assert!(e.contains("`{i}` in a host name numbers replicas"), "{e}");
     assert!(e.contains("r.toml:4:8"), "{e}");
-    let e = refused("[[host]]\\nname = \\"client\\"\\naddress = \\"10.0.0.1\\"\\nreplicas = 5\\n");
+    let e = refused("[[host]]\nname = \"client\"\naddress = \"10.0.0.1\"\nreplicas = 5\n");
     assert!(e.contains("5 replicas cannot all be named `client`"), "{e}");
-    assert!(e.contains("name = \\"client-{i}\\""), "{e}");
-    let e = refused(
-        "[[host]]\\nname = \\"client-{i}\\"\\naddress = \\"255.255.255.250\\"\\nreplicas = 10\\n",
-    );
+    assert!(e.contains("name = \"client-{i}\""), "{e}");
+    let e =
+        refused("[[host]]\nname = \"client-{i}\"\naddress = \"255.255.255.250\"\nreplicas = 10\n");
     assert!(e.contains("would run past 255.255.255.255"), "{e}");
     assert!(e.contains("r.toml:5:11"), "{e}");
-    let e = refused(
-        "[[host]]\\nname = \\"client-{i}\\"\\naddress = \\"223.255.255.250\\"\\nreplicas = 10\\n",
-    );
+    let e =
+        refused("[[host]]\nname = \"client-{i}\"\naddress = \"223.255.255.250\"\nreplicas = 10\n");
     assert!(e.contains("multicast"), "{e}");
 }
 
@@ -248,21 +262,42 @@ replicas = 100
         e.contains("the replicas' addresses 10.0.0.1 .. 10.0.0.100 include 10.0.0.50, already used by host `server`"),
         "{e}"
     );
-    assert_eq!(e.matches("two hosts are named `client-1`").count(), 1, "{e}");
+    assert_eq!(
+        e.matches("two hosts are named `client-1`").count(),
+        1,
+        "{e}"
+    );
     assert_eq!(e.matches("error:").count(), 2, "{e}");
 }
 
 #[test]
 fn patterns_that_name_nothing_or_too_much_are_refused() {
-    let e = refused(&CLIENTS.replace("between = [\\"client-*\\", \\"server\\"]", "between = [\\"cleint-*\\", \\"server\\"]"));
+    let e = refused(&CLIENTS.replace(
+        "between = [\"client-*\", \"server\"]",
+        "between = [\"cleint-*\", \"server\"]",
+    ));
     assert!(e.contains("no host matches `cleint-*`"), "{e}");
-    assert!(e.contains("hosts in this scenario: server, client-*"), "{e}");
-    let e = refused(&CLIENTS.replace("between = [\\"client-*\\", \\"server\\"]", "between = [\\"client-*\\", \\"*\\"]"));
-    assert!(e.contains("both `client-*` and `*` name several hosts"), "{e}");
+    assert!(
+        e.contains("hosts in this scenario: server, client-*"),
+        "{e}"
+    );
+    let e = refused(&CLIENTS.replace(
+        "between = [\"client-*\", \"server\"]",
+        "between = [\"client-*\", \"*\"]",
+    ));
+    assert!(
+        e.contains("both `client-*` and `*` name several hosts"),
+        "{e}"
+    );
     // A listener replicated on one host would take one port many times.
-    let e = refused(&CLIENTS.replace("port = 80", "port = 80\\nreplicas = 2"));
-    assert!(e.contains("2 replicas of `tcp-echo` would all listen on TCP port 80 on host `server`"), "{e}");
-    let e = refused(&format!("{CLIENTS}[[expect]]\\napp = \\"nope-*\\"\\nbytes_received = 1\\n"));
+    let e = refused(&CLIENTS.replace("port = 80", "port = 80\nreplicas = 2"));
+    assert!(
+        e.contains("2 replicas of `tcp-echo` would all listen on TCP port 80 on host `server`"),
+        "{e}"
+    );
+    let e = refused(&format!(
+        "{CLIENTS}[[expect]]\napp = \"nope-*\"\nbytes_received = 1\n"
+    ));
     assert!(e.contains("no application matches `nope-*`"), "{e}");
 }
 
@@ -283,6 +318,7 @@ between = ["client-*", "server"]
 [[app]]
 host = "server"
 kind = "tcp-echo"
+port = 7
 [[app]]
 host = "client-*"
 kind = "tcp-client"
