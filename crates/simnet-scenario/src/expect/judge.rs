@@ -105,14 +105,15 @@ enum Tally {
 
 /// A claim and the groups standing for its host, its packets' `to` and
 /// its application.
-fn parts(
-    claim: &Claim,
-) -> (
-    &Claim,
-    &Option<Members<HostId>>,
-    &Option<Members<HostId>>,
-    &Option<Members<AppId>>,
-) {
+type Parts<'a> = (
+    &'a Claim,
+    &'a Option<Members<HostId>>,
+    &'a Option<Members<HostId>>,
+    &'a Option<Members<AppId>>,
+);
+
+/// A claim's [`Parts`]: a grouped claim's, or a plain claim with no group.
+fn parts(claim: &Claim) -> Parts<'_> {
     const NONE_H: &Option<Members<HostId>> = &None;
     const NONE_A: &Option<Members<AppId>> = &None;
     match claim {
@@ -287,11 +288,7 @@ impl Judge {
                         to: TcpState::TimeWait,
                         ..
                     },
-                ) => {
-                    if seen.insert(*host) {
-                        holders.push(*host);
-                    }
-                }
+                ) => holders.extend(seen.insert(*host).then_some(*host)),
                 (
                     Tally::Bytes { hosts, apps, n },
                     TraceEvent::SocketCall {
@@ -313,16 +310,16 @@ impl Judge {
                         n,
                     },
                     TraceEvent::PacketSent { from, to, .. },
-                ) if f.holds(*from) && to.is_none_or(|x| t.holds(x)) => {
-                    // An ungrouped `to` is in the filter; a grouped one
-                    // needs a receiving host.
-                    if (matches!(t, Sel::Any | Sel::One(_)) || to.is_some())
-                        && r.event
-                            .packet_info()
-                            .is_some_and(|info| filter.matches(*from, *to, &info, None))
-                    {
-                        *n += 1;
-                    }
+                    // An ungrouped `to` is in the filter; a grouped one needs a
+                    // receiving host.
+                ) if f.holds(*from)
+                    && to.is_none_or(|x| t.holds(x))
+                    && (matches!(t, Sel::Any | Sel::One(_)) || to.is_some())
+                    && r.event
+                        .packet_info()
+                        .is_some_and(|info| filter.matches(*from, *to, &info, None)) =>
+                {
+                    *n += 1;
                 }
                 (Tally::Drops { from: f, n }, TraceEvent::FrameDropped { from, reason, .. }) => {
                     let wanted = match parts(&e.claim).0 {
