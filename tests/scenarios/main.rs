@@ -95,6 +95,29 @@ fn every_scenario_passes_its_expectations_and_matches_its_snapshot() {
 }
 // ANCHOR_END: every_scenario
 
+/// The expectations of a streamed run (a judge fed each record as it
+/// happens, nothing stored) get the same verdicts, word for word, as those
+/// of the stored trace.
+#[test]
+fn every_scenarios_expectations_are_judged_alike_streamed_and_stored() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let scenario = load(path);
+        let stored = run_scenario(&scenario, None, None).outcomes;
+        let judge = std::rc::Rc::new(std::cell::RefCell::new(simnet::scenario::Judge::new(
+            &scenario.expectations,
+        )));
+        let mut world = scenario.world(None, None);
+        world.stream_to(Box::new(judge.clone()));
+        world.run();
+        assert!(world.trace().records.is_empty(), "{}", relative(path));
+        let topology = world.trace().topology.clone();
+        drop(world);
+        let judge = std::rc::Rc::try_unwrap(judge).unwrap().into_inner();
+        let streamed = judge.finish(&topology, &scenario.app_names());
+        assert_eq!(streamed, stored, "{}", relative(path));
+    });
+}
+
 #[test]
 fn every_scenario_is_deterministic_in_every_format() {
     insta::glob!("../../scenarios", "**/*.toml", |path| {

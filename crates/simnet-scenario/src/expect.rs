@@ -7,12 +7,18 @@
 
 use crate::format::Quantity;
 use simnet_core::fault::PacketFilter;
-use simnet_core::trace::{FieldValue, Topology, Trace, TraceEvent};
-use simnet_core::{
-    AppId, DropReason, HostId, SimDuration, SimTime, SocketCall, SocketId, TcpState,
-};
-use std::collections::BTreeMap;
+use simnet_core::trace::{FieldValue, Topology, Trace};
+use simnet_core::{AppId, DropReason, HostId, SimDuration, SimTime, TcpState};
+use std::collections::BTreeSet;
 use std::fmt::Write;
+
+mod judge;
+
+// The judge's tests build traces by hand from these.
+#[cfg(test)]
+use simnet_core::{SocketCall, SocketId, trace::TraceEvent};
+
+pub use judge::Judge;
 
 /// A claim with an optional label.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +104,31 @@ pub enum Claim {
         /// How many.
         count: Quantity,
     },
+    /// A claim about replicas: `claim` judged with its host (and its
+    /// packets' `to`, and its application) standing for every member of a
+    /// group at once, as `host = "client-*"` asks. Counts are summed over
+    /// the members; `time_wait_on` holds when every member entered
+    /// TIME-WAIT and no other host did.
+    Group {
+        /// The claim; the fields a group stands for hold its first member.
+        claim: Box<Claim>,
+        /// The hosts standing for the claim's host (`host`, `from`,
+        /// `time_wait_on`, a flow's sender).
+        hosts: Option<Members<HostId>>,
+        /// The hosts standing for a packets claim's `to`.
+        to: Option<Members<HostId>>,
+        /// The applications standing for the claim's application.
+        apps: Option<Members<AppId>>,
+    },
+}
+
+/// The hosts or applications a pattern such as `client-*` named.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Members<T> {
+    /// The pattern as written, for the report.
+    pub pattern: String,
+    /// Who it named.
+    pub ids: BTreeSet<T>,
 }
 
 /// What a [`Claim::Flow`] counts.
@@ -250,232 +281,59 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Judges every expectation against a trace.
+/// Judges every expectation against a trace: the trace replayed into a
+/// [`Judge`], so a stored run and a streamed one are judged alike.
 pub fn evaluate(expectations: &[Expectation], trace: &Trace, app_names: &[&str]) -> Vec<Outcome> {
-    expectations
-        .iter()
-        .map(|e| {
-            // A run that went idle stays as it ended, so later times can be
-            // judged; a run stopped by a limit says nothing about them.
-            let end = trace.records.last().map_or(SimTime::ZERO, |r| r.time);
-            let stopped_early = !matches!(trace.end_reason(), Some(simnet_core::EndReason::Idle));
-            let (passed, observed) = match claim_time(&e.claim) {
-                Some(at) if at > end && stopped_early => {
-                    (false, format!("not reached: the run ended at {end}"))
-                }
-                _ => check(&e.claim, trace),
-            };
-            Outcome {
-                label: e
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| describe(&e.claim, &trace.topology, app_names)),
-                passed,
-                observed,
-            }
-        })
-        .collect()
-}
-
-fn claim_time(claim: &Claim) -> Option<SimTime> {
-    match claim {
-        Claim::State { at, .. }
-        | Claim::BytesReceived { at, .. }
-        | Claim::Packets { at, .. }
-        | Claim::Event { at, .. } => *at,
-        Claim::TimeWaitOn { .. } | Claim::Drops { .. } | Claim::Flow { .. } => None,
-    }
-}
-
-fn within(at: Option<SimTime>, t: SimTime) -> bool {
-    at.is_none_or(|at| t <= at)
-}
-
-fn check(claim: &Claim, trace: &Trace) -> (bool, String) {
-    match claim {
-        Claim::State {
-            host,
-            state,
-            at,
-            port,
-            count,
-        } => {
-            let mut sockets: BTreeMap<SocketId, (TcpState, u16, Option<u16>)> = BTreeMap::new();
-            for r in trace.records.iter().take_while(|r| within(*at, r.time)) {
-                if let TraceEvent::TcpState {
-                    host: h,
-                    socket,
-                    local,
-                    remote,
-                    to,
-                    ..
-                } = &r.event
-                    && h == host
-                {
-                    sockets.insert(*socket, (*to, local.port(), remote.map(|r| r.port())));
-                }
-            }
-            let n = sockets
-                .values()
-                .filter(|(s, l, r)| s == state && port.is_none_or(|p| p == *l || Some(p) == *r))
-                .count() as u64;
-            (count.holds(n), n.to_string())
-        }
-        Claim::TimeWaitOn { host } => {
-            let mut holders: Vec<HostId> = Vec::new();
-            for r in &trace.records {
-                if let TraceEvent::TcpState {
-                    host: h,
-                    to: TcpState::TimeWait,
-                    ..
-                } = &r.event
-                    && !holders.contains(h)
-                {
-                    holders.push(*h);
-                }
-            }
-            let names: Vec<&str> = holders
-                .iter()
-                .map(|h| trace.topology.host_name(*h))
-                .collect();
-            let observed = if names.is_empty() {
-                "nobody".to_string()
-            } else {
-                names.join(", ")
-            };
-            (holders == [*host], observed)
-        }
-        Claim::BytesReceived {
-            host,
-            app,
-            at,
-            quantity,
-        } => {
-            let mut n = 0u64;
-            for r in trace.records.iter().take_while(|r| within(*at, r.time)) {
-                if let TraceEvent::SocketCall {
-                    host: h,
-                    app: a,
-                    call,
-                    ..
-                } = &r.event
-                    && host.is_none_or(|x| x == *h)
-                    && app.is_none_or(|x| x == *a)
-                {
-                    n += match call {
-                        SocketCall::Recv { bytes, .. } | SocketCall::RecvFrom { bytes, .. } => {
-                            *bytes as u64
-                        }
-                        _ => 0,
-                    };
-                }
-            }
-            (quantity.holds(n), n.to_string())
-        }
-        Claim::Packets {
-            filter,
-            at,
-            quantity,
-        } => {
-            let n = trace
-                .records
-                .iter()
-                .take_while(|r| within(*at, r.time))
-                .filter(|r| match &r.event {
-                    TraceEvent::PacketSent { from, to, .. } => r
-                        .event
-                        .packet_info()
-                        .is_some_and(|info| filter.matches(*from, *to, &info, None)),
-                    _ => false,
-                })
-                .count() as u64;
-            (quantity.holds(n), n.to_string())
-        }
-        Claim::Flow {
-            metric,
-            sender,
-            quantity,
-        } => {
-            let analysis = simnet_core::analysis::analyze(trace);
-            let mut n = 0u64;
-            for c in &analysis.connections {
-                for (flow, from) in [(&c.to_server, c.client_host), (&c.to_client, c.server_host)] {
-                    if sender.is_some() && from != *sender {
-                        continue;
-                    }
-                    n += match metric {
-                        FlowMetric::Retransmissions => flow.retransmissions(),
-                        FlowMetric::DuplicateAcks => flow.duplicate_acks(),
-                        FlowMetric::WindowProbes => flow.window_probes(),
-                        FlowMetric::ZeroWindows => flow.zero_windows.len(),
-                    } as u64;
-                }
-            }
-            (quantity.holds(n), n.to_string())
-        }
-        Claim::Drops {
-            reason,
-            from,
-            quantity,
-        } => {
-            let n = trace
-                .records
-                .iter()
-                .filter(|r| match &r.event {
-                    TraceEvent::FrameDropped {
-                        from: f,
-                        reason: why,
-                        ..
-                    } => reason.is_none_or(|x| x == *why) && from.is_none_or(|x| x == *f),
-                    _ => false,
-                })
-                .count() as u64;
-            (quantity.holds(n), n.to_string())
-        }
-        Claim::Event {
-            kind,
-            host,
-            app,
-            fields,
-            at,
-            count,
-        } => {
-            let mut n = 0u64;
-            let mut last_seen: Option<String> = None;
-            for r in trace.records.iter().take_while(|r| within(*at, r.time)) {
-                if let TraceEvent::App {
-                    host: h,
-                    app: a,
-                    event,
-                } = &r.event
-                    && event.kind == *kind
-                    && host.is_none_or(|x| x == *h)
-                    && app.is_none_or(|x| x == *a)
-                {
-                    let ok = fields
-                        .iter()
-                        .all(|(name, m)| event.field(name).is_some_and(|v| m.holds(v)));
-                    if ok {
-                        n += 1;
-                    } else {
-                        last_seen = Some(event.summary.clone());
-                    }
-                }
-            }
-            let mut observed = n.to_string();
-            if !count.holds(n)
-                && let Some(s) = last_seen
-            {
-                let _ = write!(observed, "; a non-matching one: {s}");
-            }
-            (count.holds(n), observed)
-        }
-    }
+    let mut judge = Judge::new(expectations);
+    trace.replay(&mut judge);
+    judge.finish(&trace.topology, app_names)
 }
 
 /// A generated label for a claim.
 pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
-    let host = |h: &HostId| topo.host_name(*h).to_string();
+    match claim {
+        Claim::Group {
+            claim,
+            hosts,
+            to,
+            apps,
+        } => {
+            let names = Names {
+                host: hosts.as_ref().map(|g| g.pattern.as_str()),
+                to: to.as_ref().map(|g| g.pattern.as_str()),
+                app: apps.as_ref().map(|g| g.pattern.as_str()),
+            };
+            describe_as(claim, topo, app_names, names)
+        }
+        claim => describe_as(claim, topo, app_names, Names::default()),
+    }
+}
+
+/// The patterns that name a grouped claim's host, `to` and application.
+#[derive(Clone, Copy, Default)]
+struct Names<'a> {
+    host: Option<&'a str>,
+    to: Option<&'a str>,
+    app: Option<&'a str>,
+}
+
+fn describe_as(claim: &Claim, topo: &Topology, app_names: &[&str], names: Names) -> String {
+    let host = |h: &HostId| {
+        names
+            .host
+            .map_or_else(|| topo.host_name(*h).to_string(), str::to_string)
+    };
+    let to_host = |h: &HostId| {
+        names
+            .to
+            .map_or_else(|| topo.host_name(*h).to_string(), str::to_string)
+    };
+    let app_name = |a: &AppId| {
+        names
+            .app
+            .unwrap_or_else(|| app_names.get(a.0 as usize).copied().unwrap_or("?"))
+            .to_string()
+    };
     let at = |t: &Option<SimTime>| {
         t.map(|t| format!(" at {}", t.since_start()))
             .unwrap_or_default()
@@ -499,11 +357,7 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
             quantity,
         } => {
             let who = match (app, h) {
-                (Some(a), _) => app_names
-                    .get(a.0 as usize)
-                    .copied()
-                    .unwrap_or("?")
-                    .to_string(),
+                (Some(a), _) => app_name(a),
                 (None, Some(h)) => host(h),
                 (None, None) => "everyone".into(),
             };
@@ -530,7 +384,7 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
                 let _ = write!(s, " from {}", host(h));
             }
             if let Some(h) = &filter.to {
-                let _ = write!(s, " to {}", host(h));
+                let _ = write!(s, " to {}", to_host(h));
             }
             if let Some(l) = filter.len {
                 let _ = write!(s, " of {l} bytes");
@@ -575,11 +429,7 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
         } => {
             let mut s = format!("events {kind}");
             if let Some(a) = app {
-                let _ = write!(
-                    s,
-                    " from {}",
-                    app_names.get(a.0 as usize).copied().unwrap_or("?")
-                );
+                let _ = write!(s, " from {}", app_name(a));
             } else if let Some(h) = h {
                 let _ = write!(s, " on {}", host(h));
             }
@@ -589,6 +439,7 @@ pub fn describe(claim: &Claim, topo: &Topology, app_names: &[&str]) -> String {
             }
             format!("{s}{} = {count}", at(t))
         }
+        Claim::Group { claim, .. } => describe_as(claim, topo, app_names, names),
     }
 }
 

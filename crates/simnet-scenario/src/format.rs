@@ -47,10 +47,14 @@ pub struct Document {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostDoc {
-    /// Name other entries refer to.
+    /// Name other entries refer to; with `replicas`, a pattern holding
+    /// `{i}` (the replica's number, from 1), e.g. `client-{i}`.
     pub name: Spanned<String>,
-    /// IPv4 address.
+    /// IPv4 address; with `replicas`, the first replica's, the others
+    /// counting up from it.
     pub address: Spanned<String>,
+    /// How many identical hosts this entry declares (default 1).
+    pub replicas: Option<Spanned<i64>>,
     /// TCP options.
     pub tcp: Option<TcpDoc>,
     /// Ephemeral port range, `[first, last]`.
@@ -186,6 +190,9 @@ pub struct AppDoc {
     pub name: Option<Spanned<String>>,
     /// When it starts (default 0s).
     pub start: Option<Spanned<Dur>>,
+    /// How many identical applications this entry runs on each of its
+    /// hosts (default 1); they are named `NAME#1`, `NAME#2`, ...
+    pub replicas: Option<Spanned<i64>>,
     /// The kind's own parameters.
     #[serde(flatten)]
     pub params: BTreeMap<String, toml::Value>,

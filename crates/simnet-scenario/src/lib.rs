@@ -4,7 +4,19 @@
 //! actions, targeted faults and expectations. [`load`] reads one, checks it
 //! (every error names the file, line and column and says what would be
 //! valid), and returns a [`Scenario`] that builds its [`World`] on demand;
-//! [`evaluate`] judges a run's trace against the expectations.
+//! [`evaluate`] judges a run's trace against the expectations, and a
+//! [`Judge`] does the same as the run goes (it is a
+//! [`TraceSink`](simnet_core::TraceSink): a streamed run keeps no event for
+//! its verdicts).
+//!
+//! Load scenarios declare many identical hosts or applications with one
+//! entry: `replicas = N` on a `[[host]]` (named by a pattern such as
+//! `client-{i}`, `i` from 1, addresses counting up from the given one) or
+//! on an `[[app]]` (named `NAME#1` .. `NAME#N`), and a name with `*`
+//! (`client-*`) names every replica at once in links, applications, the
+//! timeline and expectations, which then judge the whole group
+//! ([`Claim::Group`]). At most [`MAX_REPLICAS`] hosts and applications;
+//! checking them costs O(n log n).
 //!
 //! Application kinds come from an [`AppRegistry`]: this crate registers
 //! simnet-core's TCP and UDP programs; the HTTP and WebSocket crates add
@@ -22,9 +34,9 @@ pub mod format;
 pub mod registry;
 pub mod units;
 
-pub use compile::{MAX_ENTRIES, Scenario, parse};
+pub use compile::{MAX_ENTRIES, MAX_REPLICAS, Scenario, parse};
 pub use diagnostic::{Diagnostic, ScenarioError};
-pub use expect::{Claim, Expectation, Outcome, evaluate};
+pub use expect::{Claim, Expectation, Judge, Members, Outcome, evaluate};
 pub use registry::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,

@@ -10,7 +10,7 @@ use crate::units::{
     parse_size, probability_from_float, size_from_float,
 };
 use serde::de::DeserializeOwned;
-use simnet_core::{App, AppFactory, Probability, Protocol, SimDuration};
+use simnet_core::{App, AppFactory, HostId, Probability, Protocol, SimDuration};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -187,6 +187,9 @@ pub struct Params<'a> {
     table: &'a BTreeMap<String, toml::Value>,
     used: BTreeSet<String>,
     hosts: &'a [(String, Ipv4Addr)],
+    /// `hosts` by name, and the hosts as a help text names them (a scenario
+    /// with replicas has thousands: no linear search, no endless list).
+    index: Option<(&'a BTreeMap<String, HostId>, &'a [String])>,
     kind: &'static str,
     /// The host the application runs on.
     pub host: &'a str,
@@ -204,9 +207,21 @@ impl<'a> Params<'a> {
             table,
             used: BTreeSet::new(),
             hosts,
+            index: None,
             kind,
             host,
         }
+    }
+
+    /// Looks hosts up in `index` (name → position in `hosts`) and names
+    /// them by `entries` in help texts.
+    pub(crate) fn indexed(
+        mut self,
+        index: &'a BTreeMap<String, HostId>,
+        entries: &'a [String],
+    ) -> Params<'a> {
+        self.index = Some((index, entries));
+        self
     }
 
     fn take(&mut self, key: &str) -> Option<&'a toml::Value> {
@@ -422,10 +437,20 @@ impl<'a> Params<'a> {
             .ok()
             .filter(|p| *p != 0)
             .ok_or_else(|| ParamError::at(key, format!("`{port}` is not a port (1..65535)")))?;
-        let addr = match self.hosts.iter().find(|(n, _)| n == host) {
-            Some((_, a)) => *a,
+        let found = match self.index {
+            Some((index, _)) => index
+                .get(host)
+                .and_then(|h| self.hosts.get(h.0 as usize))
+                .map(|(_, a)| *a),
+            None => self.hosts.iter().find(|(n, _)| n == host).map(|(_, a)| *a),
+        };
+        let addr = match found {
+            Some(a) => a,
             None => host.parse::<Ipv4Addr>().map_err(|_| {
-                let names: Vec<&str> = self.hosts.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = match self.index {
+                    Some((_, entries)) => entries.iter().map(String::as_str).collect(),
+                    None => self.hosts.iter().map(|(n, _)| n.as_str()).collect(),
+                };
                 ParamError::at(key, format!("unknown host `{host}`"))
                     .help(format!("hosts in this scenario: {}", names.join(", ")))
             })?,

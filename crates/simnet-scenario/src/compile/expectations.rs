@@ -3,6 +3,7 @@
 //! stack can really produce.
 
 use super::*;
+use crate::expect::Members;
 
 impl Compiler<'_> {
     /// Refuses an event kind no registered application emits: the claim
@@ -258,13 +259,24 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let host = ed.host.as_ref().map(|h| self.host(h));
-        if host == Some(None) {
-            return None;
-        }
-        let host = host.flatten();
+        // A pattern (`client-*`) or a replicated application's name stands
+        // for a group: the claim is judged over all of it.
+        let mut groups = Groups::default();
+        let host = match &ed.host {
+            Some(h) => Some(self.host_ref(h, &mut groups.hosts)?),
+            None => None,
+        };
         let app = match &ed.app {
-            Some(a) => Some(self.app(a)?),
+            Some(a) => {
+                let ids = self.apps_matching(a)?;
+                if ids.len() > 1 || !self.app_index.contains_key(a.get_ref()) {
+                    groups.apps = Some(Members {
+                        pattern: a.get_ref().clone(),
+                        ids: ids.iter().copied().collect(),
+                    });
+                }
+                Some(ids[0])
+            }
             None => None,
         };
         let at = ed.at.as_ref().map(|t| SimTime::ZERO + t.get_ref().0);
@@ -287,7 +299,8 @@ impl Compiler<'_> {
                 }
             }
             "time_wait_on" => Claim::TimeWaitOn {
-                host: self.host(ed.time_wait_on.as_ref().expect("chosen"))?,
+                host: self
+                    .host_ref(ed.time_wait_on.as_ref().expect("chosen"), &mut groups.hosts)?,
             },
             "bytes_received" => {
                 if host.is_none() && app.is_none() {
@@ -306,11 +319,11 @@ impl Compiler<'_> {
             }
             "packets" => {
                 let from = match &ed.from {
-                    Some(h) => Some(self.host(h)?),
+                    Some(h) => Some(self.host_ref(h, &mut groups.hosts)?),
                     None => None,
                 };
                 let to = match &ed.to {
-                    Some(h) => Some(self.host(h)?),
+                    Some(h) => Some(self.host_ref(h, &mut groups.to)?),
                     None => None,
                 };
                 Claim::Packets {
@@ -392,11 +405,46 @@ impl Compiler<'_> {
                 }
             }
         };
+        let claim = if groups.hosts.is_none() && groups.to.is_none() && groups.apps.is_none() {
+            claim
+        } else {
+            Claim::Group {
+                claim: Box::new(claim),
+                hosts: groups.hosts,
+                to: groups.to,
+                apps: groups.apps,
+            }
+        };
         Some(Expectation {
             label: ed.label.clone(),
             claim,
         })
     }
+
+    /// Resolves an expectation's host: one host, or (for a pattern such as
+    /// `client-*`) the first of a group, the group kept in `group`.
+    fn host_ref(
+        &mut self,
+        name: &Spanned<String>,
+        group: &mut Option<Members<HostId>>,
+    ) -> Option<HostId> {
+        let ids = self.hosts_matching(name)?;
+        if name.get_ref().contains('*') {
+            *group = Some(Members {
+                pattern: name.get_ref().clone(),
+                ids: ids.iter().copied().collect(),
+            });
+        }
+        Some(ids[0])
+    }
+}
+
+/// The groups an expectation names.
+#[derive(Default)]
+struct Groups {
+    hosts: Option<Members<HostId>>,
+    to: Option<Members<HostId>>,
+    apps: Option<Members<AppId>>,
 }
 
 /// The span of `key = ` inside an inline `fields = { ... }` table, found

@@ -23,10 +23,13 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use toml::Spanned;
 
+mod apps;
 mod expectations;
+mod replicas;
 mod timeline;
 mod toml_errors;
 
+pub use replicas::MAX_REPLICAS;
 use toml_errors::toml_diagnostic;
 
 /// A loaded, checked scenario: everything needed to build its world (as
@@ -125,6 +128,13 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
         registry,
         diags: Vec::new(),
         host_names: Vec::new(),
+        host_index: BTreeMap::new(),
+        addr_index: BTreeMap::new(),
+        host_entries: Vec::new(),
+        host_matches: BTreeMap::new(),
+        app_index: BTreeMap::new(),
+        app_groups: BTreeMap::new(),
+        app_entries: Vec::new(),
         link_pairs: BTreeMap::new(),
         link_ends: Vec::new(),
         app_names: Vec::new(),
@@ -157,6 +167,21 @@ struct Compiler<'a> {
     registry: &'a AppRegistry,
     diags: Vec<Diagnostic>,
     host_names: Vec<(String, Ipv4Addr)>,
+    /// Host name → host (replicas make thousands: no linear search).
+    host_index: BTreeMap<String, HostId>,
+    /// Address → host.
+    addr_index: BTreeMap<Ipv4Addr, HostId>,
+    /// The hosts as the file declares them, for help texts: a name, or a
+    /// replica pattern such as `client-*` (not its thousands of members).
+    host_entries: Vec<String>,
+    /// Host patterns already resolved (`client-*` → its hosts).
+    host_matches: BTreeMap<String, Vec<HostId>>,
+    /// Application name → application.
+    app_index: BTreeMap<String, AppId>,
+    /// A replicated `[[app]]` entry's name (or host pattern) → its applications.
+    app_groups: BTreeMap<String, Vec<AppId>>,
+    /// The applications as the file declares them, for help texts.
+    app_entries: Vec<String>,
     /// (smaller host, larger host) → link.
     link_pairs: BTreeMap<(HostId, HostId), LinkId>,
     /// Each link's hosts in declaration order.
@@ -236,18 +261,13 @@ impl Compiler<'_> {
     }
 
     fn host_list(&self) -> String {
-        let names: Vec<&str> = self.host_names.iter().map(|(n, _)| n.as_str()).collect();
-        format!("hosts in this scenario: {}", names.join(", "))
+        format!("hosts in this scenario: {}", self.host_entries.join(", "))
     }
 
     /// Resolves a host name, reporting it if unknown.
     fn host(&mut self, name: &Spanned<String>) -> Option<HostId> {
-        match self
-            .host_names
-            .iter()
-            .position(|(n, _)| n == name.get_ref())
-        {
-            Some(i) => Some(HostId(i as u32)),
+        match self.host_index.get(name.get_ref()) {
+            Some(h) => Some(*h),
             None => {
                 let help = self.host_list();
                 self.error_help(
@@ -261,12 +281,12 @@ impl Compiler<'_> {
     }
 
     fn app(&mut self, name: &Spanned<String>) -> Option<AppId> {
-        match self.app_names.iter().position(|n| n == name.get_ref()) {
-            Some(i) => Some(AppId(i as u32)),
+        match self.app_index.get(name.get_ref()) {
+            Some(a) => Some(*a),
             None => {
                 let help = format!(
                     "applications in this scenario: {}",
-                    self.app_names.join(", ")
+                    self.app_entries.join(", ")
                 );
                 self.error_help(
                     format!("unknown application `{}`", name.get_ref()),
@@ -401,11 +421,9 @@ impl Compiler<'_> {
     fn hosts(&mut self, doc: &Document) -> Vec<(String, Ipv4Addr, HostConfig)> {
         let mut out = Vec::new();
         for h in &doc.host {
-            let name = h.name.get_ref().clone();
-            self.name(&h.name, "a host");
-            if self.host_names.iter().any(|(n, _)| *n == name) {
-                self.error(format!("two hosts are named `{name}`"), span(&h.name));
-            }
+            let replicas = self.replicas(&h.replicas).unwrap_or(1);
+            let replicas = self.host_template(h, replicas);
+            let template = h.name.get_ref().clone();
             let addr = match h.address.get_ref().parse::<Ipv4Addr>() {
                 Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
                     self.error_help(
@@ -425,15 +443,6 @@ impl Compiler<'_> {
                     Ipv4Addr::UNSPECIFIED
                 }
             };
-            if !addr.is_unspecified()
-                && let Some((other, _)) = self.host_names.iter().find(|(_, a)| *a == addr)
-            {
-                let other = other.clone();
-                self.error(
-                    format!("address {addr} is already used by host `{other}`"),
-                    span(&h.address),
-                );
-            }
             let mut config = HostConfig::default();
             if let Some(range) = &h.port_range {
                 let [lo, hi] = *range.get_ref();
@@ -521,8 +530,7 @@ impl Compiler<'_> {
                     }
                 }
             }
-            self.host_names.push((name.clone(), addr));
-            out.push((name, addr, config));
+            self.add_hosts(h, &template, replicas, addr, config, &mut out);
         }
         out
     }
@@ -618,21 +626,21 @@ impl Compiler<'_> {
                 self.error("a link is between exactly two hosts", span(between));
                 continue;
             }
-            let (Some(a), Some(b)) = (self.host(&names[0]), self.host(&names[1])) else {
+            let (Some(side_a), Some(side_b)) = (
+                self.hosts_matching(&names[0]),
+                self.hosts_matching(&names[1]),
+            ) else {
                 continue;
             };
-            if a == b {
-                self.error("a link cannot join a host to itself", span(between));
-                continue;
-            }
-            if self.link_pairs.contains_key(&ordered(a, b)) {
-                self.error(
+            if side_a.len() > 1 && side_b.len() > 1 {
+                self.error_help(
                     format!(
-                        "`{}` and `{}` are already linked",
+                        "both `{}` and `{}` name several hosts",
                         names[0].get_ref(),
                         names[1].get_ref()
                     ),
                     span(between),
+                    "a link joins one host to one or more: name the replicas on one side only, e.g. between = [\"client-*\", \"server\"]",
                 );
                 continue;
             }
@@ -645,128 +653,63 @@ impl Compiler<'_> {
                 Some(o) => self.link_params(&base, o.get_ref(), true),
                 None => base.clone(),
             };
+            // One link per replica (side_a or side_b holds one host); one
+            // error per entry, not one per replica.
+            'pairs: for &a in &side_a {
+                for &b in &side_b {
+                    if !self.link(names, between, (a, b), (&ab, &ba), &mut out) {
+                        break 'pairs;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds one link of a `[[link]]` entry, unless it joins a host to
+    /// itself or two hosts already linked (reported: `false`).
+    fn link(
+        &mut self,
+        names: &[Spanned<String>],
+        between: &Spanned<Vec<Spanned<String>>>,
+        (a, b): (HostId, HostId),
+        (ab, ba): (&LinkParams, &LinkParams),
+        out: &mut Vec<(HostId, HostId, LinkParams, LinkParams)>,
+    ) -> bool {
+        {
+            if a == b {
+                self.error("a link cannot join a host to itself", span(between));
+                return false;
+            }
+            if self.link_pairs.contains_key(&ordered(a, b)) {
+                let shown = |h: HostId, n: &Spanned<String>| {
+                    if n.get_ref().contains('*') {
+                        format!(
+                            "{} (from `{}`)",
+                            self.host_names[h.0 as usize].0,
+                            n.get_ref()
+                        )
+                    } else {
+                        n.get_ref().clone()
+                    }
+                };
+                self.error(
+                    format!(
+                        "`{}` and `{}` are already linked",
+                        shown(a, &names[0]),
+                        shown(b, &names[1])
+                    ),
+                    span(between),
+                );
+                return false;
+            }
+            let (ab, ba) = (ab.clone(), ba.clone());
             self.link_pairs
                 .insert(ordered(a, b), LinkId(out.len() as u32));
             self.link_ends.push((a, b));
             out.push((a, b, ab, ba));
         }
-        out
-    }
-
-    fn apps(&mut self, doc: &Document) -> Vec<PlannedApp> {
-        // Default names: the host's name when it runs one application,
-        // otherwise `host.kind` (with a number when that repeats).
-        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
-        for a in &doc.app {
-            *per_host
-                .entry(a.get_ref().host.get_ref().as_str())
-                .or_default() += 1;
-        }
-        let mut out = Vec::new();
-        // (host, UDP?, port) → the application listening there.
-        let mut listeners: BTreeMap<(HostId, bool, u16), String> = BTreeMap::new();
-        for (index, a) in doc.app.iter().enumerate() {
-            let ad = a.get_ref();
-            let host = self.host(&ad.host);
-            if let Some(n) = &ad.name {
-                self.name(n, "an application");
-            }
-            let name = match &ad.name {
-                Some(n) => n.get_ref().clone(),
-                None if per_host[ad.host.get_ref().as_str()] == 1 => ad.host.get_ref().clone(),
-                None => {
-                    let base = format!("{}.{}", ad.host.get_ref(), ad.kind.get_ref());
-                    if self.app_names.contains(&base) {
-                        format!("{base}.{index}")
-                    } else {
-                        base
-                    }
-                }
-            };
-            if self.app_names.contains(&name) {
-                let sp = ad.name.as_ref().map_or(span(a), span);
-                self.error_help(
-                    format!("two applications are named `{name}`"),
-                    sp,
-                    "give each a unique `name`",
-                );
-            }
-            self.app_names.push(name.clone());
-            self.app_kinds
-                .push(self.registry.get(ad.kind.get_ref()).copied());
-            let Some(kind) = self.registry.get(ad.kind.get_ref()).copied() else {
-                let help = format!("known kinds: {}", self.registry.names());
-                self.error_help(
-                    format!("unknown application kind `{}`", ad.kind.get_ref()),
-                    span(&ad.kind),
-                    help,
-                );
-                continue;
-            };
-            let Some(host) = host else { continue };
-            if let Some(l) = kind.listens {
-                let port = match ad.params.get(l.key) {
-                    None => l.default,
-                    Some(toml::Value::Integer(p)) => u16::try_from(*p).ok().filter(|p| *p != 0),
-                    // A wrong value is reported when the parameters are read.
-                    Some(_) => None,
-                };
-                let udp = l.protocol == Protocol::Udp;
-                if let Some(port) = port {
-                    match listeners.get(&(host, udp, port)) {
-                        Some(first) => {
-                            let sp = key_span(&self.positions, self.source, "app", index, l.key)
-                                .or(span(a));
-                            self.error_help(
-                                format!(
-                                    "`{name}` and `{first}` both {} {} port {port} on host `{}`",
-                                    if udp { "bind" } else { "listen on" },
-                                    if udp { "UDP" } else { "TCP" },
-                                    ad.host.get_ref()
-                                ),
-                                sp,
-                                format!(
-                                    "one port of one host has one {}; give one of them another `{}`",
-                                    if udp { "socket" } else { "listener" },
-                                    l.key
-                                ),
-                            );
-                        }
-                        None => {
-                            listeners.insert((host, udp, port), name.clone());
-                        }
-                    }
-                }
-            }
-            let hosts = self.host_names.clone();
-            let mut params = Params::new(&ad.params, &hosts, kind.name, ad.host.get_ref());
-            let built = (kind.build)(&mut params).and_then(|f| params.finish(&kind).map(|()| f));
-            match built {
-                Ok(factory) => out.push(PlannedApp {
-                    host,
-                    kind: kind.name.to_string(),
-                    name,
-                    start: SimTime::ZERO
-                        + ad.start
-                            .as_ref()
-                            .map_or(SimDuration::ZERO, |s| s.get_ref().0),
-                    factory,
-                }),
-                Err(e) => {
-                    let sp = e
-                        .key
-                        .as_deref()
-                        .and_then(|k| key_span(&self.positions, self.source, "app", index, k))
-                        .or(span(a));
-                    let mut d = Diagnostic::new(e.message, sp);
-                    if let Some(h) = e.help {
-                        d = d.help(h);
-                    }
-                    self.diags.push(d);
-                }
-            }
-        }
-        out
+        true
     }
 
     /// The direction of `link` that leaves `from`.

@@ -150,18 +150,32 @@ impl Compiler<'_> {
                         );
                         continue;
                     };
-                    let Some(app) = self.app(app) else { continue };
-                    if let Some(kind) = self.app_kinds[app.0 as usize] {
-                        self.command(&kind, verb);
+                    // A replicated application's name sends the command
+                    // to every replica.
+                    let Some(apps) = self.apps_matching(app) else {
+                        continue;
+                    };
+                    let mut kinds: Vec<AppKind> = Vec::new();
+                    for a in &apps {
+                        if let Some(kind) = self.app_kinds[a.0 as usize]
+                            && !kinds.iter().any(|k| k.name == kind.name)
+                        {
+                            kinds.push(kind);
+                        }
                     }
-                    Action::Command(
-                        app,
-                        Command {
-                            verb: verb.get_ref().clone(),
-                            data: t.data.clone(),
-                            count: t.count,
-                        },
-                    )
+                    for kind in &kinds {
+                        self.command(kind, verb);
+                    }
+                    let command = Command {
+                        verb: verb.get_ref().clone(),
+                        data: t.data.clone(),
+                        count: t.count,
+                    };
+                    let (last, rest) = apps.split_last().expect("at least one application");
+                    for a in rest {
+                        out.push((at, Action::Command(*a, command.clone())));
+                    }
+                    Action::Command(*last, command)
                 }
             };
             out.push((at, action));

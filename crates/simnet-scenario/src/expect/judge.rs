@@ -1,0 +1,508 @@
+//! The judge: expectations checked as the run goes.
+//!
+//! A [`Judge`] is a [`TraceSink`]: it sees each record once and folds it
+//! into a few numbers per claim (a counter, the last non-matching event's
+//! summary, each socket's latest state for a `state` claim), so a run
+//! streamed to it keeps no event. [`Judge::finish`] turns that state into
+//! the verdicts. [`super::evaluate`] replays a stored trace into a judge:
+//! both paths share this one implementation.
+
+use super::{Claim, Expectation, FlowMetric, Members, Outcome, describe};
+use simnet_core::fault::PacketFilter;
+use simnet_core::packet::PacketInfo;
+use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
+use simnet_core::{AppId, EndReason, HostId, SimTime, SocketCall, SocketId, TcpState};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::rc::Rc;
+
+/// Judges expectations from records fed one at a time.
+///
+/// Feed it a run's records in order ([`TraceSink::record`], e.g. through
+/// `World::stream_to` or [`Trace::replay`]), then call [`Judge::finish`].
+/// Its memory is a few words per claim, plus one entry per socket for
+/// `state` claims and, when a flow claim (`retransmissions`, ...) is made,
+/// the headers of the TCP packets sent and the frames delivered (the
+/// analysis of [`simnet_core::analysis`] runs at the end).
+#[derive(Debug)]
+pub struct Judge {
+    expectations: Vec<Expectation>,
+    tallies: Vec<Tally>,
+    /// The time of the latest record.
+    end: SimTime,
+    /// Why the run ended, if it said so.
+    end_reason: Option<EndReason>,
+    /// What flow claims are judged from: the TCP packets sent (headers
+    /// only), the frames delivered and the TCP state changes, analysed at
+    /// the end.
+    flow: Option<Vec<TraceRecord>>,
+}
+
+/// Which hosts (or applications) a claim is about.
+#[derive(Debug)]
+enum Sel<T> {
+    Any,
+    One(T),
+    Set(BTreeSet<T>),
+}
+
+impl<T: Ord + Copy> Sel<T> {
+    fn of(one: Option<T>, group: &Option<Members<T>>) -> Sel<T> {
+        match (group, one) {
+            (Some(g), _) => Sel::Set(g.ids.clone()),
+            (None, Some(x)) => Sel::One(x),
+            (None, None) => Sel::Any,
+        }
+    }
+
+    fn holds(&self, x: T) -> bool {
+        match self {
+            Sel::Any => true,
+            Sel::One(y) => *y == x,
+            Sel::Set(s) => s.contains(&x),
+        }
+    }
+}
+
+/// What one claim has seen so far.
+#[derive(Debug)]
+enum Tally {
+    /// Each socket's latest (state, local port, remote port).
+    State {
+        hosts: Sel<HostId>,
+        sockets: BTreeMap<(HostId, SocketId), (TcpState, u16, Option<u16>)>,
+    },
+    /// The hosts that entered TIME-WAIT, in the order they first did.
+    TimeWait {
+        holders: Vec<HostId>,
+        seen: BTreeSet<HostId>,
+    },
+    /// Bytes read by the chosen applications.
+    Bytes {
+        hosts: Sel<HostId>,
+        apps: Sel<AppId>,
+        n: u64,
+    },
+    /// Packets sent that match (`from`/`to` checked here when grouped).
+    Packets {
+        filter: PacketFilter,
+        from: Sel<HostId>,
+        to: Sel<HostId>,
+        n: u64,
+    },
+    /// Frames dropped.
+    Drops { from: Sel<HostId>, n: u64 },
+    /// Judged from the flow records at the end.
+    Flow { sender: Sel<HostId> },
+    /// Matching application events, and the last one that did not match.
+    Event {
+        hosts: Sel<HostId>,
+        apps: Sel<AppId>,
+        n: u64,
+        last_seen: Option<String>,
+    },
+}
+
+/// A claim and the groups standing for its host, its packets' `to` and
+/// its application.
+type Parts<'a> = (
+    &'a Claim,
+    &'a Option<Members<HostId>>,
+    &'a Option<Members<HostId>>,
+    &'a Option<Members<AppId>>,
+);
+
+/// A claim's [`Parts`]: a grouped claim's, or a plain claim with no group.
+fn parts(claim: &Claim) -> Parts<'_> {
+    const NONE_H: &Option<Members<HostId>> = &None;
+    const NONE_A: &Option<Members<AppId>> = &None;
+    match claim {
+        Claim::Group {
+            claim,
+            hosts,
+            to,
+            apps,
+        } => (claim, hosts, to, apps),
+        c => (c, NONE_H, NONE_H, NONE_A),
+    }
+}
+
+fn tally(claim: &Claim) -> Tally {
+    let (claim, hosts, to, apps) = parts(claim);
+    match claim {
+        Claim::State { host, .. } => Tally::State {
+            hosts: Sel::of(Some(*host), hosts),
+            sockets: BTreeMap::new(),
+        },
+        Claim::TimeWaitOn { .. } => Tally::TimeWait {
+            holders: Vec::new(),
+            seen: BTreeSet::new(),
+        },
+        Claim::BytesReceived { host, app, .. } => Tally::Bytes {
+            hosts: Sel::of(*host, hosts),
+            apps: Sel::of(*app, apps),
+            n: 0,
+        },
+        Claim::Packets { filter, .. } => {
+            let mut filter = filter.clone();
+            let from = Sel::of(filter.from, hosts);
+            let to_sel = Sel::of(filter.to, to);
+            // Grouped ends are checked against their sets, not the filter.
+            if hosts.is_some() {
+                filter.from = None;
+            }
+            if to.is_some() {
+                filter.to = None;
+            }
+            Tally::Packets {
+                filter,
+                from,
+                to: to_sel,
+                n: 0,
+            }
+        }
+        Claim::Drops { from, .. } => Tally::Drops {
+            from: Sel::of(*from, hosts),
+            n: 0,
+        },
+        Claim::Flow { sender, .. } => Tally::Flow {
+            sender: Sel::of(*sender, hosts),
+        },
+        Claim::Event { host, app, .. } => Tally::Event {
+            hosts: Sel::of(*host, hosts),
+            apps: Sel::of(*app, apps),
+            n: 0,
+            last_seen: None,
+        },
+        // A group inside a group is never built; judge its inner claim.
+        Claim::Group { claim, .. } => tally(claim),
+    }
+}
+
+/// The time a claim is about (`None`: the end of the run).
+pub(super) fn claim_time(claim: &Claim) -> Option<SimTime> {
+    match claim {
+        Claim::State { at, .. }
+        | Claim::BytesReceived { at, .. }
+        | Claim::Packets { at, .. }
+        | Claim::Event { at, .. } => *at,
+        Claim::TimeWaitOn { .. } | Claim::Drops { .. } | Claim::Flow { .. } => None,
+        Claim::Group { claim, .. } => claim_time(claim),
+    }
+}
+
+fn within(at: Option<SimTime>, t: SimTime) -> bool {
+    at.is_none_or(|at| t <= at)
+}
+
+impl Judge {
+    /// A judge for these expectations, before any record.
+    pub fn new(expectations: &[Expectation]) -> Judge {
+        let flow = expectations
+            .iter()
+            .any(|e| matches!(parts(&e.claim).0, Claim::Flow { .. }))
+            .then(Vec::new);
+        Judge {
+            tallies: expectations.iter().map(|e| tally(&e.claim)).collect(),
+            expectations: expectations.to_vec(),
+            end: SimTime::ZERO,
+            end_reason: None,
+            flow,
+        }
+    }
+
+    /// The verdicts, one per expectation in order: the same as
+    /// [`super::evaluate`] gives for a stored trace of the same records.
+    /// `topology` and `app_names` name hosts and applications in the
+    /// generated labels.
+    pub fn finish(self, topology: &Topology, app_names: &[&str]) -> Vec<Outcome> {
+        // A run that went idle stays as it ended, so later times can be
+        // judged; a run stopped by a limit says nothing about them.
+        let end = self.end;
+        let stopped_early = !matches!(self.end_reason, Some(EndReason::Idle));
+        let analysis = self.flow.map(|mut records| {
+            if records.last().is_none_or(|r| r.time < end) {
+                // The analysis reads the run's end from its last record.
+                records.push(TraceRecord {
+                    time: end,
+                    event: TraceEvent::RunEnded {
+                        reason: EndReason::Idle,
+                    },
+                });
+            }
+            let trace = Trace {
+                topology: topology.clone(),
+                records: records.into_iter().collect(),
+            };
+            simnet_core::analysis::analyze(&trace)
+        });
+        self.expectations
+            .iter()
+            .zip(self.tallies)
+            .map(|(e, t)| {
+                let (passed, observed) = match claim_time(&e.claim) {
+                    Some(at) if at > end && stopped_early => {
+                        (false, format!("not reached: the run ended at {end}"))
+                    }
+                    _ => verdict(&e.claim, t, topology, analysis.as_ref()),
+                };
+                Outcome {
+                    label: e
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| describe(&e.claim, topology, app_names)),
+                    passed,
+                    observed,
+                }
+            })
+            .collect()
+    }
+
+    fn fold(&mut self, r: &TraceRecord) {
+        for (e, t) in self.expectations.iter().zip(self.tallies.iter_mut()) {
+            let claim = parts(&e.claim).0;
+            if !within(claim_time(claim), r.time) {
+                continue;
+            }
+            match (t, &r.event) {
+                (
+                    Tally::State { hosts, sockets },
+                    TraceEvent::TcpState {
+                        host,
+                        socket,
+                        local,
+                        remote,
+                        to,
+                        ..
+                    },
+                ) if hosts.holds(*host) => {
+                    sockets.insert(
+                        (*host, *socket),
+                        (*to, local.port(), remote.map(|r| r.port())),
+                    );
+                }
+                (
+                    Tally::TimeWait { holders, seen },
+                    TraceEvent::TcpState {
+                        host,
+                        to: TcpState::TimeWait,
+                        ..
+                    },
+                ) => holders.extend(seen.insert(*host).then_some(*host)),
+                (
+                    Tally::Bytes { hosts, apps, n },
+                    TraceEvent::SocketCall {
+                        host, app, call, ..
+                    },
+                ) if hosts.holds(*host) && apps.holds(*app) => {
+                    *n += match call {
+                        SocketCall::Recv { bytes, .. } | SocketCall::RecvFrom { bytes, .. } => {
+                            *bytes as u64
+                        }
+                        _ => 0,
+                    };
+                }
+                (
+                    Tally::Packets {
+                        filter,
+                        from: f,
+                        to: t,
+                        n,
+                    },
+                    TraceEvent::PacketSent { from, to, .. },
+                    // An ungrouped `to` is in the filter; a grouped one needs a
+                    // receiving host.
+                ) if f.holds(*from)
+                    && to.is_none_or(|x| t.holds(x))
+                    && (matches!(t, Sel::Any | Sel::One(_)) || to.is_some())
+                    && r.event
+                        .packet_info()
+                        .is_some_and(|info| filter.matches(*from, *to, &info, None)) =>
+                {
+                    *n += 1;
+                }
+                (Tally::Drops { from: f, n }, TraceEvent::FrameDropped { from, reason, .. }) => {
+                    let wanted = match parts(&e.claim).0 {
+                        Claim::Drops { reason: r, .. } => r.is_none_or(|x| x == *reason),
+                        _ => false,
+                    };
+                    if wanted && f.holds(*from) {
+                        *n += 1;
+                    }
+                }
+                (
+                    Tally::Event {
+                        hosts,
+                        apps,
+                        n,
+                        last_seen,
+                    },
+                    TraceEvent::App { host, app, event },
+                ) if hosts.holds(*host) && apps.holds(*app) => {
+                    let Claim::Event { kind, fields, .. } = claim else {
+                        continue;
+                    };
+                    if event.kind != *kind {
+                        continue;
+                    }
+                    let ok = fields
+                        .iter()
+                        .all(|(name, m)| event.field(name).is_some_and(|v| m.holds(v)));
+                    if ok {
+                        *n += 1;
+                    } else {
+                        *last_seen = Some(event.summary.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(kept) = &mut self.flow {
+            match &r.event {
+                TraceEvent::PacketSent {
+                    frame,
+                    from,
+                    to,
+                    socket,
+                    bytes,
+                    len,
+                } if bytes.len() > 9 && bytes[9] == 6 => {
+                    // The headers are all the analysis reads.
+                    let n = PacketInfo::header_len(bytes);
+                    let bytes = if n < bytes.len() {
+                        Rc::from(&bytes[..n])
+                    } else {
+                        bytes.clone()
+                    };
+                    kept.push(TraceRecord {
+                        time: r.time,
+                        event: TraceEvent::PacketSent {
+                            frame: *frame,
+                            from: *from,
+                            to: *to,
+                            socket: *socket,
+                            bytes,
+                            len: *len,
+                        },
+                    });
+                }
+                // Deliveries tell the analysis which ACKs arrived (a byte
+                // sent again after its ACK is a keepalive probe, not a
+                // retransmission); state changes pair sockets with
+                // connections.
+                TraceEvent::FrameDelivered { .. } | TraceEvent::TcpState { .. } => {
+                    kept.push(r.clone())
+                }
+                _ => {}
+            }
+        }
+        self.end = r.time;
+        if let TraceEvent::RunEnded { reason } = &r.event {
+            self.end_reason = Some(*reason);
+        }
+    }
+}
+
+impl TraceSink for Judge {
+    fn record(&mut self, _topology: &Topology, record: &TraceRecord) {
+        self.fold(record);
+    }
+}
+
+/// The verdict and the observed value of one claim.
+fn verdict(
+    claim: &Claim,
+    tally: Tally,
+    topo: &Topology,
+    analysis: Option<&simnet_core::analysis::Analysis>,
+) -> (bool, String) {
+    let (claim, hosts, _, _) = parts(claim);
+    match (claim, tally) {
+        (
+            Claim::State {
+                state, port, count, ..
+            },
+            Tally::State { sockets, .. },
+        ) => {
+            let n = sockets
+                .values()
+                .filter(|(s, l, r)| s == state && port.is_none_or(|p| p == *l || Some(p) == *r))
+                .count() as u64;
+            (count.holds(n), n.to_string())
+        }
+        (Claim::TimeWaitOn { host }, Tally::TimeWait { holders, .. }) => match hosts {
+            None => {
+                let names: Vec<&str> = holders.iter().map(|h| topo.host_name(*h)).collect();
+                let observed = if names.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    names.join(", ")
+                };
+                (holders == [*host], observed)
+            }
+            Some(group) => {
+                let inside = holders.iter().filter(|h| group.ids.contains(h)).count();
+                let outside: Vec<&str> = holders
+                    .iter()
+                    .filter(|h| !group.ids.contains(h))
+                    .map(|h| topo.host_name(*h))
+                    .collect();
+                let mut observed = if holders.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    format!(
+                        "{inside} of the {} hosts {}",
+                        group.ids.len(),
+                        group.pattern
+                    )
+                };
+                if !outside.is_empty() {
+                    let _ = write!(observed, ", and {}", outside.join(", "));
+                }
+                (inside == group.ids.len() && outside.is_empty(), observed)
+            }
+        },
+        (Claim::BytesReceived { quantity, .. }, Tally::Bytes { n, .. })
+        | (Claim::Packets { quantity, .. }, Tally::Packets { n, .. })
+        | (Claim::Drops { quantity, .. }, Tally::Drops { n, .. }) => {
+            (quantity.holds(n), n.to_string())
+        }
+        (
+            Claim::Flow {
+                metric, quantity, ..
+            },
+            Tally::Flow { sender },
+        ) => {
+            let mut n = 0u64;
+            for c in analysis.map_or(&[][..], |a| &a.connections[..]) {
+                for (flow, from) in [(&c.to_server, c.client_host), (&c.to_client, c.server_host)] {
+                    let chosen = match &sender {
+                        Sel::Any => true,
+                        _ => from.is_some_and(|h| sender.holds(h)),
+                    };
+                    if !chosen {
+                        continue;
+                    }
+                    n += match metric {
+                        FlowMetric::Retransmissions => flow.retransmissions(),
+                        FlowMetric::DuplicateAcks => flow.duplicate_acks(),
+                        FlowMetric::WindowProbes => flow.window_probes(),
+                        FlowMetric::ZeroWindows => flow.zero_windows.len(),
+                    } as u64;
+                }
+            }
+            (quantity.holds(n), n.to_string())
+        }
+        (Claim::Event { count, .. }, Tally::Event { n, last_seen, .. }) => {
+            let mut observed = n.to_string();
+            if !count.holds(n)
+                && let Some(s) = last_seen
+            {
+                let _ = write!(observed, "; a non-matching one: {s}");
+            }
+            (count.holds(n), observed)
+        }
+        // Every tally is made from its own claim.
+        _ => (false, "?".to_string()),
+    }
+}
