@@ -10,9 +10,12 @@
 //! the stored trace of the same run (the scenario tests compare both paths
 //! for every scenario and format).
 
-use crate::{Format, Topology, Trace, TraceRecord, TraceSink, World};
+use crate::{Format, TextOptions, Topology, TraceRecord, TraceSink, World};
 use simnet_core::EndReason;
-use simnet_scenario::{Outcome, Scenario};
+use simnet_scenario::{Judge, Outcome, Scenario};
+use simnet_trace::csv::SeriesCsv;
+use simnet_trace::summary::Summarizer;
+use simnet_trace::{JsonlWriter, PcapWriter, PcapngWriter, TextWriter};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -61,15 +64,6 @@ pub fn run_scenario_streamed(
     out: Box<dyn Write>,
     watch: &mut dyn FnMut(&World),
 ) -> io::Result<StreamedRun> {
-    if !format.streams() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "--format {} cannot be written as the run goes",
-                format.name()
-            ),
-        ));
-    }
     let seed = seed.unwrap_or(scenario.seed);
     let mut world = scenario.world(Some(seed), until);
     world.set_capture(format.capture());
@@ -81,7 +75,7 @@ pub fn run_scenario_streamed(
         &world.trace().topology,
         out,
     )?));
-    let judge = Rc::new(RefCell::new(Judge::new(&world.trace().topology)));
+    let judge = Rc::new(RefCell::new(Judge::new(&scenario.expectations)));
     let sinks: Vec<Box<dyn TraceSink>> = vec![Box::new(writer.clone()), Box::new(judge.clone())];
     world.stream_to(Box::new(sinks));
     let end = world.run_while_not(|w| {
@@ -93,11 +87,11 @@ pub fn run_scenario_streamed(
     let writer = Rc::try_unwrap(writer)
         .map_err(|_| io::Error::other("the writer outlived its run"))?
         .into_inner();
-    writer.finish()?;
+    writer.finish(&topology)?;
     let judge = Rc::try_unwrap(judge)
         .map_err(|_| io::Error::other("the judge outlived its run"))?
         .into_inner();
-    let outcomes = judge.finish(scenario);
+    let outcomes = judge.finish(&topology, &scenario.app_names());
     Ok(StreamedRun {
         name: scenario.name.clone(),
         seed,
@@ -122,89 +116,82 @@ pub(crate) fn summary_preamble(name: &str, seed: u64) -> String {
     format!("# {name} (seed {seed})\n\n")
 }
 
-/// A format's writer.
+/// A format's writer: the bytes go to `out` as the records come, or, for
+/// the summary and the CSV series, into aggregates written at the end.
 enum Writer {
-    /// Keeps the records and renders them at the end.
-    Stored {
-        format: Format,
-        trace: Trace,
-        preamble: String,
-        out: Box<dyn Write>,
-    },
+    Text(TextWriter<Box<dyn Write>>),
+    Jsonl(JsonlWriter<Box<dyn Write>>),
+    Pcap(PcapWriter<Box<dyn Write>>),
+    Pcapng(PcapngWriter<Box<dyn Write>>),
+    Summary(Summarizer, Box<dyn Write>),
+    Csv(SeriesCsv, Box<dyn Write>),
 }
 
 impl Writer {
+    /// The writer of `format` for a run named `name`; the text and summary
+    /// preambles are written to `out` at once.
     fn new(
         format: Format,
         name: &str,
         description: &str,
         seed: u64,
         topology: &Topology,
-        out: Box<dyn Write>,
+        mut out: Box<dyn Write>,
     ) -> io::Result<Writer> {
-        let preamble = match format {
-            Format::Text => text_preamble(name, description, seed),
-            Format::Summary => summary_preamble(name, seed),
-            _ => String::new(),
-        };
-        Ok(Writer::Stored {
-            format,
-            trace: Trace {
-                topology: topology.clone(),
-                records: Default::default(),
-            },
-            preamble,
-            out,
+        Ok(match format {
+            Format::Text => {
+                out.write_all(text_preamble(name, description, seed).as_bytes())?;
+                Writer::Text(TextWriter::new(out, topology, TextOptions::default()))
+            }
+            Format::Summary => {
+                out.write_all(summary_preamble(name, seed).as_bytes())?;
+                Writer::Summary(Summarizer::new(), out)
+            }
+            Format::Csv => Writer::Csv(SeriesCsv::new(), out),
+            Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out, topology)),
+            Format::Pcap => Writer::Pcap(PcapWriter::new(out)),
+            Format::Pcapng => Writer::Pcapng(PcapngWriter::new(out, topology)),
+            Format::Mermaid | Format::Svg => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "--format {} cannot be written as the run goes",
+                        format.name()
+                    ),
+                ));
+            }
         })
     }
 
-    fn finish(self) -> io::Result<()> {
-        match self {
-            Writer::Stored {
-                format,
-                trace,
-                preamble,
-                mut out,
-            } => {
-                let body = crate::render_trace(&trace, format, &crate::RenderOptions::default());
-                out.write_all(preamble.as_bytes())?;
-                out.write_all(&body)?;
-                out.flush()
+    /// Writes what is left and flushes, or returns the first write error.
+    fn finish(self, topology: &Topology) -> io::Result<()> {
+        let mut out = match self {
+            Writer::Text(w) => w.finish()?,
+            Writer::Jsonl(w) => w.finish()?,
+            Writer::Pcap(w) => w.finish()?,
+            Writer::Pcapng(w) => w.finish()?,
+            Writer::Summary(summarizer, mut out) => {
+                out.write_all(summarizer.finish().render(topology).as_bytes())?;
+                out
             }
-        }
+            Writer::Csv(csv, mut out) => {
+                out.write_all(csv.finish(topology).as_bytes())?;
+                out
+            }
+        };
+        out.flush()
     }
 }
 
 impl TraceSink for Writer {
-    fn record(&mut self, _: &Topology, record: &TraceRecord) {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
         match self {
-            Writer::Stored { trace, .. } => trace.records.push(record.clone()),
+            Writer::Text(w) => w.record(topology, record),
+            Writer::Jsonl(w) => w.record(topology, record),
+            Writer::Pcap(w) => w.record(topology, record),
+            Writer::Pcapng(w) => w.record(topology, record),
+            Writer::Summary(s, _) => s.record(topology, record),
+            Writer::Csv(c, _) => c.record(topology, record),
         }
-    }
-}
-
-/// Judges the expectations.
-struct Judge {
-    trace: Trace,
-}
-
-impl Judge {
-    fn new(topology: &Topology) -> Judge {
-        Judge {
-            trace: Trace {
-                topology: topology.clone(),
-                records: Default::default(),
-            },
-        }
-    }
-
-    fn finish(self, scenario: &Scenario) -> Vec<Outcome> {
-        simnet_scenario::evaluate(&scenario.expectations, &self.trace, &scenario.app_names())
-    }
-}
-
-impl TraceSink for Judge {
-    fn record(&mut self, _: &Topology, record: &TraceRecord) {
-        self.trace.records.push(record.clone());
     }
 }

@@ -279,6 +279,14 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
 /// error (after everything else, so it is the last thing seen) and fail,
 /// whatever its expectations said; otherwise fail if an expectation did.
 fn exit_code(end: Option<crate::EndReason>, topology: &crate::Topology, failed: bool) -> ExitCode {
+    if let Some(crate::EndReason::EventLimit(n)) = end {
+        let _ = std::io::stdout().flush();
+        errln!(
+            "warning: the run stopped at its event limit ({n} events) before its time limit: \
+             what it shows ends there\n\
+             help: raise `max_events` at the top of the scenario file"
+        );
+    }
     if let Some(reason) = end.filter(|r| r.is_failure()) {
         let _ = std::io::stdout().flush();
         let raise = match reason {

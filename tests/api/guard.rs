@@ -174,8 +174,8 @@ fn a_run_whose_trace_outgrows_its_budget_ends_with_memory_limit() {
     assert_eq!(
         end.to_string(),
         "memory limit of 1.0 MiB for the trace reached: narrow the run with --until or a \
-         smaller time_limit (formats other than pcap, pcapng and mermaid keep only packet \
-         headers, and hold less: e.g. --format summary)"
+         smaller time_limit (only mermaid and svg keep the whole run; the other formats are \
+         written as it goes: e.g. --format summary)"
     );
     // The count is what the records say they hold, summed as they came
     // (the final `RunEnded` included).

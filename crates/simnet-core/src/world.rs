@@ -165,6 +165,9 @@ struct AppDecl {
 pub struct WorldBuilder {
     seed: u64,
     hosts: Vec<HostDecl>,
+    /// The first host of each name, for [`WorldBuilder::host_id`] (a
+    /// scenario with 100,000 hosts looks each one up by name).
+    by_name: BTreeMap<String, HostId>,
     links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
     apps: Vec<AppDecl>,
     actions: Vec<(SimTime, Action)>,
@@ -178,6 +181,7 @@ impl WorldBuilder {
         WorldBuilder {
             seed,
             hosts: Vec::new(),
+            by_name: BTreeMap::new(),
             links: Vec::new(),
             apps: Vec::new(),
             actions: Vec::new(),
@@ -208,12 +212,14 @@ impl WorldBuilder {
 
     /// Adds a host with its own configuration.
     pub fn host_with(&mut self, name: &str, addr: Ipv4Addr, config: HostConfig) -> HostId {
+        let id = HostId(self.hosts.len() as u32);
+        self.by_name.entry(name.to_string()).or_insert(id);
         self.hosts.push(HostDecl {
             name: name.to_string(),
             addr,
             config,
         });
-        HostId(self.hosts.len() as u32 - 1)
+        id
     }
 
     /// Joins two hosts with a link that behaves the same both ways.
@@ -310,27 +316,26 @@ impl WorldBuilder {
 
     /// The id a host will have, by name.
     pub fn host_id(&self, name: &str) -> Option<HostId> {
-        self.hosts
-            .iter()
-            .position(|h| h.name == name)
-            .map(|i| HostId(i as u32))
+        self.by_name.get(name).copied()
     }
 
     /// Checks the declaration and builds the world.
     pub fn build(self) -> Result<World, BuildError> {
         let seed = Seed(self.seed);
-        for (i, h) in self.hosts.iter().enumerate() {
-            for other in &self.hosts[..i] {
-                if other.name == h.name {
-                    return Err(BuildError::DuplicateHostName(h.name.clone()));
-                }
-                if other.addr == h.addr {
-                    return Err(BuildError::DuplicateAddress(
-                        other.name.clone(),
-                        h.name.clone(),
-                        h.addr,
-                    ));
-                }
+        // In declaration order, the first clash is the one reported, as a
+        // pairwise check would find it, without comparing every pair.
+        let mut names = BTreeMap::new();
+        let mut addrs: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+        for h in &self.hosts {
+            if names.insert(h.name.as_str(), ()).is_some() {
+                return Err(BuildError::DuplicateHostName(h.name.clone()));
+            }
+            if let Some(other) = addrs.insert(h.addr, h.name.as_str()) {
+                return Err(BuildError::DuplicateAddress(
+                    other.to_string(),
+                    h.name.clone(),
+                    h.addr,
+                ));
             }
         }
         let name = |id: HostId| -> Result<String, BuildError> {

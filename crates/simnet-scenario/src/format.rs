@@ -23,6 +23,9 @@ pub struct Document {
     pub seed: Option<u64>,
     /// The run stops at this simulated time (default 60s).
     pub time_limit: Option<Spanned<Dur>>,
+    /// The run stops after this many events (default 10,000,000): a load
+    /// scenario raises it.
+    pub max_events: Option<Spanned<i64>>,
     /// Hosts.
     #[serde(default)]
     pub host: Vec<HostDoc>,
@@ -190,6 +193,9 @@ pub struct AppDoc {
     pub name: Option<Spanned<String>>,
     /// When it starts (default 0s).
     pub start: Option<Spanned<Dur>>,
+    /// With replicas: the entry's applications start evenly spread over
+    /// this long from `start` (default 0s: all at once).
+    pub start_spread: Option<Spanned<Dur>>,
     /// How many identical applications this entry runs on each of its
     /// hosts (default 1); they are named `NAME#1`, `NAME#2`, ...
     pub replicas: Option<Spanned<i64>>,

@@ -119,6 +119,23 @@ impl Compiler<'_> {
                 );
                 continue;
             };
+            // Replica k of `total` starts k/total of the spread after `start`.
+            let total = (targets.len() * n) as u64;
+            let first = SimTime::ZERO
+                + ad.start
+                    .as_ref()
+                    .map_or(SimDuration::ZERO, |s| s.get_ref().0);
+            let spread = ad
+                .start_spread
+                .as_ref()
+                .map_or(0, |s| s.get_ref().0.as_nanos());
+            let start = |k: u64| {
+                first
+                    + SimDuration::from_nanos(
+                        (u128::from(spread) * u128::from(k) / u128::from(total.max(1))) as u64,
+                    )
+            };
+            let mut started = 0u64;
             let mut failed = false;
             let mut listening = true;
             for ((host_name, host), (_, names)) in targets.iter().zip(&names_of) {
@@ -134,18 +151,15 @@ impl Compiler<'_> {
                     (kind.build)(&mut params).and_then(|f| params.finish(&kind).map(|()| f));
                 match built {
                     Ok(factory) => {
-                        let start = SimTime::ZERO
-                            + ad.start
-                                .as_ref()
-                                .map_or(SimDuration::ZERO, |s| s.get_ref().0);
                         for name in names {
                             out.push(PlannedApp {
                                 host,
                                 kind: kind.name.to_string(),
                                 name: name.clone(),
-                                start,
+                                start: start(started),
                                 factory: factory.clone(),
                             });
+                            started += 1;
                         }
                     }
                     Err(e) => {

@@ -45,6 +45,8 @@ pub struct Scenario {
     pub seed: u64,
     /// When its run stops.
     pub time_limit: SimTime,
+    /// How many events its run may take ([`RunLimits::max_events`]).
+    pub max_events: u64,
     /// Its expectations.
     pub expectations: Vec<Expectation>,
     /// What looks wrong but does not stop the scenario from running (a
@@ -89,6 +91,7 @@ impl Scenario {
         }
         b.limits(RunLimits {
             max_time: until.unwrap_or(self.time_limit),
+            max_events: self.max_events,
             ..RunLimits::default()
         });
         // Every check build() makes has been made while compiling.
@@ -161,6 +164,10 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
 /// shipped one has a few dozen), low enough that checking and judging them
 /// stays fast.
 pub const MAX_ENTRIES: usize = 10_000;
+
+/// The most events a scenario's `max_events` may allow: at about a
+/// microsecond each, some ten days of computing.
+pub const MAX_EVENTS: i64 = 1_000_000_000_000;
 
 struct Compiler<'a> {
     source: &'a str,
@@ -393,6 +400,21 @@ impl Compiler<'_> {
             .time_limit
             .as_ref()
             .map_or(SimTime::from_secs(60), |t| SimTime::ZERO + t.get_ref().0);
+        let max_events = match &doc.max_events {
+            None => RunLimits::DEFAULT_MAX_EVENTS,
+            Some(n) if (1..=MAX_EVENTS).contains(n.get_ref()) => *n.get_ref() as u64,
+            Some(n) => {
+                self.error_help(
+                    format!(
+                        "`max_events` is {}: it must be between 1 and {MAX_EVENTS}",
+                        n.get_ref()
+                    ),
+                    span(n),
+                    "a simulated hour of 10,000 WebSocket clients takes about 25,000,000",
+                );
+                RunLimits::DEFAULT_MAX_EVENTS
+            }
+        };
         let hosts = self.hosts(&doc);
         let links = self.links(&doc);
         let apps = self.apps(&doc);
@@ -408,6 +430,7 @@ impl Compiler<'_> {
             description: doc.description.into_inner(),
             seed: doc.seed.unwrap_or(1),
             time_limit,
+            max_events,
             expectations,
             warnings: Vec::new(),
             hosts,

@@ -8,13 +8,12 @@
 //! both paths share this one implementation.
 
 use super::{Claim, Expectation, FlowMetric, Members, Outcome, describe};
+use simnet_core::analysis::Analyzer;
 use simnet_core::fault::PacketFilter;
-use simnet_core::packet::PacketInfo;
-use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
+use simnet_core::trace::{Topology, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{AppId, EndReason, HostId, SimTime, SocketCall, SocketId, TcpState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::rc::Rc;
 
 /// Judges expectations from records fed one at a time.
 ///
@@ -22,9 +21,8 @@ use std::rc::Rc;
 /// `World::stream_to` or [`Trace::replay`]), then call [`Judge::finish`].
 /// Its memory is a few words per claim, plus one entry per socket for
 /// `state` claims and, when a flow claim (`retransmissions`, ...) is made,
-/// the headers of the TCP packets sent and the frames delivered (the
-/// analysis of [`simnet_core::analysis`] runs at the end).
-#[derive(Debug)]
+/// the per-connection counts of [`Analyzer::counts_only`] (a few hundred
+/// bytes per connection, nothing per packet).
 pub struct Judge {
     expectations: Vec<Expectation>,
     tallies: Vec<Tally>,
@@ -32,10 +30,19 @@ pub struct Judge {
     end: SimTime,
     /// Why the run ended, if it said so.
     end_reason: Option<EndReason>,
-    /// What flow claims are judged from: the TCP packets sent (headers
-    /// only), the frames delivered and the TCP state changes, analysed at
-    /// the end.
-    flow: Option<Vec<TraceRecord>>,
+    /// What flow claims are judged from: every record, folded into
+    /// per-connection counts as it comes.
+    flow: Option<Analyzer>,
+}
+
+impl std::fmt::Debug for Judge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judge")
+            .field("expectations", &self.expectations)
+            .field("end", &self.end)
+            .field("end_reason", &self.end_reason)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which hosts (or applications) a claim is about.
@@ -201,7 +208,7 @@ impl Judge {
         let flow = expectations
             .iter()
             .any(|e| matches!(parts(&e.claim).0, Claim::Flow { .. }))
-            .then(Vec::new);
+            .then(Analyzer::counts_only);
         Judge {
             tallies: expectations.iter().map(|e| tally(&e.claim)).collect(),
             expectations: expectations.to_vec(),
@@ -220,22 +227,7 @@ impl Judge {
         // judged; a run stopped by a limit says nothing about them.
         let end = self.end;
         let stopped_early = !matches!(self.end_reason, Some(EndReason::Idle));
-        let analysis = self.flow.map(|mut records| {
-            if records.last().is_none_or(|r| r.time < end) {
-                // The analysis reads the run's end from its last record.
-                records.push(TraceRecord {
-                    time: end,
-                    event: TraceEvent::RunEnded {
-                        reason: EndReason::Idle,
-                    },
-                });
-            }
-            let trace = Trace {
-                topology: topology.clone(),
-                records: records.into_iter().collect(),
-            };
-            simnet_core::analysis::analyze(&trace)
-        });
+        let analysis = self.flow.map(Analyzer::finish);
         self.expectations
             .iter()
             .zip(self.tallies)
@@ -258,7 +250,7 @@ impl Judge {
             .collect()
     }
 
-    fn fold(&mut self, r: &TraceRecord) {
+    fn fold(&mut self, topology: &Topology, r: &TraceRecord) {
         for (e, t) in self.expectations.iter().zip(self.tallies.iter_mut()) {
             let claim = parts(&e.claim).0;
             if !within(claim_time(claim), r.time) {
@@ -357,44 +349,8 @@ impl Judge {
                 _ => {}
             }
         }
-        if let Some(kept) = &mut self.flow {
-            match &r.event {
-                TraceEvent::PacketSent {
-                    frame,
-                    from,
-                    to,
-                    socket,
-                    bytes,
-                    len,
-                } if bytes.len() > 9 && bytes[9] == 6 => {
-                    // The headers are all the analysis reads.
-                    let n = PacketInfo::header_len(bytes);
-                    let bytes = if n < bytes.len() {
-                        Rc::from(&bytes[..n])
-                    } else {
-                        bytes.clone()
-                    };
-                    kept.push(TraceRecord {
-                        time: r.time,
-                        event: TraceEvent::PacketSent {
-                            frame: *frame,
-                            from: *from,
-                            to: *to,
-                            socket: *socket,
-                            bytes,
-                            len: *len,
-                        },
-                    });
-                }
-                // Deliveries tell the analysis which ACKs arrived (a byte
-                // sent again after its ACK is a keepalive probe, not a
-                // retransmission); state changes pair sockets with
-                // connections.
-                TraceEvent::FrameDelivered { .. } | TraceEvent::TcpState { .. } => {
-                    kept.push(r.clone())
-                }
-                _ => {}
-            }
+        if let Some(analyzer) = &mut self.flow {
+            analyzer.record(topology, r);
         }
         self.end = r.time;
         if let TraceEvent::RunEnded { reason } = &r.event {
@@ -404,8 +360,8 @@ impl Judge {
 }
 
 impl TraceSink for Judge {
-    fn record(&mut self, _topology: &Topology, record: &TraceRecord) {
-        self.fold(record);
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.fold(topology, record);
     }
 }
 
@@ -487,7 +443,7 @@ fn verdict(
                         FlowMetric::Retransmissions => flow.retransmissions(),
                         FlowMetric::DuplicateAcks => flow.duplicate_acks(),
                         FlowMetric::WindowProbes => flow.window_probes(),
-                        FlowMetric::ZeroWindows => flow.zero_windows.len(),
+                        FlowMetric::ZeroWindows => flow.zero_window_periods(),
                     } as u64;
                 }
             }

@@ -36,7 +36,7 @@ pub use tcp::{THROUGHPUT_MIN_BYTES, TcpClientStats, goodput, tcp_clients};
 
 use simnet_core::analysis::{Analyzer, Connection, Side};
 use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
-use simnet_core::{DropReason, FrameId, HostId, SimTime, SocketId, TcpState};
+use simnet_core::{DropReason, EndReason, FrameId, HostId, SimTime, SocketId, TcpState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::SocketAddrV4;
@@ -52,6 +52,10 @@ pub struct Summary {
     pub links: Vec<LinkStats>,
     /// When the run ended.
     pub end: SimTime,
+    /// Why, when a bound cut it short (the event or memory limit, an
+    /// application stuck in a loop); `None` when it ran to its time limit,
+    /// to `--until` or out of events.
+    pub stopped: Option<EndReason>,
 }
 
 /// Socket states seen on one host.
@@ -128,11 +132,23 @@ struct Counters {
     last_delivered: Option<FrameId>,
     states: BTreeMap<HostId, StateTrack>,
     end: SimTime,
+    stopped: Option<EndReason>,
 }
 
 impl Counters {
     fn record(&mut self, r: &TraceRecord) {
         self.end = r.time;
+        if let TraceEvent::RunEnded { reason } = &r.event
+            && !matches!(
+                reason,
+                EndReason::Idle
+                    | EndReason::Until(_)
+                    | EndReason::TimeLimit(_)
+                    | EndReason::Condition
+            )
+        {
+            self.stopped = Some(*reason);
+        }
         let links = &mut self.links;
         let frame_link = &mut self.frame_link;
         match &r.event {
@@ -221,6 +237,7 @@ impl Counters {
                 .collect(),
             links: self.links.into_values().collect(),
             end,
+            stopped: self.stopped,
         }
     }
 }
@@ -597,7 +614,14 @@ impl Summarized {
             ]
         });
         sections.push(links.render());
-        sections.push(Some(format!("Run ended at {}\n", s.end)));
+        sections.push(Some(match &s.stopped {
+            Some(reason) => format!(
+                "Run ended at {}: stopped, {}\n",
+                s.end,
+                reason.describe(topo)
+            ),
+            None => format!("Run ended at {}\n", s.end),
+        }));
         let sections: Vec<String> = sections.into_iter().flatten().collect();
         sections.join("\n")
     }
