@@ -123,7 +123,7 @@ enum Writer {
     Jsonl(JsonlWriter<Box<dyn Write>>),
     Pcap(PcapWriter<Box<dyn Write>>),
     Pcapng(PcapngWriter<Box<dyn Write>>),
-    Summary(Summarizer, Box<dyn Write>),
+    Summary(Box<Summarizer>, Box<dyn Write>),
     Csv(SeriesCsv, Box<dyn Write>),
 }
 
@@ -145,7 +145,7 @@ impl Writer {
             }
             Format::Summary => {
                 out.write_all(summary_preamble(name, seed).as_bytes())?;
-                Writer::Summary(Summarizer::new(), out)
+                Writer::Summary(Box::new(Summarizer::new()), out)
             }
             Format::Csv => Writer::Csv(SeriesCsv::new(), out),
             Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out, topology)),

@@ -540,6 +540,36 @@ fn a_run_past_its_memory_budget_exits_3_and_says_how_to_narrow_it() {
 }
 
 #[test]
+fn a_run_cut_by_its_event_limit_says_so_and_how_to_raise_it() {
+    let file = temp_file(
+        "few-events.toml",
+        &CENTURY.replace(
+            "time_limit = \"876000h\"",
+            "time_limit = \"876000h\"\nmax_events = 2000",
+        ),
+    );
+    let file = file.to_str().unwrap();
+    let o = simnet(&["run", file, "--format", "summary"]);
+    // Like the time limit, the event limit is not a failure...
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // ...but what the run shows ends there, and both outputs say so.
+    assert!(
+        stdout(&o).contains("stopped, event limit of 2000 events reached"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "warning: the run stopped at its event limit (2000 events) before its time limit: \
+         what it shows ends there\nhelp: raise `max_events` at the top of the scenario file"
+    );
+    // The stored path (Mermaid) warns alike.
+    let o = simnet(&["run", file, "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("raise `max_events`"), "{}", stderr(&o));
+}
+
+#[test]
 fn an_http_client_path_with_a_space_is_refused_at_load_time() {
     // It used to loop forever at t = 0, even under --until, and `check`
     // called the file ok.

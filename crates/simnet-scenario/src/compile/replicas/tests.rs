@@ -339,3 +339,39 @@ count = 100000
     // on a busy machine; a quadratic check would take minutes.
     assert!(took.as_secs() < 30, "{took:?}");
 }
+
+#[test]
+fn start_spread_ramps_replicas_across_hosts_in_order() {
+    let s = load(&CLIENTS.replace(
+        "replicas = 2",
+        "replicas = 2\nstart = \"1s\"\nstart_spread = \"3s\"",
+    ))
+    .unwrap();
+    let starts: Vec<u64> = s
+        .apps
+        .iter()
+        .map(|a| a.start.as_nanos() / 1_000_000)
+        .collect();
+    // Six replicas over 3 s from 1 s: one every 500 ms, host by host.
+    assert_eq!(starts, [0, 1000, 1500, 2000, 2500, 3000, 3500]);
+    // Without a spread they all start at `start`.
+    let s = load(&CLIENTS.replace("replicas = 2", "replicas = 2\nstart = \"1s\"")).unwrap();
+    let starts: Vec<u64> = s
+        .apps
+        .iter()
+        .map(|a| a.start.as_nanos() / 1_000_000)
+        .collect();
+    assert_eq!(starts, [0, 1000, 1000, 1000, 1000, 1000, 1000]);
+}
+
+#[test]
+fn max_events_is_a_positive_count() {
+    let s = load(&format!("max_events = 25_000_000\n{CLIENTS}")).unwrap();
+    assert_eq!(s.max_events, 25_000_000);
+    assert_eq!(load(CLIENTS).unwrap().max_events, 10_000_000);
+    for bad in ["0", "-5", "2_000_000_000_000"] {
+        let e = refused(&format!("max_events = {bad}\n{CLIENTS}"));
+        assert!(e.contains("it must be between 1 and 1000000000000"), "{e}");
+        assert!(e.contains("r.toml:3:14"), "{e}");
+    }
+}
