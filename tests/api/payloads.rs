@@ -162,7 +162,7 @@ fn http_3mib(whole_body_max: u64) -> (World, Vec<u64>) {
             event
                 .fields
                 .iter()
-                .find_map(|(k, v)| match (k.as_str(), v) {
+                .find_map(|(k, v)| match (k.as_ref(), v) {
                     ("bytes", FieldValue::Int(n)) => Some(*n as u64),
                     _ => None,
                 })

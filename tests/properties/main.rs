@@ -171,7 +171,7 @@ fn app_events<'a>(
     kinds: &'a [&str],
 ) -> impl Iterator<Item = &'a simnet::AppEvent> + 'a {
     trace.records.iter().filter_map(move |r| match &r.event {
-        TraceEvent::App { event, .. } if kinds.contains(&event.kind.as_str()) => Some(&**event),
+        TraceEvent::App { event, .. } if kinds.contains(&event.kind.as_ref()) => Some(&**event),
         _ => None,
     })
 }

@@ -438,7 +438,7 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
         let mut retries = std::collections::BTreeMap::<i64, i64>::new();
         let mut first_try = std::collections::BTreeMap::<i64, simnet::SimTime>::new();
         for (i, (time, e)) in events.iter().enumerate() {
-            match e.kind.as_str() {
+            match e.kind.as_ref() {
                 "http.retry" => {
                     let index = int(e, "index");
                     *retries.entry(index).or_default() += 1;
@@ -453,7 +453,7 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
                     let next = events[i + 1..]
                         .iter()
                         .find(|(_, n)| {
-                            matches!(n.kind.as_str(), "http.request-sent" | "http.retry")
+                            matches!(n.kind.as_ref(), "http.request-sent" | "http.retry")
                                 && int(n, "index") == index
                         })
                         .expect("the retried request is tried again");
@@ -548,11 +548,11 @@ fn every_emitted_event_kind_and_field_is_registered() {
             for record in run.trace.records.iter() {
                 if let TraceEvent::App { event, .. } = &record.event {
                     seen += 1;
-                    if !kinds.contains(event.kind.as_str()) {
+                    if !kinds.contains(event.kind.as_ref()) {
                         unregistered.insert(format!("kind `{}` ({})", event.kind, relative(&path)));
                     }
                     for (name, _) in &event.fields {
-                        if !fields.contains(name.as_str()) {
+                        if !fields.contains(name.as_ref()) {
                             unregistered.insert(format!(
                                 "field `{name}` of `{}` ({})",
                                 event.kind,

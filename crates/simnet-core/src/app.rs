@@ -222,7 +222,7 @@ impl AppContext<'_> {
         &mut self,
         port: u16,
         backlog: Option<usize>,
-        failed_kind: &str,
+        failed_kind: &'static str,
     ) -> bool {
         let result = match backlog {
             Some(b) => self.listen_with_backlog(port, b),

@@ -12,6 +12,7 @@ use crate::link::{DropReason, LinkParams};
 use crate::packet::{FrameId, PacketInfo};
 use crate::socket::{AppId, CloseReason, HostId, LinkId, SocketCall, SocketId, TcpState};
 use crate::time::{SimDuration, SimTime};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -512,23 +513,26 @@ impl fmt::Display for DiscardReason {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppEvent {
     /// A dotted kind, e.g. `http.response`; expectations match on it.
-    pub kind: String,
+    /// (Kinds and field names are almost always literals: a `Cow` keeps
+    /// them unallocated, which matters at millions of events a run.)
+    pub kind: Cow<'static, str>,
     /// The socket it concerns, if any.
     pub socket: Option<SocketId>,
     /// One line for humans, e.g. `GET /index.html HTTP/1.1`.
     pub summary: String,
     /// Named values, e.g. `status = 200`, `latency = 20ms`.
-    pub fields: Vec<(String, FieldValue)>,
+    pub fields: Vec<(Cow<'static, str>, FieldValue)>,
 }
 
 impl AppEvent {
     /// An event with a kind and a summary.
-    pub fn new(kind: impl Into<String>, summary: impl Into<String>) -> AppEvent {
+    pub fn new(kind: impl Into<Cow<'static, str>>, summary: impl Into<String>) -> AppEvent {
         AppEvent {
             kind: kind.into(),
             socket: None,
             summary: summary.into(),
-            fields: Vec::new(),
+            // Most events carry a few fields: one allocation, not four.
+            fields: Vec::with_capacity(4),
         }
     }
 
@@ -539,7 +543,11 @@ impl AppEvent {
     }
 
     /// Adds a field.
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<FieldValue>) -> AppEvent {
+    pub fn with(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<FieldValue>,
+    ) -> AppEvent {
         self.fields.push((name.into(), value.into()));
         self
     }

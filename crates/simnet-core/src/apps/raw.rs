@@ -307,7 +307,7 @@ impl Script {
 /// An event carrying everything a connection received: `bytes` (the
 /// count), `data` (the bytes kept, escaped) and `first_line` (up to the
 /// first line feed, without the line ending: an HTTP status line).
-fn received_event(kind: &str, summary: String, conn: &RawConn) -> AppEvent {
+fn received_event(kind: &'static str, summary: String, conn: &RawConn) -> AppEvent {
     let first_line = conn
         .received
         .split(|b| *b == b'\n')

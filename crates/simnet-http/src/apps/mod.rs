@@ -70,7 +70,7 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<u64>) {
 /// application family (`http.event`, `ws.event`, `sio.event`); the
 /// wording and the fields are the same for all, so that runs compare.
 pub fn event_learned(
-    kind: &str,
+    kind: &'static str,
     sid: SocketId,
     id: u64,
     latency: SimDuration,

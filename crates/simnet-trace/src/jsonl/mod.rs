@@ -415,7 +415,7 @@ impl<'a> JsonlRenderer<'a> {
                     .put("app", self.app_kind(*app))
                     .put("app_id", app.0)
                     .put("socket", event.socket.map(|s| s.0))
-                    .put("kind", event.kind.as_str())
+                    .put("kind", event.kind.as_ref())
                     .put("summary", event.summary.as_str())
                     .put("fields", fields);
                 line

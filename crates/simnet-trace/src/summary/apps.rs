@@ -77,7 +77,7 @@ impl Http {
                 return;
             };
             let c = || ClientStats::default();
-            let kind = event.kind.as_str();
+            let kind = event.kind.as_ref();
             if matches!(
                 kind,
                 "http.request-sent" | "http.response" | "http.error" | "http.retry"

@@ -180,7 +180,7 @@ impl Deliveries {
                 }
             }
             TraceEvent::App { app, event, .. }
-                if DELIVERY_EVENTS.contains(&event.kind.as_str()) =>
+                if DELIVERY_EVENTS.contains(&event.kind.as_ref()) =>
             {
                 let d = self.subs.entry(*app).or_insert_with(|| Delivery {
                     app: *app,

@@ -273,7 +273,7 @@ impl TcpClients {
             failures: 0,
             latencies: Vec::new(),
         };
-        match event.kind.as_str() {
+        match event.kind.as_ref() {
             "tcp.reply" => {
                 let s = self.apps.entry(*app).or_insert_with(new);
                 s.replies += 1;

@@ -185,7 +185,7 @@ fn message_event(message: &Message, sid: SocketId) -> AppEvent {
 }
 
 /// The trace event for one frame sent or received.
-fn frame_event(kind: &str, verb: &str, info: &FrameInfo, sid: SocketId) -> AppEvent {
+fn frame_event(kind: &'static str, verb: &str, info: &FrameInfo, sid: SocketId) -> AppEvent {
     let header = {
         let length_bytes = match info.payload_len {
             0..=125 => 0,

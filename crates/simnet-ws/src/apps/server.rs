@@ -475,7 +475,7 @@ pub(super) fn drive_http_output<W: From<SocketId>>(
 pub(super) fn listen_and_schedule<W>(
     cx: &mut AppContext<'_>,
     port: u16,
-    failed_kind: &str,
+    failed_kind: &'static str,
     (every, count): (Option<SimDuration>, u64),
     timers: &mut BTreeMap<TimerId, W>,
     wake: W,
