@@ -45,7 +45,9 @@ mod common;
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use simnet::apps::Sink;
-use simnet::{AppId, Capture, EndReason, World};
+use simnet::{AppId, Capture, EndReason, Topology, TraceEvent, TraceRecord, TraceSink, World};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -114,6 +116,41 @@ fn engine_bulk_run((mut world, sink): (World, AppId), bytes: u64) -> (World, Run
     (world, stats)
 }
 
+/// Counts the packets a streamed run sends (its records are not kept).
+#[derive(Default)]
+struct PacketCount(u64);
+
+impl TraceSink for PacketCount {
+    fn record(&mut self, _: &Topology, record: &TraceRecord) {
+        if matches!(record.event, TraceEvent::PacketSent { .. }) {
+            self.0 += 1;
+        }
+    }
+}
+
+/// The bulk world streamed as `simnet run --format pcap` does it: every
+/// byte of every packet captured and written as a pcap record as it is
+/// sent (here to `io::sink()`), nothing kept.
+fn engine_streamed_world(bytes: u64) -> (World, AppId, Rc<RefCell<PacketCount>>) {
+    let (mut world, sink) = engine_bulk_world(bytes, Capture::Full);
+    let count = Rc::new(RefCell::new(PacketCount::default()));
+    let sinks: Vec<Box<dyn TraceSink>> = vec![
+        Box::new(simnet_trace::PcapWriter::new(std::io::sink())),
+        Box::new(count.clone()),
+    ];
+    world.stream_to(Box::new(sinks));
+    (world, sink, count)
+}
+
+fn engine_streamed_run(
+    (world, sink, count): (World, AppId, Rc<RefCell<PacketCount>>),
+    bytes: u64,
+) -> (World, RunStats) {
+    let (world, mut stats) = engine_bulk_run((world, sink), bytes);
+    stats.packets = count.borrow().0;
+    (world, stats)
+}
+
 // ----- criterion ----------------------------------------------------------------
 
 fn bulk(c: &mut Criterion) {
@@ -147,6 +184,20 @@ fn bulk(c: &mut Criterion) {
             )
         });
     }
+
+    // The engine writing a pcap as the run goes: the streamed path.
+    if let Some(t) = check_run(&format!("{name}/engine_streamed"), || {
+        engine_streamed_run(engine_streamed_world(bytes), bytes).1
+    }) {
+        group.throughput(t);
+    }
+    group.bench_function("engine_streamed", |b| {
+        b.iter_batched(
+            || engine_streamed_world(bytes),
+            |w| engine_streamed_run(w, bytes),
+            BatchSize::PerIteration,
+        )
+    });
 
     if let Some(t) = check_run(&format!("{name}/raw"), || raw::bulk(bytes)) {
         group.throughput(t);
