@@ -47,8 +47,8 @@ use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_m
 use simnet::apps::Sink;
 use simnet::{AppId, Capture, EndReason, Topology, TraceEvent, TraceRecord, TraceSink, World};
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;

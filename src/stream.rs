@@ -12,6 +12,7 @@
 
 use crate::{Format, TextOptions, Topology, TraceRecord, TraceSink, World};
 use simnet_core::EndReason;
+use simnet_core::analysis::Connection;
 use simnet_scenario::{Judge, Outcome, Scenario};
 use simnet_trace::csv::SeriesCsv;
 use simnet_trace::summary::Summarizer;
@@ -75,7 +76,14 @@ pub fn run_scenario_streamed(
         &world.trace().topology,
         out,
     )?));
-    let judge = Rc::new(RefCell::new(Judge::new(&scenario.expectations)));
+    // The summary analyses every connection anyway: the judge's flow
+    // claims read its analysis instead of making a second one.
+    let judge = if format == Format::Summary {
+        Judge::sharing_connections(&scenario.expectations)
+    } else {
+        Judge::new(&scenario.expectations)
+    };
+    let judge = Rc::new(RefCell::new(judge));
     let sinks: Vec<Box<dyn TraceSink>> = vec![Box::new(writer.clone()), Box::new(judge.clone())];
     world.stream_to(Box::new(sinks));
     let end = world.run_while_not(|w| {
@@ -87,11 +95,11 @@ pub fn run_scenario_streamed(
     let writer = Rc::try_unwrap(writer)
         .map_err(|_| io::Error::other("the writer outlived its run"))?
         .into_inner();
-    writer.finish(&topology)?;
+    let connections = writer.finish(&topology)?;
     let judge = Rc::try_unwrap(judge)
         .map_err(|_| io::Error::other("the judge outlived its run"))?
         .into_inner();
-    let outcomes = judge.finish(&topology, &scenario.app_names());
+    let outcomes = judge.finish_with(&topology, &scenario.app_names(), connections.as_deref());
     Ok(StreamedRun {
         name: scenario.name.clone(),
         seed,
@@ -164,14 +172,19 @@ impl Writer {
     }
 
     /// Writes what is left and flushes, or returns the first write error.
-    fn finish(self, topology: &Topology) -> io::Result<()> {
+    /// The summary gives back the connections it analysed.
+    fn finish(self, topology: &Topology) -> io::Result<Option<Vec<Connection>>> {
+        let mut connections = None;
         let mut out = match self {
             Writer::Text(w) => w.finish()?,
             Writer::Jsonl(w) => w.finish()?,
             Writer::Pcap(w) => w.finish()?,
             Writer::Pcapng(w) => w.finish()?,
             Writer::Summary(summarizer, mut out) => {
-                out.write_all(summarizer.finish().render(topology).as_bytes())?;
+                let summarized = summarizer.finish();
+                // Once per run: a few hundred bytes per connection.
+                connections = Some(summarized.summary.connections.clone());
+                out.write_all(summarized.render(topology).as_bytes())?;
                 out
             }
             Writer::Csv(csv, mut out) => {
@@ -179,7 +192,8 @@ impl Writer {
                 out
             }
         };
-        out.flush()
+        out.flush()?;
+        Ok(connections)
     }
 }
 

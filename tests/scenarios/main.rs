@@ -118,6 +118,26 @@ fn every_scenarios_expectations_are_judged_alike_streamed_and_stored() {
         let judge = std::rc::Rc::try_unwrap(judge).unwrap().into_inner();
         let streamed = judge.finish(&topology, &scenario.app_names());
         assert_eq!(streamed, stored, "{}", relative(path));
+        // As `simnet run` judges: its own analysis beside a pcap, the
+        // summary's (`Judge::sharing_connections`) beside a summary.
+        for format in [Format::Pcap, Format::Summary] {
+            let run = simnet::run_scenario_streamed(
+                &scenario,
+                None,
+                None,
+                format,
+                Box::new(std::io::sink()),
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(
+                run.outcomes,
+                stored,
+                "{} ({})",
+                relative(path),
+                format.name()
+            );
+        }
     });
 }
 

@@ -8,7 +8,7 @@
 //! both paths share this one implementation.
 
 use super::{Claim, Expectation, FlowMetric, Members, Outcome, describe};
-use simnet_core::analysis::Analyzer;
+use simnet_core::analysis::{Analyzer, Connection};
 use simnet_core::fault::PacketFilter;
 use simnet_core::trace::{Topology, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{AppId, EndReason, HostId, SimTime, SocketCall, SocketId, TcpState};
@@ -205,10 +205,7 @@ fn within(at: Option<SimTime>, t: SimTime) -> bool {
 impl Judge {
     /// A judge for these expectations, before any record.
     pub fn new(expectations: &[Expectation]) -> Judge {
-        let flow = expectations
-            .iter()
-            .any(|e| matches!(parts(&e.claim).0, Claim::Flow { .. }))
-            .then(Analyzer::counts_only);
+        let flow = Judge::needs_connections(expectations).then(Analyzer::counts_only);
         Judge {
             tallies: expectations.iter().map(|e| tally(&e.claim)).collect(),
             expectations: expectations.to_vec(),
@@ -218,16 +215,52 @@ impl Judge {
         }
     }
 
+    /// Whether these expectations make flow claims (`retransmissions`,
+    /// ...), judged from per-connection counts.
+    pub fn needs_connections(expectations: &[Expectation]) -> bool {
+        expectations
+            .iter()
+            .any(|e| matches!(parts(&e.claim).0, Claim::Flow { .. }))
+    }
+
+    /// A judge that leaves the per-connection counts to someone else who
+    /// sees the same records (the summary keeps the same
+    /// [`Analyzer::counts_only`]): one analysis instead of two. Its flow
+    /// claims are judged from the connections given to
+    /// [`Judge::finish_with`].
+    pub fn sharing_connections(expectations: &[Expectation]) -> Judge {
+        Judge {
+            flow: None,
+            ..Judge::new(expectations)
+        }
+    }
+
     /// The verdicts, one per expectation in order: the same as
     /// [`super::evaluate`] gives for a stored trace of the same records.
     /// `topology` and `app_names` name hosts and applications in the
     /// generated labels.
     pub fn finish(self, topology: &Topology, app_names: &[&str]) -> Vec<Outcome> {
+        self.finish_with(topology, app_names, None)
+    }
+
+    /// [`Judge::finish`] for a judge made with
+    /// [`Judge::sharing_connections`]: `connections` are the
+    /// [`Analyzer::counts_only`] connections of the same records.
+    pub fn finish_with(
+        self,
+        topology: &Topology,
+        app_names: &[&str],
+        connections: Option<&[Connection]>,
+    ) -> Vec<Outcome> {
         // A run that went idle stays as it ended, so later times can be
         // judged; a run stopped by a limit says nothing about them.
         let end = self.end;
         let stopped_early = !matches!(self.end_reason, Some(EndReason::Idle));
         let analysis = self.flow.map(Analyzer::finish);
+        let connections = analysis
+            .as_ref()
+            .map(|a| &a.connections[..])
+            .or(connections);
         self.expectations
             .iter()
             .zip(self.tallies)
@@ -236,7 +269,7 @@ impl Judge {
                     Some(at) if at > end && stopped_early => {
                         (false, format!("not reached: the run ended at {end}"))
                     }
-                    _ => verdict(&e.claim, t, topology, analysis.as_ref()),
+                    _ => verdict(&e.claim, t, topology, connections),
                 };
                 Outcome {
                     label: e
@@ -370,7 +403,7 @@ fn verdict(
     claim: &Claim,
     tally: Tally,
     topo: &Topology,
-    analysis: Option<&simnet_core::analysis::Analysis>,
+    connections: Option<&[Connection]>,
 ) -> (bool, String) {
     let (claim, hosts, _, _) = parts(claim);
     match (claim, tally) {
@@ -430,7 +463,7 @@ fn verdict(
             Tally::Flow { sender },
         ) => {
             let mut n = 0u64;
-            for c in analysis.map_or(&[][..], |a| &a.connections[..]) {
+            for c in connections.unwrap_or_default() {
                 for (flow, from) in [(&c.to_server, c.client_host), (&c.to_client, c.server_host)] {
                     let chosen = match &sender {
                         Sel::Any => true,
