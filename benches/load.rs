@@ -257,8 +257,6 @@ fn child(kind: &str) {
 fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
     let mut world = scenario.world(None, until);
     world.set_capture(simnet::Format::Summary.capture());
-    let summarizer = Rc::new(RefCell::new(Summarizer::new()));
-    let judge = Rc::new(RefCell::new(Judge::new(&scenario.expectations)));
     let counter = Rc::new(RefCell::new(PacketCounter::default()));
     let mut sinks: Vec<Box<dyn simnet::TraceSink>> = vec![Box::new(counter.clone())];
     let (summarize, judging) = match std::env::var(SINKS).as_deref() {
@@ -268,6 +266,14 @@ fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
         Ok(other) => panic!("{SINKS}={other}: none, summary or judge"),
         Err(_) => (true, true),
     };
+    let summarizer = Rc::new(RefCell::new(Summarizer::new()));
+    // As `simnet run --format summary`: beside a summary, the judge reads
+    // the summary's per-connection analysis instead of making its own.
+    let judge = Rc::new(RefCell::new(if summarize {
+        Judge::sharing_connections(&scenario.expectations)
+    } else {
+        Judge::new(&scenario.expectations)
+    }));
     if summarize {
         sinks.push(Box::new(summarizer.clone()));
     }
@@ -281,12 +287,16 @@ fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
     drop(world);
     let summarizer = Rc::try_unwrap(summarizer).unwrap_or_else(|_| panic!("the run is over"));
     let judge = Rc::try_unwrap(judge).unwrap_or_else(|_| panic!("the run is over"));
+    let mut connections = None;
     if summarize {
-        let summary = summarizer.into_inner().finish().render(&topology);
-        std::hint::black_box(summary);
+        let summarized = summarizer.into_inner().finish();
+        connections = Some(summarized.summary.connections.clone());
+        std::hint::black_box(summarized.render(&topology));
     }
     let outcomes = if judging {
-        judge.into_inner().finish(&topology, &scenario.app_names())
+        judge
+            .into_inner()
+            .finish_with(&topology, &scenario.app_names(), connections.as_deref())
     } else {
         Vec::new()
     };
