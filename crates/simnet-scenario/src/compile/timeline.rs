@@ -3,6 +3,7 @@
 //! restarts hosts in an order that makes sense.
 
 use super::*;
+use std::collections::BTreeSet;
 
 impl Compiler<'_> {
     pub(super) fn timeline(
@@ -109,17 +110,30 @@ impl Compiler<'_> {
                         );
                         continue;
                     }
-                    let groups: Vec<Vec<HostId>> = p
+                    // A name may be a pattern (`client-*`): every host it
+                    // matches is in the group.
+                    let groups: Vec<Vec<(HostId, &Spanned<String>)>> = p
                         .get_ref()
                         .iter()
-                        .map(|g| g.iter().filter_map(|h| self.host(h)).collect())
+                        .map(|g| {
+                            g.iter()
+                                .filter_map(|h| Some((self.hosts_matching(h)?, h)))
+                                .flat_map(|(ids, h)| ids.into_iter().map(move |id| (id, h)))
+                                .collect()
+                        })
                         .collect();
+                    let first: BTreeSet<HostId> = groups[0].iter().map(|(id, _)| *id).collect();
                     let mut overlap = false;
-                    for h in &p.get_ref()[1] {
-                        if p.get_ref()[0].iter().any(|o| o.get_ref() == h.get_ref()) {
+                    // One error per name written, even for a pattern.
+                    let mut reported = BTreeSet::new();
+                    for (id, h) in &groups[1] {
+                        if first.contains(id) && reported.insert(h.span().start) {
                             overlap = true;
                             self.error_help(
-                                format!("host `{}` is in both groups of this partition", h.get_ref()),
+                                format!(
+                                    "host `{}` is in both groups of this partition",
+                                    self.host_names[id.0 as usize].0
+                                ),
                                 span(h),
                                 "a partition cuts the hosts of one group off from the other's; put each host in one group",
                             );
@@ -128,18 +142,33 @@ impl Compiler<'_> {
                     if overlap {
                         continue;
                     }
-                    Action::Partition(groups[0].clone(), groups[1].clone())
+                    let [a, b] = [0, 1].map(|i| groups[i].iter().map(|(id, _)| *id).collect());
+                    Action::Partition(a, b)
                 }
                 "heal" => Action::Heal,
                 "crash" | "restart" => {
+                    // A pattern (`client-*`) crashes or restarts every
+                    // host it matches, in declaration order.
                     let h = t.crash.as_ref().or(t.restart.as_ref()).expect("chosen");
-                    let Some(host) = self.host(h) else { continue };
-                    up_down.push((at, chosen[0] == "crash", host, h.span()));
-                    if chosen[0] == "crash" {
-                        Action::Crash(host)
-                    } else {
-                        Action::Restart(host)
+                    let Some(hosts) = self.hosts_matching(h) else {
+                        continue;
+                    };
+                    let crash = chosen[0] == "crash";
+                    let action = |host| {
+                        if crash {
+                            Action::Crash(host)
+                        } else {
+                            Action::Restart(host)
+                        }
+                    };
+                    for &host in &hosts {
+                        up_down.push((at, crash, host, h.span()));
                     }
+                    let (last, rest) = hosts.split_last().expect("at least one host");
+                    for &host in rest {
+                        out.push((at, action(host)));
+                    }
+                    action(*last)
                 }
                 _ => {
                     let (Some(app), Some(verb)) = (&t.app, &t.command) else {

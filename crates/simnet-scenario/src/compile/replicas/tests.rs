@@ -375,3 +375,64 @@ fn max_events_is_a_positive_count() {
         assert!(e.contains("r.toml:3:14"), "{e}");
     }
 }
+
+#[test]
+fn crash_restart_and_partition_take_patterns() {
+    use simnet_core::Action;
+    let s = load(&format!(
+        "{CLIENTS}{}",
+        r#"
+[[timeline]]
+at = "1s"
+crash = "client-*"
+
+[[timeline]]
+at = "2s"
+restart = "client-*"
+
+[[timeline]]
+at = "3s"
+partition = [["client-*"], ["server"]]
+"#
+    ))
+    .unwrap();
+    let hosts = |a: &Action| match a {
+        Action::Crash(h) | Action::Restart(h) => vec![h.0],
+        Action::Partition(a, b) => a.iter().chain(b).map(|h| h.0).collect(),
+        _ => vec![],
+    };
+    let got: Vec<(u64, Vec<u32>)> = s
+        .actions
+        .iter()
+        .map(|(t, a)| (t.as_nanos() / 1_000_000_000, hosts(a)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, vec![1]),
+            (1, vec![2]),
+            (1, vec![3]),
+            (2, vec![1]),
+            (2, vec![2]),
+            (2, vec![3]),
+            (3, vec![1, 2, 3, 0]),
+        ]
+    );
+    // A pattern is checked like a name: crashing replicas twice is
+    // refused once per host, and a pattern in both groups once.
+    let e = refused(&format!(
+        "{CLIENTS}{}",
+        "[[timeline]]\nat = \"1s\"\ncrash = \"client-*\"\n[[timeline]]\nat = \"2s\"\ncrash = \"client-2\"\n"
+    ));
+    assert!(e.contains("host `client-2` is already down at 2s"), "{e}");
+    let e = refused(&format!(
+        "{CLIENTS}{}",
+        "[[timeline]]\nat = \"1s\"\npartition = [[\"client-*\"], [\"client-*\", \"server\"]]\n"
+    ));
+    assert_eq!(e.matches("is in both groups").count(), 1, "{e}");
+    let e = refused(&format!(
+        "{CLIENTS}{}",
+        "[[timeline]]\nat = \"1s\"\ncrash = \"nope-*\"\n"
+    ));
+    assert!(e.contains("no host matches `nope-*`"), "{e}");
+}
