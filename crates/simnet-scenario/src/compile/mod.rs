@@ -331,6 +331,44 @@ impl Compiler<'_> {
         }
     }
 
+    /// The links a timeline `between` names: one pair of hosts, or a
+    /// pattern on one side (`["client-*", "server"]`: the link of every
+    /// matching host to the other side), in declaration order.
+    fn links_between(
+        &mut self,
+        pair: &Spanned<Vec<Spanned<String>>>,
+    ) -> Option<Vec<(LinkId, HostId, HostId)>> {
+        let names = pair.get_ref();
+        if names.len() != 2 || !names.iter().any(|n| n.get_ref().contains('*')) {
+            return self.link_between(pair).map(|l| vec![l]);
+        }
+        if names.iter().all(|n| n.get_ref().contains('*')) {
+            self.error_help(
+                "a pattern may stand on one side of `between` only",
+                span(pair),
+                "name one host on the other side, e.g. between = [\"client-*\", \"server\"]",
+            );
+            return None;
+        }
+        let (a, b) = (
+            self.hosts_matching(&names[0])?,
+            self.hosts_matching(&names[1])?,
+        );
+        let mut links = Vec::new();
+        for &ha in &a {
+            for &hb in &b {
+                let Some(l) = self.link_pairs.get(&ordered(ha, hb)) else {
+                    let name = |h: HostId| self.host_names[h.0 as usize].0.clone();
+                    let message = format!("no link between `{}` and `{}`", name(ha), name(hb));
+                    self.error(message, span(pair));
+                    return None;
+                };
+                links.push((*l, ha, hb));
+            }
+        }
+        Some(links)
+    }
+
     fn compile(&mut self, file: &str, doc: Document) -> Option<Scenario> {
         // Some checks compare every entry with every other (unique names
         // and addresses, listeners), and every expectation reads the whole

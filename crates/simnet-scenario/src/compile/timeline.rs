@@ -55,23 +55,35 @@ impl Compiler<'_> {
                         self.error("`set_link` needs `between`", span(s));
                         continue;
                     };
-                    let Some((link, a, b)) = self.link_between(between) else {
+                    let Some(links) = self.links_between(between) else {
                         continue;
                     };
-                    let direction = match &sd.from {
+                    // `from` names a side of `between`: as written (a
+                    // pattern names its side), or as the host it is.
+                    let side = match &sd.from {
                         None => None,
-                        Some(from) => match self.host(from) {
-                            Some(h) if h == a => Some(self.link_direction(link, a)),
-                            Some(h) if h == b => Some(self.link_direction(link, b)),
-                            Some(_) => {
-                                self.error(
-                                    "`from` must be one of the two hosts in `between`",
-                                    span(from),
-                                );
-                                continue;
+                        Some(from) => {
+                            let written = between
+                                .get_ref()
+                                .iter()
+                                .position(|n| n.get_ref() == from.get_ref());
+                            let (_, a, b) = links[0];
+                            match written {
+                                Some(i) => Some(i),
+                                None => match self.host(from) {
+                                    Some(h) if links.len() == 1 && h == a => Some(0),
+                                    Some(h) if links.len() == 1 && h == b => Some(1),
+                                    Some(_) => {
+                                        self.error(
+                                            "`from` must be one of the two hosts in `between`",
+                                            span(from),
+                                        );
+                                        continue;
+                                    }
+                                    None => continue,
+                                },
                             }
-                            None => continue,
-                        },
+                        }
                     };
                     if sd.a_to_b.is_some() || sd.b_to_a.is_some() {
                         self.error(
@@ -83,22 +95,36 @@ impl Compiler<'_> {
                     if patch == LinkPatch::default() {
                         self.error("this `set_link` changes nothing", span(s));
                     }
-                    Action::PatchLink {
-                        link,
-                        direction,
-                        patch,
-                    }
+                    let mut actions: Vec<Action> = links
+                        .iter()
+                        .map(|&(link, a, b)| Action::PatchLink {
+                            link,
+                            direction: side.map(|i| self.link_direction(link, [a, b][i])),
+                            patch: patch.clone(),
+                        })
+                        .collect();
+                    let last = actions.pop().expect("at least one link");
+                    out.extend(actions.into_iter().map(|a| (at, a)));
+                    last
                 }
                 "link_down" | "link_up" => {
                     let pair = t.link_down.as_ref().or(t.link_up.as_ref()).expect("chosen");
-                    let Some((link, _, _)) = self.link_between(pair) else {
+                    let Some(links) = self.links_between(pair) else {
                         continue;
                     };
-                    if chosen[0] == "link_down" {
-                        Action::LinkDown(link)
-                    } else {
-                        Action::LinkUp(link)
+                    let down = chosen[0] == "link_down";
+                    let action = |(link, _, _): (LinkId, HostId, HostId)| {
+                        if down {
+                            Action::LinkDown(link)
+                        } else {
+                            Action::LinkUp(link)
+                        }
+                    };
+                    let (last, rest) = links.split_last().expect("at least one link");
+                    for &l in rest {
+                        out.push((at, action(l)));
                     }
+                    action(*last)
                 }
                 "partition" => {
                     let p = t.partition.as_ref().expect("chosen");

@@ -436,3 +436,61 @@ partition = [["client-*"], ["server"]]
     ));
     assert!(e.contains("no host matches `nope-*`"), "{e}");
 }
+
+#[test]
+fn link_actions_take_a_pattern_on_one_side() {
+    use simnet_core::Action;
+    use simnet_core::link::Direction;
+    let s = load(&format!(
+        "{CLIENTS}{}",
+        r#"
+[[timeline]]
+at = "1s"
+link_down = ["client-*", "server"]
+
+[[timeline]]
+at = "2s"
+link_up = ["server", "client-*"]
+
+[[timeline]]
+at = "3s"
+set_link = { between = ["client-*", "server"], from = "server", loss = "10%" }
+"#
+    ))
+    .unwrap();
+    let got: Vec<String> = s
+        .actions
+        .iter()
+        .map(|(t, a)| {
+            let at = t.as_nanos() / 1_000_000_000;
+            match a {
+                Action::LinkDown(l) => format!("{at} down {}", l.0),
+                Action::LinkUp(l) => format!("{at} up {}", l.0),
+                Action::PatchLink {
+                    link, direction, ..
+                } => {
+                    // Each link was declared client first: from the
+                    // server is B to A.
+                    assert_eq!(*direction, Some(Direction::BtoA));
+                    format!("{at} set {}", link.0)
+                }
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "1 down 0", "1 down 1", "1 down 2", "2 up 0", "2 up 1", "2 up 2", "3 set 0", "3 set 1",
+            "3 set 2"
+        ]
+    );
+    let e = refused(&format!(
+        "{CLIENTS}{}",
+        "[[timeline]]\nat = \"1s\"\nlink_down = [\"client-*\", \"client-*\"]\n"
+    ));
+    assert!(
+        e.contains("a pattern may stand on one side of `between` only"),
+        "{e}"
+    );
+}
