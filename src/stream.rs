@@ -86,9 +86,11 @@ pub fn run_scenario_streamed(
     let judge = Rc::new(RefCell::new(judge));
     let sinks: Vec<Box<dyn TraceSink>> = vec![Box::new(writer.clone()), Box::new(judge.clone())];
     world.stream_to(Box::new(sinks));
+    // A destination that stopped taking bytes (`| head`, a full disk)
+    // ends the run: the rest would be written nowhere.
     let end = world.run_while_not(|w| {
         watch(w);
-        false
+        writer.borrow().failed()
     });
     let topology = world.trace().topology.clone();
     drop(world);
@@ -194,6 +196,18 @@ impl Writer {
         };
         out.flush()?;
         Ok(connections)
+    }
+}
+
+impl Writer {
+    fn failed(&self) -> bool {
+        match self {
+            Writer::Text(w) => w.failed(),
+            Writer::Jsonl(w) => w.failed(),
+            Writer::Pcap(w) => w.failed(),
+            Writer::Pcapng(w) => w.failed(),
+            Writer::Summary(..) | Writer::Csv(..) => false,
+        }
     }
 }
 

@@ -175,6 +175,61 @@ impl std::io::Write for Shared {
     }
 }
 
+/// A destination that takes only so many bytes, then fails as a closed
+/// pipe does.
+struct Closes(usize);
+
+impl std::io::Write for Closes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.0);
+        self.0 -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `simnet run ... | head`: once its output fails, a streamed run stops
+/// instead of simulating the rest for nobody, and says why.
+#[test]
+fn a_streamed_run_stops_when_its_output_fails() {
+    let scenario = load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/flow/bottleneck-queue.toml"
+    )));
+    for format in [Format::Text, Format::Jsonl, Format::Pcap, Format::Pcapng] {
+        let count = |out: Box<dyn std::io::Write>| {
+            let mut events = 0u64;
+            let result =
+                simnet::run_scenario_streamed(&scenario, None, None, format, out, &mut |_| {
+                    events += 1
+                });
+            (result.map(|_| ()).map_err(|e| e.kind()), events)
+        };
+        let (all, full) = count(Box::new(std::io::sink()));
+        assert_eq!(all, Ok(()));
+        let (cut, stopped) = count(Box::new(Closes(1000)));
+        assert_eq!(
+            cut,
+            Err(std::io::ErrorKind::BrokenPipe),
+            "{}",
+            format.name()
+        );
+        // The writers buffer 64 KiB; the run goes on only until the first
+        // flush fails.
+        assert!(
+            stopped * 4 < full,
+            "{}: {stopped} of {full} events",
+            format.name()
+        );
+    }
+}
+
 /// `simnet run` writes every format but Mermaid and SVG as the run goes
 /// and judges the expectations as it goes: the streamed path gives the
 /// stored path's bytes and verdicts, for every scenario and format.

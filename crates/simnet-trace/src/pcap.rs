@@ -85,6 +85,13 @@ pub struct PcapWriter<W: io::Write> {
 }
 
 impl<W: io::Write> PcapWriter<W> {
+    /// Whether a write to `out` failed: nothing more is written, and the
+    /// run producing the records can stop ([`PcapWriter::finish`] returns
+    /// the error).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// A writer to `out`; writes the global header now.
     pub fn new(out: W) -> PcapWriter<W> {
         // The 24-byte global header.
@@ -227,6 +234,13 @@ struct HeldPacket {
 }
 
 impl<W: io::Write> PcapngWriter<W> {
+    /// Whether a write to `out` failed: nothing more is written, and the
+    /// run producing the records can stop ([`PcapngWriter::finish`] returns
+    /// the error).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// A writer of a run of `topology` (the topology the records will be
     /// handed with); writes the section header and the interfaces now.
     pub fn new(out: W, topology: &Topology) -> PcapngWriter<W> {

@@ -66,6 +66,13 @@ pub struct TextWriter<W: io::Write> {
 }
 
 impl<W: io::Write> TextWriter<W> {
+    /// Whether a write to `out` failed: nothing more is written, and the
+    /// run producing the records can stop ([`TextWriter::finish`] returns
+    /// the error).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// A writer of the timeline of a run of `topology` (the topology the
     /// records will be handed with; it sets the host column's width).
     pub fn new(out: W, topology: &Topology, options: TextOptions) -> TextWriter<W> {

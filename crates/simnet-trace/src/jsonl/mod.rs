@@ -91,6 +91,13 @@ pub struct JsonlWriter<W: io::Write> {
 }
 
 impl<W: io::Write> JsonlWriter<W> {
+    /// Whether a write to `out` failed: nothing more is written, and the
+    /// run producing the records can stop ([`JsonlWriter::finish`] returns
+    /// the error).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// A writer of a run of `topology` (the topology the records will be
     /// handed with); writes the `run_start` line to `out` now.
     pub fn new(out: W, topology: &Topology) -> JsonlWriter<W> {
