@@ -37,3 +37,10 @@ pub use jsonl::{JsonlWriter, render_jsonl};
 pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};
 pub use pcap::{PcapWriter, PcapngWriter, render_pcap, render_pcapng};
 pub use text::{TextOptions, TextWriter, render_text};
+
+/// What a writer wrote to a `Vec`, as text: writing to a `Vec` cannot fail,
+/// and every line a writer writes is a `String`, so this only unwraps.
+pub(crate) fn written_text(written: std::io::Result<Vec<u8>>) -> String {
+    let bytes = written.unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}

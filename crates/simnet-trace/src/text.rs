@@ -38,9 +38,7 @@ pub struct TextOptions {
 pub fn render_text(trace: &Trace, options: &TextOptions) -> String {
     let mut writer = TextWriter::new(Vec::new(), &trace.topology, options.clone());
     trace.replay(&mut writer);
-    // Writing to a `Vec` cannot fail, and every line is a `String`.
-    let bytes = writer.finish().unwrap_or_default();
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    crate::written_text(writer.finish())
 }
 
 /// The text timeline written as the records arrive: a [`TraceSink`] for

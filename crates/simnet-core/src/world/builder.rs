@@ -151,14 +151,7 @@ impl WorldBuilder {
         start: SimTime,
         factory: F,
     ) -> AppId {
-        self.apps.push(AppDecl {
-            host,
-            kind: kind.to_string(),
-            name: None,
-            start,
-            factory: Box::new(move || Box::new(factory())),
-        });
-        AppId(self.apps.len() as u32 - 1)
+        self.app_boxed(host, kind, start, Box::new(move || Box::new(factory())))
     }
 
     /// Runs an application built by a boxed factory (what the scenario

@@ -842,7 +842,7 @@ mod tests {
     //! The tally that spares `slot` and `finished` a scan.
 
     use super::*;
-    use crate::apps::{HttpServer, Route, RouteKind};
+    use crate::apps::{HttpServer, Route};
     use crate::proto::ServerConfig;
     use simnet_core::{LinkParams, WorldBuilder};
     use std::net::Ipv4Addr;
@@ -859,14 +859,7 @@ mod tests {
         let s = b.host("server", [10, 0, 0, 2].into());
         b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
         b.app(s, "http-server", || {
-            let route = Route {
-                path: "/".into(),
-                kind: RouteKind::Static {
-                    status: 200,
-                    body_bytes: 100,
-                    delay: SimDuration::ZERO,
-                },
-            };
+            let route = Route::ok("/", 100);
             let config = ServerConfig {
                 max_requests: Some(3),
                 ..ServerConfig::default()

@@ -225,7 +225,7 @@ mod tests {
     //! The client adapter against the HTTP server over a simulated link.
 
     use super::*;
-    use crate::apps::{HttpServer, Route, RouteKind};
+    use crate::apps::{HttpServer, Route};
     use simnet_core::{App, LinkParams, SimDuration, SocketEvent, WorldBuilder};
     use std::net::Ipv4Addr;
 
@@ -293,14 +293,7 @@ mod tests {
         let s = b.host("server", [10, 0, 0, 2].into());
         b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
         b.app(s, "http-server", || {
-            let route = Route {
-                path: "/".into(),
-                kind: RouteKind::Static {
-                    status: 200,
-                    body_bytes: 10,
-                    delay: SimDuration::ZERO,
-                },
-            };
+            let route = Route::ok("/", 10);
             HttpServer::new(80, ServerConfig::default(), vec![route])
         });
         let id = b.app(c, "sequential", || Sequential {

@@ -240,14 +240,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         routes.push(Route { path: r.path, kind });
     }
     if routes.is_empty() {
-        routes.push(Route {
-            path: "/".into(),
-            kind: RouteKind::Static {
-                status: 200,
-                body_bytes: 1024,
-                delay: SimDuration::ZERO,
-            },
-        });
+        routes.push(Route::ok("/", 1024));
     }
     let max_connections = p.int("max_connections", 1_000_000)?;
     let when_full = match p.choice("when_full", &["wait", "refuse"])? {

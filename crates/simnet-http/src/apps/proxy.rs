@@ -498,7 +498,7 @@ mod tests {
     //! The idle pool when pooled upstream connections close under it.
 
     use super::*;
-    use crate::apps::{HttpClient, HttpServer, Route, RouteKind};
+    use crate::apps::{HttpClient, HttpServer, Route};
     use simnet_core::{LinkParams, SimDuration, SimTime, WorldBuilder};
     use std::net::Ipv4Addr;
 
@@ -516,14 +516,7 @@ mod tests {
         b.link(c, p, LinkParams::with_latency(ms(5)));
         b.link(p, s, LinkParams::with_latency(ms(1)));
         b.app(s, "http-server", move || {
-            let route = Route {
-                path: "/".into(),
-                kind: RouteKind::Static {
-                    status: 200,
-                    body_bytes: 10,
-                    delay: SimDuration::ZERO,
-                },
-            };
+            let route = Route::ok("/", 10);
             let config = ServerConfig {
                 idle_timeout: Some(SimDuration::from_secs(1)),
                 ..ServerConfig::default()

@@ -64,6 +64,20 @@ pub struct Route {
     pub kind: RouteKind,
 }
 
+impl Route {
+    /// `path` answered at once with `200 OK` and a body of `body_bytes`.
+    pub fn ok(path: &str, body_bytes: u64) -> Route {
+        Route {
+            path: path.to_string(),
+            kind: RouteKind::Static {
+                status: 200,
+                body_bytes,
+                delay: SimDuration::ZERO,
+            },
+        }
+    }
+}
+
 /// What happens to connections beyond `max_connections`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenFull {
@@ -685,14 +699,7 @@ mod tests {
         b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
         let server = b.app(s, "http-server", || {
             let routes = vec![
-                Route {
-                    path: "/".into(),
-                    kind: RouteKind::Static {
-                        status: 200,
-                        body_bytes: 10,
-                        delay: SimDuration::ZERO,
-                    },
-                },
+                Route::ok("/", 10),
                 Route {
                     path: "/events".into(),
                     kind: RouteKind::LongPoll {

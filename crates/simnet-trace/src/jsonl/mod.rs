@@ -64,9 +64,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub fn render_jsonl(trace: &Trace) -> String {
     let mut writer = JsonlWriter::new(Vec::new(), &trace.topology);
     trace.replay(&mut writer);
-    // Writing to a `Vec` cannot fail, and every line is a `String`.
-    let bytes = writer.finish().unwrap_or_default();
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    crate::written_text(writer.finish())
 }
 
 /// JSON Lines written as the records arrive: a [`TraceSink`] for
