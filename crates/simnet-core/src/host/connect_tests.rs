@@ -26,16 +26,14 @@ fn connect(h: &mut Host, to: SocketAddrV4) -> Result<u16, SocketError> {
     Ok(stack.sockets.get(&sid).expect("a socket").local_port)
 }
 
+/// 50,000 connects to one destination, 33,616 of them after its ports ran
+/// out. A scan of the range per failed connect would be 550 million probes
+/// (minutes, which CI's time would show); with the index each is a few
+/// lookups. The cost itself is measured by the benches, not here.
 #[test]
-#[allow(
-    clippy::disallowed_types,
-    clippy::disallowed_methods,
-    reason = "a test of the search's cost, in wall time; nothing simulated reads it"
-)]
-fn fifty_thousand_connects_after_exhaustion_cost_linear_time() {
+fn fifty_thousand_connects_after_exhaustion() {
     let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
     let mut h = host((49152, 65535));
-    let started = std::time::Instant::now();
     let mut ok = 0;
     for i in 0..50_000u32 {
         match connect(&mut h, to) {
@@ -47,11 +45,6 @@ fn fifty_thousand_connects_after_exhaustion_cost_linear_time() {
         }
     }
     assert_eq!(ok, 16384);
-    // A scan of the range per failed connect would be 550 million probes
-    // (minutes); the index makes each a few lookups (a generous bound for
-    // debug builds on a busy machine).
-    let took = started.elapsed();
-    assert!(took.as_secs() < 20, "50,000 connects took {took:?}");
 }
 
 #[test]

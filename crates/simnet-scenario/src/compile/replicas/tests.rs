@@ -301,10 +301,12 @@ fn patterns_that_name_nothing_or_too_much_are_refused() {
     assert!(e.contains("no application matches `nope-*`"), "{e}");
 }
 
+/// A hundred thousand replicas load with every name and address checked.
+/// Linear work: well under a second in release; a quadratic check would take
+/// minutes (which CI's time would show). The cost itself is measured by
+/// `benches/load.rs`, not here.
 #[test]
-// The test measures how long loading takes, in wall time.
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-fn a_hundred_thousand_replicas_compile_quickly() {
+fn a_hundred_thousand_replicas_compile() {
     let body = r#"
 [[host]]
 name = "server"
@@ -328,16 +330,11 @@ host = "client-*"
 state = "TIME-WAIT"
 count = 100000
 "#;
-    let start = std::time::Instant::now();
     let s = load(body).unwrap();
-    let took = start.elapsed();
     assert_eq!(s.hosts.len(), 100_001);
     assert_eq!(s.links.len(), 100_000);
     assert_eq!(s.apps.len(), 100_001);
     assert_eq!(s.hosts[100_000].1.to_string(), "10.2.134.160");
-    // Linear work: well under a second in release, a few in a debug build
-    // on a busy machine; a quadratic check would take minutes.
-    assert!(took.as_secs() < 30, "{took:?}");
 }
 
 #[test]
