@@ -1,0 +1,199 @@
+//! Frames in, timers, and polling one socket: the host's demultiplexer.
+
+use super::observe::deadline_after;
+use super::*;
+
+impl Host {
+    /// Takes in a frame that arrived over a link.
+    pub fn receive(
+        &mut self,
+        now: SimTime,
+        frame: crate::packet::FrameId,
+        bytes: &Rc<[u8]>,
+        corrupted: bool,
+    ) {
+        let Some(stack) = self.stack.as_mut() else {
+            self.trace(TraceEvent::FrameDiscarded {
+                frame,
+                host: self.id,
+                reason: DiscardReason::HostDown,
+            });
+            return;
+        };
+        // smoltcp verifies checksums too; checking here first makes the
+        // discard visible in the trace instead of a silent drop. Only a
+        // corrupted frame can fail, so intact frames skip the extra work.
+        if corrupted && let Err(reason) = wire::verify(bytes) {
+            self.trace(TraceEvent::FrameDiscarded {
+                frame,
+                host: self.id,
+                reason,
+            });
+            return;
+        }
+        let mut back = None;
+        let target = match wire::demux(bytes) {
+            wire::Demux::Tcp(key) => {
+                let tuple = (key.local_port, key.remote, key.remote_port);
+                match stack.tcp_conns.get(&tuple) {
+                    Some(sid) => Some((*sid, key.rst)),
+                    None if key.bare_syn => {
+                        // The oldest listening socket takes the SYN.
+                        let port = key.local_port;
+                        let listener = stack.listeners.get(&port);
+                        let free = listener.and_then(|l| l.free.first().copied());
+                        let unbacked = listener.and_then(|l| l.unbacked.keys().next().copied());
+                        let oldest = free.into_iter().chain(unbacked).min();
+                        if oldest.is_some() && oldest == unbacked {
+                            back = oldest.map(|sid| (port, sid));
+                        }
+                        oldest.map(|sid| (sid, false))
+                    }
+                    None => None,
+                }
+            }
+            wire::Demux::Udp { local_port } => {
+                stack.udp_ports.get(&local_port).map(|s| (*s, false))
+            }
+            wire::Demux::Other => None,
+        };
+        if let Some((port, sid)) = back {
+            self.back_listener(port, sid);
+        }
+        let stack = self.stack.as_mut().expect("checked above");
+        if let Some((sid, _)) = target
+            && stack.time_wait.contains_key(&sid)
+        {
+            self.poll_time_wait(now, sid, Some(bytes));
+            return;
+        }
+        stack.device.rx = Some(bytes.clone());
+        match target {
+            Some((sid, rst)) => self.poll(now, sid, Cause::Ingress { rst }),
+            None => {
+                let smol_now = smol_instant(now);
+                stack
+                    .iface
+                    .poll(smol_now, &mut stack.device, &mut stack.unclaimed);
+                stack.device.rx = None;
+                for bytes in stack.device.tx.drain(..) {
+                    self.effects.push(Effect::Frame {
+                        bytes,
+                        socket: None,
+                        state: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A socket's deadline came: poll it if the deadline is still current.
+    pub fn on_deadline(&mut self, now: SimTime, sid: SocketId) {
+        let Some(stack) = self.stack.as_mut() else {
+            return;
+        };
+        if let Some(entry) = stack.sockets.get_mut(&sid) {
+            if entry.scheduled != Some(now) {
+                return; // superseded by an earlier deadline that already ran
+            }
+            entry.scheduled = None;
+            self.poll(now, sid, Cause::Local);
+        } else if let Some(record) = stack.time_wait.get_mut(&sid) {
+            if record.scheduled != Some(now) {
+                return;
+            }
+            record.scheduled = None;
+            self.poll_time_wait(now, sid, None);
+        }
+    }
+
+    /// Polls a TIME-WAIT record as [`Host::poll`] polls a socket: first the
+    /// incoming frame (if any), then the timer, then the next deadline.
+    /// Every step mirrors what the smoltcp socket would have done, so the
+    /// trace and the event queue are the same as with the socket.
+    pub(super) fn poll_time_wait(&mut self, now: SimTime, sid: SocketId, frame: Option<&[u8]>) {
+        let smol_now = smol_instant(now);
+        let stack = self.stack.as_mut().expect("polled a crashed host");
+        let Some(record) = stack.time_wait.get_mut(&sid) else {
+            return;
+        };
+        // `Some(reason)` once the connection is gone.
+        let mut closed = None;
+        if let Some(frame) = frame {
+            match record.segment(smol_now, frame) {
+                time_wait::Verdict::Ignore => {}
+                time_wait::Verdict::Reply(bytes) => self.effects.push(Effect::Frame {
+                    bytes,
+                    socket: Some(sid),
+                    state: Some(TcpState::TimeWait),
+                }),
+                time_wait::Verdict::Reset => closed = Some(Some(CloseReason::Reset)),
+            }
+        }
+        if closed.is_none() && record.expired(smol_now) {
+            closed = Some(None);
+        }
+        let Some(reason) = closed else {
+            let at = deadline_after(now, from_smol(record.expires_at));
+            if record.scheduled.is_none_or(|s| at < s) {
+                record.scheduled = Some(at);
+                self.effects.push(Effect::Deadline(sid, at));
+            }
+            return;
+        };
+        let record = stack.time_wait.remove(&sid).expect("found above");
+        let (local_port, remote_addr, remote_port) = record.tuple;
+        self.effects.push(Effect::Trace(TraceEvent::TcpState {
+            host: self.id,
+            socket: sid,
+            local: SocketAddrV4::new(self.addr, local_port),
+            remote: Some(SocketAddrV4::new(remote_addr, remote_port)),
+            from: TcpState::TimeWait,
+            to: TcpState::Closed,
+            reason,
+        }));
+        if stack.tcp_conns.get(&record.tuple) == Some(&sid) {
+            stack.tcp_conns.remove(&record.tuple);
+        }
+        stack.ports.release(local_port);
+        stack.ports.unhold(sid);
+    }
+
+    /// Polls one socket: feeds it the pending frame (if any), lets it send,
+    /// then reports what changed.
+    pub(super) fn poll(&mut self, now: SimTime, sid: SocketId, cause: Cause) {
+        let smol_now = smol_instant(now);
+        if let Cause::Ingress { .. } = cause {
+            let stack = self.stack.as_mut().expect("polled a crashed host");
+            let entry = stack
+                .sockets
+                .get_mut(&sid)
+                .expect("polled an unknown socket");
+            stack
+                .iface
+                .poll_ingress_single(smol_now, &mut stack.device, &mut entry.set);
+            stack.device.rx = None;
+            self.observe(now, sid, cause);
+        }
+        {
+            let stack = self.stack.as_mut().expect("polled a crashed host");
+            let Some(entry) = stack.sockets.get_mut(&sid) else {
+                return;
+            };
+            // Egress is bounded by smoltcp (one segment per socket per call);
+            // loop until it has nothing more to send.
+            for _ in 0..100_000 {
+                if stack
+                    .iface
+                    .poll_egress(smol_now, &mut stack.device, &mut entry.set)
+                    == smoltcp::iface::PollResult::None
+                {
+                    break;
+                }
+            }
+            entry.polled_at = Some(now);
+        }
+        self.observe(now, sid, Cause::Local);
+        self.settle(now, sid);
+    }
+}
