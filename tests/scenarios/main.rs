@@ -482,7 +482,7 @@ fn the_tcp_client_table_shows_the_delayed_ack_penalty() {
 
 /// The HTTP client's retries say what happened and go where they say; a
 /// response counts every attempt and its time from the first; and the
-/// summary counts a retried request once. In `backlog-overflow` the refused
+/// summary counts a retried request once. In `backlog-overflow-reset` the refused
 /// connections are reset before their requests are written; in
 /// `keep-alive-race` request 2 is lost after it was written.
 #[test]
@@ -494,7 +494,7 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
     };
     let yes = |e: &AppEvent, k: &str| matches!(e.field(k), Some(FieldValue::Bool(true)));
     for (name, requests, sent_before_loss) in [
-        ("pitfalls/backlog-overflow", 10, false),
+        ("pitfalls/backlog-overflow-reset", 10, false),
         ("pitfalls/keep-alive-race", 2, true),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));

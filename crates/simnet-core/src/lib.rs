@@ -36,7 +36,7 @@ pub mod world;
 
 pub use app::{App, AppContext, Command};
 pub use fault::{FaultAction, PacketFilter, TargetedFault};
-pub use host::{CongestionControl, HostConfig, TcpConfig, UdpConfig};
+pub use host::{BacklogOverflow, CongestionControl, HostConfig, TcpConfig, UdpConfig};
 pub use link::{Direction, DropReason, GilbertElliott, LinkParams, LinkPatch};
 pub use packet::{FrameId, PacketInfo, TcpFlags, Transport};
 pub use rng::{AppRng, Probability, Seed};

@@ -496,6 +496,9 @@ pub enum DiscardReason {
     NotForHost,
     /// The host is crashed.
     HostDown,
+    /// A SYN for a listening port whose backlog is full, dropped as Linux
+    /// drops it ([`crate::BacklogOverflow::Drop`]).
+    BacklogFull,
 }
 
 impl fmt::Display for DiscardReason {
@@ -505,6 +508,7 @@ impl fmt::Display for DiscardReason {
             DiscardReason::Malformed => "malformed",
             DiscardReason::NotForHost => "not for this host",
             DiscardReason::HostDown => "host down",
+            DiscardReason::BacklogFull => "listen backlog full",
         })
     }
 }

@@ -65,6 +65,8 @@ pub struct HostDoc {
     /// Listen backlog (read as any whole number so that the range check
     /// can say "between 1 and 65535" for every wrong value alike).
     pub backlog: Option<Spanned<i64>>,
+    /// What a SYN beyond the backlog gets: `drop` (Linux) or `reset`.
+    pub backlog_overflow: Option<Spanned<String>>,
     /// MTU of the host's interface.
     pub mtu: Option<Spanned<i64>>,
 }

@@ -32,6 +32,7 @@ impl Host {
             return;
         }
         let mut back = None;
+        let mut overflow = false;
         let target = match wire::demux(bytes) {
             wire::Demux::Tcp(key) => {
                 let tuple = (key.local_port, key.remote, key.remote_port);
@@ -47,6 +48,9 @@ impl Host {
                         if oldest.is_some() && oldest == unbacked {
                             back = oldest.map(|sid| (port, sid));
                         }
+                        // A listening port with every place taken: the
+                        // backlog overflows.
+                        overflow = oldest.is_none() && listener.is_some();
                         oldest.map(|sid| (sid, false))
                     }
                     None => None,
@@ -57,6 +61,14 @@ impl Host {
             }
             wire::Demux::Other => None,
         };
+        if overflow && self.config.backlog_overflow == BacklogOverflow::Drop {
+            self.trace(TraceEvent::FrameDiscarded {
+                frame,
+                host: self.id,
+                reason: DiscardReason::BacklogFull,
+            });
+            return;
+        }
         if let Some((port, sid)) = back {
             self.back_listener(port, sid);
         }

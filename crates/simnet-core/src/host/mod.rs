@@ -18,8 +18,9 @@
 //!   sockets; each one that receives a SYN waits, half-open and then
 //!   established, until the application accepts it, and only then is a fresh
 //!   listening socket armed. So the backlog bounds connections that are not
-//!   yet accepted, as in Linux; beyond it smoltcp answers SYNs with RST
-//!   (Linux would drop them and let the client retry).
+//!   yet accepted, as in Linux. A SYN beyond it is dropped, as Linux drops
+//!   it, so the client retransmits ([`BacklogOverflow::Drop`]), or answered
+//!   with RST by smoltcp ([`BacklogOverflow::Reset`]).
 //! - **Ephemeral ports** from a configurable range, held until a socket is
 //!   gone (TIME-WAIT included), so exhaustion is real and visible.
 //! - **Observation.** Every poll of a socket is followed by a comparison of
@@ -92,6 +93,22 @@ pub enum CongestionControl {
     Reno,
     /// CUBIC (the default, as on Linux).
     Cubic,
+}
+
+/// What a host does with a SYN for a listening port whose backlog is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BacklogOverflow {
+    /// Discard the SYN, as Linux does by default
+    /// (`net.ipv4.tcp_abort_on_overflow = 0`): the client hears nothing and
+    /// retransmits its SYN after its retransmission timeout, by which time
+    /// the application may have accepted and freed a place. The trace shows
+    /// the discard (`listen backlog full`).
+    #[default]
+    Drop,
+    /// Answer with RST, as Linux does with `tcp_abort_on_overflow = 1` (and
+    /// as smoltcp does for any SYN no listening socket takes): the client's
+    /// `connect()` fails at once with "connection refused".
+    Reset,
 }
 
 /// TCP options for every socket a host creates.
@@ -176,6 +193,9 @@ pub struct HostConfig {
     pub ephemeral_ports: (u16, u16),
     /// Connections that may wait to be accepted on a listening port.
     pub backlog: usize,
+    /// What a SYN finds when every one of a port's `backlog` places is
+    /// taken: dropped, as Linux does by default, or answered with RST.
+    pub backlog_overflow: BacklogOverflow,
     /// Largest IP packet the host sends.
     pub mtu: usize,
     /// Keep closed connections in TIME-WAIT as small records instead of
@@ -202,6 +222,7 @@ impl Default for HostConfig {
             udp: UdpConfig::default(),
             ephemeral_ports: (49152, 65535),
             backlog: 16,
+            backlog_overflow: BacklogOverflow::Drop,
             mtu: 1500,
             time_wait_minisockets: true,
             recycle_sockets: true,

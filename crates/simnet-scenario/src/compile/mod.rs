@@ -12,7 +12,7 @@ use crate::format::{Document, ExpectDoc, FaultDoc, LinkDoc, Quantity, TimelineDo
 use crate::registry::{AppKind, AppRegistry, Params, SharedFactory, boxed};
 use crate::units::MAX_TCP_BUFFER;
 use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
-use simnet_core::host::{CongestionControl, HostConfig};
+use simnet_core::host::{BacklogOverflow, CongestionControl, HostConfig};
 use simnet_core::link::{GilbertElliott, LinkParams, LinkPatch};
 use simnet_core::{
     Action, AppId, Command, Direction, DropReason, HostId, LinkId, Probability, Protocol,
@@ -519,6 +519,20 @@ impl Compiler<'_> {
             }
             if let Some(b) = self.whole(&h.backlog, "backlog", (1, 65535), 128) {
                 config.backlog = b as usize;
+            }
+            if let Some(o) = &h.backlog_overflow {
+                config.backlog_overflow = match o.get_ref().as_str() {
+                    "drop" => BacklogOverflow::Drop,
+                    "reset" => BacklogOverflow::Reset,
+                    other => {
+                        self.error_help(
+                            format!("unknown backlog overflow `{other}`"),
+                            span(o),
+                            "one of: drop (Linux's default: the client retransmits its SYN), reset (answer with RST)",
+                        );
+                        BacklogOverflow::Drop
+                    }
+                };
             }
             if let Some(m) = self.whole(&h.mtu, "mtu", (68, 65535), 1500) {
                 config.mtu = m as usize;

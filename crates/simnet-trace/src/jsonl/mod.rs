@@ -654,6 +654,7 @@ fn discard_reason(reason: DiscardReason) -> &'static str {
         DiscardReason::Malformed => "malformed",
         DiscardReason::NotForHost => "not-for-host",
         DiscardReason::HostDown => "host-down",
+        DiscardReason::BacklogFull => "backlog-full",
     }
 }
 
