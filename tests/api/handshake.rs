@@ -203,3 +203,49 @@ fn turning_nagle_off_releases_the_held_segment_at_the_next_call() {
     let connected = SimTime::from_millis(20);
     assert_eq!(data, [(connected, 5), (connected, 6)]);
 }
+
+/// Two hosts connect to each other's bound ports at the same moment: the
+/// SYNs cross, each side answers with SYN-ACK from SYN-RECEIVED (RFC 793's
+/// simultaneous open), and one connection results. Each application is
+/// told it is connected only once its socket is ESTABLISHED, so its first
+/// `send()` works and the data flows both ways.
+#[test]
+fn simultaneous_open_makes_one_connection_and_data_flows() {
+    let (mut b, a, z) = pair(7, ten_ms());
+    b.app(a, "tcp-client", || {
+        TcpClient::new("10.0.0.2:6000".parse().unwrap(), b"from a", 6).local_port(5000)
+    });
+    b.app(z, "tcp-client", || {
+        TcpClient::new("10.0.0.1:5000".parse().unwrap(), b"from z", 6).local_port(6000)
+    });
+    let mut w = b.build().unwrap();
+    w.run();
+
+    for host in [a, z] {
+        let p = path(w.trace(), host);
+        assert_eq!(
+            &p[..4],
+            [Closed, SynSent, SynReceived, Established],
+            "{p:?}"
+        );
+    }
+    // SYN and SYN cross, then SYN-ACK and SYN-ACK: no third SYN, no RST.
+    let flags: Vec<String> = w
+        .trace()
+        .packets()
+        .map(|(_, _, p)| p.tcp().unwrap().flags.to_string())
+        .collect();
+    assert_eq!(&flags[..4], ["S", "S", "S.", "S."]);
+    assert!(!flags.iter().any(|f| f.contains('R')), "{flags:?}");
+    // Each side's request reached the other, and each got its 6 bytes back.
+    let failed = w.trace().app_events("tcp.failed").count()
+        + w.trace().app_events("tcp.connect-failed").count();
+    assert_eq!(failed, 0);
+    let replies: Vec<String> = w
+        .trace()
+        .app_events("tcp.reply")
+        .map(|e| e.2.summary.clone())
+        .collect();
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    insta::assert_snapshot!(text(&w));
+}

@@ -258,6 +258,22 @@ impl AppContext<'_> {
         self.host.connect(self.now, self.app, remote)
     }
 
+    /// Opens a TCP connection to `remote` from `local_port`, as `bind()`
+    /// then `connect()` do. Fails with [`SocketError::PortInUse`] when any
+    /// socket of this host uses the port (a listener, a connection, one in
+    /// TIME-WAIT), as `bind()` fails without `SO_REUSEADDR`. Two hosts that
+    /// connect to each other's bound ports at the same moment open one
+    /// connection between them with crossing SYNs: a simultaneous open.
+    pub fn connect_from(
+        &mut self,
+        local_port: u16,
+        remote: SocketAddrV4,
+    ) -> Result<SocketId, SocketError> {
+        self.count();
+        self.host
+            .connect_from(self.now, self.app, Some(local_port), remote)
+    }
+
     /// Opens a TCP connection to port `port` of the host called `host`, from
     /// an ephemeral port: `cx.connect_to("server", 80)`. Fails with
     /// [`SocketError::UnknownHost`] when no host has that name.

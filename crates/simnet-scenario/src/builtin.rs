@@ -158,6 +158,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "connections", doc: "connections opened one after another (default 1)" },
             ParamDoc { key: "pause", doc: "time between one connection's end and the next (default 0s)" },
             ParamDoc { key: "nodelay", doc: "disable Nagle's algorithm, TCP_NODELAY (default false)" },
+            ParamDoc { key: "local_port", doc: "connect from this port, as bind() then connect() (default: an ephemeral port); two clients bound to each other's ports open one connection with crossing SYNs" },
         ],
         commands: TCP_CLIENT_COMMANDS,
         listens: None,
@@ -594,12 +595,22 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     }
     let pause = p.duration("pause")?.unwrap_or(SimDuration::ZERO);
     let nodelay = p.bool("nodelay")?.unwrap_or(false);
+    let local_port = p.port("local_port")?;
+    if local_port.is_some() && connections > 1 {
+        return Err(ParamError::at(
+            "local_port",
+            "`local_port` with `connections` > 1: the next connection's bind() would find the port still in TIME-WAIT",
+        ));
+    }
     Ok(factory(move || {
         let mut c = TcpClient::new(remote, b"", expect)
             .payloads(pieces.clone())
             .close(close)
             .connections(connections)
             .nodelay(nodelay);
+        if let Some(port) = local_port {
+            c = c.local_port(port);
+        }
         c.pause = pause;
         c
     }))

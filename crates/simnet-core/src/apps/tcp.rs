@@ -308,6 +308,7 @@ pub struct TcpClient {
     close: ClientClose,
     connections: u64,
     nodelay: bool,
+    local_port: Option<u16>,
     /// Pause between one connection's end and the next one's start.
     pub pause: SimDuration,
     current: Option<ClientConn>,
@@ -345,6 +346,7 @@ impl TcpClient {
             close: ClientClose::AfterReply,
             connections: 1,
             nodelay: false,
+            local_port: None,
             pause: SimDuration::ZERO,
             current: None,
             pause_timer: None,
@@ -388,12 +390,26 @@ impl TcpClient {
         self
     }
 
+    /// Connects from this local port, as `bind()` before `connect()` does,
+    /// instead of an ephemeral one. Two clients bound to each other's
+    /// remote ports that start together open one connection with crossing
+    /// SYNs (a simultaneous open). A second connection from the same port
+    /// fails while the first is in TIME-WAIT, as `bind()` does.
+    pub fn local_port(mut self, port: u16) -> TcpClient {
+        self.local_port = Some(port);
+        self
+    }
+
     fn open(&mut self, cx: &mut AppContext<'_>) {
         if self.opened >= self.connections {
             return;
         }
         self.opened += 1;
-        match cx.connect(self.remote) {
+        let connected = match self.local_port {
+            Some(port) => cx.connect_from(port, self.remote),
+            None => cx.connect(self.remote),
+        };
+        match connected {
             Ok(sid) => {
                 if self.nodelay {
                     let _ = cx.set_nagle(sid, false);

@@ -137,15 +137,37 @@ impl Host {
         app: AppId,
         remote: SocketAddrV4,
     ) -> Result<SocketId, SocketError> {
-        if self.stack.is_none() {
+        self.connect_from(now, app, None, remote)
+    }
+
+    /// `connect(remote)` from `bound` (as after `bind(bound)`), or from a
+    /// fresh ephemeral port.
+    ///
+    /// A bound port must be free of every socket, TIME-WAIT included, as
+    /// `bind()` without `SO_REUSEADDR` requires; it is then pinned like a
+    /// listener's, so no ephemeral `connect()` shares it.
+    pub fn connect_from(
+        &mut self,
+        now: SimTime,
+        app: AppId,
+        bound: Option<u16>,
+        remote: SocketAddrV4,
+    ) -> Result<SocketId, SocketError> {
+        let Some(stack) = self.stack.as_ref() else {
             return Err(SocketError::HostDown);
-        }
-        if remote.port() == 0 || remote.ip().is_unspecified() {
+        };
+        if remote.port() == 0 || remote.ip().is_unspecified() || bound == Some(0) {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
-        let local_port = match self.allocate_port(remote) {
-            Ok(p) => p,
-            Err(e) => return Err(self.fail(app, None, "connect", e)),
+        let local_port = match bound {
+            Some(port) if stack.ports.in_use(port) => {
+                return Err(self.fail(app, None, "connect", SocketError::PortInUse(port)));
+            }
+            Some(port) => port,
+            None => match self.allocate_port(remote) {
+                Ok(p) => p,
+                Err(e) => return Err(self.fail(app, None, "connect", e)),
+            },
         };
         let sid = self.new_id();
         let (mut set, handle) = self.new_tcp_socket();
@@ -159,9 +181,11 @@ impl Host {
             return Err(self.fail(app, None, "connect", SocketError::InvalidAddress));
         }
         stack.ports.take(local_port);
-        stack
-            .ports
-            .hold(sid, (local_port, *remote.ip(), remote.port()));
+        if bound.is_none() {
+            stack
+                .ports
+                .hold(sid, (local_port, *remote.ip(), remote.port()));
+        }
         self.trace_call(app, Some(sid), SocketCall::Connect { remote, local_port });
         self.insert_entry(now, sid, (set, handle), Protocol::Tcp, app, local_port);
         if let Some(entry) = self.stack.as_mut().and_then(|s| s.sockets.get_mut(&sid)) {

@@ -1,5 +1,6 @@
 //! Many connects from one host: the ephemeral port search stays cheap when
-//! the range is full, and picks the ports a scan from the cursor would.
+//! the range is full, and picks the ports a scan from the cursor would; and
+//! a connect from a bound port.
 
 use super::*;
 use crate::rng::Seed;
@@ -69,4 +70,40 @@ fn the_search_skips_listeners_and_wraps_like_a_scan() {
     assert_eq!(connect(&mut h, b), Ok(50000));
     assert_eq!(connect(&mut h, b), Ok(50001));
     assert_eq!(connect(&mut h, b), Ok(50003));
+}
+
+/// `connect_from` is `bind()` then `connect()`: a port any socket uses
+/// (a listener, a connection) is refused with EADDRINUSE, and a bound
+/// port is then pinned, so ephemeral connects skip it.
+#[test]
+fn a_bound_connect_needs_a_free_port_and_pins_it() {
+    let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+    let mut h = host((50000, 50002));
+    h.listen(SimTime::ZERO, AppId(0), 7000, Some(1))
+        .expect("listen");
+    assert_eq!(
+        h.connect_from(SimTime::ZERO, AppId(0), Some(7000), to),
+        Err(SocketError::PortInUse(7000))
+    );
+    assert_eq!(
+        h.connect_from(SimTime::ZERO, AppId(0), Some(0), to),
+        Err(SocketError::InvalidAddress)
+    );
+    let sid = h
+        .connect_from(SimTime::ZERO, AppId(0), Some(50001), to)
+        .expect("a free port binds");
+    h.effects.clear();
+    let stack = h.stack.as_ref().expect("up");
+    assert_eq!(stack.sockets.get(&sid).expect("a socket").local_port, 50001);
+    // Another destination may not share the bound port, unlike an
+    // ephemeral one: only 50000 and 50002 are left for it.
+    let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 80);
+    assert_eq!(connect(&mut h, other), Ok(50000));
+    assert_eq!(connect(&mut h, other), Ok(50002));
+    assert_eq!(connect(&mut h, other), Err(SocketError::PortsExhausted(3)));
+    // And binding it a second time fails.
+    assert_eq!(
+        h.connect_from(SimTime::ZERO, AppId(0), Some(50001), other),
+        Err(SocketError::PortInUse(50001))
+    );
 }

@@ -170,7 +170,12 @@ impl Host {
                 } else if let Some(owner) = entry.owner.filter(|_| !entry.app_closed) {
                     if entry.connect_pending {
                         match entry.state {
-                            TcpState::SynSent => {}
+                            // Still in the handshake. A simultaneous open
+                            // passes through SYN-RECEIVED (crossing SYNs):
+                            // `send()` there would fail, so the application
+                            // hears of the connection only once it is
+                            // established.
+                            TcpState::SynSent | TcpState::SynReceived => {}
                             TcpState::Closed => {
                                 entry.connect_pending = false;
                                 entry.closed_notified = true;
