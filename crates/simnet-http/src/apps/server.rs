@@ -470,6 +470,7 @@ impl HttpServer {
             return;
         };
         let summary = response.summary();
+        let status = u64::from(response.status);
         if conn
             .http
             .proto
@@ -477,7 +478,11 @@ impl HttpServer {
             .is_ok()
         {
             self.requests_served += 1;
-            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+            cx.emit(
+                AppEvent::new("http.reply", summary)
+                    .on(sid)
+                    .with("status", status),
+            );
         }
     }
 
@@ -509,7 +514,11 @@ impl HttpServer {
             conn.bodies.insert(id, Filler::new(body_bytes));
             self.requests_served += 1;
             let summary = Response::summary_of(status, body_bytes);
-            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+            cx.emit(
+                AppEvent::new("http.reply", summary)
+                    .on(sid)
+                    .with("status", u64::from(status)),
+            );
         }
     }
 
