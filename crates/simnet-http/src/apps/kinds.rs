@@ -109,6 +109,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "backlog", doc: "listen backlog (default: the host's)" },
             ParamDoc { key: "publish_every", doc: "publish an event this often" },
             ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
+            ParamDoc { key: "read_bytes", doc: "a slow reader reads at most this much of each connection per read_interval, leaving the rest in the receive buffer (default: read everything at once)" },
+            ParamDoc { key: "read_interval", doc: "with read_bytes: how often a slow reader reads (default 100ms)" },
         ],
         commands: HTTP_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -256,8 +258,28 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
             "give both `publish_every` and `publish_count`",
         ));
     }
+    let read_bytes = p.size("read_bytes")?;
+    let read_interval = p.interval("read_interval")?;
+    if read_bytes == Some(0) {
+        return Err(ParamError::at(
+            "read_bytes",
+            "a slow reader reads at least 1 byte at a time",
+        )
+        .help("write e.g. read_bytes = \"4KiB\""));
+    }
+    if read_interval.is_some() && read_bytes.is_none() {
+        return Err(ParamError::at(
+            "read_interval",
+            "`read_interval` only goes with `read_bytes`",
+        )
+        .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
+    }
+    let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
     Ok(factory(move || {
         let mut s = HttpServer::new(port, config, routes.clone());
+        if let Some(n) = read_bytes {
+            s = s.slow_reader(usize::try_from(n).unwrap_or(usize::MAX), read_interval);
+        }
         if let Some(m) = max_connections {
             s = s.max_connections(m as usize, when_full);
         }
