@@ -2,8 +2,8 @@
 //! `http-client`, `http-subscriber`, `http-proxy`.
 
 use super::{
-    ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind, SubscribeMode,
-    WhenFull,
+    Backoff, ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind,
+    SubscribeMode, WhenFull,
 };
 use crate::proto::grammar::{self, GrammarError};
 use crate::proto::{ServerConfig, Version};
@@ -59,6 +59,7 @@ const EVENT_KINDS: &[&str] = &[
     "http.request",
     "http.request-sent",
     "http.requeue",
+    "http.resubscribe",
     "http.response",
     "http.retry",
     "http.stream-end",
@@ -71,6 +72,7 @@ const EVENT_FIELDS: &[&str] = &[
     "attempt",
     "attempts",
     "bytes",
+    "delay",
     "id",
     "index",
     "latency",
@@ -95,7 +97,7 @@ pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
-    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "total"]);
+    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["delay", "latency", "total"]);
     r.register(AppKind {
         name: "http-server",
         summary: "An HTTP/1.1 server: static, delayed, polling, long-polling and streaming routes; keep-alive limits.",
@@ -147,6 +149,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "mode", doc: "poll | long-poll | stream (required)" },
             ParamDoc { key: "interval", doc: "with mode = poll: time between requests (default 1s)" },
             ParamDoc { key: "events", doc: "stop after learning of this many events (default 10)" },
+            ParamDoc { key: "retry_after", doc: "after a failed connection (refused, reset, timed out, closed unanswered) or an error status, subscribe again after this long, doubling after each further failure in a row (default 1s)" },
+            ParamDoc { key: "retry_max", doc: "the longest wait between attempts, at least retry_after (default 30s)" },
         ],
         commands: &[],
         listens: None,
@@ -372,8 +376,24 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         None => return Err(p.missing("mode")),
     };
     let events = p.int("events", 1_000_000)?.unwrap_or(10);
+    let first = p.interval("retry_after")?;
+    let max = p.interval("retry_max")?;
+    let backoff = Backoff {
+        first: first.unwrap_or(Backoff::DEFAULT.first),
+        max: max.unwrap_or(Backoff::DEFAULT.max.max(first.unwrap_or(SimDuration::ZERO))),
+    };
+    if backoff.max < backoff.first {
+        return Err(ParamError::at(
+            "retry_max",
+            format!(
+                "`retry_max` ({}) is shorter than `retry_after` ({})",
+                backoff.max, backoff.first
+            ),
+        )
+        .help("the waits grow from `retry_after` up to `retry_max`: make it at least as long"));
+    }
     Ok(factory(move || {
-        HttpSubscriber::new(remote, &host, &path, mode, events)
+        HttpSubscriber::new(remote, &host, &path, mode, events).backoff(backoff)
     }))
 }
 

@@ -25,7 +25,7 @@ pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
 pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
-pub use subscriber::{HttpSubscriber, SubscribeMode};
+pub use subscriber::{Backoff, HttpSubscriber, SubscribeMode};
 
 use simnet_core::apps::stream::Input;
 pub(crate) use simnet_core::apps::stream::{flush, read_all};
