@@ -153,6 +153,17 @@ impl FlowMetric {
             FlowMetric::ZeroWindows => "zero-window periods",
         }
     }
+
+    /// How the count relates to the data sender a claim names: it sends
+    /// retransmissions and probes, and receives the duplicate ACKs and
+    /// the zero windows its receiver advertises.
+    fn towards_sender(self) -> &'static str {
+        match self {
+            FlowMetric::Retransmissions | FlowMetric::WindowProbes => "sent by",
+            FlowMetric::DuplicateAcks => "received by",
+            FlowMetric::ZeroWindows => "advertised to",
+        }
+    }
 }
 
 /// A condition on one field of an application event.
@@ -405,7 +416,12 @@ fn describe_as(claim: &Claim, topo: &Topology, app_names: &[&str], names: Names)
             sender,
             quantity,
         } => match sender {
-            Some(h) => format!("{} sent by {} = {quantity}", metric.name(), host(h)),
+            Some(h) => format!(
+                "{} {} {} = {quantity}",
+                metric.name(),
+                metric.towards_sender(),
+                host(h)
+            ),
             None => format!("{} = {quantity}", metric.name()),
         },
         Claim::Drops {

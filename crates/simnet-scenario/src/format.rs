@@ -275,7 +275,7 @@ pub struct FaultDoc {
 #[serde(deny_unknown_fields)]
 pub struct ExpectDoc {
     /// A label for the report (default: generated from the claim).
-    pub label: Option<String>,
+    pub label: Option<Spanned<String>>,
     /// The host the claim is about.
     pub host: Option<Spanned<String>>,
     /// The application the claim is about.
@@ -283,7 +283,7 @@ pub struct ExpectDoc {
     /// The time the claim is about (default: the end of the run).
     pub at: Option<Spanned<Dur>>,
     /// Only sockets or packets with this local/remote (or source/destination) port.
-    pub port: Option<Port>,
+    pub port: Option<Spanned<Port>>,
 
     /// Claim: sockets of `host` in this TCP state at `at` (`count`, default `>= 1`).
     pub state: Option<Spanned<String>>,
@@ -297,13 +297,17 @@ pub struct ExpectDoc {
     pub drops: Option<Spanned<Quantity>>,
     /// Claim: application events of this kind (with `fields`), `count` of them.
     pub event: Option<Spanned<String>>,
-    /// Claim: retransmitted segments (sent by `host`, if given).
+    /// Claim: retransmitted segments. Like the other three flow claims
+    /// below, it counts over the data `host` sent (every flow, if absent):
+    /// the segments `host` retransmitted.
     pub retransmissions: Option<Spanned<Quantity>>,
-    /// Claim: duplicate ACKs received by `host` (the data sender), if given.
+    /// Claim: duplicate ACKs, over the data `host` sent: those `host`
+    /// received from its receiver.
     pub duplicate_acks: Option<Spanned<Quantity>>,
-    /// Claim: window probes sent by `host`, if given.
+    /// Claim: window probes, over the data `host` sent: those `host` sent.
     pub window_probes: Option<Spanned<Quantity>>,
-    /// Claim: periods of zero window advertised to `host`, if given.
+    /// Claim: zero-window periods, over the data `host` sent: the times
+    /// its receiver advertised a zero window to `host`.
     pub zero_windows: Option<Spanned<Quantity>>,
 
     /// How many (for `state` and `event`).
@@ -317,11 +321,11 @@ pub struct ExpectDoc {
     /// Packet filter: receiver.
     pub to: Option<Spanned<String>>,
     /// Packet filter: with or without payload.
-    pub payload: Option<bool>,
+    pub payload: Option<Spanned<bool>>,
     /// Packet filter: exactly this many payload bytes.
-    pub len: Option<u32>,
+    pub len: Option<Spanned<u32>>,
     /// Packet filter: advertising a zero window.
-    pub zero_window: Option<bool>,
+    pub zero_window: Option<Spanned<bool>>,
     /// Drop filter: the reason (`loss`, `queue-full`, ...).
     pub reason: Option<Spanned<String>>,
     /// Event filter: field values that must match (numbers and durations

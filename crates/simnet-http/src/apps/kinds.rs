@@ -2,8 +2,8 @@
 //! `http-client`, `http-subscriber`, `http-proxy`.
 
 use super::{
-    ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind, SubscribeMode,
-    WhenFull,
+    Backoff, ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind,
+    SubscribeMode, WhenFull,
 };
 use crate::proto::grammar::{self, GrammarError};
 use crate::proto::{ServerConfig, Version};
@@ -59,6 +59,7 @@ const EVENT_KINDS: &[&str] = &[
     "http.request",
     "http.request-sent",
     "http.requeue",
+    "http.resubscribe",
     "http.response",
     "http.retry",
     "http.stream-end",
@@ -71,6 +72,7 @@ const EVENT_FIELDS: &[&str] = &[
     "attempt",
     "attempts",
     "bytes",
+    "delay",
     "id",
     "index",
     "latency",
@@ -95,7 +97,7 @@ pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
-    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["latency", "total"]);
+    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["delay", "latency", "total"]);
     r.register(AppKind {
         name: "http-server",
         summary: "An HTTP/1.1 server: static, delayed, polling, long-polling and streaming routes; keep-alive limits.",
@@ -109,6 +111,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "backlog", doc: "listen backlog (default: the host's)" },
             ParamDoc { key: "publish_every", doc: "publish an event this often" },
             ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
+            ParamDoc { key: "read_bytes", doc: "a slow reader reads at most this much of each connection per read_interval, leaving the rest in the receive buffer (default: read everything at once)" },
+            ParamDoc { key: "read_interval", doc: "with read_bytes: how often a slow reader reads (default 100ms)" },
         ],
         commands: HTTP_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -145,6 +149,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "mode", doc: "poll | long-poll | stream (required)" },
             ParamDoc { key: "interval", doc: "with mode = poll: time between requests (default 1s)" },
             ParamDoc { key: "events", doc: "stop after learning of this many events (default 10)" },
+            ParamDoc { key: "retry_after", doc: "after a failed connection (refused, reset, timed out, closed unanswered) or an error status, subscribe again after this long, doubling after each further failure in a row (default 1s)" },
+            ParamDoc { key: "retry_max", doc: "the longest wait between attempts, at least retry_after (default 30s)" },
         ],
         commands: &[],
         listens: None,
@@ -256,8 +262,28 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
             "give both `publish_every` and `publish_count`",
         ));
     }
+    let read_bytes = p.size("read_bytes")?;
+    let read_interval = p.interval("read_interval")?;
+    if read_bytes == Some(0) {
+        return Err(ParamError::at(
+            "read_bytes",
+            "a slow reader reads at least 1 byte at a time",
+        )
+        .help("write e.g. read_bytes = \"4KiB\""));
+    }
+    if read_interval.is_some() && read_bytes.is_none() {
+        return Err(ParamError::at(
+            "read_interval",
+            "`read_interval` only goes with `read_bytes`",
+        )
+        .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
+    }
+    let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
     Ok(factory(move || {
         let mut s = HttpServer::new(port, config, routes.clone());
+        if let Some(n) = read_bytes {
+            s = s.slow_reader(usize::try_from(n).unwrap_or(usize::MAX), read_interval);
+        }
         if let Some(m) = max_connections {
             s = s.max_connections(m as usize, when_full);
         }
@@ -350,8 +376,24 @@ fn build_subscriber(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         None => return Err(p.missing("mode")),
     };
     let events = p.int("events", 1_000_000)?.unwrap_or(10);
+    let first = p.interval("retry_after")?;
+    let max = p.interval("retry_max")?;
+    let backoff = Backoff {
+        first: first.unwrap_or(Backoff::DEFAULT.first),
+        max: max.unwrap_or(Backoff::DEFAULT.max.max(first.unwrap_or(SimDuration::ZERO))),
+    };
+    if backoff.max < backoff.first {
+        return Err(ParamError::at(
+            "retry_max",
+            format!(
+                "`retry_max` ({}) is shorter than `retry_after` ({})",
+                backoff.max, backoff.first
+            ),
+        )
+        .help("the waits grow from `retry_after` up to `retry_max`: make it at least as long"));
+    }
     Ok(factory(move || {
-        HttpSubscriber::new(remote, &host, &path, mode, events)
+        HttpSubscriber::new(remote, &host, &path, mode, events).backoff(backoff)
     }))
 }
 

@@ -11,10 +11,19 @@
 //! idle timeout and the request limit. On top of it the server can cap how
 //! many connections it serves at once; beyond the cap, new connections wait
 //! unaccepted in the listen backlog, or are answered `503` and closed.
+//!
+//! It can also be a slow reader, like the `sink` of raw TCP: it then reads
+//! at most `read_bytes` of each connection every `read_interval`, and what
+//! it has not read stays in the socket's receive buffer, so a client
+//! sending a large body sees the window shrink to zero and must probe it.
 
-use super::{HttpServerSide, Written, next_server_event, notable_headers, read_all, split_target};
+use super::{
+    HttpServerSide, Written, next_server_event, notable_headers, read_all, read_at_most,
+    split_target,
+};
 use crate::proto::sse::{event_line, sse_message};
 use crate::proto::{Request, RequestId, Response, ServerConfig, ServerEvent};
+use simnet_core::apps::stream::Input;
 use simnet_core::apps::{Filler, filler};
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
@@ -99,6 +108,14 @@ pub struct HttpServer {
     publish_every: Option<SimDuration>,
     publish_count: u64,
     whole_body_max: u64,
+    /// A slow reader: at most this many bytes of each connection per
+    /// `read_interval`.
+    read_bytes: Option<usize>,
+    read_interval: SimDuration,
+    /// With a slow reader: the connections that may have bytes waiting in
+    /// their socket, read on the next tick of `read_timer`.
+    unread: BTreeSet<SocketId>,
+    read_timer: Option<TimerId>,
     conns: BTreeMap<SocketId, Conn>,
     /// How many of `conns` are refused (answered 503), so that the active
     /// count costs nothing per accept.
@@ -119,6 +136,9 @@ pub struct HttpServer {
     /// Connections visited by publications, for the tests.
     #[cfg(test)]
     publish_visits: u64,
+    /// Every request body received, for the tests.
+    #[cfg(test)]
+    bodies_received: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, Debug)]
@@ -153,6 +173,8 @@ enum Wake {
     Delayed(SocketId, RequestId, u16, u64),
     LongPollTimeout(SocketId, RequestId),
     Publish,
+    /// A slow reader's tick.
+    Read,
 }
 
 impl HttpServer {
@@ -168,6 +190,10 @@ impl HttpServer {
             publish_every: None,
             publish_count: 0,
             whole_body_max: WHOLE_BODY_MAX,
+            read_bytes: None,
+            read_interval: SimDuration::from_millis(100),
+            unread: BTreeSet::new(),
+            read_timer: None,
             conns: BTreeMap::new(),
             refused_open: 0,
             watched: BTreeSet::new(),
@@ -177,7 +203,19 @@ impl HttpServer {
             refused: 0,
             #[cfg(test)]
             publish_visits: 0,
+            #[cfg(test)]
+            bodies_received: Vec::new(),
         }
+    }
+
+    /// A slow reader: reads at most `bytes` (at least 1) of each
+    /// connection every `interval` (at least
+    /// [`SimDuration::MIN_INTERVAL`]), as the `sink` does, and leaves the
+    /// rest in the socket's receive buffer.
+    pub fn slow_reader(mut self, bytes: usize, interval: SimDuration) -> HttpServer {
+        self.read_bytes = Some(bytes.max(1));
+        self.read_interval = interval.as_interval();
+        self
     }
 
     /// Serves at most `max` connections at once.
@@ -254,10 +292,55 @@ impl HttpServer {
     }
 
     fn read(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        if !self.conns.contains_key(&sid) {
+            return;
+        }
+        if self.read_bytes.is_some() {
+            // A slow reader leaves the bytes in the socket until its next
+            // tick, so the receive window closes as they pile up.
+            self.unread.insert(sid);
+            self.arm_read(cx);
+            return;
+        }
+        let input = read_all(cx, sid);
+        self.take_input(cx, sid, input);
+    }
+
+    /// Arms the slow reader's tick if a connection may have bytes waiting.
+    fn arm_read(&mut self, cx: &mut AppContext<'_>) {
+        if self.read_timer.is_none() && !self.unread.is_empty() {
+            let t = cx.set_timer(self.read_interval);
+            self.read_timer = Some(t);
+            self.timers.insert(t, Wake::Read);
+        }
+    }
+
+    /// The slow reader's tick: up to `read_bytes` from each connection
+    /// that may have bytes waiting, in socket order. A connection stays on
+    /// the list while a read may have left bytes behind.
+    fn read_slowly(&mut self, cx: &mut AppContext<'_>) {
+        self.read_timer = None;
+        let budget = self.read_bytes.unwrap_or(usize::MAX);
+        let sids: Vec<SocketId> = self.unread.iter().copied().collect();
+        for sid in sids {
+            let input = read_at_most(cx, sid, budget);
+            if input.data.len() < budget || input.eof || input.broken {
+                self.unread.remove(&sid);
+            }
+            if self.conns.contains_key(&sid) {
+                self.take_input(cx, sid, input);
+            } else {
+                self.unread.remove(&sid);
+            }
+        }
+        self.arm_read(cx);
+    }
+
+    /// Hands what was read from a connection to its protocol and acts on it.
+    fn take_input(&mut self, cx: &mut AppContext<'_>, sid: SocketId, input: Input) {
         let Some(conn) = self.conns.get_mut(&sid) else {
             return;
         };
-        let input = read_all(cx, sid);
         if input.broken {
             self.drop_conn(cx, sid);
             return;
@@ -347,6 +430,7 @@ impl HttpServer {
                 self.refused_open -= 1;
             }
             self.watched.remove(&sid);
+            self.unread.remove(&sid);
             let _ = cx.close(sid);
         }
         self.accept_waiting(cx);
@@ -363,8 +447,11 @@ impl HttpServer {
             AppEvent::new("http.request", request_summary(&request))
                 .on(sid)
                 .with("method", request.method.as_str())
-                .with("target", request.target.as_str()),
+                .with("target", request.target.as_str())
+                .with("bytes", request.body.len() as u64),
         );
+        #[cfg(test)]
+        self.bodies_received.push(request.body.clone());
         if self.conns.get(&sid).is_some_and(|c| c.refused) {
             let response = Response::new(503)
                 .with_header("Connection", "close")
@@ -470,6 +557,7 @@ impl HttpServer {
             return;
         };
         let summary = response.summary();
+        let status = u64::from(response.status);
         if conn
             .http
             .proto
@@ -477,7 +565,11 @@ impl HttpServer {
             .is_ok()
         {
             self.requests_served += 1;
-            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+            cx.emit(
+                AppEvent::new("http.reply", summary)
+                    .on(sid)
+                    .with("status", status),
+            );
         }
     }
 
@@ -509,7 +601,11 @@ impl HttpServer {
             conn.bodies.insert(id, Filler::new(body_bytes));
             self.requests_served += 1;
             let summary = Response::summary_of(status, body_bytes);
-            cx.emit(AppEvent::new("http.reply", summary).on(sid));
+            cx.emit(
+                AppEvent::new("http.reply", summary)
+                    .on(sid)
+                    .with("status", u64::from(status)),
+            );
         }
     }
 
@@ -660,6 +756,7 @@ impl App for HttpServer {
                     self.timers.insert(t, Wake::Publish);
                 }
             }
+            Wake::Read => self.read_slowly(cx),
         }
     }
 
@@ -733,5 +830,70 @@ mod tests {
         // Four publications, each to the subscriber's connection alone
         // (a scan of every connection would make it 24).
         assert_eq!(server.publish_visits, 4);
+    }
+
+    /// What a 64 KiB POST to a server on an 8 KiB receive buffer did:
+    /// (zero-window periods and window probes of the client's data, the
+    /// statuses the client got, the bodies the server received).
+    fn post_to(slow: bool) -> (usize, usize, Vec<u16>, Vec<Vec<u8>>) {
+        use simnet_core::{HostConfig, analysis};
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let mut config = HostConfig::default();
+        config.tcp.rx_buffer_bytes = 8 * 1024;
+        let s = b.host_with("server", [10, 0, 0, 2].into(), config);
+        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(10)));
+        let server = b.app(s, "http-server", move || {
+            let server = HttpServer::new(80, ServerConfig::default(), vec![Route::ok("/up", 2)]);
+            if slow {
+                server.slow_reader(4 * 1024, SimDuration::from_secs(3))
+            } else {
+                server
+            }
+        });
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let client = b.app(c, "client", move || {
+            HttpClient::new(remote, "server", "/up", 1).method("POST", 64 * 1024)
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(60));
+        let flows = analysis::analyze(world.trace());
+        let conn = flows.connections.first().expect("one connection");
+        let statuses = world
+            .app::<HttpClient>(client)
+            .expect("the client")
+            .responses
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        let bodies = world
+            .app::<HttpServer>(server)
+            .expect("the server")
+            .bodies_received
+            .clone();
+        (
+            conn.to_server.zero_window_periods(),
+            conn.to_server.window_probes(),
+            statuses,
+            bodies,
+        )
+    }
+
+    /// A slow-reading server leaves a large body in its receive buffer:
+    /// the window closes, the client probes it, and the body still
+    /// arrives whole and in order. Reading at once, the same POST never
+    /// sees a closed window.
+    #[test]
+    fn a_slow_reader_closes_the_window_on_a_large_post_and_gets_it_whole() {
+        let (zero_windows, probes, statuses, bodies) = post_to(true);
+        assert!(zero_windows >= 3, "zero-window periods: {zero_windows}");
+        assert!(probes >= 1, "window probes: {probes}");
+        assert_eq!(statuses, vec![200]);
+        assert_eq!(bodies, vec![filler(64 * 1024)]);
+
+        let (zero_windows, probes, statuses, bodies) = post_to(false);
+        assert_eq!((zero_windows, probes), (0, 0));
+        assert_eq!(statuses, vec![200]);
+        assert_eq!(bodies, vec![filler(64 * 1024)]);
     }
 }

@@ -6,6 +6,16 @@
 //! about it (`http.event`, fields `latency` and `bytes`, the length of the
 //! event's own text). Together with the bytes each link carried, that is
 //! the cost of each technique.
+//!
+//! Like a real long-polling client, it does not give up when a connection
+//! fails (refused, reset, timed out, closed before any answer, or answered
+//! with an error status): it reports the failure (`http.error`), waits, and
+//! subscribes again from the last event it learned of
+//! (`http.resubscribe`, fields `attempt` and `delay`). The waits double
+//! from `retry_after` up to `retry_max` ([`Backoff`]), with no randomness,
+//! and the first good answer resets them; so a dead server costs one
+//! connection attempt per `retry_max` at most, and the subscriber holds
+//! one connection and one timer, never a queue of attempts.
 
 use super::{HttpClientSide, event_learned};
 use crate::proto::sse::parse_events;
@@ -41,6 +51,43 @@ impl SubscribeMode {
     }
 }
 
+/// How long a subscriber waits before it tries again after a failure:
+/// `first` after the first failure in a row, then twice as long after each
+/// further one, never longer than `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub first: SimDuration,
+    /// The longest wait.
+    pub max: SimDuration,
+}
+
+impl Backoff {
+    /// 1 s, doubling up to 30 s.
+    pub const DEFAULT: Backoff = Backoff {
+        first: SimDuration::from_secs(1),
+        max: SimDuration::from_secs(30),
+    };
+
+    /// The wait after `failures` failures in a row (from 1).
+    pub fn delay(self, failures: u32) -> SimDuration {
+        let mut d = self.first.min(self.max);
+        for _ in 1..failures {
+            if d >= self.max {
+                break;
+            }
+            d = (d + d).min(self.max);
+        }
+        d
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff::DEFAULT
+    }
+}
+
 /// Subscribes to a server's events.
 #[derive(Clone, Debug)]
 pub struct HttpSubscriber {
@@ -56,6 +103,13 @@ pub struct HttpSubscriber {
     next_poll: Option<(TimerId, SimTime)>,
     last_sent: Option<SimTime>,
     done: bool,
+    backoff: Backoff,
+    /// Failures since the last good answer.
+    failures: u32,
+    /// The wait before the next attempt, after a failure.
+    retry: Option<TimerId>,
+    /// The current connection has brought a good answer (or opened a stream).
+    conn_ok: bool,
     /// Requests sent.
     pub requests: u64,
     /// (event id, delivery latency) in the order learned.
@@ -83,23 +137,39 @@ impl HttpSubscriber {
             next_poll: None,
             last_sent: None,
             done: false,
+            backoff: Backoff::DEFAULT,
+            failures: 0,
+            retry: None,
+            conn_ok: false,
             requests: 0,
             learned: Vec::new(),
         }
     }
 
+    /// Waits `backoff` after a failure before trying again (see
+    /// [`Backoff`]).
+    pub fn backoff(mut self, backoff: Backoff) -> HttpSubscriber {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Failures since the last good answer.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
     /// Sends the next request, opening a connection first if needed.
     fn request(&mut self, cx: &mut AppContext<'_>) {
-        if self.done {
+        if self.done || self.retry.is_some() {
             return;
         }
         let Some(conn) = self.conn.as_mut() else {
             match HttpClientSide::connect(cx, self.remote, ClientConfig::default()) {
-                Ok(conn) => self.conn = Some(conn),
-                Err(e) => cx.emit(AppEvent::new(
-                    "http.error",
-                    format!("subscriber cannot connect: {e}"),
-                )),
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    self.conn_ok = false;
+                }
+                Err(e) => self.fail(cx, None, format!("subscriber cannot connect: {e}")),
             }
             return;
         };
@@ -137,6 +207,50 @@ impl HttpSubscriber {
                 self.request(cx);
             }
         }
+    }
+
+    /// The connection (if any) failed: reports it, drops it, and tries
+    /// again after the back-off.
+    fn fail(&mut self, cx: &mut AppContext<'_>, sid: Option<SocketId>, reason: String) {
+        if let Some(conn) = self.conn.take() {
+            let _ = cx.close(conn.sid);
+        }
+        self.conn_ok = false;
+        let mut error = AppEvent::new("http.error", reason.clone()).with("reason", reason);
+        if let Some(sid) = sid {
+            error = error.on(sid);
+        }
+        cx.emit(error);
+        if self.done || self.retry.is_some() {
+            return;
+        }
+        if let Some((t, _)) = self.next_poll.take() {
+            cx.cancel_timer(t);
+        }
+        self.failures = self.failures.saturating_add(1);
+        let delay = self.backoff.delay(self.failures);
+        let mut event = AppEvent::new(
+            "http.resubscribe",
+            format!(
+                "subscribing again in {delay} (attempt {}), from event #{}",
+                self.failures + 1,
+                self.since
+            ),
+        )
+        .with("attempt", u64::from(self.failures) + 1)
+        .with("delay", delay);
+        if let Some(sid) = sid {
+            event = event.on(sid);
+        }
+        cx.emit(event);
+        self.retry = Some(cx.set_timer(delay));
+    }
+
+    /// A good answer came on the current connection: the back-off starts
+    /// again from `retry_after`.
+    fn succeeded(&mut self) {
+        self.conn_ok = true;
+        self.failures = 0;
     }
 
     fn learn(&mut self, cx: &mut AppContext<'_>, sid: SocketId, body: &[u8]) {
@@ -190,20 +304,41 @@ impl HttpSubscriber {
         let mut answered = false;
         while let Some(event) = self.conn.as_mut().and_then(HttpClientSide::poll_event) {
             match event {
+                ClientEvent::ResponseHead { status, .. }
+                    if self.mode == SubscribeMode::Stream && is_good(status) =>
+                {
+                    self.succeeded()
+                }
                 ClientEvent::BodyChunk { data, .. } if self.mode == SubscribeMode::Stream => {
                     self.learn(cx, sid, &data)
                 }
+                ClientEvent::Response { response, .. } if !is_good(response.status) => {
+                    // An error status teaches nothing, and asking again at
+                    // once would ask as fast as the round trip allows.
+                    let reason = format!("subscription answered {}", response.summary());
+                    self.fail(cx, Some(sid), reason);
+                    return;
+                }
                 ClientEvent::Response { response, .. } => {
+                    self.succeeded();
                     if self.mode != SubscribeMode::Stream {
                         self.learn(cx, sid, &response.body);
                     }
                     answered = true;
                 }
                 ClientEvent::Error { reason } => {
-                    cx.emit(AppEvent::new("http.error", reason).on(sid))
+                    self.fail(cx, Some(sid), reason);
+                    return;
                 }
                 _ => {}
             }
+        }
+        if eof && !self.done && !self.conn_ok {
+            // Closed before it brought any answer: a failure, not the
+            // end of a keep-alive connection.
+            let reason = "the server closed the connection before answering".to_string();
+            self.fail(cx, Some(sid), reason);
+            return;
         }
         if eof && let Some(conn) = self.conn.take() {
             let _ = cx.close(conn.sid);
@@ -228,6 +363,12 @@ impl HttpSubscriber {
     }
 }
 
+/// Whether an answer is one to go on with: `200` with events, `204` with
+/// none (a long poll that timed out).
+fn is_good(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
 impl App for HttpSubscriber {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         self.request(cx);
@@ -249,12 +390,7 @@ impl App for HttpSubscriber {
             }
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
                 if self.conn.as_ref().is_some_and(|c| c.sid == sid) {
-                    self.conn = None;
-                    let _ = cx.close(sid);
-                    cx.emit(
-                        AppEvent::new("http.error", format!("subscription connection {reason}"))
-                            .on(sid),
-                    );
+                    self.fail(cx, Some(sid), format!("subscription connection {reason}"));
                 }
             }
             SocketEvent::Incoming { .. } => {}
@@ -262,9 +398,63 @@ impl App for HttpSubscriber {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
-        if self.next_poll.is_some_and(|(t, _)| t == timer) {
+        if self.retry == Some(timer) {
+            self.retry = None;
+            self.request(cx);
+        } else if self.next_poll.is_some_and(|(t, _)| t == timer) {
             self.next_poll = None;
             self.request(cx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apps::{HttpServer, Route};
+    use crate::proto::ServerConfig;
+    use simnet_core::{LinkParams, WorldBuilder};
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_cap() {
+        let b = Backoff {
+            first: SimDuration::from_secs(1),
+            max: SimDuration::from_secs(5),
+        };
+        let waits: Vec<u64> = (1..=6).map(|n| b.delay(n).as_nanos() / 1_000_000).collect();
+        assert_eq!(waits, vec![1000, 2000, 4000, 5000, 5000, 5000]);
+        // However many failures, no overflow and no wait beyond the cap.
+        assert_eq!(b.delay(u32::MAX), SimDuration::from_secs(5));
+    }
+
+    /// A long poll answered with an error status is asked again after the
+    /// back-off, not at once: a minute of `404`s costs a handful of
+    /// requests, not one per round trip.
+    #[test]
+    fn an_error_status_is_retried_after_the_backoff() {
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let s = b.host("server", [10, 0, 0, 2].into());
+        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
+        b.app(s, "http-server", || {
+            HttpServer::new(80, ServerConfig::default(), vec![Route::ok("/", 1)])
+        });
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let sub = b.app(c, "subscriber", move || {
+            HttpSubscriber::new(remote, "server", "/events", SubscribeMode::LongPoll, 1).backoff(
+                Backoff {
+                    first: SimDuration::from_secs(1),
+                    max: SimDuration::from_secs(4),
+                },
+            )
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(60));
+        let sub = world.app::<HttpSubscriber>(sub).expect("the subscriber");
+        // Attempts at 0, 1, 3, 7 s, then every 4 s: 17 in a minute.
+        assert_eq!(sub.requests, 17);
+        assert_eq!(sub.failures(), 17);
+        assert!(sub.learned.is_empty());
     }
 }

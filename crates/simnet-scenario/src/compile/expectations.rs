@@ -255,8 +255,11 @@ impl Compiler<'_> {
                     claims.len()
                 ),
                 span(e),
-                "one of: state, time_wait_on, bytes_received, packets, drops, event, retransmissions, duplicate_acks, window_probes, zero_windows",
+                format!("one of: {}", CLAIMS.join(", ")),
             );
+            return None;
+        }
+        if !self.claim_keys(ed, claims[0]) {
             return None;
         }
         // A pattern (`client-*`) or a replicated application's name stands
@@ -291,7 +294,7 @@ impl Compiler<'_> {
                     host,
                     state: st,
                     at,
-                    port: ed.port.map(|p| p.0),
+                    port: ed.port.as_ref().map(|p| p.get_ref().0),
                     count: ed
                         .count
                         .as_ref()
@@ -332,10 +335,10 @@ impl Compiler<'_> {
                         to,
                         flags: self.flags(&ed.flags),
                         flags_exact: self.flags(&ed.flags_exact),
-                        payload: ed.payload,
-                        len: ed.len,
-                        zero_window: ed.zero_window,
-                        port: ed.port.map(|p| p.0),
+                        payload: ed.payload.as_ref().map(|v| *v.get_ref()),
+                        len: ed.len.as_ref().map(|v| *v.get_ref()),
+                        zero_window: ed.zero_window.as_ref().map(|v| *v.get_ref()),
+                        port: ed.port.as_ref().map(|p| p.get_ref().0),
                         ..PacketFilter::default()
                     },
                     at,
@@ -416,9 +419,58 @@ impl Compiler<'_> {
             }
         };
         Some(Expectation {
-            label: ed.label.clone(),
+            label: ed.label.as_ref().map(|l| l.get_ref().clone()),
             claim,
         })
+    }
+
+    /// Refuses a key the claim would ignore (`at` on a `zero_windows`
+    /// claim, `count` on `packets`, ...), pointing at it and listing the
+    /// keys the claim takes: a key that silently changes nothing would
+    /// make the reader believe the claim says more than it does.
+    fn claim_keys(&mut self, ed: &ExpectDoc, claim: &str) -> bool {
+        let given: [(&str, Option<Range<usize>>); 15] = [
+            ("host", ed.host.as_ref().map(Spanned::span)),
+            ("app", ed.app.as_ref().map(Spanned::span)),
+            ("at", ed.at.as_ref().map(Spanned::span)),
+            ("port", ed.port.as_ref().map(Spanned::span)),
+            ("count", ed.count.as_ref().map(Spanned::span)),
+            ("flags", ed.flags.as_ref().map(Spanned::span)),
+            ("flags_exact", ed.flags_exact.as_ref().map(Spanned::span)),
+            ("from", ed.from.as_ref().map(Spanned::span)),
+            ("to", ed.to.as_ref().map(Spanned::span)),
+            ("payload", ed.payload.as_ref().map(Spanned::span)),
+            ("len", ed.len.as_ref().map(Spanned::span)),
+            ("zero_window", ed.zero_window.as_ref().map(Spanned::span)),
+            ("reason", ed.reason.as_ref().map(Spanned::span)),
+            ("fields", ed.fields.as_ref().map(Spanned::span)),
+            ("label", ed.label.as_ref().map(Spanned::span)),
+        ];
+        let takes = claim_takes(claim);
+        let mut ok = true;
+        for (key, sp) in given {
+            if let Some(sp) = sp
+                && key != "label"
+                && !takes.contains(&key)
+            {
+                ok = false;
+                let help = if takes.is_empty() {
+                    format!("a `{claim}` claim takes no other key but `label`")
+                } else if takes == ["host"] {
+                    format!(
+                        "a `{claim}` claim takes: host (the data sender: it counts over the data that host sent), label"
+                    )
+                } else {
+                    format!("a `{claim}` claim takes: {}, label", takes.join(", "))
+                };
+                self.error_help(
+                    format!("`{key}` does not go with a `{claim}` claim"),
+                    Some(sp),
+                    help,
+                );
+            }
+        }
+        ok
     }
 
     /// Resolves an expectation's host: one host, or (for a pattern such as
@@ -436,6 +488,46 @@ impl Compiler<'_> {
             });
         }
         Some(ids[0])
+    }
+}
+
+/// Every claim an `[[expect]]` can make.
+pub(super) const CLAIMS: [&str; 10] = [
+    "state",
+    "time_wait_on",
+    "bytes_received",
+    "packets",
+    "drops",
+    "event",
+    "retransmissions",
+    "duplicate_acks",
+    "window_probes",
+    "zero_windows",
+];
+
+/// The keys each claim of an `[[expect]]` reads besides the claim itself
+/// and `label` (the book's scenario-format page lists the same).
+pub(super) fn claim_takes(claim: &str) -> &'static [&'static str] {
+    match claim {
+        "state" => &["host", "at", "port", "count"],
+        "time_wait_on" => &[],
+        "bytes_received" => &["host", "app", "at"],
+        "packets" => &[
+            "host",
+            "from",
+            "to",
+            "flags",
+            "flags_exact",
+            "payload",
+            "len",
+            "zero_window",
+            "port",
+            "at",
+        ],
+        "drops" => &["host", "reason"],
+        "event" => &["host", "app", "fields", "at", "count"],
+        // The four flow claims: `host` is the data sender.
+        _ => &["host"],
     }
 }
 
@@ -481,4 +573,33 @@ pub(super) fn drop_reason(text: &str) -> Option<DropReason> {
     ]
     .into_iter()
     .find(|r| r.as_str() == text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scenario-format page documents every claim the loader accepts,
+    /// with every key the claim takes.
+    #[test]
+    fn the_book_documents_every_claim_and_its_keys() {
+        let page = include_str!("../../../../book/src/reference/scenario-format.md");
+        let section = &page[page.find("## `[[expect]]`").expect("the section")..];
+        for claim in CLAIMS {
+            let row = section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{claim} = ")))
+                .unwrap_or_else(|| panic!("no row for `{claim}`"));
+            for key in claim_takes(claim) {
+                // `packets` takes `host` as `from`, said below the table.
+                if claim == "packets" && *key == "host" {
+                    continue;
+                }
+                assert!(
+                    row.contains(&format!("`{key}`")),
+                    "the row of `{claim}` does not name `{key}`"
+                );
+            }
+        }
+    }
 }

@@ -1256,10 +1256,25 @@ fn generated_labels_name_every_part_of_the_claim() {
         "frames dropped (queue-full) from client = 0"
     );
     assert_eq!(label(drops(None, None, 0)), "frames dropped = 0");
-    assert_eq!(
-        label(flow(FlowMetric::Retransmissions, Some(SERVER), 0)),
-        "retransmissions sent by server = 0"
-    );
+    // `host` names the data sender: it sends retransmissions and probes,
+    // and is sent the duplicate ACKs and zero windows of its receiver.
+    for (metric, name) in [
+        (
+            FlowMetric::Retransmissions,
+            "retransmissions sent by server = 0",
+        ),
+        (
+            FlowMetric::DuplicateAcks,
+            "duplicate ACKs received by server = 0",
+        ),
+        (FlowMetric::WindowProbes, "window probes sent by server = 0"),
+        (
+            FlowMetric::ZeroWindows,
+            "zero-window periods advertised to server = 0",
+        ),
+    ] {
+        assert_eq!(label(flow(metric, Some(SERVER), 0)), name);
+    }
     for (metric, name) in [
         (FlowMetric::Retransmissions, "retransmissions = 1"),
         (FlowMetric::DuplicateAcks, "duplicate ACKs = 1"),
