@@ -1,0 +1,638 @@
+//! Reduces a capture to the qualitative facts the harness compares.
+//!
+//! Both sides go through the same path: `tshark -T fields` output (the
+//! columns of [`TSHARK_FIELDS`]) becomes a list of [`Segment`]s between the
+//! case's client and server addresses, and each fact is a plain function
+//! of those segments (and, for TIME-WAIT, of who was seen holding it). The
+//! facts are deliberately coarse — which segments carry SYN, FIN, RST or
+//! data, in which direction, how many SYNs and how far apart — so that a
+//! Linux run gives the same text every time; pure ACKs, retransmitted
+//! copies and the way data is cut into segments are left out ("modulo ACK
+//! merging"). Nothing here runs a program: `main.rs` does that.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The fields asked of tshark, in this order (`-e` each).
+pub const TSHARK_FIELDS: [&str; 11] = [
+    "frame.time_relative",
+    "ip.src",
+    "tcp.srcport",
+    "ip.dst",
+    "tcp.dstport",
+    "tcp.flags.syn",
+    "tcp.flags.ack",
+    "tcp.flags.fin",
+    "tcp.flags.reset",
+    "tcp.len",
+    "tcp.seq",
+];
+
+/// The facts a case may declare, in the order the table shows them.
+pub const FACTS: [&str; 8] = [
+    "sequence",
+    "time_wait",
+    "rst",
+    "half_close",
+    "syn",
+    "handshakes",
+    "probes",
+    "nagle",
+];
+
+/// One TCP segment between the case's client and server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Capture time, microseconds from the first packet.
+    pub t_us: u64,
+    /// Sent by the client (else by the server).
+    pub from_client: bool,
+    /// The client's port: which connection the segment belongs to.
+    pub client_port: u16,
+    /// SYN flag.
+    pub syn: bool,
+    /// ACK flag.
+    pub ack: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// Payload bytes.
+    pub len: u32,
+    /// Relative sequence number (tshark's).
+    pub seq: u64,
+}
+
+fn flag(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "True" | "true" => Ok(true),
+        "0" | "False" | "false" | "" => Ok(false),
+        other => Err(format!("not a TCP flag value: {other:?}")),
+    }
+}
+
+fn seconds_to_us(s: &str) -> Result<u64, String> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let whole: u64 = whole
+        .parse()
+        .map_err(|_| format!("not a time in seconds: {s:?}"))?;
+    let mut digits: String = frac.chars().take(6).collect();
+    while digits.len() < 6 {
+        digits.push('0');
+    }
+    let frac: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a time in seconds: {s:?}"))?;
+    Ok(whole * 1_000_000 + frac)
+}
+
+/// Parses tshark's tab-separated [`TSHARK_FIELDS`] lines, keeping the
+/// segments between `client` and `server` (in either direction). Lines of
+/// other packets (ARP, UDP, other hosts) have empty or foreign fields and
+/// are skipped.
+pub fn parse_tshark(
+    text: &str,
+    client: Ipv4Addr,
+    server: Ipv4Addr,
+) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != TSHARK_FIELDS.len() {
+            return Err(format!(
+                "tshark line {}: {} fields, expected {}: {line:?}",
+                n + 1,
+                f.len(),
+                TSHARK_FIELDS.len()
+            ));
+        }
+        if f[2].is_empty() {
+            continue; // not TCP
+        }
+        let (Ok(src), Ok(dst)) = (f[1].parse::<Ipv4Addr>(), f[3].parse::<Ipv4Addr>()) else {
+            continue;
+        };
+        let from_client = if (src, dst) == (client, server) {
+            true
+        } else if (src, dst) == (server, client) {
+            false
+        } else {
+            continue;
+        };
+        let port = |s: &str| {
+            s.parse::<u16>()
+                .map_err(|_| format!("tshark line {}: not a port: {s:?}", n + 1))
+        };
+        let client_port = if from_client {
+            port(f[2])?
+        } else {
+            port(f[4])?
+        };
+        let num = |s: &str| -> Result<u64, String> {
+            if s.is_empty() {
+                Ok(0)
+            } else {
+                s.parse()
+                    .map_err(|_| format!("tshark line {}: not a number: {s:?}", n + 1))
+            }
+        };
+        out.push(Segment {
+            t_us: seconds_to_us(f[0])?,
+            from_client,
+            client_port,
+            syn: flag(f[5])?,
+            ack: flag(f[6])?,
+            fin: flag(f[7])?,
+            rst: flag(f[8])?,
+            len: u32::try_from(num(f[9])?)
+                .map_err(|_| format!("tshark line {}: length too large", n + 1))?,
+            seq: num(f[10])?,
+        });
+    }
+    Ok(out)
+}
+
+/// Which ends of the case's connections were seen in TIME-WAIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeWait {
+    /// The client held TIME-WAIT.
+    pub client: bool,
+    /// The server held TIME-WAIT.
+    pub server: bool,
+}
+
+fn ip_of(endpoint: &str) -> Option<Ipv4Addr> {
+    endpoint.rsplit_once(':')?.0.parse().ok()
+}
+
+/// Reads `ss -tanH` output taken in one namespace: does it show a
+/// TIME-WAIT socket from `local` to `peer`?
+pub fn ss_has_time_wait(text: &str, local: Ipv4Addr, peer: Ipv4Addr) -> bool {
+    text.lines().any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() >= 5
+            && f[0] == "TIME-WAIT"
+            && ip_of(f[3]) == Some(local)
+            && ip_of(f[4]) == Some(peer)
+    })
+}
+
+/// Reads simnet's JSON Lines trace: which of `client` and `server` had a
+/// socket of a connection between them enter TIME-WAIT.
+pub fn jsonl_time_wait(text: &str, client: Ipv4Addr, server: Ipv4Addr) -> Result<TimeWait, String> {
+    let mut tw = TimeWait::default();
+    for (n, line) in text.lines().enumerate() {
+        if !line.contains("\"tcp_state\"") {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("JSON Lines line {}: {e}", n + 1))?;
+        if v["event"] != "tcp_state" || v["to"] != "TIME-WAIT" {
+            continue;
+        }
+        let local = v["local"].as_str().and_then(ip_of);
+        let remote = v["remote"].as_str().and_then(ip_of);
+        match (local, remote) {
+            (Some(l), Some(r)) if (l, r) == (client, server) => tw.client = true,
+            (Some(l), Some(r)) if (l, r) == (server, client) => tw.server = true,
+            _ => {}
+        }
+    }
+    Ok(tw)
+}
+
+/// The segments of each connection, connections in the order their first
+/// segment was seen.
+fn connections(segs: &[Segment]) -> Vec<Vec<&Segment>> {
+    let mut order: Vec<u16> = Vec::new();
+    let mut by_port: BTreeMap<u16, Vec<&Segment>> = BTreeMap::new();
+    for s in segs {
+        let e = by_port.entry(s.client_port).or_default();
+        if e.is_empty() {
+            order.push(s.client_port);
+        }
+        e.push(s);
+    }
+    order
+        .into_iter()
+        .filter_map(|p| by_port.remove(&p))
+        .collect()
+}
+
+fn side(from_client: bool) -> &'static str {
+    if from_client { "C" } else { "S" }
+}
+
+/// A connection's segments as tokens (`C:SYN`, `S:data`, ...): pure ACKs
+/// dropped, consecutive equal tokens (retransmissions, data cut into
+/// several segments) merged into one.
+fn tokens(conn: &[&Segment]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in conn {
+        let side = side(s.from_client);
+        let mut push = |t: &str| {
+            let tok = format!("{side}:{t}");
+            if out.last() != Some(&tok) {
+                out.push(tok);
+            }
+        };
+        if s.syn {
+            push(if s.ack { "SYN-ACK" } else { "SYN" });
+        }
+        if s.len > 0 {
+            push("data");
+        }
+        if s.fin {
+            push("FIN");
+        }
+        if s.rst {
+            push("RST");
+        }
+    }
+    out
+}
+
+fn per_connection(conns: &[Vec<&Segment>], f: impl Fn(&[&Segment]) -> String) -> String {
+    match conns {
+        [] => "no packets".to_string(),
+        [one] => f(one),
+        many => many
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("#{}: {}", i + 1, f(c)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn seconds(us: u64) -> String {
+    // Tenths of a second: stable for Linux's timers (jitter of a few ms)
+    // and exact for simnet's.
+    let tenths = (us + 50_000) / 100_000;
+    if tenths.is_multiple_of(10) {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
+fn syn_fact(conn: &[&Segment]) -> String {
+    let syns: Vec<u64> = conn
+        .iter()
+        .filter(|s| s.from_client && s.syn && !s.ack)
+        .map(|s| s.t_us)
+        .collect();
+    match syns.len() {
+        0 => "no SYN".to_string(),
+        1 => "1 SYN".to_string(),
+        n => {
+            let gaps: Vec<String> = syns.windows(2).map(|w| seconds(w[1] - w[0])).collect();
+            format!("{n} SYNs, {} apart", gaps.join(", "))
+        }
+    }
+}
+
+fn syn_summary(conns: &[Vec<&Segment>]) -> String {
+    if conns.len() > 1 && conns.iter().all(|c| syn_fact(c) == "1 SYN") {
+        return "1 SYN per connection".to_string();
+    }
+    per_connection(conns, syn_fact)
+}
+
+fn rst_fact(conn: &[&Segment]) -> String {
+    let toks = tokens(conn);
+    let mut places: Vec<String> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.ends_with(":RST") {
+            let place = match i.checked_sub(1).map(|j| &toks[j]) {
+                Some(prev) => format!("{t} after {prev}"),
+                None => t.clone(),
+            };
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+    }
+    if places.is_empty() {
+        "none".to_string()
+    } else {
+        places.join(", ")
+    }
+}
+
+fn half_close_fact(conn: &[&Segment]) -> String {
+    let Some(pos) = conn.iter().position(|s| s.fin) else {
+        return "no FIN".to_string();
+    };
+    let closer = conn[pos].from_client;
+    let after: Vec<&&Segment> = conn[pos + 1..]
+        .iter()
+        .filter(|s| s.from_client != closer && s.len > 0)
+        .collect();
+    let (Some(lo), Some(hi)) = (
+        after.iter().map(|s| s.seq).min(),
+        after.iter().map(|s| s.seq + u64::from(s.len)).max(),
+    ) else {
+        return format!("no data after {}'s FIN", side(closer));
+    };
+    format!(
+        "{} bytes {}→{} after {}'s FIN",
+        hi - lo,
+        side(!closer),
+        side(closer),
+        side(closer)
+    )
+}
+
+fn probes_fact(conn: &[&Segment]) -> String {
+    let Some(last_server) = conn.iter().rposition(|s| !s.from_client) else {
+        return "the server never answered".to_string();
+    };
+    let rest = &conn[last_server + 1..];
+    let probes: Vec<&&Segment> = rest
+        .iter()
+        .filter(|s| s.from_client && !s.syn && !s.fin && !s.rst)
+        .collect();
+    if probes.is_empty() {
+        return "none".to_string();
+    }
+    let mut lens: Vec<u32> = probes.iter().map(|s| s.len).collect();
+    lens.dedup();
+    let lens: Vec<String> = lens.iter().map(u32::to_string).collect();
+    let end = if rest.iter().any(|s| s.from_client && s.rst) {
+        "then C:RST"
+    } else if rest.iter().any(|s| s.from_client && s.fin) {
+        "then C:FIN"
+    } else {
+        "then nothing"
+    };
+    format!(
+        "{} unanswered, {} bytes each, {end}",
+        probes.len(),
+        lens.join("/")
+    )
+}
+
+fn nagle_fact(conns: &[Vec<&Segment>]) -> String {
+    // A round: the client's data segments up to the server's next data,
+    // on one connection; rounds counted over all connections in order.
+    let mut rounds: Vec<Vec<u64>> = Vec::new();
+    for conn in conns {
+        let mut current: Vec<u64> = Vec::new();
+        for s in conn.iter().filter(|s| s.len > 0) {
+            if s.from_client {
+                current.push(s.t_us);
+            } else if !current.is_empty() {
+                rounds.push(std::mem::take(&mut current));
+            }
+        }
+        if !current.is_empty() {
+            rounds.push(current);
+        }
+    }
+    let waited: Vec<usize> = rounds
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.len() >= 2 && r[1] - r[0] >= 20_000)
+        .map(|(i, _)| i + 1)
+        .collect();
+    let n = rounds.len();
+    if waited.is_empty() {
+        format!("the second write leaves at once in all {n} rounds")
+    } else if waited.len() == n {
+        format!("the second write waits for an ACK in all {n} rounds")
+    } else {
+        let list: Vec<String> = waited.iter().map(usize::to_string).collect();
+        format!(
+            "the second write waits for an ACK in rounds {} of {n}",
+            list.join(", ")
+        )
+    }
+}
+
+/// Computes the named fact from one side's segments and TIME-WAIT holders.
+pub fn fact(name: &str, segs: &[Segment], tw: TimeWait) -> Result<String, String> {
+    let conns = connections(segs);
+    Ok(match name {
+        "sequence" => per_connection(&conns, |c| tokens(c).join(" ")),
+        "time_wait" => match (tw.client, tw.server) {
+            (true, true) => "both".to_string(),
+            (true, false) => "client".to_string(),
+            (false, true) => "server".to_string(),
+            (false, false) => "neither".to_string(),
+        },
+        "rst" => per_connection(&conns, rst_fact),
+        "half_close" => per_connection(&conns, half_close_fact),
+        "syn" => syn_summary(&conns),
+        "handshakes" => {
+            let done = conns
+                .iter()
+                .filter(|c| c.iter().any(|s| !s.from_client && s.syn && s.ack))
+                .count();
+            format!("{done} of {} connections get a SYN-ACK", conns.len())
+        }
+        "probes" => per_connection(&conns, probes_fact),
+        "nagle" => nagle_fact(&conns),
+        other => {
+            return Err(format!(
+                "unknown fact {other:?}; known: {}",
+                FACTS.join(", ")
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const S: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// tshark 4.0's output for simnet's close-client-first (real output,
+    /// fields as in TSHARK_FIELDS).
+    const CLOSE_CLIENT_FIRST: &str = "\
+0.000000000\t10.0.0.1\t49152\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+0.010000000\t10.0.0.2\t80\t10.0.0.1\t49152\t1\t1\t0\t0\t0\t0
+0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t1
+0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t5\t1
+0.030000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t5\t1
+0.040000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t1\t0\t0\t6
+0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t0\t6
+0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t1\t0\t0\t6
+0.060000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t7
+";
+
+    fn segs(text: &str) -> Vec<Segment> {
+        parse_tshark(text, C, S).unwrap()
+    }
+
+    fn f(name: &str, text: &str) -> String {
+        fact(name, &segs(text), TimeWait::default()).unwrap()
+    }
+
+    #[test]
+    fn pure_acks_are_dropped_and_the_close_is_read() {
+        assert_eq!(
+            f("sequence", CLOSE_CLIENT_FIRST),
+            "C:SYN S:SYN-ACK C:data S:data C:FIN S:FIN"
+        );
+        assert_eq!(f("rst", CLOSE_CLIENT_FIRST), "none");
+        assert_eq!(f("syn", CLOSE_CLIENT_FIRST), "1 SYN");
+        assert_eq!(f("half_close", CLOSE_CLIENT_FIRST), "no data after C's FIN");
+        assert_eq!(
+            f("handshakes", CLOSE_CLIENT_FIRST),
+            "1 of 1 connections get a SYN-ACK"
+        );
+    }
+
+    #[test]
+    fn data_merged_with_a_fin_reads_like_data_then_fin() {
+        // Linux's "FP." (data and FIN in one segment) against two segments.
+        let merged = "\
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t5\t1
+";
+        let split = "\
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t6
+";
+        assert_eq!(f("sequence", merged), "S:data S:FIN");
+        assert_eq!(f("sequence", merged), f("sequence", split));
+    }
+
+    #[test]
+    fn linux_style_true_false_flags_and_foreign_packets() {
+        // Newer tshark prints True/False; ARP and other hosts are skipped.
+        let text = "\
+0.000001\t10.0.0.1\t40000\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0
+0.000002\t\t\t\t\t\t\t\t\t\t
+0.000003\t10.0.0.9\t9\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0
+0.000040\t10.0.0.2\t81\t10.0.0.1\t40000\tFalse\tTrue\tFalse\tTrue\t0\t1
+";
+        assert_eq!(f("sequence", text), "C:SYN S:RST");
+        assert_eq!(f("rst", text), "S:RST after C:SYN");
+    }
+
+    #[test]
+    fn syn_retries_and_their_intervals() {
+        let text = "\
+1.000000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+2.003000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+4.011000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+";
+        assert_eq!(f("syn", text), "3 SYNs, 1 s, 2 s apart");
+        assert_eq!(f("sequence", text), "C:SYN");
+        assert_eq!(f("handshakes", text), "0 of 1 connections get a SYN-ACK");
+    }
+
+    #[test]
+    fn several_connections_in_order_of_appearance() {
+        let text = "\
+0.0\t10.0.0.1\t50001\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+0.0\t10.0.0.2\t80\t10.0.0.1\t50001\t1\t1\t0\t0\t0\t0
+0.1\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+0.1\t10.0.0.2\t80\t10.0.0.1\t40000\t0\t1\t0\t1\t0\t1
+";
+        assert_eq!(f("sequence", text), "#1: C:SYN S:SYN-ACK; #2: C:SYN S:RST");
+        assert_eq!(f("syn", text), "1 SYN per connection");
+        assert_eq!(f("handshakes", text), "1 of 2 connections get a SYN-ACK");
+    }
+
+    #[test]
+    fn data_after_a_half_close_counts_new_bytes_once() {
+        // The server's 3000 bytes after the client's FIN, one segment
+        // retransmitted: still 3000 bytes.
+        let text = "\
+0.00\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t7\t1
+0.01\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t1\t0\t0\t8
+0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1
+0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1540\t1461
+0.03\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1
+0.04\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t3001
+";
+        assert_eq!(f("half_close", text), "3000 bytes S→C after C's FIN");
+        assert_eq!(f("sequence", text), "C:data C:FIN S:data S:FIN");
+    }
+
+    #[test]
+    fn keepalive_probes_after_the_peer_went_quiet() {
+        let linux = "\
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1
+1.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
+2.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
+3.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
+4.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t1\t0\t6
+";
+        assert_eq!(f("probes", linux), "3 unanswered, 0 bytes each, then C:RST");
+        let smoltcp = linux.replace("\t0\t5\n", "\t1\t5\n");
+        assert_eq!(
+            f("probes", &smoltcp),
+            "3 unanswered, 1 bytes each, then C:RST"
+        );
+    }
+
+    #[test]
+    fn nagle_rounds() {
+        // Round 1: the second piece leaves 0.1 ms after the first (quick
+        // ACK); round 2: 40 ms later (delayed ACK).
+        let text = "\
+0.0000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t1
+0.0001\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t21
+0.0002\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t1
+0.1000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t31
+0.1400\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t51
+0.1401\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t101
+";
+        assert_eq!(
+            f("nagle", text),
+            "the second write waits for an ACK in rounds 2 of 2"
+        );
+        let none = text.replace("0.1400", "0.1001");
+        assert_eq!(
+            f("nagle", &none),
+            "the second write leaves at once in all 2 rounds"
+        );
+        // The same two rounds on two connections count the same.
+        let two = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i >= 3 { l.replace("5000", "5001") } else { l.to_string() } + "\n")
+            .collect::<String>();
+        assert_eq!(f("sequence", &two), "#1: C:data S:data; #2: C:data S:data");
+        assert_eq!(
+            f("nagle", &two),
+            "the second write waits for an ACK in rounds 2 of 2"
+        );
+    }
+
+    #[test]
+    fn time_wait_from_ss_and_from_jsonl() {
+        let ss = "ESTAB 0 0 10.0.0.2:80 10.0.0.1:41000\nTIME-WAIT 0 0 10.0.0.1:41000 10.0.0.2:80\n";
+        assert!(ss_has_time_wait(ss, C, S));
+        assert!(!ss_has_time_wait(ss, S, C));
+        let jsonl = r#"{"version":1,"event":"tcp_state","host":"client","local":"10.0.0.1:49152","remote":"10.0.0.2:80","from":"FIN-WAIT-2","to":"TIME-WAIT"}
+{"version":1,"event":"tcp_state","host":"server","local":"10.0.0.2:80","remote":null,"from":"CLOSED","to":"LISTEN"}
+"#;
+        let tw = jsonl_time_wait(jsonl, C, S).unwrap();
+        assert_eq!(
+            tw,
+            TimeWait {
+                client: true,
+                server: false
+            }
+        );
+        assert_eq!(fact("time_wait", &[], tw).unwrap(), "client");
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(parse_tshark("1\t2\n", C, S).is_err());
+        assert!(parse_tshark("x\t10.0.0.1\t1\t10.0.0.2\t2\t0\t0\t0\t0\t0\t0\n", C, S).is_err());
+        assert!(parse_tshark("0\t10.0.0.1\tport\t10.0.0.2\t2\t0\t0\t0\t0\t0\t0\n", C, S).is_err());
+        assert!(jsonl_time_wait("{\"tcp_state\" nope\n", C, S).is_err());
+        assert!(fact("colour", &[], TimeWait::default()).is_err());
+    }
+}
