@@ -123,7 +123,8 @@ for case_file in "${cases[@]}"; do
     name=$(basename "$case_file" .toml)
     dir="$work/$name"
     mkdir -p "$dir"
-    eval "$("$lref" case "$case_file")"
+    settings=$("$lref" case "$case_file")
+    eval "$settings"
     printf '%-28s' "$name"
     t_case=$(now_ms)
 
@@ -138,7 +139,9 @@ for case_file in "${cases[@]}"; do
     ip netns exec "$ns_c" tshark -i vc -w "$dir/linux.pcap" -q >"$dir/tshark.log" 2>&1 &
     tshark_pid=$!
     pids+=("$tshark_pid")
-    wait_for "$dir/tshark.log" 100 "Capturing on"
+    # "Capturing on" comes before the capture really starts; this does not.
+    wait_for "$dir/tshark.log" 100 "Capture started"
+    sleep 0.1
 
     export LINUX_REF_T0_MS
     LINUX_REF_T0_MS=$(now_ms)

@@ -10,11 +10,11 @@
 //! copies and the way data is cut into segments are left out ("modulo ACK
 //! merging"). Nothing here runs a program: `main.rs` does that.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// The fields asked of tshark, in this order (`-e` each).
-pub const TSHARK_FIELDS: [&str; 11] = [
+pub const TSHARK_FIELDS: [&str; 12] = [
     "frame.time_relative",
     "ip.src",
     "tcp.srcport",
@@ -26,6 +26,7 @@ pub const TSHARK_FIELDS: [&str; 11] = [
     "tcp.flags.reset",
     "tcp.len",
     "tcp.seq",
+    "tcp.ack",
 ];
 
 /// The facts a case may declare, in the order the table shows them.
@@ -61,6 +62,8 @@ pub struct Segment {
     pub len: u32,
     /// Relative sequence number (tshark's).
     pub seq: u64,
+    /// Relative acknowledgement number (0 without ACK).
+    pub ack_no: u64,
 }
 
 fn flag(s: &str) -> Result<bool, String> {
@@ -150,6 +153,7 @@ pub fn parse_tshark(
             len: u32::try_from(num(f[9])?)
                 .map_err(|_| format!("tshark line {}: length too large", n + 1))?,
             seq: num(f[10])?,
+            ack_no: num(f[11])?,
         });
     }
     Ok(out)
@@ -168,15 +172,40 @@ fn ip_of(endpoint: &str) -> Option<Ipv4Addr> {
     endpoint.rsplit_once(':')?.0.parse().ok()
 }
 
+/// The client ports of the case's connections (ss in a namespace also
+/// lists TIME-WAIT sockets of earlier cases, which must not count).
+pub fn client_ports(segs: &[Segment]) -> BTreeSet<u16> {
+    segs.iter().map(|s| s.client_port).collect()
+}
+
+fn endpoint(s: &str) -> Option<(Ipv4Addr, u16)> {
+    let (ip, port) = s.rsplit_once(':')?;
+    Some((ip.parse().ok()?, port.parse().ok()?))
+}
+
 /// Reads `ss -tanH` output taken in one namespace: does it show a
-/// TIME-WAIT socket from `local` to `peer`?
-pub fn ss_has_time_wait(text: &str, local: Ipv4Addr, peer: Ipv4Addr) -> bool {
+/// TIME-WAIT socket between `client` and `server` on one of `ports` (the
+/// client's port), held by the client (`client_side`) or the server?
+pub fn ss_has_time_wait(
+    text: &str,
+    client: Ipv4Addr,
+    server: Ipv4Addr,
+    ports: &BTreeSet<u16>,
+    client_side: bool,
+) -> bool {
     text.lines().any(|line| {
         let f: Vec<&str> = line.split_whitespace().collect();
-        f.len() >= 5
-            && f[0] == "TIME-WAIT"
-            && ip_of(f[3]) == Some(local)
-            && ip_of(f[4]) == Some(peer)
+        if f.len() < 5 || f[0] != "TIME-WAIT" {
+            return false;
+        }
+        let (Some(local), Some(peer)) = (endpoint(f[3]), endpoint(f[4])) else {
+            return false;
+        };
+        if client_side {
+            local.0 == client && peer.0 == server && ports.contains(&local.1)
+        } else {
+            local.0 == server && peer.0 == client && ports.contains(&peer.1)
+        }
     })
 }
 
@@ -226,30 +255,83 @@ fn side(from_client: bool) -> &'static str {
     if from_client { "C" } else { "S" }
 }
 
+/// For each segment of a connection, the highest sequence number its
+/// sender had used before it (so a segment below it carries nothing new:
+/// a retransmission, or a keepalive probe).
+fn sent_before(conn: &[&Segment]) -> Vec<u64> {
+    let (mut client, mut server) = (0u64, 0u64);
+    conn.iter()
+        .map(|s| {
+            let high = if s.from_client {
+                &mut client
+            } else {
+                &mut server
+            };
+            let before = *high;
+            let end = s.seq + u64::from(s.len) + u64::from(s.syn) + u64::from(s.fin);
+            *high = (*high).max(end);
+            before
+        })
+        .collect()
+}
+
+/// Whether each segment carries data not sent before.
+fn new_data(conn: &[&Segment]) -> Vec<bool> {
+    conn.iter()
+        .zip(sent_before(conn))
+        .map(|(s, before)| s.len > 0 && s.seq + u64::from(s.len) > before)
+        .collect()
+}
+
 /// A connection's segments as tokens (`C:SYN`, `S:data`, ...): pure ACKs
-/// dropped, consecutive equal tokens (retransmissions, data cut into
-/// several segments) merged into one.
+/// and segments that carry no new data (retransmissions, keepalive
+/// probes) dropped, consecutive equal tokens (data cut into several
+/// segments) merged into one.
 fn tokens(conn: &[&Segment]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in conn {
+    // The sequence number just past each side's FIN, once sent.
+    let (mut client_fin, mut server_fin) = (None::<u64>, None::<u64>);
+    for (s, new) in conn.iter().zip(new_data(conn)) {
         let side = side(s.from_client);
-        let mut push = |t: &str| {
+        let other_fin = if s.from_client {
+            server_fin
+        } else {
+            client_fin
+        };
+        let push = |out: &mut Vec<String>, t: &str| {
             let tok = format!("{side}:{t}");
             if out.last() != Some(&tok) {
                 out.push(tok);
             }
         };
         if s.syn {
-            push(if s.ack { "SYN-ACK" } else { "SYN" });
+            push(&mut out, if s.ack { "SYN-ACK" } else { "SYN" });
         }
-        if s.len > 0 {
-            push("data");
+        if new {
+            push(&mut out, "data");
         }
         if s.fin {
-            push("FIN");
+            let other = format!("{}:FIN", if s.from_client { "S" } else { "C" });
+            let crossed =
+                out.last() == Some(&other) && other_fin.is_some_and(|end| !s.ack || s.ack_no < end);
+            if crossed {
+                // A FIN sent before the other side's FIN arrived: the
+                // order in which two crossing FINs pass a capture point
+                // says nothing.
+                out.pop();
+                out.push("FINs cross".to_string());
+            } else if out.last().map(String::as_str) != Some("FINs cross") {
+                push(&mut out, "FIN");
+            }
+            let end = s.seq + u64::from(s.len) + 1;
+            if s.from_client {
+                client_fin = Some(end);
+            } else {
+                server_fin = Some(end);
+            }
         }
         if s.rst {
-            push("RST");
+            push(&mut out, "RST");
         }
     }
     out
@@ -269,13 +351,14 @@ fn per_connection(conns: &[Vec<&Segment>], f: impl Fn(&[&Segment]) -> String) ->
 }
 
 fn seconds(us: u64) -> String {
-    // Tenths of a second: stable for Linux's timers (jitter of a few ms)
-    // and exact for simnet's.
-    let tenths = (us + 50_000) / 100_000;
-    if tenths.is_multiple_of(10) {
-        format!("{} s", tenths / 10)
+    // Whole seconds from one second up (Linux's timers jitter by a few
+    // milliseconds, and grow with backoff: 4.1 s is a 4 s timer), tenths
+    // below.
+    if us >= 950_000 {
+        format!("{} s", (us + 500_000) / 1_000_000)
     } else {
-        format!("{}.{} s", tenths / 10, tenths % 10)
+        let tenths = (us + 50_000) / 100_000;
+        format!("0.{tenths} s")
     }
 }
 
@@ -289,8 +372,25 @@ fn syn_fact(conn: &[&Segment]) -> String {
         0 => "no SYN".to_string(),
         1 => "1 SYN".to_string(),
         n => {
-            let gaps: Vec<String> = syns.windows(2).map(|w| seconds(w[1] - w[0])).collect();
-            format!("{n} SYNs, {} apart", gaps.join(", "))
+            // Runs of equal intervals: "1 s ×5, 2 s, 4 s".
+            let mut runs: Vec<(String, usize)> = Vec::new();
+            for gap in syns.windows(2).map(|w| seconds(w[1] - w[0])) {
+                match runs.last_mut() {
+                    Some((g, count)) if *g == gap => *count += 1,
+                    _ => runs.push((gap, 1)),
+                }
+            }
+            let runs: Vec<String> = runs
+                .into_iter()
+                .map(|(g, count)| {
+                    if count == 1 {
+                        g
+                    } else {
+                        format!("{g} ×{count}")
+                    }
+                })
+                .collect();
+            format!("{n} SYNs, {} apart", runs.join(", "))
         }
     }
 }
@@ -352,9 +452,14 @@ fn probes_fact(conn: &[&Segment]) -> String {
         return "the server never answered".to_string();
     };
     let rest = &conn[last_server + 1..];
+    let before = &sent_before(conn)[last_server + 1..];
+    // A probe: below what the client had sent (Linux: no data at
+    // snd_una - 1; smoltcp: the byte before snd_una again).
     let probes: Vec<&&Segment> = rest
         .iter()
-        .filter(|s| s.from_client && !s.syn && !s.fin && !s.rst)
+        .zip(before)
+        .filter(|(s, before)| s.from_client && !s.syn && !s.fin && !s.rst && s.seq < **before)
+        .map(|(s, _)| s)
         .collect();
     if probes.is_empty() {
         return "none".to_string();
@@ -369,8 +474,9 @@ fn probes_fact(conn: &[&Segment]) -> String {
     } else {
         "then nothing"
     };
+    let unit = if lens == ["1"] { "byte" } else { "bytes" };
     format!(
-        "{} unanswered, {} bytes each, {end}",
+        "{} unanswered, {} {unit} each, {end}",
         probes.len(),
         lens.join("/")
     )
@@ -382,7 +488,8 @@ fn nagle_fact(conns: &[Vec<&Segment>]) -> String {
     let mut rounds: Vec<Vec<u64>> = Vec::new();
     for conn in conns {
         let mut current: Vec<u64> = Vec::new();
-        for s in conn.iter().filter(|s| s.len > 0) {
+        let new = new_data(conn);
+        for (s, _) in conn.iter().zip(new).filter(|(_, new)| *new) {
             if s.from_client {
                 current.push(s.t_us);
             } else if !current.is_empty() {
@@ -455,15 +562,15 @@ mod tests {
     /// tshark 4.0's output for simnet's close-client-first (real output,
     /// fields as in TSHARK_FIELDS).
     const CLOSE_CLIENT_FIRST: &str = "\
-0.000000000\t10.0.0.1\t49152\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
-0.010000000\t10.0.0.2\t80\t10.0.0.1\t49152\t1\t1\t0\t0\t0\t0
-0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t1
-0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t5\t1
-0.030000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t5\t1
-0.040000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t1\t0\t0\t6
-0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t0\t6
-0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t1\t0\t0\t6
-0.060000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t7
+0.000000000\t10.0.0.1\t49152\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
+0.010000000\t10.0.0.2\t80\t10.0.0.1\t49152\t1\t1\t0\t0\t0\t0\t1
+0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t1\t1
+0.020000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t5\t1\t1
+0.030000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t5\t1\t6
+0.040000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t1\t0\t0\t6\t6
+0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t0\t0\t0\t6\t7
+0.050000000\t10.0.0.2\t80\t10.0.0.1\t49152\t0\t1\t1\t0\t0\t6\t7
+0.060000000\t10.0.0.1\t49152\t10.0.0.2\t80\t0\t1\t0\t0\t0\t7\t7
 ";
 
     fn segs(text: &str) -> Vec<Segment> {
@@ -493,24 +600,43 @@ mod tests {
     fn data_merged_with_a_fin_reads_like_data_then_fin() {
         // Linux's "FP." (data and FIN in one segment) against two segments.
         let merged = "\
-0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t5\t1
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t5\t1\t0
 ";
         let split = "\
-0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1
-0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t6
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1\t0
+0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t6\t0
 ";
         assert_eq!(f("sequence", merged), "S:data S:FIN");
         assert_eq!(f("sequence", merged), f("sequence", split));
     }
 
     #[test]
+    fn crossing_fins_read_the_same_in_either_order() {
+        // Each FIN acknowledges only the other side's SYN: they crossed.
+        let c_first = "\
+0.5\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t1\t0\t0\t1\t1
+0.5\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t1\t1
+0.6\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t2\t2
+0.6\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t0\t2\t2
+";
+        let mut lines: Vec<&str> = c_first.lines().collect();
+        lines.swap(0, 1);
+        let s_first = lines.join("\n");
+        assert_eq!(f("sequence", c_first), "FINs cross");
+        assert_eq!(f("sequence", &s_first), "FINs cross");
+        // A FIN that acknowledges the other's FIN answers it.
+        let answered = c_first.replacen("0\t1\t1\n0.6", "0\t1\t2\n0.6", 1);
+        assert_eq!(f("sequence", &answered), "C:FIN S:FIN");
+    }
+
+    #[test]
     fn linux_style_true_false_flags_and_foreign_packets() {
         // Newer tshark prints True/False; ARP and other hosts are skipped.
         let text = "\
-0.000001\t10.0.0.1\t40000\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0
-0.000002\t\t\t\t\t\t\t\t\t\t
-0.000003\t10.0.0.9\t9\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0
-0.000040\t10.0.0.2\t81\t10.0.0.1\t40000\tFalse\tTrue\tFalse\tTrue\t0\t1
+0.000001\t10.0.0.1\t40000\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0\t0
+0.000002\t\t\t\t\t\t\t\t\t\t\t0
+0.000003\t10.0.0.9\t9\t10.0.0.2\t81\tTrue\tFalse\tFalse\tFalse\t0\t0\t0
+0.000040\t10.0.0.2\t81\t10.0.0.1\t40000\tFalse\tTrue\tFalse\tTrue\t0\t1\t0
 ";
         assert_eq!(f("sequence", text), "C:SYN S:RST");
         assert_eq!(f("rst", text), "S:RST after C:SYN");
@@ -519,11 +645,20 @@ mod tests {
     #[test]
     fn syn_retries_and_their_intervals() {
         let text = "\
-1.000000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
-2.003000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
-4.011000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
+1.000000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
+2.003000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
+4.011000\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
 ";
         assert_eq!(f("syn", text), "3 SYNs, 1 s, 2 s apart");
+        // Linux 6's linear timeouts first, then doubling (times as seen).
+        let linux: String = [0.0, 1.004, 2.008, 3.012, 4.016, 5.02, 7.1, 11.2]
+            .iter()
+            .map(|t| format!("{t}\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0\n"))
+            .collect();
+        assert_eq!(f("syn", &linux), "8 SYNs, 1 s ×5, 2 s, 4 s apart");
+        let fast = "0.0\t10.0.0.1\t1\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0\n\
+                    0.2\t10.0.0.1\t1\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0\n";
+        assert_eq!(f("syn", fast), "2 SYNs, 0.2 s apart");
         assert_eq!(f("sequence", text), "C:SYN");
         assert_eq!(f("handshakes", text), "0 of 1 connections get a SYN-ACK");
     }
@@ -531,10 +666,10 @@ mod tests {
     #[test]
     fn several_connections_in_order_of_appearance() {
         let text = "\
-0.0\t10.0.0.1\t50001\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
-0.0\t10.0.0.2\t80\t10.0.0.1\t50001\t1\t1\t0\t0\t0\t0
-0.1\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0
-0.1\t10.0.0.2\t80\t10.0.0.1\t40000\t0\t1\t0\t1\t0\t1
+0.0\t10.0.0.1\t50001\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
+0.0\t10.0.0.2\t80\t10.0.0.1\t50001\t1\t1\t0\t0\t0\t0\t0
+0.1\t10.0.0.1\t40000\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0
+0.1\t10.0.0.2\t80\t10.0.0.1\t40000\t0\t1\t0\t1\t0\t1\t0
 ";
         assert_eq!(f("sequence", text), "#1: C:SYN S:SYN-ACK; #2: C:SYN S:RST");
         assert_eq!(f("syn", text), "1 SYN per connection");
@@ -546,12 +681,12 @@ mod tests {
         // The server's 3000 bytes after the client's FIN, one segment
         // retransmitted: still 3000 bytes.
         let text = "\
-0.00\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t7\t1
-0.01\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t1\t0\t0\t8
-0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1
-0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1540\t1461
-0.03\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1
-0.04\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t3001
+0.00\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t7\t1\t0
+0.01\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t1\t0\t0\t8\t0
+0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1\t0
+0.02\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1540\t1461\t0
+0.03\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1\t0
+0.04\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t3001\t9
 ";
         assert_eq!(f("half_close", text), "3000 bytes S→C after C's FIN");
         assert_eq!(f("sequence", text), "C:data C:FIN S:data S:FIN");
@@ -560,17 +695,31 @@ mod tests {
     #[test]
     fn keepalive_probes_after_the_peer_went_quiet() {
         let linux = "\
-0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1
-1.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
-2.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
-3.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5
-4.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t1\t0\t6
+0.00\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t5\t1\t0
+0.01\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1\t0
+1.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5\t0
+2.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5\t0
+3.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5\t0
+4.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t1\t0\t6\t0
 ";
         assert_eq!(f("probes", linux), "3 unanswered, 0 bytes each, then C:RST");
-        let smoltcp = linux.replace("\t0\t5\n", "\t1\t5\n");
+        let smoltcp = linux.replace("\t0\t5\t0\n", "\t1\t5\t0\n");
+        // smoltcp's probes carry the last byte again: not new data.
         assert_eq!(
             f("probes", &smoltcp),
-            "3 unanswered, 1 bytes each, then C:RST"
+            "3 unanswered, 1 byte each, then C:RST"
+        );
+        assert_eq!(f("sequence", linux), f("sequence", &smoltcp));
+        assert_eq!(f("sequence", linux), "C:data S:data C:RST");
+        // The client's pure ACK of the server's data is not a probe.
+        let with_ack = linux.replace(
+            "1.0\t10.0.0.1",
+            "0.1\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t6\t6\n1.0\t10.0.0.1",
+        );
+        assert_eq!(with_ack.lines().count(), 7);
+        assert_eq!(
+            f("probes", &with_ack),
+            "3 unanswered, 0 bytes each, then C:RST"
         );
     }
 
@@ -579,12 +728,12 @@ mod tests {
         // Round 1: the second piece leaves 0.1 ms after the first (quick
         // ACK); round 2: 40 ms later (delayed ACK).
         let text = "\
-0.0000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t1
-0.0001\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t21
-0.0002\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t1
-0.1000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t31
-0.1400\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t51
-0.1401\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t101
+0.0000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t1\t0
+0.0001\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t21\t0
+0.0002\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t1\t0
+0.1000\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t20\t31\t0
+0.1400\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t10\t51\t0
+0.1401\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t101\t0
 ";
         assert_eq!(
             f("nagle", text),
@@ -611,8 +760,13 @@ mod tests {
     #[test]
     fn time_wait_from_ss_and_from_jsonl() {
         let ss = "ESTAB 0 0 10.0.0.2:80 10.0.0.1:41000\nTIME-WAIT 0 0 10.0.0.1:41000 10.0.0.2:80\n";
-        assert!(ss_has_time_wait(ss, C, S));
-        assert!(!ss_has_time_wait(ss, S, C));
+        let ports = BTreeSet::from([41000]);
+        assert!(ss_has_time_wait(ss, C, S, &ports, true));
+        assert!(!ss_has_time_wait(ss, C, S, &ports, false));
+        // An earlier case's TIME-WAIT socket (another port) does not count.
+        assert!(!ss_has_time_wait(ss, C, S, &BTreeSet::from([41001]), true));
+        let server_tw = "TIME-WAIT 0 0 10.0.0.2:80 10.0.0.1:41000\n";
+        assert!(ss_has_time_wait(server_tw, C, S, &ports, false));
         let jsonl = r#"{"version":1,"event":"tcp_state","host":"client","local":"10.0.0.1:49152","remote":"10.0.0.2:80","from":"FIN-WAIT-2","to":"TIME-WAIT"}
 {"version":1,"event":"tcp_state","host":"server","local":"10.0.0.2:80","remote":null,"from":"CLOSED","to":"LISTEN"}
 "#;

@@ -142,9 +142,19 @@ fn compare(
         addr(&case.simnet_server, "simnet_server")?,
     );
     let linux = facts::parse_tshark(&tshark_fields(linux_pcap)?, LINUX_CLIENT, LINUX_SERVER)?;
+    let ports = facts::client_ports(&linux);
+    let time_wait_in = |path: &Path, client_side: bool| -> Result<bool, String> {
+        Ok(facts::ss_has_time_wait(
+            &read(path)?,
+            LINUX_CLIENT,
+            LINUX_SERVER,
+            &ports,
+            client_side,
+        ))
+    };
     let linux_tw = TimeWait {
-        client: facts::ss_has_time_wait(&read(ss_client)?, LINUX_CLIENT, LINUX_SERVER),
-        server: facts::ss_has_time_wait(&read(ss_server)?, LINUX_SERVER, LINUX_CLIENT),
+        client: time_wait_in(ss_client, true)?,
+        server: time_wait_in(ss_server, false)?,
     };
     let simnet = facts::parse_tshark(&tshark_fields(simnet_pcap)?, sc, ss)?;
     let simnet_tw = facts::jsonl_time_wait(&read(simnet_jsonl)?, sc, ss)?;
