@@ -97,6 +97,7 @@ else
     echo "netem: unavailable here (sch_netem missing); zero delay, token-bucket shaping for simultaneous close"
 fi
 
+echo "kernel: Linux $(uname -r)"
 echo "building simnet and linux-ref"
 cargo build --quiet -p simnet --bin simnet && cargo build --quiet -p linux-ref
 simnet=target/debug/simnet

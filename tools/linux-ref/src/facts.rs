@@ -175,7 +175,10 @@ fn ip_of(endpoint: &str) -> Option<Ipv4Addr> {
 /// The client ports of the case's connections (ss in a namespace also
 /// lists TIME-WAIT sockets of earlier cases, which must not count).
 pub fn client_ports(segs: &[Segment]) -> BTreeSet<u16> {
-    segs.iter().map(|s| s.client_port).collect()
+    connections(segs)
+        .iter()
+        .filter_map(|c| c.first().map(|s| s.client_port))
+        .collect()
 }
 
 fn endpoint(s: &str) -> Option<(Ipv4Addr, u16)> {
@@ -233,8 +236,10 @@ pub fn jsonl_time_wait(text: &str, client: Ipv4Addr, server: Ipv4Addr) -> Result
     Ok(tw)
 }
 
-/// The segments of each connection, connections in the order their first
-/// segment was seen.
+/// The segments of each connection the capture saw begin (with the
+/// client's SYN), connections in the order their first segment was seen.
+/// Segments of older connections are left out: a previous case's server,
+/// killed after its capture ended, may still retransmit a FIN.
 fn connections(segs: &[Segment]) -> Vec<Vec<&Segment>> {
     let mut order: Vec<u16> = Vec::new();
     let mut by_port: BTreeMap<u16, Vec<&Segment>> = BTreeMap::new();
@@ -248,6 +253,7 @@ fn connections(segs: &[Segment]) -> Vec<Vec<&Segment>> {
     order
         .into_iter()
         .filter_map(|p| by_port.remove(&p))
+        .filter(|c| c.first().is_some_and(|s| s.from_client && s.syn && !s.ack))
         .collect()
 }
 
@@ -596,6 +602,40 @@ mod tests {
         );
     }
 
+    /// Prepends the client's SYN for each connection of `text`, in order
+    /// of appearance: canned excerpts that start after the handshake.
+    fn opened(text: &str) -> String {
+        let mut ports: Vec<u16> = Vec::new();
+        for s in segs(text) {
+            if !ports.contains(&s.client_port) {
+                ports.push(s.client_port);
+            }
+        }
+        let syns: String = ports
+            .iter()
+            .map(|p| format!("0.0\t10.0.0.1\t{p}\t10.0.0.2\t80\t1\t0\t0\t0\t0\t0\t0\n"))
+            .collect();
+        syns + text
+    }
+
+    fn fo(name: &str, text: &str) -> String {
+        f(name, &opened(text))
+    }
+
+    #[test]
+    fn segments_of_connections_begun_before_the_capture_are_left_out() {
+        // A previous case's server retransmitting its FIN, the client
+        // resetting it: no SYN seen, not this case's connection.
+        let stray = "\
+0.0\t10.0.0.2\t80\t10.0.0.1\t4000\t0\t1\t1\t0\t0\t6\t6
+0.0\t10.0.0.1\t4000\t10.0.0.2\t80\t0\t0\t0\t1\t0\t6\t0
+";
+        let text = format!("{stray}{CLOSE_CLIENT_FIRST}");
+        assert_eq!(f("sequence", &text), f("sequence", CLOSE_CLIENT_FIRST));
+        assert_eq!(f("rst", &text), "none");
+        assert_eq!(client_ports(&segs(&text)), BTreeSet::from([49152]));
+    }
+
     #[test]
     fn data_merged_with_a_fin_reads_like_data_then_fin() {
         // Linux's "FP." (data and FIN in one segment) against two segments.
@@ -606,8 +646,8 @@ mod tests {
 0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t5\t1\t0
 0.0\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t6\t0
 ";
-        assert_eq!(f("sequence", merged), "S:data S:FIN");
-        assert_eq!(f("sequence", merged), f("sequence", split));
+        assert_eq!(fo("sequence", merged), "C:SYN S:data S:FIN");
+        assert_eq!(fo("sequence", merged), fo("sequence", split));
     }
 
     #[test]
@@ -622,11 +662,11 @@ mod tests {
         let mut lines: Vec<&str> = c_first.lines().collect();
         lines.swap(0, 1);
         let s_first = lines.join("\n");
-        assert_eq!(f("sequence", c_first), "FINs cross");
-        assert_eq!(f("sequence", &s_first), "FINs cross");
+        assert_eq!(fo("sequence", c_first), "C:SYN FINs cross");
+        assert_eq!(fo("sequence", &s_first), "C:SYN FINs cross");
         // A FIN that acknowledges the other's FIN answers it.
         let answered = c_first.replacen("0\t1\t1\n0.6", "0\t1\t2\n0.6", 1);
-        assert_eq!(f("sequence", &answered), "C:FIN S:FIN");
+        assert_eq!(fo("sequence", &answered), "C:SYN C:FIN S:FIN");
     }
 
     #[test]
@@ -688,8 +728,8 @@ mod tests {
 0.03\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t1460\t1\t0
 0.04\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t1\t0\t0\t3001\t9
 ";
-        assert_eq!(f("half_close", text), "3000 bytes S→C after C's FIN");
-        assert_eq!(f("sequence", text), "C:data C:FIN S:data S:FIN");
+        assert_eq!(fo("half_close", text), "3000 bytes S→C after C's FIN");
+        assert_eq!(fo("sequence", text), "C:SYN C:data C:FIN S:data S:FIN");
     }
 
     #[test]
@@ -702,15 +742,18 @@ mod tests {
 3.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t0\t0\t5\t0
 4.0\t10.0.0.1\t5000\t10.0.0.2\t80\t0\t1\t0\t1\t0\t6\t0
 ";
-        assert_eq!(f("probes", linux), "3 unanswered, 0 bytes each, then C:RST");
+        assert_eq!(
+            fo("probes", linux),
+            "3 unanswered, 0 bytes each, then C:RST"
+        );
         let smoltcp = linux.replace("\t0\t5\t0\n", "\t1\t5\t0\n");
         // smoltcp's probes carry the last byte again: not new data.
         assert_eq!(
-            f("probes", &smoltcp),
+            fo("probes", &smoltcp),
             "3 unanswered, 1 byte each, then C:RST"
         );
-        assert_eq!(f("sequence", linux), f("sequence", &smoltcp));
-        assert_eq!(f("sequence", linux), "C:data S:data C:RST");
+        assert_eq!(fo("sequence", linux), fo("sequence", &smoltcp));
+        assert_eq!(fo("sequence", linux), "C:SYN C:data S:data C:RST");
         // The client's pure ACK of the server's data is not a probe.
         let with_ack = linux.replace(
             "1.0\t10.0.0.1",
@@ -718,7 +761,7 @@ mod tests {
         );
         assert_eq!(with_ack.lines().count(), 7);
         assert_eq!(
-            f("probes", &with_ack),
+            fo("probes", &with_ack),
             "3 unanswered, 0 bytes each, then C:RST"
         );
     }
@@ -736,12 +779,12 @@ mod tests {
 0.1401\t10.0.0.2\t80\t10.0.0.1\t5000\t0\t1\t0\t0\t100\t101\t0
 ";
         assert_eq!(
-            f("nagle", text),
+            fo("nagle", text),
             "the second write waits for an ACK in rounds 2 of 2"
         );
         let none = text.replace("0.1400", "0.1001");
         assert_eq!(
-            f("nagle", &none),
+            fo("nagle", &none),
             "the second write leaves at once in all 2 rounds"
         );
         // The same two rounds on two connections count the same.
@@ -750,9 +793,12 @@ mod tests {
             .enumerate()
             .map(|(i, l)| if i >= 3 { l.replace("5000", "5001") } else { l.to_string() } + "\n")
             .collect::<String>();
-        assert_eq!(f("sequence", &two), "#1: C:data S:data; #2: C:data S:data");
         assert_eq!(
-            f("nagle", &two),
+            fo("sequence", &two),
+            "#1: C:SYN C:data S:data; #2: C:SYN C:data S:data"
+        );
+        assert_eq!(
+            fo("nagle", &two),
             "the second write waits for an ACK in rounds 2 of 2"
         );
     }

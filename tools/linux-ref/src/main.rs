@@ -242,3 +242,28 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_writes_then_checks_and_fails_on_stale_pages_and_unexpected_verdicts() {
+        let dir = std::env::temp_dir().join(format!("linux-ref-table-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows = dir.join("rows.tsv");
+        let page = dir.join("page.md");
+        std::fs::write(&rows, "case\trst\tnone\tnone\t\n").unwrap();
+        assert_eq!(table(&rows, &page, false), Ok(true));
+        assert_eq!(table(&rows, &page, true), Ok(true));
+        // The same facts now differ although the case says they agree.
+        std::fs::write(&rows, "case\trst\tnone\tS:RST after C:SYN\t\n").unwrap();
+        assert_eq!(table(&rows, &page, false), Ok(false));
+        // A page that is not what the run generates.
+        std::fs::write(&rows, "case\trst\tnone\tnone\t\n").unwrap();
+        assert_eq!(table(&rows, &page, true), Ok(false));
+        std::fs::write(&rows, "not a row\n").unwrap();
+        assert!(table(&rows, &page, true).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
