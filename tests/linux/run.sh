@@ -14,17 +14,21 @@
 # machine cannot run it (not root, no network namespaces, no tshark), it
 # says why on one "SKIPPED" line and exits 0.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 
 check=0
 cases=()
 for arg in "$@"; do
     case "$arg" in
         --check) check=1 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-        *) cases+=("$arg") ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -*) echo "run.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+        *)
+            [ -f "$arg" ] || { echo "run.sh: no case file $arg" >&2; exit 2; }
+            cases+=("$(realpath "$arg")")
+            ;;
     esac
 done
+cd "$(dirname "$0")/../.."
 partial=0
 if [ ${#cases[@]} -eq 0 ]; then
     mapfile -t cases < <(ls tests/linux/cases/*.toml | sort)
@@ -208,3 +212,6 @@ fi
 table_args=("$rows" --out "$page")
 [ "$check" = 1 ] && [ "$partial" = 0 ] && table_args+=(--check)
 "$lref" table "${table_args[@]}"
+if [ "$partial" = 1 ]; then
+    echo "(some cases only: $page is not the book's page, which is left as it is)"
+fi
