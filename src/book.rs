@@ -11,12 +11,20 @@
 //! Mermaid diagram of the first [`DIAGRAM_EVENTS`] events) and, for runs that
 //! moved data, `plot.svg`. Excerpts named in `book/excerpts.toml` (a time
 //! window of one scenario's trace) go next to them as `<excerpt>.txt`.
+//! The files of [`OTHER_GENERATORS`] live there too and are left alone.
 
 use crate::{Format, RenderOptions, render_with, run_scenario, verdicts};
 use serde::Deserialize;
 use simnet_core::SimTime;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Files in the generated folder that another generator owns, relative to
+/// it: `simnet book` neither deletes them nor reports them as no longer
+/// generated. `linux-reference.md` is the Linux reference harness's table
+/// (`tests/linux/run.sh`, which needs root, so it cannot be regenerated
+/// here; `tests/linux/run.sh --check` keeps it current).
+pub const OTHER_GENERATORS: &[&str] = &["linux-reference.md"];
 
 /// Longest trace shown whole; longer ones are cut with a note.
 pub const TRACE_LINES: usize = 300;

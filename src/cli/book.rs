@@ -13,7 +13,8 @@ pub struct Args {
     /// The excerpt list.
     #[arg(long, default_value = "book/excerpts.toml")]
     excerpts: PathBuf,
-    /// Where the generated files go (replaced entirely).
+    /// Where the generated files go (replaced entirely, except the files
+    /// other generators own there: `simnet::book::OTHER_GENERATORS`).
     #[arg(long, default_value = "book/src/generated")]
     out: PathBuf,
     /// Only check that the files there are up to date (exit 1 if not).
@@ -26,7 +27,13 @@ pub fn execute(args: Args) -> CmdResult {
     let excerpts = crate::book::read_excerpts(&args.excerpts).map_err(|e| format!("error: {e}"))?;
     let files =
         crate::book::generate(&args.scenarios, &excerpts).map_err(|e| format!("error: {e}"))?;
-    let existing = crate::scenario_files_with(&args.out, |_| true).unwrap_or_default();
+    let theirs = |path: &std::path::Path| {
+        let rel = path.strip_prefix(&args.out).unwrap_or(path);
+        crate::book::OTHER_GENERATORS
+            .iter()
+            .any(|other| rel == std::path::Path::new(other))
+    };
+    let existing = crate::scenario_files_with(&args.out, |p| !theirs(p)).unwrap_or_default();
     if args.check {
         let mut stale = Vec::new();
         for (rel, bytes) in &files {

@@ -275,6 +275,8 @@ fn book_check_reports_a_stale_file_by_name() {
     let text = std::fs::read_to_string(&trace).unwrap();
     std::fs::write(&trace, text.replace("SYN-SENT", "SYN-SEND")).unwrap();
     std::fs::write(out.join("left-over.txt"), "x").unwrap();
+    // The Linux reference table is another generator's file: not stale.
+    std::fs::write(out.join("linux-reference.md"), "table").unwrap();
     let o = simnet(&["book", "--check", "--out", out_s]);
     assert_eq!(o.status.code(), Some(1));
     let report = stdout(&o);
@@ -285,6 +287,15 @@ fn book_check_reports_a_stale_file_by_name() {
     assert!(
         report.contains("left-over.txt (no longer generated)"),
         "{report}"
+    );
+    assert!(!report.contains("linux-reference.md"), "{report}");
+    // Regenerating removes what is no longer generated, not that table.
+    let o = simnet(&["book", "--out", out_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!out.join("left-over.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("linux-reference.md")).unwrap(),
+        "table"
     );
     let _ = std::fs::remove_dir_all(&out);
 }
