@@ -1,0 +1,240 @@
+//! Traces written by hand for the cases no shipped scenario produces
+//! (crossing SYNs, a stale SYN after a connection closed, a TIME-WAIT cut
+//! short by a RST), checked in every renderer that shows them: the text
+//! timeline, JSON Lines, the summary and Mermaid.
+//!
+//! Each test writes the trace event by event, so the numbers each
+//! renderer must print can be stated exactly.
+
+use crate::mermaid::{MermaidOptions, render_mermaid};
+use crate::summary::render_summary;
+use crate::text::{TextOptions, render_text};
+use crate::{JsonlWriter, TextWriter, render_jsonl};
+use simnet_core::packet::{FrameId, TcpFlags};
+use simnet_core::socket::{CloseReason, HostId, SocketId, TcpState};
+use simnet_core::trace::{HostInfo, Trace, TraceEvent, TraceSink};
+use simnet_core::{SimTime, TcpState::*};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+const A: u32 = 0;
+const B: u32 = 1;
+
+fn addr(host: u32, port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, host as u8 + 1), port)
+}
+
+/// An IPv4 + TCP packet from `host`:`ports.0` to the other host's
+/// `ports.1` (checksums left at zero: nothing here checks them).
+fn tcp(host: u32, ports: (u16, u16), seq: u32, ack: u32, flags: &str, payload: usize) -> Rc<[u8]> {
+    let total = 40 + payload;
+    let (src, dst) = (addr(host, 0), addr(1 - host, 0));
+    let mut p = vec![0x45, 0];
+    p.extend((total as u16).to_be_bytes());
+    p.extend([0, 1, 0, 0, 64, 6, 0, 0]);
+    p.extend(src.ip().octets());
+    p.extend(dst.ip().octets());
+    p.extend(ports.0.to_be_bytes());
+    p.extend(ports.1.to_be_bytes());
+    p.extend(seq.to_be_bytes());
+    p.extend(ack.to_be_bytes());
+    p.extend([5 << 4, TcpFlags::parse(flags).expect("flags").0, 0x10, 0x00]);
+    p.extend([0, 0, 0, 0]);
+    p.extend(std::iter::repeat_n(b'x', payload));
+    p.into()
+}
+
+/// A trace between host `a` (10.0.0.1) and host `b` (10.0.0.2).
+struct Build {
+    trace: Trace,
+    frames: u64,
+}
+
+impl Build {
+    fn new() -> Build {
+        let mut trace = Trace::default();
+        trace.topology.hosts = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| HostInfo {
+                name: n.to_string(),
+                addr: *addr(i as u32, 0).ip(),
+            })
+            .collect();
+        Build { trace, frames: 0 }
+    }
+
+    fn at(&mut self, ms: u64, event: TraceEvent) {
+        self.trace.push(SimTime::from_millis(ms), event);
+    }
+
+    /// `host` sends a segment from its port `ports.0` to the other's `ports.1`.
+    #[allow(clippy::too_many_arguments)]
+    fn seg(
+        &mut self,
+        ms: u64,
+        host: u32,
+        ports: (u16, u16),
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: usize,
+    ) -> FrameId {
+        let bytes = tcp(host, ports, seq, ack, flags, payload);
+        let frame = FrameId(self.frames);
+        self.frames += 1;
+        self.at(
+            ms,
+            TraceEvent::PacketSent {
+                frame,
+                from: HostId(host),
+                to: Some(HostId(1 - host)),
+                socket: None,
+                len: bytes.len() as u32,
+                bytes,
+            },
+        );
+        frame
+    }
+
+    /// Socket `socket` of `host`, on `ports.0` and connected to the other
+    /// host's `ports.1`, goes from `from` to `to`.
+    #[allow(clippy::too_many_arguments)]
+    fn state(
+        &mut self,
+        ms: u64,
+        host: u32,
+        socket: u64,
+        ports: (u16, u16),
+        (from, to): (TcpState, TcpState),
+        reason: Option<CloseReason>,
+    ) {
+        self.at(
+            ms,
+            TraceEvent::TcpState {
+                host: HostId(host),
+                socket: SocketId(socket),
+                local: addr(host, ports.0),
+                remote: Some(addr(1 - host, ports.1)),
+                from,
+                to,
+                reason,
+            },
+        );
+    }
+}
+
+/// Every output of a trace, each also streamed record by record into its
+/// writer, which must give the same bytes.
+struct Outputs {
+    text: String,
+    jsonl: Vec<serde_json::Value>,
+    summary: String,
+    mermaid: String,
+}
+
+fn outputs(trace: &Trace) -> Outputs {
+    let text = render_text(trace, &TextOptions::default());
+    let jsonl = render_jsonl(trace);
+    let mut tw = TextWriter::new(Vec::new(), &trace.topology, TextOptions::default());
+    let mut jw = JsonlWriter::new(Vec::new(), &trace.topology);
+    let mut summarizer = crate::summary::Summarizer::new();
+    for r in &trace.records {
+        tw.record(&trace.topology, r);
+        jw.record(&trace.topology, r);
+        summarizer.record(&trace.topology, r);
+    }
+    assert_eq!(crate::written_text(tw.finish()), text);
+    assert_eq!(crate::written_text(jw.finish()), jsonl);
+    let summary = render_summary(trace);
+    assert_eq!(summarizer.finish().render(&trace.topology), summary);
+    Outputs {
+        text,
+        jsonl: jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect(),
+        summary,
+        mermaid: render_mermaid(trace, &MermaidOptions::default()),
+    }
+}
+
+/// The lines of `text` that contain `needle`.
+fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}
+
+// ----- TIME-WAIT cut short by a RST ---------------------------------
+
+#[test]
+fn a_time_wait_ended_by_a_rst_says_it_was_cut_short() {
+    let mut b = Build::new();
+    let ports = (49152, 80);
+    b.state(0, A, 1, ports, (Established, FinWait1), None);
+    b.state(10, A, 1, ports, (FinWait1, FinWait2), None);
+    b.state(10, A, 1, ports, (FinWait2, TimeWait), None);
+    // A stray RST from the peer kills the TIME-WAIT socket 5 ms later.
+    b.seg(15, B, (80, 49152), 2000, 0, "R", 0);
+    b.state(
+        15,
+        A,
+        1,
+        ports,
+        (TimeWait, Closed),
+        Some(CloseReason::Reset),
+    );
+    // Another socket's TIME-WAIT runs its course.
+    b.state(20, A, 2, (49153, 80), (FinWait2, TimeWait), None);
+    b.state(10_020, A, 2, (49153, 80), (TimeWait, Closed), None);
+    let out = outputs(&b.trace);
+
+    let ended = lines_with(&out.text, "TIME-WAIT -> CLOSED");
+    assert_eq!(ended.len(), 2, "{}", out.text);
+    assert!(
+        ended[0].ends_with(
+            ":49152 TIME-WAIT -> CLOSED  (TIME-WAIT cut short by an RST: RFC 1337's \
+             TIME-WAIT assassination; smoltcp honours the RST, as Linux does by default)"
+        ),
+        "{}",
+        ended[0]
+    );
+    assert!(!ended[0].contains("TIME-WAIT over"), "{}", ended[0]);
+    assert!(
+        ended[1].ends_with(
+            ":49153 TIME-WAIT -> CLOSED  (TIME-WAIT over: smoltcp holds it 10 s; Linux 60 s)"
+        ),
+        "{}",
+        ended[1]
+    );
+
+    // JSON Lines keeps the reason, so a consumer can tell the two apart.
+    let reasons: Vec<&serde_json::Value> = out
+        .jsonl
+        .iter()
+        .filter(|l| l["event"] == "tcp_state" && l["from"] == "TIME-WAIT")
+        .map(|l| &l["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        [&serde_json::json!("reset"), &serde_json::Value::Null]
+    );
+    // Neither socket is left in TIME-WAIT.
+    assert!(
+        out.summary
+            .lines()
+            .any(|l| l.trim_start().starts_with("a    TIME-WAIT") && l.ends_with(" 0")),
+        "{}",
+        out.summary
+    );
+
+    let notes = lines_with(&out.mermaid, "TIME-WAIT → CLOSED");
+    assert_eq!(
+        notes,
+        [
+            "    Note over a: TIME-WAIT → CLOSED (TIME-WAIT cut short by an RST after 5ms)",
+            "    Note over a: TIME-WAIT → CLOSED (after 10s in TIME-WAIT)",
+        ],
+        "{}",
+        out.mermaid
+    );
+}
