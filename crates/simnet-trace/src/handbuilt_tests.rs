@@ -238,3 +238,114 @@ fn a_time_wait_ended_by_a_rst_says_it_was_cut_short() {
         out.mermaid
     );
 }
+
+// ----- simultaneous open: crossing SYNs -------------------------------
+
+/// Both ends connect at once from a chosen port: a's SYN leaves at 1 ms,
+/// b's at 2 ms, before a's arrives; each answers the other's SYN with a
+/// SYN-ACK, then acknowledges the other's SYN-ACK, then a sends 10 bytes.
+fn simultaneous_open() -> Build {
+    let mut b = Build::new();
+    let (pa, pb) = ((40000, 5000), (5000, 40000));
+    b.state(1, A, 1, pa, (Closed, SynSent), None);
+    b.seg(1, A, pa, 1000, 0, "S", 0);
+    b.state(2, B, 1, pb, (Closed, SynSent), None);
+    b.seg(2, B, pb, 7000, 0, "S", 0);
+    b.state(6, B, 1, pb, (SynSent, SynReceived), None);
+    b.seg(6, B, pb, 7000, 1001, "S.", 0);
+    b.state(7, A, 1, pa, (SynSent, SynReceived), None);
+    b.seg(7, A, pa, 1000, 7001, "S.", 0);
+    b.state(11, A, 1, pa, (SynReceived, Established), None);
+    b.seg(11, A, pa, 1001, 7001, ".", 0);
+    b.state(12, B, 1, pb, (SynReceived, Established), None);
+    b.seg(12, B, pb, 7001, 1001, ".", 0);
+    b.seg(13, A, pa, 1001, 7001, "P.", 10);
+    b.seg(18, B, pb, 7001, 1011, ".", 0);
+    b
+}
+
+#[test]
+fn crossing_syns_count_from_both_isns_in_every_output() {
+    let out = outputs(&simultaneous_open().trace);
+    // Every segment relative to its own direction's SYN, every ACK to the
+    // other's: the SYN-ACKs acknowledge 1, not a raw number.
+    let expected = [
+        ("S", 0, None),
+        ("S", 0, None),
+        ("S.", 0, Some(1)),
+        ("S.", 0, Some(1)),
+        (".", 1, Some(1)),
+        (".", 1, Some(1)),
+        ("P.", 1, Some(1)),
+        (".", 1, Some(11)),
+    ];
+    let packets: Vec<(&str, u64, Option<u64>)> = out
+        .jsonl
+        .iter()
+        .filter(|l| l["event"] == "packet")
+        .map(|l| {
+            (
+                l["flags"].as_str().unwrap(),
+                l["seq"].as_u64().unwrap(),
+                l["ack"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(packets, expected);
+    let text: Vec<String> = lines_with(&out.text, " →  ")
+        .iter()
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            fields[5..fields.len() - 2].join(" ")
+        })
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "S seq=0",
+            "S seq=0",
+            "S. seq=0 ack=1",
+            "S. seq=0 ack=1",
+            ". seq=1 ack=1",
+            ". seq=1 ack=1",
+            "P. seq=1 ack=1",
+            ". seq=1 ack=11",
+        ],
+        "{}",
+        out.text
+    );
+    let arrows: Vec<&str> = out
+        .mermaid
+        .lines()
+        .filter(|l| l.contains(" seq="))
+        .map(str::trim)
+        .collect();
+    assert_eq!(arrows.len(), 8, "{}", out.mermaid);
+    assert!(arrows[2].contains("seq=0 ack=1"), "{}", out.mermaid);
+    assert!(arrows[3].contains("seq=0 ack=1"), "{}", out.mermaid);
+    assert!(arrows[7].contains("ack=11"), "{}", out.mermaid);
+
+    // One connection, one row, handshake done, both ends ESTABLISHED.
+    let rows = lines_with(&out.summary, ":40000");
+    assert_eq!(rows.len(), 1, "{}", out.summary);
+    let cells: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "1",
+            "a:40000",
+            "b:5000",
+            "1.000ms",
+            "10ms",
+            "10",
+            "0",
+            "0",
+            "-",
+            "ESTABLISHED/ESTABLISHED",
+            "open,",
+            "≥17ms"
+        ],
+        "{}",
+        out.summary
+    );
+}

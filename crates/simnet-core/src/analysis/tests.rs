@@ -844,3 +844,83 @@ fn a_streamed_analyzer_frees_the_acks_of_frames_that_arrived_or_were_dropped() {
         assert_eq!(a.connections().count(), 1);
     }
 }
+
+#[test]
+fn crossing_syns_are_one_connection_with_both_isns() {
+    use SegmentKind::New;
+    let mut b = Build::new();
+    let (a, z) = (ep(C, 40000), ep(S, 80));
+    // Both ends connect at once: each socket goes CLOSED -> SYN-SENT just
+    // before its SYN, and the SYNs cross on the wire.
+    b.state(ms(1), C, 1, a, z, TcpState::Closed, TcpState::SynSent);
+    let s1 = b.seg(ms(1), CP, SP, 1000, 0, "S", 1000, 0, None);
+    b.state(ms(2), S, 7, z, a, TcpState::Closed, TcpState::SynSent);
+    let s2 = b.seg(ms(2), SP, CP, 5000, 0, "S", 1000, 0, None);
+    // Each gets the other's SYN and answers with a SYN-ACK.
+    b.state(ms(6), S, 7, z, a, TcpState::SynSent, TcpState::SynReceived);
+    let sa2 = b.seg(ms(6), SP, CP, 5000, 1001, "S.", 1000, 0, None);
+    b.state(ms(7), C, 1, a, z, TcpState::SynSent, TcpState::SynReceived);
+    let sa1 = b.seg(ms(7), CP, SP, 1000, 5001, "S.", 1000, 0, None);
+    // Each SYN-ACK establishes its receiver, which acknowledges it.
+    b.deliver(ms(11), sa2, C);
+    b.state(
+        ms(11),
+        C,
+        1,
+        a,
+        z,
+        TcpState::SynReceived,
+        TcpState::Established,
+    );
+    b.seg(ms(11), CP, SP, 1001, 5001, ".", 1000, 0, None);
+    b.deliver(ms(12), sa1, S);
+    b.state(
+        ms(12),
+        S,
+        7,
+        z,
+        a,
+        TcpState::SynReceived,
+        TcpState::Established,
+    );
+    b.seg(ms(12), SP, CP, 5001, 1001, ".", 1000, 0, None);
+    let d = b.seg(ms(13), CP, SP, 1001, 5001, "P.", 1000, 10, None);
+
+    let an = analyze(&b.trace);
+    assert_eq!(an.connections.len(), 1, "{:#?}", an.connections);
+    let c = &an.connections[0];
+    assert_eq!((c.client, c.server, c.start, c.end), (a, z, ms(1), ms(13)));
+    assert_eq!(
+        (c.client_state, c.server_state),
+        (Some(TcpState::Established), Some(TcpState::Established))
+    );
+    // From the first SYN to the client's ACK of the server's SYN-ACK.
+    assert_eq!(c.handshake, Some(SimDuration::from_millis(10)));
+    // Each direction counts from its own SYN; the SYN-ACKs are steps of
+    // the handshake, not retransmissions.
+    assert_eq!(
+        c.to_server.segments,
+        [
+            seg(ms(1), s1, 0, 1, 0, New),
+            seg(ms(7), sa1, 0, 1, 0, New),
+            seg(ms(13), d, 1, 11, 10, New),
+        ]
+    );
+    assert_eq!(
+        c.to_client.segments,
+        [seg(ms(2), s2, 0, 1, 0, New), seg(ms(6), sa2, 0, 1, 0, New)]
+    );
+    assert_eq!(
+        c.to_server.retransmissions() + c.to_client.retransmissions(),
+        0
+    );
+    // Each SYN-ACK acknowledges the other's SYN: ack 1, relative.
+    assert_eq!(c.to_server.acks[0].ack, 1);
+    assert_eq!(c.to_client.acks[0].ack, 1);
+    assert_eq!(c.to_server.bytes, 10);
+
+    // A later SYN from the server's side, once the connection is under
+    // way, still starts a new connection.
+    b.seg(ms(20), SP, CP, 9000, 0, "S", 1000, 0, None);
+    assert_eq!(analyze(&b.trace).connections.len(), 2);
+}
