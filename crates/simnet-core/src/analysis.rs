@@ -12,7 +12,9 @@
 //! series, so they agree on what a retransmission is. The rules are the ones
 //! Wireshark uses: a connection starts with a SYN (a new SYN on a 4-tuple
 //! starts a new one, except the other end's SYN crossing the first: a
-//! simultaneous open is one connection); sequence numbers are relative to each direction's first;
+//! simultaneous open is one connection, and a SYN-ACK with another ISN than
+//! its sender's, answering a SYN that arrived late, starts one too);
+//! sequence numbers are relative to each direction's first;
 //! a segment that carries nothing beyond what was already sent is a
 //! retransmission, unless it is a keepalive probe (one old byte) or a window
 //! probe (one new byte into a zero window).
@@ -290,6 +292,8 @@ struct ConnState {
     /// Nothing but the client's SYN (without ACK) has been sent: a SYN
     /// from the server's side now crosses it (a simultaneous open).
     opening: bool,
+    /// The socket of each side (client, server), once a state change named it.
+    sockets: [Option<(HostId, crate::socket::SocketId)>; 2],
 }
 
 /// Analyses a trace: [`Analyzer::new`] fed every record ([`Trace::replay`]).
@@ -427,10 +431,26 @@ impl Analyzer {
         // (RFC 9293 section 3.5), whose client is the side that sent first.
         let crossing =
             bare_syn && existing.is_some_and(|i| conns[i].opening && conns[i].conn.client != src);
-        let new_syn = bare_syn
-            && !crossing
-            && existing
-                .is_none_or(|i| conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src);
+        // A SYN-ACK whose sender already used another ISN on this 4-tuple
+        // answers a SYN that came too late (a duplicate, or one held back
+        // past the end of the connection): a new incarnation of the tuple.
+        let reincarnation = tcp.flags.syn()
+            && tcp.flags.ack()
+            && existing.is_some_and(|i| {
+                let c = &conns[i];
+                let isn = if c.conn.client == src {
+                    c.fwd.isn
+                } else {
+                    c.rev.isn
+                };
+                isn.is_some_and(|isn| isn != tcp.seq)
+            });
+        let new_syn = reincarnation
+            || (bare_syn
+                && !crossing
+                && existing.is_none_or(|i| {
+                    conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src
+                }));
         if crossing && let Some(i) = existing {
             attach_early_states(&mut self.early_states, &mut self.socket_conn, conns, key, i);
         }
@@ -463,6 +483,7 @@ impl Analyzer {
                     rev: FlowState::default(),
                     synack_seen: false,
                     opening: bare_syn,
+                    sockets: [None, None],
                 });
                 self.current.insert(key, conns.len() - 1);
                 let i = conns.len() - 1;
@@ -545,12 +566,23 @@ impl Analyzer {
         // before its SYN, so an unknown socket is matched to its
         // connection the first time both exist.
         let current = &self.current;
+        let conns = &mut self.conns;
         let socket_conn = &mut self.socket_conn;
         let index = socket_conn.get(&(host, socket)).copied().or_else(|| {
             if opening {
                 return None;
             }
             let i = current.get(&canonical(local, remote?)).copied()?;
+            // A connection whose side here already has a socket (another
+            // one, or this one back from LISTEN) is an older incarnation of
+            // the 4-tuple: this socket (a listener taking a late SYN) waits
+            // for its own first packet.
+            let side = usize::from(local != conns[i].conn.client);
+            let passive = from == crate::socket::TcpState::Listen;
+            if conns[i].sockets[side].is_some_and(|s| passive || s != (host, socket)) {
+                return None;
+            }
+            conns[i].sockets[side] = Some((host, socket));
             socket_conn.insert((host, socket), i);
             Some(i)
         });
@@ -561,6 +593,12 @@ impl Analyzer {
                     c.client_state = Some(to);
                 } else {
                     c.server_state = Some(to);
+                }
+                if to == crate::socket::TcpState::Listen {
+                    // A listener back from SYN-RECEIVED (its half-open
+                    // connection reset) is done with this connection: the
+                    // next SYN it takes starts another.
+                    self.socket_conn.remove(&(host, socket));
                 }
             }
             None => {
@@ -669,6 +707,8 @@ fn attach_early_states(
             return true;
         }
         socket_conn.insert((host, socket), i);
+        let side = usize::from(local != conns[i].conn.client);
+        conns[i].sockets[side] = Some((host, socket));
         let c = &mut conns[i].conn;
         if local == c.client {
             c.client_state = Some(to);

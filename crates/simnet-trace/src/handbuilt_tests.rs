@@ -349,3 +349,88 @@ fn crossing_syns_count_from_both_isns_in_every_output() {
         out.summary
     );
 }
+
+// ----- a late SYN after the connection closed -------------------------
+
+#[test]
+fn a_late_syn_after_the_close_gets_its_own_row_and_the_closed_one_stays_closed() {
+    let mut b = Build::new();
+    let (pa, pb) = ((49152, 80), (80, 49152));
+    // The client's first SYN is held back; the second opens a connection
+    // that closes at once (the client holds TIME-WAIT).
+    b.state(0, A, 1, pa, (Closed, SynSent), None);
+    b.seg(0, A, pa, 100, 0, "S", 0);
+    b.seg(1000, A, pa, 100, 0, "S", 0);
+    b.state(1010, B, 7, pb, (Listen, SynReceived), None);
+    b.seg(1010, B, pb, 500, 101, "S.", 0);
+    b.state(1020, A, 1, pa, (SynSent, Established), None);
+    b.state(1020, A, 1, pa, (Established, FinWait1), None);
+    b.seg(1020, A, pa, 101, 501, "F.", 0);
+    b.state(1030, B, 7, pb, (SynReceived, CloseWait), None);
+    b.state(1030, B, 7, pb, (CloseWait, LastAck), None);
+    b.seg(1030, B, pb, 501, 102, "F.", 0);
+    b.state(1040, A, 1, pa, (FinWait1, TimeWait), None);
+    b.seg(1040, A, pa, 102, 502, ".", 0);
+    b.state(1050, B, 7, pb, (LastAck, Closed), None);
+    // The held-back SYN reaches another listening socket at 3 s.
+    b.state(3010, B, 8, pb, (Listen, SynReceived), None);
+    b.seg(3010, B, pb, 9000, 101, "S.", 0);
+    b.seg(4010, B, pb, 9000, 101, "S.", 0);
+    b.state(11_040, A, 1, pa, (TimeWait, Closed), None);
+    b.seg(18_010, B, pb, 9000, 101, "S.", 0);
+    b.seg(18_020, A, pa, 101, 0, "R", 0);
+    b.state(18_030, B, 8, pb, (SynReceived, Listen), None);
+    let out = outputs(&b.trace);
+
+    let rows: Vec<Vec<&str>> = lines_with(&out.summary, "a:49152")
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec![
+                "1",
+                "a:49152",
+                "b:80",
+                "0.000ms",
+                "1.02s",
+                "0",
+                "0",
+                "1",
+                "a",
+                "CLOSED/CLOSED",
+                "1.04s"
+            ],
+            vec![
+                "2",
+                "a:49152",
+                "b:80",
+                "3010.000ms",
+                "-",
+                "0",
+                "0",
+                "2",
+                "a",
+                "(RST)",
+                "-/LISTEN",
+                "15.01s"
+            ],
+        ],
+        "{}",
+        out.summary
+    );
+    // The new SYN-ACK counts from its own ISN and acknowledges the old
+    // SYN's, as the client's stack sees it.
+    let synacks: Vec<String> = lines_with(&out.text, ":80>:49152 S.")
+        .iter()
+        .map(|l| {
+            l.split_whitespace()
+                .skip(5)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(synacks, ["S. seq=0 ack=1"; 4], "{}", out.text);
+}

@@ -924,3 +924,171 @@ fn crossing_syns_are_one_connection_with_both_isns() {
     b.seg(ms(20), SP, CP, 9000, 0, "S", 1000, 0, None);
     assert_eq!(analyze(&b.trace).connections.len(), 2);
 }
+
+#[test]
+fn a_late_syn_after_the_close_is_a_new_incarnation_not_the_old_row() {
+    let mut b = Build::new();
+    let (client, server) = (ep(C, 40000), ep(S, 80));
+    // A whole connection: handshake (the SYN sent twice: the first copy is
+    // held back by the network), close, the server's socket CLOSED, the
+    // client's in TIME-WAIT.
+    b.state(
+        ms(0),
+        C,
+        1,
+        client,
+        server,
+        TcpState::Closed,
+        TcpState::SynSent,
+    );
+    b.seg(ms(0), CP, SP, 100, 0, "S", 1000, 0, None);
+    b.seg(ms(1000), CP, SP, 100, 0, "S", 1000, 0, None);
+    b.state(
+        ms(1010),
+        S,
+        7,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(1010), SP, CP, 500, 101, "S.", 1000, 0, None);
+    b.state(
+        ms(1020),
+        C,
+        1,
+        client,
+        server,
+        TcpState::SynSent,
+        TcpState::Established,
+    );
+    b.seg(ms(1020), CP, SP, 101, 501, "F.", 1000, 0, None);
+    b.state(
+        ms(1020),
+        C,
+        1,
+        client,
+        server,
+        TcpState::Established,
+        TcpState::FinWait1,
+    );
+    b.state(
+        ms(1030),
+        S,
+        7,
+        server,
+        client,
+        TcpState::SynReceived,
+        TcpState::CloseWait,
+    );
+    b.seg(ms(1030), SP, CP, 501, 102, "F.", 1000, 0, None);
+    b.state(
+        ms(1030),
+        S,
+        7,
+        server,
+        client,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+    );
+    b.state(
+        ms(1040),
+        C,
+        1,
+        client,
+        server,
+        TcpState::FinWait1,
+        TcpState::TimeWait,
+    );
+    b.seg(ms(1040), CP, SP, 102, 502, ".", 1000, 0, None);
+    b.state(
+        ms(1050),
+        S,
+        7,
+        server,
+        client,
+        TcpState::LastAck,
+        TcpState::Closed,
+    );
+    // The held-back SYN arrives at 3 s: a listener (another socket) takes
+    // it and answers with a SYN-ACK of a new ISN, again and again, until
+    // the client, its TIME-WAIT over, resets it.
+    b.state(
+        ms(3010),
+        S,
+        8,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(3010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.seg(ms(4010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.state(
+        ms(11040),
+        C,
+        1,
+        client,
+        server,
+        TcpState::TimeWait,
+        TcpState::Closed,
+    );
+    b.seg(ms(18010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.seg(ms(18020), CP, SP, 101, 0, "R", 0, 0, None);
+    b.state(
+        ms(18030),
+        S,
+        8,
+        server,
+        client,
+        TcpState::SynReceived,
+        TcpState::Listen,
+    );
+
+    let a = analyze(&b.trace);
+    let rows: Vec<_> = a
+        .connections
+        .iter()
+        .map(|c| {
+            (
+                c.number,
+                c.client,
+                c.start,
+                c.end,
+                c.client_state,
+                c.server_state,
+                c.to_client.retransmissions(),
+            )
+        })
+        .collect();
+    use TcpState::*;
+    assert_eq!(
+        rows,
+        [
+            // The connection that closed, closed on both sides.
+            (1, client, ms(0), ms(1040), Some(Closed), Some(Closed), 0),
+            // The late SYN's half-open connection, back to LISTEN.
+            (2, client, ms(3010), ms(18020), None, Some(Listen), 2),
+        ]
+    );
+    assert_eq!(a.connections[0].first_fin, Some(Side::Client));
+    assert_eq!(a.connections[1].first_rst, Some(Side::Client));
+    assert_eq!(a.connections[1].handshake, None);
+
+    // The same socket back in LISTEN taking another late SYN starts yet
+    // another connection.
+    b.state(
+        ms(20000),
+        S,
+        8,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(20000), SP, CP, 12000, 101, "S.", 1000, 0, None);
+    let a = analyze(&b.trace);
+    assert_eq!(a.connections.len(), 3);
+    assert_eq!(a.connections[1].server_state, Some(TcpState::Listen));
+    assert_eq!(a.connections[2].server_state, Some(TcpState::SynReceived));
+}

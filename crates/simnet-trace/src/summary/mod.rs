@@ -15,8 +15,9 @@
 //! WebSocket application, the frames it sent.
 //!
 //! Everything is derived from the trace: connections from the packets on the
-//! wire (a new SYN on a 4-tuple starts a new connection), states from the
-//! state changes. Nothing is guessed.
+//! wire (a new SYN on a 4-tuple starts a new connection, and so does a
+//! SYN-ACK answering a SYN that arrived after its connection ended; two SYNs
+//! crossing are one), states from the state changes. Nothing is guessed.
 
 //!
 //! The module is split by what the tables are about: this file computes the
@@ -628,14 +629,16 @@ impl Summarized {
 }
 
 /// Whether a connection had not ended when the run did: one of its sockets
-/// was last seen in a state other than CLOSED or TIME-WAIT (ESTABLISHED,
-/// FIN-WAIT-2, CLOSE-WAIT...). Its duration is then at least the time from
-/// its start to the end of the run, not the time to its last packet.
+/// was last seen in a state other than CLOSED, TIME-WAIT or LISTEN
+/// (ESTABLISHED, FIN-WAIT-2, CLOSE-WAIT...; a listener back in LISTEN after
+/// a RST ended its half-open connection holds none). Its duration is then
+/// at least the time from its start to the end of the run, not the time to
+/// its last packet.
 pub fn still_open(c: &Connection) -> bool {
     [c.client_state, c.server_state]
         .into_iter()
         .flatten()
-        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait))
+        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait | TcpState::Listen))
 }
 
 fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> String {
