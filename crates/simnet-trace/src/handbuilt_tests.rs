@@ -434,3 +434,60 @@ fn a_late_syn_after_the_close_gets_its_own_row_and_the_closed_one_stays_closed()
         .collect();
     assert_eq!(synacks, ["S. seq=0 ack=1"; 4], "{}", out.text);
 }
+
+// ----- what a sink received ---------------------------------------------
+
+#[test]
+fn the_summary_says_whether_each_sink_connection_was_intact() {
+    use simnet_core::socket::AppId;
+    use simnet_core::trace::{AppEvent, AppInfo};
+    let mut b = Build::new();
+    b.trace.topology.apps = ["checked", "forged"]
+        .iter()
+        .map(|name| AppInfo {
+            host: HostId(B),
+            kind: "sink".into(),
+            name: name.to_string(),
+        })
+        .collect();
+    let eof = |bytes: u64, mismatch: Option<u64>| {
+        let e = AppEvent::new("sink.eof", "received")
+            .with("bytes", bytes)
+            .with("duration", simnet_core::SimDuration::from_millis(160))
+            .with("intact", mismatch.is_none());
+        Box::new(match mismatch {
+            Some(at) => e.with("first_mismatch", at),
+            None => e,
+        })
+    };
+    for (ms, app, event) in [(30, 1, eof(6, Some(4))), (190, 0, eof(100_000, None))] {
+        b.at(
+            ms,
+            TraceEvent::App {
+                host: HostId(B),
+                app: AppId(app),
+                event,
+            },
+        );
+    }
+    let out = outputs(&b.trace);
+    let rows: Vec<Vec<&str>> = out
+        .summary
+        .lines()
+        .skip_while(|l| !l.starts_with("Sinks"))
+        .skip(3)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec![
+                "forged", "b", "30.000ms", "6", "160ms", "differs", "from", "byte", "4"
+            ],
+            vec!["checked", "b", "190.000ms", "100000", "160ms", "intact"],
+        ],
+        "{}",
+        out.summary
+    );
+}

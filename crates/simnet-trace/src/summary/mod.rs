@@ -5,7 +5,8 @@
 //! `open` if it had not ended); data lost on abortive closes; goodput of bulk
 //! transfers against their link. Per host: how many sockets were in each
 //! state, at the peak and at the end, and TIME-WAIT and CLOSE-WAIT over time.
-//! Per built-in TCP client: reply latencies. Per link direction: frames sent, delivered, dropped
+//! Per built-in TCP client: reply latencies. Per connection a sink read to
+//! its end: its bytes and whether they were intact. Per link direction: frames sent, delivered, dropped
 //! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
 //! [`render_summary`] lays them out as plain-text tables. When applications
 //! report HTTP requests or delivered events, tables for those follow; per
@@ -390,6 +391,7 @@ pub struct Summarizer {
     counters: Counters,
     data_lost: tcp::DataLost,
     tcp_clients: tcp::TcpClients,
+    sinks: tcp::Sinks,
     http: apps::Http,
     deliveries: delivery::Deliveries,
     websocket: apps::WebSocket,
@@ -402,6 +404,7 @@ pub struct Summarized {
     pub summary: Summary,
     data_lost: tcp::DataLost,
     tcp_clients: Vec<TcpClientStats>,
+    sinks: tcp::Sinks,
     http: apps::Http,
     deliveries: Vec<Delivery>,
     subscribers: Vec<simnet_core::AppId>,
@@ -417,6 +420,7 @@ impl Summarizer {
             counters: Counters::default(),
             data_lost: tcp::DataLost::default(),
             tcp_clients: tcp::TcpClients::default(),
+            sinks: tcp::Sinks::default(),
             http: apps::Http::default(),
             deliveries: delivery::Deliveries::default(),
             websocket: apps::WebSocket::default(),
@@ -431,6 +435,7 @@ impl Summarizer {
             summary,
             data_lost: self.data_lost,
             tcp_clients: self.tcp_clients.finish(),
+            sinks: self.sinks,
             http: self.http,
             deliveries,
             subscribers,
@@ -452,6 +457,7 @@ impl TraceSink for Summarizer {
         self.counters.record(r);
         self.data_lost.record(r);
         self.tcp_clients.record(topology, r);
+        self.sinks.record(r);
         self.http.record(topology, r);
         self.deliveries.record(r);
         self.websocket.record(r);
@@ -572,6 +578,7 @@ impl Summarized {
                 .iter()
                 .map(Table::render),
         );
+        sections.push(self.sinks.table(topo).render());
         sections.extend(self.http.tables(topo).iter().map(Table::render));
         sections.push(delivery::delivery_table(topo, &self.deliveries).render());
         sections.push(delivery::per_event_table(topo, &self.subscribers, &self.per_event).render());
