@@ -11,7 +11,10 @@
 //! The summary, the plots, the CSV export and the expectations all read these
 //! series, so they agree on what a retransmission is. The rules are the ones
 //! Wireshark uses: a connection starts with a SYN (a new SYN on a 4-tuple
-//! starts a new one); sequence numbers are relative to each direction's first;
+//! starts a new one, except the other end's SYN crossing the first: a
+//! simultaneous open is one connection, and a SYN-ACK with another ISN than
+//! its sender's, answering a SYN that arrived late, starts one too);
+//! sequence numbers are relative to each direction's first;
 //! a segment that carries nothing beyond what was already sent is a
 //! retransmission, unless it is a keepalive probe (one old byte) or a window
 //! probe (one new byte into a zero window).
@@ -48,7 +51,8 @@ pub struct Analysis {
 pub struct Connection {
     /// Position in [`Analysis::connections`], from 1.
     pub number: usize,
-    /// The side that sent the SYN.
+    /// The side that sent the SYN (the first of the two, when both ends
+    /// opened at once and their SYNs crossed).
     pub client: SocketAddrV4,
     /// The other side.
     pub server: SocketAddrV4,
@@ -276,6 +280,8 @@ struct FlowState {
     window: Option<u32>,
     /// Window scale the sender announced in its SYN.
     announced_scale: Option<u8>,
+    /// The sender has sent a SYN-ACK.
+    synack_sent: bool,
 }
 
 struct ConnState {
@@ -283,6 +289,11 @@ struct ConnState {
     fwd: FlowState,
     rev: FlowState,
     synack_seen: bool,
+    /// Nothing but the client's SYN (without ACK) has been sent: a SYN
+    /// from the server's side now crosses it (a simultaneous open).
+    opening: bool,
+    /// The socket of each side (client, server), once a state change named it.
+    sockets: [Option<(HostId, crate::socket::SocketId)>; 2],
 }
 
 /// Analyses a trace: [`Analyzer::new`] fed every record ([`Trace::replay`]).
@@ -414,10 +425,35 @@ impl Analyzer {
         let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
         let key = canonical(src, dst);
         let existing = self.current.get(&key).copied();
-        let new_syn = tcp.flags.syn()
-            && !tcp.flags.ack()
-            && existing
-                .is_none_or(|i| conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src);
+        let bare_syn = tcp.flags.syn() && !tcp.flags.ack();
+        // Two SYNs crossing: the other end's SYN while the client's is all
+        // this connection has sent. One connection, opened from both ends
+        // (RFC 9293 section 3.5), whose client is the side that sent first.
+        let crossing =
+            bare_syn && existing.is_some_and(|i| conns[i].opening && conns[i].conn.client != src);
+        // A SYN-ACK whose sender already used another ISN on this 4-tuple
+        // answers a SYN that came too late (a duplicate, or one held back
+        // past the end of the connection): a new incarnation of the tuple.
+        let reincarnation = tcp.flags.syn()
+            && tcp.flags.ack()
+            && existing.is_some_and(|i| {
+                let c = &conns[i];
+                let isn = if c.conn.client == src {
+                    c.fwd.isn
+                } else {
+                    c.rev.isn
+                };
+                isn.is_some_and(|isn| isn != tcp.seq)
+            });
+        let new_syn = reincarnation
+            || (bare_syn
+                && !crossing
+                && existing.is_none_or(|i| {
+                    conns[i].fwd.isn != Some(tcp.seq) || conns[i].conn.client != src
+                }));
+        if crossing && let Some(i) = existing {
+            attach_early_states(&mut self.early_states, &mut self.socket_conn, conns, key, i);
+        }
         let index = match existing {
             Some(i) if !new_syn => i,
             _ => {
@@ -446,31 +482,19 @@ impl Analyzer {
                     fwd: FlowState::default(),
                     rev: FlowState::default(),
                     synack_seen: false,
+                    opening: bare_syn,
+                    sockets: [None, None],
                 });
                 self.current.insert(key, conns.len() - 1);
                 let i = conns.len() - 1;
-                // Attach the state changes that preceded this SYN.
-                let socket_conn = &mut self.socket_conn;
-                self.early_states
-                    .retain(|&(host, socket, local, remote, to)| {
-                        if canonical(local, remote) != key {
-                            return true;
-                        }
-                        socket_conn.insert((host, socket), i);
-                        let c = &mut conns[i].conn;
-                        if local == c.client {
-                            c.client_state = Some(to);
-                        } else {
-                            c.server_state = Some(to);
-                        }
-                        false
-                    });
+                attach_early_states(&mut self.early_states, &mut self.socket_conn, conns, key, i);
                 i
             }
         };
         let c = &mut conns[index];
         c.conn.end = r.time;
         let from_client = src == c.conn.client;
+        c.opening &= from_client && bare_syn;
         let side = if from_client {
             Side::Client
         } else {
@@ -479,7 +503,14 @@ impl Analyzer {
         if tcp.flags.syn() && tcp.flags.ack() && !from_client {
             c.synack_seen = true;
         }
-        if from_client && c.synack_seen && tcp.flags.ack() && c.conn.handshake.is_none() {
+        // The client's first ACK after the server's SYN-ACK (not its own
+        // SYN-ACK of a simultaneous open, which answers the server's SYN).
+        if from_client
+            && c.synack_seen
+            && tcp.flags.ack()
+            && !tcp.flags.syn()
+            && c.conn.handshake.is_none()
+        {
             c.conn.handshake = Some(r.time - c.conn.start);
         }
         if tcp.flags.fin() {
@@ -535,12 +566,23 @@ impl Analyzer {
         // before its SYN, so an unknown socket is matched to its
         // connection the first time both exist.
         let current = &self.current;
+        let conns = &mut self.conns;
         let socket_conn = &mut self.socket_conn;
         let index = socket_conn.get(&(host, socket)).copied().or_else(|| {
             if opening {
                 return None;
             }
             let i = current.get(&canonical(local, remote?)).copied()?;
+            // A connection whose side here already has a socket (another
+            // one, or this one back from LISTEN) is an older incarnation of
+            // the 4-tuple: this socket (a listener taking a late SYN) waits
+            // for its own first packet.
+            let side = usize::from(local != conns[i].conn.client);
+            let passive = from == crate::socket::TcpState::Listen;
+            if conns[i].sockets[side].is_some_and(|s| passive || s != (host, socket)) {
+                return None;
+            }
+            conns[i].sockets[side] = Some((host, socket));
             socket_conn.insert((host, socket), i);
             Some(i)
         });
@@ -551,6 +593,12 @@ impl Analyzer {
                     c.client_state = Some(to);
                 } else {
                     c.server_state = Some(to);
+                }
+                if to == crate::socket::TcpState::Listen {
+                    // A listener back from SYN-RECEIVED (its half-open
+                    // connection reset) is done with this connection: the
+                    // next SYN it takes starts another.
+                    self.socket_conn.remove(&(host, socket));
                 }
             }
             None => {
@@ -644,6 +692,33 @@ impl TraceSink for Analyzer {
     }
 }
 
+/// Attaches the state changes seen before connection `i`'s first packet
+/// (a socket's CLOSED -> SYN-SENT comes just before its SYN) to it: those
+/// of sockets on its 4-tuple `key`.
+fn attach_early_states(
+    early_states: &mut Vec<EarlyState>,
+    socket_conn: &mut BTreeMap<(HostId, crate::socket::SocketId), usize>,
+    conns: &mut [ConnState],
+    key: Tuple,
+    i: usize,
+) {
+    early_states.retain(|&(host, socket, local, remote, to)| {
+        if canonical(local, remote) != key {
+            return true;
+        }
+        socket_conn.insert((host, socket), i);
+        let side = usize::from(local != conns[i].conn.client);
+        conns[i].sockets[side] = Some((host, socket));
+        let c = &mut conns[i].conn;
+        if local == c.client {
+            c.client_state = Some(to);
+        } else {
+            c.server_state = Some(to);
+        }
+        false
+    });
+}
+
 /// Removes frames that departed by `now`, recording the occupancy after each.
 fn drain_departed(q: &mut Vec<(SimTime, u64)>, series: &mut LinkSeries, now: SimTime) {
     q.sort_by_key(|(departs, _)| *departs);
@@ -681,7 +756,14 @@ fn send_segment(
     }
     let end = start.wrapping_add(len);
     let one_byte = tcp.payload_len == 1 && !tcp.flags.syn() && !tcp.flags.fin();
-    let kind = if end > st.max_end {
+    // In a simultaneous open each side sends its SYN, then a SYN-ACK that
+    // carries the same SYN again with the ACK of the other's: a step of the
+    // handshake, not a retransmission (nothing was lost).
+    let first_synack = tcp.flags.syn() && tcp.flags.ack() && !st.synack_sent;
+    if first_synack {
+        st.synack_sent = true;
+    }
+    let kind = if end > st.max_end || (first_synack && start == 0) {
         if one_byte && st.window == Some(0) {
             SegmentKind::WindowProbe
         } else {

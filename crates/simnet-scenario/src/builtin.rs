@@ -77,6 +77,8 @@ pub(crate) const EVENT_FIELDS: &[&str] = &[
     "piece",
     "duplicate",
     "duration",
+    "first_mismatch",
+    "intact",
     "latency",
     "out_of_order",
     "reason",

@@ -21,6 +21,8 @@
 //!   Mermaid arrows that carry them.
 
 pub mod csv;
+#[cfg(test)]
+mod handbuilt_tests;
 mod inflight;
 pub mod jsonl;
 pub mod mermaid;

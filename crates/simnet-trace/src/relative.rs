@@ -4,7 +4,10 @@
 //! The tracker remembers, per direction of every connection, the first
 //! sequence number seen (the SYN's, when there is one) and the window scale
 //! each side announced, and rewrites headers relative to them. A new SYN on a
-//! 4-tuple starts a new conversation (a port reused after TIME-WAIT).
+//! 4-tuple starts a new conversation (a port reused after TIME-WAIT), except
+//! when the other direction has itself sent only a SYN so far: two SYNs
+//! crossing are a simultaneous open (RFC 9293 section 3.5), one conversation
+//! whose two initial sequence numbers are the two SYNs'.
 
 use simnet_core::packet::{TcpHeader, TcpOptions};
 use std::collections::BTreeMap;
@@ -19,6 +22,9 @@ struct FlowState {
     base: Option<u32>,
     /// Window scale this side announced in its SYN.
     announced_scale: Option<u8>,
+    /// This side has sent a SYN without ACK and nothing else since: a SYN
+    /// from the other side now crosses it (a simultaneous open).
+    opening: bool,
 }
 
 /// A TCP header with sequence numbers made relative and the window scaled.
@@ -52,13 +58,18 @@ impl SeqTracker {
         );
         let rev = (fwd.1, fwd.0);
         if tcp.flags.syn() && !tcp.flags.ack() {
-            // A new connection attempt on this 4-tuple: forget the old one.
-            self.flows.remove(&rev);
+            // A new connection attempt on this 4-tuple: forget the old one,
+            // unless the other side's SYN is the only thing it sent (the
+            // SYNs crossed: one connection, opened from both ends).
+            if !self.flows.get(&rev).is_some_and(|r| r.opening) {
+                self.flows.remove(&rev);
+            }
             self.flows.insert(
                 fwd,
                 FlowState {
                     base: Some(tcp.seq),
                     announced_scale: tcp.options.window_scale,
+                    opening: true,
                 },
             );
         } else if tcp.flags.syn() {
@@ -70,7 +81,16 @@ impl SeqTracker {
         if st.base.is_none() {
             st.base = Some(tcp.seq);
         }
+        if tcp.flags.ack() || tcp.flags.rst() {
+            st.opening = false;
+        }
         let fwd_state = *st;
+        if tcp.flags.rst()
+            && let Some(r) = self.flows.get_mut(&rev)
+        {
+            // A refused SYN opens nothing for a later SYN to cross.
+            r.opening = false;
+        }
         let rev_state = self.flows.get(&rev).copied().unwrap_or_default();
         let seq = tcp.seq.wrapping_sub(fwd_state.base.unwrap_or(tcp.seq));
         let ack = if tcp.flags.ack() {

@@ -13,12 +13,19 @@
 use crate::inflight::InFlight;
 use crate::relative::SeqTracker;
 use simnet_core::packet::{PacketInfo, Transport};
-use simnet_core::socket::{HostId, Preview, SocketCall};
+use simnet_core::socket::{CloseReason, HostId, Preview, SocketCall};
 use simnet_core::trace::{DelayCause, Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{FrameId, TcpState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::io;
+
+/// What the timeline says when a RST closes a socket in TIME-WAIT: the
+/// wait was cut short, it did not run its course (RFC 1337 calls this
+/// TIME-WAIT assassination; smoltcp honours the RST, as Linux does unless
+/// `net.ipv4.tcp_rfc1337` is set).
+const TIME_WAIT_RESET: &str = "  (TIME-WAIT cut short by an RST: RFC 1337's TIME-WAIT \
+     assassination; smoltcp honours the RST, as Linux does by default)";
 
 /// What the text timeline includes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -278,11 +285,17 @@ impl TextState {
                     self.host(topo, *host),
                     local.port()
                 );
-                if let Some(reason) = reason {
-                    let _ = write!(s, "  ({reason})");
-                }
-                if *from == TcpState::TimeWait && *to == TcpState::Closed {
-                    s.push_str("  (TIME-WAIT over: smoltcp holds it 10 s; Linux 60 s)");
+                let time_wait_ended = *from == TcpState::TimeWait && *to == TcpState::Closed;
+                match reason {
+                    // A RST ends TIME-WAIT early: the timer did not run out.
+                    Some(CloseReason::Reset) if time_wait_ended => s.push_str(TIME_WAIT_RESET),
+                    Some(reason) => {
+                        let _ = write!(s, "  ({reason})");
+                    }
+                    None if time_wait_ended => {
+                        s.push_str("  (TIME-WAIT over: smoltcp holds it 10 s; Linux 60 s)");
+                    }
+                    None => {}
                 }
                 s
             }

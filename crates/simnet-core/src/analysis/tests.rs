@@ -844,3 +844,251 @@ fn a_streamed_analyzer_frees_the_acks_of_frames_that_arrived_or_were_dropped() {
         assert_eq!(a.connections().count(), 1);
     }
 }
+
+#[test]
+fn crossing_syns_are_one_connection_with_both_isns() {
+    use SegmentKind::New;
+    let mut b = Build::new();
+    let (a, z) = (ep(C, 40000), ep(S, 80));
+    // Both ends connect at once: each socket goes CLOSED -> SYN-SENT just
+    // before its SYN, and the SYNs cross on the wire.
+    b.state(ms(1), C, 1, a, z, TcpState::Closed, TcpState::SynSent);
+    let s1 = b.seg(ms(1), CP, SP, 1000, 0, "S", 1000, 0, None);
+    b.state(ms(2), S, 7, z, a, TcpState::Closed, TcpState::SynSent);
+    let s2 = b.seg(ms(2), SP, CP, 5000, 0, "S", 1000, 0, None);
+    // Each gets the other's SYN and answers with a SYN-ACK.
+    b.state(ms(6), S, 7, z, a, TcpState::SynSent, TcpState::SynReceived);
+    let sa2 = b.seg(ms(6), SP, CP, 5000, 1001, "S.", 1000, 0, None);
+    b.state(ms(7), C, 1, a, z, TcpState::SynSent, TcpState::SynReceived);
+    let sa1 = b.seg(ms(7), CP, SP, 1000, 5001, "S.", 1000, 0, None);
+    // Each SYN-ACK establishes its receiver, which acknowledges it.
+    b.deliver(ms(11), sa2, C);
+    b.state(
+        ms(11),
+        C,
+        1,
+        a,
+        z,
+        TcpState::SynReceived,
+        TcpState::Established,
+    );
+    b.seg(ms(11), CP, SP, 1001, 5001, ".", 1000, 0, None);
+    b.deliver(ms(12), sa1, S);
+    b.state(
+        ms(12),
+        S,
+        7,
+        z,
+        a,
+        TcpState::SynReceived,
+        TcpState::Established,
+    );
+    b.seg(ms(12), SP, CP, 5001, 1001, ".", 1000, 0, None);
+    let d = b.seg(ms(13), CP, SP, 1001, 5001, "P.", 1000, 10, None);
+
+    let an = analyze(&b.trace);
+    assert_eq!(an.connections.len(), 1, "{:#?}", an.connections);
+    let c = &an.connections[0];
+    assert_eq!((c.client, c.server, c.start, c.end), (a, z, ms(1), ms(13)));
+    assert_eq!(
+        (c.client_state, c.server_state),
+        (Some(TcpState::Established), Some(TcpState::Established))
+    );
+    // From the first SYN to the client's ACK of the server's SYN-ACK.
+    assert_eq!(c.handshake, Some(SimDuration::from_millis(10)));
+    // Each direction counts from its own SYN; the SYN-ACKs are steps of
+    // the handshake, not retransmissions.
+    assert_eq!(
+        c.to_server.segments,
+        [
+            seg(ms(1), s1, 0, 1, 0, New),
+            seg(ms(7), sa1, 0, 1, 0, New),
+            seg(ms(13), d, 1, 11, 10, New),
+        ]
+    );
+    assert_eq!(
+        c.to_client.segments,
+        [seg(ms(2), s2, 0, 1, 0, New), seg(ms(6), sa2, 0, 1, 0, New)]
+    );
+    assert_eq!(
+        c.to_server.retransmissions() + c.to_client.retransmissions(),
+        0
+    );
+    // Each SYN-ACK acknowledges the other's SYN: ack 1, relative.
+    assert_eq!(c.to_server.acks[0].ack, 1);
+    assert_eq!(c.to_client.acks[0].ack, 1);
+    assert_eq!(c.to_server.bytes, 10);
+
+    // A later SYN from the server's side, once the connection is under
+    // way, still starts a new connection.
+    b.seg(ms(20), SP, CP, 9000, 0, "S", 1000, 0, None);
+    assert_eq!(analyze(&b.trace).connections.len(), 2);
+}
+
+#[test]
+fn a_late_syn_after_the_close_is_a_new_incarnation_not_the_old_row() {
+    let mut b = Build::new();
+    let (client, server) = (ep(C, 40000), ep(S, 80));
+    // A whole connection: handshake (the SYN sent twice: the first copy is
+    // held back by the network), close, the server's socket CLOSED, the
+    // client's in TIME-WAIT.
+    b.state(
+        ms(0),
+        C,
+        1,
+        client,
+        server,
+        TcpState::Closed,
+        TcpState::SynSent,
+    );
+    b.seg(ms(0), CP, SP, 100, 0, "S", 1000, 0, None);
+    b.seg(ms(1000), CP, SP, 100, 0, "S", 1000, 0, None);
+    b.state(
+        ms(1010),
+        S,
+        7,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(1010), SP, CP, 500, 101, "S.", 1000, 0, None);
+    b.state(
+        ms(1020),
+        C,
+        1,
+        client,
+        server,
+        TcpState::SynSent,
+        TcpState::Established,
+    );
+    b.seg(ms(1020), CP, SP, 101, 501, "F.", 1000, 0, None);
+    b.state(
+        ms(1020),
+        C,
+        1,
+        client,
+        server,
+        TcpState::Established,
+        TcpState::FinWait1,
+    );
+    b.state(
+        ms(1030),
+        S,
+        7,
+        server,
+        client,
+        TcpState::SynReceived,
+        TcpState::CloseWait,
+    );
+    b.seg(ms(1030), SP, CP, 501, 102, "F.", 1000, 0, None);
+    b.state(
+        ms(1030),
+        S,
+        7,
+        server,
+        client,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+    );
+    b.state(
+        ms(1040),
+        C,
+        1,
+        client,
+        server,
+        TcpState::FinWait1,
+        TcpState::TimeWait,
+    );
+    b.seg(ms(1040), CP, SP, 102, 502, ".", 1000, 0, None);
+    b.state(
+        ms(1050),
+        S,
+        7,
+        server,
+        client,
+        TcpState::LastAck,
+        TcpState::Closed,
+    );
+    // The held-back SYN arrives at 3 s: a listener (another socket) takes
+    // it and answers with a SYN-ACK of a new ISN, again and again, until
+    // the client, its TIME-WAIT over, resets it.
+    b.state(
+        ms(3010),
+        S,
+        8,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(3010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.seg(ms(4010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.state(
+        ms(11040),
+        C,
+        1,
+        client,
+        server,
+        TcpState::TimeWait,
+        TcpState::Closed,
+    );
+    b.seg(ms(18010), SP, CP, 9000, 101, "S.", 1000, 0, None);
+    b.seg(ms(18020), CP, SP, 101, 0, "R", 0, 0, None);
+    b.state(
+        ms(18030),
+        S,
+        8,
+        server,
+        client,
+        TcpState::SynReceived,
+        TcpState::Listen,
+    );
+
+    let a = analyze(&b.trace);
+    let rows: Vec<_> = a
+        .connections
+        .iter()
+        .map(|c| {
+            (
+                c.number,
+                c.client,
+                c.start,
+                c.end,
+                c.client_state,
+                c.server_state,
+                c.to_client.retransmissions(),
+            )
+        })
+        .collect();
+    use TcpState::*;
+    assert_eq!(
+        rows,
+        [
+            // The connection that closed, closed on both sides.
+            (1, client, ms(0), ms(1040), Some(Closed), Some(Closed), 0),
+            // The late SYN's half-open connection, back to LISTEN.
+            (2, client, ms(3010), ms(18020), None, Some(Listen), 2),
+        ]
+    );
+    assert_eq!(a.connections[0].first_fin, Some(Side::Client));
+    assert_eq!(a.connections[1].first_rst, Some(Side::Client));
+    assert_eq!(a.connections[1].handshake, None);
+
+    // The same socket back in LISTEN taking another late SYN starts yet
+    // another connection.
+    b.state(
+        ms(20000),
+        S,
+        8,
+        server,
+        client,
+        TcpState::Listen,
+        TcpState::SynReceived,
+    );
+    b.seg(ms(20000), SP, CP, 12000, 101, "S.", 1000, 0, None);
+    let a = analyze(&b.trace);
+    assert_eq!(a.connections.len(), 3);
+    assert_eq!(a.connections[1].server_state, Some(TcpState::Listen));
+    assert_eq!(a.connections[2].server_state, Some(TcpState::SynReceived));
+}

@@ -677,7 +677,9 @@ impl App for BulkSender {
 }
 
 /// Accepts connections and reads everything, optionally slowly, checking
-/// that the bytes are the [`pattern`] stream a [`BulkSender`] sends.
+/// that the bytes are the [`pattern`] stream a [`BulkSender`] sends: each
+/// connection's `sink.eof` event says `intact = true`, or `intact = false`
+/// with `first_mismatch`, the stream position of the first wrong byte.
 #[derive(Clone, Debug)]
 pub struct Sink {
     port: u16,
@@ -691,7 +693,7 @@ pub struct Sink {
     /// When the last connection's EOF was read.
     pub last_eof_at: Option<SimTime>,
     /// Stream position of the first byte that was not what a [`BulkSender`]
-    /// sends there (over all connections), if any.
+    /// sends there, on the first connection that had one, if any.
     pub first_mismatch: Option<u64>,
 }
 
@@ -699,6 +701,9 @@ pub struct Sink {
 struct SinkConn {
     received: u64,
     accepted_at: SimTime,
+    /// Stream position of this connection's first byte that differs from
+    /// the [`pattern`].
+    first_mismatch: Option<u64>,
 }
 
 impl Sink {
@@ -736,8 +741,11 @@ impl Sink {
                     budget -= d.len();
                     self.bytes_received += d.len() as u64;
                     if let Some(c) = self.conns.get_mut(&sid) {
-                        if self.first_mismatch.is_none() {
-                            self.first_mismatch = pattern::first_mismatch(c.received, &d);
+                        if c.first_mismatch.is_none() {
+                            c.first_mismatch = pattern::first_mismatch(c.received, &d);
+                            if self.first_mismatch.is_none() {
+                                self.first_mismatch = c.first_mismatch;
+                            }
                         }
                         c.received += d.len() as u64;
                     }
@@ -745,15 +753,22 @@ impl Sink {
                 Ok(Recv::Eof) => {
                     let conn = self.conns.remove(&sid).unwrap_or_default();
                     let took = cx.now() - conn.accepted_at;
-                    cx.emit(
-                        AppEvent::new(
-                            "sink.eof",
-                            format!("received {} bytes in {took}", conn.received),
-                        )
-                        .on(sid)
-                        .with("bytes", conn.received)
-                        .with("duration", took),
-                    );
+                    let content = match conn.first_mismatch {
+                        None => "intact".to_string(),
+                        Some(at) => format!("differs from bulk-send's bytes from byte {at} on"),
+                    };
+                    let mut event = AppEvent::new(
+                        "sink.eof",
+                        format!("received {} bytes in {took}, {content}", conn.received),
+                    )
+                    .on(sid)
+                    .with("bytes", conn.received)
+                    .with("duration", took)
+                    .with("intact", conn.first_mismatch.is_none());
+                    if let Some(at) = conn.first_mismatch {
+                        event = event.with("first_mismatch", at);
+                    }
+                    cx.emit(event);
                     self.last_eof_at = Some(cx.now());
                     let _ = cx.close(sid);
                     break;
@@ -785,6 +800,7 @@ impl App for Sink {
                         SinkConn {
                             received: 0,
                             accepted_at: cx.now(),
+                            first_mismatch: None,
                         },
                     );
                 }

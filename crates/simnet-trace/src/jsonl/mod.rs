@@ -6,7 +6,7 @@
 //! order. Every line starts with the same four keys:
 //!
 //! ```text
-//! {"version":1,"t_ns":20000000,"t":"20.000ms","event":"packet",...}
+//! {"version":2,"t_ns":20000000,"t":"20.000ms","event":"packet",...}
 //! ```
 //!
 //! `version` is the schema version ([`SCHEMA_VERSION`]), `t_ns` the simulated time
@@ -17,8 +17,10 @@
 //!
 //! Choices that keep the format easy to consume and stable:
 //!
-//! - Hosts and applications are named (`"client"`, `"tcp-echo"`), never
-//!   numbered only; addresses are strings (`"10.0.0.1"`, `"10.0.0.1:49152"`).
+//! - Hosts and applications are named (`"client"`, `"web#2"`: an
+//!   application by its name in the scenario, with its kind beside it as
+//!   `app_kind`), never numbered only; addresses are strings (`"10.0.0.1"`,
+//!   `"10.0.0.1:49152"`).
 //! - Units are in key names: `_ns` for simulated time and spans, `_ppm` for
 //!   probabilities (parts per million), `_bps`, `_bytes`.
 //! - A key an event defines is always present; a value that does not exist
@@ -56,7 +58,10 @@ use std::net::SocketAddrV4;
 
 /// The schema version every line carries as `"version"`. It changes when a key is
 /// removed or changes meaning; adding a key does not change it.
-pub const SCHEMA_VERSION: u64 = 1;
+///
+/// Version 2: `app` is the application's name (it was its kind, now
+/// `app_kind`), and `run_start`'s `apps` give each one's `name`.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Renders the whole trace as JSON Lines: a `run_start` header line, then one
 /// line per event. Every line ends with `\n`. This is the stored trace
@@ -224,9 +229,12 @@ impl<'a> JsonlRenderer<'a> {
         Value::from(self.topo.host_name(id))
     }
 
-    fn app_kind(&self, id: AppId) -> Value {
-        let kind = self.topo.apps.get(id.0 as usize).map(|a| a.kind.as_str());
-        Value::from(kind.unwrap_or("?"))
+    /// An application's name and kind (`"?"` for an unknown id).
+    fn app(&self, id: AppId) -> (Value, Value) {
+        match self.topo.apps.get(id.0 as usize) {
+            Some(a) => (Value::from(a.name.as_str()), Value::from(a.kind.as_str())),
+            None => (Value::from("?"), Value::from("?")),
+        }
     }
 
     /// The `run_start` line: the world the events refer to.
@@ -252,7 +260,7 @@ impl<'a> JsonlRenderer<'a> {
         let apps: Vec<Value> = topo
             .apps
             .iter()
-            .map(|a| json!({"host": self.host(a.host), "kind": a.kind}))
+            .map(|a| json!({"host": self.host(a.host), "kind": a.kind, "name": a.name}))
             .collect();
         let mut line = Line::new(SimTime::ZERO, "run_start");
         line.put("seed", topo.seed)
@@ -402,8 +410,10 @@ impl<'a> JsonlRenderer<'a> {
                 call,
             } => {
                 let mut line = Line::new(time, "socket_call");
+                let (name, kind) = self.app(*app);
                 line.put("host", self.host(*host))
-                    .put("app", self.app_kind(*app))
+                    .put("app", name)
+                    .put("app_kind", kind)
                     .put("app_id", app.0)
                     .put("socket", socket.map(|s| s.0));
                 socket_call(&mut line, call);
@@ -416,8 +426,10 @@ impl<'a> JsonlRenderer<'a> {
                     .map(|(name, value)| field(name, value))
                     .collect();
                 let mut line = Line::new(time, "app");
+                let (name, app_kind) = self.app(*app);
                 line.put("host", self.host(*host))
-                    .put("app", self.app_kind(*app))
+                    .put("app", name)
+                    .put("app_kind", app_kind)
                     .put("app_id", app.0)
                     .put("socket", event.socket.map(|s| s.0))
                     .put("kind", event.kind.as_ref())

@@ -126,7 +126,53 @@ fn the_header_names_hosts_links_and_apps() {
     assert_eq!(header["links"][0]["a_to_b"]["latency_ns"], 10_000_000);
     assert_eq!(header["links"][0]["b_to_a"]["loss_ppm"], 0);
     assert_eq!(header["apps"][0]["kind"], "tcp-echo");
+    assert_eq!(header["apps"][0]["name"], "tcp-echo");
     assert_eq!(header["apps"][1]["host"], "client");
+}
+
+/// Two applications of one kind on one host are told apart by name: `app`
+/// is the name (as given, or made for a replica), `app_kind` the kind.
+#[test]
+fn apps_are_named_by_their_scenario_name_with_their_kind_beside() {
+    let mut b = WorldBuilder::new(7);
+    let client = b.host("client", [10, 0, 0, 1].into());
+    let server = b.host("server", [10, 0, 0, 2].into());
+    b.link(client, server, LinkParams::default());
+    let echo = b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.name_app(echo, "echo");
+    for k in 1..=2 {
+        let id = b.app(client, "tcp-client", || {
+            TcpClient::new("10.0.0.2:80".parse().unwrap(), b"hello", 5)
+        });
+        b.name_app(id, &format!("pinger#{k}"));
+    }
+    let mut world = b.build().unwrap();
+    world.run();
+    let lines = parse(&render_jsonl(world.trace()));
+    let apps: Vec<(&str, &str)> = lines[0]["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            ("echo", "tcp-echo"),
+            ("pinger#1", "tcp-client"),
+            ("pinger#2", "tcp-client")
+        ]
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &lines[1..] {
+        if l["event"] == "socket_call" || l["event"] == "app" {
+            let id = l["app_id"].as_u64().unwrap() as usize;
+            assert_eq!(l["app"], apps[id].0, "{l}");
+            assert_eq!(l["app_kind"], apps[id].1, "{l}");
+            seen.insert(l["app"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
 }
 
 #[test]
@@ -445,7 +491,7 @@ fn every_event_has_exactly_its_documented_keys() {
 
     const COMMON: [&str; 4] = ["version", "t_ns", "t", "event"];
     let frame = ["frame", "from", "to"];
-    let call = ["host", "app", "app_id", "socket", "call"];
+    let call = ["host", "app", "app_kind", "app_id", "socket", "call"];
     #[rustfmt::skip]
     let expected: Vec<(&str, Vec<&str>)> = vec![
         ("run_start", vec!["seed", "hosts", "links", "apps"]),
@@ -473,7 +519,7 @@ fn every_event_has_exactly_its_documented_keys() {
         ("socket_call", [&call[..], &["dst", "bytes", "preview"]].concat()),
         ("socket_call", [&call[..], &["src", "bytes", "preview"]].concat()),
         ("socket_call", [&call[..], &["failed_call", "error", "message"]].concat()),
-        ("app", vec!["host", "app", "app_id", "socket", "kind", "summary", "fields"]),
+        ("app", vec!["host", "app", "app_kind", "app_id", "socket", "kind", "summary", "fields"]),
         ("action", vec!["description"]),
         ("fault", [&frame[..], &["fault_index", "description"]].concat()),
         ("run_end", vec!["reason", "message"]),

@@ -495,10 +495,15 @@ impl<'a> Renderer<'a> {
             && to == TcpState::Closed
             && let Some(since) = entered_time_wait
         {
-            remark = Some(escape_text(&format!(
-                "(after {} in TIME-WAIT)",
-                time - since
-            )));
+            let held = time - since;
+            remark = Some(escape_text(&match reason {
+                // A RST ended the wait early (RFC 1337's TIME-WAIT assassination).
+                Some(simnet_core::socket::CloseReason::Reset) => {
+                    format!("(TIME-WAIT cut short by an RST after {held})")
+                }
+                Some(r) => format!("({r} after {held} in TIME-WAIT)"),
+                None => format!("(after {held} in TIME-WAIT)"),
+            }));
         }
         if let Some(Item {
             time: t,

@@ -5,7 +5,8 @@
 //! `open` if it had not ended); data lost on abortive closes; goodput of bulk
 //! transfers against their link. Per host: how many sockets were in each
 //! state, at the peak and at the end, and TIME-WAIT and CLOSE-WAIT over time.
-//! Per built-in TCP client: reply latencies. Per link direction: frames sent, delivered, dropped
+//! Per built-in TCP client: reply latencies. Per connection a sink read to
+//! its end: its bytes and whether they were intact. Per link direction: frames sent, delivered, dropped
 //! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
 //! [`render_summary`] lays them out as plain-text tables. When applications
 //! report HTTP requests or delivered events, tables for those follow; per
@@ -15,8 +16,9 @@
 //! WebSocket application, the frames it sent.
 //!
 //! Everything is derived from the trace: connections from the packets on the
-//! wire (a new SYN on a 4-tuple starts a new connection), states from the
-//! state changes. Nothing is guessed.
+//! wire (a new SYN on a 4-tuple starts a new connection, and so does a
+//! SYN-ACK answering a SYN that arrived after its connection ended; two SYNs
+//! crossing are one), states from the state changes. Nothing is guessed.
 
 //!
 //! The module is split by what the tables are about: this file computes the
@@ -389,6 +391,7 @@ pub struct Summarizer {
     counters: Counters,
     data_lost: tcp::DataLost,
     tcp_clients: tcp::TcpClients,
+    sinks: tcp::Sinks,
     http: apps::Http,
     deliveries: delivery::Deliveries,
     websocket: apps::WebSocket,
@@ -401,6 +404,7 @@ pub struct Summarized {
     pub summary: Summary,
     data_lost: tcp::DataLost,
     tcp_clients: Vec<TcpClientStats>,
+    sinks: tcp::Sinks,
     http: apps::Http,
     deliveries: Vec<Delivery>,
     subscribers: Vec<simnet_core::AppId>,
@@ -416,6 +420,7 @@ impl Summarizer {
             counters: Counters::default(),
             data_lost: tcp::DataLost::default(),
             tcp_clients: tcp::TcpClients::default(),
+            sinks: tcp::Sinks::default(),
             http: apps::Http::default(),
             deliveries: delivery::Deliveries::default(),
             websocket: apps::WebSocket::default(),
@@ -430,6 +435,7 @@ impl Summarizer {
             summary,
             data_lost: self.data_lost,
             tcp_clients: self.tcp_clients.finish(),
+            sinks: self.sinks,
             http: self.http,
             deliveries,
             subscribers,
@@ -451,6 +457,7 @@ impl TraceSink for Summarizer {
         self.counters.record(r);
         self.data_lost.record(r);
         self.tcp_clients.record(topology, r);
+        self.sinks.record(r);
         self.http.record(topology, r);
         self.deliveries.record(r);
         self.websocket.record(r);
@@ -571,6 +578,7 @@ impl Summarized {
                 .iter()
                 .map(Table::render),
         );
+        sections.push(self.sinks.table(topo).render());
         sections.extend(self.http.tables(topo).iter().map(Table::render));
         sections.push(delivery::delivery_table(topo, &self.deliveries).render());
         sections.push(delivery::per_event_table(topo, &self.subscribers, &self.per_event).render());
@@ -628,14 +636,16 @@ impl Summarized {
 }
 
 /// Whether a connection had not ended when the run did: one of its sockets
-/// was last seen in a state other than CLOSED or TIME-WAIT (ESTABLISHED,
-/// FIN-WAIT-2, CLOSE-WAIT...). Its duration is then at least the time from
-/// its start to the end of the run, not the time to its last packet.
+/// was last seen in a state other than CLOSED, TIME-WAIT or LISTEN
+/// (ESTABLISHED, FIN-WAIT-2, CLOSE-WAIT...; a listener back in LISTEN after
+/// a RST ended its half-open connection holds none). Its duration is then
+/// at least the time from its start to the end of the run, not the time to
+/// its last packet.
 pub fn still_open(c: &Connection) -> bool {
     [c.client_state, c.server_state]
         .into_iter()
         .flatten()
-        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait))
+        .any(|s| !matches!(s, TcpState::Closed | TcpState::TimeWait | TcpState::Listen))
 }
 
 fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> String {

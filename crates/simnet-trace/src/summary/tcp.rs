@@ -1,6 +1,6 @@
 //! The summary's TCP tables beyond the connection list: data lost at
 //! abortive closes, the throughput of bulk transfers against their link,
-//! and the built-in TCP clients' reply latencies.
+//! the built-in TCP clients' reply latencies, and what each sink received.
 
 use super::table::Table;
 use super::{Summary, Tuple, app_host_name, app_name, host_or_addr};
@@ -372,4 +372,83 @@ pub(super) fn tcp_client_tables(topo: &Topology, clients: &[TcpClientStats]) -> 
         t.row_capped(row);
     }
     vec![summary, t]
+}
+
+/// What the "Sinks" table needs: one row per `sink.eof` event (one per
+/// connection a sink read to its end).
+#[derive(Default)]
+pub(super) struct Sinks {
+    rows: Vec<SinkRow>,
+}
+
+struct SinkRow {
+    at: SimTime,
+    app: simnet_core::AppId,
+    bytes: Option<i64>,
+    duration: Option<SimDuration>,
+    /// `None`: intact; `Some(position)`: the first wrong byte; `Some(-1)`:
+    /// the event did not say.
+    first_mismatch: Option<i64>,
+}
+
+impl Sinks {
+    pub(super) fn record(&mut self, r: &TraceRecord) {
+        use simnet_core::trace::FieldValue;
+        let TraceEvent::App { app, event, .. } = &r.event else {
+            return;
+        };
+        if event.kind != "sink.eof" {
+            return;
+        }
+        let int = |name| match event.field(name) {
+            Some(FieldValue::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let first_mismatch = match event.field("intact") {
+            Some(FieldValue::Bool(true)) => None,
+            Some(FieldValue::Bool(false)) => Some(int("first_mismatch").unwrap_or(-1)),
+            _ => Some(-1),
+        };
+        self.rows.push(SinkRow {
+            at: r.time,
+            app: *app,
+            bytes: int("bytes"),
+            duration: match event.field("duration") {
+                Some(FieldValue::Duration(d)) => Some(*d),
+                _ => None,
+            },
+            first_mismatch,
+        });
+    }
+
+    /// The "Sinks" table: per connection a `sink` read to its end, when,
+    /// how many bytes in how long, and whether they were the bytes
+    /// `bulk-send` sends (`intact`) or where they first differed. Empty
+    /// when no sink saw an end of stream.
+    pub(super) fn table(&self, topo: &Topology) -> Table {
+        let mut t = Table::new(
+            "Sinks (per connection read to its end; content checked against bulk-send's bytes)",
+            ["app", "host", "at", "bytes", "in", "content"],
+        );
+        for row in &self.rows {
+            let name = topo
+                .apps
+                .get(row.app.0 as usize)
+                .map_or("?".to_string(), |a| a.name.clone());
+            let dash = || "-".to_string();
+            t.row_capped(vec![
+                name,
+                app_host_name(topo, row.app),
+                row.at.to_string(),
+                row.bytes.map_or_else(dash, |b| b.to_string()),
+                row.duration.map_or_else(dash, |d| d.to_string()),
+                match row.first_mismatch {
+                    None => "intact".to_string(),
+                    Some(at) if at >= 0 => format!("differs from byte {at}"),
+                    Some(_) => "not checked".to_string(),
+                },
+            ]);
+        }
+        t
+    }
 }
