@@ -247,5 +247,14 @@ fn simultaneous_open_makes_one_connection_and_data_flows() {
         .map(|e| e.2.summary.clone())
         .collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
+    // One connection, not one per side, both ends seen in it.
+    let analysis = simnet::analysis::analyze(w.trace());
+    let rows = &analysis.connections;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].client_host, rows[0].server_host),
+        (Some(a), Some(z))
+    );
+    assert_eq!((rows[0].to_server.bytes, rows[0].to_client.bytes), (6, 6));
     insta::assert_snapshot!(text(&w));
 }
