@@ -208,3 +208,56 @@ fn smoltcp_0_14_never_resends_a_fin_whose_data_was_all_acknowledged() {
             .all(|(time, from, _)| from != client || time <= last_fin)
     );
 }
+
+/// smoltcp's user timeout counts from the peer's last segment in every
+/// state, TIME-WAIT included: a client whose user timeout is 3 s leaves
+/// TIME-WAIT after 3 s with an RST instead of after 10 s, and the trace
+/// calls it a time-out, not the wait's end.
+#[test]
+fn a_user_timeout_cuts_time_wait_short_and_says_so() {
+    use simnet::{CloseReason, HostConfig, TcpConfig};
+    let mut b = simnet::WorldBuilder::new(7);
+    let config = HostConfig {
+        tcp: TcpConfig {
+            user_timeout: Some(simnet::SimDuration::from_secs(3)),
+            ..TcpConfig::default()
+        },
+        ..HostConfig::default()
+    };
+    let client = b.host_with("client", [10, 0, 0, 1].into(), config);
+    let server = b.host("server", [10, 0, 0, 2].into());
+    b.link(client, server, ten_ms());
+    b.app(server, "tcp-echo", || TcpEcho::new(80));
+    b.app(client, "tcp-client", || {
+        TcpClient::new(server_addr(), b"hello", 5)
+    });
+    let mut w = b.build().unwrap();
+    w.run();
+    let ended = w
+        .trace()
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            TraceEvent::TcpState {
+                host,
+                from: TimeWait,
+                to: Closed,
+                reason,
+                ..
+            } if *host == client => Some((r.time, *reason)),
+            _ => None,
+        })
+        .expect("TIME-WAIT ends");
+    // The server's FIN, its last segment, arrived at 60 ms.
+    assert_eq!(
+        ended,
+        (SimTime::from_millis(3060), Some(CloseReason::TimedOut))
+    );
+    let line = text(&w)
+        .lines()
+        .find(|l| l.contains("TIME-WAIT -> CLOSED"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("cut short by the user timeout"), "{line}");
+    assert!(!line.contains("TIME-WAIT over"), "{line}");
+}

@@ -27,6 +27,12 @@ use std::io;
 const TIME_WAIT_RESET: &str = "  (TIME-WAIT cut short by an RST: RFC 1337's TIME-WAIT \
      assassination; smoltcp honours the RST, as Linux does by default)";
 
+/// What the timeline says when the user timeout aborts a socket in
+/// TIME-WAIT: smoltcp counts it from the peer's last segment in every state,
+/// so a TIME-WAIT longer than the user timeout ends early, with an RST.
+const TIME_WAIT_USER_TIMEOUT: &str = "  (TIME-WAIT cut short by the user timeout: smoltcp \
+     aborts it with an RST; Linux's TCP_USER_TIMEOUT leaves TIME-WAIT alone)";
+
 /// What the text timeline includes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextOptions {
@@ -289,6 +295,9 @@ impl TextState {
                 match reason {
                     // A RST ends TIME-WAIT early: the timer did not run out.
                     Some(CloseReason::Reset) if time_wait_ended => s.push_str(TIME_WAIT_RESET),
+                    Some(CloseReason::TimedOut) if time_wait_ended => {
+                        s.push_str(TIME_WAIT_USER_TIMEOUT)
+                    }
                     Some(reason) => {
                         let _ = write!(s, "  ({reason})");
                     }

@@ -15,7 +15,18 @@ impl Host {
         if entry.protocol == Protocol::Tcp && state != entry.state {
             let from = entry.state;
             let reason = if state == TcpState::Closed {
-                closed_reason(from, cause, entry.app_closed)
+                // TIME-WAIT ends by itself after smoltcp's fixed delay; a
+                // socket with a user timeout can be aborted sooner (with
+                // an RST), and that is a time-out, not the wait's end.
+                let cut_short = from == TcpState::TimeWait
+                    && cause == Cause::Local
+                    && now.as_micros()
+                        < entry.since.as_micros() + time_wait::TIME_WAIT.total_micros();
+                if cut_short {
+                    Some(CloseReason::TimedOut)
+                } else {
+                    closed_reason(from, cause, entry.app_closed)
+                }
             } else {
                 None
             };

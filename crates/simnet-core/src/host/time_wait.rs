@@ -44,7 +44,7 @@ use std::rc::Rc;
 
 /// How long TIME-WAIT lasts, and how far a stray segment pushes its end:
 /// smoltcp's `CLOSE_DELAY` (private in `socket/tcp.rs`).
-const TIME_WAIT: Duration = Duration::from_secs(10);
+pub(super) const TIME_WAIT: Duration = Duration::from_secs(10);
 
 /// smoltcp sends at most one challenge ACK per second per connection.
 const CHALLENGE_ACK_INTERVAL: Duration = Duration::from_secs(1);

@@ -501,6 +501,9 @@ impl<'a> Renderer<'a> {
                 Some(simnet_core::socket::CloseReason::Reset) => {
                     format!("(TIME-WAIT cut short by an RST after {held})")
                 }
+                Some(simnet_core::socket::CloseReason::TimedOut) => {
+                    format!("(TIME-WAIT cut short by the user timeout after {held})")
+                }
                 Some(r) => format!("({r} after {held} in TIME-WAIT)"),
                 None => format!("(after {held} in TIME-WAIT)"),
             }));
