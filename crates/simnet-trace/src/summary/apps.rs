@@ -119,7 +119,11 @@ impl Http {
                         int(event, "sends").to_string(),
                     ]);
                 }
-                "http.error" => clients.entry(*app).or_insert_with(c).errors += 1,
+                // A request's failure; a subscriber's failed poll has no
+                // request index and no row in this table of request makers.
+                "http.error" if event.field("index").is_some() || clients.contains_key(app) => {
+                    clients.entry(*app).or_insert_with(c).errors += 1
+                }
                 "http.retry" => clients.entry(*app).or_insert_with(c).retries += 1,
                 _ => {}
             }

@@ -652,10 +652,17 @@ fn host_or_addr(topo: &Topology, host: Option<HostId>, addr: SocketAddrV4) -> St
     host.map_or(addr.ip().to_string(), |h| topo.host_name(h).to_string())
 }
 
-/// `host (kind)` for an application.
+/// `host (kind)` for an application, or `host name (kind)` when the
+/// scenario gave it a name of its own (neither its kind nor its host's), so
+/// two applications of one kind on one host are told apart.
 fn app_name(topo: &Topology, app: simnet_core::AppId) -> String {
     topo.apps.get(app.0 as usize).map_or("?".to_string(), |i| {
-        format!("{} ({})", topo.host_name(i.host), i.kind)
+        let host = topo.host_name(i.host);
+        if i.name == i.kind || i.name == host {
+            format!("{host} ({})", i.kind)
+        } else {
+            format!("{host} {} ({})", i.name, i.kind)
+        }
     })
 }
 
