@@ -25,9 +25,16 @@ pub struct Input {
 
 /// Reads everything available on a socket.
 pub fn read_all(cx: &mut AppContext<'_>, sid: SocketId) -> Input {
+    read_at_most(cx, sid, usize::MAX)
+}
+
+/// Reads at most `budget` bytes of a socket (a slow reader's share): the
+/// rest stays in its receive buffer. The end of the stream or a broken
+/// connection is reported once every byte before it has been read.
+pub fn read_at_most(cx: &mut AppContext<'_>, sid: SocketId, budget: usize) -> Input {
     let mut input = Input::default();
-    loop {
-        match cx.recv(sid, READ_CHUNK) {
+    while input.data.len() < budget {
+        match cx.recv(sid, (budget - input.data.len()).min(READ_CHUNK)) {
             Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
             Ok(Recv::Eof) => {
                 input.eof = true;

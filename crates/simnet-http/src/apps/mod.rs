@@ -27,34 +27,8 @@ pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{Backoff, HttpSubscriber, SubscribeMode};
 
-use simnet_core::apps::stream::Input;
-pub(crate) use simnet_core::apps::stream::{flush, read_all};
-use simnet_core::{AppContext, AppEvent, Recv, SimDuration, SocketId};
-
-/// How much one `recv` call of [`read_at_most`] asks for.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Reads at most `budget` bytes of a socket (a slow reader's share): the
-/// rest stays in its receive buffer. The end of the stream or a broken
-/// connection is reported once every byte before it has been read.
-pub(crate) fn read_at_most(cx: &mut AppContext<'_>, sid: SocketId, budget: usize) -> Input {
-    let mut input = Input::default();
-    while input.data.len() < budget {
-        match cx.recv(sid, (budget - input.data.len()).min(READ_CHUNK)) {
-            Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
-            Ok(Recv::Eof) => {
-                input.eof = true;
-                break;
-            }
-            Ok(Recv::WouldBlock) => break,
-            Err(_) => {
-                input.broken = true;
-                break;
-            }
-        }
-    }
-    input
-}
+pub(crate) use simnet_core::apps::stream::{flush, read_all, read_at_most};
+use simnet_core::{AppEvent, SimDuration, SocketId};
 
 /// The headers worth showing in a trace line: how the connection is kept or
 /// closed, and how the body is framed.
