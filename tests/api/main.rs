@@ -7,6 +7,7 @@ mod determinism;
 mod guard;
 mod handshake;
 mod intervals;
+mod layer;
 mod payloads;
 mod ports;
 mod raw;

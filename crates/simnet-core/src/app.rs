@@ -274,6 +274,19 @@ impl AppContext<'_> {
             .connect_from(self.now, self.app, Some(local_port), remote)
     }
 
+    /// Installs a stream layer (a TLS session) on a connected TCP socket:
+    /// from now on [`recv`](Self::recv) and [`send`](Self::send) carry
+    /// plaintext through it, and the socket carries what the layer makes of
+    /// it (see [`crate::layer`]).
+    pub fn set_layer(
+        &mut self,
+        sid: SocketId,
+        layer: Box<dyn crate::layer::StreamLayer>,
+    ) -> Result<(), SocketError> {
+        self.count();
+        self.host.set_layer(self.now, self.app, sid, layer)
+    }
+
     /// Opens a TCP connection to port `port` of the host called `host`, from
     /// an ephemeral port: `cx.connect_to("server", 80)`. Fails with
     /// [`SocketError::UnknownHost`] when no host has that name.

@@ -241,6 +241,10 @@ pub enum SocketError {
     /// [`AppContext::connect_to`]: crate::AppContext::connect_to
     #[error("no host has that name")]
     UnknownHost,
+    /// The socket's stream layer (TLS) failed and the connection is being
+    /// closed (EPROTO); the trace's `layer.failed` event says why.
+    #[error("protocol error in the socket's stream layer")]
+    LayerFailed,
 }
 
 /// A socket call an application made, as it appears in the trace.

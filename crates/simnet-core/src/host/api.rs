@@ -244,11 +244,20 @@ impl Host {
             };
             return Err(self.fail(app, Some(sid), "send", err));
         }
-        let accepted = entry.tcp_mut().send_slice(data).unwrap_or(0);
-        entry.written_total += accepted as u64;
-        if accepted < offered {
-            entry.want_write = true;
-        }
+        let accepted = if entry.layered.is_some() {
+            let (accepted, later) = self.layered_send(now, app, sid, data)?;
+            let entry = self.owned(app, sid)?;
+            entry.want_write |= later || accepted < offered;
+            accepted
+        } else {
+            let accepted = entry.tcp_mut().send_slice(data).unwrap_or(0);
+            entry.written_total += accepted as u64;
+            if accepted < offered {
+                entry.want_write = true;
+            }
+            accepted
+        };
+        let entry = self.owned(app, sid)?;
         // A send that took nothing changed nothing: if the socket was polled
         // at this very instant, polling it again would send nothing and find
         // the same deadline (a bulk sender's second try after every ACK).
@@ -285,6 +294,9 @@ impl Host {
         }
         if entry.reset {
             return Err(SocketError::Reset);
+        }
+        if entry.layered.is_some() {
+            return self.layered_recv(now, app, sid, max);
         }
         let socket = entry.tcp_mut();
         if socket.recv_queue() > 0 {
@@ -336,7 +348,9 @@ impl Host {
             Ok(e) => e,
             Err(e) => return Err(self.fail(app, Some(sid), "shutdown", e)),
         };
-        if entry.protocol == Protocol::Tcp {
+        if entry.layered.is_some() {
+            self.layered_close(now, app, sid);
+        } else if entry.protocol == Protocol::Tcp {
             entry.tcp_mut().close();
         }
         self.trace_call(app, Some(sid), SocketCall::Shutdown);
@@ -356,7 +370,8 @@ impl Host {
         entry.app_closed = true;
         match entry.protocol {
             Protocol::Tcp => {
-                let unread = entry.tcp().recv_queue();
+                let unread = entry.tcp().recv_queue()
+                    + entry.layered.as_ref().map_or(0, |l| l.plain_in.len());
                 if unread > 0 {
                     let lost =
                         lost_data(entry, host, sid, crate::trace::LossCause::CloseWithUnread);
@@ -367,6 +382,8 @@ impl Host {
                     }
                     self.poll(now, sid, Cause::Local);
                     return Ok(());
+                } else if entry.layered.is_some() {
+                    self.layered_close(now, app, sid);
                 } else {
                     entry.tcp_mut().close();
                 }

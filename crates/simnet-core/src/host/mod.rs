@@ -38,6 +38,7 @@ mod buffers;
 mod connect_tests;
 mod demux;
 mod device;
+mod layered;
 mod observe;
 mod ports;
 mod sockets;
@@ -366,6 +367,23 @@ struct Entry {
     sack_pending: bool,
     /// The last segment it sent in TIME-WAIT.
     time_wait_ack: Option<Rc<[u8]>>,
+    /// The stream layer (TLS) the application installed, if any.
+    layered: Option<Box<Layered>>,
+}
+
+/// A socket's stream layer and the bytes waiting on either side of it
+/// (see [`crate::layer`]).
+struct Layered {
+    layer: Box<dyn crate::layer::StreamLayer>,
+    /// Bytes the layer produced that TCP's send buffer has not taken yet.
+    wire_out: Vec<u8>,
+    /// Plaintext the layer opened that the application has not read yet.
+    plain_in: Vec<u8>,
+    /// The application closed (or shut down) while `wire_out` still held
+    /// bytes: TCP's FIN waits for them.
+    close_pending: bool,
+    /// The layer failed: the connection is closing and carries nothing more.
+    failed: bool,
 }
 
 impl Entry {

@@ -158,6 +158,12 @@ impl Host {
                 }
             }
             Protocol::Tcp => {
+                // A layer's bytes wait for room in TCP's send buffer, and a
+                // close for them (see `host/layered.rs`).
+                if let Some(mut l) = entry.layered.take() {
+                    super::layered::push_wire(entry, &mut l);
+                    entry.layered = Some(l);
+                }
                 if let Some(port) = entry.listener_port {
                     // Not yet accepted: belongs to the listener.
                     match entry.state {
@@ -342,7 +348,8 @@ fn time_wait_record(
         && entry.app_closed
         && entry.listener_port.is_none()
         && config.tcp.user_timeout.is_none()
-        && !entry.sack_pending;
+        && !entry.sack_pending
+        && entry.layered.as_ref().is_none_or(|l| l.wire_out.is_empty());
     if !eligible {
         return None;
     }

@@ -114,6 +114,7 @@ impl Host {
                 last_ingress_reply: None,
                 sack_pending: false,
                 time_wait_ack: None,
+                layered: None,
             },
         );
     }
