@@ -1,8 +1,12 @@
-//! simnet-tls: TLS for simnet's applications, deterministic (work in
-//! progress; the module doc grows with the crate).
+//! simnet-tls (work in progress)
 
 pub mod certs;
 pub mod clock;
+pub mod config;
+pub mod keylog;
 pub mod provider;
+pub mod session;
 
 pub use clock::Epoch;
+/// The rustls this crate wraps, for its error and alert types.
+pub use rustls;
