@@ -16,6 +16,7 @@ use crate::provider::{SeededTicketer, SimClock, provider};
 use crate::session::TlsError;
 use rand::RngCore;
 use rustls::client::Resumption;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
@@ -32,6 +33,16 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
+    /// The provider with only this version's cipher suites, so that a
+    /// ClientHello offers no suite it could not use.
+    fn provider(self) -> Arc<CryptoProvider> {
+        let mut provider = provider();
+        provider
+            .cipher_suites
+            .retain(|suite| suite.version() == self.rustls());
+        Arc::new(provider)
+    }
+
     fn rustls(self) -> &'static SupportedProtocolVersion {
         match self {
             TlsVersion::Tls12 => &rustls::version::TLS12,
@@ -149,7 +160,7 @@ impl TlsClientConfig {
                 .map_err(|e| TlsError::Config(format!("bad root certificate: {e}")))?;
         }
         let mut config =
-            ClientConfig::builder_with_details(Arc::new(provider()), Arc::new(SimClock))
+            ClientConfig::builder_with_details(options.version.provider(), Arc::new(SimClock))
                 .with_protocol_versions(&[options.version.rustls()])
                 .map_err(|e| TlsError::Config(e.to_string()))?
                 .with_root_certificates(store)
@@ -196,7 +207,7 @@ impl TlsServerConfig {
             ));
         }
         let mut config =
-            ServerConfig::builder_with_details(Arc::new(provider()), Arc::new(SimClock))
+            ServerConfig::builder_with_details(options.version.provider(), Arc::new(SimClock))
                 .with_protocol_versions(&[options.version.rustls()])
                 .map_err(|e| TlsError::Config(e.to_string()))?
                 .with_no_client_auth()

@@ -6,6 +6,7 @@ pub mod config;
 pub mod keylog;
 pub mod provider;
 pub mod session;
+pub mod wire;
 
 pub use clock::Epoch;
 /// The rustls this crate wraps, for its error and alert types.

@@ -5,3 +5,4 @@ mod harness;
 
 mod determinism;
 mod handshakes;
+mod observe;
