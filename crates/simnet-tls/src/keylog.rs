@@ -45,6 +45,17 @@ impl KeyLogLines {
         std::mem::take(&mut *self.lock())
     }
 
+    /// The secret logged under `label` for the connection whose
+    /// ClientHello had `client_random` (the most recent, if several).
+    pub fn secret(&self, label: &str, client_random: &[u8]) -> Option<Vec<u8>> {
+        let random = hex(client_random);
+        self.lock().iter().rev().find_map(|line| {
+            let mut parts = line.split(' ');
+            let (l, r, secret) = (parts.next()?, parts.next()?, parts.next()?);
+            (l == label && r == random).then(|| unhex(secret)).flatten()
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         // A panic while holding the lock cannot leave a half-written line
         // (lines are pushed whole), so a poisoned lock is still good.
@@ -58,6 +69,16 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl rustls::KeyLog for KeyLogLines {
@@ -81,6 +102,8 @@ mod tests {
             log.to_file_contents(),
             "CLIENT_RANDOM ab01 ff\nSERVER_TRAFFIC_SECRET_0 00 1020\n"
         );
+        assert_eq!(log.secret("CLIENT_RANDOM", &[0xab, 0x01]), Some(vec![0xff]));
+        assert_eq!(log.secret("CLIENT_RANDOM", &[0xab]), None);
         assert_eq!(log.take().len(), 2);
         assert!(log.lines().is_empty());
     }

@@ -101,6 +101,8 @@ pub enum HandshakeBody {
 /// What a ClientHello offers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
+    /// The client's random, which names the connection in a key log.
+    pub random: [u8; 32],
     /// The server name asked for (SNI).
     pub server_name: Option<String>,
     /// ALPN protocols, most preferred first.
@@ -214,7 +216,7 @@ fn client_hello(body: &[u8]) -> Option<ClientHello> {
     let mut c = Cursor::new(body);
     let mut hello = ClientHello::default();
     c.u16()?;
-    c.take(32)?;
+    hello.random = c.take(32)?.try_into().ok()?;
     hello.session_id_len = c.vec8()?.len();
     let mut suites = c.vec16()?;
     while !suites.is_empty() {

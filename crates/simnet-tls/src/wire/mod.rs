@@ -7,9 +7,14 @@
 //! length), the plaintext handshake (ClientHello, ServerHello, and in TLS
 //! 1.2 everything up to ChangeCipherSpec), ChangeCipherSpec and plaintext
 //! alerts. What is encrypted is shown as such with its size ("application
-//! data (encrypted, 517 bytes)"); TLS 1.3's EncryptedExtensions,
-//! Certificate, CertificateVerify, Finished and NewSessionTicket travel in
-//! such records.
+//! data (encrypted, 517 bytes)").
+//!
+//! Given the key log ([`TlsObserver::with_key_log`]), it also opens TLS
+//! 1.3 records, as Wireshark does with an SSLKEYLOGFILE, and shows what
+//! travels inside: EncryptedExtensions, Certificate, CertificateVerify,
+//! Finished, NewSessionTicket, EndOfEarlyData, alerts, and the length of
+//! the application's data (`decrypt`). TLS 1.2's encrypted records (its
+//! Finished and the data) stay opaque for now.
 //!
 //! It is incremental (feed bytes as TCP delivers them; a record or a
 //! handshake message split across segments is put together) and bounded:
@@ -19,11 +24,15 @@
 //! direction: TLS has no way to find the next record.
 
 mod cursor;
+mod decrypt;
 pub mod handshake;
 mod record;
 
 pub use handshake::{ClientHello, Handshake, HandshakeBody, ServerHello};
 pub use record::{AlertLevel, Record, RecordContent};
+
+use crate::keylog::KeyLogLines;
+use std::sync::Arc;
 
 /// The largest record accepted: RFC 5246 section 6.2.3 allows a TLS 1.2
 /// ciphertext of 2^14 + 2048 bytes (TLS 1.3 allows 2^14 + 256).
@@ -68,7 +77,7 @@ pub enum WireError {
 pub struct TlsObserver {
     client: record::DirectionDecoder,
     server: record::DirectionDecoder,
-    tls13: bool,
+    shared: record::Shared,
 }
 
 impl TlsObserver {
@@ -77,30 +86,29 @@ impl TlsObserver {
         TlsObserver::default()
     }
 
+    /// An observer that decrypts TLS 1.3 records with the secrets in
+    /// `key_log` (the log of either end's configuration), as Wireshark does
+    /// with an SSLKEYLOGFILE. Secrets are looked up when first needed, so
+    /// the log may still be filling while the connection runs.
+    pub fn with_key_log(key_log: Arc<KeyLogLines>) -> TlsObserver {
+        let mut observer = TlsObserver::default();
+        observer.shared.key_log = Some(key_log);
+        observer
+    }
+
     /// Feeds bytes seen travelling in `direction` and returns the records
     /// they complete, in order. An error is the last item; that direction
     /// then ignores further bytes.
     pub fn feed(&mut self, direction: Direction, bytes: &[u8]) -> Vec<Result<Record, WireError>> {
-        let decoder = match direction {
-            Direction::ClientToServer => &mut self.client,
-            Direction::ServerToClient => &mut self.server,
-        };
-        let out = decoder.feed(bytes, self.tls13);
-        for record in out.iter().flatten() {
-            if let RecordContent::Handshake(messages) = &record.content {
-                for m in messages {
-                    if let HandshakeBody::ServerHello(h) = &m.body {
-                        self.tls13 = h.version == rustls::ProtocolVersion::TLSv1_3;
-                    }
-                }
-            }
+        match direction {
+            Direction::ClientToServer => self.client.feed(bytes, &mut self.shared, true),
+            Direction::ServerToClient => self.server.feed(bytes, &mut self.shared, false),
         }
-        out
     }
 
     /// Whether the ServerHello chose TLS 1.3.
     pub fn is_tls13(&self) -> bool {
-        self.tls13
+        self.shared.tls13
     }
 
     /// Bytes held for a record not yet complete, per direction (at most

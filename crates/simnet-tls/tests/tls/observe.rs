@@ -5,11 +5,17 @@
 use crate::harness::{Exchange, Setup, run};
 use simnet_core::SimTime;
 use simnet_tls::config::{ClientOptions, ServerOptions, ServerResumption, TlsVersion};
+use simnet_tls::keylog::KeyLogLines;
 use simnet_tls::wire::{Direction, TlsObserver};
+use std::sync::Arc;
 
 /// Each flight as "C: record | record" or "S: ...".
 pub fn transcript(ex: &Exchange) -> Vec<String> {
-    let mut observer = TlsObserver::new();
+    transcript_with(ex, TlsObserver::new())
+}
+
+/// The same, read by `observer` (one with a key log decrypts).
+pub fn transcript_with(ex: &Exchange, mut observer: TlsObserver) -> Vec<String> {
     ex.flights
         .iter()
         .map(|(from_client, bytes)| {
@@ -37,12 +43,22 @@ fn exchanges(
     resumption: ServerResumption,
     early: bool,
 ) -> (Exchange, Exchange) {
+    exchanges_logged(version, resumption, early, None)
+}
+
+fn exchanges_logged(
+    version: TlsVersion,
+    resumption: ServerResumption,
+    early: bool,
+    key_log: Option<Arc<KeyLogLines>>,
+) -> (Exchange, Exchange) {
     let mut setup = Setup::new(
         11,
         &ClientOptions {
             version,
             alpn: vec![b"http/1.1".to_vec()],
             early_data: early,
+            key_log,
             ..ClientOptions::default()
         },
         &ServerOptions {
@@ -267,5 +283,222 @@ fn any_tcp_segmentation_gives_the_same_records() {
             })
             .collect();
         assert_eq!(lines, whole, "segments of {cut} bytes");
+    }
+}
+
+/// Every handshake message name in a transcript, in order, as
+/// "C ClientHello", "S Finished" (decrypted ones included).
+fn messages(lines: &[String]) -> Vec<String> {
+    let known = [
+        "ClientHello",
+        "ServerHello",
+        "HelloRetryRequest",
+        "EncryptedExtensions",
+        // Before "Certificate", which is its prefix.
+        "CertificateVerify",
+        "Certificate",
+        "Finished",
+        "NewSessionTicket",
+        "EndOfEarlyData",
+        "application data",
+    ];
+    let mut out = Vec::new();
+    for line in lines {
+        let (who, records) = line.split_at(3);
+        for record in records.split(" | ") {
+            let record = record.trim_start_matches("[decrypted] ");
+            for m in record.split("; ") {
+                if let Some(name) = known
+                    .iter()
+                    .find(|k| m.starts_with(*k) && !m.contains("encrypted"))
+                {
+                    let name = if *name == "application data" {
+                        "Data"
+                    } else {
+                        name
+                    };
+                    out.push(format!("{} {name}", &who[..1]));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn with_the_key_log_the_encrypted_handshake_reads_like_rfc8448() {
+    let log = Arc::new(KeyLogLines::new());
+    let (full, resumed) = exchanges_logged(
+        TlsVersion::Tls13,
+        ServerResumption::Tickets,
+        false,
+        Some(log.clone()),
+    );
+    // RFC 8448 section 3 (simple 1-RTT handshake), then section 4's
+    // NewSessionTicket, with our request and response.
+    assert_eq!(
+        messages(&transcript_with(
+            &full,
+            TlsObserver::with_key_log(log.clone())
+        )),
+        [
+            "C ClientHello",
+            "S ServerHello",
+            "S EncryptedExtensions",
+            "S Certificate",
+            "S CertificateVerify",
+            "S Finished",
+            "C Finished",
+            "C Data",
+            "S NewSessionTicket",
+            "S NewSessionTicket",
+            "S Data",
+        ]
+    );
+    // RFC 8448 section 4 (resumed 1-RTT with PSK): no Certificate and no
+    // CertificateVerify.
+    assert_eq!(
+        messages(&transcript_with(
+            &resumed,
+            TlsObserver::with_key_log(log.clone())
+        )),
+        [
+            "C ClientHello",
+            "S ServerHello",
+            "S EncryptedExtensions",
+            "S Finished",
+            "C Finished",
+            "C Data",
+            "S NewSessionTicket",
+            "S NewSessionTicket",
+            "S Data",
+        ]
+    );
+}
+
+#[test]
+fn with_the_key_log_zero_rtt_shows_early_data_and_end_of_early_data() {
+    let log = Arc::new(KeyLogLines::new());
+    let (_, resumed) = exchanges_logged(
+        TlsVersion::Tls13,
+        ServerResumption::Stateful,
+        true,
+        Some(log.clone()),
+    );
+    let t = transcript_with(&resumed, TlsObserver::with_key_log(log.clone()));
+    // RFC 8448 section 4 (0-RTT): the early data follows the ClientHello in
+    // the first flight; EncryptedExtensions says it was accepted; the
+    // client ends it with EndOfEarlyData before its Finished.
+    assert_eq!(
+        messages(&t),
+        [
+            "C ClientHello",
+            "C Data",
+            "S ServerHello",
+            "S EncryptedExtensions",
+            "S Finished",
+            "C EndOfEarlyData",
+            "C Finished",
+            "S NewSessionTicket",
+            "S NewSessionTicket",
+            "S Data",
+        ]
+    );
+    assert!(
+        t[1].contains("EncryptedExtensions ALPN=http/1.1 early_data"),
+        "{}",
+        t[1]
+    );
+    assert!(t[0].contains("application data (18 bytes)"), "{}", t[0]);
+}
+
+#[test]
+fn the_key_log_is_in_nss_format_and_deterministic() {
+    let run_logged = || {
+        let log = Arc::new(KeyLogLines::new());
+        exchanges_logged(
+            TlsVersion::Tls13,
+            ServerResumption::Stateful,
+            true,
+            Some(log.clone()),
+        );
+        log.to_file_contents()
+    };
+    let contents = run_logged();
+    assert_eq!(contents, run_logged());
+    let labels: Vec<&str> = contents
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0",
+            "EXPORTER_SECRET",
+            "CLIENT_EARLY_TRAFFIC_SECRET",
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0",
+            "EXPORTER_SECRET",
+        ]
+    );
+    for line in contents.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].len(), 64, "a client random is 32 bytes");
+        assert_eq!(
+            parts[2].len(),
+            96,
+            "TLS13_AES_256_GCM_SHA384 secrets are 48 bytes"
+        );
+    }
+}
+
+#[test]
+fn without_the_right_keys_records_stay_encrypted() {
+    let log = Arc::new(KeyLogLines::new());
+    let (full, _) = exchanges_logged(
+        TlsVersion::Tls13,
+        ServerResumption::Tickets,
+        false,
+        Some(log.clone()),
+    );
+    let other = Arc::new(KeyLogLines::new());
+    assert_eq!(
+        transcript_with(&full, TlsObserver::with_key_log(other)),
+        transcript(&full)
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// A real 0-RTT flight with its key log, cut short anywhere and
+    /// followed by arbitrary bytes: the decrypting path never panics.
+    #[test]
+    fn decrypting_hostile_bytes_never_panics(
+        keep in 0usize..800,
+        tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        flip in 0usize..800,
+    ) {
+        let log = Arc::new(KeyLogLines::new());
+        let (_, resumed) =
+            exchanges_logged(TlsVersion::Tls13, ServerResumption::Stateful, true, Some(log.clone()));
+        let mut observer = TlsObserver::with_key_log(log);
+        for (from_client, bytes) in &resumed.flights {
+            let dir = if *from_client { Direction::ClientToServer } else { Direction::ServerToClient };
+            let mut bytes = bytes[..keep.min(bytes.len())].to_vec();
+            if let Some(b) = bytes.get_mut(flip) {
+                *b ^= 0x40;
+            }
+            bytes.extend_from_slice(&tail);
+            for r in observer.feed(dir, &bytes).into_iter().flatten() {
+                let _ = r.to_string();
+            }
+        }
     }
 }
