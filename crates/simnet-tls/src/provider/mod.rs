@@ -12,7 +12,7 @@
 //!
 //! | rustls asks for | answered by |
 //! |---|---|
-//! | `SecureRandom` (client and server randoms, session ids, ClientHello extension order, ticket ids, `ticket_age_add`) | [`SeededRandom`]: the calling session's ChaCha8 stream ([`scope`]) |
+//! | `SecureRandom` (client and server randoms, session ids, ClientHello extension order, ticket ids, `ticket_age_add`) | [`SeededRandom`]: the calling session's ChaCha8 stream (`scope`) |
 //! | key exchange | [`X25519`]: x25519-dalek, ephemeral secret = 32 bytes of that stream |
 //! | signing keys | [`Ed25519Only`]: ring's Ed25519 (deterministic by construction, RFC 8032); any other key type is refused |
 //! | session tickets | [`SeededTicketer`]: ChaCha20-Poly1305 under a key drawn once from the caller's stream, nonce from the session's stream, never rotated |
