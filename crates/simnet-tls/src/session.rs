@@ -11,7 +11,9 @@
 //!
 //! Each session owns its seeded stream and lends it, with the simulated
 //! time, to the provider for exactly the length of each call into rustls
-//! (see [`crate::provider`]). A fatal error is returned once from `feed`;
+//! (see [`crate::provider`]). The calls that take no `now` (`write`,
+//! `take_outgoing`, `close_notify`) lend the time of the last `new` or
+//! `feed`; rustls reads no time in them today. A fatal error is returned once from `feed`;
 //! the alert that tells the peer is then in `take_outgoing`.
 
 use crate::clock::Epoch;
@@ -36,6 +38,9 @@ pub enum TlsError {
     /// A configuration that cannot work.
     #[error("bad TLS configuration: {0}")]
     Config(String),
+    /// rustls would not take the bytes (its buffers have limits).
+    #[error("rustls refused the bytes: {0}")]
+    Buffer(String),
     /// The session already failed; it accepts no more input.
     #[error("the TLS session has already failed")]
     Failed,
@@ -118,7 +123,7 @@ macro_rules! impl_common {
                         // and draining the plaintext each time makes room.
                         let n = conn
                             .read_tls(&mut rest)
-                            .map_err(|e| TlsError::Config(format!("read_tls: {e}")))?;
+                            .map_err(|e| TlsError::Buffer(e.to_string()))?;
                         let state = conn.process_new_packets()?;
                         closed |= state.peer_has_closed();
                         if state.plaintext_bytes_to_read() > 0 {
@@ -162,17 +167,20 @@ macro_rules! impl_common {
                 })
             }
 
-            /// Queues plaintext to send. Before the handshake ends it is
-            /// held (rustls buffers it) and sent encrypted as soon as keys
+            /// Queues plaintext to send and returns how much was taken:
+            /// all of it unless rustls's buffer (64 KiB by default) is full,
+            /// in which case the application writes the rest after the next
+            /// `take_outgoing`, as with a socket. Before the handshake ends
+            /// the plaintext is held and sent encrypted as soon as keys
             /// exist.
-            pub fn write(&mut self, plaintext: &[u8]) -> Result<(), TlsError> {
+            pub fn write(&mut self, plaintext: &[u8]) -> Result<usize, TlsError> {
                 if self.common.failed {
                     return Err(TlsError::Failed);
                 }
                 let conn = &mut self.conn;
                 self.common
-                    .lend(|| conn.writer().write_all(plaintext))
-                    .map_err(|e| TlsError::Config(format!("write: {e}")))
+                    .lend(|| conn.writer().write(plaintext))
+                    .map_err(|e| TlsError::Buffer(e.to_string()))
             }
 
             /// The plaintext decrypted so far (and not yet read).

@@ -252,3 +252,25 @@ fn a_second_client_config_has_its_own_session_cache() {
     run(&mut client, &mut server, ex.end, b"y");
     assert!(!client.summary().unwrap().resumed);
 }
+
+#[test]
+fn write_takes_what_fits_like_a_socket() {
+    let (c, s) = opts(TlsVersion::Tls13, ServerResumption::Off);
+    let mut setup = Setup::new(7, &c, &s);
+    let (mut client, mut server) = setup.pair(SimTime::ZERO);
+    let big = vec![b'a'; 200_000];
+    // Before the handshake rustls holds plaintext up to its 64 KiB limit.
+    let taken = client.write(&big).unwrap();
+    assert!(taken > 0 && taken <= 64 * 1024, "{taken}");
+    let ex = run(&mut client, &mut server, SimTime::ZERO, b"");
+    assert_eq!(ex.server_got.len(), taken);
+    // After it, the rest goes through in pieces.
+    let mut sent = taken;
+    let mut received = ex.server_got.len();
+    while sent < big.len() {
+        sent += client.write(&big[sent..]).unwrap();
+        server.feed(ex.end, &client.take_outgoing()).unwrap();
+        received += server.read().len();
+    }
+    assert_eq!(received, big.len());
+}
