@@ -14,4 +14,5 @@
 //! draw random numbers, or know that smoltcp exists. Query ids come from
 //! the caller, which draws them from its application's seeded stream.
 
+pub mod apps;
 pub mod proto;
