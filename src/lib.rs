@@ -47,6 +47,14 @@ pub mod ws {
     pub use simnet_ws::*;
 }
 
+/// DNS: the sans-IO protocol ([`dns::proto`]: names, messages, an
+/// authoritative zone, a stub resolver with a cache) and the applications
+/// ([`dns::apps`]: `DnsServer`, `DnsClient`, and `DnsClientSide`, the
+/// resolver an application that connects by name embeds).
+pub mod dns {
+    pub use simnet_dns::*;
+}
+
 /// The renderers.
 pub mod render {
     pub use simnet_trace::*;
@@ -66,6 +74,7 @@ pub fn registry() -> AppRegistry {
     let mut r = AppRegistry::with_builtin();
     simnet_http::apps::register(&mut r);
     simnet_ws::apps::register(&mut r);
+    simnet_dns::apps::register(&mut r);
     r
 }
 

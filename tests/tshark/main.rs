@@ -17,6 +17,9 @@
 //! Two more tests damage a capture on purpose and check that tshark
 //! complains, so a silent tshark is known to mean a clean capture.
 //!
+//! One checks the DNS capture with tshark's DNS dissector: every query
+//! and answer, the NXDOMAIN's SOA and the resend of a lost query.
+//!
 //! Two check the WebSocket captures with tshark's WebSocket dissector: the
 //! upgrade is recognised and the frames are decoded (client frames
 //! unmasked) exactly as the trace reports them.
@@ -877,4 +880,66 @@ fn tshark_finds_every_websocket_frame_the_trace_sent() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// tshark's DNS dissector reads the DNS scenario's capture as the trace
+/// tells it: each query and answer with its id, name, code, address and
+/// TTLs, the NXDOMAIN with its SOA's MINIMUM (the negative TTL), and the
+/// lost query's resend with the same id.
+#[test]
+fn tshark_dissects_the_dns_queries_and_answers() {
+    if !tshark_available() {
+        return;
+    }
+    let path = scenarios_dir().join("dns/cache-and-ttl.toml");
+    let trace = run(&path);
+    let file = capture_path("dns-dissection-cache-and-ttl.pcap");
+    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+    let out = tshark(
+        &file,
+        &[
+            "-Y",
+            "dns",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "dns.flags.response",
+            "-e",
+            "dns.flags.rcode",
+            "-e",
+            "dns.qry.name",
+            "-e",
+            "dns.a",
+            "-e",
+            "dns.resp.ttl",
+            "-e",
+            "dns.soa.minimum_ttl",
+        ],
+    )
+    .unwrap();
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "0||api.example|||",
+            "1|0|api.example|10.0.0.2|5|",
+            "0||api.example|||",
+            "1|0|api.example|10.0.0.2|5|",
+            "0||missing.example|||",
+            "1|3|missing.example||5|5",
+            // The lost query (captured as sent), then its resend.
+            "0||www.example|||",
+            "0||www.example|||",
+            "1|0|www.example|10.0.0.3|30|",
+        ],
+        "{out}"
+    );
+    // The resend carries the id of the query it repeats.
+    let ids = tshark(&file, &["-Y", "dns", "-T", "fields", "-e", "dns.id"]).unwrap();
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids[6], ids[7]);
+    assert_eq!(ids[7], ids[8]);
+    assert_ne!(ids[0], ids[2], "a new query has a new id");
 }
