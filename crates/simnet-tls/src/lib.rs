@@ -17,7 +17,10 @@
 //!    `take_outgoing()`, `write`, `read`, `close_notify`. They wrap rustls's
 //!    connections; no TLS is implemented here.
 //! 6. [`keylog`]: SSLKEYLOGFILE lines collected in memory.
-//! 7. [`wire`]: a decoder of records and handshake messages from the raw
+//! 7. [`layer`]: [`TlsLayer`], a session installed on a simulated socket
+//!    (`AppContext::set_layer`), so an application reads and writes
+//!    plaintext while the packets carry records; each record is reported.
+//! 8. [`wire`]: a decoder of records and handshake messages from the raw
 //!    bytes of each direction, for the trace; with the key log it opens TLS
 //!    1.3 records too.
 //!
@@ -61,6 +64,7 @@ pub mod certs;
 pub mod clock;
 pub mod config;
 pub mod keylog;
+pub mod layer;
 pub mod provider;
 pub mod session;
 pub mod wire;
@@ -70,6 +74,7 @@ pub use config::{
     ClientOptions, ServerOptions, ServerResumption, TlsClientConfig, TlsServerConfig, TlsVersion,
 };
 pub use keylog::KeyLogLines;
+pub use layer::TlsLayer;
 pub use session::{HandshakeSummary, TlsClient, TlsError, TlsServer};
 
 /// The rustls this crate wraps, for its error and alert types.

@@ -6,3 +6,4 @@ mod harness;
 mod determinism;
 mod handshakes;
 mod observe;
+mod sockets;
