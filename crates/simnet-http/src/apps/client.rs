@@ -80,6 +80,8 @@ pub struct HttpClient {
     pipeline: usize,
     retry: bool,
     close_when_done: bool,
+    /// HTTPS: TLS on every connection.
+    tls: Option<super::ClientTls>,
     issued: u64,
     queue: VecDeque<Pending>,
     conns: BTreeMap<SocketId, Conn>,
@@ -174,6 +176,7 @@ impl HttpClient {
             pipeline: 1,
             retry: false,
             close_when_done: true,
+            tls: None,
             issued: 0,
             queue: VecDeque::new(),
             conns: BTreeMap::new(),
@@ -244,6 +247,13 @@ impl HttpClient {
     /// (the client then holds TIME-WAIT); otherwise they stay open.
     pub fn close_when_done(mut self, close: bool) -> HttpClient {
         self.close_when_done = close;
+        self
+    }
+
+    /// Speaks HTTPS: each connection starts TLS as soon as it is
+    /// connected, and requests go through it.
+    pub fn tls(mut self, tls: super::ClientTls) -> HttpClient {
+        self.tls = Some(tls);
         self
     }
 
@@ -761,6 +771,12 @@ impl App for HttpClient {
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         match event {
             SocketEvent::Connected(sid) => {
+                if !self.conns.contains_key(&sid) {
+                    return;
+                }
+                if let Some(tls) = &mut self.tls {
+                    tls.install(cx, sid);
+                }
                 let Some(conn) = self.conns.get_mut(&sid) else {
                     return;
                 };

@@ -2,8 +2,8 @@
 //! `http-client`, `http-subscriber`, `http-proxy`.
 
 use super::{
-    Backoff, ClientMode, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route, RouteKind,
-    SubscribeMode, WhenFull,
+    Backoff, ClientMode, ClientTls, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route,
+    RouteKind, ServerTls, SubscribeMode, WhenFull,
 };
 use crate::proto::grammar::{self, GrammarError};
 use crate::proto::{ServerConfig, Version};
@@ -14,6 +14,7 @@ use simnet_scenario::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,
 };
+use simnet_tls::TlsVersion;
 
 /// What `http-server` does with timeline commands (`HttpServer::on_command`).
 const HTTP_SERVER_COMMANDS: &[CommandDoc] = &[
@@ -65,6 +66,9 @@ const EVENT_KINDS: &[&str] = &[
     "http.stream-end",
     "http.stream-open",
     "http.subscriber-done",
+    "layer.failed",
+    "tls.failed",
+    "tls.record",
 ];
 
 /// The fields of [`EVENT_KINDS`].
@@ -73,6 +77,7 @@ const EVENT_FIELDS: &[&str] = &[
     "attempts",
     "bytes",
     "delay",
+    "direction",
     "id",
     "index",
     "latency",
@@ -113,6 +118,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
             ParamDoc { key: "read_bytes", doc: "a slow reader reads at most this much of each connection per read_interval, leaving the rest in the receive buffer (default: read everything at once)" },
             ParamDoc { key: "read_interval", doc: "with read_bytes: how often a slow reader reads (default 100ms)" },
+            ParamDoc { key: "tls", doc: "speak HTTPS: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain HTTP)" },
         ],
         commands: HTTP_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -135,6 +141,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "retry", doc: "retry a request whose connection failed before it was sent, or an idempotent one lost after; at most 3 attempts (default false)" },
             ParamDoc { key: "version", doc: "\"1.1\" or \"1.0\" (default 1.1)" },
             ParamDoc { key: "close_when_done", doc: "close idle connections after the last response (default true)" },
+            ParamDoc { key: "tls", doc: "speak HTTPS: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain HTTP)" },
         ],
         commands: HTTP_CLIENT_COMMANDS,
         listens: None,
@@ -279,8 +286,12 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
     }
     let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
+    let tls = tls_version(p)?.map(|v| ServerTls::new(v, p.host));
     Ok(factory(move || {
         let mut s = HttpServer::new(port, config, routes.clone());
+        if let Some(tls) = &tls {
+            s = s.tls(tls.clone());
+        }
         if let Some(n) = read_bytes {
             s = s.slow_reader(usize::try_from(n).unwrap_or(usize::MAX), read_interval);
         }
@@ -295,6 +306,15 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         }
         s
     }))
+}
+
+/// `tls = "1.3"` or `"1.2"`, if given.
+fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
+    Ok(match p.choice("tls", &["1.3", "1.2"])? {
+        Some("1.3") => Some(TlsVersion::Tls13),
+        Some(_) => Some(TlsVersion::Tls12),
+        None => None,
+    })
 }
 
 /// The host part of `host:port`, for the `Host` header.
@@ -341,6 +361,17 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         _ => Version::Http11,
     };
     let close_when_done = p.bool("close_when_done")?.unwrap_or(true);
+    let tls = match tls_version(p)? {
+        Some(_) if host.parse::<std::net::Ipv4Addr>().is_ok() => {
+            return Err(ParamError::at(
+                "tls",
+                "TLS checks the server's certificate against a host name, and `connect` gives an address",
+            )
+            .help("connect by the server's host name, e.g. \"server:443\""));
+        }
+        Some(v) => Some(ClientTls::new(v, &host)),
+        None => None,
+    };
     Ok(factory(move || {
         let mut c = HttpClient::new(remote, &host, &path, requests)
             .paths(paths.clone())
@@ -353,6 +384,9 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
             .close_when_done(close_when_done);
         if let Some(i) = interval {
             c = c.interval(i);
+        }
+        if let Some(tls) = &tls {
+            c = c.tls(tls.clone());
         }
         c
     }))

@@ -18,6 +18,7 @@ mod kinds;
 mod proxy;
 mod server;
 mod subscriber;
+mod tls;
 
 pub use client::{ClientMode, HttpClient, ResponseRecord};
 pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
@@ -26,6 +27,7 @@ pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
 pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{Backoff, HttpSubscriber, SubscribeMode};
+pub use tls::{ClientTls, ServerTls};
 
 pub(crate) use simnet_core::apps::stream::{flush, read_all, read_at_most};
 use simnet_core::{AppEvent, SimDuration, SocketId};

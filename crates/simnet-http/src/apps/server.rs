@@ -105,6 +105,8 @@ pub struct HttpServer {
     max_connections: Option<usize>,
     when_full: WhenFull,
     backlog: Option<usize>,
+    /// HTTPS: TLS on every connection.
+    tls: Option<super::ServerTls>,
     publish_every: Option<SimDuration>,
     publish_count: u64,
     whole_body_max: u64,
@@ -187,6 +189,7 @@ impl HttpServer {
             max_connections: None,
             when_full: WhenFull::Wait,
             backlog: None,
+            tls: None,
             publish_every: None,
             publish_count: 0,
             whole_body_max: WHOLE_BODY_MAX,
@@ -222,6 +225,12 @@ impl HttpServer {
     pub fn max_connections(mut self, max: usize, when_full: WhenFull) -> HttpServer {
         self.max_connections = Some(max.max(1));
         self.when_full = when_full;
+        self
+    }
+
+    /// Speaks HTTPS: each accepted connection starts with a TLS handshake.
+    pub fn tls(mut self, tls: super::ServerTls) -> HttpServer {
+        self.tls = Some(tls);
         self
     }
 
@@ -261,6 +270,9 @@ impl HttpServer {
             let Some(sid) = cx.accept(self.port) else {
                 return;
             };
+            if let Some(tls) = &mut self.tls {
+                tls.install(cx, sid);
+            }
             let mut conn = Conn {
                 http: HttpServerSide::new(self.config, cx.now()),
                 held: Vec::new(),
