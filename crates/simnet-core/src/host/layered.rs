@@ -74,6 +74,30 @@ impl Host {
         failed
     }
 
+    /// The entry of a layered socket the application owns, unless its
+    /// layer has failed (then `call` fails, and says so in the trace).
+    fn unfailed(
+        &mut self,
+        app: AppId,
+        sid: SocketId,
+        call: &'static str,
+    ) -> Result<&mut Entry, SocketError> {
+        let stack = self.stack.as_ref().expect("owned checked the stack");
+        let failed = stack
+            .sockets
+            .get(&sid)
+            .and_then(|e| e.layered.as_ref())
+            .is_some_and(|l| l.failed);
+        if failed {
+            return Err(self.fail(app, Some(sid), call, SocketError::LayerFailed));
+        }
+        let stack = self.stack.as_mut().expect("checked above");
+        Ok(stack
+            .sockets
+            .get_mut(&sid)
+            .expect("owned checked the socket"))
+    }
+
     /// `recv` on a layered socket: reads what TCP holds into the layer and
     /// returns the plaintext it opened.
     pub(super) fn layered_recv(
@@ -83,16 +107,8 @@ impl Host {
         sid: SocketId,
         max: usize,
     ) -> Result<Recv, SocketError> {
-        let stack = self.stack.as_mut().expect("owned checked the stack");
-        let entry = stack
-            .sockets
-            .get_mut(&sid)
-            .expect("owned checked the socket");
+        let entry = self.unfailed(app, sid, "recv")?;
         let mut l = entry.layered.take().expect("a layered socket");
-        if l.failed {
-            entry.layered = Some(l);
-            return Err(self.fail(app, Some(sid), "recv", SocketError::LayerFailed));
-        }
         let mut error = None;
         if l.plain_in.is_empty() {
             let socket = entry.tcp_mut();
@@ -163,16 +179,8 @@ impl Host {
         sid: SocketId,
         data: &[u8],
     ) -> Result<(usize, bool), SocketError> {
-        let stack = self.stack.as_mut().expect("owned checked the stack");
-        let entry = stack
-            .sockets
-            .get_mut(&sid)
-            .expect("owned checked the socket");
+        let entry = self.unfailed(app, sid, "send")?;
         let mut l = entry.layered.take().expect("a layered socket");
-        if l.failed {
-            entry.layered = Some(l);
-            return Err(self.fail(app, Some(sid), "send", SocketError::LayerFailed));
-        }
         let (accepted, error) = if l.wire_out.len() >= WIRE_OUT_MAX {
             (0, None)
         } else {
