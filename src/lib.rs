@@ -29,9 +29,10 @@ pub use simnet_trace::{TextOptions, render_text};
 
 pub mod book;
 pub mod cli;
+pub mod keylog;
 mod stream;
 
-pub use stream::{StreamedRun, run_scenario_streamed};
+pub use stream::{StreamedRun, run_scenario_streamed, run_scenario_streamed_with};
 
 /// HTTP/1.1: the sans-IO protocol ([`http::proto`]) and the applications
 /// that drive it over simulated sockets ([`http::apps`]: `HttpServer`,

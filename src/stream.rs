@@ -65,6 +65,20 @@ pub fn run_scenario_streamed(
     out: Box<dyn Write>,
     watch: &mut dyn FnMut(&World),
 ) -> io::Result<StreamedRun> {
+    run_scenario_streamed_with(scenario, seed, until, format, out, Vec::new(), watch)
+}
+
+/// [`run_scenario_streamed`], with more sinks fed the same records after the
+/// writer and the judge (the command line's `--keylog` writer, say).
+pub fn run_scenario_streamed_with(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    until: Option<crate::SimTime>,
+    format: Format,
+    out: Box<dyn Write>,
+    extra: Vec<Box<dyn TraceSink>>,
+    watch: &mut dyn FnMut(&World),
+) -> io::Result<StreamedRun> {
     let seed = seed.unwrap_or(scenario.seed);
     let mut world = scenario.world(Some(seed), until);
     world.set_capture(format.capture());
@@ -84,7 +98,9 @@ pub fn run_scenario_streamed(
         Judge::new(&scenario.expectations)
     };
     let judge = Rc::new(RefCell::new(judge));
-    let sinks: Vec<Box<dyn TraceSink>> = vec![Box::new(writer.clone()), Box::new(judge.clone())];
+    let mut sinks: Vec<Box<dyn TraceSink>> =
+        vec![Box::new(writer.clone()), Box::new(judge.clone())];
+    sinks.extend(extra);
     world.stream_to(Box::new(sinks));
     // A destination that stopped taking bytes (`| head`, a full disk)
     // ends the run: the rest would be written nowhere.

@@ -3,11 +3,14 @@
 use super::CmdResult;
 use super::progress::Progress;
 use crate::Format;
+use crate::keylog::KeyLogWriter;
 use simnet_scenario::AppRegistry;
 use simnet_scenario::units::parse_duration;
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 /// Arguments of `simnet run`.
 #[derive(clap::Args)]
@@ -44,6 +47,9 @@ pub struct Args {
     /// Mermaid and SVG (which keep the whole run before drawing it): stop the run once its trace holds more than this much memory, e.g. 256MiB or 4GiB (default 1GiB). The other formats are written as the run goes.
     #[arg(long, value_parser = parse_size)]
     max_trace_memory: Option<u64>,
+    /// Write the TLS secrets of the run to this file (SSLKEYLOGFILE format), so that Wireshark or tshark decrypt its capture: `tshark -r run.pcap -o tls.keylog_file:PATH`.
+    #[arg(long, value_name = "PATH")]
+    keylog: Option<PathBuf>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -113,6 +119,33 @@ fn check_flags(args: &Args) -> Result<(), String> {
             }
         ));
     }
+    if let Some(keylog) = &args.keylog {
+        if same_file(&args.file, keylog) {
+            return Err(format!(
+                "error: --keylog {} is the scenario file itself: writing there would destroy it\n\
+                 help: give another file, e.g. --keylog keys.log",
+                keylog.display()
+            ));
+        }
+        if args
+            .out
+            .as_ref()
+            .is_some_and(|out| same_file(out, keylog) || out == keylog)
+        {
+            return Err(format!(
+                "error: --keylog {} is also the --out file: one would overwrite the other\n\
+                 help: give two files, e.g. --out run.pcap --keylog keys.log",
+                keylog.display()
+            ));
+        }
+        if args.check_determinism {
+            return Err(
+                "error: --keylog writes one run's secrets; --check-determinism writes \
+                        nothing\nhelp: drop one of the two"
+                    .to_string(),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -178,9 +211,20 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         })?),
         None => None,
     };
+    let keylog = match &args.keylog {
+        Some(path) => Some(KeyLogWriter::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                format!(
+                    "error: --keylog: cannot write {}: {e}\nhelp: give a file in a folder you can write to",
+                    path.display()
+                )
+            })?,
+        ))),
+        None => None,
+    };
     let mut progress = Progress::new(until.unwrap_or(scenario.time_limit));
     if args.format.streams() {
-        return stream(&args, &scenario, until, out_file, progress);
+        return stream(&args, &scenario, until, out_file, keylog, progress);
     }
     let run = crate::run_scenario_watched(
         &scenario,
@@ -234,6 +278,10 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
                  gives the whole run)."
             );
         }
+    }
+    if let Some(mut keylog) = keylog {
+        run.trace.replay(&mut keylog);
+        finish_keylog(&args, keylog)?;
     }
     let verdicts = crate::verdicts(&run);
     let failed = run.outcomes.iter().any(|o| !o.passed);
@@ -314,6 +362,7 @@ fn stream(
     scenario: &crate::scenario::Scenario,
     until: Option<crate::SimTime>,
     out_file: Option<std::fs::File>,
+    keylog: Option<KeyLogWriter<KeyLogFile>>,
     mut progress: Progress,
 ) -> CmdResult {
     let to_file = out_file.is_some();
@@ -324,11 +373,27 @@ fn stream(
             std::io::stdout(),
         ))),
     };
-    let result =
-        crate::run_scenario_streamed(scenario, args.seed, until, args.format, out, &mut |w| {
-            progress.tick(w)
-        });
+    let keylog = keylog.map(|k| Rc::new(RefCell::new(k)));
+    let extra: Vec<Box<dyn crate::TraceSink>> = match &keylog {
+        Some(k) => vec![Box::new(k.clone())],
+        None => Vec::new(),
+    };
+    let result = crate::run_scenario_streamed_with(
+        scenario,
+        args.seed,
+        until,
+        args.format,
+        out,
+        extra,
+        &mut |w| progress.tick(w),
+    );
     progress.finish();
+    if let Some(k) = keylog {
+        let k = Rc::try_unwrap(k)
+            .map_err(|_| "error: --keylog: the writer outlived its run".to_string())?
+            .into_inner();
+        finish_keylog(args, k)?;
+    }
     let run = match result {
         Ok(run) => run,
         // Standard output closed early (`| head`): nothing more to say there.
@@ -357,6 +422,26 @@ fn stream(
     }
     let failed = run.outcomes.iter().any(|o| !o.passed);
     Ok(exit_code(run.end, &run.topology, failed))
+}
+
+/// The `--keylog` file.
+type KeyLogFile = std::io::BufWriter<std::fs::File>;
+
+/// Flushes the key log, and says on standard error how many secrets it
+/// holds (none: the run had no TLS, which the user should know).
+fn finish_keylog(args: &Args, keylog: KeyLogWriter<KeyLogFile>) -> Result<(), String> {
+    let path = args.keylog.as_deref().unwrap_or(std::path::Path::new(""));
+    let lines = keylog
+        .finish()
+        .map_err(|e| format!("error: --keylog: cannot write {}: {e}", path.display()))?;
+    if lines == 0 {
+        errln!(
+            "warning: --keylog {}: the run derived no TLS secrets (no application spoke TLS); \
+             the file is empty",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Standard output that ends its last line: whatever follows (the

@@ -651,3 +651,87 @@ fn closed_output_pipes_never_make_a_panic() {
         assert!(status.code().is_some(), "{args:?} died of a signal");
     }
 }
+
+/// `--keylog PATH` writes the run's TLS secrets, the same with a streamed
+/// format and a stored one; it warns when the run had no TLS, and refuses
+/// a path that would overwrite the scenario or the `--out` file.
+#[test]
+fn keylog_writes_the_secrets_of_the_run() {
+    let dir = std::env::temp_dir();
+    let keys = |n: &str| dir.join(format!("simnet-cli-keys-{n}-{}.log", std::process::id()));
+    let (streamed, stored) = (keys("text"), keys("mermaid"));
+    for (format, path) in [("text", &streamed), ("mermaid", &stored)] {
+        let o = simnet(&[
+            "run",
+            "scenarios/tls/https-request.toml",
+            "--format",
+            format,
+            "--keylog",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            !stdout(&o).contains("SECRET"),
+            "secrets stay out of the output"
+        );
+    }
+    let written = std::fs::read_to_string(&streamed).unwrap();
+    assert_eq!(written, std::fs::read_to_string(&stored).unwrap());
+    let labels: Vec<&str> = written
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+        "{written}"
+    );
+    assert!(labels.contains(&"SERVER_TRAFFIC_SECRET_0"), "{written}");
+    assert!(
+        labels.contains(&"CLIENT_RANDOM"),
+        "TLS 1.2's master secret: {written}"
+    );
+    for line in written.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts.len(), 3, "{line}");
+        assert_eq!(parts[1].len(), 64, "a client random is 32 bytes: {line}");
+    }
+
+    let plain = keys("plain");
+    let o = simnet(&[
+        "run",
+        "scenarios/tcp/three-way-handshake.toml",
+        "--keylog",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("derived no TLS secrets"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = simnet(&[
+        "run",
+        "scenarios/tls/https-request.toml",
+        "--keylog",
+        "scenarios/tls/https-request.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is the scenario file itself"),
+        "{}",
+        stderr(&o)
+    );
+    let o = simnet(&[
+        "run",
+        "scenarios/tls/https-request.toml",
+        "--format",
+        "pcap",
+        "--out",
+        plain.to_str().unwrap(),
+        "--keylog",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("also the --out file"), "{}", stderr(&o));
+}

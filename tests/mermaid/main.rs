@@ -673,3 +673,33 @@ fn hostile_payloads_in_a_real_run_cannot_break_the_syntax() {
     assert!(d.contains("x_ray->>h1: :49152 → :80 SYN seq=0"), "{d}");
     assert!(d.contains("participant x_ray as x-ray<br/>10.0.0.3"), "{d}");
 }
+
+/// TLS records are named on the arrows that complete them, TLS 1.3's
+/// encrypted handshake opened with the run's own key log, as Wireshark
+/// shows it with an SSLKEYLOGFILE.
+#[test]
+fn tls_arrows_are_labelled_with_their_messages() {
+    let run = scenario("tls/https-request");
+    let d = render_mermaid(&run.trace, &MermaidOptions::default());
+    assert_in_order(
+        &d,
+        &[
+            "client->>server13: :49152 → :443 PSH, ACK seq=1 ack=1 len=211<br/>TLS ClientHello",
+            "server13->>client: :443 → :49152 PSH, ACK seq=1 ack=212 len=680 win=65536<br/>TLS \
+             ServerHello, ChangeCipherSpec, EncryptedExtensions, Certificate, \
+             CertificateVerify, Finished",
+            "client->>server13: :49152 → :443 PSH, ACK seq=212 ack=681 len=136<br/>TLS \
+             ChangeCipherSpec, Finished, application data 34B",
+        ],
+    );
+    assert_in_order(
+        &d,
+        &[
+            "<br/>TLS ServerHello, Certificate, ServerKeyExchange, ServerHelloDone",
+            "<br/>TLS ClientKeyExchange, ChangeCipherSpec, encrypted handshake 40B",
+        ],
+    );
+    // The secrets are for tools: no note shows them.
+    assert!(!d.contains("SECRET"), "{d}");
+    validate(&d).unwrap();
+}

@@ -943,3 +943,68 @@ fn tshark_dissects_the_dns_queries_and_answers() {
     assert_eq!(ids[7], ids[8]);
     assert_ne!(ids[0], ids[2], "a new query has a new id");
 }
+
+/// Writes a run's key log (its `tls.keylog` events, as `--keylog` does)
+/// and returns its path and how many lines it holds.
+fn write_keylog(trace: &Trace, name: &str) -> (PathBuf, u64) {
+    let path = capture_path(name);
+    let file = std::fs::File::create(&path).expect("the key log can be written");
+    let mut writer = simnet::keylog::KeyLogWriter::new(std::io::BufWriter::new(file));
+    trace.replay(&mut writer);
+    let lines = writer.finish().expect("the key log can be written");
+    (path, lines)
+}
+
+/// With the run's key log, tshark decrypts the HTTPS scenario's capture,
+/// TLS 1.3 and TLS 1.2 alike, and finds the request line and the status
+/// line the applications wrote; without it, it finds no HTTP at all.
+#[test]
+fn tshark_decrypts_https_with_the_key_log() {
+    if !tshark_available() {
+        return;
+    }
+    let trace = run(&scenarios_dir().join("tls/https-request.toml"));
+    let file = capture_path("tls-https-request.pcap");
+    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+    let (keylog, lines) = write_keylog(&trace, "tls-https-request.keys");
+    // TLS 1.3: client and server handshake and traffic secrets (4, or 5
+    // with the exporter's); TLS 1.2: one CLIENT_RANDOM line.
+    assert!(lines >= 5, "{lines} key log lines");
+    let keylog_pref = format!("tls.keylog_file:{}", keylog.display());
+    let fields = [
+        "-o",
+        keylog_pref.as_str(),
+        "-Y",
+        "http",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "tls.record.version",
+        "-e",
+        "http.request.line",
+        "-e",
+        "http.request.method",
+        "-e",
+        "http.request.uri",
+        "-e",
+        "http.response.code",
+    ];
+    let out = tshark(&file, &fields).unwrap();
+    let rows: Vec<&str> = out.lines().collect();
+    let requests = rows.iter().filter(|r| r.contains("|GET|/|")).count();
+    let responses = rows.iter().filter(|r| r.ends_with("|200")).count();
+    assert_eq!((requests, responses), (2, 2), "{out}");
+    assert!(out.contains("Host: server13"), "{out}");
+    assert!(out.contains("Host: server12"), "{out}");
+
+    // Without the secrets, the same capture shows TLS and no HTTP.
+    let blind = tshark(&file, &["-Y", "http"]).unwrap();
+    assert!(blind.trim().is_empty(), "{blind}");
+    let tls = tshark(&file, &["-Y", "tls.handshake.type == 1"]).unwrap();
+    assert_eq!(tls.lines().count(), 2, "two ClientHellos:\n{tls}");
+    assert_eq!(expert_errors(&file), Ok(None));
+}

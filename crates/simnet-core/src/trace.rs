@@ -528,7 +528,18 @@ pub struct AppEvent {
     pub fields: Vec<(Cow<'static, str>, FieldValue)>,
 }
 
+/// The kind of the events that carry an SSLKEYLOGFILE line (field
+/// `line`): TLS secrets, for tools (`--keylog PATH`, JSON Lines), which the
+/// renderers meant for people leave out ([`AppEvent::is_secret`]).
+pub const KEYLOG_KIND: &str = "tls.keylog";
+
 impl AppEvent {
+    /// Whether this event carries a secret for tools rather than something
+    /// for people to read (a key log line).
+    pub fn is_secret(&self) -> bool {
+        self.kind == KEYLOG_KIND
+    }
+
     /// An event with a kind and a summary.
     pub fn new(kind: impl Into<Cow<'static, str>>, summary: impl Into<String>) -> AppEvent {
         AppEvent {

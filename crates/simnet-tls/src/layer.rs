@@ -10,7 +10,10 @@
 //! ([`TlsLayer::with_key_log`]), TLS 1.3's encrypted handshake
 //! (EncryptedExtensions, Certificate, CertificateVerify, Finished,
 //! NewSessionTicket) is shown opened, as Wireshark shows it with an
-//! SSLKEYLOGFILE.
+//! SSLKEYLOGFILE. The client's layer also reports each secret its session
+//! derives as a `tls.keylog` event (one SSLKEYLOGFILE line, in the field
+//! `line`), which the command line's `--keylog PATH` writes to a file; the
+//! renderers for people leave these events out.
 
 use crate::keylog::KeyLogLines;
 use crate::session::{TlsClient, TlsServer};
@@ -31,6 +34,7 @@ enum Session {
 pub struct TlsLayer {
     session: Session,
     observer: TlsObserver,
+    key_log: Option<Arc<KeyLogLines>>,
     events: Vec<AppEvent>,
 }
 
@@ -48,7 +52,8 @@ impl TlsLayer {
     /// Decrypts TLS 1.3 records for the trace with the secrets in `log`
     /// (the key log the session's configuration writes to).
     pub fn with_key_log(mut self, log: Arc<KeyLogLines>) -> TlsLayer {
-        self.observer = TlsObserver::with_key_log(log);
+        self.observer = TlsObserver::with_key_log(log.clone());
+        self.key_log = Some(log);
         self
     }
 
@@ -56,6 +61,7 @@ impl TlsLayer {
         TlsLayer {
             session,
             observer,
+            key_log: None,
             events: Vec::new(),
         }
     }
@@ -84,6 +90,38 @@ impl TlsLayer {
             self.events.push(
                 AppEvent::new("tls.record", format!("TLS {way}: {text}")).with("direction", way),
             );
+        }
+    }
+
+    /// Reports the secrets the client's session derived since the last
+    /// call, as `tls.keylog` events (the server's are the same ones).
+    fn report_secrets(&mut self) {
+        let (Some(log), Some(random)) = (&self.key_log, self.observer.client_random()) else {
+            return;
+        };
+        if !self.is_client() {
+            return;
+        }
+        for line in log.take_new(&random) {
+            let label = line.split(' ').next().unwrap_or_default().to_string();
+            self.events.push(
+                AppEvent::new(KEYLOG_KIND, format!("TLS secret logged: {label}"))
+                    .with("label", label)
+                    .with("line", line),
+            );
+        }
+    }
+}
+
+/// The kind of the events that carry key log lines.
+pub const KEYLOG_KIND: &str = simnet_core::trace::KEYLOG_KIND;
+
+impl Drop for TlsLayer {
+    /// The connection is over: its secrets leave the application's log
+    /// (they were reported when derived).
+    fn drop(&mut self) {
+        if let (Some(log), Some(random)) = (&self.key_log, self.observer.client_random()) {
+            log.forget(&random);
         }
     }
 }
@@ -139,6 +177,7 @@ impl StreamLayer for TlsLayer {
     }
 
     fn take_events(&mut self) -> Vec<AppEvent> {
+        self.report_secrets();
         std::mem::take(&mut self.events)
     }
 }

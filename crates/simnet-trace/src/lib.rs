@@ -33,6 +33,7 @@ pub mod relative;
 mod streaming_tests;
 pub mod summary;
 pub mod text;
+pub mod tls;
 pub mod websocket;
 
 pub use jsonl::{JsonlWriter, render_jsonl};

@@ -337,6 +337,7 @@ impl TextState {
             TraceEvent::SocketCall { host, call, .. } => {
                 format!("{}  app  {}", self.host(topo, *host), socket_call(call))
             }
+            TraceEvent::App { event, .. } if event.is_secret() => return None,
             TraceEvent::App { host, event, .. } => {
                 format!("{}  app  {}", self.host(topo, *host), event.summary)
             }

@@ -386,6 +386,33 @@ fn list<T: fmt::Debug>(items: &[T]) -> String {
     names.join(", ")
 }
 
+impl Handshake {
+    /// The message's name, with what matters for a diagram's arrow: a
+    /// ClientHello offering a session to resume (`+PSK`, `+ticket`) or 0-RTT
+    /// data (`+early_data`), a HelloRetryRequest.
+    pub fn name(&self) -> String {
+        match &self.body {
+            HandshakeBody::ClientHello(h) => {
+                let mut name = "ClientHello".to_string();
+                if h.psk_identities > 0 {
+                    name.push_str(" +PSK");
+                } else if h.session_ticket_len.is_some_and(|n| n > 0) {
+                    name.push_str(" +ticket");
+                }
+                if h.early_data {
+                    name.push_str(" +early_data");
+                }
+                name
+            }
+            HandshakeBody::ServerHello(h) if h.retry => "HelloRetryRequest".to_string(),
+            HandshakeBody::ServerHello(h) if h.psk_selected.is_some() => {
+                "ServerHello +PSK".to_string()
+            }
+            _ => format!("{:?}", self.kind),
+        }
+    }
+}
+
 impl fmt::Display for Handshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.body {

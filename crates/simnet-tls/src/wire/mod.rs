@@ -106,6 +106,12 @@ impl TlsObserver {
         }
     }
 
+    /// The client random of the ClientHello, once seen: what names the
+    /// connection in a key log.
+    pub fn client_random(&self) -> Option<[u8; 32]> {
+        self.shared.client_random
+    }
+
     /// Whether the ServerHello chose TLS 1.3.
     pub fn is_tls13(&self) -> bool {
         self.shared.tls13

@@ -358,6 +358,38 @@ impl DirectionDecoder {
     }
 }
 
+impl Record {
+    /// The names of what the record carries, short enough for a diagram's
+    /// arrow: `ClientHello`, `ChangeCipherSpec`, `Finished`, `Alert fatal
+    /// BadCertificate`, `application data 34B`, `encrypted handshake 40B`.
+    pub fn names(&self) -> Vec<String> {
+        match &self.content {
+            RecordContent::Handshake(messages) => messages.iter().map(Handshake::name).collect(),
+            RecordContent::ChangeCipherSpec => vec!["ChangeCipherSpec".to_string()],
+            RecordContent::Alert { level, description } => {
+                let level = match level {
+                    AlertLevel::Warning => "warning".to_string(),
+                    AlertLevel::Fatal => "fatal".to_string(),
+                    AlertLevel::Unknown(n) => format!("level {n}"),
+                };
+                vec![format!("Alert {level} {description:?}")]
+            }
+            RecordContent::Encrypted => {
+                let what = match self.content_type {
+                    ContentType::Handshake => "handshake",
+                    ContentType::Alert => "alert",
+                    _ => "data",
+                };
+                vec![format!("encrypted {what} {}B", self.length)]
+            }
+            RecordContent::ApplicationData { length } => {
+                vec![format!("application data {length}B")]
+            }
+            RecordContent::Malformed(why) => vec![format!("malformed record ({why})")],
+        }
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.decrypted {

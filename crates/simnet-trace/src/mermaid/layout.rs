@@ -24,6 +24,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 pub fn render_mermaid(trace: &Trace, options: &MermaidOptions) -> String {
     let mut r = Renderer::new(&trace.topology, options);
     r.ws_labels = crate::websocket::frame_labels(trace);
+    r.tls_labels = crate::tls::record_labels(trace);
     for record in &trace.records {
         r.event(record.time, &record.event);
     }
@@ -126,6 +127,8 @@ pub(super) struct Renderer<'a> {
     /// The WebSocket frames that start in each packet
     /// ([`crate::websocket::frame_labels`]).
     ws_labels: BTreeMap<FrameId, Vec<String>>,
+    /// TLS records each packet completes ([`crate::tls::record_labels`]).
+    tls_labels: BTreeMap<FrameId, Vec<String>>,
     /// Some packets were traced without their payload
     /// (`Capture::Headers`), so HTTP and WebSocket labels may be missing.
     payloads_missing: bool,
@@ -147,6 +150,7 @@ impl<'a> Renderer<'a> {
             time_wait_since: BTreeMap::new(),
             frames: BTreeMap::new(),
             ws_labels: BTreeMap::new(),
+            tls_labels: BTreeMap::new(),
             payloads_missing: false,
             items: Vec::new(),
             events_shown: 0,
@@ -301,6 +305,7 @@ impl<'a> Renderer<'a> {
             TraceEvent::SocketCall {
                 host, socket, call, ..
             } => self.socket_call(time, *host, *socket, call),
+            TraceEvent::App { event, .. } if event.is_secret() => {}
             TraceEvent::App { host, event, .. } => {
                 let selected = match (self.selector, event.socket) {
                     (None, _) => true,
@@ -402,6 +407,10 @@ impl<'a> Renderer<'a> {
                 } else if let Some(frames) = self.ws_labels.get(&frame) {
                     for f in frames {
                         let _ = write!(label, "<br/>{}", escape_text(f));
+                    }
+                } else if let Some(records) = self.tls_labels.get(&frame) {
+                    for r in records {
+                        let _ = write!(label, "<br/>{}", escape_text(r));
                     }
                 }
                 let (src, dst) = (info.src_endpoint(), info.dst_endpoint());

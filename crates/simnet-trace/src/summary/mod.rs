@@ -29,6 +29,7 @@
 
 mod apps;
 mod delivery;
+mod firstbyte;
 mod table;
 mod tcp;
 
@@ -393,6 +394,7 @@ pub struct Summarizer {
     tcp_clients: tcp::TcpClients,
     sinks: tcp::Sinks,
     http: apps::Http,
+    first_byte: firstbyte::FirstByte,
     deliveries: delivery::Deliveries,
     websocket: apps::WebSocket,
 }
@@ -406,6 +408,7 @@ pub struct Summarized {
     tcp_clients: Vec<TcpClientStats>,
     sinks: tcp::Sinks,
     http: apps::Http,
+    first_byte: firstbyte::FirstByte,
     deliveries: Vec<Delivery>,
     subscribers: Vec<simnet_core::AppId>,
     per_event: Vec<EventRow>,
@@ -422,6 +425,7 @@ impl Summarizer {
             tcp_clients: tcp::TcpClients::default(),
             sinks: tcp::Sinks::default(),
             http: apps::Http::default(),
+            first_byte: firstbyte::FirstByte::default(),
             deliveries: delivery::Deliveries::default(),
             websocket: apps::WebSocket::default(),
         }
@@ -437,6 +441,7 @@ impl Summarizer {
             tcp_clients: self.tcp_clients.finish(),
             sinks: self.sinks,
             http: self.http,
+            first_byte: self.first_byte,
             deliveries,
             subscribers,
             per_event,
@@ -459,6 +464,7 @@ impl TraceSink for Summarizer {
         self.tcp_clients.record(topology, r);
         self.sinks.record(r);
         self.http.record(topology, r);
+        self.first_byte.record(topology, r);
         self.deliveries.record(r);
         self.websocket.record(r);
     }
@@ -580,6 +586,7 @@ impl Summarized {
         );
         sections.push(self.sinks.table(topo).render());
         sections.extend(self.http.tables(topo).iter().map(Table::render));
+        sections.push(self.first_byte.table().and_then(|t| t.render()));
         sections.push(delivery::delivery_table(topo, &self.deliveries).render());
         sections.push(delivery::per_event_table(topo, &self.subscribers, &self.per_event).render());
         sections.push(self.websocket.table(topo).render());
