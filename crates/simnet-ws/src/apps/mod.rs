@@ -749,8 +749,14 @@ impl ClientLink {
         }
     }
 
-    /// Reads the socket and returns what happened.
+    /// Reads the socket and returns what happened. A link whose TCP
+    /// connection this side already closed reads nothing: the socket may
+    /// be gone (a TLS session's `close_notify` and the FIN it precedes can
+    /// each make the socket readable, the second after the close).
     fn on_readable(&mut self, cx: &mut AppContext<'_>) -> Vec<ClientLinkEvent> {
+        if self.is_closed() {
+            return Vec::new();
+        }
         let input = read_all(cx, self.sid);
         self.on_input(cx, &input.data, input.eof || input.broken)
     }

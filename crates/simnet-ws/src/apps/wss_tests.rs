@@ -122,6 +122,23 @@ fn wss_upgrades_echoes_and_closes_over_both_versions() {
         assert_eq!(events(trace, "tls.failed").count(), 0);
         assert_eq!(events(trace, "layer.failed").count(), 0);
         assert_eq!(events(trace, "ws.lost").count(), 0);
+        // No socket call failed: in particular, nobody read the socket
+        // after closing it (the close_notify and the FIN behind it each
+        // make it readable).
+        let failed = trace
+            .records
+            .iter()
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    TraceEvent::SocketCall {
+                        call: simnet_core::SocketCall::Failed { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(failed, 0, "{version:?}");
     }
 }
 
