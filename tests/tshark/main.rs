@@ -22,7 +22,8 @@
 //!
 //! Two check the WebSocket captures with tshark's WebSocket dissector: the
 //! upgrade is recognised and the frames are decoded (client frames
-//! unmasked) exactly as the trace reports them.
+//! unmasked) exactly as the trace reports them. One (`tls`) checks the
+//! `wss` capture with its TLS dissector: hellos, then only records.
 //!
 //! tshark is required: without it these tests fail with instructions,
 //! unless `SIMNET_SKIP_TSHARK=1` is set.
@@ -36,6 +37,8 @@ use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
+
+mod tls;
 
 /// Switches on the checksum checks Wireshark leaves off by default, so a
 /// wrong checksum becomes an expert error. (ICMP checksums are always checked.)

@@ -15,8 +15,11 @@
 //! - starts the closing handshake at a set time, or once everything it sent
 //!   came back (or after a number of events), or never; then waits for the
 //!   server to close TCP first.
+//!
+//! With [`WsClient::tls`] it speaks `wss`: TLS starts right after TCP
+//! connects and everything above travels inside it.
 
-use super::{ClientLink, ClientLinkEvent, message_event, parse_event};
+use super::{ClientLink, ClientLinkEvent, ClientTls, message_event, parse_event};
 use crate::proto::close;
 use crate::proto::conn::{Message, WsEvent};
 use crate::proto::frame::Opcode;
@@ -80,6 +83,7 @@ pub struct WsClient {
     ping_every: Option<SimDuration>,
     close_after: CloseAfter,
     stop_after_events: Option<u64>,
+    tls: Option<ClientTls>,
     link: Option<ClientLink>,
     next: usize,
     /// Messages sent and not yet seen coming back, with when they were sent.
@@ -121,6 +125,7 @@ impl WsClient {
             ping_every: None,
             close_after: CloseAfter::WhenDone,
             stop_after_events: None,
+            tls: None,
             link: None,
             next: 0,
             awaiting: VecDeque::new(),
@@ -181,6 +186,13 @@ impl WsClient {
     /// Closes after learning of `count` published events.
     pub fn stop_after_events(mut self, count: u64) -> WsClient {
         self.stop_after_events = Some(count);
+        self
+    }
+
+    /// Speaks `wss`: TLS starts as soon as TCP connects, and the upgrade
+    /// request goes over it.
+    pub fn tls(mut self, tls: ClientTls) -> WsClient {
+        self.tls = Some(tls);
         self
     }
 
@@ -398,7 +410,15 @@ impl SendMessage for crate::proto::conn::WsConn {
 
 impl App for WsClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &self.protocols);
+        let tls = self.tls.clone();
+        self.link = ClientLink::open(
+            cx,
+            self.remote,
+            &self.host,
+            &self.path,
+            &self.protocols,
+            tls,
+        );
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {

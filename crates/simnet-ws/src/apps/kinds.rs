@@ -1,15 +1,27 @@
 //! The WebSocket application kinds scenario files can use: `ws-server`,
 //! `ws-client`, `stomp-broker`, `stomp-client`, `sio-server`, `sio-client`.
+//!
+//! Every one speaks TLS with `tls = "1.3"` or `"1.2"` (`wss`, and HTTPS for
+//! the Socket.IO-style long polling). A client's `connect` is `host:port`
+//! or a WebSocket URI: `wss://server/chat` means TLS (1.3 unless `tls`
+//! says 1.2) on port 443, `ws://server:8080/chat` plain WebSocket; a path
+//! in the URI stands for `path`. A `ws://` URI with `tls`, or a path given
+//! both ways, is refused at load rather than guessed at.
 
-use super::{CloseAfter, ServerMode, SioClient, SioServer, StompClient, WsClient, WsServer};
+use super::{
+    ClientTls, CloseAfter, ServerMode, ServerTls, SioClient, SioServer, StompClient, WsClient,
+    WsServer,
+};
 use crate::proto::conn::DEFAULT_MAX_MESSAGE_BYTES;
+use crate::proto::uri;
 use simnet_core::{Protocol, SimDuration};
 use simnet_http::proto::grammar::{self, GrammarError};
 use simnet_scenario::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
     factory,
 };
-use std::net::SocketAddrV4;
+use simnet_tls::TlsVersion;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What `ws-server` and `stomp-broker` do with timeline commands (`WsServer::on_command`).
 const WS_SERVER_COMMANDS: &[CommandDoc] = &[
@@ -83,6 +95,7 @@ const SIO_SERVER_COMMANDS: &[CommandDoc] = &[
 const EVENT_KINDS: &[&str] = &[
     "app.command-ignored",
     "http.response",
+    "layer.failed",
     "sio.bad-request",
     "sio.done",
     "sio.error",
@@ -99,6 +112,8 @@ const EVENT_KINDS: &[&str] = &[
     "sio.unknown-session",
     "stomp.error",
     "stomp.frame",
+    "tls.failed",
+    "tls.record",
     "ws.bad-request",
     "ws.close",
     "ws.close-timeout",
@@ -165,6 +180,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "close_after", doc: "start the closing handshake this long after each connection's upgrade (default: never)" },
             ParamDoc { key: "push_every", doc: "push a message (`id=N t=NANOS`) to every client this often, with no request" },
             ParamDoc { key: "push_count", doc: "how many messages to push on that schedule" },
+            ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
         ],
         commands: WS_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -174,7 +190,7 @@ pub fn register(r: &mut AppRegistry) {
         name: "ws-client",
         summary: "A WebSocket client: upgrades, sends messages (optionally fragmented), pings, reports what it receives, and starts the close handshake.",
         params: &[
-            ParamDoc { key: "connect", doc: "host:port of the server (required)" },
+            ParamDoc { key: "connect", doc: "host:port of the server, or a ws:// or wss:// URI (wss://server/chat: TLS to port 443, path /chat) (required)" },
             ParamDoc { key: "path", doc: "request target of the upgrade (default /)" },
             ParamDoc { key: "subprotocols", doc: "subprotocols offered, most preferred first (default none)" },
             ParamDoc { key: "send", doc: "text messages to send, in order (default none)" },
@@ -184,6 +200,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "ping_every", doc: "send a Ping this often and report each Pong's round trip" },
             ParamDoc { key: "events", doc: "close after learning of this many pushed events (`id=N t=NANOS` messages)" },
             ParamDoc { key: "close_after", doc: "start the closing handshake this long after the upgrade, or \"never\" (default: once every message sent came back, or after `events`)" },
+            ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
         ],
         commands: WS_CLIENT_COMMANDS,
         listens: None,
@@ -194,6 +211,7 @@ pub fn register(r: &mut AppRegistry) {
         summary: "A STOMP 1.2 broker over WebSocket (subprotocol v12.stomp): CONNECTED, SUBSCRIBE, SEND -> MESSAGE to every subscriber, DISCONNECT -> RECEIPT and close.",
         params: &[
             ParamDoc { key: "port", doc: "port to listen on (default 80)" },
+            ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
         ],
         commands: WS_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -203,12 +221,13 @@ pub fn register(r: &mut AppRegistry) {
         name: "stomp-client",
         summary: "A STOMP 1.2 client over WebSocket: CONNECT, SUBSCRIBE to a destination, SEND messages at an interval, DISCONNECT with a receipt.",
         params: &[
-            ParamDoc { key: "connect", doc: "host:port of the broker (required)" },
+            ParamDoc { key: "connect", doc: "host:port of the broker, or a ws:// or wss:// URI (required)" },
             ParamDoc { key: "path", doc: "request target of the upgrade (default /stomp)" },
             ParamDoc { key: "destination", doc: "where to SUBSCRIBE and SEND (default /topic/chat)" },
             ParamDoc { key: "send", doc: "message bodies to SEND (default none)" },
             ParamDoc { key: "send_every", doc: "time between SENDs, the first one interval after CONNECTED (default 1s)" },
             ParamDoc { key: "disconnect_after", doc: "send DISCONNECT this long after CONNECTED (default: one interval after the last SEND)" },
+            ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
         ],
         commands: STOMP_CLIENT_COMMANDS,
         listens: None,
@@ -223,6 +242,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "poll_timeout", doc: "answer a held poll 204 after this long with no event (default 20s)" },
             ParamDoc { key: "push_every", doc: "publish an event this often" },
             ParamDoc { key: "push_count", doc: "how many events to publish on that schedule" },
+            ParamDoc { key: "tls", doc: "speak HTTPS and wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
         ],
         commands: SIO_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -232,10 +252,11 @@ pub fn register(r: &mut AppRegistry) {
         name: "sio-client",
         summary: "A Socket.IO-style client: starts on long polling, tries to upgrade to WebSocket, stays on long polling if the upgrade fails.",
         params: &[
-            ParamDoc { key: "connect", doc: "host:port of the server or proxy (required)" },
+            ParamDoc { key: "connect", doc: "host:port of the server or proxy, or a ws:// or wss:// URI (required)" },
             ParamDoc { key: "path", doc: "the path of the session endpoint (default /sio)" },
             ParamDoc { key: "events", doc: "close after learning of this many events (default 10)" },
             ParamDoc { key: "upgrade", doc: "try to upgrade to WebSocket (default true)" },
+            ParamDoc { key: "tls", doc: "speak HTTPS and wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
         ],
         commands: &[],
         listens: None,
@@ -243,17 +264,102 @@ pub fn register(r: &mut AppRegistry) {
     });
 }
 
-/// `connect` (required), resolved, with the host part for `Host`.
-fn connect(p: &mut Params<'_>) -> Result<(SocketAddrV4, String), ParamError> {
+/// Where a client connects, from `connect`, `path` and `tls`.
+struct Endpoint {
+    /// The server's address.
+    remote: SocketAddrV4,
+    /// The host as written, for `Host` and TLS's server name.
+    host: String,
+    /// The request target of the upgrade.
+    path: String,
+    /// TLS, if `tls` asks for it or the URI is `wss://`.
+    tls: Option<ClientTls>,
+}
+
+/// `connect` (required: `host:port`, or a `ws://`/`wss://` URI), resolved;
+/// `path` (or the URI's path, or `default_path`); and `tls`, which a
+/// `wss://` URI implies (TLS 1.3 unless `tls` says 1.2).
+fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamError> {
     let Some(text) = p.string("connect")? else {
         return Err(p.missing("connect"));
     };
-    let remote = p.endpoint_text("connect", &text)?;
-    let host = text
-        .rsplit_once(':')
-        .map_or(text.as_str(), |(h, _)| h)
-        .to_string();
-    Ok((remote, host))
+    let version = tls_version(p)?;
+    // Where an error about TLS points: at `tls` if it was given, else at
+    // the `wss://` that implied it.
+    let tls_key = if version.is_some() { "tls" } else { "connect" };
+    let path_param = p.string("path")?;
+    let (remote, host, uri_path, version) = if uri::is_uri(&text) {
+        let u = uri::parse(&text).map_err(|e| {
+            ParamError::at("connect", e.to_string())
+                .help("write e.g. \"wss://server/chat\", \"ws://server:8080/\" or \"server:80\"")
+        })?;
+        let remote = p.endpoint_text("connect", &format!("{}:{}", u.host, u.port))?;
+        let version = match (u.secure, version) {
+            (false, Some(_)) => {
+                return Err(ParamError::at(
+                    "tls",
+                    format!("`connect` = \"{text}\" is a ws:// URI, plain WebSocket, and `tls` asks for TLS"),
+                )
+                .help("write wss:// to speak TLS, or leave `tls` out"));
+            }
+            (true, None) => Some(TlsVersion::Tls13),
+            (_, v) => v,
+        };
+        (remote, u.host, u.resource, version)
+    } else {
+        let remote = p.endpoint_text("connect", &text)?;
+        let host = text.rsplit_once(':').map_or(text.as_str(), |(h, _)| h);
+        (remote, host.to_string(), None, version)
+    };
+    let path = match (uri_path, path_param) {
+        (Some(_), Some(_)) => {
+            return Err(ParamError::at(
+                "path",
+                format!("`connect` = \"{text}\" already gives the path"),
+            )
+            .help("give the path in the URI or in `path`, not both"));
+        }
+        (Some(path), None) => {
+            grammar::check_origin_form(&path).map_err(|e| grammar_error("connect", e))?;
+            path
+        }
+        (None, Some(path)) => {
+            grammar::check_origin_form(&path).map_err(|e| grammar_error("path", e))?;
+            path
+        }
+        (None, None) => default_path.to_string(),
+    };
+    let tls = match version {
+        Some(_) if host.parse::<Ipv4Addr>().is_ok() => {
+            return Err(ParamError::at(
+                tls_key,
+                "TLS checks the server's certificate against a host name, and `connect` gives an address",
+            )
+            .help("connect by the server's host name, e.g. \"wss://server/\" or \"server:443\""));
+        }
+        Some(v) => Some(ClientTls::new(v, &host)),
+        None => None,
+    };
+    Ok(Endpoint {
+        remote,
+        host,
+        path,
+        tls,
+    })
+}
+
+/// `tls = "1.3"` or `"1.2"`, if given.
+fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
+    Ok(match p.choice("tls", &["1.3", "1.2"])? {
+        Some("1.3") => Some(TlsVersion::Tls13),
+        Some(_) => Some(TlsVersion::Tls12),
+        None => None,
+    })
+}
+
+/// A server's `tls`: a certificate for the host the server runs on.
+fn server_tls(p: &mut Params<'_>) -> Result<Option<ServerTls>, ParamError> {
+    Ok(tls_version(p)?.map(|v| ServerTls::new(v, p.host)))
 }
 
 /// A value of `key` that breaks the HTTP grammar, as a parameter error that
@@ -313,10 +419,14 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     }
     let close_after = p.duration("close_after")?;
     let push = push_schedule(p)?;
+    let tls = server_tls(p)?;
     Ok(factory(move || {
         let mut s = WsServer::new(port, mode)
             .subprotocols(subprotocols.clone())
             .max_message_bytes(max as usize);
+        if let Some(tls) = &tls {
+            s = s.tls(tls.clone());
+        }
         if let Some(after) = close_after {
             s = s.close_after(after);
         }
@@ -328,8 +438,12 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
 }
 
 fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
-    let (remote, host) = connect(p)?;
-    let path = path(p, "path", "/")?;
+    let Endpoint {
+        remote,
+        host,
+        path,
+        tls,
+    } = endpoint(p, "/")?;
     let subprotocols = subprotocols(p)?;
     let send = p.strings("send")?.unwrap_or_default();
     let send_every = p.interval("send_every")?;
@@ -377,18 +491,32 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         if let Some(n) = events {
             c = c.stop_after_events(n);
         }
+        if let Some(tls) = &tls {
+            c = c.tls(tls.clone());
+        }
         c
     }))
 }
 
 fn build_broker(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.port("port")?.unwrap_or(80);
-    Ok(factory(move || WsServer::new(port, ServerMode::Stomp)))
+    let tls = server_tls(p)?;
+    Ok(factory(move || {
+        let s = WsServer::new(port, ServerMode::Stomp);
+        match &tls {
+            Some(tls) => s.tls(tls.clone()),
+            None => s,
+        }
+    }))
 }
 
 fn build_stomp_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
-    let (remote, host) = connect(p)?;
-    let path = path(p, "path", "/stomp")?;
+    let Endpoint {
+        remote,
+        host,
+        path,
+        tls,
+    } = endpoint(p, "/stomp")?;
     let destination = p
         .string("destination")?
         .unwrap_or_else(|| "/topic/chat".to_string());
@@ -402,6 +530,9 @@ fn build_stomp_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         if let Some(after) = disconnect_after {
             c = c.disconnect_after(after);
         }
+        if let Some(tls) = &tls {
+            c = c.tls(tls.clone());
+        }
         c
     }))
 }
@@ -413,21 +544,33 @@ fn build_sio_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .interval("poll_timeout")?
         .unwrap_or(SimDuration::from_secs(20));
     let push = push_schedule(p)?;
+    let tls = server_tls(p)?;
     Ok(factory(move || {
         let mut s = SioServer::new(port, &path).poll_timeout(poll_timeout);
         if let Some((every, count)) = push {
             s = s.push_schedule(every, count);
+        }
+        if let Some(tls) = &tls {
+            s = s.tls(tls.clone());
         }
         s
     }))
 }
 
 fn build_sio_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
-    let (remote, host) = connect(p)?;
-    let path = path(p, "path", "/sio")?;
+    let Endpoint {
+        remote,
+        host,
+        path,
+        tls,
+    } = endpoint(p, "/sio")?;
     let events = p.int("events", 1_000_000)?.unwrap_or(10);
     let upgrade = p.bool("upgrade")?.unwrap_or(true);
     Ok(factory(move || {
-        SioClient::new(remote, &host, &path, events).upgrade(upgrade)
+        let c = SioClient::new(remote, &host, &path, events).upgrade(upgrade);
+        match &tls {
+            Some(tls) => c.tls(tls.clone()),
+            None => c,
+        }
     }))
 }

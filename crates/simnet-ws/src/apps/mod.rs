@@ -66,8 +66,17 @@
 //! from it and seeds a `ChaCha8Rng` from it for its masking keys, so a run
 //! is reproducible to the byte.
 //!
-//! What these applications deliberately do not do: TLS (`wss`),
-//! extensions (permessage-deflate), Engine.IO's probe ping before switching
+//! Every application speaks `wss` (WebSocket over TLS 1.3 or 1.2) when
+//! given a [`ClientTls`] or [`ServerTls`] (`simnet_http::apps::tls`): the
+//! session is installed on the socket as its stream layer, by a client
+//! right after TCP connects and by a server right after it accepts, so the
+//! code here reads and writes plaintext as over plain TCP and the packets
+//! carry TLS records. A client writes its upgrade request at once; it waits
+//! inside TLS until the handshake is done and leaves with the client's
+//! Finished (TLS 1.3) or after the server's (TLS 1.2).
+//!
+//! What these applications deliberately do not do: extensions
+//! (permessage-deflate), Engine.IO's probe ping before switching
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
 
 mod client;
@@ -80,11 +89,15 @@ mod sockets;
 mod stomp;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wss_tests;
 
 pub use client::{CloseAfter, MAX_BINARY_MESSAGE_BYTES, WsClient};
 #[cfg(feature = "scenario")]
 pub use kinds::register;
 pub use server::{ServerMode, WsServer};
+/// The TLS of `wss`: the same client and server sides as HTTPS.
+pub use simnet_http::apps::{ClientTls, ServerTls};
 pub use sio::{SioClient, SioServer};
 pub use stomp::StompClient;
 
@@ -601,21 +614,24 @@ enum Dial {
 }
 
 /// A client's WebSocket connection from `connect()` to the end: the TCP
-/// connection, the opening handshake, then a [`WsSocket`]. Shared by every
-/// client application here.
+/// connection, TLS if asked for, the opening handshake, then a
+/// [`WsSocket`]. Shared by every client application here.
 struct ClientLink {
     sid: SocketId,
     host: String,
     target: String,
     protocols: Vec<String>,
     config: WsConfig,
+    /// TLS to install once TCP connects (`wss`), if any.
+    tls: Option<ClientTls>,
     out: Vec<u8>,
     dial: Dial,
 }
 
 impl ClientLink {
     /// Opens a TCP connection to `remote`, to ask for `target` on `host`
-    /// with `protocols` offered once it is established.
+    /// with `protocols` offered once it is established (over `tls`, if
+    /// given: the session starts as soon as TCP connects).
     fn connect(
         cx: &mut AppContext<'_>,
         remote: SocketAddrV4,
@@ -623,6 +639,7 @@ impl ClientLink {
         target: &str,
         protocols: &[String],
         config: WsConfig,
+        tls: Option<ClientTls>,
     ) -> Result<ClientLink, SocketError> {
         let sid = cx.connect(remote)?;
         Ok(ClientLink {
@@ -631,6 +648,7 @@ impl ClientLink {
             target: target.to_string(),
             protocols: protocols.to_vec(),
             config,
+            tls,
             out: Vec::new(),
             dial: Dial::Connecting,
         })
@@ -644,8 +662,10 @@ impl ClientLink {
         host: &str,
         target: &str,
         protocols: &[String],
+        tls: Option<ClientTls>,
     ) -> Option<ClientLink> {
-        match ClientLink::connect(cx, remote, host, target, protocols, WsConfig::default()) {
+        let config = WsConfig::default();
+        match ClientLink::connect(cx, remote, host, target, protocols, config, tls) {
             Ok(link) => Some(link),
             Err(e) => {
                 cx.emit(AppEvent::new(
@@ -707,12 +727,16 @@ impl ClientLink {
         matches!(self.dial, Dial::Closed)
     }
 
-    /// TCP is established: sends the upgrade request, or gives up at once
-    /// if it cannot be written (rather than wait forever for an answer to
-    /// a request never sent).
+    /// TCP is established: starts TLS (for `wss`) and sends the upgrade
+    /// request, or gives up at once if it cannot be written (rather than
+    /// wait forever for an answer to a request never sent). Over TLS the
+    /// request waits inside the session until the handshake is done.
     fn on_connected(&mut self, cx: &mut AppContext<'_>) -> Vec<ClientLinkEvent> {
         if !matches!(self.dial, Dial::Connecting) {
             return Vec::new();
+        }
+        if let Some(tls) = &mut self.tls {
+            tls.install(cx, self.sid);
         }
         match ClientHandshake::start(cx, self.sid, &self.host, &self.target, &self.protocols) {
             Ok((handshake, bytes)) => {
@@ -725,8 +749,14 @@ impl ClientLink {
         }
     }
 
-    /// Reads the socket and returns what happened.
+    /// Reads the socket and returns what happened. A link whose TCP
+    /// connection this side already closed reads nothing: the socket may
+    /// be gone (a TLS session's `close_notify` and the FIN it precedes can
+    /// each make the socket readable, the second after the close).
     fn on_readable(&mut self, cx: &mut AppContext<'_>) -> Vec<ClientLinkEvent> {
+        if self.is_closed() {
+            return Vec::new();
+        }
         let input = read_all(cx, self.sid);
         self.on_input(cx, &input.data, input.eof || input.broken)
     }

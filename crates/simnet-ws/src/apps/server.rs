@@ -16,10 +16,15 @@
 //!
 //! After the closing handshake the server closes TCP first, as RFC 6455
 //! asks, so the server (not the client) holds TIME-WAIT.
+//!
+//! With [`WsServer::tls`] it speaks `wss`: each connection gets its TLS
+//! session as soon as it is accepted.
 
 use super::sockets::WsSockets;
 use super::stomp::Broker;
-use super::{Incoming, WsSocket, event_text, message_event, path_of, read_all, subprotocol_note};
+use super::{
+    Incoming, ServerTls, WsSocket, event_text, message_event, path_of, read_all, subprotocol_note,
+};
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
 use crate::proto::handshake::{self, validate_request};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL};
@@ -61,6 +66,7 @@ pub struct WsServer {
     close_after: Option<SimDuration>,
     push_every: Option<SimDuration>,
     push_count: u64,
+    tls: Option<ServerTls>,
     http: BTreeMap<SocketId, HttpServerSide>,
     ws: WsSockets<WsSocket>,
     timers: BTreeMap<TimerId, Wake>,
@@ -104,6 +110,7 @@ impl WsServer {
             close_after: None,
             push_every: None,
             push_count: 0,
+            tls: None,
             http: BTreeMap::new(),
             ws: WsSockets::default(),
             timers: BTreeMap::new(),
@@ -144,6 +151,13 @@ impl WsServer {
         self
     }
 
+    /// Speaks `wss`: TLS starts on every connection as soon as it is
+    /// accepted, before the upgrade request can arrive.
+    pub fn tls(mut self, tls: ServerTls) -> WsServer {
+        self.tls = Some(tls);
+        self
+    }
+
     /// How many times a WebSocket connection was flushed, and how many may
     /// have something to write now (for tests).
     #[cfg(test)]
@@ -154,7 +168,7 @@ impl WsServer {
     // ----- HTTP, until the upgrade -----
 
     fn accept_waiting(&mut self, cx: &mut AppContext<'_>) {
-        while let Some(sid) = accept_http(cx, self.port, &mut self.http) {
+        while let Some(sid) = accept_http(cx, self.port, &mut self.http, self.tls.as_mut()) {
             self.read(cx, sid);
         }
     }
@@ -490,14 +504,18 @@ pub(super) fn listen_and_schedule<W>(
 }
 
 /// Accepts the next connection waiting on `port`, as one that speaks HTTP
-/// until it upgrades; the caller reads it at once, since its request may
-/// already be waiting.
+/// until it upgrades, with a TLS session on it if `tls` is given; the
+/// caller reads it at once, since its request may already be waiting.
 pub(super) fn accept_http(
     cx: &mut AppContext<'_>,
     port: u16,
     http: &mut BTreeMap<SocketId, HttpServerSide>,
+    tls: Option<&mut ServerTls>,
 ) -> Option<SocketId> {
     let sid = cx.accept(port)?;
+    if let Some(tls) = tls {
+        tls.install(cx, sid);
+    }
     http.insert(sid, HttpServerSide::new(ServerConfig::default(), cx.now()));
     Some(sid)
 }

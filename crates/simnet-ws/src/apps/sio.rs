@@ -20,12 +20,17 @@
 //! transport with a ping before switching, and there is no packet
 //! framing: the point is the transports and their cost, not the wire
 //! format.
+//!
+//! With TLS ([`SioServer::tls`], [`SioClient::tls`]) both transports are
+//! encrypted: HTTPS long polling and `wss`, each connection with its own
+//! session, installed as soon as it connects or is accepted.
 
 use super::held::{Held, HeldPolls};
 use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::sockets::WsSockets;
 use super::{
-    ClientLink, ClientLinkEvent, WsSocket, event_text, parse_event, path_of, query_param, read_all,
+    ClientLink, ClientLinkEvent, ClientTls, ServerTls, WsSocket, event_text, parse_event, path_of,
+    query_param, read_all,
 };
 use crate::proto::close;
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
@@ -64,6 +69,7 @@ pub struct SioServer {
     poll_timeout: SimDuration,
     push_every: Option<SimDuration>,
     push_count: u64,
+    tls: Option<ServerTls>,
     http: BTreeMap<SocketId, HttpServerSide>,
     ws: WsSockets<(WsSocket, u64)>,
     sessions: BTreeMap<u64, Transport>,
@@ -92,6 +98,7 @@ impl SioServer {
             poll_timeout: SimDuration::from_secs(20),
             push_every: None,
             push_count: 0,
+            tls: None,
             http: BTreeMap::new(),
             ws: WsSockets::default(),
             sessions: BTreeMap::new(),
@@ -114,6 +121,13 @@ impl SioServer {
     pub fn push_schedule(mut self, every: SimDuration, count: u64) -> SioServer {
         self.push_every = Some(every.as_interval());
         self.push_count = count;
+        self
+    }
+
+    /// Speaks HTTPS and `wss`: every connection, polling or WebSocket,
+    /// gets its TLS session as soon as it is accepted.
+    pub fn tls(mut self, tls: ServerTls) -> SioServer {
+        self.tls = Some(tls);
         self
     }
 
@@ -445,7 +459,7 @@ impl App for SioServer {
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
         match event {
             SocketEvent::Incoming { port } => {
-                while let Some(sid) = accept_http(cx, port, &mut self.http) {
+                while let Some(sid) = accept_http(cx, port, &mut self.http, self.tls.as_mut()) {
                     self.read(cx, sid);
                 }
             }
@@ -534,6 +548,10 @@ pub struct SioClient {
     path: String,
     stop_after: u64,
     try_upgrade: bool,
+    /// TLS for both connections (HTTPS polling, then `wss`), if any. One
+    /// configuration serves both, so the second connection may resume the
+    /// first one's session.
+    tls: Option<ClientTls>,
     /// The long-polling connection.
     poll: Option<HttpClientSide>,
     link: Option<ClientLink>,
@@ -570,6 +588,7 @@ impl SioClient {
             path: path.to_string(),
             stop_after,
             try_upgrade: true,
+            tls: None,
             poll: None,
             link: None,
             session: None,
@@ -586,6 +605,13 @@ impl SioClient {
     /// Whether to try WebSocket at all (default true).
     pub fn upgrade(mut self, upgrade: bool) -> SioClient {
         self.try_upgrade = upgrade;
+        self
+    }
+
+    /// Speaks HTTPS for polling and `wss` for the upgrade: TLS starts on
+    /// each connection as soon as TCP connects.
+    pub fn tls(mut self, tls: ClientTls) -> SioClient {
+        self.tls = Some(tls);
         self
     }
 
@@ -726,6 +752,7 @@ impl SioClient {
                 &target,
                 &[],
                 WsConfig::default(),
+                self.tls.clone(),
             ) {
                 Ok(link) => self.link = Some(link),
                 Err(e) => cx.emit(AppEvent::new(
@@ -849,6 +876,9 @@ impl App for SioClient {
         let link_sid = self.link.as_ref().map(|l| l.sid);
         match event {
             SocketEvent::Connected(sid) if Some(sid) == poll_sid => {
+                if let Some(tls) = &mut self.tls {
+                    tls.install(cx, sid);
+                }
                 if let Some(p) = self.poll.as_mut() {
                     p.on_connected();
                 }

@@ -14,7 +14,7 @@
 //! authentication, and queues (every destination is a topic).
 
 use super::server::stomp_event;
-use super::{ClientLink, ClientLinkEvent};
+use super::{ClientLink, ClientLinkEvent, ClientTls};
 use crate::proto::close;
 use crate::proto::conn::{Message, WsEvent};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL, StompError, StompFrame};
@@ -209,6 +209,7 @@ pub struct StompClient {
     messages: Vec<String>,
     send_every: SimDuration,
     disconnect_after: Option<SimDuration>,
+    tls: Option<ClientTls>,
     link: Option<ClientLink>,
     sent: usize,
     timers: BTreeMap<TimerId, Wake>,
@@ -240,6 +241,7 @@ impl StompClient {
             messages: Vec::new(),
             send_every: SimDuration::from_secs(1),
             disconnect_after: None,
+            tls: None,
             link: None,
             sent: 0,
             timers: BTreeMap::new(),
@@ -261,6 +263,12 @@ impl StompClient {
     /// after the last SEND).
     pub fn disconnect_after(mut self, after: SimDuration) -> StompClient {
         self.disconnect_after = Some(after);
+        self
+    }
+
+    /// Speaks STOMP over `wss`: TLS starts as soon as TCP connects.
+    pub fn tls(mut self, tls: ClientTls) -> StompClient {
+        self.tls = Some(tls);
         self
     }
 
@@ -369,7 +377,8 @@ impl StompClient {
 impl App for StompClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
         let protocols = vec![STOMP_SUBPROTOCOL.to_string()];
-        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &protocols);
+        let tls = self.tls.clone();
+        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &protocols, tls);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {

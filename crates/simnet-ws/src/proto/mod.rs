@@ -2,8 +2,9 @@
 //!
 //! [`handshake`] turns the HTTP upgrade headers into a decision,
 //! [`frame`] turns frames into bytes and back, [`close`] knows the close
-//! status codes, and [`conn`] ties the frames into a connection with a
-//! closing handshake. None of these modules performs I/O or keeps time: the
+//! status codes, [`conn`] ties the frames into a connection with a
+//! closing handshake, and [`uri`] reads `ws://` and `wss://` URIs. None
+//! of these modules performs I/O or keeps time: the
 //! caller moves bytes between a [`conn::WsConn`] and a socket, and decides
 //! when to send pings. That keeps every step observable and deterministic.
 
@@ -11,3 +12,4 @@ pub mod close;
 pub mod conn;
 pub mod frame;
 pub mod handshake;
+pub mod uri;

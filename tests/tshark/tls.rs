@@ -1,0 +1,78 @@
+//! tshark's TLS dissector on the `wss` capture: the handshake is TLS as
+//! Wireshark knows it (a ClientHello naming the server, a ServerHello, then
+//! only encrypted records), and neither HTTP nor WebSocket is found in the
+//! clear. (The general test, `tshark_reads_every_scenario_capture_cleanly`,
+//! already requires every capture, this one included, to have no
+//! malformed packet or expert error.)
+
+use super::{capture_path, render_pcap, run, scenarios_dir, tshark, tshark_available};
+
+#[test]
+fn tshark_reads_the_wss_handshake_as_tls_with_nothing_in_the_clear() {
+    if !tshark_available() {
+        return;
+    }
+    let path = scenarios_dir().join("tls/wss-handshake.toml");
+    let trace = run(&path);
+    let file = capture_path("tls-dissection-wss-handshake.pcap");
+    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+
+    // The handshake messages tshark can read: TLS 1.3 encrypts everything
+    // after the ServerHello.
+    let hellos = tshark(
+        &file,
+        &[
+            "-Y",
+            "tls.handshake.type",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "ip.src",
+            "-e",
+            "tls.handshake.type",
+            "-e",
+            "tls.handshake.extensions_server_name",
+            "-e",
+            "tls.handshake.extensions.supported_version",
+        ],
+    )
+    .unwrap();
+    let rows: Vec<&str> = hellos.lines().collect();
+    assert_eq!(
+        rows,
+        ["10.0.0.1|1|server|0x0304", "10.0.0.2|2||0x0304"],
+        "{hellos}"
+    );
+
+    // Every segment with a payload is made of TLS records: the hello in
+    // the clear (22, handshake), the middlebox-compatibility
+    // ChangeCipherSpec (20), and from the server's first flight on, TLS
+    // 1.3's encrypted records, whose outer type is always application
+    // data (23, `opaque_type`).
+    let records = tshark(
+        &file,
+        &[
+            "-Y",
+            "tcp.len > 0",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "tls.record.content_type",
+            "-e",
+            "tls.record.opaque_type",
+        ],
+    )
+    .unwrap();
+    let records: Vec<&str> = records.lines().collect();
+    let mut expected = vec!["22|", "22,20|23", "20|23,23"];
+    expected.extend(["|23"; 12]);
+    assert_eq!(records, expected);
+
+    // Nothing tshark would read as HTTP or WebSocket.
+    let clear = tshark(&file, &["-Y", "http || websocket"]).unwrap();
+    assert_eq!(clear.trim(), "", "plaintext on the wire:\n{clear}");
+}
