@@ -60,6 +60,32 @@ impl Validity {
         }
     }
 
+    /// Valid from day `from_day` to day `to_day` counted from simulated
+    /// time zero, either of which may be before it: `days(-366, -1)` is
+    /// a year-long certificate that expired the day before the run
+    /// began, `days(1, 366)` one that is not valid until the day after.
+    /// The window is expressed from an [`Epoch`] early enough to hold it
+    /// (simulated time has no negative instants). A window that ends
+    /// before it starts is empty (refused when the certificate is made).
+    pub fn days(from_day: i64, to_day: i64) -> Validity {
+        const DAY: u64 = 86_400;
+        let back_days = from_day.min(to_day).min(0).unsigned_abs();
+        let epoch = Epoch::from_unix_secs(
+            Epoch::DEFAULT
+                .unix_secs()
+                .saturating_sub(back_days.saturating_mul(DAY)),
+        );
+        let at = |day: i64| {
+            let shifted = day.saturating_add_unsigned(back_days).max(0).unsigned_abs();
+            SimTime::from_secs(shifted.saturating_mul(DAY))
+        };
+        Validity {
+            not_before: at(from_day),
+            not_after: at(to_day),
+            epoch,
+        }
+    }
+
     fn apply(&self, params: &mut CertificateParams) -> Result<(), CertError> {
         if self.not_after < self.not_before {
             return Err(CertError::EmptyValidity);
@@ -220,6 +246,31 @@ mod tests {
     fn the_same_seed_gives_the_same_der() {
         assert_eq!(pki(1), pki(1));
         assert_ne!(pki(1), pki(2));
+    }
+
+    #[test]
+    fn windows_in_days_may_start_before_simulated_time_zero() {
+        let zero = Epoch::DEFAULT.unix_secs();
+        let calendar = |v: Validity| {
+            (
+                v.epoch.unix_time(v.not_before).as_secs(),
+                v.epoch.unix_time(v.not_after).as_secs(),
+            )
+        };
+        assert_eq!(
+            calendar(Validity::days(-366, -1)),
+            (zero - 366 * 86_400, zero - 86_400)
+        );
+        assert_eq!(
+            calendar(Validity::days(1, 366)),
+            (zero + 86_400, zero + 366 * 86_400)
+        );
+        assert_eq!(Validity::days(0, 30), Validity::days_from_start(30));
+        let mut rng = SimRng::seed_from_u64(1);
+        assert_eq!(
+            TestCa::generate(&mut rng, "ca", Validity::days(-1, -2)).unwrap_err(),
+            CertError::EmptyValidity
+        );
     }
 
     #[test]

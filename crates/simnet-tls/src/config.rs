@@ -119,6 +119,12 @@ pub struct ServerOptions {
     /// Accept up to this many bytes of 0-RTT early data (TLS 1.3 with
     /// [`ServerResumption::Stateful`] only); 0 refuses early data.
     pub max_early_data_bytes: u32,
+    /// TLS 1.3: send application data right after the server's Finished,
+    /// before the client's Finished has arrived ("0.5-RTT data"), so that
+    /// the answer to a 0-RTT request leaves with the server's first
+    /// flight. Off, rustls holds it one round trip longer, until the
+    /// client's Finished, which takes back what 0-RTT gained.
+    pub half_rtt_data: bool,
     /// Where traffic secrets are logged, if anywhere.
     pub key_log: Option<Arc<KeyLogLines>>,
     /// The calendar time of simulated time zero.
@@ -133,6 +139,7 @@ impl Default for ServerOptions {
             resumption: ServerResumption::Tickets,
             ticket_lifetime_secs: 7_200,
             max_early_data_bytes: 0,
+            half_rtt_data: false,
             key_log: None,
             epoch: Epoch::DEFAULT,
         }
@@ -231,6 +238,7 @@ impl TlsServerConfig {
             }
         }
         config.max_early_data_size = options.max_early_data_bytes;
+        config.send_half_rtt_data = options.half_rtt_data;
         if let Some(log) = &options.key_log {
             config.key_log = log.clone();
         }

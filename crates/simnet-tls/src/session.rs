@@ -71,6 +71,9 @@ pub struct HandshakeSummary {
 struct Common {
     rng: SimRng,
     epoch: Epoch,
+    /// When the session was made (the client's ClientHello, the server's
+    /// accept).
+    started: SimTime,
     now: UnixTime,
     plaintext: Vec<u8>,
     random_bytes_drawn: u64,
@@ -83,6 +86,7 @@ impl Common {
         Common {
             rng,
             epoch,
+            started: now,
             now: epoch.unix_time(now),
             plaintext: Vec::new(),
             random_bytes_drawn: 0,
@@ -193,6 +197,12 @@ macro_rules! impl_common {
                 self.conn.is_handshaking()
             }
 
+            /// The simulated time the session was made at (`new`): for a
+            /// client, when its ClientHello left.
+            pub fn started_at(&self) -> SimTime {
+                self.common.started
+            }
+
             /// Sends a close_notify alert (in the next `take_outgoing`).
             pub fn close_notify(&mut self) {
                 let conn = &mut self.conn;
@@ -290,6 +300,7 @@ pub struct TlsServer {
     conn: ServerConnection,
     common: Common,
     early: Vec<u8>,
+    early_accepted: bool,
 }
 
 impl TlsServer {
@@ -304,6 +315,7 @@ impl TlsServer {
             conn,
             common,
             early: Vec::new(),
+            early_accepted: false,
         })
     }
 
@@ -318,6 +330,12 @@ impl TlsServer {
     pub fn read_early(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.early)
     }
+
+    /// Whether this server accepted the client's 0-RTT early data (known
+    /// once the ClientHello has been read).
+    pub fn is_early_data_accepted(&self) -> bool {
+        self.early_accepted
+    }
 }
 
 impl_common!(TlsServer);
@@ -326,6 +344,7 @@ impl TlsServer {
     /// Moves 0-RTT data rustls has accepted out of its buffer.
     fn after_feed(&mut self) {
         if let Some(mut early) = self.conn.early_data() {
+            self.early_accepted = true;
             let _ = early.read_to_end(&mut self.early);
         }
     }

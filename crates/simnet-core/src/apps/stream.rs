@@ -21,6 +21,8 @@ pub struct Input {
     pub eof: bool,
     /// The connection is gone (reset, timed out).
     pub broken: bool,
+    /// Why, when `recv` said (a reset, or a failed stream layer).
+    pub error: Option<crate::socket::SocketError>,
 }
 
 /// Reads everything available on a socket.
@@ -41,8 +43,9 @@ pub fn read_at_most(cx: &mut AppContext<'_>, sid: SocketId, budget: usize) -> In
                 break;
             }
             Ok(Recv::WouldBlock) => break,
-            Err(_) => {
+            Err(e) => {
                 input.broken = true;
+                input.error = Some(e);
                 break;
             }
         }

@@ -64,7 +64,9 @@ impl Host {
         push_wire(entry, &mut l);
         let failed = l.failed;
         entry.layered = Some(l);
-        for event in events {
+        for mut event in events {
+            // A layer's events concern its socket.
+            event.socket.get_or_insert(sid);
             self.trace(TraceEvent::App {
                 host,
                 app,

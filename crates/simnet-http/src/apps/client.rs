@@ -24,7 +24,8 @@ use crate::proto::{
 };
 use simnet_core::apps::filler;
 use simnet_core::{
-    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, SocketId, TimerId,
+    App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketError, SocketEvent, SocketId,
+    TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddrV4;
@@ -134,6 +135,8 @@ struct Conn {
     refused: bool,
     /// What this connection adds to the client's [`Tally`] now.
     counted: Counted,
+    /// Its stream layer (TLS) failed: the requests it loses say so.
+    layer_failed: bool,
 }
 
 /// What one connection adds to the [`Tally`].
@@ -413,6 +416,7 @@ impl HttpClient {
                             eof: false,
                             refused: false,
                             counted: Counted::default(),
+                            layer_failed: false,
                         },
                     );
                 }
@@ -555,6 +559,7 @@ impl HttpClient {
         }
         if input.eof || input.broken {
             conn.eof = true;
+            conn.layer_failed |= input.error == Some(SocketError::LayerFailed);
             conn.proto.handle_eof(cx.now());
         }
         self.sync(sid);
@@ -589,6 +594,8 @@ impl HttpClient {
                     let lost: Vec<(Pending, bool)> = sent.chain(unsent).collect();
                     let why = match &malformed {
                         Some(reason) => format!("malformed response: {reason}"),
+                        // `tls.failed` in the trace says why.
+                        None if conn.layer_failed => "TLS failed".to_string(),
                         None => "the server closed the connection".to_string(),
                     };
                     self.lose(cx, sid, lost, &why);

@@ -3,7 +3,7 @@
 
 use super::{
     Backoff, ClientMode, ClientTls, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route,
-    RouteKind, ServerTls, SubscribeMode, WhenFull,
+    RouteKind, ServerCertificate, ServerTls, SubscribeMode, WhenFull,
 };
 use crate::proto::grammar::{self, GrammarError};
 use crate::proto::{ServerConfig, Version};
@@ -15,6 +15,7 @@ use simnet_scenario::{
     factory,
 };
 use simnet_tls::TlsVersion;
+use simnet_tls::config::ServerResumption;
 
 /// What `http-server` does with timeline commands (`HttpServer::on_command`).
 const HTTP_SERVER_COMMANDS: &[CommandDoc] = &[
@@ -66,9 +67,6 @@ const EVENT_KINDS: &[&str] = &[
     "http.stream-end",
     "http.stream-open",
     "http.subscriber-done",
-    "layer.failed",
-    "tls.failed",
-    "tls.record",
 ];
 
 /// The fields of [`EVENT_KINDS`].
@@ -103,6 +101,7 @@ pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
     r.register_events(EVENT_KINDS, EVENT_FIELDS, &["delay", "latency", "total"]);
+    register_tls_events(r);
     r.register(AppKind {
         name: "http-server",
         summary: "An HTTP/1.1 server: static, delayed, polling, long-polling and streaming routes; keep-alive limits.",
@@ -118,7 +117,10 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "publish_count", doc: "how many events to publish on that schedule" },
             ParamDoc { key: "read_bytes", doc: "a slow reader reads at most this much of each connection per read_interval, leaving the rest in the receive buffer (default: read everything at once)" },
             ParamDoc { key: "read_interval", doc: "with read_bytes: how often a slow reader reads (default 100ms)" },
-            ParamDoc { key: "tls", doc: "speak HTTPS: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain HTTP)" },
+            SERVER_TLS_PARAMS[0],
+            SERVER_TLS_PARAMS[1],
+            SERVER_TLS_PARAMS[2],
+            SERVER_TLS_PARAMS[3],
         ],
         commands: HTTP_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -141,7 +143,9 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "retry", doc: "retry a request whose connection failed before it was sent, or an idempotent one lost after; at most 3 attempts (default false)" },
             ParamDoc { key: "version", doc: "\"1.1\" or \"1.0\" (default 1.1)" },
             ParamDoc { key: "close_when_done", doc: "close idle connections after the last response (default true)" },
-            ParamDoc { key: "tls", doc: "speak HTTPS: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain HTTP)" },
+            CLIENT_TLS_PARAMS[0],
+            CLIENT_TLS_PARAMS[1],
+            CLIENT_TLS_PARAMS[2],
         ],
         commands: HTTP_CLIENT_COMMANDS,
         listens: None,
@@ -175,6 +179,10 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "strip_upgrade", doc: "remove Upgrade from forwarded requests (default false)" },
             ParamDoc { key: "idle_timeout", doc: "close idle client connections after this, or \"off\" (default 5s)" },
             ParamDoc { key: "max_requests", doc: "requests per client connection, 0 for no limit (default 100)" },
+            ParamDoc { key: "tls", doc: "terminate TLS: clients speak HTTPS (\"1.3\" or \"1.2\") to the proxy, with a certificate for the proxy's host name; upstream stays plain HTTP (default: plain HTTP)" },
+            SERVER_TLS_PARAMS[1],
+            SERVER_TLS_PARAMS[2],
+            SERVER_TLS_PARAMS[3],
         ],
         commands: &[],
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -286,7 +294,8 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
     }
     let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
-    let tls = tls_version(p)?.map(|v| ServerTls::new(v, p.host));
+    let host = p.host;
+    let tls = server_tls(p, host)?;
     Ok(factory(move || {
         let mut s = HttpServer::new(port, config, routes.clone());
         if let Some(tls) = &tls {
@@ -308,13 +317,188 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     }))
 }
 
+/// The TLS parameters of a server (`http-server`, `http-proxy`, and any
+/// server that speaks TLS through [`server_tls`]), for its `params` list.
+pub const SERVER_TLS_PARAMS: [ParamDoc; 4] = [
+    ParamDoc {
+        key: "tls",
+        doc: "speak TLS: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain)",
+    },
+    ParamDoc {
+        key: "tls_resumption",
+        doc: "with tls: how clients may resume a session: \"tickets\" (stateless session tickets), \"stateful\" (state kept by the server: 1.2 session ids, 1.3 tickets that are only identifiers) or \"off\" (default tickets)",
+    },
+    ParamDoc {
+        key: "early_data",
+        doc: "with tls = \"1.3\" and tls_resumption = \"stateful\": accept up to this much 0-RTT early data from a resuming client (e.g. \"16KiB\", at most 1MiB), and answer it in the server's first flight (default: refused)",
+    },
+    ParamDoc {
+        key: "certificate",
+        doc: "with tls: \"valid\", or a certificate a client must refuse: \"expired\" (the year before simulated time zero), \"not-yet-valid\" (from the day after) or \"wrong-name\" (for other.<host>) (default valid)",
+    },
+];
+
+/// The TLS parameters of a client (`http-client`, and any client that
+/// speaks TLS through [`client_tls`]), for its `params` list.
+pub const CLIENT_TLS_PARAMS: [ParamDoc; 3] = [
+    ParamDoc {
+        key: "tls",
+        doc: "speak TLS: \"1.3\" or \"1.2\"; the server's certificate is checked against the host name in `connect` and simulated time (default: plain)",
+    },
+    ParamDoc {
+        key: "tls_resume",
+        doc: "with tls: keep a session cache, so later connections resume earlier sessions (default true)",
+    },
+    ParamDoc {
+        key: "early_data",
+        doc: "with tls = \"1.3\": send the request as 0-RTT early data when resuming a session whose server allows it (default false)",
+    },
+];
+
+/// The largest `early_data` a server accepts: rustls holds early data in
+/// memory until the application reads it.
+pub const MAX_EARLY_DATA_BYTES: u64 = 1024 * 1024;
+
+/// Registers the events the TLS layer reports (`tls.record`,
+/// `tls.handshake`, `tls.failed`, `layer.failed`) and their fields.
+pub fn register_tls_events(r: &mut AppRegistry) {
+    r.register_events(
+        simnet_tls::layer::EVENT_KINDS,
+        simnet_tls::layer::EVENT_FIELDS,
+        simnet_tls::layer::DURATION_FIELDS,
+    );
+}
+
 /// `tls = "1.3"` or `"1.2"`, if given.
-fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
+pub fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
     Ok(match p.choice("tls", &["1.3", "1.2"])? {
         Some("1.3") => Some(TlsVersion::Tls13),
         Some(_) => Some(TlsVersion::Tls12),
         None => None,
     })
+}
+
+/// The error for a TLS option given without `tls`.
+fn needs_tls(key: &str) -> ParamError {
+    ParamError::at(
+        key,
+        format!("`{key}` is a TLS option, and `tls` is not set"),
+    )
+    .help("add tls = \"1.3\" (or \"1.2\"), or remove it")
+}
+
+/// The error for 0-RTT asked of TLS 1.2.
+fn early_data_needs_tls13() -> ParamError {
+    ParamError::at(
+        "early_data",
+        "0-RTT early data is a TLS 1.3 feature, and `tls` is \"1.2\"",
+    )
+    .help("write tls = \"1.3\", or remove `early_data`")
+}
+
+/// A server's TLS parameters (see [`SERVER_TLS_PARAMS`]): `None` without
+/// `tls`. `name` is the name its certificate is for (the host it runs on).
+pub fn server_tls(p: &mut Params<'_>, name: &str) -> Result<Option<ServerTls>, ParamError> {
+    let version = tls_version(p)?;
+    let resumption = match p.choice("tls_resumption", &["tickets", "stateful", "off"])? {
+        Some("stateful") => Some(ServerResumption::Stateful),
+        Some("off") => Some(ServerResumption::Off),
+        Some(_) => Some(ServerResumption::Tickets),
+        None => None,
+    };
+    let early = p.size_at_most("early_data", MAX_EARLY_DATA_BYTES, "1MiB")?;
+    let certificate = match p.choice(
+        "certificate",
+        &["valid", "expired", "not-yet-valid", "wrong-name"],
+    )? {
+        Some("expired") => Some(ServerCertificate::Expired),
+        Some("not-yet-valid") => Some(ServerCertificate::NotYetValid),
+        Some("wrong-name") => Some(ServerCertificate::WrongName),
+        Some(_) => Some(ServerCertificate::Valid),
+        None => None,
+    };
+    let Some(version) = version else {
+        for (key, given) in [
+            ("tls_resumption", resumption.is_some()),
+            ("early_data", early.is_some()),
+            ("certificate", certificate.is_some()),
+        ] {
+            if given {
+                return Err(needs_tls(key));
+            }
+        }
+        return Ok(None);
+    };
+    let resumption = resumption.unwrap_or(ServerResumption::Tickets);
+    let mut tls = ServerTls::new(version, name).resumption(resumption);
+    if let Some(bytes) = early {
+        if bytes == 0 {
+            return Err(
+                ParamError::at("early_data", "`early_data` = 0 accepts nothing")
+                    .help("write a size such as early_data = \"16KiB\", or remove it"),
+            );
+        }
+        if version != TlsVersion::Tls13 {
+            return Err(early_data_needs_tls13());
+        }
+        if resumption != ServerResumption::Stateful {
+            return Err(ParamError::at(
+                "early_data",
+                "rustls accepts 0-RTT early data only with server-side session state (a ticket is then used once, so it cannot be replayed)",
+            )
+            .help("add tls_resumption = \"stateful\""));
+        }
+        // At most MAX_EARLY_DATA_BYTES, which fits in a u32.
+        tls = tls.early_data(u32::try_from(bytes).unwrap_or(u32::MAX));
+    }
+    if let Some(certificate) = certificate {
+        tls = tls.certificate(certificate);
+    }
+    Ok(Some(tls))
+}
+
+/// A client's TLS parameters (see [`CLIENT_TLS_PARAMS`]): `None` without
+/// `tls`. `server_name` is the host part of what it connects to, which the
+/// server's certificate must carry: an address is refused.
+pub fn client_tls(p: &mut Params<'_>, server_name: &str) -> Result<Option<ClientTls>, ParamError> {
+    let version = tls_version(p)?;
+    let resume = p.bool("tls_resume")?;
+    let early = p.bool("early_data")?;
+    let Some(version) = version else {
+        for (key, given) in [
+            ("tls_resume", resume.is_some()),
+            ("early_data", early.is_some()),
+        ] {
+            if given {
+                return Err(needs_tls(key));
+            }
+        }
+        return Ok(None);
+    };
+    if server_name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(ParamError::at(
+            "tls",
+            "TLS checks the server's certificate against a host name, and `connect` gives an address",
+        )
+        .help("connect by the server's host name, e.g. \"server:443\""));
+    }
+    let resume = resume.unwrap_or(true);
+    let early = early.unwrap_or(false);
+    if early && version != TlsVersion::Tls13 {
+        return Err(early_data_needs_tls13());
+    }
+    if early && !resume {
+        return Err(ParamError::at(
+            "early_data",
+            "0-RTT early data is sent only when resuming, and `tls_resume = false` turns resumption off",
+        )
+        .help("remove `tls_resume = false` or `early_data`"));
+    }
+    Ok(Some(
+        ClientTls::new(version, server_name)
+            .resume(resume)
+            .early_data(early),
+    ))
 }
 
 /// The host part of `host:port`, for the `Host` header.
@@ -361,17 +545,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         _ => Version::Http11,
     };
     let close_when_done = p.bool("close_when_done")?.unwrap_or(true);
-    let tls = match tls_version(p)? {
-        Some(_) if host.parse::<std::net::Ipv4Addr>().is_ok() => {
-            return Err(ParamError::at(
-                "tls",
-                "TLS checks the server's certificate against a host name, and `connect` gives an address",
-            )
-            .help("connect by the server's host name, e.g. \"server:443\""));
-        }
-        Some(v) => Some(ClientTls::new(v, &host)),
-        None => None,
-    };
+    let tls = client_tls(p, &host)?;
     Ok(factory(move || {
         let mut c = HttpClient::new(remote, &host, &path, requests)
             .paths(paths.clone())
@@ -462,6 +636,8 @@ fn build_proxy(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let pool = p.int("pool_size", 100_000)?.unwrap_or(8).max(1) as usize;
     let strip = p.bool("strip_upgrade")?.unwrap_or(false);
     let config = server_config(p)?;
+    let host = p.host;
+    let tls = server_tls(p, host)?;
     Ok(factory(move || {
         let mut proxy = HttpProxy::new(port, upstream, config)
             .upstreams(upstreams.clone())
@@ -469,6 +645,129 @@ fn build_proxy(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         if keep_alive {
             proxy = proxy.upstream_keep_alive(pool);
         }
+        if let Some(tls) = &tls {
+            proxy = proxy.tls(tls.clone());
+        }
         proxy
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The TLS parameters: what they build, and the error each mistake
+    //! gives (naming the key).
+
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn table(text: &str) -> BTreeMap<String, toml::Value> {
+        toml::from_str(text).expect("valid TOML")
+    }
+
+    fn server(text: &str) -> Result<Option<ServerTls>, ParamError> {
+        let t = table(text);
+        let mut p = Params::new(&t, &[], "http-server", "server");
+        server_tls(&mut p, "server")
+    }
+
+    fn client(text: &str, name: &str) -> Result<Option<ClientTls>, ParamError> {
+        let t = table(text);
+        let mut p = Params::new(&t, &[], "http-client", "client");
+        client_tls(&mut p, name)
+    }
+
+    /// The key an error names and its message.
+    fn refused(r: Result<Option<impl std::fmt::Debug>, ParamError>) -> (String, String) {
+        let e = r.expect_err("refused");
+        (e.key.unwrap_or_default(), e.message)
+    }
+
+    #[test]
+    fn without_tls_there_is_no_tls_and_no_tls_option() {
+        assert!(server("").unwrap().is_none());
+        assert!(client("", "server").unwrap().is_none());
+        for (text, key) in [
+            ("certificate = \"expired\"", "certificate"),
+            ("tls_resumption = \"off\"", "tls_resumption"),
+            ("early_data = \"16KiB\"", "early_data"),
+        ] {
+            let (k, m) = refused(server(text));
+            assert_eq!(k, key);
+            assert!(m.contains("`tls` is not set"), "{m}");
+        }
+        for (text, key) in [
+            ("tls_resume = false", "tls_resume"),
+            ("early_data = true", "early_data"),
+        ] {
+            assert_eq!(refused(client(text, "server")).0, key);
+        }
+    }
+
+    #[test]
+    fn the_server_options_are_checked_together() {
+        assert!(
+            server("tls = \"1.3\"\ntls_resumption = \"stateful\"\nearly_data = \"16KiB\"")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            server("tls = \"1.2\"\ncertificate = \"wrong-name\"")
+                .unwrap()
+                .is_some()
+        );
+        let (k, m) = refused(server(
+            "tls = \"1.2\"\ntls_resumption = \"stateful\"\nearly_data = \"1KiB\"",
+        ));
+        assert_eq!(k, "early_data");
+        assert!(m.contains("TLS 1.3"), "{m}");
+        let (k, m) = refused(server("tls = \"1.3\"\nearly_data = \"1KiB\""));
+        assert_eq!(k, "early_data");
+        assert!(m.contains("server-side session state"), "{m}");
+        let (k, _) = refused(server(
+            "tls = \"1.3\"\ntls_resumption = \"stateful\"\nearly_data = 0",
+        ));
+        assert_eq!(k, "early_data");
+        let (k, m) = refused(server(
+            "tls = \"1.3\"\ntls_resumption = \"stateful\"\nearly_data = \"2MiB\"",
+        ));
+        assert_eq!(k, "early_data");
+        assert!(m.contains("1MiB"), "{m}");
+        assert_eq!(
+            refused(server("tls = \"1.3\"\ncertificate = \"revoked\"")).0,
+            "certificate"
+        );
+        assert_eq!(
+            refused(server("tls = \"1.3\"\ntls_resumption = \"psk\"")).0,
+            "tls_resumption"
+        );
+        assert_eq!(refused(server("tls = \"1.1\"")).0, "tls");
+    }
+
+    #[test]
+    fn the_client_options_are_checked_together() {
+        assert!(
+            client("tls = \"1.3\"\nearly_data = true", "server")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            client("tls = \"1.2\"\ntls_resume = false", "server")
+                .unwrap()
+                .is_some()
+        );
+        let (k, m) = refused(client("tls = \"1.2\"\nearly_data = true", "server"));
+        assert_eq!(k, "early_data");
+        assert!(m.contains("TLS 1.3"), "{m}");
+        let (k, m) = refused(client(
+            "tls = \"1.3\"\nearly_data = true\ntls_resume = false",
+            "server",
+        ));
+        assert_eq!(k, "early_data");
+        assert!(m.contains("tls_resume"), "{m}");
+        assert_eq!(refused(client("tls = \"1.3\"", "10.0.0.2")).0, "tls");
+        assert_eq!(
+            refused(client("tls = \"1.3\"\nearly_data = \"yes\"", "server")).0,
+            "early_data"
+        );
+    }
 }

@@ -23,11 +23,14 @@ mod tls;
 pub use client::{ClientMode, HttpClient, ResponseRecord};
 pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
 #[cfg(feature = "scenario")]
-pub use kinds::{MAX_REQUEST_BODY_BYTES, register};
+pub use kinds::{
+    CLIENT_TLS_PARAMS, MAX_EARLY_DATA_BYTES, MAX_REQUEST_BODY_BYTES, SERVER_TLS_PARAMS, client_tls,
+    register, register_tls_events, server_tls, tls_version,
+};
 pub use proxy::HttpProxy;
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{Backoff, HttpSubscriber, SubscribeMode};
-pub use tls::{ClientTls, ServerTls};
+pub use tls::{ClientTls, ServerCertificate, ServerTls};
 
 pub(crate) use simnet_core::apps::stream::{flush, read_all, read_at_most};
 use simnet_core::{AppEvent, SimDuration, SocketId};

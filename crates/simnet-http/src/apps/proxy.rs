@@ -11,8 +11,13 @@
 //! Hop-by-hop headers (`Connection`, `Keep-Alive`) are not forwarded, in
 //! either direction; with `strip_upgrade`, neither is `Upgrade`, the way a
 //! proxy configured without WebSocket support behaves.
+//!
+//! With [`HttpProxy::tls`] the proxy terminates TLS, as nginx in front of
+//! an application server does: clients speak HTTPS to it (a TLS session
+//! on each accepted socket, with a certificate for the proxy's name), and
+//! it forwards the requests upstream in plain HTTP.
 
-use super::{HttpServerSide, Written, flush, next_server_event, read_all};
+use super::{HttpServerSide, ServerTls, Written, flush, next_server_event, read_all};
 use crate::proto::{
     ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, ServerConfig, ServerEvent,
 };
@@ -32,6 +37,8 @@ pub struct HttpProxy {
     pool_size: usize,
     strip_upgrade: bool,
     config: ServerConfig,
+    /// TLS on the clients' side (terminated here), if any.
+    tls: Option<ServerTls>,
     clients: BTreeMap<SocketId, HttpServerSide>,
     upstreams: BTreeMap<SocketId, Upstream>,
     /// Idle pooled upstream connections, most recently used last. A
@@ -79,6 +86,7 @@ impl HttpProxy {
             pool_size: usize::MAX,
             strip_upgrade: false,
             config,
+            tls: None,
             clients: BTreeMap::new(),
             upstreams: BTreeMap::new(),
             idle: Vec::new(),
@@ -105,6 +113,13 @@ impl HttpProxy {
     pub fn upstream_keep_alive(mut self, pool_size: usize) -> HttpProxy {
         self.keep_alive = true;
         self.pool_size = pool_size.max(1);
+        self
+    }
+
+    /// Terminates TLS: every accepted connection speaks `tls` (HTTPS);
+    /// upstream connections stay plain HTTP.
+    pub fn tls(mut self, tls: ServerTls) -> HttpProxy {
+        self.tls = Some(tls);
         self
     }
 
@@ -421,6 +436,9 @@ impl App for HttpProxy {
         match event {
             SocketEvent::Incoming { port } => {
                 while let Some(sid) = cx.accept(port) {
+                    if let Some(tls) = &mut self.tls {
+                        tls.install(cx, sid);
+                    }
                     self.clients
                         .insert(sid, HttpServerSide::new(self.config, cx.now()));
                     self.on_socket(cx, SocketEvent::Readable(sid));
@@ -501,6 +519,81 @@ mod tests {
     use crate::apps::{HttpClient, HttpServer, Route};
     use simnet_core::{LinkParams, SimDuration, SimTime, WorldBuilder};
     use std::net::Ipv4Addr;
+
+    /// TLS terminated at the proxy: the client's requests cross the first
+    /// link only as TLS records and the second in plain HTTP; the server
+    /// never sees TLS; both requests share one TLS session.
+    #[test]
+    fn tls_ends_at_the_proxy_and_upstream_is_plain() {
+        use crate::apps::{ClientTls, ServerTls};
+        use simnet_core::TraceEvent;
+        use simnet_tls::TlsVersion;
+        let mut b = WorldBuilder::new(1);
+        let c = b.host("client", [10, 0, 0, 1].into());
+        let p = b.host("proxy", [10, 0, 0, 2].into());
+        let s = b.host("server", [10, 0, 0, 3].into());
+        let ms = SimDuration::from_millis;
+        b.link(c, p, LinkParams::with_latency(ms(10)));
+        b.link(p, s, LinkParams::with_latency(ms(1)));
+        b.app(s, "http-server", move || {
+            HttpServer::new(8080, ServerConfig::default(), vec![Route::ok("/", 10)])
+        });
+        let upstream = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 8080);
+        let proxy = b.app(p, "http-proxy", move || {
+            HttpProxy::new(443, upstream, ServerConfig::default())
+                .tls(ServerTls::new(TlsVersion::Tls13, "proxy"))
+        });
+        let front = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 443);
+        let client = b.app(c, "client", move || {
+            HttpClient::new(front, "proxy", "/", 2).tls(ClientTls::new(TlsVersion::Tls13, "proxy"))
+        });
+        let mut world = b.build().expect("a valid world");
+        world.run_until(SimTime::from_secs(2));
+        let responses = &world
+            .app::<HttpClient>(client)
+            .expect("the client")
+            .responses;
+        assert_eq!(responses.len(), 2);
+        assert!(responses.iter().all(|r| r.status == 200));
+        assert_eq!(
+            world.app::<HttpProxy>(proxy).expect("the proxy").forwarded,
+            2
+        );
+        let trace = world.trace();
+        let (mut front_plain, mut back_plain, mut front_packets) = (0, 0, 0);
+        for r in &trace.records {
+            if let TraceEvent::PacketSent {
+                from, to, bytes, ..
+            } = &r.event
+            {
+                let plain = bytes.windows(14).any(|w| w == b"GET / HTTP/1.1");
+                let hosts = [Some(*from), *to];
+                if hosts.contains(&Some(c)) {
+                    front_packets += 1;
+                    front_plain += usize::from(plain);
+                } else if hosts.contains(&Some(s)) {
+                    back_plain += usize::from(plain);
+                }
+            }
+        }
+        assert!(front_packets > 10);
+        assert_eq!(
+            front_plain, 0,
+            "no request crosses the first link in the clear"
+        );
+        assert_eq!(back_plain, 2, "both requests cross the second in the clear");
+        let tls_on = |host| {
+            trace
+                .records
+                .iter()
+                .filter(|r| {
+                    matches!(&r.event, TraceEvent::App { host: h, event, .. }
+                        if *h == host && event.kind == "tls.handshake")
+                })
+                .count()
+        };
+        assert_eq!((tls_on(c), tls_on(p), tls_on(s)), (1, 1, 0));
+    }
 
     /// The upstream server closes idle keep-alive connections after 1 s,
     /// and the clients ask every 2 s: every pooled connection is closed

@@ -5,5 +5,6 @@ mod harness;
 
 mod determinism;
 mod handshakes;
+mod layer_events;
 mod observe;
 mod sockets;

@@ -1,5 +1,5 @@
-//! The "Before the first byte" table: where each HTTP request's wait went,
-//! split into DNS, TCP, TLS and HTTP.
+//! The "Before the first byte" table: where each HTTP request's (and
+//! each WebSocket upgrade's) wait went, split into DNS, TCP, TLS and HTTP.
 //!
 //! For a request on a new connection the phases are read from the events
 //! of the connection's socket and of its application:
@@ -12,7 +12,8 @@
 //!   plain HTTP);
 //! - **HTTP**: from the moment the request could leave (the handshakes
 //!   done, or later if the application wrote it later) to the
-//!   `http.response`. For a response that fits one flight this is the time
+//!   `http.response` (for a WebSocket client, from its upgrade request to
+//!   `ws.upgrade`, the 101). For a response that fits one flight this is the time
 //!   to its first byte; a long body adds its transfer.
 //!
 //! A request on a reused connection pays only HTTP (its `latency`). The
@@ -57,7 +58,7 @@ impl Default for FirstByte {
             dns: BTreeMap::new(),
             open: BTreeMap::new(),
             table: Table::new(
-                "Before the first byte (HTTP requests: where the wait went)",
+                "Before the first byte (HTTP requests and WebSocket upgrades: where the wait went)",
                 [
                     "client",
                     "#",
@@ -129,17 +130,18 @@ impl FirstByte {
                             m.tls.get_or_insert(r.time);
                         }
                     }
-                    "http.request-sent" => {
+                    "http.request-sent" | "ws.upgrade-request" => {
                         if let Some(m) = socket.and_then(|s| self.open.get_mut(&(*host, s))) {
                             m.request.get_or_insert(r.time);
                         }
                     }
-                    "http.response" => {
+                    kind @ ("http.response" | "ws.upgrade") => {
                         let Some(m) = socket.and_then(|s| self.open.get_mut(&(*host, s))) else {
                             return;
                         };
                         let index = match event.field("index") {
                             Some(FieldValue::Int(i)) => i.to_string(),
+                            _ if kind == "ws.upgrade" => "upgrade".to_string(),
                             _ => "-".to_string(),
                         };
                         if m.answered {
