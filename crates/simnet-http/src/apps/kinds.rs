@@ -470,6 +470,21 @@ fn by_name(text: &str, tls: bool) -> Result<Url, ParamError> {
     Ok(url)
 }
 
+/// An unknown host that looks like a DNS name: say that `dns` would look
+/// it up, besides listing the scenario's hosts.
+fn name_needs_dns(e: ParamError, host: &str) -> ParamError {
+    if !e.message.starts_with("unknown host") || !host.contains('.') {
+        return e;
+    }
+    let hosts = e.help.clone().unwrap_or_default();
+    ParamError {
+        help: Some(format!(
+            "{hosts}; to look `{host}` up by name, add e.g. dns = \"dns:53\" (a dns-server's host)"
+        )),
+        ..e
+    }
+}
+
 fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let connect = p.string("connect")?;
     let url_text = p.string("url")?;
@@ -502,7 +517,10 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
                 Some(_) => None,
                 None => {
                     let hostport = format!("{}:{}", url.origin.host, url.origin.port);
-                    Some(*p.endpoint_text("url", &hostport)?.ip())
+                    let remote = p
+                        .endpoint_text("url", &hostport)
+                        .map_err(|e| name_needs_dns(e, &url.origin.host))?;
+                    Some(*remote.ip())
                 }
             };
             let host = url.origin.host.clone();
@@ -518,7 +536,9 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
                     address: None,
                 },
                 None => Destination::Host {
-                    remote: p.endpoint_text("connect", &text)?,
+                    remote: p
+                        .endpoint_text("connect", &text)
+                        .map_err(|e| name_needs_dns(e, &host))?,
                 },
             };
             (destination, host, path)
