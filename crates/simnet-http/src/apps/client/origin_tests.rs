@@ -18,6 +18,9 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 53);
 
+/// Server applications by name, each a factory.
+type Servers = Vec<(&'static str, Box<dyn Fn() -> HttpServer>)>;
+
 fn ms(n: u64) -> SimDuration {
     SimDuration::from_millis(n)
 }
@@ -61,7 +64,7 @@ fn tcp_to(trace: &Trace, port: u16) -> Vec<SimTime> {
 /// A client, a web server (`servers` apps on it) and a DNS server
 /// declaring api.example with a 5 s TTL; 10 ms links.
 fn world(
-    servers: Vec<(&'static str, Box<dyn Fn() -> HttpServer>)>,
+    servers: Servers,
     client: impl Fn() -> HttpClient + 'static,
 ) -> (World, simnet_core::AppId) {
     let mut b = WorldBuilder::new(7);
@@ -190,7 +193,7 @@ fn a_scenario_host_address_needs_no_lookup() {
 
 /// Port 80 redirects; port 443 speaks TLS 1.3 for api.example and sends
 /// `max-age` when given.
-fn https_servers(max_age: Option<u64>) -> Vec<(&'static str, Box<dyn Fn() -> HttpServer>)> {
+fn https_servers(max_age: Option<u64>) -> Servers {
     vec![
         (
             "plain",
@@ -256,7 +259,7 @@ fn a_redirect_to_https_is_followed_and_hsts_sends_the_next_request_straight_ther
 
 #[test]
 fn strict_transport_security_over_plain_http_is_ignored() {
-    let servers: Vec<(&'static str, Box<dyn Fn() -> HttpServer>)> = vec![(
+    let servers: Servers = vec![(
         "plain",
         Box::new(|| {
             HttpServer::new(80, ServerConfig::default(), vec![Route::ok("/", 10)]).https_policy(
@@ -297,7 +300,7 @@ fn a_preloaded_host_never_sees_plain_http() {
 #[test]
 fn a_redirect_loop_ends_after_the_limit() {
     // The https server redirects to itself.
-    let servers: Vec<(&'static str, Box<dyn Fn() -> HttpServer>)> = vec![(
+    let servers: Servers = vec![(
         "site",
         Box::new(|| {
             HttpServer::new(443, ServerConfig::default(), vec![])
