@@ -31,10 +31,13 @@
 mod origin_tests;
 mod origins;
 mod redirect;
+mod resolving;
+#[cfg(test)]
+mod tally_tests;
 
 pub use origins::MAX_ORIGINS;
 
-use super::{LookupError, NameResolver, flush, notable_headers, read_all};
+use super::{NameResolver, flush, notable_headers, read_all};
 use crate::proto::{
     ClientConfig, ClientConn, ClientEvent, Origin, Request, RequestId, Response, Scheme,
     SendRequestError, Url, Version,
@@ -584,89 +587,6 @@ impl HttpClient {
         }
     }
 
-    /// Opens a new connection to `addr` for `p`.
-    fn connect_new(&mut self, cx: &mut AppContext<'_>, mut p: Pending, addr: SocketAddrV4) {
-        if let Some(started) = p.lookup_started.take() {
-            let took = cx.now() - started;
-            p.dns = Some(p.dns.unwrap_or(SimDuration::ZERO) + took);
-        }
-        match cx.connect(addr) {
-            Ok(sid) => {
-                p.attempts += 1;
-                let site = p.site;
-                self.add(
-                    sid,
-                    Conn {
-                        proto: ClientConn::new(ClientConfig::default()),
-                        out: Vec::new(),
-                        connected: false,
-                        waiting: vec![p],
-                        in_flight: VecDeque::new(),
-                        served: 0,
-                        eof: false,
-                        refused: false,
-                        site,
-                        counted: Counted::default(),
-                    },
-                );
-            }
-            Err(e) => {
-                self.failures += 1;
-                cx.emit(
-                    AppEvent::new(
-                        "http.error",
-                        format!("request {} failed: connect: {e}", p.index),
-                    )
-                    .with("index", p.index),
-                );
-                self.after_completion(cx);
-            }
-        }
-    }
-
-    /// `p`'s host name gave no address: the request fails (no connection
-    /// was opened, so there is nothing to retry on).
-    fn lookup_failed(&mut self, cx: &mut AppContext<'_>, p: Pending, e: &LookupError) {
-        self.failures += 1;
-        let reason = e.to_string();
-        cx.emit(
-            AppEvent::new(
-                "http.error",
-                format!("request {} failed: {reason}", p.index),
-            )
-            .with("index", p.index)
-            .with("attempts", u64::from(p.attempts))
-            .with("sent", false)
-            .with("reason", reason.clone())
-            .with("lookup", e.kind()),
-        );
-        self.after_completion(cx);
-    }
-
-    /// Finished name lookups: the connections waiting for them open, or
-    /// their requests fail.
-    fn on_lookups(&mut self, cx: &mut AppContext<'_>) {
-        while let Some((name, result)) = self.origins.poll_lookup() {
-            let waiting = std::mem::take(&mut self.resolving);
-            let (ready, rest): (Vec<Pending>, Vec<Pending>) = waiting
-                .into_iter()
-                .partition(|p| self.origins.uses_name(p.site, &name));
-            self.resolving = rest;
-            for p in ready {
-                self.tally.remove_live(p.site, 1);
-                match &result {
-                    Ok(a) => {
-                        let port = self.origins.get(p.site).origin.port;
-                        self.connect_new(cx, p, SocketAddrV4::new(*a, port));
-                    }
-                    Err(e) => self.lookup_failed(cx, p, e),
-                }
-            }
-        }
-        self.dispatch(cx);
-        self.maybe_finish(cx);
-    }
-
     /// Writes `p` on the connected `sid`. A request that was waiting for
     /// `sid` to open already counted this attempt (`new_attempt` false); one
     /// put straight on an open connection counts it here.
@@ -1115,53 +1035,5 @@ impl App for HttpClient {
                 format!("http-client does not understand `{other}` (it knows request, close)"),
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The tally that spares `slot` and `finished` a scan.
-
-    use super::*;
-    use crate::apps::{HttpServer, Route};
-    use crate::proto::ServerConfig;
-    use simnet_core::{LinkParams, WorldBuilder};
-    use std::net::Ipv4Addr;
-
-    /// Several pipelined connections that the server closes every three
-    /// requests: connections open, fill, refuse and end all the time. The
-    /// debug assertions in `slot` and `finished` compare the tally with a
-    /// scan on every call; every request is answered, and the tally ends
-    /// empty.
-    #[test]
-    fn the_tally_follows_connections_that_fill_refuse_and_close() {
-        let mut b = WorldBuilder::new(1);
-        let c = b.host("client", [10, 0, 0, 1].into());
-        let s = b.host("server", [10, 0, 0, 2].into());
-        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
-        b.app(s, "http-server", || {
-            let route = Route::ok("/", 100);
-            let config = ServerConfig {
-                max_requests: Some(3),
-                ..ServerConfig::default()
-            };
-            HttpServer::new(80, config, vec![route])
-        });
-        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let id = b.app(c, "client", move || {
-            HttpClient::new(remote, "server", "/", 60)
-                .connections(5)
-                .pipeline(2)
-                .retry(true)
-        });
-        let mut world = b.build().expect("a valid world");
-        world.run_until(SimTime::from_secs(10));
-        let client = world.app::<HttpClient>(id).expect("the client");
-        assert_eq!(client.responses.len(), 60);
-        assert_eq!(client.failures, 0);
-        assert_eq!(client.tally.load, 0);
-        assert!(client.conns.is_empty(), "closed when done");
-        assert!(client.tally.live.is_empty());
-        assert!(client.tally.open.is_empty());
     }
 }
