@@ -17,11 +17,32 @@
 //! connection`). Each retry says where the next attempt goes, and the
 //! response reports `attempts`, `sends`, the `latency` from the first send
 //! and the `total` time from the first attempt.
+//!
+//! Where requests go is [`origins`]: a client may connect by name, looking
+//! the name up through DNS before each new connection (`http.lookup`, then
+//! the resolver's own `dns.*` events; the first attempt then starts with
+//! the lookup, so `total` includes it), follow a redirect to another origin
+//! (`http.redirect`; the request keeps its number, and the final
+//! response's `total` runs from the first attempt of the first URL), and
+//! remember `Strict-Transport-Security` to send a later `http://` request
+//! straight to `https://` (`hsts.remembered`, `hsts.upgrade`).
 
-use super::{flush, notable_headers, read_all};
+#[cfg(test)]
+mod origin_tests;
+mod origins;
+mod redirect;
+mod resolving;
+#[cfg(test)]
+mod tally_tests;
+
+pub use origins::MAX_ORIGINS;
+
+use super::{NameResolver, flush, notable_headers, read_all};
 use crate::proto::{
-    ClientConfig, ClientConn, ClientEvent, Request, RequestId, Response, SendRequestError, Version,
+    ClientConfig, ClientConn, ClientEvent, Origin, Request, RequestId, Response, Scheme,
+    SendRequestError, Url, Version,
 };
+use origins::{Address, Origins, Reach};
 use simnet_core::apps::filler;
 use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketError, SocketEvent, SocketId,
@@ -64,11 +85,15 @@ pub struct ResponseRecord {
 /// A request gets at most this many attempts when `retry` is on.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// A request follows at most this many redirects; the next one fails it.
+pub const MAX_REDIRECTS: u32 = 5;
+
 /// An HTTP/1.1 client.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    remote: SocketAddrV4,
-    host: String,
+    /// Where requests go: origin 0 is the one configured; HSTS and
+    /// redirects add others.
+    origins: Origins,
     method: String,
     /// Request `i` (from 1) asks for `paths[(i - 1) % len]`.
     paths: Vec<String>,
@@ -81,10 +106,13 @@ pub struct HttpClient {
     pipeline: usize,
     retry: bool,
     close_when_done: bool,
-    /// HTTPS: TLS on every connection.
-    tls: Option<super::ClientTls>,
+    /// Follow `3xx` responses that carry a `Location` (GET and HEAD).
+    follow_redirects: bool,
     issued: u64,
     queue: VecDeque<Pending>,
+    /// Requests whose new connection waits for its name to be looked up
+    /// (each stands for one connection being opened).
+    resolving: Vec<Pending>,
     conns: BTreeMap<SocketId, Conn>,
     /// What `slot` and `finished` need to know about `conns`, kept up to
     /// date connection by connection (see [`HttpClient::sync`]) so that
@@ -95,11 +123,23 @@ pub struct HttpClient {
     pub responses: Vec<ResponseRecord>,
     /// Requests that failed for good.
     pub failures: u64,
+    /// Redirects followed.
+    pub redirects: u64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     index: u64,
+    /// The origin it goes to (an index into [`Origins`]).
+    site: usize,
+    /// Its target after a redirect (else the configured path).
+    target: Option<String>,
+    /// Redirects followed to get here.
+    redirects: u32,
+    /// When the name lookup for its current connection began.
+    lookup_started: Option<SimTime>,
+    /// Time spent on name lookups so far.
+    dns: Option<SimDuration>,
     /// Connections it was put on so far (see [`ResponseRecord::attempts`]).
     attempts: u32,
     /// Times it was written.
@@ -133,6 +173,8 @@ struct Conn {
     /// protocols): it takes no more requests, but may still be answering
     /// earlier ones.
     refused: bool,
+    /// The origin it is connected to.
+    site: usize,
     /// What this connection adds to the client's [`Tally`] now.
     counted: Counted,
     /// Its stream layer (TLS) failed: the requests it loses say so.
@@ -142,6 +184,8 @@ struct Conn {
 /// What one connection adds to the [`Tally`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Counted {
+    /// Its origin.
+    site: usize,
     /// Requests in flight on it or waiting for it to open.
     load: usize,
     /// It is not over (`!eof`).
@@ -155,19 +199,75 @@ struct Counted {
 struct Tally {
     /// Requests in flight or waiting, on every connection.
     load: usize,
-    /// Connections that are not over.
-    live: usize,
-    /// Connections a request could go on now, by socket id.
-    open: BTreeSet<SocketId>,
+    /// Connections that are not over, per origin; and new connections
+    /// waiting for a name lookup.
+    live: BTreeMap<usize, usize>,
+    /// Connections a request could go on now, by origin and socket id.
+    open: BTreeSet<(usize, SocketId)>,
+}
+
+impl Tally {
+    fn live(&self, site: usize) -> usize {
+        self.live.get(&site).copied().unwrap_or(0)
+    }
+
+    fn add_live(&mut self, site: usize, n: usize) {
+        *self.live.entry(site).or_insert(0) += n;
+    }
+
+    fn remove_live(&mut self, site: usize, n: usize) {
+        if let Some(l) = self.live.get_mut(&site) {
+            *l -= n;
+            if *l == 0 {
+                self.live.remove(&site);
+            }
+        }
+    }
 }
 
 impl HttpClient {
     /// A client that sends `count` GET requests for `path` to `remote`, one
     /// after another, over one persistent connection.
     pub fn new(remote: SocketAddrV4, host: &str, path: &str, count: u64) -> HttpClient {
-        HttpClient {
-            remote,
+        let origin = Origin {
+            scheme: Scheme::Http,
             host: host.to_string(),
+            port: remote.port(),
+        };
+        HttpClient::with_origins(
+            Origins::new(origin, Address::Fixed(*remote.ip())),
+            path,
+            count,
+        )
+    }
+
+    /// A client that sends `count` GET requests for `url`, reaching its
+    /// host at `address` (a scenario host's address). With a resolver
+    /// ([`HttpClient::resolver`]) and no address, the host is a name
+    /// looked up through DNS before each new connection. An `https` URL
+    /// speaks TLS 1.3 unless [`HttpClient::tls_version`] says otherwise.
+    pub fn to_url(url: &Url, address: Option<std::net::Ipv4Addr>, count: u64) -> HttpClient {
+        let fixed = address.or_else(|| url.origin.host.parse().ok());
+        let address = match fixed {
+            Some(a) => Address::Fixed(a),
+            None => match simnet_dns::proto::DnsName::parse(&url.origin.host) {
+                Ok(name) => Address::Name(name),
+                // Not a name a resolver could look up: every connection
+                // fails, saying why (Url::parse checks hosts, so only a
+                // hand-built Url gets here).
+                Err(_) => Address::Fixed(std::net::Ipv4Addr::UNSPECIFIED),
+            },
+        };
+        HttpClient::with_origins(
+            Origins::new(url.origin.clone(), address),
+            &url.target,
+            count,
+        )
+    }
+
+    fn with_origins(origins: Origins, path: &str, count: u64) -> HttpClient {
+        HttpClient {
+            origins,
             method: "GET".to_string(),
             paths: vec![path.to_string()],
             version: Version::Http11,
@@ -179,14 +279,16 @@ impl HttpClient {
             pipeline: 1,
             retry: false,
             close_when_done: true,
-            tls: None,
+            follow_redirects: true,
             issued: 0,
             queue: VecDeque::new(),
+            resolving: Vec::new(),
             conns: BTreeMap::new(),
             tally: Tally::default(),
             tick: None,
             responses: Vec::new(),
             failures: 0,
+            redirects: 0,
         }
     }
 
@@ -256,20 +358,79 @@ impl HttpClient {
     /// Speaks HTTPS: each connection starts TLS as soon as it is
     /// connected, and requests go through it.
     pub fn tls(mut self, tls: super::ClientTls) -> HttpClient {
-        self.tls = Some(tls);
+        self.origins.set_tls(tls);
         self
     }
 
-    fn issue(&mut self) {
+    /// Whether `https` origins keep a session cache and resume (default
+    /// true), and send requests as 0-RTT early data when resuming a TLS
+    /// 1.3 session that allows it (default false).
+    pub fn tls_options(mut self, resume: bool, early_data: bool) -> HttpClient {
+        self.origins.set_tls_options(resume, early_data);
+        self
+    }
+
+    /// The TLS version of `https` origins (a URL's, or one reached by HSTS
+    /// or a redirect): TLS 1.3 by default.
+    pub fn tls_version(mut self, version: simnet_tls::TlsVersion) -> HttpClient {
+        self.origins.set_tls_version(version);
+        self
+    }
+
+    /// Looks host names up through `resolver` before each new connection
+    /// (its cache answers a second connection within the TTL).
+    pub fn resolver(mut self, resolver: NameResolver) -> HttpClient {
+        self.origins.set_resolver(resolver);
+        self
+    }
+
+    /// Hosts always reached over HTTPS, as a browser's HSTS preload list.
+    pub fn hsts_preload(mut self, hosts: Vec<String>) -> HttpClient {
+        self.origins.set_preload(hosts);
+        self
+    }
+
+    /// Whether a `3xx` response with a `Location` to a GET or HEAD request
+    /// is followed (default true; at most [`MAX_REDIRECTS`] per request).
+    pub fn follow_redirects(mut self, follow: bool) -> HttpClient {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// The resolver, if the client connects by name (for tests).
+    pub fn name_resolver(&self) -> Option<&NameResolver> {
+        self.origins.resolver()
+    }
+
+    /// The HSTS store (for tests).
+    pub fn hsts(&self) -> &crate::proto::hsts::HstsStore {
+        self.origins.hsts()
+    }
+
+    fn issue(&mut self, cx: &mut AppContext<'_>) {
         if self.issued < self.count {
             self.issued += 1;
+            let site = self.origins.upgrade(cx, self.issued, 0);
             self.queue.push_back(Pending {
                 index: self.issued,
+                site,
+                target: None,
+                redirects: 0,
+                lookup_started: None,
+                dns: None,
                 attempts: 0,
                 sends: 0,
                 first_attempt: None,
                 first_sent: None,
             });
+        }
+    }
+
+    /// The target request `p` asks for.
+    fn target_of<'a>(&'a self, p: &'a Pending) -> &'a str {
+        match &p.target {
+            Some(t) => t,
+            None => &self.paths[((p.index - 1) % self.paths.len() as u64) as usize],
         }
     }
 
@@ -282,13 +443,17 @@ impl HttpClient {
                 .sum::<usize>(),
             "the tally counts every request on a connection"
         );
-        self.issued >= self.count && self.queue.is_empty() && self.tally.load == 0
+        self.issued >= self.count
+            && self.queue.is_empty()
+            && self.resolving.is_empty()
+            && self.tally.load == 0
     }
 
     /// What connection `c` adds to the tally as it is now.
     fn counted(&self, c: &Conn) -> Counted {
         let load = c.in_flight.len() + c.waiting.len();
         Counted {
+            site: c.site,
             load,
             live: !c.eof,
             open: !c.eof && !c.refused && c.proto.keep_alive().reusable && load < self.pipeline,
@@ -308,9 +473,9 @@ impl HttpClient {
         }
         self.uncount(sid, before);
         self.tally.load += now.load;
-        self.tally.live += usize::from(now.live);
+        self.tally.add_live(now.site, usize::from(now.live));
         if now.open {
-            self.tally.open.insert(sid);
+            self.tally.open.insert((now.site, sid));
         }
         if let Some(c) = self.conns.get_mut(&sid) {
             c.counted = now;
@@ -319,9 +484,10 @@ impl HttpClient {
 
     fn uncount(&mut self, sid: SocketId, counted: Counted) {
         self.tally.load -= counted.load;
-        self.tally.live -= usize::from(counted.live);
+        self.tally
+            .remove_live(counted.site, usize::from(counted.live));
         if counted.open {
-            self.tally.open.remove(&sid);
+            self.tally.open.remove(&(counted.site, sid));
         }
     }
 
@@ -338,24 +504,26 @@ impl HttpClient {
         Some(conn)
     }
 
-    /// Where a request would go now, if anywhere: an open connection with
-    /// room (keep-alive only), else a new one if under the limit. Connections
-    /// that are over count for neither.
-    fn slot(&self) -> Option<Slot> {
+    /// Where a request to origin `site` would go now, if anywhere: an open
+    /// connection to it with room (keep-alive only), else a new one if
+    /// under the limit (per origin, as browsers count). Connections that
+    /// are over count for neither; one waiting for its name counts.
+    fn slot(&self, site: usize) -> Option<Slot> {
         debug_assert!(
             self.conns
                 .iter()
                 .all(|(sid, c)| self.counted(c) == c.counted
-                    && self.tally.open.contains(sid) == c.counted.open),
+                    && self.tally.open.contains(&(c.site, *sid)) == c.counted.open),
             "the tally is up to date with every connection"
         );
         if self.mode == ClientMode::KeepAlive
-            && let Some(&sid) = self.tally.open.first()
+            && let Some(&(s, sid)) = self.tally.open.range((site, SocketId(0))..).next()
+            && s == site
         {
             // The first open connection in socket order, as a scan would find.
             return Some(Slot::Open(sid));
         }
-        (self.tally.live < self.connections).then_some(Slot::New)
+        (self.tally.live(site) < self.connections).then_some(Slot::New)
     }
 
     /// How a retry message names a slot.
@@ -373,11 +541,11 @@ impl HttpClient {
 
     /// Puts queued requests on connections.
     fn dispatch(&mut self, cx: &mut AppContext<'_>) {
-        while let Some(p) = self.queue.front().copied() {
-            let Some(slot) = self.slot() else {
+        while let Some(site) = self.queue.front().map(|p| p.site) {
+            let Some(slot) = self.slot(site) else {
                 return;
             };
-            self.queue.pop_front();
+            let p = self.queue.pop_front().expect("the queue has a front");
             self.put(cx, p, slot);
         }
     }
@@ -400,38 +568,33 @@ impl HttpClient {
                     self.sync(sid);
                 }
             }
-            Slot::New => match cx.connect(self.remote) {
-                Ok(sid) => {
-                    p.first_attempt.get_or_insert(now);
-                    p.attempts += 1;
-                    self.add(
-                        sid,
-                        Conn {
-                            proto: ClientConn::new(ClientConfig::default()),
-                            out: Vec::new(),
-                            connected: false,
-                            waiting: vec![p],
-                            in_flight: VecDeque::new(),
-                            served: 0,
-                            eof: false,
-                            refused: false,
-                            counted: Counted::default(),
-                            layer_failed: false,
-                        },
-                    );
-                }
-                Err(e) => {
-                    self.failures += 1;
+            Slot::New => {
+                p.first_attempt.get_or_insert(now);
+                let site = self.origins.get(p.site);
+                if let Address::Name(name) = &site.address {
                     cx.emit(
                         AppEvent::new(
-                            "http.error",
-                            format!("request {} failed: connect: {e}", p.index),
+                            "http.lookup",
+                            format!(
+                                "request {}: looking up {name} for a new connection to {}",
+                                p.index, site.origin
+                            ),
                         )
-                        .with("index", p.index),
+                        .with("index", p.index)
+                        .with("name", name.as_str()),
                     );
-                    self.after_completion(cx);
+                    p.lookup_started = Some(now);
                 }
-            },
+                match self.origins.reach(cx, p.site) {
+                    Reach::Connect(addr) => self.connect_new(cx, p, addr),
+                    Reach::Waiting => {
+                        // It stands for a connection being opened.
+                        self.tally.add_live(p.site, 1);
+                        self.resolving.push(p);
+                    }
+                    Reach::Failed(e) => self.lookup_failed(cx, p, &e),
+                }
+            }
         }
     }
 
@@ -440,8 +603,9 @@ impl HttpClient {
     /// put straight on an open connection counts it here.
     fn send(&mut self, cx: &mut AppContext<'_>, sid: SocketId, mut p: Pending, new_attempt: bool) {
         let now = cx.now();
-        let path = &self.paths[((p.index - 1) % self.paths.len() as u64) as usize];
-        let mut request = Request::get(&self.host, path).with_version(self.version);
+        let target = self.target_of(&p).to_string();
+        let host = &self.origins.get(p.site).origin.host;
+        let mut request = Request::get(host, &target).with_version(self.version);
         request.method = self.method.clone();
         if self.body_bytes > 0 {
             request = request.with_body(filler(self.body_bytes));
@@ -462,6 +626,7 @@ impl HttpClient {
                 p.sends += 1;
                 p.first_sent.get_or_insert(now);
                 let reused = conn.served > 0 || !conn.in_flight.is_empty();
+                let (index, attempts) = (p.index, p.attempts);
                 conn.in_flight.push_back((id, p, reused));
                 let how = if reused {
                     format!(
@@ -471,20 +636,20 @@ impl HttpClient {
                 } else {
                     "on a new connection".to_string()
                 };
-                let retry = if p.attempts > 1 {
-                    format!(", attempt {}", p.attempts)
+                let retry = if attempts > 1 {
+                    format!(", attempt {attempts}")
                 } else {
                     String::new()
                 };
                 cx.emit(
                     AppEvent::new(
                         "http.request-sent",
-                        format!("request {}: {summary} {how}{retry}", p.index),
+                        format!("request {index}: {summary} {how}{retry}"),
                     )
                     .on(sid)
-                    .with("index", p.index)
+                    .with("index", index)
                     .with("reused", reused)
-                    .with("attempt", u64::from(p.attempts)),
+                    .with("attempt", u64::from(attempts)),
                 );
                 conn.proto.poll_transmit(&mut conn.out);
                 flush(cx, sid, &mut conn.out);
@@ -498,11 +663,7 @@ impl HttpClient {
                 // straight back to the same connection, at the same instant,
                 // forever.
                 self.failures += 1;
-                let target = format!(
-                    "{} {}",
-                    self.method.escape_debug(),
-                    self.paths[((p.index - 1) % self.paths.len() as u64) as usize].escape_debug()
-                );
+                let target = format!("{} {}", self.method.escape_debug(), target.escape_debug());
                 cx.emit(
                     AppEvent::new(
                         "http.error",
@@ -589,8 +750,8 @@ impl HttpClient {
                         .in_flight
                         .iter()
                         .filter(|(id, _, _)| unanswered.contains(id))
-                        .map(|(_, p, _)| (*p, true));
-                    let unsent = conn.waiting.iter().map(|p| (*p, false));
+                        .map(|(_, p, _)| (p.clone(), true));
+                    let unsent = conn.waiting.iter().map(|p| (p.clone(), false));
                     let lost: Vec<(Pending, bool)> = sent.chain(unsent).collect();
                     let why = match &malformed {
                         Some(reason) => format!("malformed response: {reason}"),
@@ -650,22 +811,33 @@ impl HttpClient {
                 ", {total} after its first attempt ({} attempts, {} of them sent)",
                 p.attempts, p.sends
             ));
+        } else if p.dns.is_some() || p.redirects > 0 {
+            summary.push_str(&format!(", {total} from its start ({})", redirect::how(&p)));
         }
         if !headers.is_empty() {
             summary.push_str(&format!(" [{headers}]"));
         }
-        cx.emit(
-            AppEvent::new("http.response", summary)
-                .on(sid)
-                .with("index", p.index)
-                .with("status", u64::from(response.status))
-                .with("latency", latency)
-                .with("reused", reused)
-                .with("bytes", response.body.len())
-                .with("attempts", u64::from(p.attempts))
-                .with("sends", u64::from(p.sends))
-                .with("total", total),
-        );
+        let mut event = AppEvent::new("http.response", summary)
+            .on(sid)
+            .with("index", p.index)
+            .with("status", u64::from(response.status))
+            .with("latency", latency)
+            .with("reused", reused)
+            .with("bytes", response.body.len())
+            .with("attempts", u64::from(p.attempts))
+            .with("sends", u64::from(p.sends))
+            .with("total", total);
+        if let Some(dns) = p.dns {
+            event = event.with("dns", dns);
+        }
+        if p.redirects > 0 {
+            event = event.with("redirects", u64::from(p.redirects));
+        }
+        cx.emit(event);
+        self.origins.observe(cx, sid, p.site, &response);
+        if self.follow(cx, &p, &response) {
+            return;
+        }
         self.responses.push(ResponseRecord {
             index: p.index,
             status: response.status,
@@ -719,7 +891,11 @@ impl HttpClient {
                 self.after_completion(cx);
                 continue;
             }
-            let slot = if later.is_empty() { self.slot() } else { None };
+            let slot = if later.is_empty() {
+                self.slot(p.site)
+            } else {
+                None
+            };
             let verb = if written { "retrying" } else { "trying again" };
             cx.emit(
                 AppEvent::new(
@@ -741,9 +917,9 @@ impl HttpClient {
         }
     }
 
-    fn after_completion(&mut self, _cx: &mut AppContext<'_>) {
+    fn after_completion(&mut self, cx: &mut AppContext<'_>) {
         if self.interval.is_none() {
-            self.issue();
+            self.issue(cx);
         }
     }
 
@@ -761,14 +937,17 @@ impl HttpClient {
 
 impl App for HttpClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
+        if let Some(names) = self.origins.resolver_mut() {
+            names.start(cx);
+        }
         match self.interval {
             None => {
                 for _ in 0..self.connections.max(self.pipeline) {
-                    self.issue();
+                    self.issue(cx);
                 }
             }
             Some(every) => {
-                self.issue();
+                self.issue(cx);
                 self.tick = Some(cx.set_timer(every));
             }
         }
@@ -776,12 +955,19 @@ impl App for HttpClient {
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        if let Some(names) = self.origins.resolver_mut()
+            && names.on_socket(cx, &event)
+        {
+            self.on_lookups(cx);
+            return;
+        }
         match event {
             SocketEvent::Connected(sid) => {
                 if !self.conns.contains_key(&sid) {
                     return;
                 }
-                if let Some(tls) = &mut self.tls {
+                let site = self.conns[&sid].site;
+                if let Some(tls) = &mut self.origins.get_mut(site).tls {
                     tls.install(cx, sid);
                 }
                 let Some(conn) = self.conns.get_mut(&sid) else {
@@ -806,8 +992,8 @@ impl App for HttpClient {
             SocketEvent::ConnectFailed(sid, reason) | SocketEvent::Closed(sid, reason) => {
                 let lost: Vec<(Pending, bool)> = match self.forget(sid) {
                     Some(conn) => {
-                        let sent = conn.in_flight.iter().map(|(_, p, _)| (*p, true));
-                        let unsent = conn.waiting.iter().map(|p| (*p, false));
+                        let sent = conn.in_flight.iter().map(|(_, p, _)| (p.clone(), true));
+                        let unsent = conn.waiting.iter().map(|p| (p.clone(), false));
                         sent.chain(unsent).collect()
                     }
                     None => Vec::new(),
@@ -822,8 +1008,14 @@ impl App for HttpClient {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(names) = self.origins.resolver_mut()
+            && names.on_timer(cx, timer)
+        {
+            self.on_lookups(cx);
+            return;
+        }
         if self.tick == Some(timer) {
-            self.issue();
+            self.issue(cx);
             self.tick = None;
             if self.issued < self.count
                 && let Some(every) = self.interval
@@ -841,7 +1033,7 @@ impl App for HttpClient {
             "request" => {
                 self.count += command.count.unwrap_or(1);
                 for _ in 0..command.count.unwrap_or(1) {
-                    self.issue();
+                    self.issue(cx);
                 }
                 self.dispatch(cx);
             }
@@ -857,53 +1049,5 @@ impl App for HttpClient {
                 format!("http-client does not understand `{other}` (it knows request, close)"),
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The tally that spares `slot` and `finished` a scan.
-
-    use super::*;
-    use crate::apps::{HttpServer, Route};
-    use crate::proto::ServerConfig;
-    use simnet_core::{LinkParams, WorldBuilder};
-    use std::net::Ipv4Addr;
-
-    /// Several pipelined connections that the server closes every three
-    /// requests: connections open, fill, refuse and end all the time. The
-    /// debug assertions in `slot` and `finished` compare the tally with a
-    /// scan on every call; every request is answered, and the tally ends
-    /// empty.
-    #[test]
-    fn the_tally_follows_connections_that_fill_refuse_and_close() {
-        let mut b = WorldBuilder::new(1);
-        let c = b.host("client", [10, 0, 0, 1].into());
-        let s = b.host("server", [10, 0, 0, 2].into());
-        b.link(c, s, LinkParams::with_latency(SimDuration::from_millis(5)));
-        b.app(s, "http-server", || {
-            let route = Route::ok("/", 100);
-            let config = ServerConfig {
-                max_requests: Some(3),
-                ..ServerConfig::default()
-            };
-            HttpServer::new(80, config, vec![route])
-        });
-        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let id = b.app(c, "client", move || {
-            HttpClient::new(remote, "server", "/", 60)
-                .connections(5)
-                .pipeline(2)
-                .retry(true)
-        });
-        let mut world = b.build().expect("a valid world");
-        world.run_until(SimTime::from_secs(10));
-        let client = world.app::<HttpClient>(id).expect("the client");
-        assert_eq!(client.responses.len(), 60);
-        assert_eq!(client.failures, 0);
-        assert_eq!(client.tally.load, 0);
-        assert!(client.conns.is_empty(), "closed when done");
-        assert_eq!(client.tally.live, 0);
-        assert!(client.tally.open.is_empty());
     }
 }

@@ -2,11 +2,12 @@
 //! `http-client`, `http-subscriber`, `http-proxy`.
 
 use super::{
-    Backoff, ClientMode, ClientTls, HttpClient, HttpProxy, HttpServer, HttpSubscriber, Route,
-    RouteKind, ServerCertificate, ServerTls, SubscribeMode, WhenFull,
+    Backoff, ClientMode, ClientTls, HttpClient, HttpProxy, HttpServer, HttpSubscriber, HttpsPolicy,
+    NameResolver, Route, RouteKind, ServerCertificate, ServerTls, SubscribeMode, WhenFull,
 };
 use crate::proto::grammar::{self, GrammarError};
-use crate::proto::{ServerConfig, Version};
+use crate::proto::hsts::StsPolicy;
+use crate::proto::{ServerConfig, Url, Version};
 use serde::Deserialize;
 use simnet_core::{Protocol, SimDuration};
 use simnet_scenario::units::{Dur, Size};
@@ -54,7 +55,9 @@ const EVENT_KINDS: &[&str] = &[
     "http.proxy-error",
     "http.proxy-forward",
     "http.proxy-strip",
+    "http.lookup",
     "http.publish",
+    "http.redirect",
     "http.reconnect",
     "http.refused",
     "http.reply",
@@ -67,6 +70,10 @@ const EVENT_KINDS: &[&str] = &[
     "http.stream-end",
     "http.stream-open",
     "http.subscriber-done",
+    "hsts.forgotten",
+    "hsts.ignored",
+    "hsts.remembered",
+    "hsts.upgrade",
 ];
 
 /// The fields of [`EVENT_KINDS`].
@@ -76,14 +83,24 @@ const EVENT_FIELDS: &[&str] = &[
     "bytes",
     "delay",
     "direction",
+    "dns",
+    "host",
     "id",
+    "include_subdomains",
     "index",
     "latency",
+    "left",
+    "location",
+    "lookup",
     "malformed",
+    "max_age",
     "method",
     "mode",
+    "name",
     "pooled",
+    "preloaded",
     "reason",
+    "redirects",
     "reused",
     "sends",
     "sent",
@@ -100,7 +117,11 @@ pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Adds the HTTP kinds to a registry.
 pub fn register(r: &mut AppRegistry) {
-    r.register_events(EVENT_KINDS, EVENT_FIELDS, &["delay", "latency", "total"]);
+    r.register_events(
+        EVENT_KINDS,
+        EVENT_FIELDS,
+        &["delay", "latency", "total", "left", "max_age", "dns"],
+    );
     register_tls_events(r);
     r.register(AppKind {
         name: "http-server",
@@ -121,6 +142,10 @@ pub fn register(r: &mut AppRegistry) {
             SERVER_TLS_PARAMS[1],
             SERVER_TLS_PARAMS[2],
             SERVER_TLS_PARAMS[3],
+            ParamDoc { key: "tls_name", doc: "with tls: the name on the certificate, e.g. \"www.example\" for clients that connect by that name (default: the server's host name)" },
+            ParamDoc { key: "redirect_to_https", doc: "answer every request with 301 Moved Permanently and Location: https://<Host><target> (a plain-HTTP server only; no routes) (default false)" },
+            ParamDoc { key: "hsts_max_age", doc: "with tls: send Strict-Transport-Security: max-age=<seconds> on every response, e.g. \"8760h\" (a year); whole seconds, \"0s\" tells clients to forget (default: no header)" },
+            ParamDoc { key: "hsts_include_subdomains", doc: "with hsts_max_age: add includeSubDomains (default false)" },
         ],
         commands: HTTP_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -130,7 +155,11 @@ pub fn register(r: &mut AppRegistry) {
         name: "http-client",
         summary: "Sends HTTP requests one after another or at a rate, over keep-alive or one connection per request.",
         params: &[
-            ParamDoc { key: "connect", doc: "host:port of the server or proxy (required)" },
+            ParamDoc { key: "connect", doc: "host:port of the server or proxy; with `dns`, a name to look up, e.g. \"api.example:443\" (this or `url` is required)" },
+            ParamDoc { key: "url", doc: "instead of connect and path: \"http://name/path\" or \"https://name:port/path\" (port 80 or 443 by default); https speaks TLS (version from `tls`, default 1.3)" },
+            ParamDoc { key: "dns", doc: "host:port of a DNS server (e.g. \"dns:53\"): the name in connect or url is looked up before each new connection, through a cache (default: the name is a scenario host)" },
+            ParamDoc { key: "hsts_preload", doc: "host names always reached over https, as a browser's preload list (default none)" },
+            ParamDoc { key: "follow_redirects", doc: "follow 301/302/303/307/308 with a Location for GET and HEAD, at most 5 per request (default true)" },
             ParamDoc { key: "path", doc: "request target (default /)" },
             ParamDoc { key: "paths", doc: "list of targets requested in turn, instead of `path`" },
             ParamDoc { key: "method", doc: "request method (default GET)" },
@@ -223,7 +252,9 @@ struct RouteDoc {
 fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let port = p.port("port")?.unwrap_or(80);
     let config = server_config(p)?;
-    let docs: Vec<RouteDoc> = p.deserialize("routes")?.unwrap_or_default();
+    let docs: Option<Vec<RouteDoc>> = p.deserialize("routes")?;
+    let routes_given = docs.is_some();
+    let docs = docs.unwrap_or_default();
     let mut routes = Vec::new();
     for r in docs {
         // A route path no request target can equal would never be served.
@@ -294,10 +325,26 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
     }
     let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
-    let host = p.host;
-    let tls = server_tls(p, host)?;
+    let host = p.host.to_string();
+    let tls_name = p.string("tls_name")?;
+    let name = tls_name.clone().unwrap_or_else(|| host.clone());
+    let tls = server_tls(p, &name)?;
+    if let Some(n) = &tls_name {
+        if tls.is_none() {
+            return Err(ParamError::at(
+                "tls_name",
+                format!("`tls_name` (`{n}`) names a certificate, and this server speaks no TLS"),
+            )
+            .help("add tls = \"1.3\", or remove tls_name"));
+        }
+        Url::parse(&format!("https://{n}/")).map_err(|_| {
+            ParamError::at("tls_name", format!("`{n}` is not a host name"))
+                .help("write e.g. tls_name = \"www.example\"")
+        })?;
+    }
+    let https = https_policy(p, tls.is_some(), routes_given, &name)?;
     Ok(factory(move || {
-        let mut s = HttpServer::new(port, config, routes.clone());
+        let mut s = HttpServer::new(port, config, routes.clone()).https_policy(https.clone());
         if let Some(tls) = &tls {
             s = s.tls(tls.clone());
         }
@@ -367,6 +414,69 @@ pub fn register_tls_events(r: &mut AppRegistry) {
         simnet_tls::layer::EVENT_FIELDS,
         simnet_tls::layer::DURATION_FIELDS,
     );
+}
+
+/// `redirect_to_https`, `hsts_max_age` and `hsts_include_subdomains`.
+fn https_policy(
+    p: &mut Params<'_>,
+    tls: bool,
+    routes: bool,
+    name: &str,
+) -> Result<HttpsPolicy, ParamError> {
+    let redirect = p.bool("redirect_to_https")?.unwrap_or(false);
+    if redirect && tls {
+        return Err(ParamError::at(
+            "redirect_to_https",
+            "this server speaks HTTPS (`tls`): it would redirect every request to itself",
+        )
+        .help("redirect from a plain-HTTP server on port 80 to a `tls` server on 443"));
+    }
+    if redirect && routes {
+        return Err(ParamError::at(
+            "redirect_to_https",
+            "a redirecting server answers every request with 301, so its `routes` would never be used",
+        )
+        .help("remove `routes`, or put them on the HTTPS server"));
+    }
+    let max_age = p.duration("hsts_max_age")?;
+    let include = p.bool("hsts_include_subdomains")?;
+    let sts = match max_age {
+        None => {
+            if include.is_some() {
+                return Err(ParamError::at(
+                    "hsts_include_subdomains",
+                    "`hsts_include_subdomains` goes with `hsts_max_age`",
+                )
+                .help("add e.g. hsts_max_age = \"8760h\""));
+            }
+            None
+        }
+        Some(_) if !tls => {
+            return Err(ParamError::at(
+                "hsts_max_age",
+                "Strict-Transport-Security is only honoured over HTTPS, and this server speaks plain HTTP",
+            )
+            .help("add tls = \"1.3\" (and redirect plain HTTP to it from another server)"));
+        }
+        Some(d) => {
+            if !d.as_nanos().is_multiple_of(1_000_000_000) {
+                return Err(ParamError::at(
+                    "hsts_max_age",
+                    format!("max-age is a whole number of seconds, and `hsts_max_age` is {d}"),
+                )
+                .help("write e.g. hsts_max_age = \"30s\" or \"8760h\""));
+            }
+            Some(StsPolicy {
+                max_age_secs: d.as_nanos() / 1_000_000_000,
+                include_subdomains: include.unwrap_or(false),
+            })
+        }
+    };
+    Ok(HttpsPolicy {
+        redirect_to_https: redirect.then_some(443),
+        sts,
+        host_name: name.to_string(),
+    })
 }
 
 /// `tls = "1.3"` or `"1.2"`, if given.
@@ -462,6 +572,30 @@ pub fn server_tls(p: &mut Params<'_>, name: &str) -> Result<Option<ServerTls>, P
 /// server's certificate must carry: an address is refused.
 pub fn client_tls(p: &mut Params<'_>, server_name: &str) -> Result<Option<ClientTls>, ParamError> {
     let version = tls_version(p)?;
+    let (resume, early) = client_tls_options(p, version)?;
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    if server_name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(ParamError::at(
+            "tls",
+            "TLS checks the server's certificate against a host name, and `connect` gives an address",
+        )
+        .help("connect by the server's host name, e.g. \"server:443\""));
+    }
+    Ok(Some(
+        ClientTls::new(version, server_name)
+            .resume(resume)
+            .early_data(early),
+    ))
+}
+
+/// A client's `tls_resume` and `early_data` for TLS `version` (`None`: the
+/// client speaks no TLS, and neither may be given).
+pub fn client_tls_options(
+    p: &mut Params<'_>,
+    version: Option<TlsVersion>,
+) -> Result<(bool, bool), ParamError> {
     let resume = p.bool("tls_resume")?;
     let early = p.bool("early_data")?;
     let Some(version) = version else {
@@ -473,15 +607,8 @@ pub fn client_tls(p: &mut Params<'_>, server_name: &str) -> Result<Option<Client
                 return Err(needs_tls(key));
             }
         }
-        return Ok(None);
+        return Ok((true, false));
     };
-    if server_name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err(ParamError::at(
-            "tls",
-            "TLS checks the server's certificate against a host name, and `connect` gives an address",
-        )
-        .help("connect by the server's host name, e.g. \"server:443\""));
-    }
     let resume = resume.unwrap_or(true);
     let early = early.unwrap_or(false);
     if early && version != TlsVersion::Tls13 {
@@ -494,11 +621,7 @@ pub fn client_tls(p: &mut Params<'_>, server_name: &str) -> Result<Option<Client
         )
         .help("remove `tls_resume = false` or `early_data`"));
     }
-    Ok(Some(
-        ClientTls::new(version, server_name)
-            .resume(resume)
-            .early_data(early),
-    ))
+    Ok((resume, early))
 }
 
 /// The host part of `host:port`, for the `Host` header.
@@ -509,15 +632,128 @@ fn host_of(connect: &str) -> String {
         .to_string()
 }
 
-fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
-    let text = p.string("connect")?;
-    let Some(text) = text else {
-        return Err(p.missing("connect"));
+/// Where an `http-client` sends its requests.
+#[derive(Clone)]
+enum Destination {
+    /// `connect` naming a scenario host or an address, as it always did.
+    Host { remote: std::net::SocketAddrV4 },
+    /// A URL (`url`, or `connect` with `dns`), its host's address when it
+    /// is a scenario host, `None` when it is a name to look up.
+    Url {
+        url: Url,
+        address: Option<std::net::Ipv4Addr>,
+    },
+}
+
+/// `connect = "name:port"` with `dns`: the name is looked up at run time,
+/// so it need not be a scenario host.
+fn by_name(text: &str, tls: bool) -> Result<Url, ParamError> {
+    let scheme = if tls { "https" } else { "http" };
+    let bad = |why: String| {
+        ParamError::at("connect", why).help("write e.g. connect = \"api.example:443\"")
     };
-    let remote = p.endpoint_text("connect", &text)?;
-    let host = host_of(&text);
-    let path = p.string("path")?.unwrap_or_else(|| "/".into());
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(bad(format!("`{text}` is not name:port")));
+    };
+    if port.parse::<u16>().ok().filter(|p| *p != 0).is_none() {
+        return Err(bad(format!("`{port}` is not a port (1..65535)")));
+    }
+    let url = Url::parse(&format!("{scheme}://{host}:{port}/"))
+        .map_err(|_| bad(format!("`{host}` is not a host name")))?;
+    simnet_dns::proto::DnsName::parse(host).map_err(|e| bad(format!("`{host}`: {e}")))?;
+    Ok(url)
+}
+
+/// An unknown host that looks like a DNS name: say that `dns` would look
+/// it up, besides listing the scenario's hosts.
+fn name_needs_dns(e: ParamError, host: &str) -> ParamError {
+    if !e.message.starts_with("unknown host") || !host.contains('.') {
+        return e;
+    }
+    let hosts = e.help.clone().unwrap_or_default();
+    ParamError {
+        help: Some(format!(
+            "{hosts}; to look `{host}` up by name, add e.g. dns = \"dns:53\" (a dns-server's host)"
+        )),
+        ..e
+    }
+}
+
+fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
+    let connect = p.string("connect")?;
+    let url_text = p.string("url")?;
+    let dns = p.endpoint("dns")?;
+    let tls_v = tls_version(p)?;
+    let path_text = p.string("path")?;
     let paths = p.strings("paths")?.unwrap_or_default();
+    let (destination, host, path) = match (connect, url_text) {
+        (Some(_), Some(_)) => {
+            return Err(
+                ParamError::at("url", "`url` and `connect` cannot both be given")
+                    .help("keep one: `url` names the scheme, host, port and path at once"),
+            );
+        }
+        (None, None) => return Err(p.missing("connect").help("or give `url`")),
+        (None, Some(text)) => {
+            let url = Url::parse(&text).map_err(|e| {
+                ParamError::at("url", format!("`url`: {e}"))
+                    .help("write e.g. url = \"http://www.example/\"")
+            })?;
+            if path_text.is_some() || !paths.is_empty() {
+                let key = if path_text.is_some() { "path" } else { "paths" };
+                return Err(ParamError::at(
+                    key,
+                    format!("`{key}` goes with `connect`; the path of `url` is its own"),
+                )
+                .help("put the path in the URL"));
+            }
+            let address = match dns {
+                Some(_) => None,
+                None => {
+                    let hostport = format!("{}:{}", url.origin.host, url.origin.port);
+                    let remote = p
+                        .endpoint_text("url", &hostport)
+                        .map_err(|e| name_needs_dns(e, &url.origin.host))?;
+                    Some(*remote.ip())
+                }
+            };
+            let host = url.origin.host.clone();
+            let path = url.target.clone();
+            (Destination::Url { url, address }, host, path)
+        }
+        (Some(text), None) => {
+            let path = path_text.unwrap_or_else(|| "/".into());
+            let host = host_of(&text);
+            let destination = match dns {
+                Some(_) => Destination::Url {
+                    url: by_name(&text, tls_v.is_some())?,
+                    address: None,
+                },
+                None => Destination::Host {
+                    remote: p
+                        .endpoint_text("connect", &text)
+                        .map_err(|e| name_needs_dns(e, &host))?,
+                },
+            };
+            (destination, host, path)
+        }
+    };
+    let preload = p
+        .strings("hsts_preload")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| {
+            Url::parse(&format!("https://{n}/"))
+                .map(|u| u.origin.host)
+                .map_err(|_| {
+                    ParamError::at("hsts_preload", format!("`{n}` is not a host name"))
+                        .help("write e.g. hsts_preload = [\"www.example\"]")
+                })
+        })
+        .collect::<Result<Vec<String>, ParamError>>()?;
+    let follow_redirects = p.bool("follow_redirects")?.unwrap_or(true);
+    let resolver =
+        dns.map(|server| NameResolver::new(server, simnet_dns::proto::ResolverConfig::default()));
     let method = p.string("method")?.unwrap_or_else(|| "GET".into());
     // Checked here so that a value the client could never send is a load
     // error with its position, not a request refused at run time.
@@ -545,10 +781,40 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         _ => Version::Http11,
     };
     let close_when_done = p.bool("close_when_done")?.unwrap_or(true);
-    let tls = client_tls(p, &host)?;
+    let https = match &destination {
+        Destination::Url { url, .. } => url.origin.scheme == crate::proto::Scheme::Https,
+        Destination::Host { .. } => tls_v.is_some(),
+    };
+    if https && host.parse::<std::net::Ipv4Addr>().is_ok() {
+        let key = if tls_v.is_some() { "tls" } else { "url" };
+        return Err(ParamError::at(
+            key,
+            "TLS checks the server's certificate against a host name, and the client is given an address",
+        )
+        .help("connect by the server's host name, e.g. \"server:443\""));
+    }
+    let (resume, early) = client_tls_options(p, tls_v.or(https.then_some(TlsVersion::Tls13)))?;
+    let tls = match (&destination, tls_v) {
+        (Destination::Host { .. }, Some(v)) => {
+            Some(ClientTls::new(v, &host).resume(resume).early_data(early))
+        }
+        _ => None,
+    };
     Ok(factory(move || {
-        let mut c = HttpClient::new(remote, &host, &path, requests)
+        let base = match &destination {
+            Destination::Host { remote } => HttpClient::new(*remote, &host, &path, requests),
+            Destination::Url { url, address } => {
+                let c = HttpClient::to_url(url, *address, requests);
+                let c = c.tls_options(resume, early);
+                match tls_v {
+                    Some(v) => c.tls_version(v),
+                    None => c,
+                }
+            }
+        };
+        let mut c = base
             .paths(paths.clone())
+            .follow_redirects(follow_redirects)
             .mode(mode)
             .connections(connections)
             .pipeline(pipeline)
@@ -561,6 +827,12 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         }
         if let Some(tls) = &tls {
             c = c.tls(tls.clone());
+        }
+        if !preload.is_empty() {
+            c = c.hsts_preload(preload.clone());
+        }
+        if let Some(r) = &resolver {
+            c = c.resolver(r.clone());
         }
         c
     }))

@@ -7,27 +7,36 @@
 //! application event (`http.request`, `http.response`, ...) so it appears in
 //! the trace between the packets that carry it.
 //!
-//! What these applications deliberately do not do: TLS, compression,
-//! caching, authentication, or anything a reverse proxy does beyond
+//! An `http-client` can connect by name ([`NameResolver`], a DNS stub
+//! resolver with a cache), follow redirects and keep an HSTS store; an
+//! `http-server` can redirect plain HTTP to HTTPS and send
+//! `Strict-Transport-Security` ([`HttpsPolicy`]).
+//!
+//! What these applications deliberately do not do: compression, caching,
+//! cookies, authentication, or anything a reverse proxy does beyond
 //! forwarding and connection pooling.
 
 mod client;
 mod conn;
+mod hsts;
 #[cfg(feature = "scenario")]
 mod kinds;
 mod proxy;
+mod resolve;
 mod server;
 mod subscriber;
 mod tls;
 
-pub use client::{ClientMode, HttpClient, ResponseRecord};
+pub use client::{ClientMode, HttpClient, MAX_ORIGINS, MAX_REDIRECTS, ResponseRecord};
 pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
+pub use hsts::HttpsPolicy;
 #[cfg(feature = "scenario")]
 pub use kinds::{
     CLIENT_TLS_PARAMS, MAX_EARLY_DATA_BYTES, MAX_REQUEST_BODY_BYTES, SERVER_TLS_PARAMS, client_tls,
     register, register_tls_events, server_tls, tls_version,
 };
 pub use proxy::HttpProxy;
+pub use resolve::{LookupError, NameResolver, Resolution};
 pub use server::{HttpServer, Route, RouteKind, WHOLE_BODY_MAX, WhenFull};
 pub use subscriber::{Backoff, HttpSubscriber, SubscribeMode};
 pub use tls::{ClientTls, ServerCertificate, ServerTls};
@@ -47,6 +56,8 @@ pub(crate) fn notable_headers(headers: &[(String, String)]) -> String {
                 "transfer-encoding",
                 "upgrade",
                 "content-type",
+                "location",
+                "strict-transport-security",
             ]
             .contains(&n.to_ascii_lowercase().as_str())
         })

@@ -107,6 +107,8 @@ pub struct HttpServer {
     backlog: Option<usize>,
     /// HTTPS: TLS on every connection.
     tls: Option<super::ServerTls>,
+    /// Redirecting plain HTTP to HTTPS; `Strict-Transport-Security`.
+    https: super::HttpsPolicy,
     publish_every: Option<SimDuration>,
     publish_count: u64,
     whole_body_max: u64,
@@ -190,6 +192,7 @@ impl HttpServer {
             when_full: WhenFull::Wait,
             backlog: None,
             tls: None,
+            https: super::HttpsPolicy::default(),
             publish_every: None,
             publish_count: 0,
             whole_body_max: WHOLE_BODY_MAX,
@@ -231,6 +234,13 @@ impl HttpServer {
     /// Speaks HTTPS: each accepted connection starts with a TLS handshake.
     pub fn tls(mut self, tls: super::ServerTls) -> HttpServer {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Redirects plain HTTP to HTTPS and/or sends
+    /// `Strict-Transport-Security` on every response.
+    pub fn https_policy(mut self, policy: super::HttpsPolicy) -> HttpServer {
+        self.https = policy;
         self
     }
 
@@ -471,6 +481,10 @@ impl HttpServer {
             self.respond(cx, sid, id, response);
             return;
         }
+        if let Some(response) = self.https.redirect(&request) {
+            self.respond(cx, sid, id, response);
+            return;
+        }
         let (path, since) = split_target(&request.target);
         let since = since.unwrap_or(0);
         let route = self
@@ -523,10 +537,11 @@ impl HttpServer {
                 }
             }
             Some(RouteKind::Stream) => {
-                let headers = vec![
+                let mut headers = vec![
                     ("Content-Type".to_string(), "text/event-stream".to_string()),
                     ("Cache-Control".to_string(), "no-cache".to_string()),
                 ];
+                headers.extend(self.https.headers());
                 let now = cx.now();
                 let Some(conn) = self.conns.get_mut(&sid) else {
                     return;
@@ -563,11 +578,12 @@ impl HttpServer {
         cx: &mut AppContext<'_>,
         sid: SocketId,
         id: RequestId,
-        response: Response,
+        mut response: Response,
     ) {
         let Some(conn) = self.conns.get_mut(&sid) else {
             return;
         };
+        response.headers.extend(self.https.headers());
         let summary = response.summary();
         let status = u64::from(response.status);
         if conn
@@ -607,7 +623,7 @@ impl HttpServer {
         if conn
             .http
             .proto
-            .start_sized_response(now, id, status, &[], body_bytes)
+            .start_sized_response(now, id, status, &self.https.headers(), body_bytes)
             .is_ok()
         {
             conn.bodies.insert(id, Filler::new(body_bytes));

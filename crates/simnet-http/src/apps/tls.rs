@@ -85,6 +85,11 @@ impl ClientTls {
         self
     }
 
+    /// The TLS version it speaks.
+    pub fn version(&self) -> TlsVersion {
+        self.version
+    }
+
     /// Starts TLS on a connection that has just connected: the ClientHello
     /// leaves at once. On failure the connection is reported and left to
     /// fail as plain TCP would not.

@@ -37,11 +37,13 @@ mod error;
 pub mod grammar;
 mod head;
 pub mod headers;
+pub mod hsts;
 pub mod message;
 
 pub mod client;
 pub mod server;
 pub mod sse;
+pub mod url;
 
 #[cfg(test)]
 mod testing;
@@ -51,6 +53,7 @@ pub use client::{
 };
 pub use message::{Request, RequestId, Response, Version, reason_phrase};
 pub use server::{Limits, SendError, ServerConfig, ServerConn, ServerEvent};
+pub use url::{Origin, Scheme, Url, UrlError};
 
 /// The longest chunk-size line (hexadecimal size plus any chunk extensions,
 /// without the line ending) either side accepts in a chunked body.
