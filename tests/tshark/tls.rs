@@ -76,3 +76,73 @@ fn tshark_reads_the_wss_handshake_as_tls_with_nothing_in_the_clear() {
     let clear = tshark(&file, &["-Y", "http || websocket"]).unwrap();
     assert_eq!(clear.trim(), "", "plaintext on the wire:\n{clear}");
 }
+
+/// With the run's key log (`--keylog`), tshark opens the same `wss`
+/// capture: the upgrade request and the 101, then every WebSocket frame
+/// the applications sent (client frames unmasked), in order; without it,
+/// none of them (the test above).
+#[test]
+fn tshark_decrypts_the_wss_handshake_with_the_key_log() {
+    if !tshark_available() {
+        return;
+    }
+    let trace = run(&scenarios_dir().join("tls/wss-handshake.toml"));
+    let file = capture_path("tls-wss-handshake-keylog.pcap");
+    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+    let (keylog, lines) = super::write_keylog(&trace, "tls-wss-handshake.keys");
+    assert!(lines >= 4, "{lines} key log lines");
+    let pref = format!("tls.keylog_file:{}", keylog.display());
+    let http = tshark(
+        &file,
+        &[
+            "-o",
+            &pref,
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-e",
+            "http.request.method",
+            "-e",
+            "http.response.code",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        http.lines().collect::<Vec<_>>(),
+        ["GET\t", "\t101"],
+        "{http}"
+    );
+    let frames = tshark(
+        &file,
+        &[
+            "-o",
+            &pref,
+            "-Y",
+            "websocket",
+            "-T",
+            "fields",
+            "-e",
+            "websocket.opcode",
+            "-e",
+            "websocket.mask",
+            "-e",
+            "websocket.payload.text",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        frames.lines().collect::<Vec<_>>(),
+        [
+            "1\t1\thello",
+            "9\t1\t",
+            "1\t0\thello",
+            "10\t0\t",
+            "1\t1\tworld",
+            "1\t0\tworld",
+            "8\t1\t",
+            "8\t0\t",
+        ],
+        "{frames}"
+    );
+}
