@@ -29,6 +29,7 @@ pub mod mermaid;
 pub mod pcap;
 pub mod plot;
 pub mod relative;
+mod segments;
 #[cfg(test)]
 mod streaming_tests;
 pub mod summary;

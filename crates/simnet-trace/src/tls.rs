@@ -16,7 +16,8 @@
 //! direction (then that direction is given up), and the decoder holds at
 //! most one record per direction.
 
-use simnet_core::packet::{FrameId, Transport};
+use crate::segments::{Direction, Segment, tcp_segments};
+use simnet_core::packet::FrameId;
 use simnet_core::trace::{FieldValue, Trace, TraceEvent};
 use simnet_tls::KeyLogLines;
 use simnet_tls::wire::{Direction as TlsDirection, TlsObserver};
@@ -29,9 +30,6 @@ pub const MAX_PENDING_BYTES: usize = 1 << 20;
 
 /// Names shown per packet at most; more are counted.
 const MAX_NAMES: usize = 8;
-
-/// (sender, receiver).
-type Direction = (SocketAddrV4, SocketAddrV4);
 
 /// One connection: its client and the decoder of both directions.
 struct Connection {
@@ -72,31 +70,26 @@ pub fn record_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
     let mut connections: BTreeMap<Direction, Connection> = BTreeMap::new();
     let mut streams: BTreeMap<Direction, Stream> = BTreeMap::new();
     let mut labels: BTreeMap<FrameId, Vec<String>> = BTreeMap::new();
-    for r in trace.records.iter() {
-        let TraceEvent::PacketSent { frame, bytes, .. } = &r.event else {
-            continue;
-        };
-        let Some(info) = r.event.packet_info() else {
-            continue;
-        };
-        let Transport::Tcp(tcp) = &info.transport else {
-            continue;
-        };
-        let dir = (
-            SocketAddrV4::new(info.src, tcp.src_port),
-            SocketAddrV4::new(info.dst, tcp.dst_port),
-        );
-        if tcp.flags.syn() {
+    for segment in tcp_segments(trace) {
+        let Segment {
+            frame,
+            dir,
+            seq,
+            syn,
+            ack,
+            payload,
+        } = segment;
+        if syn {
             // A SYN (or SYN-ACK) starts this direction afresh; the
             // connection is known once the client's first byte is seen.
-            let key = if tcp.flags.ack() { (dir.1, dir.0) } else { dir };
-            if !tcp.flags.ack() {
+            let key = if ack { (dir.1, dir.0) } else { dir };
+            if !ack {
                 connections.remove(&key);
             }
             streams.insert(
                 dir,
                 Stream {
-                    base: tcp.seq.wrapping_add(1),
+                    base: seq.wrapping_add(1),
                     next: 0,
                     pending: BTreeMap::new(),
                     pending_bytes: 0,
@@ -105,14 +98,13 @@ pub fn record_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
             );
             continue;
         }
-        let payload = info.payload(bytes);
         if payload.is_empty() {
             continue;
         }
         let Some(stream) = streams.get_mut(&dir) else {
             continue;
         };
-        let offset = u64::from(tcp.seq.wrapping_sub(stream.base));
+        let offset = u64::from(seq.wrapping_sub(stream.base));
         if offset == 0 && stream.next == 0 && dir == stream.key {
             // The client's first bytes: a TLS handshake record, or this
             // connection is not TLS.
@@ -145,13 +137,13 @@ pub fn record_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
             stream
                 .pending
                 .entry(offset)
-                .or_insert_with(|| (*frame, payload.to_vec()));
+                .or_insert_with(|| (frame, payload.to_vec()));
             if stream.pending_bytes > MAX_PENDING_BYTES {
                 conn.done = true;
             }
             continue;
         }
-        feed(conn, way, stream, *frame, offset, payload, &mut labels);
+        feed(conn, way, stream, frame, offset, payload, &mut labels);
         while let Some((&at, _)) = stream.pending.first_key_value() {
             if at > stream.next {
                 break;

@@ -18,11 +18,11 @@
 //! memory, each up to [`MAX_STREAM_BYTES`]; frames beyond that are not
 //! labelled.
 
-use simnet_core::packet::{FrameId, Transport};
-use simnet_core::trace::{Trace, TraceEvent};
+use crate::segments::{Direction, Segment, tcp_segments};
+use simnet_core::packet::FrameId;
+use simnet_core::trace::Trace;
 use simnet_ws::proto::frame::{FrameHeader, Opcode, Status, apply_mask};
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 /// Bytes of one direction's stream kept for decoding.
 pub const MAX_STREAM_BYTES: usize = 1 << 20;
@@ -32,9 +32,6 @@ const PREVIEW_CHARS: usize = 16;
 
 /// Labels shown per packet at most; more frames are counted.
 const MAX_LABELS: usize = 6;
-
-/// One direction of a TCP connection: (sender, receiver).
-type Direction = (SocketAddrV4, SocketAddrV4);
 
 /// One direction's stream, as far as it was kept.
 #[derive(Default)]
@@ -103,21 +100,16 @@ impl Stream {
 pub fn frame_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
     let mut streams: BTreeMap<Direction, Stream> = BTreeMap::new();
     let mut labels = BTreeMap::new();
-    for r in trace.records.iter() {
-        let TraceEvent::PacketSent { frame, bytes, .. } = &r.event else {
-            continue;
-        };
-        let Some(info) = r.event.packet_info() else {
-            continue;
-        };
-        let Transport::Tcp(tcp) = &info.transport else {
-            continue;
-        };
-        let dir = (
-            SocketAddrV4::new(info.src, tcp.src_port),
-            SocketAddrV4::new(info.dst, tcp.dst_port),
-        );
-        if tcp.flags.syn() {
+    for segment in tcp_segments(trace) {
+        let Segment {
+            frame,
+            dir,
+            seq,
+            syn,
+            payload,
+            ..
+        } = segment;
+        if syn {
             // A new SYN on a 4-tuple starts a new connection: decode the
             // old one first.
             if let Some(old) = streams.remove(&dir) {
@@ -127,21 +119,20 @@ pub fn frame_labels(trace: &Trace) -> BTreeMap<FrameId, Vec<String>> {
             streams.insert(
                 dir,
                 Stream {
-                    base: tcp.seq.wrapping_add(1),
+                    base: seq.wrapping_add(1),
                     ..Stream::default()
                 },
             );
             continue;
         }
-        let payload = info.payload(bytes);
         if payload.is_empty() {
             continue;
         }
         let Some(stream) = streams.get_mut(&dir) else {
             continue;
         };
-        let offset = u64::from(tcp.seq.wrapping_sub(stream.base));
-        stream.packets.push((*frame, offset, payload.len() as u64));
+        let offset = u64::from(seq.wrapping_sub(stream.base));
+        stream.packets.push((frame, offset, payload.len() as u64));
         stream.add(offset, payload);
     }
     // Decode what is left, each connection once.
