@@ -684,11 +684,11 @@ fn tls_arrows_are_labelled_with_their_messages() {
     assert_in_order(
         &d,
         &[
-            "client->>server13: :49152 → :443 PSH, ACK seq=1 ack=1 len=211<br/>TLS ClientHello",
-            "server13->>client: :443 → :49152 PSH, ACK seq=1 ack=212 len=680 win=65536<br/>TLS \
+            "client->>server13: :49152 → :443 PSH, ACK seq=1 ack=1 len=226<br/>TLS ClientHello",
+            "server13->>client: :443 → :49152 PSH, ACK seq=1 ack=227 len=695 win=65536<br/>TLS \
              ServerHello, ChangeCipherSpec, EncryptedExtensions, Certificate, \
              CertificateVerify, Finished",
-            "client->>server13: :49152 → :443 PSH, ACK seq=212 ack=681 len=136<br/>TLS \
+            "client->>server13: :49152 → :443 PSH, ACK seq=227 ack=696 len=136<br/>TLS \
              ChangeCipherSpec, Finished, application data 34B",
         ],
     );

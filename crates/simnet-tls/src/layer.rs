@@ -60,7 +60,8 @@ pub const EVENT_KINDS: &[&str] = &[
 /// - `tls.record`: `direction` (`sent` or `received`); an alert's `alert`
 ///   (its name, e.g. `CertificateExpired`) and `level` (`fatal`,
 ///   `warning`).
-/// - `tls.handshake`: `version` (`1.3`, `1.2`), `suite`, `resumed`,
+/// - `tls.handshake`: `version` (`1.3`, `1.2`), `suite`, `alpn` (the
+///   application protocol agreed, e.g. `http/1.1`, when one was), `resumed`,
 ///   `certificate` (whether a Certificate message crossed), `early_data`
 ///   (`accepted`, `rejected` or `none`), `round_trips` (the times this end
 ///   waited for its peer's next flight), `duration` (from the session's
@@ -74,6 +75,7 @@ pub const EVENT_KINDS: &[&str] = &[
 ///   line.
 pub const EVENT_FIELDS: &[&str] = &[
     "alert",
+    "alpn",
     "bytes_received",
     "bytes_sent",
     "certificate",
@@ -359,16 +361,28 @@ impl TlsLayer {
             1 => "1 round trip".to_string(),
             n => format!("{n} round trips"),
         };
+        let alpn = summary
+            .alpn
+            .as_deref()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        let alpn_text = match &alpn {
+            Some(a) => format!(" ({a})"),
+            None => String::new(),
+        };
         let text = format!(
-            "TLS handshake done: {} {kind}{early_text}, {trips}, {duration}; handshake records {} bytes sent, {} received",
+            "TLS handshake done: {}{alpn_text} {kind}{early_text}, {trips}, {duration}; handshake records {} bytes sent, {} received",
             summary.version.name(),
             p.bytes_sent,
             p.bytes_received,
         );
+        let mut event = AppEvent::new("tls.handshake", text)
+            .with("version", version)
+            .with("suite", summary.cipher_suite);
+        if let Some(alpn) = alpn {
+            event = event.with("alpn", alpn);
+        }
         self.events.push(
-            AppEvent::new("tls.handshake", text)
-                .with("version", version)
-                .with("suite", summary.cipher_suite)
+            event
                 .with("resumed", summary.resumed)
                 .with("certificate", p.certificate)
                 .with("early_data", early)

@@ -32,6 +32,11 @@ use simnet_tls::session::{TlsClient, TlsServer};
 use simnet_tls::{KeyLogLines, TlsLayer, TlsVersion};
 use std::sync::Arc;
 
+/// The application protocol every TLS connection here offers and accepts
+/// by ALPN: HTTPS and wss both speak HTTP/1.1 (a WebSocket starts as an
+/// HTTP/1.1 upgrade), as a browser's `wss://` does.
+const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+
 /// The test CA every scenario shares.
 fn test_ca() -> TestCa {
     let mut rng = Seed(0).stream("simnet test CA");
@@ -100,6 +105,7 @@ impl ClientTls {
                 let defaults = ClientOptions::default();
                 let options = ClientOptions {
                     version: self.version,
+                    alpn: vec![ALPN_HTTP_1_1.to_vec()],
                     key_log: Some(self.keys.clone()),
                     session_cache_entries: if self.resume {
                         defaults.session_cache_entries
@@ -233,6 +239,7 @@ impl ServerTls {
                 };
                 let options = ServerOptions {
                     version: self.version,
+                    alpn: vec![ALPN_HTTP_1_1.to_vec()],
                     key_log: Some(self.keys.clone()),
                     resumption: self.resumption,
                     max_early_data_bytes: self.max_early_data_bytes,

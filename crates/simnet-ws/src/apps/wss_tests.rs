@@ -152,7 +152,7 @@ fn no_byte_of_the_upgrade_or_the_messages_crosses_in_the_clear() {
         for plain in [
             "Upgrade: websocket",
             "Sec-WebSocket",
-            "HTTP/1.1",
+            "HTTP/1.1 101",
             "GET /chat",
             "hello",
         ] {
@@ -162,8 +162,10 @@ fn no_byte_of_the_upgrade_or_the_messages_crosses_in_the_clear() {
             );
         }
         // The server's name does cross in the clear (SNI, and its
-        // certificate under TLS 1.2): the search above can find things.
+        // certificate under TLS 1.2), and so does the protocol offered by
+        // ALPN: the search above can find things.
         assert!(on_the_wire(trace, "server"));
+        assert!(on_the_wire(trace, "http/1.1"));
     }
     // The same exchange without TLS shows the upgrade on the wire.
     let mut b = WorldBuilder::new(7);
