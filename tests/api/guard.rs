@@ -256,8 +256,12 @@ fn a_ws_client_whose_upgrade_cannot_be_written_says_so_and_gives_up() {
         WsServer::new(80, ServerMode::Echo).subprotocols(vec!["chat".into()])
     });
     b.app(client, "ws-client", || {
-        WsClient::new("10.0.0.2:80".parse().unwrap(), "server", "/")
-            .subprotocols(vec!["chat\r\nX-Evil: 1".into()])
+        WsClient::new(
+            "10.0.0.2:80".parse::<SocketAddrV4>().unwrap(),
+            "server",
+            "/",
+        )
+        .subprotocols(vec!["chat\r\nX-Evil: 1".into()])
     });
     let mut world = b.build().unwrap();
     assert_eq!(world.run(), EndReason::Idle);

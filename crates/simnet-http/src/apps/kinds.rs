@@ -142,7 +142,7 @@ pub fn register(r: &mut AppRegistry) {
             SERVER_TLS_PARAMS[1],
             SERVER_TLS_PARAMS[2],
             SERVER_TLS_PARAMS[3],
-            ParamDoc { key: "tls_name", doc: "with tls: the name on the certificate, e.g. \"www.example\" for clients that connect by that name (default: the server's host name)" },
+            TLS_NAME_PARAM,
             ParamDoc { key: "redirect_to_https", doc: "answer every request with 301 Moved Permanently and Location: https://<Host><target> (a plain-HTTP server only; no routes) (default false)" },
             ParamDoc { key: "hsts_max_age", doc: "with tls: send Strict-Transport-Security: max-age=<seconds> on every response, e.g. \"8760h\" (a year); whole seconds, \"0s\" tells clients to forget (default: no header)" },
             ParamDoc { key: "hsts_include_subdomains", doc: "with hsts_max_age: add includeSubDomains (default false)" },
@@ -212,6 +212,7 @@ pub fn register(r: &mut AppRegistry) {
             SERVER_TLS_PARAMS[1],
             SERVER_TLS_PARAMS[2],
             SERVER_TLS_PARAMS[3],
+            TLS_NAME_PARAM,
         ],
         commands: &[],
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -325,23 +326,7 @@ fn build_server(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .help("add e.g. read_bytes = \"4KiB\" to make the server a slow reader"));
     }
     let read_interval = read_interval.unwrap_or(SimDuration::from_millis(100));
-    let host = p.host.to_string();
-    let tls_name = p.string("tls_name")?;
-    let name = tls_name.clone().unwrap_or_else(|| host.clone());
-    let tls = server_tls(p, &name)?;
-    if let Some(n) = &tls_name {
-        if tls.is_none() {
-            return Err(ParamError::at(
-                "tls_name",
-                format!("`tls_name` (`{n}`) names a certificate, and this server speaks no TLS"),
-            )
-            .help("add tls = \"1.3\", or remove tls_name"));
-        }
-        Url::parse(&format!("https://{n}/")).map_err(|_| {
-            ParamError::at("tls_name", format!("`{n}` is not a host name"))
-                .help("write e.g. tls_name = \"www.example\"")
-        })?;
-    }
+    let (tls, name) = server_tls_named(p)?;
     let https = https_policy(p, tls.is_some(), routes_given, &name)?;
     Ok(factory(move || {
         let mut s = HttpServer::new(port, config, routes.clone()).https_policy(https.clone());
@@ -384,6 +369,13 @@ pub const SERVER_TLS_PARAMS: [ParamDoc; 4] = [
         doc: "with tls: \"valid\", or a certificate a client must refuse: \"expired\" (the year before simulated time zero), \"not-yet-valid\" (from the day after) or \"wrong-name\" (for other.<host>) (default valid)",
     },
 ];
+
+/// `tls_name`, which goes with [`SERVER_TLS_PARAMS`] (see
+/// [`server_tls_named`]).
+pub const TLS_NAME_PARAM: ParamDoc = ParamDoc {
+    key: "tls_name",
+    doc: "with tls: the name on the certificate, e.g. \"www.example\" for clients that connect by that name (default: the server's host name)",
+};
 
 /// The TLS parameters of a client (`http-client`, and any client that
 /// speaks TLS through [`client_tls`]), for its `params` list.
@@ -567,6 +559,29 @@ pub fn server_tls(p: &mut Params<'_>, name: &str) -> Result<Option<ServerTls>, P
     Ok(Some(tls))
 }
 
+/// A server's TLS parameters with `tls_name` ([`TLS_NAME_PARAM`]): the
+/// session, if any, and the name its certificate is for (`tls_name`, or
+/// the host the server runs on).
+pub fn server_tls_named(p: &mut Params<'_>) -> Result<(Option<ServerTls>, String), ParamError> {
+    let tls_name = p.string("tls_name")?;
+    let name = tls_name.clone().unwrap_or_else(|| p.host.to_string());
+    let tls = server_tls(p, &name)?;
+    if let Some(n) = &tls_name {
+        if tls.is_none() {
+            return Err(ParamError::at(
+                "tls_name",
+                format!("`tls_name` (`{n}`) names a certificate, and this server speaks no TLS"),
+            )
+            .help("add tls = \"1.3\", or remove tls_name"));
+        }
+        Url::parse(&format!("https://{n}/")).map_err(|_| {
+            ParamError::at("tls_name", format!("`{n}` is not a host name"))
+                .help("write e.g. tls_name = \"www.example\"")
+        })?;
+    }
+    Ok((tls, name))
+}
+
 /// A client's TLS parameters (see [`CLIENT_TLS_PARAMS`]): `None` without
 /// `tls`. `server_name` is the host part of what it connects to, which the
 /// server's certificate must carry: an address is refused.
@@ -666,7 +681,7 @@ fn by_name(text: &str, tls: bool) -> Result<Url, ParamError> {
 
 /// An unknown host that looks like a DNS name: say that `dns` would look
 /// it up, besides listing the scenario's hosts.
-fn name_needs_dns(e: ParamError, host: &str) -> ParamError {
+pub fn name_needs_dns(e: ParamError, host: &str) -> ParamError {
     if !e.message.starts_with("unknown host") || !host.contains('.') {
         return e;
     }
@@ -908,8 +923,7 @@ fn build_proxy(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     let pool = p.int("pool_size", 100_000)?.unwrap_or(8).max(1) as usize;
     let strip = p.bool("strip_upgrade")?.unwrap_or(false);
     let config = server_config(p)?;
-    let host = p.host;
-    let tls = server_tls(p, host)?;
+    let (tls, _) = server_tls_named(p)?;
     Ok(factory(move || {
         let mut proxy = HttpProxy::new(port, upstream, config)
             .upstreams(upstreams.clone())

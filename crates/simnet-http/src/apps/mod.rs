@@ -32,8 +32,9 @@ pub use conn::{HttpClientSide, HttpServerSide, Written, next_server_event};
 pub use hsts::HttpsPolicy;
 #[cfg(feature = "scenario")]
 pub use kinds::{
-    CLIENT_TLS_PARAMS, MAX_EARLY_DATA_BYTES, MAX_REQUEST_BODY_BYTES, SERVER_TLS_PARAMS, client_tls,
-    register, register_tls_events, server_tls, tls_version,
+    CLIENT_TLS_PARAMS, MAX_EARLY_DATA_BYTES, MAX_REQUEST_BODY_BYTES, SERVER_TLS_PARAMS,
+    TLS_NAME_PARAM, client_tls, name_needs_dns, register, register_tls_events, server_tls,
+    server_tls_named, tls_version,
 };
 pub use proxy::HttpProxy;
 pub use resolve::{LookupError, NameResolver, Resolution};

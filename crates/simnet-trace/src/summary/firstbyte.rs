@@ -13,7 +13,9 @@
 //! - **HTTP**: from the moment the request could leave (the handshakes
 //!   done, or later if the application wrote it later) to the
 //!   `http.response` (for a WebSocket client, from its upgrade request to
-//!   `ws.upgrade`, the 101). For a response that fits one flight this is the time
+//!   `ws.upgrade`, the 101; for a Socket.IO-style client, from its
+//!   polling connection to `sio.transport`, the answer that opened the
+//!   session). For a response that fits one flight this is the time
 //!   to its first byte; a long body adds its transfer.
 //!
 //! A request on a reused connection pays only HTTP (its `latency`). The
@@ -135,13 +137,18 @@ impl FirstByte {
                             m.request.get_or_insert(r.time);
                         }
                     }
-                    kind @ ("http.response" | "ws.upgrade") => {
+                    kind @ ("http.response" | "ws.upgrade" | "sio.transport") => {
+                        let polling = matches!(event.field("transport"), Some(FieldValue::Text(t)) if t == "polling");
+                        if kind == "sio.transport" && !polling {
+                            return;
+                        }
                         let Some(m) = socket.and_then(|s| self.open.get_mut(&(*host, s))) else {
                             return;
                         };
                         let index = match event.field("index") {
                             Some(FieldValue::Int(i)) => i.to_string(),
                             _ if kind == "ws.upgrade" => "upgrade".to_string(),
+                            _ if kind == "sio.transport" => "session".to_string(),
                             _ => "-".to_string(),
                         };
                         if m.answered {

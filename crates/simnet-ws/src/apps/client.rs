@@ -19,7 +19,8 @@
 //! With [`WsClient::tls`] it speaks `wss`: TLS starts right after TCP
 //! connects and everything above travels inside it.
 
-use super::{ClientLink, ClientLinkEvent, ClientTls, message_event, parse_event};
+use super::remote::Address;
+use super::{ClientLink, ClientLinkEvent, ClientTls, Remote, message_event, parse_event};
 use crate::proto::close;
 use crate::proto::conn::{Message, WsEvent};
 use crate::proto::frame::Opcode;
@@ -27,7 +28,6 @@ use simnet_core::apps::filler;
 use simnet_core::{App, AppContext, AppEvent, Command, SimDuration, SimTime, SocketEvent, TimerId};
 use simnet_http::apps::event_learned;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddrV4;
 
 /// When a client starts the closing handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ enum Wake {
 
 /// A WebSocket client.
 pub struct WsClient {
-    remote: SocketAddrV4,
+    remote: Remote,
     host: String,
     path: String,
     protocols: Vec<String>,
@@ -104,7 +104,7 @@ pub struct WsClient {
 impl std::fmt::Debug for WsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsClient")
-            .field("remote", &self.remote)
+            .field("remote", &self.remote.to_string())
             .field("path", &self.path)
             .field("received", &self.received.len())
             .finish()
@@ -112,10 +112,11 @@ impl std::fmt::Debug for WsClient {
 }
 
 impl WsClient {
-    /// A client of `remote` (the `Host` header says `host`) asking for `path`.
-    pub fn new(remote: SocketAddrV4, host: &str, path: &str) -> WsClient {
+    /// A client of `remote` (an address, or a [`Remote::named`] name; the
+    /// `Host` header says `host`) asking for `path`.
+    pub fn new(remote: impl Into<Remote>, host: &str, path: &str) -> WsClient {
         WsClient {
-            remote,
+            remote: remote.into(),
             host: host.to_string(),
             path: path.to_string(),
             protocols: Vec::new(),
@@ -194,6 +195,13 @@ impl WsClient {
     pub fn tls(mut self, tls: ClientTls) -> WsClient {
         self.tls = Some(tls);
         self
+    }
+
+    /// Opens the connection once the server's address is known.
+    fn dial(&mut self, cx: &mut AppContext<'_>, address: Address) {
+        let tls = self.tls.clone();
+        let (host, path, protocols) = (&self.host, &self.path, &self.protocols);
+        self.link = ClientLink::dial(cx, &self.remote, address, host, path, protocols, tls);
     }
 
     fn timer(&mut self, cx: &mut AppContext<'_>, after: SimDuration, wake: Wake) {
@@ -410,24 +418,24 @@ impl SendMessage for crate::proto::conn::WsConn {
 
 impl App for WsClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        let tls = self.tls.clone();
-        self.link = ClientLink::open(
-            cx,
-            self.remote,
-            &self.host,
-            &self.path,
-            &self.protocols,
-            tls,
-        );
+        self.remote.start(cx);
+        let address = self.remote.address(cx);
+        self.dial(cx, address);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        if let Some(done) = self.remote.on_socket(cx, &event) {
+            return done.into_iter().for_each(|a| self.dial(cx, a));
+        }
         if let Some(events) = ClientLink::route(&mut self.link, cx, event) {
             self.handle(cx, events);
         }
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(done) = self.remote.on_timer(cx, timer) {
+            return done.into_iter().for_each(|a| self.dial(cx, a));
+        }
         if ClientLink::route_timer(&mut self.link, cx, timer) {
             return;
         }

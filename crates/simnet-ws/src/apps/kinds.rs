@@ -9,12 +9,14 @@
 //! both ways, is refused at load rather than guessed at.
 
 use super::{
-    ClientTls, CloseAfter, ServerMode, ServerTls, SioClient, SioServer, StompClient, WsClient,
-    WsServer,
+    ClientTls, CloseAfter, Remote, ServerMode, ServerTls, SioClient, SioServer, StompClient,
+    WsClient, WsServer,
 };
 use crate::proto::conn::DEFAULT_MAX_MESSAGE_BYTES;
 use crate::proto::uri;
 use simnet_core::{Protocol, SimDuration};
+use simnet_dns::proto::DnsName;
+use simnet_http::apps::{SERVER_TLS_PARAMS, TLS_NAME_PARAM, name_needs_dns, server_tls_named};
 use simnet_http::proto::grammar::{self, GrammarError};
 use simnet_scenario::{
     AppKind, AppRegistry, CommandDoc, ListenPort, ParamDoc, ParamError, Params, SharedFactory,
@@ -137,6 +139,7 @@ const EVENT_KINDS: &[&str] = &[
 
 /// The fields of [`EVENT_KINDS`].
 const EVENT_FIELDS: &[&str] = &[
+    "attempts",
     "bytes",
     "clients",
     "closes_tcp",
@@ -151,6 +154,7 @@ const EVENT_FIELDS: &[&str] = &[
     "key",
     "latency",
     "len",
+    "lookup",
     "masked",
     "mode",
     "ok",
@@ -181,6 +185,10 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "push_every", doc: "push a message (`id=N t=NANOS`) to every client this often, with no request" },
             ParamDoc { key: "push_count", doc: "how many messages to push on that schedule" },
             ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
+            SERVER_TLS_PARAMS[1],
+            SERVER_TLS_PARAMS[2],
+            SERVER_TLS_PARAMS[3],
+            TLS_NAME_PARAM,
         ],
         commands: WS_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -201,6 +209,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "events", doc: "close after learning of this many pushed events (`id=N t=NANOS` messages)" },
             ParamDoc { key: "close_after", doc: "start the closing handshake this long after the upgrade, or \"never\" (default: once every message sent came back, or after `events`)" },
             ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
+            ParamDoc { key: "dns", doc: "host:port of a DNS server (e.g. \"dns:53\"): the host in `connect` is a name looked up before each new connection, through a cache (default: the host is a scenario host)" },
         ],
         commands: WS_CLIENT_COMMANDS,
         listens: None,
@@ -212,6 +221,10 @@ pub fn register(r: &mut AppRegistry) {
         params: &[
             ParamDoc { key: "port", doc: "port to listen on (default 80)" },
             ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
+            SERVER_TLS_PARAMS[1],
+            SERVER_TLS_PARAMS[2],
+            SERVER_TLS_PARAMS[3],
+            TLS_NAME_PARAM,
         ],
         commands: WS_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -228,6 +241,7 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "send_every", doc: "time between SENDs, the first one interval after CONNECTED (default 1s)" },
             ParamDoc { key: "disconnect_after", doc: "send DISCONNECT this long after CONNECTED (default: one interval after the last SEND)" },
             ParamDoc { key: "tls", doc: "speak wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
+            ParamDoc { key: "dns", doc: "host:port of a DNS server (e.g. \"dns:53\"): the host in `connect` is a name looked up before each new connection, through a cache (default: the host is a scenario host)" },
         ],
         commands: STOMP_CLIENT_COMMANDS,
         listens: None,
@@ -243,6 +257,10 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "push_every", doc: "publish an event this often" },
             ParamDoc { key: "push_count", doc: "how many events to publish on that schedule" },
             ParamDoc { key: "tls", doc: "speak HTTPS and wss: \"1.3\" or \"1.2\", with a certificate for the server's host name from simnet's test CA (default: plain ws; the port stays 80 unless given)" },
+            SERVER_TLS_PARAMS[1],
+            SERVER_TLS_PARAMS[2],
+            SERVER_TLS_PARAMS[3],
+            TLS_NAME_PARAM,
         ],
         commands: SIO_SERVER_COMMANDS,
         listens: Some(ListenPort { key: "port", default: Some(80), protocol: Protocol::Tcp }),
@@ -257,6 +275,8 @@ pub fn register(r: &mut AppRegistry) {
             ParamDoc { key: "events", doc: "close after learning of this many events (default 10)" },
             ParamDoc { key: "upgrade", doc: "try to upgrade to WebSocket (default true)" },
             ParamDoc { key: "tls", doc: "speak HTTPS and wss: \"1.3\" or \"1.2\"; the server is checked against the host name in `connect` (default: plain ws, or 1.3 with a wss:// URI)" },
+            ParamDoc { key: "dns", doc: "host:port of a DNS server (e.g. \"dns:53\"): the host in `connect` is a name looked up before each new connection, through a cache (default: the host is a scenario host)" },
+            ParamDoc { key: "tls_resume", doc: "keep a TLS session cache, so that the upgrade connection resumes the polling connection's session (default true)" },
         ],
         commands: &[],
         listens: None,
@@ -266,8 +286,8 @@ pub fn register(r: &mut AppRegistry) {
 
 /// Where a client connects, from `connect`, `path` and `tls`.
 struct Endpoint {
-    /// The server's address.
-    remote: SocketAddrV4,
+    /// The server's address, or its name and the DNS server to ask.
+    remote: Remote,
     /// The host as written, for `Host` and TLS's server name.
     host: String,
     /// The request target of the upgrade.
@@ -283,6 +303,7 @@ fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamErr
     let Some(text) = p.string("connect")? else {
         return Err(p.missing("connect"));
     };
+    let dns = p.endpoint("dns")?;
     let version = tls_version(p)?;
     // Where an error about TLS points: at `tls` if it was given, else at
     // the `wss://` that implied it.
@@ -293,7 +314,7 @@ fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamErr
             ParamError::at("connect", e.to_string())
                 .help("write e.g. \"wss://server/chat\", \"ws://server:8080/\" or \"server:80\"")
         })?;
-        let remote = p.endpoint_text("connect", &format!("{}:{}", u.host, u.port))?;
+        let remote = remote(p, &u.host, &format!("{}:{}", u.host, u.port), dns)?;
         let version = match (u.secure, version) {
             (false, Some(_)) => {
                 return Err(ParamError::at(
@@ -307,8 +328,8 @@ fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamErr
         };
         (remote, u.host, u.resource, version)
     } else {
-        let remote = p.endpoint_text("connect", &text)?;
         let host = text.rsplit_once(':').map_or(text.as_str(), |(h, _)| h);
+        let remote = remote(p, host, &text, dns)?;
         (remote, host.to_string(), None, version)
     };
     let path = match (uri_path, path_param) {
@@ -348,6 +369,33 @@ fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamErr
     })
 }
 
+/// The server `connect` names as `host` (`hostport` is `host:port`): a
+/// scenario host or an address; or, with `dns`, a name looked up at run
+/// time through that DNS server.
+fn remote(
+    p: &Params<'_>,
+    host: &str,
+    hostport: &str,
+    dns: Option<SocketAddrV4>,
+) -> Result<Remote, ParamError> {
+    let Some(server) = dns else {
+        return p
+            .endpoint_text("connect", hostport)
+            .map(Remote::At)
+            .map_err(|e| name_needs_dns(e, host));
+    };
+    let bad = |why: String| {
+        ParamError::at("connect", why).help("write e.g. connect = \"wss://chat.example/\"")
+    };
+    let port = hostport
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .filter(|port| *port != 0)
+        .ok_or_else(|| bad(format!("`{hostport}` is not name:port")))?;
+    let name = DnsName::parse(host).map_err(|e| bad(format!("`{host}`: {e}")))?;
+    Ok(Remote::named(name, port, server))
+}
+
 /// `tls = "1.3"` or `"1.2"`, if given.
 fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
     Ok(match p.choice("tls", &["1.3", "1.2"])? {
@@ -357,9 +405,11 @@ fn tls_version(p: &mut Params<'_>) -> Result<Option<TlsVersion>, ParamError> {
     })
 }
 
-/// A server's `tls`: a certificate for the host the server runs on.
+/// A server's `tls` and the other TLS options a server takes (as
+/// `http-server`'s): a certificate for the host the server runs on, or for
+/// `tls_name`.
 fn server_tls(p: &mut Params<'_>) -> Result<Option<ServerTls>, ParamError> {
-    Ok(tls_version(p)?.map(|v| ServerTls::new(v, p.host)))
+    Ok(server_tls_named(p)?.0)
 }
 
 /// A value of `key` that breaks the HTTP grammar, as a parameter error that
@@ -472,7 +522,7 @@ fn build_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         ),
     };
     Ok(factory(move || {
-        let mut c = WsClient::new(remote, &host, &path)
+        let mut c = WsClient::new(remote.clone(), &host, &path)
             .subprotocols(subprotocols.clone())
             .send(send.clone())
             .close_after(close_after);
@@ -526,7 +576,8 @@ fn build_stomp_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
         .unwrap_or(SimDuration::from_secs(1));
     let disconnect_after = p.duration("disconnect_after")?;
     Ok(factory(move || {
-        let mut c = StompClient::new(remote, &host, &path, &destination).send(send.clone(), every);
+        let mut c =
+            StompClient::new(remote.clone(), &host, &path, &destination).send(send.clone(), every);
         if let Some(after) = disconnect_after {
             c = c.disconnect_after(after);
         }
@@ -566,8 +617,17 @@ fn build_sio_client(p: &mut Params<'_>) -> Result<SharedFactory, ParamError> {
     } = endpoint(p, "/sio")?;
     let events = p.int("events", 1_000_000)?.unwrap_or(10);
     let upgrade = p.bool("upgrade")?.unwrap_or(true);
+    let resume = p.bool("tls_resume")?;
+    let tls = match (tls, resume) {
+        (None, Some(_)) => {
+            return Err(ParamError::at("tls_resume", "`tls_resume` needs TLS")
+                .help("add tls = \"1.3\" or connect to a wss:// URI"));
+        }
+        (Some(tls), Some(resume)) => Some(tls.resume(resume)),
+        (tls, None) => tls,
+    };
     Ok(factory(move || {
-        let c = SioClient::new(remote, &host, &path, events).upgrade(upgrade);
+        let c = SioClient::new(remote.clone(), &host, &path, events).upgrade(upgrade);
         match &tls {
             Some(tls) => c.tls(tls.clone()),
             None => c,

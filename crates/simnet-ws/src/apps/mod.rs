@@ -75,6 +75,10 @@
 //! inside TLS until the handshake is done and leaves with the client's
 //! Finished (TLS 1.3) or after the server's (TLS 1.2).
 //!
+//! A client connects to an address, or by name ([`Remote::named`]): its
+//! own resolver asks a DNS server (the `dns.*` events), through a cache,
+//! each time it opens a connection (see `remote`).
+//!
 //! What these applications deliberately do not do: extensions
 //! (permessage-deflate), Engine.IO's probe ping before switching
 //! transports, or STOMP transactions, acknowledgements and heart-beats.
@@ -83,6 +87,9 @@ mod client;
 mod held;
 #[cfg(feature = "scenario")]
 mod kinds;
+mod remote;
+#[cfg(test)]
+mod remote_tests;
 mod server;
 mod sio;
 mod sockets;
@@ -95,6 +102,7 @@ mod wss_tests;
 pub use client::{CloseAfter, MAX_BINARY_MESSAGE_BYTES, WsClient};
 #[cfg(feature = "scenario")]
 pub use kinds::register;
+pub use remote::Remote;
 pub use server::{ServerMode, WsServer};
 /// The TLS of `wss`: the same client and server sides as HTTPS.
 pub use simnet_http::apps::{ClientTls, ServerTls};
@@ -105,6 +113,7 @@ use crate::proto::conn::{FrameInfo, MaskSource, Message, WsConfig, WsConn, WsEve
 use crate::proto::handshake;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use remote::Address;
 use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
     AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
@@ -672,6 +681,29 @@ impl ClientLink {
                     "ws.connect-failed",
                     format!("connect to {remote} failed: {e}"),
                 ));
+                None
+            }
+        }
+    }
+
+    /// A client application's connection at `address`, as [`Remote`] gave
+    /// it: opened now ([`open`](Self::open)); not yet, while the name is
+    /// being looked up; or never, when the name gave no address (reported
+    /// as `ws.connect-failed`).
+    fn dial(
+        cx: &mut AppContext<'_>,
+        remote: &Remote,
+        address: Address,
+        host: &str,
+        target: &str,
+        protocols: &[String],
+        tls: Option<ClientTls>,
+    ) -> Option<ClientLink> {
+        match address {
+            Address::Now(a) => ClientLink::open(cx, a, host, target, protocols, tls),
+            Address::Later => None,
+            Address::Never(e) => {
+                cx.emit(remote::lookup_failed("ws.connect-failed", remote, &e));
                 None
             }
         }

@@ -26,11 +26,12 @@
 //! session, installed as soon as it connects or is accepted.
 
 use super::held::{Held, HeldPolls};
+use super::remote::{self, Address};
 use super::server::{accept_http, accept_or_refuse, drive_http_output, listen_and_schedule};
 use super::sockets::WsSockets;
 use super::{
-    ClientLink, ClientLinkEvent, ClientTls, ServerTls, WsSocket, event_text, parse_event, path_of,
-    query_param, read_all,
+    ClientLink, ClientLinkEvent, ClientTls, Remote, ServerTls, WsSocket, event_text, parse_event,
+    path_of, query_param, read_all,
 };
 use crate::proto::close;
 use crate::proto::conn::{Message, WsConfig, WsConn, WsEvent};
@@ -40,7 +41,6 @@ use simnet_core::{
 use simnet_http::apps::{HttpClientSide, HttpServerSide, event_learned, next_server_event};
 use simnet_http::proto::{ClientConfig, ClientEvent, Request, RequestId, Response, ServerEvent};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddrV4;
 
 /// The transport a session uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -540,10 +540,25 @@ impl App for SioServer {
     }
 }
 
+/// Polling connections in a row that may close before any answer before a
+/// [`SioClient`] gives up.
+pub const MAX_FAILED_POLLS: u32 = 3;
+
+/// A connection a [`SioClient`] opens.
+#[derive(Clone, Debug)]
+enum Want {
+    /// The long-polling connection.
+    Poll,
+    /// The WebSocket upgrade, asking for this target.
+    Upgrade(String),
+}
+
 /// The client side of the fallback: long polling first, then an attempt to
 /// upgrade to WebSocket.
 pub struct SioClient {
-    remote: SocketAddrV4,
+    remote: Remote,
+    /// Connections waiting for the server's name to be looked up.
+    waiting: Vec<Want>,
     host: String,
     path: String,
     stop_after: u64,
@@ -565,12 +580,18 @@ pub struct SioClient {
     pub learned: Vec<(u64, SimDuration, &'static str)>,
     /// Whether the session moved to WebSocket.
     pub upgraded: bool,
+    /// Whether the current polling connection has answered a poll.
+    poll_answered: bool,
+    /// Polling connections in a row that closed before any answer.
+    failed_polls: u32,
+    /// When the next polling connection opens, after one that failed.
+    retry: Option<TimerId>,
 }
 
 impl std::fmt::Debug for SioClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SioClient")
-            .field("remote", &self.remote)
+            .field("remote", &self.remote.to_string())
             .field("session", &self.session)
             .field("upgraded", &self.upgraded)
             .field("learned", &self.learned.len())
@@ -579,11 +600,13 @@ impl std::fmt::Debug for SioClient {
 }
 
 impl SioClient {
-    /// A client of `remote` (`host` for the `Host` header) on `path` that
-    /// stops after learning of `stop_after` events.
-    pub fn new(remote: SocketAddrV4, host: &str, path: &str, stop_after: u64) -> SioClient {
+    /// A client of `remote` (an address, or a [`Remote::named`] name,
+    /// looked up for each connection; `host` for the `Host` header) on
+    /// `path` that stops after learning of `stop_after` events.
+    pub fn new(remote: impl Into<Remote>, host: &str, path: &str, stop_after: u64) -> SioClient {
         SioClient {
-            remote,
+            remote: remote.into(),
+            waiting: Vec::new(),
             host: host.to_string(),
             path: path.to_string(),
             stop_after,
@@ -599,6 +622,9 @@ impl SioClient {
             done: false,
             learned: Vec::new(),
             upgraded: false,
+            poll_answered: false,
+            failed_polls: 0,
+            retry: None,
         }
     }
 
@@ -615,13 +641,56 @@ impl SioClient {
         self
     }
 
+    /// Opens the connection `want` asks for once the server's address is
+    /// known: now, after the lookup, or never (reported as `sio.error`).
+    fn open(&mut self, cx: &mut AppContext<'_>, want: Want, address: Address) {
+        let remote = match address {
+            Address::Now(a) => a,
+            Address::Later => return self.waiting.push(want),
+            Address::Never(e) => {
+                return cx.emit(remote::lookup_failed("sio.error", &self.remote, &e));
+            }
+        };
+        match want {
+            Want::Poll => match HttpClientSide::connect(cx, remote, ClientConfig::default()) {
+                Ok(poll) => {
+                    self.poll = Some(poll);
+                    self.poll_answered = false;
+                }
+                Err(e) => cx.emit(AppEvent::new(
+                    "sio.error",
+                    format!("cannot connect to {remote}: {e}"),
+                )),
+            },
+            Want::Upgrade(target) => match ClientLink::connect(
+                cx,
+                remote,
+                &self.host,
+                &target,
+                &[],
+                WsConfig::default(),
+                self.tls.clone(),
+            ) {
+                Ok(link) => self.link = Some(link),
+                Err(e) => cx.emit(AppEvent::new(
+                    "sio.error",
+                    format!("cannot open the upgrade connection: {e}"),
+                )),
+            },
+        }
+    }
+
     fn open_poll(&mut self, cx: &mut AppContext<'_>) {
-        match HttpClientSide::connect(cx, self.remote, ClientConfig::default()) {
-            Ok(poll) => self.poll = Some(poll),
-            Err(e) => cx.emit(AppEvent::new(
-                "sio.error",
-                format!("cannot connect to {}: {e}", self.remote),
-            )),
+        let address = self.remote.address(cx);
+        self.open(cx, Want::Poll, address);
+    }
+
+    /// Lookups that finished: the connections waiting for them open.
+    fn looked_up(&mut self, cx: &mut AppContext<'_>, done: Vec<Address>) {
+        for address in done {
+            for want in std::mem::take(&mut self.waiting) {
+                self.open(cx, want, address.clone());
+            }
         }
     }
 
@@ -664,6 +733,8 @@ impl SioClient {
             match event {
                 ClientEvent::Response { response, .. } => {
                     answered = true;
+                    self.poll_answered = true;
+                    self.failed_polls = 0;
                     match response.status {
                         200 => {
                             let body = String::from_utf8_lossy(&response.body).into_owned();
@@ -712,20 +783,57 @@ impl SioClient {
                 let _ = cx.close(p.sid);
             }
             if eof && !released && !self.on_websocket && !self.done {
-                cx.emit(
-                    AppEvent::new(
-                        "sio.reconnect",
-                        "the polling connection closed: reconnecting",
-                    )
-                    .on(sid),
-                );
-                self.open_poll(cx);
+                self.reconnect(cx, sid);
             }
             return;
         }
         if answered {
             self.poll_now(cx);
         }
+    }
+
+    /// The polling connection closed under the session. One that had
+    /// answered is replaced at once (a server may close a kept-alive
+    /// connection); one that closed before any answer (refused, or its TLS
+    /// failed) is retried after 1 s, then 2 s, and the client gives up
+    /// after [`MAX_FAILED_POLLS`] such connections in a row, rather than
+    /// reconnect forever.
+    fn reconnect(&mut self, cx: &mut AppContext<'_>, sid: SocketId) {
+        if self.poll_answered {
+            cx.emit(
+                AppEvent::new(
+                    "sio.reconnect",
+                    "the polling connection closed: reconnecting",
+                )
+                .on(sid),
+            );
+            return self.open_poll(cx);
+        }
+        self.failed_polls += 1;
+        if self.failed_polls >= MAX_FAILED_POLLS {
+            self.done = true;
+            return cx.emit(
+                AppEvent::new(
+                    "sio.error",
+                    format!(
+                        "giving up: {} polling connections in a row closed before any answer",
+                        self.failed_polls
+                    ),
+                )
+                .on(sid)
+                .with("attempts", u64::from(self.failed_polls)),
+            );
+        }
+        let delay = SimDuration::from_secs(1 << (self.failed_polls - 1));
+        cx.emit(
+            AppEvent::new(
+                "sio.reconnect",
+                format!("the polling connection closed before any answer: reconnecting in {delay}"),
+            )
+            .on(sid)
+            .with("attempts", u64::from(self.failed_polls)),
+        );
+        self.retry = Some(cx.set_timer(delay));
     }
 
     /// The handshake poll came back: the session exists; try WebSocket.
@@ -745,21 +853,8 @@ impl SioClient {
                 "{}?transport=websocket&sid={session}&since={}",
                 self.path, self.since
             );
-            match ClientLink::connect(
-                cx,
-                self.remote,
-                &self.host,
-                &target,
-                &[],
-                WsConfig::default(),
-                self.tls.clone(),
-            ) {
-                Ok(link) => self.link = Some(link),
-                Err(e) => cx.emit(AppEvent::new(
-                    "sio.error",
-                    format!("cannot open the upgrade connection: {e}"),
-                )),
-            }
+            let address = self.remote.address(cx);
+            self.open(cx, Want::Upgrade(target), address);
         }
     }
 
@@ -868,10 +963,14 @@ impl SioClient {
 
 impl App for SioClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
+        self.remote.start(cx);
         self.open_poll(cx);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        if let Some(done) = self.remote.on_socket(cx, &event) {
+            return self.looked_up(cx, done);
+        }
         let poll_sid = self.poll.as_ref().map(|p| p.sid);
         let link_sid = self.link.as_ref().map(|l| l.sid);
         match event {
@@ -896,6 +995,9 @@ impl App for SioClient {
                 self.poll = None;
                 let _ = cx.close(sid);
                 cx.emit(AppEvent::new("sio.error", format!("polling connection {reason}")).on(sid));
+                if !self.done && !self.on_websocket {
+                    self.reconnect(cx, sid);
+                }
             }
             SocketEvent::Connected(sid) if Some(sid) == link_sid => {
                 if let Some(link) = self.link.as_mut() {
@@ -926,6 +1028,13 @@ impl App for SioClient {
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(done) = self.remote.on_timer(cx, timer) {
+            return self.looked_up(cx, done);
+        }
+        if self.retry == Some(timer) {
+            self.retry = None;
+            return self.open_poll(cx);
+        }
         if ClientLink::route_timer(&mut self.link, cx, timer) {
             self.link = None;
         }

@@ -13,8 +13,9 @@
 //! Deliberately missing: transactions, acknowledgements, heart-beats,
 //! authentication, and queues (every destination is a topic).
 
+use super::remote::Address;
 use super::server::stomp_event;
-use super::{ClientLink, ClientLinkEvent, ClientTls};
+use super::{ClientLink, ClientLinkEvent, ClientTls, Remote};
 use crate::proto::close;
 use crate::proto::conn::{Message, WsEvent};
 use crate::stomp::{self as codec, STOMP_SUBPROTOCOL, StompError, StompFrame};
@@ -22,7 +23,6 @@ use simnet_core::{
     App, AppContext, AppEvent, Command, SimDuration, SocketEvent, SocketId, TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddrV4;
 
 /// What the broker does in answer to one message.
 #[derive(Debug, Default)]
@@ -202,7 +202,7 @@ enum Wake {
 /// SEND its messages at an interval, then DISCONNECT with a receipt and let
 /// the broker close.
 pub struct StompClient {
-    remote: SocketAddrV4,
+    remote: Remote,
     host: String,
     path: String,
     destination: String,
@@ -222,7 +222,7 @@ pub struct StompClient {
 impl std::fmt::Debug for StompClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StompClient")
-            .field("remote", &self.remote)
+            .field("remote", &self.remote.to_string())
             .field("destination", &self.destination)
             .field("received", &self.received)
             .finish()
@@ -230,11 +230,17 @@ impl std::fmt::Debug for StompClient {
 }
 
 impl StompClient {
-    /// A client of the broker at `remote` (`host` for `Host` and CONNECT)
-    /// on WebSocket path `path`, chatting on `destination`.
-    pub fn new(remote: SocketAddrV4, host: &str, path: &str, destination: &str) -> StompClient {
+    /// A client of the broker at `remote` (an address, or a
+    /// [`Remote::named`] name; `host` for `Host` and CONNECT) on WebSocket
+    /// path `path`, chatting on `destination`.
+    pub fn new(
+        remote: impl Into<Remote>,
+        host: &str,
+        path: &str,
+        destination: &str,
+    ) -> StompClient {
         StompClient {
-            remote,
+            remote: remote.into(),
             host: host.to_string(),
             path: path.to_string(),
             destination: destination.to_string(),
@@ -270,6 +276,14 @@ impl StompClient {
     pub fn tls(mut self, tls: ClientTls) -> StompClient {
         self.tls = Some(tls);
         self
+    }
+
+    /// Opens the connection once the broker's address is known.
+    fn dial(&mut self, cx: &mut AppContext<'_>, address: Address) {
+        let protocols = [STOMP_SUBPROTOCOL.to_string()];
+        let tls = self.tls.clone();
+        let (host, path) = (&self.host, &self.path);
+        self.link = ClientLink::dial(cx, &self.remote, address, host, path, &protocols, tls);
     }
 
     fn timer(&mut self, cx: &mut AppContext<'_>, after: SimDuration, wake: Wake) {
@@ -376,18 +390,24 @@ impl StompClient {
 
 impl App for StompClient {
     fn start(&mut self, cx: &mut AppContext<'_>) {
-        let protocols = vec![STOMP_SUBPROTOCOL.to_string()];
-        let tls = self.tls.clone();
-        self.link = ClientLink::open(cx, self.remote, &self.host, &self.path, &protocols, tls);
+        self.remote.start(cx);
+        let address = self.remote.address(cx);
+        self.dial(cx, address);
     }
 
     fn on_socket(&mut self, cx: &mut AppContext<'_>, event: SocketEvent) {
+        if let Some(done) = self.remote.on_socket(cx, &event) {
+            return done.into_iter().for_each(|a| self.dial(cx, a));
+        }
         if let Some(events) = ClientLink::route(&mut self.link, cx, event) {
             self.handle(cx, events);
         }
     }
 
     fn on_timer(&mut self, cx: &mut AppContext<'_>, timer: TimerId) {
+        if let Some(done) = self.remote.on_timer(cx, timer) {
+            return done.into_iter().for_each(|a| self.dial(cx, a));
+        }
         if ClientLink::route_timer(&mut self.link, cx, timer) {
             return;
         }
