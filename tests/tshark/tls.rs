@@ -3,7 +3,8 @@
 //! only encrypted records), and neither HTTP nor WebSocket is found in the
 //! clear. (The general test, `tshark_reads_every_scenario_capture_cleanly`,
 //! already requires every capture, this one included, to have no
-//! malformed packet or expert error.)
+//! malformed packet or expert error.) Then, for every scenario that speaks
+//! TLS, the run's key log opens every HTTP message it wrote.
 
 use super::{capture_path, render_pcap, run, scenarios_dir, tshark, tshark_available};
 
@@ -145,4 +146,119 @@ fn tshark_decrypts_the_wss_handshake_with_the_key_log() {
         ],
         "{frames}"
     );
+}
+
+/// The HTTP request and status lines the applications of `trace` wrote on
+/// connections whose TLS did not fail: `(requests, responses)`. A request
+/// line starts a `send` with its method; a status line with `HTTP/1.1 `.
+fn http_messages_written(trace: &simnet::Trace) -> (usize, usize) {
+    use simnet::SocketCall;
+    use simnet::TraceEvent;
+    let failed: std::collections::BTreeSet<_> = trace
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::App { host, event, .. } if event.kind == "tls.failed" => {
+                event.socket.map(|s| (*host, s))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut counts = (0, 0);
+    for r in &trace.records {
+        let TraceEvent::SocketCall {
+            host,
+            socket: Some(socket),
+            call: SocketCall::Send { preview, .. },
+            ..
+        } = &r.event
+        else {
+            continue;
+        };
+        if failed.contains(&(*host, *socket)) {
+            continue;
+        }
+        let bytes = preview.as_bytes();
+        if ["GET ", "POST ", "HEAD ", "PUT ", "DELETE "]
+            .iter()
+            .any(|m| bytes.starts_with(m.as_bytes()))
+        {
+            counts.0 += 1;
+        } else if bytes.starts_with(b"HTTP/1.1 ") {
+            counts.1 += 1;
+        }
+    }
+    counts
+}
+
+/// Every scenario that speaks TLS, whatever the variant (1.3 and 1.2, full
+/// and resumed, 0-RTT early data, a proxy terminating TLS, `wss`, HSTS's
+/// redirects, names looked up by DNS): with the run's key log, tshark
+/// decrypts every HTTP request and response the applications wrote on a
+/// connection whose handshake did not fail, and not one more.
+#[test]
+fn tshark_decrypts_every_http_message_of_every_tls_scenario() {
+    if !tshark_available() {
+        return;
+    }
+    let files = simnet::quick_scenario_files(&scenarios_dir()).expect("scenarios/ is readable");
+    type Counts = (usize, usize);
+    let results: Vec<Option<(String, Counts, Counts)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|path| {
+                s.spawn(move || {
+                    let trace = run(path);
+                    let speaks_tls = trace.records.iter().any(|r| {
+                        matches!(&r.event, simnet::TraceEvent::App { event, .. } if event.kind == "tls.keylog")
+                    });
+                    if !speaks_tls {
+                        return None;
+                    }
+                    let name = path.file_stem().unwrap().to_string_lossy().to_string();
+                    let parent = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+                    let stem = format!("tls-decrypt-{parent}-{name}");
+                    let file = capture_path(&format!("{stem}.pcap"));
+                    std::fs::write(&file, render_pcap(&trace)).expect("the capture can be written");
+                    let (keylog, _) = super::write_keylog(&trace, &format!("{stem}.keys"));
+                    let pref = format!("tls.keylog_file:{}", keylog.display());
+                    let count = |filter: &str, field: &str| -> usize {
+                        let out = tshark(
+                            &file,
+                            &["-o", &pref, "-Y", filter, "-T", "fields", "-e", field],
+                        )
+                        .unwrap();
+                        // One row per frame; a frame with two messages lists both.
+                        out.lines().flat_map(|l| l.split(',')).filter(|v| !v.is_empty()).count()
+                    };
+                    let decrypted = (
+                        count("http.request", "http.request.method"),
+                        count("http.response", "http.response.code"),
+                    );
+                    let written = http_messages_written(&trace);
+                    Some((format!("{parent}/{name}"), written, decrypted))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a checking thread panicked"))
+            .collect()
+    });
+    let checked: Vec<_> = results.into_iter().flatten().collect();
+    assert!(
+        checked.len() >= 9,
+        "only {} TLS scenarios found",
+        checked.len()
+    );
+    let requests: usize = checked.iter().map(|(_, written, _)| written.0).sum();
+    assert!(requests >= 25, "only {requests} requests in all");
+    let problems: Vec<String> = checked
+        .iter()
+        .filter(|(_, written, decrypted)| written != decrypted)
+        .map(|(name, written, decrypted)| {
+            format!("{name}: written (requests, responses) {written:?}, decrypted by tshark {decrypted:?}")
+        })
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
 }
