@@ -288,7 +288,8 @@ pub fn register(r: &mut AppRegistry) {
 struct Endpoint {
     /// The server's address, or its name and the DNS server to ask.
     remote: Remote,
-    /// The host as written, for `Host` and TLS's server name.
+    /// The `Host` header: the host as written, with the port unless it is
+    /// the default (the TLS server name is the host alone).
     host: String,
     /// The request target of the upgrade.
     path: String,
@@ -360,6 +361,13 @@ fn endpoint(p: &mut Params<'_>, default_path: &str) -> Result<Endpoint, ParamErr
         }
         Some(v) => Some(ClientTls::new(v, &host)),
         None => None,
+    };
+    // The Host header names the port when it is not the scheme's default
+    // (RFC 7230 section 5.4): `chat.example:8443` for wss on 8443.
+    let default_port = if tls.is_some() { 443 } else { 80 };
+    let host = match remote.port() {
+        port if port == default_port => host,
+        port => format!("{host}:{port}"),
     };
     Ok(Endpoint {
         remote,

@@ -63,6 +63,14 @@ impl Remote {
         }
     }
 
+    /// The port connections go to.
+    pub fn port(&self) -> u16 {
+        match self {
+            Remote::At(a) => a.port(),
+            Remote::Named { port, .. } => *port,
+        }
+    }
+
     /// Binds the resolver's socket, if there is one; call from
     /// `App::start`.
     pub(crate) fn start(&mut self, cx: &mut AppContext<'_>) {
