@@ -47,9 +47,16 @@ pub struct Args {
     /// Mermaid and SVG (which keep the whole run before drawing it): stop the run once its trace holds more than this much memory, e.g. 256MiB or 4GiB (default 1GiB). The other formats are written as the run goes.
     #[arg(long, value_parser = parse_size)]
     max_trace_memory: Option<u64>,
+    /// Change one value of the scenario, as if the file said so (repeatable): `link.latency=50ms` (every link), `link[2].loss=5%` (the second), `link[client-server].latency=1ms`, `app[client].requests=5`, `host[server].backlog=8`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    set: Vec<simnet_scenario::overrides::Setting>,
     /// Write the TLS secrets of the run to this file (SSLKEYLOGFILE format), so that Wireshark or tshark decrypt its capture: `tshark -r run.pcap -o tls.keylog_file:PATH`.
     #[arg(long, value_name = "PATH")]
     keylog: Option<PathBuf>,
+}
+
+fn parse_setting(text: &str) -> Result<simnet_scenario::overrides::Setting, String> {
+    simnet_scenario::overrides::parse_setting(text).map_err(|e| e.message)
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -168,7 +175,8 @@ fn same_file(input: &std::path::Path, output: &std::path::Path) -> bool {
 /// Runs the scenario.
 pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     check_flags(&args)?;
-    let scenario = simnet_scenario::load(&args.file, registry).map_err(|e| e.to_string())?;
+    let scenario =
+        simnet_scenario::load_with(&args.file, &args.set, registry).map_err(|e| e.to_string())?;
     for w in &scenario.warnings {
         err!("{w}");
     }

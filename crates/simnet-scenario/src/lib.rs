@@ -31,6 +31,7 @@ mod compile;
 pub mod diagnostic;
 pub mod expect;
 pub mod format;
+pub mod overrides;
 pub mod registry;
 pub mod units;
 
@@ -52,6 +53,43 @@ pub const MAX_SCENARIO_BYTES: usize = 1 << 20;
 
 /// Reads and checks a scenario file: at most [`MAX_SCENARIO_BYTES`], in UTF-8.
 pub fn load(path: &Path, registry: &AppRegistry) -> Result<Scenario, ScenarioError> {
+    let (file, source) = read(path)?;
+    parse(&file, &source, registry)
+}
+
+/// [`load`], with `settings` made to the file's text first (`--set`; see
+/// [`overrides`]). An error in the changed text names the file and the
+/// settings, and points at the changed line.
+pub fn load_with(
+    path: &Path,
+    settings: &[overrides::Setting],
+    registry: &AppRegistry,
+) -> Result<Scenario, ScenarioError> {
+    let (file, source) = read(path)?;
+    parse_with(&file, &source, settings, registry)
+}
+
+/// [`parse`], with `settings` made to `source` first (see [`load_with`]).
+pub fn parse_with(
+    file: &str,
+    source: &str,
+    settings: &[overrides::Setting],
+    registry: &AppRegistry,
+) -> Result<Scenario, ScenarioError> {
+    if settings.is_empty() {
+        return parse(file, source, registry);
+    }
+    let changed = overrides::apply(source, settings).map_err(|e| ScenarioError {
+        file: file.to_string(),
+        source: String::new(),
+        diagnostics: vec![Diagnostic::new(e.to_string(), None)],
+    })?;
+    let list: Vec<String> = settings.iter().map(|s| format!("--set {s}")).collect();
+    parse(&format!("{file} ({})", list.join(" ")), &changed, registry)
+}
+
+/// A scenario file's name and text: at most [`MAX_SCENARIO_BYTES`], in UTF-8.
+fn read(path: &Path) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();
     let bytes = read_capped(path).map_err(|message| ScenarioError {
         file: file.clone(),
@@ -78,7 +116,7 @@ pub fn load(path: &Path, registry: &AppRegistry) -> Result<Scenario, ScenarioErr
             });
         }
     };
-    parse(&file, &source, registry)
+    Ok((file, source))
 }
 
 /// Reads at most one byte more than [`MAX_SCENARIO_BYTES`], so that neither
