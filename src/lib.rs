@@ -31,6 +31,7 @@ pub mod book;
 pub mod cli;
 pub mod keylog;
 mod stream;
+pub mod sweep;
 
 pub use stream::{StreamedRun, run_scenario_streamed, run_scenario_streamed_with};
 

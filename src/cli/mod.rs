@@ -1,4 +1,5 @@
-//! The `simnet` command line as a library: `run`, `check`, `list`, `book`.
+//! The `simnet` command line as a library: `run`, `check`, `list`, `book`,
+//! `sweep`.
 //!
 //! The `simnet` binary is one line, `simnet::cli::main(simnet::registry())`.
 //! A project with application kinds of its own builds its own binary the
@@ -62,6 +63,7 @@ mod check;
 mod list;
 mod progress;
 mod run;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use simnet_scenario::AppRegistry;
@@ -89,6 +91,8 @@ enum Command {
     List(list::Args),
     /// Regenerate the book's traces, diagrams, summaries and plots from the scenarios.
     Book(book::Args),
+    /// Run a scenario at many seeds and parameter values, a JSON line per run (`simnet sweep report` merges them).
+    Sweep(sweep::Args),
 }
 
 /// Runs the command line given to this process, with `registry` as the
@@ -122,6 +126,7 @@ where
         Command::Check(args) => check::execute(args, &registry),
         Command::List(args) => list::execute(args, &registry),
         Command::Book(args) => book::execute(args),
+        Command::Sweep(args) => sweep::execute(args, &registry),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The `simnet` binary as a user runs it: output, exit codes, errors.
 
 mod payloads;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
