@@ -41,12 +41,23 @@ enum Sub {
         /// The result files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// `text` (tables), or `svg`: one metric against the combinations, median in a 10th-90th percentile band, maximum marked.
+        #[arg(long, value_parser = ["text", "svg"], default_value = "text")]
+        format: String,
+        /// With `--format svg`: the metric to plot (e.g. connection_max_ns, retransmissions, goodput_bps).
+        #[arg(long, default_value = "connection_max_ns")]
+        metric: String,
     },
 }
 
 /// Runs the sweep, or the report.
 pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
-    if let Some(Sub::Report { files }) = args.report {
+    if let Some(Sub::Report {
+        files,
+        format,
+        metric,
+    }) = args.report
+    {
         let mut report = Report::default();
         for f in &files {
             report.add_file(f).map_err(|e| format!("error: {e}"))?;
@@ -54,7 +65,11 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         if report.runs() == 0 {
             return Err("error: no result lines in the files given".into());
         }
-        out!("{}", report.text());
+        if format == "svg" {
+            out!("{}", sweep::svg(&report, &metric)?);
+        } else {
+            out!("{}", report.text());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let Some(file) = args.file else {

@@ -11,9 +11,11 @@
 //! on after them; the report merges any number of files (shards) and gives
 //! the same bytes as one unsharded run.
 
+mod plot;
 mod report;
 mod run;
 
+pub use plot::svg;
 pub use report::{Report, ReportError};
 pub use run::{METRICS, Metrics, PointResult, run_point};
 

@@ -137,6 +137,23 @@ impl Report {
         Ok(())
     }
 
+    /// `metric`'s values per combination, in point order: each
+    /// combination's label and its values, sorted; `None` for an unknown
+    /// metric.
+    pub fn series(&self, metric: &str) -> Option<Vec<(String, Vec<u64>)>> {
+        let i = METRICS.iter().position(|m| *m == metric)?;
+        Some(
+            self.groups
+                .values()
+                .map(|g| {
+                    let mut values = g.metrics[i].clone();
+                    values.sort_unstable();
+                    (label(g), values)
+                })
+                .collect(),
+        )
+    }
+
     /// How many runs in all.
     pub fn runs(&self) -> u64 {
         self.groups.values().map(|g| g.runs).sum()
@@ -154,15 +171,6 @@ impl Report {
             self.groups.len(),
             percent(passed, runs)
         );
-        let label = |g: &Group| match g.settings.is_empty() {
-            true => "(as written)".to_string(),
-            false => g
-                .settings
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
         let width = self
             .groups
             .values()
@@ -236,6 +244,18 @@ impl Report {
     }
 }
 
+/// A combination's name: its settings, or "(as written)".
+fn label(g: &Group) -> String {
+    if g.settings.is_empty() {
+        return "(as written)".to_string();
+    }
+    g.settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn percent(n: u64, of: u64) -> String {
     if of == 0 {
         return "-".to_string();
@@ -244,7 +264,7 @@ fn percent(n: u64, of: u64) -> String {
 }
 
 /// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], p: u64) -> u64 {
+pub(super) fn percentile(sorted: &[u64], p: u64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -57,6 +57,24 @@ fn shards_merged_report_exactly_what_one_sweep_reports() {
     let merged = simnet(&args);
     assert!(one.status.success(), "{}", stderr(&one));
     assert_eq!(stdout(&one), stdout(&merged));
+    // The plot too.
+    let svg = |files: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "report",
+            "--format",
+            "svg",
+            "--metric",
+            "retransmissions",
+        ];
+        args.extend_from_slice(files);
+        stdout(&simnet(&args))
+    };
+    let plot = svg(&[&whole]);
+    assert!(plot.starts_with("<svg"), "{plot}");
+    assert!(plot.contains("link.loss=10%") && plot.contains("(120 runs)"));
+    let parts: Vec<&str> = shards.iter().map(String::as_str).collect();
+    assert_eq!(plot, svg(&parts));
     let report = stdout(&one);
     assert!(report.contains("120 runs in 3 combinations"), "{report}");
     assert!(report.contains("link.loss=10%"), "{report}");
