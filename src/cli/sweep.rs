@@ -129,10 +129,14 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     };
     let outcome = sweep::run_sweep(&plan, registry, jobs, skip, &mut sink, &|_| {})?;
     drop(sink);
+    let shard = match plan.shard {
+        Some((k, n)) => format!("shard {k}/{n}: {mine} of the sweep's {total} points"),
+        None => format!("{total} points"),
+    };
     errln!(
-        "{} points run ({} of {total} in this shard were already done), {} with a failed expectation",
-        outcome.ran,
+        "{shard}; {} were already done, {} run now, {} with a failed expectation",
         outcome.skipped,
+        outcome.ran,
         outcome.failed
     );
     Ok(ExitCode::SUCCESS)

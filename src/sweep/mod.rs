@@ -45,22 +45,7 @@ pub struct Plan {
     pub shard: Option<(u64, u64)>,
 }
 
-/// Parses `A..B` (inclusive), `A..=B` or `N`.
-pub fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("`{text}` is not a seed range: write e.g. 1..10000 (inclusive) or 42");
-    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
-    let (a, b) = match text.split_once("..") {
-        Some((a, b)) => (num(a)?, num(b.strip_prefix('=').unwrap_or(b))?),
-        None => {
-            let n = num(text)?;
-            (n, n)
-        }
-    };
-    if a > b {
-        return Err(format!("`{text}`: the first seed is after the last"));
-    }
-    Ok((a, b))
-}
+pub use simnet_scenario::overrides::parse_seeds;
 
 /// Parses `K/N` (1 ≤ K ≤ N).
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -202,11 +187,29 @@ pub fn resume_point(plan: &Plan, existing: &Path) -> Result<(u64, u64), String> 
         if n == 0 || !line.ends_with('\n') {
             break;
         }
-        let point = serde_json::from_str::<Value>(&line)
-            .ok()
+        let value = serde_json::from_str::<Value>(&line).ok();
+        let point = value
+            .as_ref()
             .and_then(|v| v.get("point").and_then(Value::as_u64));
         let want = expected.next();
-        if point.is_none() || point != want {
+        // The same point of the same sweep: its number, and the file, seed
+        // and settings that number stands for in this plan (a file written
+        // with other seeds or values numbers its points otherwise).
+        let same = match (&value, want) {
+            (Some(v), Some(i)) if point == Some(i) => {
+                let (c, seed) = plan.point(i);
+                let set: Map<String, Value> = plan
+                    .settings(c)
+                    .into_iter()
+                    .map(|s| (s.key, Value::String(s.value)))
+                    .collect();
+                v.get("seed").and_then(Value::as_u64) == Some(seed)
+                    && v.get("file").and_then(Value::as_str) == Some(plan.file.as_str())
+                    && v.get("set").and_then(Value::as_object) == Some(&set)
+            }
+            _ => false,
+        };
+        if !same {
             return Err(format!(
                 "{}: line {} is not point {} of this sweep: it holds another sweep's results (give another --out, or remove the file)",
                 existing.display(),

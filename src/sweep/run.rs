@@ -2,7 +2,7 @@
 //! into a few numbers as it goes (no trace is kept).
 
 use simnet_core::analysis::Analyzer;
-use simnet_core::trace::{Topology, TraceEvent, TraceRecord, TraceSink};
+use simnet_core::trace::{FieldValue, Topology, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{Capture, EndReason, SimTime, TcpState};
 use simnet_scenario::{Judge, Outcome, Scenario};
 use std::cell::RefCell;
@@ -16,6 +16,9 @@ pub struct Metrics {
     pub end_ns: u64,
     /// TCP connections seen.
     pub connections: u64,
+    /// Of those, the ones that never completed their handshake (refused,
+    /// or their SYNs lost or dropped by a full backlog until the end).
+    pub unestablished: u64,
     /// The mean and the longest TCP handshake (SYN to the client's
     /// ESTABLISHED), in nanoseconds, over connections that completed one.
     pub handshake_mean_ns: u64,
@@ -39,30 +42,24 @@ pub struct Metrics {
     /// Messages that reached an application: HTTP responses, WebSocket
     /// messages, Socket.IO-style events.
     pub messages: u64,
+    /// The mean and the longest delay with which a published event
+    /// reached a subscriber (the `latency` of `*.event` events: long
+    /// polling, streaming, WebSocket, Socket.IO-style), in nanoseconds.
+    pub delivery_mean_ns: u64,
+    /// See [`Metrics::delivery_mean_ns`].
+    pub delivery_max_ns: u64,
 }
 
 /// The metrics' names, in the order of [`Metrics::values`].
-pub const METRICS: [&str; 12] = [
-    "end_ns",
-    "connections",
-    "handshake_mean_ns",
-    "handshake_max_ns",
-    "connection_max_ns",
-    "retransmissions",
-    "drops",
-    "bytes",
-    "goodput_bps",
-    "peak_time_wait",
-    "peak_close_wait",
-    "messages",
-];
+pub use simnet_scenario::overrides::SWEEP_METRICS as METRICS;
 
 impl Metrics {
     /// The values, in the order of [`METRICS`].
-    pub fn values(&self) -> [u64; 12] {
+    pub fn values(&self) -> [u64; METRICS.len()] {
         [
             self.end_ns,
             self.connections,
+            self.unestablished,
             self.handshake_mean_ns,
             self.handshake_max_ns,
             self.connection_max_ns,
@@ -73,6 +70,8 @@ impl Metrics {
             self.peak_time_wait,
             self.peak_close_wait,
             self.messages,
+            self.delivery_mean_ns,
+            self.delivery_max_ns,
         ]
     }
 }
@@ -95,6 +94,8 @@ struct Counter {
     last: SimTime,
     drops: u64,
     messages: u64,
+    /// Event deliveries: how many, their total and longest delay.
+    deliveries: (u64, u128, u64),
     /// Sockets currently in each state, and the most seen at once.
     states: BTreeMap<TcpState, (u64, u64)>,
 }
@@ -113,11 +114,17 @@ impl TraceSink for Counter {
                 *peak = (*peak).max(*now);
             }
             TraceEvent::App { event, .. } => {
-                if matches!(
-                    event.kind.as_ref(),
-                    "http.response" | "ws.message" | "sio.event"
-                ) {
+                let kind = event.kind.as_ref();
+                if matches!(kind, "http.response" | "ws.message" | "sio.event") {
                     self.messages += 1;
+                }
+                if kind.ends_with(".event")
+                    && let Some(FieldValue::Duration(d)) = event.field("latency")
+                {
+                    let (n, total, max) = &mut self.deliveries;
+                    *n += 1;
+                    *total += u128::from(d.as_nanos());
+                    *max = (*max).max(d.as_nanos());
                 }
             }
             _ => {}
@@ -185,9 +192,11 @@ pub fn run_point(scenario: &Scenario, seed: u64) -> PointResult {
         _ => 0,
     };
     let peak = |s: TcpState| counter.states.get(&s).map_or(0, |(_, p)| *p);
+    let (delivered, delay_total, delay_max) = counter.deliveries;
     let metrics = Metrics {
         end_ns: counter.last.as_nanos(),
         connections: conns.len() as u64,
+        unestablished: conns.iter().filter(|c| c.handshake.is_none()).count() as u64,
         handshake_mean_ns: match handshakes.len() {
             0 => 0,
             n => handshakes.iter().sum::<u64>() / n as u64,
@@ -208,6 +217,11 @@ pub fn run_point(scenario: &Scenario, seed: u64) -> PointResult {
         peak_time_wait: peak(TcpState::TimeWait),
         peak_close_wait: peak(TcpState::CloseWait),
         messages: counter.messages,
+        delivery_mean_ns: match delivered {
+            0 => 0,
+            n => u64::try_from(delay_total / u128::from(n)).unwrap_or(u64::MAX),
+        },
+        delivery_max_ns: delay_max,
     };
     PointResult {
         end: Some(end),

@@ -113,14 +113,23 @@ fn an_interrupted_sweep_carries_on_after_its_last_whole_line() {
         stderr(&o)
     );
     assert_eq!(std::fs::read_to_string(&partial).unwrap(), full);
-    // Another sweep's file is not appended to.
-    let o = simnet(&["sweep", SCENARIO, "--seeds", "5..9", "--out", &partial]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("another sweep's results"),
-        "{}",
-        stderr(&o)
-    );
+    // Another sweep's file is not appended to: other seeds, even where
+    // the first points' numbers agree, or other values.
+    for other in [
+        vec!["--seeds", "5..9"],
+        vec!["--seeds", "1..80", "--set", "link.loss=0%,2%,10%"],
+        vec!["--seeds", "1..40", "--set", "link.loss=0%,3%,10%"],
+    ] {
+        let mut args = vec!["sweep", SCENARIO, "--out", &partial];
+        args.extend(other);
+        let o = simnet(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&o).contains("another sweep's results"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]

@@ -44,6 +44,22 @@ pub struct Document {
     /// Expectations.
     #[serde(default)]
     pub expect: Vec<Spanned<ExpectDoc>>,
+    /// What `simnet sweep` runs by default.
+    pub sweep: Option<SweepDoc>,
+}
+
+/// `[sweep]`: the seeds and values `simnet sweep FILE` runs when the
+/// command line does not give them, and the metric the book plots.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepDoc {
+    /// `"1..200"` (inclusive), as `--seeds` takes it (default 1..100).
+    pub seeds: Option<Spanned<String>>,
+    /// `["link.loss=0%,1%,5%"]`, each as `--set` takes it.
+    #[serde(default)]
+    pub set: Vec<Spanned<String>>,
+    /// The metric to plot (default `connection_max_ns`).
+    pub metric: Option<Spanned<String>>,
 }
 
 /// `[[host]]`

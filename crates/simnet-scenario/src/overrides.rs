@@ -292,6 +292,55 @@ pub fn apply(source: &str, settings: &[Setting]) -> Result<String, SetError> {
     Ok(doc.to_string())
 }
 
+/// The numbers `simnet sweep` keeps of each run, by name (a `[sweep]`
+/// table's `metric` is one of them).
+pub const SWEEP_METRICS: [&str; 15] = [
+    "end_ns",
+    "connections",
+    "unestablished",
+    "handshake_mean_ns",
+    "handshake_max_ns",
+    "connection_max_ns",
+    "retransmissions",
+    "drops",
+    "bytes",
+    "goodput_bps",
+    "peak_time_wait",
+    "peak_close_wait",
+    "messages",
+    "delivery_mean_ns",
+    "delivery_max_ns",
+];
+
+/// A scenario's `[sweep]` table, checked: what `simnet sweep FILE` runs
+/// when the command line does not say, and what the book plots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepSpec {
+    /// The first and last seed (inclusive).
+    pub seeds: (u64, u64),
+    /// Each swept key with its values.
+    pub set: Vec<(String, Vec<String>)>,
+    /// The metric to plot.
+    pub metric: String,
+}
+
+/// Parses a seed range: `A..B` (inclusive), `A..=B` or `N`.
+pub fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{text}` is not a seed range: write e.g. 1..10000 (inclusive) or 42");
+    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (num(a)?, num(b.strip_prefix('=').unwrap_or(b))?),
+        None => {
+            let n = num(text)?;
+            (n, n)
+        }
+    };
+    if a > b {
+        return Err(format!("`{text}`: the first seed is after the last"));
+    }
+    Ok((a, b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

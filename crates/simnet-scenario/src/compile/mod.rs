@@ -49,6 +49,8 @@ pub struct Scenario {
     pub max_events: u64,
     /// Its expectations.
     pub expectations: Vec<Expectation>,
+    /// Its `[sweep]` table, if it has one.
+    pub sweep: Option<crate::overrides::SweepSpec>,
     /// What looks wrong but does not stop the scenario from running (a
     /// timeline entry after the time limit), each rendered like an error
     /// with `warning:` in front; `simnet check` and `simnet run` print them.
@@ -459,6 +461,7 @@ impl Compiler<'_> {
         let actions = self.timeline(&doc, time_limit);
         let faults = self.faults(&doc);
         let expectations = self.expectations(&doc);
+        let sweep = doc.sweep.as_ref().map(|s| self.sweep(s));
         if doc.host.is_empty() {
             self.error("a scenario needs at least one `[[host]]`", Some(0..0));
         }
@@ -470,6 +473,7 @@ impl Compiler<'_> {
             time_limit,
             max_events,
             expectations,
+            sweep,
             warnings: Vec::new(),
             hosts,
             links,
@@ -477,6 +481,45 @@ impl Compiler<'_> {
             actions,
             faults,
         })
+    }
+
+    /// The `[sweep]` table, checked as the command line's flags are.
+    fn sweep(&mut self, doc: &crate::format::SweepDoc) -> crate::overrides::SweepSpec {
+        use crate::overrides::{SWEEP_METRICS, SweepSpec, parse_seeds, parse_sweep};
+        let seeds = match &doc.seeds {
+            None => (1, 100),
+            Some(text) => parse_seeds(text.get_ref()).unwrap_or_else(|e| {
+                self.error(e, span(text));
+                (1, 1)
+            }),
+        };
+        let mut set: Vec<(String, Vec<String>)> = Vec::new();
+        for item in &doc.set {
+            match parse_sweep(item.get_ref()) {
+                Ok((key, _)) if set.iter().any(|(k, _)| *k == key) => self.error_help(
+                    format!("`{key}` is swept twice"),
+                    span(item),
+                    "give its values once, separated by commas",
+                ),
+                Ok(pair) => set.push(pair),
+                Err(e) => {
+                    self.error_help(e.message, span(item), "write e.g. \"link.loss=0%,1%,5%\"")
+                }
+            }
+        }
+        let metric = match &doc.metric {
+            None => "connection_max_ns".to_string(),
+            Some(m) if SWEEP_METRICS.contains(&m.get_ref().as_str()) => m.get_ref().clone(),
+            Some(m) => {
+                self.error_help(
+                    format!("unknown metric `{}`", m.get_ref()),
+                    span(m),
+                    format!("one of {}", SWEEP_METRICS.join(", ")),
+                );
+                String::new()
+            }
+        };
+        SweepSpec { seeds, set, metric }
     }
 
     fn hosts(&mut self, doc: &Document) -> Vec<(String, Ipv4Addr, HostConfig)> {
