@@ -106,6 +106,11 @@ pub fn generate(
         {
             out.insert(dir.join("plot.svg"), crate::render(&run, Format::Svg));
         }
+        if scenario.sweep.is_some() {
+            let (report, svg) = sweep_report(&shown, &source, &scenario, &registry)?;
+            out.insert(dir.join("sweep.txt"), report.into_bytes());
+            out.insert(dir.join("sweep.svg"), svg.into_bytes());
+        }
         texts.insert(rel, text);
     }
     for e in &excerpts.excerpt {
@@ -131,6 +136,36 @@ pub fn generate(
         );
     }
     Ok(out)
+}
+
+/// A scenario's `[sweep]` run as `simnet sweep FILE` runs it, then its
+/// report and its plot, as `simnet sweep report` gives them.
+fn sweep_report(
+    shown: &str,
+    source: &str,
+    scenario: &simnet_scenario::Scenario,
+    registry: &simnet_scenario::AppRegistry,
+) -> Result<(String, String), String> {
+    let spec = scenario
+        .sweep
+        .clone()
+        .unwrap_or_else(|| unreachable!("checked by the caller"));
+    let plan = crate::sweep::Plan {
+        file: shown.to_string(),
+        source: source.to_string(),
+        seeds: spec.seeds,
+        sets: spec.set,
+        shard: None,
+    };
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lines: Vec<u8> = Vec::new();
+    crate::sweep::run_sweep(&plan, registry, jobs, 0, &mut lines, &|_| {})?;
+    let mut report = crate::sweep::Report::default();
+    for line in String::from_utf8_lossy(&lines).lines() {
+        report.add_line(line).map_err(|e| format!("{shown}: {e}"))?;
+    }
+    let svg = crate::sweep::svg(&report, &spec.metric)?;
+    Ok((report.text(), svg))
 }
 
 /// The simulated time a text-trace line starts with (`   40.000ms ...`).

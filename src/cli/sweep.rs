@@ -17,10 +17,10 @@ pub struct Args {
     /// The scenario file.
     #[arg(required = true)]
     file: Option<PathBuf>,
-    /// The seeds, inclusive: `1..10000`, or one seed.
-    #[arg(long, value_parser = sweep::parse_seeds, default_value = "1..100")]
-    seeds: (u64, u64),
-    /// A value to sweep (repeatable): `link.latency=10ms,50ms,100ms`; every combination of every --set is run with every seed. The keys are those of `simnet run --set`.
+    /// The seeds, inclusive: `1..10000`, or one seed (default: the scenario's `[sweep]` table's, or 1..100).
+    #[arg(long, value_parser = sweep::parse_seeds)]
+    seeds: Option<(u64, u64)>,
+    /// A value to sweep (repeatable): `link.latency=10ms,50ms,100ms`; every combination of every --set is run with every seed. The keys are those of `simnet run --set`. Given, they replace the scenario's `[sweep]` table's.
     #[arg(long = "set", value_name = "KEY=V1,V2,...", value_parser = sweep::parse_set)]
     set: Vec<(String, Vec<String>)>,
     /// Worker threads (default: the machine's cores). The output is the same whatever the number.
@@ -77,11 +77,21 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     };
     // Loaded once as written: a mistake in the file is reported as
     // `simnet run` reports it, before any point runs.
-    simnet_scenario::load(&file, registry).map_err(|e| e.to_string())?;
+    let written = simnet_scenario::load(&file, registry).map_err(|e| e.to_string())?;
+    let defaults = written.sweep.clone();
+    let seeds = args
+        .seeds
+        .or(defaults.as_ref().map(|d| d.seeds))
+        .unwrap_or((1, 100));
+    let sets = if args.set.is_empty() {
+        defaults.map(|d| d.set).unwrap_or_default()
+    } else {
+        args.set
+    };
     let source =
         std::fs::read_to_string(&file).map_err(|e| format!("error: {}: {e}", file.display()))?;
     let mut keys = std::collections::BTreeSet::new();
-    for (key, _) in &args.set {
+    for (key, _) in &sets {
         if !keys.insert(key.clone()) {
             return Err(format!(
                 "error: --set {key} is given twice\nhelp: give its values once, separated by commas"
@@ -91,8 +101,8 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     let plan = Plan {
         file: file.display().to_string(),
         source,
-        seeds: args.seeds,
-        sets: args.set,
+        seeds,
+        sets,
         shard: args.shard,
     };
     let total = plan.points()?;
