@@ -8,6 +8,13 @@
 //! Prints its figures; `SIMNET_BENCH_QUICK=1` runs 1,000 and 10,000 points.
 //! Run with `cargo bench --bench sweep`.
 
+#![allow(missing_docs, reason = "a bench binary exports nothing")]
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "a bench may read the wall clock; the simulation never does"
+)]
+
 use simnet::sweep::{Plan, run_sweep};
 use std::time::Instant;
 
