@@ -194,6 +194,42 @@ impl Report {
                 percent(g.passed, g.runs)
             );
         }
+        // With several swept keys, each key on its own too: its values'
+        // pass rates over every combination of the others.
+        let keys: Vec<String> = self
+            .groups
+            .values()
+            .next()
+            .map(|g| g.settings.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        if keys.len() > 1 {
+            for key in &keys {
+                let mut rows: Vec<(String, u64, u64)> = Vec::new();
+                for g in self.groups.values() {
+                    let Some((_, v)) = g.settings.iter().find(|(k, _)| k == key) else {
+                        continue;
+                    };
+                    match rows.iter_mut().find(|(value, _, _)| value == v) {
+                        Some(row) => {
+                            row.1 += g.runs;
+                            row.2 += g.passed;
+                        }
+                        None => rows.push((v.clone(), g.runs, g.passed)),
+                    }
+                }
+                let _ = writeln!(out, "\n{key} alone (over every value of the other keys)");
+                for (value, runs, passed) in rows {
+                    let _ = writeln!(
+                        out,
+                        "  {:width$}  {:>7}  {:>7}  {:>9}",
+                        format!("{key}={value}"),
+                        runs,
+                        passed,
+                        percent(passed, runs)
+                    );
+                }
+            }
+        }
         for (i, name) in METRICS.iter().enumerate() {
             if self
                 .groups
