@@ -1,14 +1,25 @@
 // Opens every page of the built book in headless Chromium and fails unless
 // each ```mermaid block became a drawn sequence diagram (no "Syntax error"
-// picture, no block left as code), every image loaded, and the page asked
-// for nothing outside the book folder.
+// picture, no block left as code), every image loaded, every link to a
+// heading (`page.html#id`, in either edition: a translated heading has its
+// own id) finds it, and the page asked for nothing outside the book folder.
 //
 // Usage: node check-book.mjs BOOK_HTML_DIR   (e.g. book/book)
 
 import { chromium } from "playwright-core";
-import { readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// The ids of a page's elements, read once per page.
+const idsOf = new Map();
+function ids(file) {
+  if (!idsOf.has(file)) {
+    const text = readFileSync(file, "utf8");
+    idsOf.set(file, new Set([...text.matchAll(/ id="([^"]+)"/g)].map((m) => m[1].replaceAll("&amp;", "&"))));
+  }
+  return idsOf.get(file);
+}
 
 const root = resolve(process.argv[2] ?? "book/book");
 const skip = new Set(["print.html", "toc.html", "404.html"]);
@@ -65,13 +76,27 @@ for (const file of files) {
       total: pres.length,
       syntaxError: pres.some((p) => /Syntax error|Maximum text size/i.test(p.textContent)),
       brokenImages: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src),
+      anchors: [...document.querySelectorAll("main a[href*='#']")].map((a) => a.href),
     };
+  });
+  const deadAnchors = r.anchors.filter((href) => {
+    const url = new URL(href);
+    if (url.protocol !== "file:" || !url.pathname.endsWith(".html")) return false;
+    let target;
+    try {
+      target = fileURLToPath(url);
+      statSync(target);
+    } catch {
+      return true;
+    }
+    return !ids(target).has(decodeURIComponent(url.hash.slice(1)));
   });
   const problems = [...errors];
   if (r.leftAsCode) problems.push(`${r.leftAsCode} mermaid block(s) left as code`);
   if (r.syntaxError) problems.push("a diagram shows Mermaid's error picture");
   if (r.drawn !== r.total) problems.push(`${r.total - r.drawn} of ${r.total} diagrams not drawn as sequence diagrams`);
   if (r.brokenImages.length) problems.push(`images that did not load: ${r.brokenImages.join(", ")}`);
+  if (deadAnchors.length) problems.push(`links to headings that are not there: ${deadAnchors.join(", ")}`);
   if (outside.length) problems.push(`requests outside the book: ${outside.join(", ")}`);
   const name = relative(root, file);
   if (problems.length) {
