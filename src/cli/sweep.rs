@@ -137,7 +137,7 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         }
         None => (0, Box::new(std::io::BufWriter::new(std::io::stdout()))),
     };
-    let outcome = sweep::run_sweep(&plan, registry, jobs, skip, &mut sink, &|_| {})?;
+    let outcome = sweep::run_sweep(&plan, registry, jobs, skip, &mut sink)?;
     drop(sink);
     let shard = match plan.shard {
         Some((k, n)) => format!("shard {k}/{n}: {mine} of the sweep's {total} points"),

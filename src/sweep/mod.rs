@@ -232,7 +232,6 @@ pub fn run_sweep(
     jobs: usize,
     skip: u64,
     out: &mut (dyn Write + Send),
-    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<SweepOutcome, String> {
     let points: Vec<u64> = plan.my_points()?.skip(skip as usize).collect();
     let jobs = jobs.max(1);
@@ -299,7 +298,6 @@ pub fn run_sweep(
                             break;
                         }
                         st.next += 1;
-                        progress(st.next as u64);
                     }
                     wake.notify_all();
                 }
