@@ -69,7 +69,9 @@ pub fn parse_set(text: &str) -> Result<(String, Vec<String>), String> {
 impl Plan {
     /// How many seeds.
     pub fn seed_count(&self) -> u64 {
-        self.seeds.1 - self.seeds.0 + 1
+        // Every u64 is u64::MAX + 1 seeds: saturated, and refused by
+        // `points` as too many.
+        (self.seeds.1 - self.seeds.0).saturating_add(1)
     }
 
     /// How many parameter combinations.

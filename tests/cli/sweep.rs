@@ -155,6 +155,13 @@ fn a_bad_setting_is_refused_before_any_point_runs() {
         "{}",
         stderr(&o)
     );
+    let o = simnet(&["sweep", SCENARIO, "--seeds", "0..18446744073709551615"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("more than 100000000 points"),
+        "{}",
+        stderr(&o)
+    );
     let o = simnet(&["sweep", SCENARIO, "--shard", "5/4"]);
     assert!(stderr(&o).contains("is not a shard"), "{}", stderr(&o));
 }
