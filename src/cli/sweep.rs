@@ -23,9 +23,9 @@ pub struct Args {
     /// A value to sweep (repeatable): `link.latency=10ms,50ms,100ms`; every combination of every --set is run with every seed. The keys are those of `simnet run --set`. Given, they replace the scenario's `[sweep]` table's.
     #[arg(long = "set", value_name = "KEY=V1,V2,...", value_parser = sweep::parse_set)]
     set: Vec<(String, Vec<String>)>,
-    /// Worker threads (default: the machine's cores). The output is the same whatever the number.
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: the machine's cores). The output is the same whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
     /// Run only the K-th of N disjoint slices of the points (for a batch system's array job); `simnet sweep report` merges the slices.
     #[arg(long, value_parser = sweep::parse_shard, value_name = "K/N")]
     shard: Option<(u64, u64)>,
@@ -111,9 +111,10 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
     for c in 0..plan.combinations() {
         plan.scenario(c, registry)?;
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
     let mine = plan.my_points()?.count() as u64;
     let (skip, mut sink): (u64, Box<dyn Write + Send>) = match &args.out {
         Some(path) => {
