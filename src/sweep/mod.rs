@@ -156,6 +156,28 @@ impl Plan {
     }
 }
 
+/// The longest result line read back (a run's line is a few KiB; one with
+/// a thousand expectations perhaps 200 KiB).
+pub const MAX_LINE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads one line into `line` (cleared first), at most [`MAX_LINE_BYTES`]:
+/// a file that is not a sweep's results (one endless line) is refused
+/// rather than read into memory. Returns the bytes read, 0 at the end.
+pub(crate) fn read_line_capped(
+    reader: &mut impl BufRead,
+    line: &mut String,
+) -> std::io::Result<usize> {
+    use std::io::Read;
+    line.clear();
+    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_line(line)?;
+    if n as u64 > MAX_LINE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "a line longer than {MAX_LINE_BYTES} bytes: not a sweep's results"
+        )));
+    }
+    Ok(n)
+}
+
 /// How a sweep went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepOutcome {
@@ -182,10 +204,8 @@ pub fn resume_point(plan: &Plan, existing: &Path) -> Result<(u64, u64), String> 
     let mut reader = std::io::BufReader::new(file);
     let mut line = String::new();
     loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("{}: {e}", existing.display()))?;
+        let n = read_line_capped(&mut reader, &mut line)
+            .map_err(|e| format!("{}:{}: {e}", existing.display(), done + 1))?;
         if n == 0 || !line.ends_with('\n') {
             break;
         }

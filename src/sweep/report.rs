@@ -7,7 +7,6 @@ use super::METRICS;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::BufRead;
 use std::path::Path;
 
 /// Why the lines could not be merged.
@@ -55,13 +54,19 @@ impl Report {
     pub fn add_file(&mut self, path: &Path) -> Result<(), ReportError> {
         let f = std::fs::File::open(path)
             .map_err(|e| ReportError(format!("{}: {e}", path.display())))?;
-        for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
-            let line = line.map_err(|e| ReportError(format!("{}: {e}", path.display())))?;
+        let mut reader = std::io::BufReader::new(f);
+        let mut line = String::new();
+        for n in 1.. {
+            match super::read_line_capped(&mut reader, &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(ReportError(format!("{}:{n}: {e}", path.display()))),
+            }
             if line.trim().is_empty() {
                 continue;
             }
-            self.add_line(&line)
-                .map_err(|e| ReportError(format!("{}:{}: {e}", path.display(), n + 1)))?;
+            self.add_line(line.trim_end_matches('\n'))
+                .map_err(|e| ReportError(format!("{}:{n}: {e}", path.display())))?;
         }
         Ok(())
     }
