@@ -2,6 +2,10 @@
 // page: the English book is built into book/book/, the Korean one into
 // book/book/ko/ (book/build.sh), so the other edition's page is one folder
 // down or up from this edition's root. Nothing is fetched.
+//
+// In the Korean edition it also translates the labels of the collapsible
+// blocks (<details><summary>), which are HTML, so the gettext catalogue
+// never sees them: the few fixed phrases below.
 (function () {
   "use strict";
   function add() {
@@ -19,9 +23,31 @@
     a.title = korean ? "Read this page in English" : "이 페이지를 한국어로 읽기";
     bar.insertBefore(a, bar.firstChild);
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", add);
-  } else {
+  var LABELS = [
+    ['Its summary, with the "Before the first byte" table', '요약 ("Before the first byte" 표 포함)'],
+    ["Its summary", "요약"],
+    ["The scenario:", "시나리오:"],
+  ];
+  function labels() {
+    if ((document.documentElement.lang || "").indexOf("ko") !== 0) return;
+    document.querySelectorAll("details > summary").forEach(function (s) {
+      var t = s.firstChild;
+      if (!t || t.nodeType !== 3) return;
+      for (var i = 0; i < LABELS.length; i++) {
+        if (t.nodeValue.indexOf(LABELS[i][0]) === 0) {
+          t.nodeValue = LABELS[i][1] + t.nodeValue.slice(LABELS[i][0].length);
+          return;
+        }
+      }
+    });
+  }
+  function ready() {
     add();
+    labels();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

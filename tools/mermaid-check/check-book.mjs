@@ -2,7 +2,9 @@
 // each ```mermaid block became a drawn sequence diagram (no "Syntax error"
 // picture, no block left as code), every image loaded, every link to a
 // heading (`page.html#id`, in either edition: a translated heading has its
-// own id) finds it, and the page asked for nothing outside the book folder.
+// own id) finds it, the page links to itself in the other edition (and, in
+// the Korean one, labels its collapsible blocks in Korean), and the page
+// asked for nothing outside the book folder.
 //
 // Usage: node check-book.mjs BOOK_HTML_DIR   (e.g. book/book)
 
@@ -77,6 +79,10 @@ for (const file of files) {
       syntaxError: pres.some((p) => /Syntax error|Maximum text size/i.test(p.textContent)),
       brokenImages: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src),
       anchors: [...document.querySelectorAll("main a[href*='#']")].map((a) => a.href),
+      otherEdition: document.querySelector("a.lang-switch")?.href ?? null,
+      untranslatedLabels: document.documentElement.lang.startsWith("ko")
+        ? [...document.querySelectorAll("details > summary")].filter((s) => /^(The scenario|Its summary)/.test(s.textContent)).length
+        : 0,
     };
   });
   const deadAnchors = r.anchors.filter((href) => {
@@ -97,6 +103,16 @@ for (const file of files) {
   if (r.drawn !== r.total) problems.push(`${r.total - r.drawn} of ${r.total} diagrams not drawn as sequence diagrams`);
   if (r.brokenImages.length) problems.push(`images that did not load: ${r.brokenImages.join(", ")}`);
   if (deadAnchors.length) problems.push(`links to headings that are not there: ${deadAnchors.join(", ")}`);
+  // Every page links to itself in the other edition (book/lang-switch.js).
+  if (r.otherEdition === null) problems.push("no link to the other edition");
+  else {
+    try {
+      statSync(fileURLToPath(new URL(r.otherEdition)));
+    } catch {
+      problems.push(`the other edition's page is missing: ${r.otherEdition}`);
+    }
+  }
+  if (r.untranslatedLabels) problems.push(`${r.untranslatedLabels} <summary> label(s) left in English`);
   if (outside.length) problems.push(`requests outside the book: ${outside.join(", ")}`);
   const name = relative(root, file);
   if (problems.length) {
