@@ -55,7 +55,8 @@ fn sweep(seeds: u64, jobs: usize) -> (f64, u64) {
     let registry = simnet::registry();
     let mut out = Count(0);
     let started = Instant::now();
-    let outcome = run_sweep(&plan(seeds), &registry, jobs, 0, &mut out).expect("the sweep runs");
+    let outcome =
+        run_sweep(&plan(seeds), &registry, jobs, 0, &mut out, &|| {}).expect("the sweep runs");
     assert_eq!(outcome.ran, seeds);
     assert_eq!(outcome.failed, 0);
     (started.elapsed().as_secs_f64(), out.0)

@@ -159,7 +159,7 @@ fn sweep_report(
     };
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut lines: Vec<u8> = Vec::new();
-    crate::sweep::run_sweep(&plan, registry, jobs, 0, &mut lines)?;
+    crate::sweep::run_sweep(&plan, registry, jobs, 0, &mut lines, &|| {})?;
     let mut report = crate::sweep::Report::default();
     for line in String::from_utf8_lossy(&lines).lines() {
         report.add_line(line).map_err(|e| format!("{shown}: {e}"))?;

@@ -81,3 +81,46 @@ impl Progress {
         }
     }
 }
+
+/// The progress bar of a sweep: lines written against the points to run,
+/// on standard error when it is a terminal, from about a second in. Like
+/// [`Progress`], it reads no clock itself and writes nothing to the
+/// sweep's output.
+pub struct SweepProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl SweepProgress {
+    /// A bar for `points` points, or none when standard error is not a
+    /// terminal.
+    pub fn new(points: u64) -> SweepProgress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(points), ProgressDrawTarget::hidden());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} sweep [{bar:30}] {pos}/{len} points, {per_sec}, {eta} left",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        SweepProgress { bar }
+    }
+
+    /// One more line written.
+    pub fn tick(&self) {
+        let Some(bar) = &self.bar else { return };
+        bar.inc(1);
+        if bar.is_hidden() && bar.elapsed() >= Duration::from_secs(1) {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    /// Removes the bar (the sweep is over).
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

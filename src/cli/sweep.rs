@@ -2,6 +2,7 @@
 //! line per run; `simnet sweep report`: the lines merged into tables.
 
 use super::CmdResult;
+use super::progress::SweepProgress;
 use crate::sweep::{self, Plan, Report};
 use simnet_scenario::AppRegistry;
 use std::io::Write;
@@ -138,7 +139,10 @@ pub fn execute(args: Args, registry: &AppRegistry) -> CmdResult {
         }
         None => (0, Box::new(std::io::BufWriter::new(std::io::stdout()))),
     };
-    let outcome = sweep::run_sweep(&plan, registry, jobs, skip, &mut sink)?;
+    let bar = SweepProgress::new(mine - skip);
+    let outcome = sweep::run_sweep(&plan, registry, jobs, skip, &mut sink, &|| bar.tick());
+    bar.finish();
+    let outcome = outcome?;
     drop(sink);
     let shard = match plan.shard {
         Some((k, n)) => format!("shard {k}/{n}: {mine} of the sweep's {total} points"),

@@ -247,13 +247,15 @@ pub fn resume_point(plan: &Plan, existing: &Path) -> Result<(u64, u64), String> 
 }
 
 /// Runs the plan's points after the first `skip` of this shard on `jobs`
-/// threads, writing one line per point to `out` in point order.
+/// threads, writing one line per point to `out` in point order, and
+/// calling `on_line` after each line (a progress bar's tick).
 pub fn run_sweep(
     plan: &Plan,
     registry: &AppRegistry,
     jobs: usize,
     skip: u64,
     out: &mut (dyn Write + Send),
+    on_line: &(dyn Fn() + Sync),
 ) -> Result<SweepOutcome, String> {
     let points: Vec<u64> = plan.my_points()?.skip(skip as usize).collect();
     let jobs = jobs.max(1);
@@ -320,6 +322,7 @@ pub fn run_sweep(
                             break;
                         }
                         st.next += 1;
+                        on_line();
                     }
                     wake.notify_all();
                 }
