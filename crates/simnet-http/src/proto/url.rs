@@ -143,28 +143,16 @@ impl Url {
             return Err(UrlError::Scheme(text.to_string()));
         };
         let rest = rest.split('#').next().unwrap_or("");
-        let (authority, target) = match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
-            Some(i) => (&rest[..i], rest[i..].to_string()),
-            None => (rest, "/".to_string()),
-        };
+        let (authority, target) = split_authority(rest);
+        let target = target.unwrap_or_else(|| "/".to_string());
         if authority.contains('@') {
             return Err(UrlError::UserInfo(text.to_string()));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => {
-                let port = port
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| UrlError::Port {
-                        url: text.to_string(),
-                        port: port.to_string(),
-                    })?;
-                (host, port)
-            }
-            None => (authority, scheme.default_port()),
-        };
+        let (host, port) =
+            host_port(authority, scheme.default_port()).map_err(|port| UrlError::Port {
+                url: text.to_string(),
+                port: port.to_string(),
+            })?;
         if host.is_empty() {
             return Err(UrlError::NoHost(text.to_string()));
         }
@@ -211,6 +199,30 @@ impl Url {
             return Url::parse(location);
         }
         Err(UrlError::Relative(location.to_string()))
+    }
+}
+
+/// What follows `scheme://` in an absolute URI (its fragment already
+/// removed), split into the authority and the request target: the path
+/// and query as written, `/` put in front of a bare query (`host?x=1` asks
+/// for `/?x=1`), `None` when there is neither. Shared with `ws://` URIs.
+pub fn split_authority(rest: &str) -> (&str, Option<String>) {
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], Some(format!("/{}", &rest[i..]))),
+        Some(i) => (&rest[..i], Some(rest[i..].to_string())),
+        None => (rest, None),
+    }
+}
+
+/// An authority's host and port, `default` when it gives none; the port's
+/// text when it is not a number from 1 to 65535.
+pub fn host_port(authority: &str, default: u16) -> Result<(&str, u16), &str> {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(p) if p != 0 => Ok((host, p)),
+            _ => Err(port),
+        },
+        None => Ok((authority, default)),
     }
 }
 

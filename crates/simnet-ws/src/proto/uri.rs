@@ -9,6 +9,7 @@
 //! 6455 forbids it), user information, and IPv6 literals (simnet is
 //! IPv4 only).
 
+use simnet_http::proto::url;
 use thiserror::Error;
 
 /// A parsed `ws://` or `wss://` URI.
@@ -77,34 +78,27 @@ pub fn parse(text: &str) -> Result<WsUri, UriError> {
     if rest.contains('#') {
         return Err(UriError::Fragment(text.to_string()));
     }
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, resource) = rest.split_at(end);
+    // `wss://server?x=1`: the path is empty, so the resource is `/?x=1`.
+    let (authority, resource) = url::split_authority(rest);
     if authority.contains('@') || authority.contains('[') {
         return Err(UriError::Unsupported(text.to_string()));
     }
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => {
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| UriError::Port {
-                    uri: text.to_string(),
-                    port: port.to_string(),
-                })?;
-            (host, port)
-        }
-        None => (authority, if secure { WSS_PORT } else { WS_PORT }),
-    };
+    // A host has no colon: in `ws://a:b:80` the port is `b:80`.
+    if let Some((_, port)) = authority.split_once(':').filter(|(_, p)| p.contains(':')) {
+        return Err(UriError::Port {
+            uri: text.to_string(),
+            port: port.to_string(),
+        });
+    }
+    let default = if secure { WSS_PORT } else { WS_PORT };
+    let (host, port) = url::host_port(authority, default).map_err(|port| UriError::Port {
+        uri: text.to_string(),
+        port: port.to_string(),
+    })?;
     if host.is_empty() {
         return Err(UriError::NoHost(text.to_string()));
     }
-    let resource = match resource {
-        "" => None,
-        // `wss://server?x=1`: the path is empty, so it is `/`.
-        r if r.starts_with('?') => Some(format!("/{r}")),
-        r => Some(r.to_string()),
-    };
+
     Ok(WsUri {
         secure,
         host: host.to_string(),
@@ -167,7 +161,7 @@ mod tests {
             parse("wss://:443"),
             Err(UriError::NoHost("wss://:443".into()))
         );
-        for port in ["0", "65536", "", "https"] {
+        for port in ["0", "65536", "", "https", "b:80"] {
             let text = format!("wss://server:{port}/");
             assert_eq!(
                 parse(&text),
