@@ -3,7 +3,9 @@
 # whole:
 #
 #   book/build.sh             # build into book/book (English) and
-#                             # book/book/ko (Korean; open book/book/index.html)
+#                             # book/book/ko (Korean; open book/book/index.html),
+#                             # and every scenario as a page to step through
+#                             # in a browser: book/book/runs/CAT/NAME.html
 #   book/build.sh --check     # ... and fail if a generated file is stale, a
 #                             # Rust example does not compile, a paragraph of
 #                             # the English text has no Korean translation or
@@ -90,6 +92,31 @@ fi
 mdbook build "$here"
 MDBOOK_BOOK__LANGUAGE=ko MDBOOK_BOOK__TITLE="simnet: TCP, HTTP, WebSocket을 눈으로 보기" \
     mdbook build "$here" -d "$here/book/ko"
+
+# Every scenario the book is generated from (src/book.rs takes
+# simnet::quick_scenario_files: every *.toml under scenarios/ but the load
+# tests in scenarios/load/), as `simnet run --format html`: the pages the
+# chapters' "Step through this run in your browser" links open. They are
+# built with the book, not committed. A failed expectation fails the build.
+# Both editions link to runs/ next to their own pages, so the Korean one
+# gets the same files, hard-linked (copied where hard links cannot be).
+(cd "$root" && cargo build --release --quiet --bin simnet)
+simnet="${CARGO_TARGET_DIR:-$root/target}/release/simnet"
+case "$simnet" in /*) ;; *) simnet="$root/$simnet" ;; esac
+runs="$here/book/runs"
+rm -rf "$runs" "$here/book/ko/runs"
+while IFS= read -r file; do
+    rel="${file#scenarios/}"
+    page="$runs/${rel%.toml}.html"
+    mkdir -p "$(dirname "$page")"
+    if ! log=$(cd "$root" && "$simnet" run "$file" --format html --out "$page" 2>&1); then
+        echo "$log" >&2
+        echo "book: \`simnet run $file --format html\` failed (an expectation of a shipped scenario, or the run itself)" >&2
+        exit 1
+    fi
+done < <(cd "$root" && find scenarios -name '*.toml' -not -path '*/load/*' | LC_ALL=C sort)
+cp -al "$runs" "$here/book/ko/runs" 2>/dev/null || cp -R "$runs" "$here/book/ko/runs"
+
 if [ "${1:-}" = "--check" ]; then
     mdbook test "$here"
     # Both editions: the Korean one is book/book/ko.

@@ -2,9 +2,11 @@
 // each ```mermaid block became a drawn sequence diagram (no "Syntax error"
 // picture, no block left as code), every image loaded, every link to a
 // heading (`page.html#id`, in either edition: a translated heading has its
-// own id) finds it, the page links to itself in the other edition (and, in
-// the Korean one, labels its collapsible blocks in Korean), and the page
-// asked for nothing outside the book folder.
+// own id) finds it, every link to a page of the book folder (a chapter, or
+// a scenario's run page under runs/) finds the file, the page links to
+// itself in the other edition (and, in the Korean one, labels its
+// collapsible blocks in Korean), and the page asked for nothing outside the
+// book folder.
 //
 // Usage: node check-book.mjs BOOK_HTML_DIR   (e.g. book/book)
 
@@ -25,12 +27,15 @@ function ids(file) {
 
 const root = resolve(process.argv[2] ?? "book/book");
 const skip = new Set(["print.html", "toc.html", "404.html"]);
+// runs/ (in each edition) holds `simnet run --format html` pages, which
+// book/build.sh writes next to the chapters; they are not chapters (the
+// viewer has its own browser tests), so only the links to them are checked.
 function pages(dir) {
   return readdirSync(dir)
     .sort()
     .flatMap((f) => {
       const p = join(dir, f);
-      if (statSync(p).isDirectory()) return pages(p);
+      if (statSync(p).isDirectory()) return f === "runs" ? [] : pages(p);
       return f.endsWith(".html") && !skip.has(f) ? [p] : [];
     });
 }
@@ -79,6 +84,7 @@ for (const file of files) {
       syntaxError: pres.some((p) => /Syntax error|Maximum text size/i.test(p.textContent)),
       brokenImages: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src),
       anchors: [...document.querySelectorAll("main a[href*='#']")].map((a) => a.href),
+      links: [...document.querySelectorAll("main a[href]")].map((a) => a.href),
       otherEdition: document.querySelector("a.lang-switch")?.href ?? null,
       untranslatedLabels: document.documentElement.lang.startsWith("ko")
         ? [...document.querySelectorAll("details > summary")].filter((s) => /^(The scenario|Its summary)/.test(s.textContent)).length
@@ -97,12 +103,23 @@ for (const file of files) {
     }
     return !ids(target).has(decodeURIComponent(url.hash.slice(1)));
   });
+  const deadLinks = r.links.filter((href) => {
+    const url = new URL(href);
+    if (url.protocol !== "file:" || !url.pathname.endsWith(".html")) return false;
+    try {
+      statSync(fileURLToPath(url));
+      return false;
+    } catch {
+      return true;
+    }
+  });
   const problems = [...errors];
   if (r.leftAsCode) problems.push(`${r.leftAsCode} mermaid block(s) left as code`);
   if (r.syntaxError) problems.push("a diagram shows Mermaid's error picture");
   if (r.drawn !== r.total) problems.push(`${r.total - r.drawn} of ${r.total} diagrams not drawn as sequence diagrams`);
   if (r.brokenImages.length) problems.push(`images that did not load: ${r.brokenImages.join(", ")}`);
   if (deadAnchors.length) problems.push(`links to headings that are not there: ${deadAnchors.join(", ")}`);
+  if (deadLinks.length) problems.push(`links to pages that are not there: ${[...new Set(deadLinks)].join(", ")}`);
   // Every page links to itself in the other edition (book/lang-switch.js).
   if (r.otherEdition === null) problems.push("no link to the other edition");
   else {
