@@ -145,11 +145,13 @@ pub enum Format {
     Pcap,
     /// The packets as pcapng, one interface per host, each packet commented with its fate.
     Pcapng,
+    /// One self-contained HTML page to step through the run in a browser: a cursor in time, the sequence diagram, every host's sockets at that instant, the packet's bytes decoded.
+    Html,
 }
 
 impl Format {
     /// Every format, for determinism checks.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Text,
         Format::Summary,
         Format::Mermaid,
@@ -158,6 +160,7 @@ impl Format {
         Format::Jsonl,
         Format::Pcap,
         Format::Pcapng,
+        Format::Html,
     ];
 
     /// The format's name on the command line.
@@ -171,6 +174,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
+            Format::Html => "html",
         }
     }
 
@@ -183,7 +187,7 @@ impl Format {
     /// ([`run_scenario_streamed`]): every format but Mermaid and SVG,
     /// which lay out the whole run before drawing it.
     pub fn streams(self) -> bool {
-        !matches!(self, Format::Mermaid | Format::Svg)
+        !matches!(self, Format::Mermaid | Format::Svg | Format::Html)
     }
 
     /// How much of each packet a run must keep for this format: captures
@@ -192,7 +196,7 @@ impl Format {
     /// format reads only headers.
     pub fn capture(self) -> Capture {
         match self {
-            Format::Pcap | Format::Pcapng | Format::Mermaid => Capture::Full,
+            Format::Pcap | Format::Pcapng | Format::Mermaid | Format::Html => Capture::Full,
             Format::Text | Format::Summary | Format::Svg | Format::Csv | Format::Jsonl => {
                 Capture::Headers
             }
@@ -319,12 +323,34 @@ pub fn render_with(run: &ScenarioRun, format: Format, options: &RenderOptions) -
         Format::Summary => stream::summary_preamble(&run.name, run.seed).into_bytes(),
         _ => Vec::new(),
     };
-    out.extend_from_slice(&render_trace(&run.trace, format, options));
+    out.extend_from_slice(&render_trace(run, format, options));
     out
 }
 
-/// Renders a trace in a format, without the scenario's preamble.
-fn render_trace(trace: &Trace, format: Format, options: &RenderOptions) -> Vec<u8> {
+/// The run as one self-contained page (`--format html`): its trace, and the
+/// scenario's name, description, seed and verdicts.
+pub fn render_html(run: &ScenarioRun) -> String {
+    let meta = simnet_trace::HtmlMeta {
+        name: run.name.clone(),
+        description: run.description.clone(),
+        seed: run.seed,
+        expectations: run
+            .outcomes
+            .iter()
+            .map(|o| simnet_trace::HtmlExpectation {
+                label: o.label.clone(),
+                passed: o.passed,
+                observed: o.observed.clone(),
+                at: o.at,
+            })
+            .collect(),
+    };
+    simnet_trace::render_html(&run.trace, &meta)
+}
+
+/// Renders a run in a format, without the scenario's preamble.
+fn render_trace(run: &ScenarioRun, format: Format, options: &RenderOptions) -> Vec<u8> {
+    let trace = &run.trace;
     match format {
         Format::Mermaid => {
             let o = render::MermaidOptions {
@@ -348,6 +374,7 @@ fn render_trace(trace: &Trace, format: Format, options: &RenderOptions) -> Vec<u
         Format::Jsonl => simnet_trace::render_jsonl(trace).into_bytes(),
         Format::Pcap => simnet_trace::render_pcap(trace),
         Format::Pcapng => simnet_trace::render_pcapng(trace),
+        Format::Html => render_html(run).into_bytes(),
     }
 }
 

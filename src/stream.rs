@@ -177,7 +177,7 @@ impl Writer {
             Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out, topology)),
             Format::Pcap => Writer::Pcap(PcapWriter::new(out)),
             Format::Pcapng => Writer::Pcapng(PcapngWriter::new(out, topology)),
-            Format::Mermaid | Format::Svg => {
+            Format::Mermaid | Format::Svg | Format::Html => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(

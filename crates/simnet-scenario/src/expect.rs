@@ -282,6 +282,9 @@ pub struct Outcome {
     pub passed: bool,
     /// What the run showed.
     pub observed: String,
+    /// When the claim was decided: the time it names (`at`), or `None` for
+    /// a claim judged over the whole run (decided when the run ended).
+    pub at: Option<SimTime>,
 }
 
 impl std::fmt::Display for Outcome {

@@ -23,6 +23,7 @@
 pub mod csv;
 #[cfg(test)]
 mod handbuilt_tests;
+pub mod html;
 mod inflight;
 pub mod jsonl;
 pub mod mermaid;
@@ -37,6 +38,7 @@ pub mod text;
 pub mod tls;
 pub mod websocket;
 
+pub use html::{HtmlExpectation, HtmlMeta, render_html};
 pub use jsonl::{JsonlWriter, render_jsonl};
 pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};
 pub use pcap::{PcapWriter, PcapngWriter, render_pcap, render_pcapng};

@@ -278,6 +278,7 @@ impl Judge {
                         .unwrap_or_else(|| describe(&e.claim, topology, app_names)),
                     passed,
                     observed,
+                    at: claim_time(&e.claim),
                 }
             })
             .collect()

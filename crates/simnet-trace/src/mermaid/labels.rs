@@ -126,7 +126,7 @@ pub(super) fn truncate_chars(text: &str, max: usize) -> String {
 }
 
 /// The first line of an HTTP request or response, if the payload starts with one.
-pub(super) fn http_first_line(payload: &[u8]) -> Option<String> {
+pub(crate) fn http_first_line(payload: &[u8]) -> Option<String> {
     const STARTS: &[&[u8]] = &[
         b"GET ",
         b"HEAD ",

@@ -88,5 +88,6 @@ mod select;
 mod tests;
 
 pub use labels::escape_text;
+pub(crate) use labels::http_first_line;
 pub use layout::render_mermaid;
 pub use select::{ConnectionSelector, ParseConnectionError, UnknownHostError};
