@@ -594,7 +594,11 @@
         g.append(line);
         if (lost) g.append(sv("text", { x: xe - 4, y: y2 + 4, "font-weight": 700 }, "✕"));
         const lx = (x1 + xe) / 2, ly = (y1 + y2) / 2 - 3;
-        g.append(sv("text", { x: lx, y: ly, "text-anchor": "middle" }, packetLabel(fr.send) + (lost ? "  (" + fr.reason + ")" : "")));
+        const label = packetLabel(fr.send) + (lost ? "  (" + fr.reason + ")" : "");
+        const fit = Math.max(12, Math.floor(Math.max(Math.abs(xe - x1), colW * 0.8) / 6.7));
+        const text = sv("text", { x: lx, y: ly, "text-anchor": "middle" }, label.length > fit ? label.slice(0, fit - 1) + "…" : label);
+        text.append(sv("title", {}, label));
+        g.append(text);
         g.addEventListener("click", () => go(fr.send));
         svg.append(g);
       } else if (e[1] === "s" || e[1] === "a") {
@@ -652,6 +656,7 @@
     return out.join("; ");
   }
   const MAX_SOCKET_ROWS = 60;
+  const unfolded = new Set(); // hosts whose listening sockets are all shown
   function renderSockets() {
     const frag = [];
     for (let h = 0; h < HOSTS.length; h++) {
@@ -672,22 +677,35 @@
           shown.push(s);
         }
       }
+      let listening = 0;
       for (const s of shown) {
         const snap = snapAt(s, cur);
+        // Idle listening sockets (one per backlog slot) are folded after
+        // the first two: their rows are there, hidden until asked for.
+        const folded = snap.state === "LISTEN" && ++listening > 2 && !unfolded.has(h);
         const changed = s.histIdx[lastAtOrBefore(s.histIdx, cur)] === cur;
         const wnd = snap.udp ? "" : (snap.ourWnd == null ? "–" : snap.ourWnd) + " / " + (snap.peerWnd == null ? "–" : snap.peerWnd);
-        rows.push(el("tr", { "data-socket": String(s.id), class: changed ? "changed" : "" },
+        const cls = (changed ? "changed" : "") + (folded ? " folded" : "");
+        rows.push(el("tr", { "data-socket": String(s.id), class: cls },
           el("td", { class: "id", text: String(s.id) }),
           el("td", { class: "state", text: snap.state }),
           el("td", { class: "local", text: snap.local }),
           el("td", { class: "remote", text: snap.remote }),
           el("td", { class: "sendq", text: snap.udp ? "" : String(snap.sendq) }),
           el("td", { class: "recvq", text: snap.udp ? "" : snap.recvq == null ? "TLS" : String(snap.recvq) }),
-          el("td", { class: "window", text: wnd }),
-          el("td", { class: "timers", text: snap.udp ? "" : timersText(s, cur, snap) })));
+          el("td", { class: "window", text: wnd })));
+        // Timers get a line of their own under the socket: they are sentences.
+        const timers = snap.udp ? "" : timersText(s, cur, snap);
+        if (timers) rows.push(el("tr", { class: "timers-row " + cls }, el("td"), el("td", { class: "timers", colspan: "6", "data-socket": String(s.id), text: "↳ " + timers })));
+      }
+      if (listening > 2 && !unfolded.has(h)) {
+        const host = h;
+        rows.push(el("tr", { class: "unfold" }, el("td"), el("td", { colspan: "6" },
+          el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); unfolded.add(host); renderSockets(); } },
+            "… " + (listening - 2) + " more listening sockets (the rest of the backlog): show"))));
       }
       const cap = el("caption", { text: HOSTS[h].name + " (" + HOSTS[h].address + ")" + (rows.length ? "" : ": no open sockets") });
-      const head = el("tr", null, ...["#", "state", "local", "remote", "Send-Q", "Recv-Q", "wnd ours/peer", "timers"].map((x) => el("th", { text: x })));
+      const head = el("tr", null, ...["#", "state", "local", "remote", "Send-Q", "Recv-Q", "wnd ours/peer"].map((x) => el("th", { text: x })));
       const table = el("table", { class: "sockets", "data-host": HOSTS[h].name }, cap, el("thead", null, head), el("tbody", null, ...rows));
       frag.push(table);
       if (more) frag.push(el("div", { class: "muted", text: "… and " + more + " more sockets (choose a connection to narrow)" }));
@@ -867,10 +885,11 @@
   // The tests' handle, and a reader's console.
   window.simnetViewer = { data: D, index: () => cur, go: (i) => go(i), count: N };
 
+  // Where the page opens: #e=N, read before the first render rewrites it.
+  const m = /^#e=(\d+)$/.exec(location.hash);
+  cur = m ? Math.min(N - 1, +m[1]) : 0;
   measure();
   applyFilters();
-  const m = /^#e=(\d+)$/.exec(location.hash);
-  go(m ? +m[1] : 0);
   // The diagram needs the layout's size: draw it again once the page has one.
   requestAnimationFrame(() => { measure(); render(true); });
 })();
