@@ -212,9 +212,26 @@
     const waiting = m.layered ? inflight > 0 : m.written - dataAcked(m) > 0;
     if (m.peerWnd === 0 && waiting && m.state !== "CLOSED") openTimer(s, "persist", i);
     else closeTimer(s, "persist", i);
-    if (m.rcvSeen > m.ourAck && m.state !== "CLOSED") openTimer(s, "delack", i);
+    if (m.rcvSeen > m.ourAck && m.ourAck > 0 && m.state !== "CLOSED") openTimer(s, "delack", i);
     else closeTimer(s, "delack", i);
   }
+
+  // What a segment delivered to socket `s` tells of it: the peer's ACK and
+  // window, and how far its data has arrived.
+  function receive(s, p, pe) {
+    const m = s.m;
+    const f = p.tcp.flags;
+    const seq = pe[10], ack = pe[11], win = pe[12];
+    if (ack != null && (f & 0x10) && ack > m.sndUna) m.sndUna = Math.min(ack, m.sndNxt);
+    if (win != null) m.peerWnd = win;
+    if (seq != null) {
+      const end = seq + p.payloadLen + (f & 2 ? 1 : 0) + (f & 1 ? 1 : 0);
+      if (f & 1) m.peerFinEnd = end;
+      if (seq <= Math.max(m.rcvSeen, m.ourAck) && end > m.rcvSeen) m.rcvSeen = end;
+      if (f & 2) m.rcvSeen = Math.max(m.rcvSeen, end);
+    }
+  }
+  const pendingSyn = new Map(); // tuple -> index of a SYN's delivery
 
   for (let i = 0; i < N; i++) {
     const e = EV[i];
@@ -262,20 +279,14 @@
           const p = decoded.get(fr.send);
           const pe = EV[fr.send];
           if (p && p.ok && p.tcp) {
-            const key = byTuple.get(to + "|" + p.dst + ":" + p.tcp.dport + "|" + p.src + ":" + p.tcp.sport);
+            const tuple = to + "|" + p.dst + ":" + p.tcp.dport + "|" + p.src + ":" + p.tcp.sport;
+            const key = byTuple.get(tuple);
             const s = key && sockets.get(key);
+            // A SYN reaches a listening socket before the state change that
+            // names its peer: keep it until then.
+            if (!s && (p.tcp.flags & 2)) pendingSyn.set(tuple, i);
             if (s) {
-              const m = s.m;
-              const f = p.tcp.flags;
-              const seq = pe[10], ack = pe[11], win = pe[12];
-              if (ack != null && (f & 0x10) && ack > m.sndUna) m.sndUna = Math.min(ack, m.sndNxt);
-              if (win != null) m.peerWnd = win;
-              if (seq != null) {
-                const end = seq + p.payloadLen + (f & 2 ? 1 : 0) + (f & 1 ? 1 : 0);
-                if (f & 1) m.peerFinEnd = end;
-                if (seq <= Math.max(m.rcvSeen, m.ourAck) && end > m.rcvSeen) m.rcvSeen = end;
-                if (f & 2) m.rcvSeen = Math.max(m.rcvSeen, end);
-              }
+              receive(s, p, pe);
               updateTimers(s, i);
               snapshot(s, i);
             }
@@ -303,7 +314,16 @@
         const s = socketRec(host, id);
         const m = s.m;
         m.state = to; m.local = local; m.remote = remote || ""; m.conn = conn;
-        if (remote) byTuple.set(host + "|" + local + "|" + remote, s.key);
+        if (remote) {
+          const tuple = host + "|" + local + "|" + remote;
+          byTuple.set(tuple, s.key);
+          const syn = pendingSyn.get(tuple);
+          if (syn !== undefined) {
+            pendingSyn.delete(tuple);
+            const fr = frames.get(EV[syn][3]);
+            if (fr) receive(s, decoded.get(fr.send), EV[fr.send]);
+          }
+        }
         if (to === "TIME-WAIT") openTimer(s, "timewait", i);
         else closeTimer(s, "timewait", i);
         if (!(e[7] === "CLOSED" && to === "LISTEN") && !(e[7] === "LISTEN" && to === "CLOSED")) stateIdx.push(i);
