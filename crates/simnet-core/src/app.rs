@@ -370,6 +370,14 @@ impl AppContext<'_> {
         self.host.send_queue(self.app, socket)
     }
 
+    /// The local address of one of the application's sockets and, once it
+    /// is connected, the remote one (`getsockname`, `getpeername`); `None`
+    /// for a socket that no longer exists. Not counted by the runaway guard:
+    /// it changes nothing.
+    pub fn socket_addrs(&self, socket: SocketId) -> Option<(SocketAddrV4, Option<SocketAddrV4>)> {
+        self.host.socket_addrs(socket)
+    }
+
     /// The TCP state of one of the host's sockets.
     pub fn tcp_state(&self, socket: SocketId) -> Option<TcpState> {
         self.host.tcp_state(socket)

@@ -484,6 +484,16 @@ impl Host {
         self.recycled
     }
 
+    /// The local address of one of the host's sockets and, once it is
+    /// connected, the remote one, as `getsockname` and `getpeername` give
+    /// them (`None` for a socket that no longer exists).
+    pub fn socket_addrs(&self, sid: SocketId) -> Option<(SocketAddrV4, Option<SocketAddrV4>)> {
+        let stack = self.stack.as_ref()?;
+        let e = stack.sockets.get(&sid)?;
+        let remote = e.tuple.map(|(_, a, p)| SocketAddrV4::new(a, p));
+        Some((SocketAddrV4::new(self.addr, e.local_port), remote))
+    }
+
     /// A connection's current TCP state.
     pub fn tcp_state(&self, sid: SocketId) -> Option<TcpState> {
         let stack = self.stack.as_ref()?;
