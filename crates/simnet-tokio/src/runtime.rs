@@ -247,7 +247,7 @@ impl AsyncApp {
         if target > run.ms {
             let until = run.base + Duration::from_millis(target);
             run.rt
-                .block_on(run.local.run_until(tokio::time::sleep_until(until)));
+                .block_on(run.local.run_until(async move { tokio::time::sleep_until(until).await }));
             run.ms = target;
         }
         // 2. The event, then rounds of tasks and their operations.
