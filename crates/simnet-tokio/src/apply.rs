@@ -14,9 +14,7 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) fn kind_of(e: SocketError) -> ErrorKind {
     match e {
         SocketError::PortInUse(_) => ErrorKind::AddrInUse,
-        SocketError::PortsExhausted(_) | SocketError::InvalidAddress => {
-            ErrorKind::AddrNotAvailable
-        }
+        SocketError::PortsExhausted(_) | SocketError::InvalidAddress => ErrorKind::AddrNotAvailable,
         SocketError::BadSocket | SocketError::NotConnected => ErrorKind::NotConnected,
         SocketError::Reset => ErrorKind::ConnectionReset,
         SocketError::HostDown => ErrorKind::NetworkDown,

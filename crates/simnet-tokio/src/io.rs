@@ -14,8 +14,8 @@
 //! The runtime is single-threaded, so the mutex is never contended; it is
 //! never held across a call into user code.
 
-use simnet_core::trace::AppEvent;
 use simnet_core::SocketId;
+use simnet_core::trace::AppEvent;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -83,9 +83,9 @@ impl Drop for Enter {
 /// The current host, or an error saying that simnet-tokio sockets only
 /// work inside a task an [`AsyncApp`](crate::AsyncApp) runs.
 pub(crate) fn current() -> io::Result<Io> {
-    CURRENT
-        .with(|c| c.borrow().clone())
-        .ok_or_else(|| io::Error::other("simnet-tokio sockets work only inside an AsyncApp's tasks"))
+    CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
+        io::Error::other("simnet-tokio sockets work only inside an AsyncApp's tasks")
+    })
 }
 
 /// Where a connection goes (public only so that [`crate::net::ToSimAddr`]
@@ -101,20 +101,48 @@ pub enum Target {
 /// Something the host must do, applied by the adapter in queue order.
 #[derive(Debug)]
 pub(crate) enum Op {
-    Listen { id: u64, port: u16 },
-    Unlisten { id: u64 },
-    Connect { id: u64, target: Target },
+    Listen {
+        id: u64,
+        port: u16,
+    },
+    Unlisten {
+        id: u64,
+    },
+    Connect {
+        id: u64,
+        target: Target,
+    },
     /// Hand a stream's written bytes to TCP.
-    Flush { id: u64 },
+    Flush {
+        id: u64,
+    },
     /// Read more from TCP into a stream's buffer (it had stopped at the limit).
-    Fill { id: u64 },
-    Shutdown { id: u64 },
-    Nodelay { id: u64, nodelay: bool },
+    Fill {
+        id: u64,
+    },
+    Shutdown {
+        id: u64,
+    },
+    Nodelay {
+        id: u64,
+        nodelay: bool,
+    },
     /// The stream's last handle was dropped.
-    Close { id: u64 },
-    UdpBind { id: u64, port: u16 },
-    UdpSend { id: u64, dst: Target, data: Vec<u8> },
-    UdpClose { id: u64 },
+    Close {
+        id: u64,
+    },
+    UdpBind {
+        id: u64,
+        port: u16,
+    },
+    UdpSend {
+        id: u64,
+        dst: Target,
+        data: Vec<u8>,
+    },
+    UdpClose {
+        id: u64,
+    },
     Emit(Box<AppEvent>),
 }
 

@@ -55,7 +55,10 @@ impl TaskReport {
 
     /// Every outcome so far, with when it happened.
     pub fn outcomes(&self) -> Vec<(SimTime, Outcome)> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn push(&self, at: SimTime, outcome: Outcome) {
@@ -246,8 +249,10 @@ impl AsyncApp {
         let target = cx.now().saturating_since(run.t0).as_nanos() / MS;
         if target > run.ms {
             let until = run.base + Duration::from_millis(target);
-            run.rt
-                .block_on(run.local.run_until(async move { tokio::time::sleep_until(until).await }));
+            run.rt.block_on(
+                run.local
+                    .run_until(async move { tokio::time::sleep_until(until).await }),
+            );
             run.ms = target;
         }
         // 2. The event, then rounds of tasks and their operations.
@@ -282,9 +287,8 @@ impl AsyncApp {
             };
             let event = match &outcome {
                 Outcome::Finished => AppEvent::new("task.finished", "the task returned Ok"),
-                Outcome::Error(e) => {
-                    AppEvent::new("task.error", format!("the task failed: {e}")).with("error", e.clone())
-                }
+                Outcome::Error(e) => AppEvent::new("task.error", format!("the task failed: {e}"))
+                    .with("error", e.clone()),
                 Outcome::Panic(m) => AppEvent::new("task.panic", format!("the task panicked: {m}"))
                     .with("message", m.clone()),
             };

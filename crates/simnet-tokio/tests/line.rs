@@ -203,7 +203,10 @@ fn errors_and_panics_are_reported_and_the_run_goes_on() {
     assert_eq!(times_of(&trace, "task.error"), vec![ms(5)]);
     assert_eq!(times_of(&trace, "task.panic"), vec![ms(10)]);
     assert_eq!(times_of(&trace, "still.here"), vec![ms(100)]);
-    assert_eq!(errors.outcomes(), vec![(ms(5), Outcome::Error("boom".into()))]);
+    assert_eq!(
+        errors.outcomes(),
+        vec![(ms(5), Outcome::Error("boom".into()))]
+    );
     assert_eq!(
         panics.outcomes(),
         vec![(ms(10), Outcome::Panic("kaboom".into()))]

@@ -115,7 +115,10 @@ mod tests {
             "server:8080".to_target().unwrap(),
             Target::Name(h, 8080) if h == "server"
         ));
-        assert!(matches!(("server", 1).to_target().unwrap(), Target::Name(..)));
+        assert!(matches!(
+            ("server", 1).to_target().unwrap(),
+            Target::Name(..)
+        ));
         assert!("server".to_target().is_err());
         assert!(":80".to_target().is_err());
         assert!("server:http".to_target().is_err());

@@ -20,7 +20,9 @@ pub struct TcpListener {
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpListener").field("port", &self.port).finish()
+        f.debug_struct("TcpListener")
+            .field("port", &self.port)
+            .finish()
     }
 }
 
@@ -301,7 +303,11 @@ impl TcpStream {
     pub fn set_nodelay(&mut self, nodelay: bool) -> Result<()> {
         self.nodelay = nodelay;
         let id = self.inner.id;
-        self.inner.io.lock().ops.push_back(Op::Nodelay { id, nodelay });
+        self.inner
+            .io
+            .lock()
+            .ops
+            .push_back(Op::Nodelay { id, nodelay });
         Ok(())
     }
 
