@@ -52,8 +52,8 @@
 //             the JSONL's size; 50 ArrowRight steps (time printed, not
 //             asserted); a few state and packet samples.
 //
-// With --screenshot FILE, three-way-handshake is saved at the event where
-// the server goes SYN-RECEIVED, 1400x900, to FILE.
+// With --screenshot FILE, three-way-handshake is saved at the server's
+// SYN-ACK, 1400x900, to FILE.
 
 import { chromium } from "playwright-core";
 import { readdirSync, readFileSync, statSync, mkdirSync, existsSync } from "node:fs";
@@ -104,6 +104,13 @@ function loadRun(name) {
 }
 
 /// Indexes where pred holds.
+/** A TCP state change the page steps to: every tcp_state but the arming
+ * and disarming of a listening slot. */
+function isStateChange(e) {
+  if (e.event !== "tcp_state") return false;
+  return !((e.from === "CLOSED" && e.to === "LISTEN") || (e.from === "LISTEN" && e.to === "CLOSED"));
+}
+
 function where(events, pred) {
   const out = [];
   events.forEach((e, i) => pred(e, i) && out.push(i));
@@ -267,12 +274,15 @@ const browser = await chromium.launch({
   ],
 });
 
-async function openPage(run, hash = "") {
+async function openPage(run, hash = "", showListen = true) {
   const context = await browser.newContext({
     offline: true,
     viewport: { width: 1400, height: 900 },
     deviceScaleFactor: 1,
   });
+  // Every event steppable, the arming of listening slots included (the
+  // page hides those by default; checkDefaultView checks that).
+  if (showListen) await context.addInitScript(() => { window.simnetViewerOptions = { listenSlots: true }; });
   const page = await context.newPage();
   const problems = [];
   await context.route("**/*", (route) => {
@@ -501,6 +511,7 @@ async function checkPage(run, { big = false } = {}) {
   }
   load.done();
 
+  await checkDefaultView(run);
   if (big) {
     await checkScale(run, page);
   } else {
@@ -514,6 +525,34 @@ async function checkPage(run, { big = false } = {}) {
     await checkExpectations(run, page, data);
   }
   reportProblems(run, problems);
+  await opened.context.close();
+}
+
+/** The page as a reader first sees it: the arming and disarming of
+ * listening slots (CLOSED <-> LISTEN) hidden, so → goes from listen() to
+ * what follows it; ticking "listen slots" shows them again. */
+async function checkDefaultView(run) {
+  const c = new Checker(run, "default-view");
+  const opened = await openPage(run, "", false);
+  const { page } = opened;
+  if (!opened.ready) {
+    c.fail(null, "the page opens", null, "no window.simnetViewer");
+    c.done();
+    await opened.context.close();
+    return;
+  }
+  const arming = (e) => e.event === "tcp_state" && ((e.from === "CLOSED" && e.to === "LISTEN") || (e.from === "LISTEN" && e.to === "CLOSED"));
+  c.eq(null, "#show-listen unticked", false, await page.evaluate(() => document.querySelector("#show-listen")?.checked));
+  const expected = run.events.findIndex((e, i) => i > 0 && !arming(e));
+  await go(page, 0);
+  if (expected > 0) c.eq(0, "ArrowRight from event 0 skips the listening slots' arming", expected, await press(page, "ArrowRight"));
+  const shownArming = await page.evaluate(() => [...document.querySelectorAll("#events .ev")].filter((r) => / (CLOSED -> LISTEN|LISTEN -> CLOSED)/.test(r.textContent)).length);
+  c.eq(0, "rows of arming shown", 0, shownArming);
+  await page.evaluate(() => document.querySelector("#show-listen")?.click());
+  await settle(page);
+  await go(page, 0);
+  c.eq(0, "ArrowRight from event 0 with listen slots shown", Math.min(1, run.events.length - 1), await press(page, "ArrowRight"));
+  c.done();
   await opened.context.close();
 }
 
@@ -705,8 +744,11 @@ async function checkKeys(run, page, data) {
   await walk(c, page, 0, () => press(page, "Shift+ArrowRight"), packets.filter((i) => i > 0).slice(0, 60), "Shift+ArrowRight (next packet)");
   const back = packets.filter((i) => i < N - 1).reverse().slice(0, 30);
   await walk(c, page, N - 1, () => press(page, "Shift+ArrowLeft"), back, "Shift+ArrowLeft (previous packet)");
-  const states = where(events, (e) => e.event === "tcp_state").slice(1, 81);
-  await walk(c, page, where(events, (e) => e.event === "tcp_state")[0] ?? 0, () => press(page, "s"), states, "s (next tcp_state)");
+  // Arming or disarming a listening slot (CLOSED <-> LISTEN) is bookkeeping
+  // of listen(), as the text timeline treats it: `s` skips it.
+  const stateChanges = where(events, isStateChange);
+  const states = stateChanges.slice(1, 81);
+  await walk(c, page, stateChanges[0] ?? 0, () => press(page, "s"), states, "s (next state change)");
   const drops = where(events, (e) => e.event === "frame_dropped");
   if (drops.length) await walk(c, page, 0, () => press(page, "l"), drops.slice(0, 60), "l (next frame_dropped)");
 
@@ -782,7 +824,7 @@ async function checkButtons(run, page, data) {
     ["prev", from, from - 1],
     ["next-packet", from, next(from, (e) => e.event === "packet")],
     ["prev-packet", from, prev(from, (e) => e.event === "packet")],
-    ["next-state", from, next(from, (e) => e.event === "tcp_state")],
+    ["next-state", from, next(from, isStateChange)],
     ["next-loss", 0, next(0, (e) => e.event === "frame_dropped")],
     ["next-retransmission", 0, 0],
     ["next-failed", 0, null],
@@ -1051,11 +1093,12 @@ async function checkScale(run, page) {
 
 // (g) the screenshot.
 async function takeScreenshot(run, file) {
-  const i = run.events.findIndex((e) => e.event === "tcp_state" && e.host === "server" && e.to === "SYN-RECEIVED");
-  const opened = await openPage(run, `#e=${i}`);
+  // The server's SYN-ACK: the event after its socket went SYN-RECEIVED.
+  const i = run.events.findIndex((e) => e.event === "packet" && e.from === "server" && e.flags === "S.");
+  const opened = await openPage(run, `#e=${i}`, false);
   const c = new Checker(run, "screenshot");
   if (c.ok(i, "the viewer is there", opened.ready)) {
-    c.eq(i, "index() when opened at the server's SYN-RECEIVED", i, await waitIndex(opened.page, i));
+    c.eq(i, "index() when opened at the server's SYN-ACK", i, await waitIndex(opened.page, i));
     mkdirSync(dirname(file), { recursive: true });
     await opened.page.screenshot({ path: file, fullPage: false });
     console.log(`  saved ${file} (1400x900, event ${i})`);

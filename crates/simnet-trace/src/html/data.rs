@@ -10,11 +10,11 @@
 //! ```
 //!
 //! Each event is an array: its time, a one-letter code, the text timeline's
-//! line for it (`null` where the timeline shows nothing, e.g. a key log
-//! line), then the fields of its kind, listed at [`event`]. Hosts, apps and
-//! connections are indexes into their lists; `-1` stands for none. Objects
-//! are written with serde_json's sorted keys, so the same trace gives the
-//! same bytes.
+//! line for it (`null` only for a key log line, a secret for tools; an
+//! event the timeline leaves out gets a line of its own), then the fields
+//! of its kind, listed at [`event`]. Hosts, apps and connections are
+//! indexes into their lists; `-1` stands for none. Objects are written
+//! with serde_json's sorted keys, so the same trace gives the same bytes.
 
 use super::{HtmlMeta, PAYLOAD_BYTES};
 use crate::text::{TextOptions, TextRenderer};
@@ -128,7 +128,14 @@ pub(super) fn page_data(trace: &Trace, meta: &HtmlMeta) -> String {
         end = record.time;
         let line = text.line(&record.event);
         let line = match &record.event {
+            // A key log line is for tools: the page shows that it is there.
             TraceEvent::App { event, .. } if event.is_secret() => None,
+            // What the timeline leaves out (a frame that met an empty queue)
+            // still gets a row, so every event can be the cursor's.
+            TraceEvent::FrameQueued { frame, departs, .. } if line.is_none() => Some(format!(
+                "*       link frame {} onto the link at once (queue empty), gone from the sender by {departs}",
+                frame.0
+            )),
             _ => line.map(|l| l.trim_start().to_string()),
         };
         let fields = event(

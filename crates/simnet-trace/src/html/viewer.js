@@ -135,6 +135,18 @@
     return out;
   }
 
+  // Key log lines (TLS secrets for tools, `--keylog`) have no timeline line:
+  // they keep a row of their own, so that every event of the JSON Lines has
+  // one, and stay out of the diagram and the application events.
+  const secret = new Set();
+  for (let i = 0; i < N; i++) {
+    const e = EV[i];
+    if (e[2] == null) {
+      secret.add(i);
+      e[2] = (HOSTS[e[3]] ? HOSTS[e[3]].name : "*") + "  app  (a TLS key log line: a secret for tools, written by --keylog; not shown)";
+    }
+  }
+
   // ---- one pass over the run ---------------------------------------------
   // Event fields (see data.rs): [t, code, line, ...].
   const LAYER = { p: "packet", d: "link", x: "link", q: "link", y: "link", u: "link", c: "link", z: "link", f: "link", s: "tcp", l: "tcp", k: "call", a: "app", t: "run", e: "run" };
@@ -375,12 +387,21 @@
   const failedIdx = EXP.filter((x) => !x.passed).map((x) => x.index).sort((a, b) => a - b);
 
   // ---- filters -------------------------------------------------------------
-  const filter = { host: -1, conn: 0, layers: new Set(["packet", "link", "tcp", "call", "app", "run"]), text: "" };
+  // Arming a listening socket (one per backlog slot) and disarming it are
+  // bookkeeping of listen(): hidden unless "listen slots" is ticked, as the
+  // text timeline hides them. (window.simnetViewerOptions, set before the
+  // page loads, may preset it: the browser tests step through every event.)
+  const preset = window.simnetViewerOptions || {};
+  const filter = { host: -1, conn: 0, layers: new Set(["packet", "link", "tcp", "call", "app", "run"]), text: "", listenSlots: !!preset.listenSlots };
+  function isArming(i) {
+    const e = EV[i];
+    return e[1] === "s" && ((e[7] === "CLOSED" && e[8] === "LISTEN") || (e[7] === "LISTEN" && e[8] === "CLOSED"));
+  }
   let visible = null; // Int32Array of event indexes passing the filters
   let diagRows = null; // Int32Array of event indexes drawn in the diagram
   function passes(i, forDiagram) {
     const e = EV[i];
-    if (e[2] == null) return false; // a key log line: for tools, not people
+    if (!forDiagram && !filter.listenSlots && isArming(i)) return false;
     if (filter.conn && connOf[i] !== filter.conn) return false;
     if (filter.host >= 0) {
       if (forDiagram) {
@@ -399,7 +420,8 @@
   function isDiagramEvent(i) {
     const e = EV[i];
     const c = e[1];
-    if (c === "p" || c === "x" || c === "a") return e[2] != null;
+    if (c === "a") return !secret.has(i);
+    if (c === "p" || c === "x") return true;
     if (c === "d") { const fr = frames.get(e[3]); return !!fr && fr.end === i; }
     if (c === "s") return !(e[7] === "CLOSED" && e[8] === "LISTEN") && !(e[7] === "LISTEN" && e[8] === "CLOSED");
     return false;
@@ -482,8 +504,11 @@
     ...D.connections.map((c) => el("option", { value: String(c.number), text: "#" + c.number + " " + c.client + " → " + c.server })));
   const layerBoxes = ["packet", "link", "tcp", "call", "app", "run"].map((l) =>
     el("label", null, el("input", { type: "checkbox", class: "layer", value: l, checked: "" }), " " + l));
+  const listenBox = el("input", { type: "checkbox", id: "show-listen" });
+  listenBox.checked = filter.listenSlots;
+  const listenLabel = el("label", { title: "show each listening socket (backlog slot) being armed and disarmed" }, listenBox, " listen slots");
   const search = el("input", { id: "search", type: "search", placeholder: "search (/)", "aria-label": "search" });
-  const filters = el("div", { id: "filters" }, hostSel, connSel, ...layerBoxes, search, el("span", { id: "shown" }));
+  const filters = el("div", { id: "filters" }, hostSel, connSel, ...layerBoxes, listenLabel, search, el("span", { id: "shown" }));
   const listSpacer = el("div", { class: "spacer" });
   const list = el("div", { id: "events", tabindex: "0" }, listSpacer);
   const diagram = el("div", { id: "diagram" });
@@ -825,7 +850,7 @@
 
   // ---- application events, expectations --------------------------------
   const appIdx = [];
-  for (let i = 0; i < N; i++) if (EV[i][1] === "a" && EV[i][2] != null) appIdx.push(i);
+  for (let i = 0; i < N; i++) if (EV[i][1] === "a" && !secret.has(i)) appIdx.push(i);
   function renderApp() {
     const items = [];
     for (let k = lastAtOrBefore(appIdx, cur); k >= 0 && items.length < 30; k--) {
@@ -878,6 +903,7 @@
     const box = l.querySelector("input");
     box.addEventListener("change", () => { if (box.checked) filter.layers.add(box.value); else filter.layers.delete(box.value); applyFilters(); });
   }
+  listenBox.addEventListener("change", () => { filter.listenSlots = listenBox.checked; applyFilters(); });
   let searchTimer = 0;
   search.addEventListener("input", () => {
     clearTimeout(searchTimer);
