@@ -93,3 +93,16 @@ write big scenarios/sweeps/bulk-loss.toml \
     --set 'app[client].bytes=32MiB' --set 'expect[1].bytes_received=33554432'
 
 CHROMIUM="$chromium" node "$here/check.mjs" --big big "${screenshot[@]}" "$out"
+
+# Every shipped scenario (all but the load tests, as the book): its page
+# opens and steps without an error.
+mkdir -p "$out/all"
+while IFS= read -r file; do
+    name="${file#scenarios/}"
+    name="${name%.toml}"
+    (cd "$root" && "$simnet" run "$file" --format html --out "$out/all/${name//\//-}.html" >/dev/null) || {
+        echo "html-check: simnet run $file --format html failed" >&2
+        exit 1
+    }
+done < <(cd "$root" && find scenarios -name '*.toml' -not -path '*/load/*' | sort)
+CHROMIUM="$chromium" node "$here/all.mjs" "$out/all"
