@@ -5,11 +5,11 @@
 //! hosts joined by 10 ms links.
 //!
 //! The cases: keep-alive reuse, a chunked response body, `Connection:
-//! close`, and `204 No Content` followed by another request on the same
-//! connection. Each test compares, line by line and with its simulated
-//! time, simnet's application events (`http.request-sent`,
-//! `http.response`, `http.request`, `http.reply`, ...), what the hyper side
-//! saw (`tk.*` events sent with [`simnet_tokio::emit`]), every SYN, every
+//! close`, `204 No Content` followed by another request on the same
+//! connection, and (hyper to simnet) a chunked request body. Each test
+//! compares, line by line and with its simulated time, simnet's
+//! application events (`http.request-sent`, `http.response`,
+//! `http.request`, `http.reply`, ...), what the hyper side saw (`tk.*` events sent with [`simnet_tokio::emit`]), every SYN, every
 //! RST and every socket that reaches TIME-WAIT (which tells who closed
 //! first).
 //!
@@ -70,6 +70,13 @@ fn framing(headers: &HeaderMap) -> String {
     }
 }
 
+/// Three chunks, 18 bytes, of a body of unknown length (sent chunked).
+fn chunked_body() -> Body {
+    let chunks = ["first ", "second ", "third"]
+        .map(|c| Ok::<_, Infallible>(Frame::data(Bytes::from_static(c.as_bytes()))));
+    StreamBody::new(futures_util::stream::iter(chunks)).boxed()
+}
+
 /// hyper's server: `/chunked` answers three chunks of a body of unknown
 /// length (so chunked), `/empty` `204 No Content`, anything else `hello`
 /// with a `Content-Length`.
@@ -85,11 +92,7 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         ),
     );
     let response = match path.as_str() {
-        "/chunked" => {
-            let chunks = ["first ", "second ", "third"]
-                .map(|c| Ok::<_, Infallible>(Frame::data(Bytes::from_static(c.as_bytes()))));
-            Response::new(StreamBody::new(futures_util::stream::iter(chunks)).boxed())
-        }
+        "/chunked" => Response::new(chunked_body()),
         "/empty" => {
             let mut r = Response::new(Empty::new().boxed());
             *r.status_mut() = hyper::StatusCode::NO_CONTENT;
@@ -128,6 +131,9 @@ enum Get {
     /// `GET path`, reading this many body chunks, then dropping the
     /// connection.
     Chunks(&'static str, usize),
+    /// `POST path` with a body of unknown length (so chunked): 3 chunks,
+    /// 18 bytes.
+    PostChunked(&'static str),
 }
 
 /// hyper's client: one connection to `target`, the requests in turn; stops
@@ -148,16 +154,21 @@ async fn hyper_client(target: &'static str, gets: Vec<Get>) -> Result<(), BoxErr
             break;
         }
         let (path, close) = match get {
-            Get::Whole(p) | Get::Chunks(p, _) => (p, false),
+            Get::Whole(p) | Get::Chunks(p, _) | Get::PostChunked(p) => (p, false),
             Get::Close(p) => (p, true),
         };
         let mut req = Request::get(path).header("host", "server");
         if close {
             req = req.header("connection", "close");
         }
-        let res = sender
-            .send_request(req.body(Empty::<Bytes>::new())?)
-            .await?;
+        let body = match get {
+            Get::PostChunked(_) => {
+                req = req.method("POST");
+                chunked_body()
+            }
+            _ => Empty::new().boxed(),
+        };
+        let res = sender.send_request(req.body(body)?).await?;
         let head = format!("{} [{}]", res.status(), framing(res.headers()));
         match get {
             Get::Chunks(_, n) => {
@@ -471,6 +482,24 @@ fn hyper_client_gets_204_from_simnet_then_reuses_the_connection() {
             "30.000ms s http.request GET /empty HTTP/1.1 method=GET target=/empty bytes=0",
             "30.000ms s http.reply HTTP/1.1 204 No Content (0 bytes) status=204",
             "40.000ms c tk.response 204 No Content [connection: keep-alive] 0 bytes",
+            "50.000ms s http.request GET /a HTTP/1.1 method=GET target=/a bytes=0",
+            "50.000ms s http.reply HTTP/1.1 200 OK (5 bytes) status=200",
+            "60.000ms c tk.response 200 OK [content-length: 5, connection: keep-alive] 5 bytes",
+            "60.000ms c tk.conn-ended Ok(())",
+            "80.000ms c TIME-WAIT",
+        ],
+    );
+}
+
+#[test]
+fn hyper_client_posts_a_chunked_body_to_simnet() {
+    check(
+        hyper_client_world(vec![Get::PostChunked("/a"), Get::Whole("/a")]),
+        &[
+            "0.000ms c sends SYN",
+            "30.000ms s http.request POST /a HTTP/1.1 (transfer-encoding: chunked) method=POST target=/a bytes=18",
+            "30.000ms s http.reply HTTP/1.1 200 OK (5 bytes) status=200",
+            "40.000ms c tk.response 200 OK [content-length: 5, connection: keep-alive] 5 bytes",
             "50.000ms s http.request GET /a HTTP/1.1 method=GET target=/a bytes=0",
             "50.000ms s http.reply HTTP/1.1 200 OK (5 bytes) status=200",
             "60.000ms c tk.response 200 OK [content-length: 5, connection: keep-alive] 5 bytes",
