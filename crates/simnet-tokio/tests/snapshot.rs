@@ -65,15 +65,19 @@ async fn client() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// One run's whole trace as text.
-fn run() -> String {
+/// One run's whole trace.
+fn trace() -> simnet_core::trace::Trace {
     let (mut b, client_host, server_host) = two_hosts(7);
     b.app(server_host, "hyper-server", || AsyncApp::new(server));
     b.app(client_host, "hyper-client", || AsyncApp::new(client));
     let mut world = b.build().unwrap();
     world.run_until(SimTime::from_secs(1));
-    let trace = world.take_trace();
-    simnet_trace::render_text(&trace, &simnet_trace::TextOptions::default())
+    world.take_trace()
+}
+
+/// One run's whole trace as text.
+fn run() -> String {
+    simnet_trace::render_text(&trace(), &simnet_trace::TextOptions::default())
 }
 
 #[test]
@@ -81,4 +85,70 @@ fn one_hyper_request_handshake_to_close() {
     let text = run();
     assert_eq!(text, run(), "the trace is the same in every run");
     insta::assert_snapshot!(text);
+}
+
+/// What the user's code did comes out in every other format too: the
+/// Mermaid diagram names the request and the response, the summary has the
+/// one connection with its bytes each way, and the pcap holds every packet the trace sent
+/// (tshark reads it as HTTP when it is installed, as CI installs it).
+#[test]
+fn the_other_outputs_show_the_users_code_too() {
+    let trace = trace();
+    let packets = trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.event, simnet_core::trace::TraceEvent::PacketSent { .. }))
+        .count();
+    let mermaid = simnet_trace::render_mermaid(&trace, &simnet_trace::MermaidOptions::default());
+    assert!(mermaid.contains("GET /index.html HTTP/1.1"), "{mermaid}");
+    assert!(mermaid.contains("HTTP/1.1 200 OK"), "{mermaid}");
+    let summary = simnet_trace::summary::render_summary(&trace);
+    assert!(
+        summary.contains("1 client:49152 server:80 0.000ms 20ms      61         81"),
+        "{summary}"
+    );
+    let pcap = simnet_trace::render_pcap(&trace);
+    // 24 bytes of file header, then 16 of header per packet plus its bytes.
+    let mut at = 24;
+    let mut count = 0;
+    while at + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+        count += 1;
+    }
+    assert_eq!((count, at), (packets, pcap.len()));
+    let Ok(tshark) = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("tshark is not installed: the pcap was checked by its structure only");
+        return;
+    };
+    assert!(tshark.status.success());
+    let path = std::env::temp_dir().join(format!("simnet-tokio-{}.pcap", std::process::id()));
+    std::fs::write(&path, &pcap).unwrap();
+    let out = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            path.to_str().unwrap(),
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-e",
+            "http.request.method",
+            "-e",
+            "http.response.code",
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = fields.lines().map(str::trim).collect();
+    assert_eq!(lines, ["GET", "200"], "{fields}");
 }
