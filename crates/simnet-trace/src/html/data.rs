@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use simnet_core::analysis::{SegmentKind, analyze};
 use simnet_core::packet::{PacketInfo, Transport};
 use simnet_core::socket::{HostId, SocketCall};
-use simnet_core::trace::{Trace, TraceEvent};
+use simnet_core::trace::{DelayCause, Trace, TraceEvent};
 use simnet_core::{FrameId, SimTime};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -317,7 +317,10 @@ fn event(
             json!("y"),
             json!(frame.0),
             json!(by.as_nanos()),
-            json!(format!("{cause:?}").to_lowercase()),
+            json!(match cause {
+                DelayCause::Reorder => "reorder",
+                DelayCause::Fault => "fault",
+            }),
         ],
         TraceEvent::FrameDuplicated { frame, copy } => {
             vec![json!("u"), json!(frame.0), json!(copy.0)]
