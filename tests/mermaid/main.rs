@@ -513,6 +513,7 @@ fn hostile_trace() -> Trace {
             .map(|(i, n)| HostInfo {
                 name: n.to_string(),
                 addr: [10, 0, 0, i as u8 + 1].into(),
+                router: false,
             })
             .collect(),
         links: vec![LinkInfo {

@@ -461,6 +461,7 @@ fn one_packet(bytes: Vec<u8>) -> Trace {
     let host = |name: &str, last: u8| HostInfo {
         name: name.into(),
         addr: [10, 0, 0, last].into(),
+        router: false,
     };
     let mut trace = Trace {
         topology: Topology {

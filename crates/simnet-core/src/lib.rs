@@ -28,8 +28,10 @@ pub mod host;
 pub mod layer;
 pub mod link;
 pub mod packet;
+pub mod qdisc;
 pub mod queue;
 pub mod rng;
+pub mod route;
 pub mod socket;
 pub mod time;
 pub mod trace;
@@ -41,7 +43,9 @@ pub use host::{BacklogOverflow, CongestionControl, HostConfig, TcpConfig, UdpCon
 pub use layer::{LayerError, StreamLayer};
 pub use link::{Direction, DropReason, GilbertElliott, LinkParams, LinkPatch};
 pub use packet::{FrameId, PacketInfo, TcpFlags, Transport};
+pub use qdisc::{CodelParams, FqCodelParams, Qdisc};
 pub use rng::{AppRng, Probability, Seed};
+pub use route::{Ipv4Net, NatConfig, NatExpiredAction};
 pub use socket::{
     AppId, CloseReason, HostId, LinkId, Protocol, Recv, SocketCall, SocketError, SocketEvent,
     SocketId, SocketRow, TcpState, TimerId,

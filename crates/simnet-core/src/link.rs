@@ -15,6 +15,7 @@
 //! What links deliberately do not do: routing (a frame goes to the host at
 //! the other end or nowhere), fragmentation, or anything above IP.
 
+use crate::qdisc::Qdisc;
 use crate::rng::{Probability, SimRng};
 use crate::time::{SimDuration, SimTime};
 use rand::Rng;
@@ -51,6 +52,9 @@ pub struct LinkParams {
     pub queue_bytes_max: u64,
     /// Largest IP packet the link carries; bigger ones are dropped.
     pub mtu: usize,
+    /// What the sending end does with frames that wait (drop-tail unless
+    /// set; an active queue needs a bandwidth to have a queue at all).
+    pub qdisc: Qdisc,
 }
 
 impl Default for LinkParams {
@@ -68,6 +72,7 @@ impl Default for LinkParams {
             bandwidth_bps: None,
             queue_bytes_max: 64 * 1024,
             mtu: 1500,
+            qdisc: Qdisc::DropTail,
         }
     }
 }
@@ -255,6 +260,15 @@ pub enum DropReason {
     HostDown,
     /// A targeted fault dropped it.
     Fault,
+    /// A router got it with a TTL of 1 (or 0): it answers with ICMP time
+    /// exceeded.
+    TtlExceeded,
+    /// An active queue (CoDel, fq_codel) dropped it at the head because the
+    /// queue had stood above its target delay for too long.
+    Aqm,
+    /// A NAT had no mapping for it (never made, or forgotten after its idle
+    /// timeout).
+    NatNoMapping,
 }
 
 impl DropReason {
@@ -270,6 +284,9 @@ impl DropReason {
             DropReason::NoRoute => "no-route",
             DropReason::HostDown => "host-down",
             DropReason::Fault => "fault",
+            DropReason::TtlExceeded => "ttl-exceeded",
+            DropReason::Aqm => "aqm",
+            DropReason::NatNoMapping => "nat-no-mapping",
         }
     }
 }

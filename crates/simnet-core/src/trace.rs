@@ -210,6 +210,9 @@ pub struct HostInfo {
     pub name: String,
     /// IPv4 address.
     pub addr: Ipv4Addr,
+    /// Whether it forwards packets between its links (a router; see
+    /// [`TraceEvent::FrameForwarded`]).
+    pub router: bool,
 }
 
 /// A link as declared (parameters at the start of the run).
@@ -361,6 +364,80 @@ pub enum TraceEvent {
         frame: FrameId,
         /// Bit index from the start of the IP header.
         bit: u32,
+    },
+    /// A router took a frame off one link and put it on the next: one hop
+    /// (`fwd` in the timeline). The frame keeps its id from the host that
+    /// sent it to the host that receives it; what happens on the next link
+    /// (queued, dropped, delivered) follows under the same id.
+    FrameForwarded {
+        /// The frame.
+        frame: FrameId,
+        /// The router.
+        router: HostId,
+        /// The node the frame came from (the previous hop).
+        from: HostId,
+        /// The next hop.
+        to: HostId,
+        /// The link to the next hop.
+        link: LinkId,
+        /// The packet as it leaves the router (TTL decremented, addresses
+        /// and ports rewritten by a NAT, checksums updated), captured like
+        /// [`TraceEvent::PacketSent`]'s.
+        bytes: Rc<[u8]>,
+        /// Its length on the wire.
+        len: u32,
+    },
+    /// A frame entered an active queue (CoDel, fq_codel) on a link: unlike
+    /// drop-tail's [`TraceEvent::FrameQueued`], when it leaves is decided
+    /// only when it reaches the head ([`TraceEvent::FrameDequeued`]), and it
+    /// may be dropped there.
+    FrameEnqueued {
+        /// The frame.
+        frame: FrameId,
+        /// The link.
+        link: LinkId,
+        /// Bytes already waiting in the queue (all of fq_codel's flows).
+        queue_bytes: u64,
+    },
+    /// A frame left an active queue for the wire.
+    FrameDequeued {
+        /// The frame.
+        frame: FrameId,
+        /// The link.
+        link: LinkId,
+        /// How long it waited in the queue (its sojourn time).
+        waited: SimDuration,
+        /// When its last bit has left.
+        departs: SimTime,
+    },
+    /// A NAT made a mapping for a new flow from its inside.
+    NatMapped {
+        /// The router doing the translation.
+        router: HostId,
+        /// IP protocol number (6 TCP, 17 UDP, 1 ICMP).
+        proto: u8,
+        /// The inside endpoint.
+        inside: SocketAddrV4,
+        /// What the outside sees instead.
+        outside: SocketAddrV4,
+        /// The remote endpoint of the flow.
+        remote: SocketAddrV4,
+    },
+    /// A NAT forgot a mapping that had been idle for its timeout; packets of
+    /// that flow find no mapping from now on.
+    NatExpired {
+        /// The router doing the translation.
+        router: HostId,
+        /// IP protocol number.
+        proto: u8,
+        /// The inside endpoint.
+        inside: SocketAddrV4,
+        /// What the outside saw.
+        outside: SocketAddrV4,
+        /// The remote endpoint of the flow.
+        remote: SocketAddrV4,
+        /// When the mapping was last used.
+        last_used: SimTime,
     },
     /// A frame reached the host at the other end.
     FrameDelivered {
@@ -769,7 +846,9 @@ impl TraceEvent {
         // An `Rc<[u8]>` allocation holds two counters before the bytes.
         const RC_HEADER: usize = 2 * std::mem::size_of::<usize>();
         match self {
-            TraceEvent::PacketSent { bytes, .. } => alloc(RC_HEADER + bytes.len()),
+            TraceEvent::PacketSent { bytes, .. } | TraceEvent::FrameForwarded { bytes, .. } => {
+                alloc(RC_HEADER + bytes.len())
+            }
             TraceEvent::App { event, .. } => {
                 let fields: usize = event
                     .fields

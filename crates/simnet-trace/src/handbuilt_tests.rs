@@ -59,6 +59,7 @@ impl Build {
             .map(|(i, n)| HostInfo {
                 name: n.to_string(),
                 addr: *addr(i as u32, 0).ip(),
+                router: false,
             })
             .collect();
         Build { trace, frames: 0 }

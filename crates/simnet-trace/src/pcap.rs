@@ -346,6 +346,7 @@ impl<W: io::Write> PcapngWriter<W> {
         let frame = packet.frame;
         if decrement(&mut self.held_ids, frame) {
             self.fates.lines.remove(&frame);
+            self.fates.senders.remove(&frame);
             self.complete.remove(&frame);
         } else {
             decrement(&mut self.complete, frame);
@@ -478,6 +479,8 @@ struct Fates {
     /// its fate is written on the original packet, prefixed `copy #id`.
     /// Maps copy id -> original id.
     originals: BTreeMap<FrameId, FrameId>,
+    /// Who sent each frame still awaiting its fate.
+    senders: BTreeMap<FrameId, HostId>,
 }
 
 impl Fates {
@@ -505,6 +508,7 @@ impl Fates {
                 };
                 let line = format!("{} -> {to}, frame {frame}", topo.host_name(*from));
                 self.lines.insert(*frame, line);
+                self.senders.insert(*frame, *from);
             }
             TraceEvent::FrameQueued {
                 frame,
@@ -520,8 +524,50 @@ impl Fates {
                 };
                 self.note(*frame, &text);
             }
-            TraceEvent::FrameDropped { frame, reason, .. } => {
-                self.note(*frame, &format!("dropped: {reason}"));
+            TraceEvent::FrameForwarded {
+                frame, router, to, ..
+            } => {
+                let text = format!(
+                    "forwarded by {} to {} at {}",
+                    topo.host_name(*router),
+                    topo.host_name(*to),
+                    r.time
+                );
+                self.note(*frame, &text);
+            }
+            TraceEvent::FrameEnqueued {
+                frame, queue_bytes, ..
+            } => {
+                if *queue_bytes > 0 {
+                    self.note(*frame, &format!("queued behind {queue_bytes} bytes"));
+                }
+            }
+            TraceEvent::FrameDequeued {
+                frame,
+                waited,
+                departs,
+                ..
+            } => {
+                self.note(
+                    *frame,
+                    &format!("left the queue after {waited}, last bit sent at {departs}"),
+                );
+            }
+            TraceEvent::FrameDropped {
+                frame,
+                from,
+                reason,
+                ..
+            } => {
+                // A drop at the sender's own link says only why; at a
+                // router on the way it says where.
+                match self.senders.get(frame) {
+                    Some(sender) if sender != from => self.note(
+                        *frame,
+                        &format!("dropped by {}: {reason}", topo.host_name(*from)),
+                    ),
+                    _ => self.note(*frame, &format!("dropped: {reason}")),
+                }
             }
             TraceEvent::FrameDelayed { frame, by, cause } => {
                 let why = match cause {
@@ -555,6 +601,8 @@ impl Fates {
                 frame, description, ..
             } => self.note(*frame, &format!("fault: {description}")),
             TraceEvent::TcpState { .. }
+            | TraceEvent::NatMapped { .. }
+            | TraceEvent::NatExpired { .. }
             | TraceEvent::DataLost { .. }
             | TraceEvent::SocketCall { .. }
             | TraceEvent::App { .. }
@@ -642,10 +690,12 @@ mod tests {
                     HostInfo {
                         name: "client".into(),
                         addr: [10, 0, 0, 1].into(),
+                        router: false,
                     },
                     HostInfo {
                         name: "server".into(),
                         addr: [10, 0, 0, 2].into(),
+                        router: false,
                     },
                 ],
                 ..Topology::default()

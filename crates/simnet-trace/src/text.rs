@@ -206,6 +206,70 @@ impl TextState {
                     w = self.width
                 )
             }
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                to,
+                bytes,
+                len,
+                ..
+            } => {
+                let info = PacketInfo::parse_captured(bytes, *len as usize)?;
+                let summary = self.packet(&info);
+                self.frames.insert(*frame, summary.clone());
+                format!(
+                    "{}  fwd  {:<w$} ttl={} {summary}",
+                    self.host(topo, *router),
+                    topo.host_name(*to),
+                    info.ttl,
+                    w = self.width
+                )
+            }
+            TraceEvent::FrameEnqueued {
+                frame, queue_bytes, ..
+            } => {
+                if *queue_bytes == 0 {
+                    return None;
+                }
+                let what = self.frames.get(frame).cloned().unwrap_or_default();
+                format!(
+                    "{}  link queued behind {queue_bytes} bytes (active queue): {what}",
+                    self.pad_link()
+                )
+            }
+            TraceEvent::FrameDequeued { frame, waited, .. } => {
+                if waited.is_zero() {
+                    return None;
+                }
+                let what = self.frames.get(frame).cloned().unwrap_or_default();
+                format!(
+                    "{}  link left the queue after {waited}: {what}",
+                    self.pad_link()
+                )
+            }
+            TraceEvent::NatMapped {
+                router,
+                proto,
+                inside,
+                outside,
+                remote,
+            } => format!(
+                "{}  nat  {} {inside} is {outside} to {remote}",
+                self.host(topo, *router),
+                proto_name(*proto)
+            ),
+            TraceEvent::NatExpired {
+                router,
+                proto,
+                inside,
+                outside,
+                remote,
+                last_used,
+            } => format!(
+                "{}  nat  forgot {} {inside} ({outside} to {remote}): idle since {last_used}",
+                self.host(topo, *router),
+                proto_name(*proto)
+            ),
             TraceEvent::FrameQueued {
                 frame, queue_bytes, ..
             } => {
@@ -400,11 +464,24 @@ impl TextState {
     }
 }
 
+/// An IP protocol number by name (`tcp`, `udp`, `icmp`).
+pub fn proto_name(proto: u8) -> String {
+    match proto {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        p => format!("protocol {p}"),
+    }
+}
+
 /// An ICMP message in words (`ICMP port unreachable`): the one wording the
 /// text timeline and Mermaid's arrows share.
 pub fn icmp_message(icmp_type: u8, code: u8) -> String {
     match (icmp_type, code) {
         (3, 3) => "ICMP port unreachable".to_string(),
+        (3, 0) => "ICMP network unreachable".to_string(),
+        (3, 1) => "ICMP host unreachable".to_string(),
+        (11, 0) => "ICMP time exceeded (TTL)".to_string(),
         (3, _) => format!("ICMP destination unreachable (code {code})"),
         (0, _) => "ICMP echo reply".to_string(),
         (8, _) => "ICMP echo request".to_string(),

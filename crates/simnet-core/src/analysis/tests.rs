@@ -106,6 +106,7 @@ impl Build {
             .map(|(i, n)| HostInfo {
                 name: n.to_string(),
                 addr: *ep(HostId(i as u32), 0).ip(),
+                router: false,
             })
             .collect();
         let link = LinkInfo {

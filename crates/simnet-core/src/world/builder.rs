@@ -24,6 +24,12 @@ pub enum BuildError {
     /// An id does not name anything declared.
     #[error("{0} does not exist")]
     UnknownId(String),
+    /// A route or gateway names a next hop that no link joins to the node.
+    #[error("`{0}` cannot route via `{1}`: no link joins them")]
+    NotANeighbour(String, String),
+    /// A NAT was declared on a host that is not a router.
+    #[error("`{0}` is not a router, so it cannot do NAT")]
+    NatOnHost(String),
 }
 
 /// Builds a fresh application instance (at start, and again after its host restarts).
@@ -33,6 +39,7 @@ struct HostDecl {
     name: String,
     addr: Ipv4Addr,
     config: HostConfig,
+    router: bool,
 }
 
 struct AppDecl {
@@ -66,6 +73,9 @@ pub struct WorldBuilder {
     actions: Vec<(SimTime, Action)>,
     faults: Vec<TargetedFault>,
     limits: RunLimits,
+    /// Static routes: (node, prefix, next hop).
+    routes: Vec<(HostId, Ipv4Net, HostId)>,
+    nats: Vec<(HostId, NatConfig)>,
 }
 
 impl WorldBuilder {
@@ -80,7 +90,41 @@ impl WorldBuilder {
             actions: Vec::new(),
             faults: Vec::new(),
             limits: RunLimits::default(),
+            routes: Vec::new(),
+            nats: Vec::new(),
         }
+    }
+
+    /// Adds a router: a node that forwards IPv4 packets between its links
+    /// by its routing table, decrementing their TTL and answering with ICMP
+    /// time exceeded or destination unreachable. It has a TCP/IP stack of
+    /// its own at `addr` (it answers pings; applications may run on it) and
+    /// sends its ICMP messages from that address. Give it routes with
+    /// [`route`](Self::route); it reaches its neighbours without one.
+    pub fn router(&mut self, name: &str, addr: Ipv4Addr) -> HostId {
+        let id = self.host_with(name, addr, HostConfig::default());
+        self.hosts[id.0 as usize].router = true;
+        id
+    }
+
+    /// Adds a static route on `node` (a router or a host): packets to
+    /// `prefix` go to the neighbour `via`. The longest matching prefix
+    /// wins; a neighbour's own address always goes straight to it.
+    pub fn route(&mut self, node: HostId, prefix: Ipv4Net, via: HostId) -> &mut Self {
+        self.routes.push((node, prefix, via));
+        self
+    }
+
+    /// Gives `host` a default gateway: packets to an address that is not a
+    /// neighbour's go to `via` (a route to `0.0.0.0/0`).
+    pub fn gateway(&mut self, host: HostId, via: HostId) -> &mut Self {
+        self.route(host, Ipv4Net::DEFAULT, via)
+    }
+
+    /// Makes `router` a source NAT towards its neighbour `nat.outside`.
+    pub fn nat(&mut self, router: HostId, nat: NatConfig) -> &mut Self {
+        self.nats.push((router, nat));
+        self
     }
 
     /// Adds a host with default configuration.
@@ -111,6 +155,7 @@ impl WorldBuilder {
             name: name.to_string(),
             addr,
             config,
+            router: false,
         });
         id
     }
@@ -230,8 +275,7 @@ impl WorldBuilder {
                 .map(|h| h.name.clone())
                 .ok_or_else(|| BuildError::UnknownId(format!("host #{}", id.0)))
         };
-        let mut routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>> =
-            vec![BTreeMap::new(); self.hosts.len()];
+        let mut routes: Vec<RoutingTable> = vec![RoutingTable::default(); self.hosts.len()];
         let mut links = Vec::new();
         let mut link_infos = Vec::new();
         for (i, (a, b, ab, ba)) in self.links.into_iter().enumerate() {
@@ -241,11 +285,15 @@ impl WorldBuilder {
             }
             let id = LinkId(i as u32);
             let (addr_a, addr_b) = (self.hosts[a.0 as usize].addr, self.hosts[b.0 as usize].addr);
-            if routes[a.0 as usize].contains_key(&addr_b) {
+            let hop = |dir, next| Hop {
+                link: id,
+                dir,
+                next,
+            };
+            if !routes[a.0 as usize].add_neighbour(addr_b, hop(Direction::AtoB, b)) {
                 return Err(BuildError::DuplicateLink(an, bn));
             }
-            routes[a.0 as usize].insert(addr_b, (id, Direction::AtoB, b));
-            routes[b.0 as usize].insert(addr_a, (id, Direction::BtoA, a));
+            routes[b.0 as usize].add_neighbour(addr_a, hop(Direction::BtoA, a));
             link_infos.push(LinkInfo {
                 a,
                 b,
@@ -263,6 +311,29 @@ impl WorldBuilder {
                 epoch: 0,
                 cut_reason: DropReason::LinkDown,
             });
+        }
+        for &(node, prefix, via) in &self.routes {
+            let (nn, vn) = (name(node)?, name(via)?);
+            let hop = routes[node.0 as usize]
+                .hop_to(via)
+                .ok_or(BuildError::NotANeighbour(nn, vn))?;
+            routes[node.0 as usize].add_route(prefix, hop);
+        }
+        let mut routers: Vec<Option<Router>> = self
+            .hosts
+            .iter()
+            .map(|h| h.router.then(Router::default))
+            .collect();
+        for (router, config) in self.nats {
+            let rn = name(router)?;
+            let on = name(config.outside)?;
+            let Some(Some(r)) = routers.get_mut(router.0 as usize) else {
+                return Err(BuildError::NatOnHost(rn));
+            };
+            if routes[router.0 as usize].hop_to(config.outside).is_none() {
+                return Err(BuildError::NotANeighbour(rn, on));
+            }
+            r.nat = Some(Nat::new(config, self.hosts[router.0 as usize].addr));
         }
         let hosts: Vec<Host> = self
             .hosts
@@ -318,6 +389,7 @@ impl WorldBuilder {
                 .map(|h| HostInfo {
                     name: h.name.clone(),
                     addr: h.addr,
+                    router: h.router,
                 })
                 .collect(),
             links: link_infos,
@@ -330,6 +402,7 @@ impl WorldBuilder {
             hosts,
             links,
             routes,
+            routers,
             apps,
             actions,
             faults,

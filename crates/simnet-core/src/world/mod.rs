@@ -14,6 +14,7 @@ use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPa
 use crate::packet::{Frame, FrameId, PacketInfo, Transport};
 use crate::queue::EventQueue;
 use crate::rng::{AppRng, Seed};
+use crate::route::{Hop, Ipv4Net, NatConfig, RoutingTable};
 use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{
@@ -26,6 +27,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
 mod builder;
+mod forward;
+
+use forward::{Nat, Router};
 
 pub use builder::{AppFactory, BuildError, WorldBuilder};
 
@@ -163,8 +167,10 @@ pub struct World {
     queue: EventQueue<Event>,
     hosts: Vec<Host>,
     links: Vec<LinkSlot>,
-    /// Per host: destination address → (link, direction, peer).
-    routes: Vec<BTreeMap<Ipv4Addr, (LinkId, Direction, HostId)>>,
+    /// Per node: where each destination address goes.
+    routes: Vec<RoutingTable>,
+    /// Per node: its forwarding state if it is a router.
+    routers: Vec<Option<Router>>,
     apps: Vec<AppSlot>,
     actions: Vec<Action>,
     /// Each fault with the number of packets it has matched so far.
@@ -527,7 +533,9 @@ impl World {
     ) {
         let id = self.new_frame_id();
         let dst = PacketInfo::parse_dst(&bytes);
-        let route = self.routes[from.0 as usize].get(&dst).copied();
+        let route = self.routes[from.0 as usize]
+            .lookup(dst)
+            .map(|h| (h.link, h.dir, h.next));
         let to = route.map(|(_, _, peer)| peer);
         let len = bytes.len();
         let now = self.now;

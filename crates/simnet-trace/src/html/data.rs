@@ -223,6 +223,11 @@ type Labels = BTreeMap<FrameId, Vec<String>>;
 /// - `a` application event: host, app, socket, kind, summary
 /// - `t` timeline action: description
 /// - `f` fault matched: frame, fault, description
+/// - `w` forwarded by a router: frame, router, from, to, link, bytes
+///   (base64, headers and up to [`PAYLOAD_BYTES`] of payload), wire length
+/// - `n` entered an active queue: frame, link, bytes ahead
+/// - `m` left an active queue: frame, link, waited (ns), departs (ns)
+/// - `g` NAT mapping made or forgotten: router
 /// - `e` run ended: reason
 fn event(
     event: &TraceEvent,
@@ -287,6 +292,61 @@ fn event(
                 json!(tags.get(frame).copied().unwrap_or("")),
                 json!(decoded),
             ]
+        }
+        TraceEvent::FrameForwarded {
+            frame,
+            router,
+            from,
+            to,
+            link,
+            bytes,
+            len,
+        } => {
+            let keep =
+                PacketInfo::parse_captured(bytes, *len as usize).map_or(bytes.len(), |info| {
+                    let header_end = match &info.transport {
+                        Transport::Tcp(t) => usize::from(t.payload_offset),
+                        Transport::Udp(u) => usize::from(u.payload_offset),
+                        _ => usize::from(info.ip_len),
+                    };
+                    bytes.len().min(header_end + PAYLOAD_BYTES)
+                });
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes[..keep]);
+            vec![
+                json!("w"),
+                json!(frame.0),
+                json!(router.0),
+                json!(from.0),
+                json!(to.0),
+                json!(link.0),
+                json!(b64),
+                json!(len),
+            ]
+        }
+        TraceEvent::FrameEnqueued {
+            frame,
+            link,
+            queue_bytes,
+        } => vec![
+            json!("n"),
+            json!(frame.0),
+            json!(link.0),
+            json!(queue_bytes),
+        ],
+        TraceEvent::FrameDequeued {
+            frame,
+            link,
+            waited,
+            departs,
+        } => vec![
+            json!("m"),
+            json!(frame.0),
+            json!(link.0),
+            json!(waited.as_nanos()),
+            json!(departs.as_nanos()),
+        ],
+        TraceEvent::NatMapped { router, .. } | TraceEvent::NatExpired { router, .. } => {
+            vec![json!("g"), json!(router.0)]
         }
         TraceEvent::FrameDelivered { frame, to } => vec![json!("d"), json!(frame.0), json!(to.0)],
         TraceEvent::FrameDropped {

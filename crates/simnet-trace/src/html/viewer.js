@@ -149,7 +149,7 @@
 
   // ---- one pass over the run ---------------------------------------------
   // Event fields (see data.rs): [t, code, line, ...].
-  const LAYER = { p: "packet", d: "link", x: "link", q: "link", y: "link", u: "link", c: "link", z: "link", f: "link", s: "tcp", l: "tcp", k: "call", a: "app", t: "run", e: "run" };
+  const LAYER = { p: "packet", w: "packet", n: "link", m: "link", g: "link", d: "link", x: "link", q: "link", y: "link", u: "link", c: "link", z: "link", f: "link", s: "tcp", l: "tcp", k: "call", a: "app", t: "run", e: "run" };
   const hostOf = new Int32Array(N).fill(-1); // the host the event happens at
   const connOf = new Int32Array(N); // the connection number, 0 for none
   const frames = new Map(); // frame -> {send, end, endKind, reason, from, to, conn}
@@ -306,12 +306,13 @@
         }
         break;
       }
-      case "x": case "q": case "y": case "u": case "c": case "z": case "f": {
+      case "g": hostOf[i] = e[3]; break;
+      case "x": case "q": case "y": case "u": case "c": case "z": case "f": case "w": case "n": case "m": {
         const frame = e[3];
         const fr = frames.get(frame);
         if (fr) {
           connOf[i] = fr.conn;
-          hostOf[i] = code === "z" ? e[4] : fr.from;
+          hostOf[i] = code === "z" || code === "w" ? e[4] : fr.from;
           if (code === "x" || code === "z") {
             if (fr.end < 0) { fr.end = i; fr.endKind = code === "x" ? "dropped" : "discarded"; fr.reason = code === "x" ? e[6] : e[5]; }
             if (code === "x") lossIdx.push(i);

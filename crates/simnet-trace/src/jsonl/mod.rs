@@ -46,6 +46,7 @@ use crate::relative::SeqTracker;
 use serde_json::{Map, Value, json};
 use simnet_core::link::LinkParams;
 use simnet_core::packet::{PacketInfo, Transport};
+use simnet_core::qdisc::Qdisc;
 use simnet_core::socket::{AppId, CloseReason, HostId, SocketCall, SocketError};
 use simnet_core::trace::{
     DelayCause, DiscardReason, EndReason, FieldValue, LossCause, Topology, Trace, TraceEvent,
@@ -243,7 +244,13 @@ impl<'a> JsonlRenderer<'a> {
         let hosts: Vec<Value> = topo
             .hosts
             .iter()
-            .map(|h| json!({"name": h.name, "address": h.addr.to_string()}))
+            .map(|h| {
+                let mut host = json!({"name": h.name, "address": h.addr.to_string()});
+                if h.router {
+                    host["router"] = Value::Bool(true);
+                }
+                host
+            })
             .collect();
         let links: Vec<Value> = topo
             .links
@@ -296,6 +303,83 @@ impl<'a> JsonlRenderer<'a> {
                         line.put("protocol", "invalid").put("bytes", *len);
                     }
                 }
+                line
+            }
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                from,
+                to,
+                link,
+                bytes,
+                len,
+            } => {
+                self.frames.insert(*frame, (*router, Some(*to)));
+                let mut line = Line::new(time, "frame_forwarded");
+                line.put("frame", frame.0)
+                    .put("router", self.host(*router))
+                    .put("from", self.host(*from))
+                    .put("to", self.host(*to))
+                    .put("link", link.0);
+                match PacketInfo::parse_captured(bytes, *len as usize) {
+                    Some(info) => self.packet(&mut line, &info),
+                    None => {
+                        line.put("protocol", "invalid").put("bytes", *len);
+                    }
+                }
+                line
+            }
+            TraceEvent::FrameEnqueued {
+                frame,
+                link,
+                queue_bytes,
+            } => {
+                let mut line = self.frame_line(time, "frame_enqueued", *frame);
+                line.put("link", link.0).put("queue_bytes", *queue_bytes);
+                line
+            }
+            TraceEvent::FrameDequeued {
+                frame,
+                link,
+                waited,
+                departs,
+            } => {
+                let mut line = self.frame_line(time, "frame_dequeued", *frame);
+                line.put("link", link.0)
+                    .put("waited_ns", waited.as_nanos())
+                    .put("departs_ns", departs.as_nanos());
+                line
+            }
+            TraceEvent::NatMapped {
+                router,
+                proto,
+                inside,
+                outside,
+                remote,
+            } => {
+                let mut line = Line::new(time, "nat_mapped");
+                line.put("router", self.host(*router))
+                    .put("ip_protocol", *proto)
+                    .put("inside", inside.to_string())
+                    .put("outside", outside.to_string())
+                    .put("remote", remote.to_string());
+                line
+            }
+            TraceEvent::NatExpired {
+                router,
+                proto,
+                inside,
+                outside,
+                remote,
+                last_used,
+            } => {
+                let mut line = Line::new(time, "nat_expired");
+                line.put("router", self.host(*router))
+                    .put("ip_protocol", *proto)
+                    .put("inside", inside.to_string())
+                    .put("outside", outside.to_string())
+                    .put("remote", remote.to_string())
+                    .put("last_used_ns", last_used.as_nanos());
                 line
             }
             TraceEvent::FrameQueued {
@@ -641,7 +725,7 @@ fn link_params(p: &LinkParams) -> Value {
             "loss_bad_ppm": ge.loss_bad.ppm(),
         })
     });
-    json!({
+    let mut v = json!({
         "latency_ns": p.latency.as_nanos(),
         "jitter_ns": p.jitter.as_nanos(),
         "jitter_reorders": p.jitter_reorders,
@@ -654,7 +738,20 @@ fn link_params(p: &LinkParams) -> Value {
         "bandwidth_bps": p.bandwidth_bps,
         "queue_bytes_max": p.queue_bytes_max,
         "mtu": p.mtu,
-    })
+    });
+    match &p.qdisc {
+        Qdisc::DropTail => {}
+        Qdisc::Codel(c) => {
+            v["qdisc"] = json!({"kind": "codel", "target_ns": c.target.as_nanos(),
+                "interval_ns": c.interval.as_nanos()});
+        }
+        Qdisc::FqCodel(f) => {
+            v["qdisc"] = json!({"kind": "fq_codel", "target_ns": f.codel.target.as_nanos(),
+                "interval_ns": f.codel.interval.as_nanos(), "flows": f.flows,
+                "quantum": f.quantum});
+        }
+    }
+    v
 }
 
 // Stable tokens for the enums. The `Display` texts of these types are for

@@ -334,6 +334,7 @@ fn every_event_has_exactly_its_documented_keys() {
     let host = |name: &str, last: u8| HostInfo {
         name: name.into(),
         addr: [10, 0, 0, last].into(),
+        router: false,
     };
     let mut trace = Trace {
         topology: Topology {

@@ -203,6 +203,81 @@ impl<'a> Renderer<'a> {
                 len,
                 ..
             } => self.packet(time, *frame, *from, *to, bytes, *len as usize),
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                to,
+                bytes,
+                len,
+                ..
+            } => {
+                // The hop into the router ends there; the next hop is an
+                // arrow of its own that the frame's later events annotate.
+                if let Some(a) = self.arrow_mut(*frame)
+                    && a.fate == Fate::InFlight
+                {
+                    a.fate = Fate::Delivered;
+                }
+                self.packet(time, *frame, *router, Some(*to), bytes, *len as usize);
+            }
+            TraceEvent::FrameEnqueued {
+                frame, queue_bytes, ..
+            } => {
+                if *queue_bytes > 0
+                    && let Some(a) = self.arrow_mut(*frame)
+                {
+                    a.remarks.push(format!("queued behind {queue_bytes} bytes"));
+                }
+            }
+            TraceEvent::FrameDequeued { frame, waited, .. } => {
+                if !waited.is_zero()
+                    && let Some(a) = self.arrow_mut(*frame)
+                {
+                    a.remarks.push(format!("waited {waited} in the queue"));
+                }
+            }
+            TraceEvent::NatMapped {
+                router,
+                proto,
+                inside,
+                outside,
+                ..
+            } => {
+                if self.selector.is_none() && self.in_window(time) && self.admit(time) {
+                    let text = escape_text(&format!(
+                        "NAT: {} {inside} is {outside}",
+                        crate::text::proto_name(*proto)
+                    ));
+                    self.push(
+                        time,
+                        ItemKind::Note {
+                            span: Span::Host(*router),
+                            text,
+                        },
+                    );
+                }
+            }
+            TraceEvent::NatExpired {
+                router,
+                proto,
+                inside,
+                outside,
+                ..
+            } => {
+                if self.selector.is_none() && self.in_window(time) && self.admit(time) {
+                    let text = escape_text(&format!(
+                        "NAT forgot {} {inside} ({outside}): idle too long",
+                        crate::text::proto_name(*proto)
+                    ));
+                    self.push(
+                        time,
+                        ItemKind::Note {
+                            span: Span::Host(*router),
+                            text,
+                        },
+                    );
+                }
+            }
             TraceEvent::FrameQueued {
                 frame, queue_bytes, ..
             } => {

@@ -59,6 +59,7 @@ impl Builder {
             .map(|(i, n)| HostInfo {
                 name: n.to_string(),
                 addr: Ipv4Addr::new(10, 0, 0, i as u8 + 1),
+                router: false,
             })
             .collect();
         Builder { trace, frames: 0 }

@@ -51,6 +51,7 @@ impl Build {
             .map(|(i, n)| HostInfo {
                 name: n.to_string(),
                 addr: *addr(i as u8, 0).ip(),
+                router: false,
             })
             .collect();
         let apps = [(CLIENT, "tcp-client"), (SERVER, "tcp-echo"), (SERVER, "x")]
