@@ -53,6 +53,9 @@ pub struct Args {
     /// Write the TLS secrets of the run to this file (SSLKEYLOGFILE format), so that Wireshark or tshark decrypt its capture: `tshark -r run.pcap -o tls.keylog_file:PATH`.
     #[arg(long, value_name = "PATH")]
     keylog: Option<PathBuf>,
+    /// Pcap: capture at this host or router, as `tcpdump -i any` on it would: what it sent and what reached it (a router's incoming and outgoing copy of each packet, with their TTLs and a NAT's rewrites), instead of every packet where it was sent.
+    #[arg(long, value_name = "NODE")]
+    capture_at: Option<String>,
 }
 
 fn parse_setting(text: &str) -> Result<simnet_scenario::overrides::Setting, String> {
@@ -103,6 +106,20 @@ fn check_flags(args: &Args) -> Result<(), String> {
              help: add --format mermaid or --format svg, or drop --connection",
             args.format.name()
         ));
+    }
+    if args.capture_at.is_some() && args.format != Format::Pcap {
+        return Err(format!(
+            "error: --capture-at writes a classic pcap, not --format {}\n\
+             help: add --format pcap --out FILE",
+            args.format.name()
+        ));
+    }
+    if args.capture_at.is_some() && args.check_determinism {
+        return Err(
+            "error: --capture-at writes one capture; --check-determinism writes \
+                    nothing\nhelp: drop one of the two"
+                .to_string(),
+        );
     }
     if args.max_trace_memory.is_some() && args.format.streams() {
         return Err(format!(
@@ -382,19 +399,38 @@ fn stream(
         ))),
     };
     let keylog = keylog.map(|k| Rc::new(RefCell::new(k)));
-    let extra: Vec<Box<dyn crate::TraceSink>> = match &keylog {
+    let mut extra: Vec<Box<dyn crate::TraceSink>> = match &keylog {
         Some(k) => vec![Box::new(k.clone())],
         None => Vec::new(),
+    };
+    // A capture at one node is a sink of its own beside the judge; the
+    // run's own format writer then writes nowhere.
+    let (format, out, capture) = match &args.capture_at {
+        Some(name) => {
+            let node = capture_node(scenario, args.seed, until, name)?;
+            let capture = Rc::new(RefCell::new(crate::render::NodeCapture::new(out, node)));
+            extra.push(Box::new(capture.clone()));
+            let nowhere: Box<dyn Write> = Box::new(std::io::sink());
+            (Format::Pcap, nowhere, Some(capture))
+        }
+        None => (args.format, out, None),
     };
     let result = crate::run_scenario_streamed_with(
         scenario,
         args.seed,
         until,
-        args.format,
+        format,
         out,
         extra,
         &mut |w| progress.tick(w),
     );
+    let result = match (result, capture) {
+        (Ok(run), Some(capture)) => Rc::try_unwrap(capture)
+            .map_err(|_| std::io::Error::other("the capture outlived its run"))
+            .and_then(|c| c.into_inner().finish())
+            .map(|_| run),
+        (result, _) => result,
+    };
     progress.finish();
     if let Some(k) = keylog {
         let k = Rc::try_unwrap(k)
@@ -430,6 +466,28 @@ fn stream(
     }
     let failed = run.outcomes.iter().any(|o| !o.passed);
     Ok(exit_code(run.end, &run.topology, failed))
+}
+
+/// The host or router `--capture-at` names, or an error listing them.
+fn capture_node(
+    scenario: &crate::scenario::Scenario,
+    seed: Option<u64>,
+    until: Option<crate::SimTime>,
+    name: &str,
+) -> Result<crate::HostId, String> {
+    let world = scenario.world(seed, until);
+    world.host_id(name).ok_or_else(|| {
+        let hosts = &world.trace().topology.hosts;
+        let mut names: Vec<&str> = hosts.iter().take(12).map(|h| h.name.as_str()).collect();
+        if hosts.len() > names.len() {
+            names.push("...");
+        }
+        format!(
+            "error: --capture-at: the scenario has no host or router named `{name}`\n\
+             help: its nodes are: {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// The `--keylog` file.

@@ -11,6 +11,7 @@ mod layer;
 mod payloads;
 mod ports;
 mod raw;
+mod routing;
 mod series;
 mod transfer;
 

@@ -30,6 +30,7 @@ pub mod link;
 pub mod packet;
 pub mod qdisc;
 pub mod queue;
+pub mod rewrite;
 pub mod rng;
 pub mod route;
 pub mod socket;

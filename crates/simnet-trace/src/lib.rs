@@ -20,6 +20,7 @@
 //! - [`websocket`]: WebSocket frames decoded from the packets, to label the
 //!   Mermaid arrows that carry them.
 
+pub mod capture_at;
 pub mod csv;
 #[cfg(test)]
 mod handbuilt_tests;
@@ -38,6 +39,7 @@ pub mod text;
 pub mod tls;
 pub mod websocket;
 
+pub use capture_at::{NodeCapture, render_pcap_at};
 pub use html::{HtmlExpectation, HtmlMeta, render_html};
 pub use jsonl::{JsonlWriter, render_jsonl};
 pub use mermaid::{ConnectionSelector, MermaidOptions, render_mermaid};

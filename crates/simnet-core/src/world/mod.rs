@@ -10,16 +10,16 @@
 use crate::app::{App, AppContext, Command, Runaway};
 use crate::fault::{FaultAction, TargetedFault};
 use crate::host::{Effect, Host, HostConfig};
-use crate::link::{Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
+use crate::link::{Delivery, Direction, DropReason, Fate, LinkDirection, LinkParams, LinkPatch};
 use crate::packet::{Frame, FrameId, PacketInfo, Transport};
 use crate::queue::EventQueue;
 use crate::rng::{AppRng, Seed};
-use crate::route::{Hop, Ipv4Net, NatConfig, RoutingTable};
+use crate::route::{Hop, Ipv4Net, NatConfig, NatExpiredAction, RoutingTable};
 use crate::socket::{AppId, HostId, LinkId, SocketEvent, SocketId, SocketRow, TcpState, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{
-    AppInfo, Capture, DelayCause, EndReason, HostInfo, LinkInfo, Topology, Trace, TraceEvent,
-    TraceRecord, TraceSink,
+    AppInfo, Capture, DelayCause, DiscardReason, EndReason, HostInfo, LinkInfo, Topology, Trace,
+    TraceEvent, TraceRecord, TraceSink,
 };
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -159,6 +159,11 @@ enum Event {
         incarnation: u32,
     },
     Action(usize),
+    /// A NAT mapping's idle timeout may have run out.
+    NatExpiry {
+        router: HostId,
+        key: (u8, u16, SocketAddrV4),
+    },
 }
 
 /// A running simulation.
@@ -412,6 +417,7 @@ impl World {
                 let action = self.actions[i].clone();
                 self.apply(action);
             }
+            Event::NatExpiry { router, key } => self.nat_expiry(router, key),
         }
         self.dispatch();
         true
@@ -533,18 +539,40 @@ impl World {
     ) {
         let id = self.new_frame_id();
         let dst = PacketInfo::parse_dst(&bytes);
-        let route = self.routes[from.0 as usize]
-            .lookup(dst)
-            .map(|h| (h.link, h.dir, h.next));
-        let to = route.map(|(_, _, peer)| peer);
-        let len = bytes.len();
-        let now = self.now;
+        let hop = self.routes[from.0 as usize].lookup(dst);
+        let to = hop.map(|h| h.next);
+        let action = self.match_faults(from, to, &bytes, state);
+        self.trace.push(
+            self.now,
+            TraceEvent::PacketSent {
+                frame: id,
+                from,
+                to,
+                socket,
+                bytes: self.capture.keep(&bytes),
+                len: bytes.len() as u32,
+            },
+        );
+        let Some(hop) = hop else {
+            return self.drop_frame(id, from, None, DropReason::NoRoute);
+        };
+        self.send_on_link(id, from, bytes, hop, action, false);
+    }
 
-        // Targeted faults see every packet, in declaration order (only they
-        // need the decoded headers).
+    /// Targeted faults see every packet a node puts on a link, in
+    /// declaration order (only they need the decoded headers): the action
+    /// of the first fault that selects it, with the fault's index and how
+    /// many packets it has matched.
+    fn match_faults(
+        &mut self,
+        from: HostId,
+        to: Option<HostId>,
+        bytes: &[u8],
+        state: Option<TcpState>,
+    ) -> Option<(usize, FaultAction, u32)> {
         let mut action = None;
         if !self.faults.is_empty() {
-            let info = PacketInfo::parse(&bytes).unwrap_or_else(|| undecodable(&bytes));
+            let info = PacketInfo::parse(bytes).unwrap_or_else(|| undecodable(bytes));
             for (index, (fault, seen)) in self.faults.iter_mut().enumerate() {
                 if fault.filter.matches(from, to, &info, state) {
                     *seen += 1;
@@ -554,20 +582,29 @@ impl World {
                 }
             }
         }
-        self.trace.push(
-            now,
-            TraceEvent::PacketSent {
-                frame: id,
-                from,
-                to,
-                socket,
-                bytes: self.capture.keep(&bytes),
-                len: len as u32,
-            },
-        );
-        let Some((link_id, dir, peer)) = route else {
-            return self.drop_frame(id, from, None, DropReason::NoRoute);
-        };
+        action
+    }
+
+    /// Puts frame `id` from `from` on the link of `hop`: a matched fault
+    /// first, then the link's state, its queue and its fate, and the
+    /// arrival at the other end. `corrupted` says whether an earlier link
+    /// already flipped a bit of it.
+    fn send_on_link(
+        &mut self,
+        id: FrameId,
+        from: HostId,
+        bytes: Rc<[u8]>,
+        hop: Hop,
+        action: Option<(usize, FaultAction, u32)>,
+        corrupted: bool,
+    ) {
+        let now = self.now;
+        let Hop {
+            link: link_id,
+            dir,
+            next: peer,
+        } = hop;
+        let len = bytes.len();
         if let Some((index, action, seen)) = action {
             self.trace.push(
                 now,
@@ -606,6 +643,31 @@ impl World {
                 },
             );
         }
+        self.deliver_later(
+            id,
+            bytes,
+            hop,
+            delivery,
+            action.map(|(_, a, _)| a),
+            epoch,
+            corrupted,
+        );
+    }
+
+    /// Schedules the arrival (and any copy) of a frame a link accepted.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_later(
+        &mut self,
+        id: FrameId,
+        bytes: Rc<[u8]>,
+        hop: Hop,
+        delivery: Delivery,
+        action: Option<FaultAction>,
+        epoch: u64,
+        already_corrupted: bool,
+    ) {
+        let now = self.now;
+        let (link_id, peer) = (hop.link, hop.next);
         let mut arrives = delivery.arrives;
         if let Some(by) = delivery.reordered_by {
             self.trace.push(
@@ -618,7 +680,7 @@ impl World {
             );
         }
         let mut duplicate_at = delivery.duplicate_arrives;
-        match action.map(|(_, a, _)| a) {
+        match action {
             Some(FaultAction::Delay(by)) => {
                 arrives += by;
                 duplicate_at = duplicate_at.map(|t| t + by);
@@ -642,7 +704,7 @@ impl World {
                     .push(now, TraceEvent::FrameCorrupted { frame: id, bit });
                 (Rc::from(copy), true)
             }
-            None => (bytes, false),
+            None => (bytes, already_corrupted),
         };
         if let Some(at) = duplicate_at {
             let copy = self.new_frame_id();
@@ -698,6 +760,10 @@ impl World {
             let from = if slot.a == to { slot.b } else { slot.a };
             let reason = slot.cut_reason;
             return self.drop_frame(frame.id, from, Some(to), reason);
+        }
+        let prev = if slot.a == to { slot.b } else { slot.a };
+        if self.routers[to.0 as usize].is_some() && self.forwards(to, prev, &frame.bytes) {
+            return self.forward(frame, to, prev, corrupted);
         }
         self.trace.push(
             self.now,
