@@ -227,3 +227,87 @@ fn a_capture_at_a_router_sees_each_packet_come_and_go() {
     }
     assert_eq!(n, sent);
 }
+
+/// Two senders behind r1, a 10 Mbit/s bottleneck with a 1 MiB queue from
+/// r1 to r2, and a receiver behind r2; each sender pushes 4 MiB.
+fn dumbbell(qdisc: simnet::Qdisc) -> World {
+    use simnet::apps::{BulkSender, Sink};
+    let mut b = WorldBuilder::new(1);
+    let tcp = simnet::TcpConfig {
+        rx_buffer_bytes: 1 << 20,
+        tx_buffer_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let config = simnet::HostConfig {
+        tcp,
+        ..Default::default()
+    };
+    let s1 = b.host_with("s1", [10, 1, 0, 1].into(), config.clone());
+    let s2 = b.host_with("s2", [10, 1, 0, 2].into(), config.clone());
+    let r1 = b.router("r1", [10, 1, 0, 254].into());
+    let r2 = b.router("r2", [10, 2, 0, 254].into());
+    let rx = b.host_with("rx", [10, 2, 0, 1].into(), config);
+    let fast = LinkParams::with_latency(SimDuration::from_millis(1));
+    b.link(s1, r1, fast.clone());
+    b.link(s2, r1, fast.clone());
+    b.link(r2, rx, fast);
+    let bottleneck = LinkParams {
+        latency: SimDuration::from_millis(10),
+        bandwidth_bps: Some(10_000_000),
+        queue_bytes_max: 1 << 20,
+        qdisc,
+        ..LinkParams::default()
+    };
+    b.link(r1, r2, bottleneck);
+    b.gateway(s1, r1).gateway(s2, r1).gateway(rx, r2);
+    b.route(r1, "10.2.0.0/16".parse().unwrap(), r2);
+    b.route(r2, "10.1.0.0/16".parse().unwrap(), r1);
+    for (i, s) in [s1, s2].into_iter().enumerate() {
+        let port = 9000 + i as u16;
+        let to = b.addr(rx, port);
+        b.app(rx, "sink", move || Sink::new(port));
+        b.app(s, "bulk-send", move || BulkSender::new(to, 4 << 20));
+    }
+    let mut world = b.build().unwrap();
+    world.run_until(simnet::SimTime::from_secs(30));
+    world
+}
+
+/// The largest time any frame waited in r1's queue towards r2.
+fn worst_wait(world: &World) -> SimDuration {
+    let mut worst = SimDuration::ZERO;
+    for r in world.trace().records.iter() {
+        let waited = match &r.event {
+            TraceEvent::FrameDequeued { waited, .. } => *waited,
+            TraceEvent::FrameQueued {
+                departs,
+                queue_bytes,
+                ..
+            } if *queue_bytes > 0 => *departs - r.time,
+            _ => continue,
+        };
+        worst = worst.max(waited);
+    }
+    worst
+}
+
+#[test]
+fn codel_keeps_the_bottleneck_queue_short() {
+    let tail = dumbbell(simnet::Qdisc::DropTail);
+    let codel = dumbbell(simnet::Qdisc::Codel(Default::default()));
+    let fq = dumbbell(simnet::Qdisc::FqCodel(Default::default()));
+    let (t, c, f) = (worst_wait(&tail), worst_wait(&codel), worst_wait(&fq));
+    println!("drop-tail {t}, codel {c}, fq_codel {f}");
+    let rx = |w: &World| {
+        w.trace()
+            .app_events("sink.eof")
+            .map(|(t, _, _)| t.to_string())
+            .collect::<Vec<_>>()
+    };
+    println!("{:?} {:?} {:?}", rx(&tail), rx(&codel), rx(&fq));
+    assert!(c.as_nanos() * 4 < t.as_nanos(), "drop-tail {t}, codel {c}");
+    assert!(
+        f.as_nanos() * 4 < t.as_nanos(),
+        "drop-tail {t}, fq_codel {f}"
+    );
+}

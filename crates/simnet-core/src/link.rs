@@ -115,6 +115,8 @@ pub struct LinkPatch {
     pub queue_bytes_max: Option<u64>,
     /// New MTU.
     pub mtu: Option<usize>,
+    /// New queue discipline.
+    pub qdisc: Option<Qdisc>,
 }
 
 impl LinkPatch {
@@ -135,7 +137,8 @@ impl LinkPatch {
             corrupt,
             bandwidth_bps,
             queue_bytes_max,
-            mtu
+            mtu,
+            qdisc
         );
     }
 
@@ -183,6 +186,9 @@ impl LinkPatch {
         }
         if let Some(v) = self.mtu {
             parts.push(format!("mtu={v}"));
+        }
+        if let Some(v) = &self.qdisc {
+            parts.push(format!("qdisc={}", v.name()));
         }
         parts.join(" ")
     }
@@ -379,6 +385,18 @@ impl LinkDirection {
             .sum()
     }
 
+    /// How long `len` bytes take to serialise at the link's bandwidth
+    /// (zero without one), rounded up to the nanosecond.
+    pub fn serialization(&self, len: usize) -> SimDuration {
+        match self.params.bandwidth_bps {
+            Some(bps) if bps > 0 => {
+                let nanos = (len as u128 * 8 * 1_000_000_000).div_ceil(u128::from(bps));
+                SimDuration::from_nanos(nanos as u64)
+            }
+            _ => SimDuration::ZERO,
+        }
+    }
+
     /// Decides the fate of a frame of `len` bytes sent at `now`.
     pub fn transmit(&mut self, now: SimTime, len: usize) -> Fate {
         let p = &self.params;
@@ -405,6 +423,14 @@ impl LinkDirection {
             _ => (now, None),
         };
 
+        self.wire(departs, queued_behind_bytes, len)
+    }
+
+    /// What happens to a frame whose last bit leaves at `departs`: loss on
+    /// the wire, corruption, propagation, jitter, reordering, duplication
+    /// (the part of [`transmit`](Self::transmit) after the queue; an active
+    /// queue calls it when the frame leaves its head).
+    pub fn wire(&mut self, departs: SimTime, queued_behind_bytes: Option<u64>, len: usize) -> Fate {
         // Loss on the wire: bursty first (it has state), then independent.
         let p = self.params.clone();
         if let Some(ge) = p.burst_loss {

@@ -303,6 +303,7 @@ impl WorldBuilder {
             links.push(LinkSlot {
                 a,
                 b,
+                aqm: [Aqm::for_params(&ab), Aqm::for_params(&ba)],
                 dirs: [
                     LinkDirection::new(ab, seed.stream(&format!("link:{an}->{bn}"))),
                     LinkDirection::new(ba, seed.stream(&format!("link:{bn}->{an}"))),

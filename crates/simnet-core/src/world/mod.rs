@@ -26,9 +26,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
+mod aqm;
 mod builder;
 mod forward;
 
+use aqm::Aqm;
 use forward::{Nat, Router};
 
 pub use builder::{AppFactory, BuildError, WorldBuilder};
@@ -122,6 +124,8 @@ struct LinkSlot {
     a: HostId,
     b: HostId,
     dirs: [LinkDirection; 2],
+    /// Each direction's active queue, if its queue discipline is one.
+    aqm: [Option<Aqm>; 2],
     up: bool,
     /// Bumped whenever the link is cut, so frames in flight are lost.
     epoch: u64,
@@ -159,6 +163,11 @@ enum Event {
         incarnation: u32,
     },
     Action(usize),
+    /// An active queue's transmitter is free: the head may leave.
+    Dequeue {
+        link: LinkId,
+        dir: Direction,
+    },
     /// A NAT mapping's idle timeout may have run out.
     NatExpiry {
         router: HostId,
@@ -418,6 +427,7 @@ impl World {
                 self.apply(action);
             }
             Event::NatExpiry { router, key } => self.nat_expiry(router, key),
+            Event::Dequeue { link, dir } => self.dequeue(link, dir),
         }
         self.dispatch();
         true
@@ -625,6 +635,9 @@ impl World {
         if self.cut.contains(&ordered(from, peer)) {
             return self.drop_frame(id, from, Some(peer), DropReason::Partition);
         }
+        if link.aqm[dir.index()].is_some() {
+            return self.enqueue(id, from, bytes, hop, action.map(|(_, a, _)| a), corrupted);
+        }
         let epoch = link.epoch;
         let delivery = match link.dirs[dir.index()].transmit(now, len) {
             Fate::Dropped(reason) => return self.drop_frame(id, from, Some(peer), reason),
@@ -790,6 +803,7 @@ impl World {
                 for (i, dir) in slot.dirs.iter_mut().enumerate() {
                     if direction.is_none_or(|d| d.index() == i) {
                         dir.apply(&patch);
+                        aqm::patched(&mut slot.aqm[i], dir.params());
                     }
                 }
             }

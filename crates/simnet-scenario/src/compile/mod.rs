@@ -718,6 +718,7 @@ impl Compiler<'_> {
             }),
             queue_bytes_max: doc.queue.map(|s| s.0),
             mtu,
+            qdisc: None,
         }
     }
 
