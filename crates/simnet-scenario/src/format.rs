@@ -29,6 +29,9 @@ pub struct Document {
     /// Hosts.
     #[serde(default)]
     pub host: Vec<HostDoc>,
+    /// Routers.
+    #[serde(default)]
+    pub router: Vec<RouterDoc>,
     /// Links.
     #[serde(default)]
     pub link: Vec<Spanned<LinkDoc>>,
@@ -85,6 +88,53 @@ pub struct HostDoc {
     pub backlog_overflow: Option<Spanned<String>>,
     /// MTU of the host's interface.
     pub mtu: Option<Spanned<i64>>,
+    /// Default route: the neighbour packets to anywhere else go to.
+    pub gateway: Option<Spanned<String>>,
+    /// Static routes.
+    #[serde(default)]
+    pub routes: Vec<Spanned<RouteDoc>>,
+}
+
+/// `[[router]]`: a node that forwards packets between its links.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterDoc {
+    /// Name other entries refer to; with `replicas`, a pattern holding `{i}`.
+    pub name: Spanned<String>,
+    /// Its own IPv4 address (ICMP errors come from it; a NAT's public
+    /// address); with `replicas`, the first replica's.
+    pub address: Spanned<String>,
+    /// How many identical routers this entry declares (default 1).
+    pub replicas: Option<Spanned<i64>>,
+    /// Static routes.
+    #[serde(default)]
+    pub routes: Vec<Spanned<RouteDoc>>,
+    /// Source NAT towards one neighbour.
+    pub nat: Option<Spanned<NatDoc>>,
+}
+
+/// `{ to = "10.2.0.0/16", via = "r2" }`: one static route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    /// The prefix: `"10.2.0.0/16"`, `"10.2.0.7"` (one address) or `"default"`.
+    pub to: Spanned<String>,
+    /// The neighbour (joined by a link) packets to it go to.
+    pub via: Spanned<String>,
+}
+
+/// `nat = { outside = "isp", idle_timeout = "60s" }`: a router's source NAT.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatDoc {
+    /// The neighbour on the outside.
+    pub outside: Spanned<String>,
+    /// How long a mapping lives without a packet.
+    pub idle_timeout: Spanned<Dur>,
+    /// What a packet from outside with no mapping gets: `drop` (default) or `reset`.
+    pub expired: Option<Spanned<String>>,
+    /// The first public port handed out (default 1024).
+    pub first_port: Option<Spanned<i64>>,
 }
 
 /// `[host.tcp]`
@@ -135,8 +185,10 @@ pub struct LinkDoc {
     pub corrupt: Option<Prob>,
     /// Bandwidth (`"unlimited"` in `set_link` removes it).
     pub bandwidth: Option<Spanned<RateOrUnlimited>>,
-    /// Drop-tail queue size.
+    /// Queue size in bytes (drop-tail's limit; an active queue's too).
     pub queue: Option<Size>,
+    /// Queue discipline: a name, or a table with its parameters.
+    pub qdisc: Option<Spanned<QdiscDoc>>,
     /// MTU.
     pub mtu: Option<Spanned<i64>>,
     /// Overrides for the direction from `between[0]` to `between[1]`.
@@ -179,6 +231,54 @@ impl<'de> Deserialize<'de> for RateOrUnlimited {
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RateOrUnlimited, E> {
                 Err(E::custom(crate::units::bandwidth_float_error(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `qdisc = "codel"`, or `qdisc = { kind = "codel", target = "5ms" }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QdiscDoc {
+    /// Just the kind, with its default parameters.
+    Name(String),
+    /// The kind and some of its parameters.
+    Table(QdiscTable),
+}
+
+/// The table form of [`QdiscDoc`].
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QdiscTable {
+    /// `drop-tail`, `codel` or `fq_codel`.
+    pub kind: Spanned<String>,
+    /// CoDel's target queue delay.
+    pub target: Option<Spanned<Dur>>,
+    /// CoDel's interval.
+    pub interval: Option<Spanned<Dur>>,
+    /// fq_codel's number of flow queues.
+    pub flows: Option<Spanned<i64>>,
+    /// fq_codel's bytes per flow per round.
+    pub quantum: Option<Spanned<i64>>,
+}
+
+impl<'de> Deserialize<'de> for QdiscDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = QdiscDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a queue discipline: \"drop-tail\", \"codel\", \"fq_codel\", \
+                     or a table such as { kind = \"codel\", target = \"5ms\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<QdiscDoc, E> {
+                Ok(QdiscDoc::Name(text.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<QdiscDoc, A::Error> {
+                QdiscTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(QdiscDoc::Table)
             }
         }
         d.deserialize_any(V)

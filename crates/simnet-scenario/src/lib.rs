@@ -1,6 +1,7 @@
 //! simnet-scenario: scenario files in, worlds and verdicts out.
 //!
-//! A scenario is a TOML file: hosts, links, applications, a timeline of
+//! A scenario is a TOML file: hosts, routers (with static routes and NAT),
+//! links (with their queue disciplines), applications, a timeline of
 //! actions, targeted faults and expectations. [`load`] reads one, checks it
 //! (every error names the file, line and column and says what would be
 //! valid), and returns a [`Scenario`] that builds its [`World`] on demand;

@@ -367,7 +367,7 @@ impl Compiler<'_> {
                             self.error_help(
                                 format!("unknown drop reason `{}`", r.get_ref()),
                                 span(r),
-                                "one of: loss, burst-loss, queue-full, mtu, link-down, partition, no-route, host-down, fault",
+                                "one of: loss, burst-loss, queue-full, mtu, link-down, partition, no-route, host-down, fault, ttl-exceeded, aqm, nat-no-mapping",
                             );
                             return None;
                         }
@@ -570,6 +570,9 @@ pub(super) fn drop_reason(text: &str) -> Option<DropReason> {
         DropReason::NoRoute,
         DropReason::HostDown,
         DropReason::Fault,
+        DropReason::TtlExceeded,
+        DropReason::Aqm,
+        DropReason::NatNoMapping,
     ]
     .into_iter()
     .find(|r| r.as_str() == text)

@@ -15,10 +15,10 @@ use simnet_core::fault::{FaultAction, PacketFilter, TargetedFault};
 use simnet_core::host::{BacklogOverflow, CongestionControl, HostConfig};
 use simnet_core::link::{GilbertElliott, LinkParams, LinkPatch};
 use simnet_core::{
-    Action, AppId, Command, Direction, DropReason, HostId, LinkId, Probability, Protocol,
-    RunLimits, SimDuration, SimTime, TcpFlags, TcpState, World, WorldBuilder,
+    Action, AppId, Command, Direction, DropReason, HostId, Ipv4Net, LinkId, NatConfig, Probability,
+    Protocol, RunLimits, SimDuration, SimTime, TcpFlags, TcpState, World, WorldBuilder,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use toml::Spanned;
@@ -28,6 +28,7 @@ mod expectations;
 mod replicas;
 mod timeline;
 mod toml_errors;
+mod topology;
 
 pub use replicas::MAX_REPLICAS;
 use toml_errors::toml_diagnostic;
@@ -56,6 +57,11 @@ pub struct Scenario {
     /// with `warning:` in front; `simnet check` and `simnet run` print them.
     pub warnings: Vec<String>,
     hosts: Vec<(String, Ipv4Addr, HostConfig)>,
+    /// Which of `hosts` are routers, in order.
+    routers: Vec<HostId>,
+    /// Static routes (a gateway is a route to `default`): node, prefix, next hop.
+    routes: Vec<(HostId, Ipv4Net, HostId)>,
+    nats: Vec<(HostId, NatConfig)>,
     links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
     apps: Vec<PlannedApp>,
     actions: Vec<(SimTime, Action)>,
@@ -75,11 +81,21 @@ impl Scenario {
     /// given, stopping at `until` instead of the time limit if given.
     pub fn world(&self, seed: Option<u64>, until: Option<SimTime>) -> World {
         let mut b = WorldBuilder::new(seed.unwrap_or(self.seed));
-        for (name, addr, config) in &self.hosts {
-            b.host_with(name, *addr, config.clone());
+        for (i, (name, addr, config)) in self.hosts.iter().enumerate() {
+            if self.routers.binary_search(&HostId(i as u32)).is_ok() {
+                b.router(name, *addr);
+            } else {
+                b.host_with(name, *addr, config.clone());
+            }
         }
         for (a, bb, ab, ba) in &self.links {
             b.link_asymmetric(*a, *bb, ab.clone(), ba.clone());
+        }
+        for &(node, prefix, via) in &self.routes {
+            b.route(node, prefix, via);
+        }
+        for (router, nat) in &self.nats {
+            b.nat(*router, nat.clone());
         }
         for app in &self.apps {
             let id = b.app_boxed(app.host, &app.kind, app.start, boxed(&app.factory));
@@ -136,6 +152,9 @@ pub fn parse(file: &str, source: &str, registry: &AppRegistry) -> Result<Scenari
         host_index: BTreeMap::new(),
         addr_index: BTreeMap::new(),
         host_entries: Vec::new(),
+        router_ids: BTreeSet::new(),
+        host_entry_ids: Vec::new(),
+        router_entry_ids: Vec::new(),
         host_matches: BTreeMap::new(),
         app_index: BTreeMap::new(),
         app_groups: BTreeMap::new(),
@@ -183,6 +202,13 @@ struct Compiler<'a> {
     /// The hosts as the file declares them, for help texts: a name, or a
     /// replica pattern such as `client-*` (not its thousands of members).
     host_entries: Vec<String>,
+    /// The hosts that are routers.
+    router_ids: BTreeSet<HostId>,
+    /// The hosts each `[[host]]` entry declared (several with replicas,
+    /// none if it was refused), in file order.
+    host_entry_ids: Vec<Range<u32>>,
+    /// The same for each `[[router]]` entry.
+    router_entry_ids: Vec<Range<u32>>,
     /// Host patterns already resolved (`client-*` → its hosts).
     host_matches: BTreeMap<String, Vec<HostId>>,
     /// Application name → application.
@@ -270,7 +296,12 @@ impl Compiler<'_> {
     }
 
     fn host_list(&self) -> String {
-        format!("hosts in this scenario: {}", self.host_entries.join(", "))
+        let what = if self.router_ids.is_empty() {
+            "hosts"
+        } else {
+            "hosts and routers"
+        };
+        format!("{what} in this scenario: {}", self.host_entries.join(", "))
     }
 
     /// Resolves a host name, reporting it if unknown.
@@ -382,6 +413,11 @@ impl Compiler<'_> {
                 doc.host.get(MAX_ENTRIES).map(|h| h.name.span()),
             ),
             (
+                "router",
+                doc.router.len(),
+                doc.router.get(MAX_ENTRIES).map(|r| r.name.span()),
+            ),
+            (
                 "link",
                 doc.link.len(),
                 doc.link.get(MAX_ENTRIES).map(Spanned::span),
@@ -457,6 +493,7 @@ impl Compiler<'_> {
         };
         let hosts = self.hosts(&doc);
         let links = self.links(&doc);
+        let (routes, nats) = self.routes(&doc);
         let apps = self.apps(&doc);
         let actions = self.timeline(&doc, time_limit);
         let faults = self.faults(&doc);
@@ -476,6 +513,9 @@ impl Compiler<'_> {
             sweep,
             warnings: Vec::new(),
             hosts,
+            routers: self.router_ids.iter().copied().collect(),
+            routes,
+            nats,
             links,
             apps,
             actions,
@@ -526,27 +566,9 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for h in &doc.host {
             let replicas = self.replicas(&h.replicas).unwrap_or(1);
-            let replicas = self.host_template(h, replicas);
+            let replicas = self.host_template(h, replicas, "host");
             let template = h.name.get_ref().clone();
-            let addr = match h.address.get_ref().parse::<Ipv4Addr>() {
-                Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
-                    self.error_help(
-                        format!("`{a}` cannot be a host's address"),
-                        span(&h.address),
-                        "use a unicast address such as \"10.0.0.1\"",
-                    );
-                    Ipv4Addr::UNSPECIFIED
-                }
-                Ok(a) => a,
-                Err(_) => {
-                    self.error_help(
-                        format!("`{}` is not an IPv4 address", h.address.get_ref()),
-                        span(&h.address),
-                        "write e.g. \"10.0.0.1\"",
-                    );
-                    Ipv4Addr::UNSPECIFIED
-                }
-            };
+            let addr = self.address(&h.address, "a host's");
             let mut config = HostConfig::default();
             if let Some(range) = &h.port_range {
                 let [lo, hi] = *range.get_ref();
@@ -648,14 +670,47 @@ impl Compiler<'_> {
                     }
                 }
             }
-            self.add_hosts(h, &template, replicas, addr, config, &mut out);
+            let first = self.host_names.len() as u32;
+            self.add_hosts(h, &template, (replicas, "host"), addr, config, &mut out);
+            self.host_entry_ids
+                .push(first..self.host_names.len() as u32);
         }
+        self.routers(doc, &mut out);
         out
+    }
+
+    /// A node's address: unicast IPv4 (`UNSPECIFIED` if not, which is
+    /// reported). `whose` is e.g. "a host's".
+    fn address(&mut self, text: &Spanned<String>, whose: &str) -> Ipv4Addr {
+        match text.get_ref().parse::<Ipv4Addr>() {
+            Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
+                self.error_help(
+                    format!("`{a}` cannot be {whose} address"),
+                    span(text),
+                    "use a unicast address such as \"10.0.0.1\"",
+                );
+                Ipv4Addr::UNSPECIFIED
+            }
+            Ok(a) => a,
+            Err(_) => {
+                self.error_help(
+                    format!("`{}` is not an IPv4 address", text.get_ref()),
+                    span(text),
+                    "write e.g. \"10.0.0.1\"",
+                );
+                Ipv4Addr::UNSPECIFIED
+            }
+        }
     }
 
     fn link_params(&mut self, base: &LinkParams, doc: &LinkDoc, nested: bool) -> LinkParams {
         let mut p = base.clone();
         self.patch(doc, nested).apply(&mut p);
+        if let Some(q) = &doc.qdisc
+            && let Some(q) = self.qdisc(q)
+        {
+            p.qdisc = q;
+        }
         p
     }
 
@@ -772,6 +827,7 @@ impl Compiler<'_> {
                 Some(o) => self.link_params(&base, o.get_ref(), true),
                 None => base.clone(),
             };
+            self.queues_need_bandwidth(ld, &ab, &ba);
             // One link per replica (side_a or side_b holds one host); one
             // error per entry, not one per replica.
             'pairs: for &a in &side_a {

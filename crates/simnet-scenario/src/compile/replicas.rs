@@ -31,14 +31,19 @@ impl Compiler<'_> {
     /// Checks a host entry's name (a pattern holding `{i}` when it has
     /// several replicas) and returns how many hosts to declare from it: a
     /// wrong entry still declares one host, so that what refers to it is
-    /// not reported as well.
-    pub(super) fn host_template(&mut self, h: &crate::format::HostDoc, n: usize) -> usize {
+    /// not reported as well. `what` is "host" or "router".
+    pub(super) fn host_template(
+        &mut self,
+        h: &crate::format::HostDoc,
+        n: usize,
+        what: &str,
+    ) -> usize {
         let text = h.name.get_ref();
         let has_index = text.contains(INDEX);
         if has_index && h.replicas.is_none() {
             self.error_help(
                 format!(
-                    "`{INDEX}` in a host name numbers replicas, but this host has no `replicas`"
+                    "`{INDEX}` in a {what} name numbers replicas, but this {what} has no `replicas`"
                 ),
                 span(&h.name),
                 "add e.g. replicas = 100 to declare client-1 .. client-100, or remove `{i}`",
@@ -54,17 +59,18 @@ impl Compiler<'_> {
             return 1;
         }
         let example = Spanned::new(h.name.span(), text.replace(INDEX, "1"));
-        self.name(&example, "a host");
+        self.name(&example, &format!("a {what}"));
         n
     }
 
-    /// Declares the `n` replicas of a host entry: names from `template`,
-    /// addresses counting up from `first`, each with `config`.
+    /// Declares the `n` replicas of a host (or router: `what`) entry:
+    /// names from `template`, addresses counting up from `first`, each
+    /// with `config`.
     pub(super) fn add_hosts(
         &mut self,
         h: &crate::format::HostDoc,
         template: &str,
-        n: usize,
+        (n, what): (usize, &str),
         first: Ipv4Addr,
         config: HostConfig,
         out: &mut Vec<(String, Ipv4Addr, HostConfig)>,
@@ -111,12 +117,13 @@ impl Compiler<'_> {
         if valid {
             let range = first..=Ipv4Addr::from(last as u32);
             if let Some((addr, other)) = self.addr_index.range(range).next() {
+                let word = self.node_word(*other);
                 let other = self.host_names[other.0 as usize].0.clone();
                 let message = if n == 1 {
-                    format!("address {addr} is already used by host `{other}`")
+                    format!("address {addr} is already used by {word} `{other}`")
                 } else {
                     format!(
-                        "the replicas' addresses {first} .. {} include {addr}, already used by host `{other}`",
+                        "the replicas' addresses {first} .. {} include {addr}, already used by {word} `{other}`",
                         Ipv4Addr::from(last as u32)
                     )
                 };
@@ -136,10 +143,15 @@ impl Compiler<'_> {
                 first
             };
             let id = HostId(self.host_names.len() as u32);
-            if self.host_index.contains_key(&name) {
+            if let Some(&other) = self.host_index.get(&name) {
                 // One error per entry, not one per replica.
                 if !reported {
-                    self.error(format!("two hosts are named `{name}`"), span(&h.name));
+                    let both = match (self.node_word(other), what) {
+                        ("host", "host") => "two hosts are",
+                        ("router", "router") => "two routers are",
+                        _ => "a host and a router are both",
+                    };
+                    self.error(format!("{both} named `{name}`"), span(&h.name));
                     reported = true;
                 }
             } else {

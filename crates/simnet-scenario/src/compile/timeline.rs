@@ -91,6 +91,14 @@ impl Compiler<'_> {
                             span(s),
                         );
                     }
+                    if let Some(q) = &sd.qdisc {
+                        self.error_help(
+                            "`qdisc` cannot change during a run",
+                            span(q),
+                            "set it on the `[[link]]` (or its a_to_b / b_to_a)",
+                        );
+                        continue;
+                    }
                     let patch = self.patch(sd, false);
                     if patch == LinkPatch::default() {
                         self.error("this `set_link` changes nothing", span(s));

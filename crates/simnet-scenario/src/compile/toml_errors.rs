@@ -111,6 +111,12 @@ pub(super) fn plain_expected(help: &str) -> String {
         "struct BurstLossDoc" => {
             "expected a table such as { enter = \"1%\", exit = \"30%\" }".to_string()
         }
+        "struct RouteDoc" => {
+            "expected a table such as { to = \"10.2.0.0/16\", via = \"r2\" }".to_string()
+        }
+        "struct NatDoc" => {
+            "expected a table such as { outside = \"isp\", idle_timeout = \"60s\" }".to_string()
+        }
         "newline, `#`" => {
             "expected the end of the line: one `key = value` per line, then a newline or a `# comment`"
                 .to_string()
