@@ -575,3 +575,24 @@ fn set_changes_a_links_qdisc() {
         .to_string();
     assert!(e.contains("an active queue needs a bandwidth"), "{e}");
 }
+
+/// The book's example of routers, routes and NAT loads as written, without
+/// a warning, and so does its `qdisc` table.
+#[test]
+fn the_books_examples_load() {
+    let page = include_str!("../../../../../book/src/reference/scenario-format.md");
+    let section = &page[page
+        .find("## Routers, routes and NAT")
+        .expect("the section")..];
+    let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").expect("its end")];
+    let s = load(example).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(s.nats.len(), 1);
+    let line = page
+        .lines()
+        .find(|l| l.starts_with("qdisc = { kind = \"fq_codel\""))
+        .expect("the qdisc example");
+    let s = link(line).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.links[1].2.qdisc, Qdisc::FqCodel(FqCodelParams::default()));
+}
