@@ -242,10 +242,16 @@ fn every_scenario_draws_a_valid_diagram_of_every_packet() {
         );
         write_diagram(&run.name, &diagram);
 
-        // One arrow per frame sent and per copy, and the lost ones drawn lost.
+        // One arrow per frame sent, per hop a router forwarded it and per
+        // copy, and the lost ones drawn lost.
         let count =
             |f: fn(&TraceEvent) -> bool| run.trace.records.iter().filter(|r| f(&r.event)).count();
-        let sent = count(|e| matches!(e, TraceEvent::PacketSent { .. }));
+        let sent = count(|e| {
+            matches!(
+                e,
+                TraceEvent::PacketSent { .. } | TraceEvent::FrameForwarded { .. }
+            )
+        });
         let copies = count(|e| matches!(e, TraceEvent::FrameDuplicated { .. }));
         let lost = count(|e| {
             matches!(

@@ -302,6 +302,16 @@ fn every_scenario_renders_the_same_from_headers_alone() {
                     TraceEvent::PacketSent {
                         bytes: kept, len, ..
                     },
+                )
+                | (
+                    TraceEvent::FrameForwarded {
+                        bytes: all,
+                        len: wire,
+                        ..
+                    },
+                    TraceEvent::FrameForwarded {
+                        bytes: kept, len, ..
+                    },
                 ) => {
                     assert_eq!(wire, len, "{name}: wire length at {}", a.time);
                     assert_eq!(all.len(), *wire as usize, "{name}: a full capture is whole");

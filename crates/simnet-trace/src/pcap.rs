@@ -564,7 +564,7 @@ impl Fates {
                 match self.senders.get(frame) {
                     Some(sender) if sender != from => self.note(
                         *frame,
-                        &format!("dropped by {}: {reason}", topo.host_name(*from)),
+                        &format!("dropped: {reason} at {}", topo.host_name(*from)),
                     ),
                     _ => self.note(*frame, &format!("dropped: {reason}")),
                 }
