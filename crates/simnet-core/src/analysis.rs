@@ -15,6 +15,11 @@
 //! [`TraceEvent::PacketSent`] at the host that sent it makes it a segment
 //! of its connection, and each [`TraceEvent::FrameForwarded`] only moves it
 //! onto its next link (its queue, its drops, the flows that cross it).
+//! Behind a NAT, the two ends see different addresses: the packets the
+//! outside sends to the NAT's address and port are read as sent to the
+//! inside endpoint the NAT mapped them to ([`TraceEvent::NatMapped`]), so a
+//! connection is one connection, between the inside host and the remote
+//! one, on both sides of the NAT.
 //!
 //! The summary, the plots, the CSV export and the expectations all read these
 //! series, so they agree on what a retransmission is. The rules are the ones
@@ -412,6 +417,10 @@ pub struct Analyzer {
     /// frame → (connection, true if to_server data), to follow them hop by
     /// hop (removed when they arrive or are dropped).
     data_frames: BTreeMap<FrameId, (usize, bool)>,
+    /// TCP mappings made by NATs: (outside, remote) → inside. Kept after
+    /// they expire, so a late packet still belongs to its connection (one
+    /// per connection through a NAT).
+    nat: BTreeMap<(SocketAddrV4, SocketAddrV4), SocketAddrV4>,
 }
 
 type EarlyState = (
@@ -446,6 +455,7 @@ impl Analyzer {
             queues: Queues::default(),
             network: None,
             data_frames: BTreeMap::new(),
+            nat: BTreeMap::new(),
         }
     }
 
@@ -527,7 +537,15 @@ impl Analyzer {
         };
         let conns = &mut self.conns;
         let src = SocketAddrV4::new(info.src, tcp.src_port);
-        let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+        let mut dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+        // Sent to a NAT's outside address: to the inside endpoint behind it
+        // (through every NAT on the way, a few at most).
+        for _ in 0..8 {
+            match self.nat.get(&(dst, src)) {
+                Some(inside) => dst = *inside,
+                None => break,
+            }
+        }
         let key = canonical(src, dst);
         let existing = self.current.get(&key).copied();
         let bare_syn = tcp.flags.syn() && !tcp.flags.ack();
@@ -842,6 +860,15 @@ impl TraceSink for Analyzer {
             }
             TraceEvent::FrameDequeued { frame, waited, .. } => {
                 self.queues.dequeued(r.time, *frame, *waited, self.series)
+            }
+            TraceEvent::NatMapped {
+                proto: 6,
+                inside,
+                outside,
+                remote,
+                ..
+            } => {
+                self.nat.insert((*outside, *remote), *inside);
             }
             TraceEvent::FrameDuplicated { frame, copy } => {
                 if let Some(&flow) = self.data_frames.get(frame) {

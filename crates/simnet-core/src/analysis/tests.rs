@@ -1561,3 +1561,58 @@ fn goodput_counts_new_data_once_per_bucket_and_buckets_widen_with_the_run() {
     assert_eq!(a.goodput_bucket, SimDuration::from_millis(3200));
     assert_eq!(a.connections[0].to_server.goodput, [(ms(0), 2500)]);
 }
+
+#[test]
+fn behind_a_nat_both_ends_are_one_connection() {
+    let mut b = routed(crate::qdisc::Qdisc::DropTail);
+    let public = |port| SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 1), port);
+    b.seg(ms(1), CP, SP, 0, 0, "S", 1000, 0, None);
+    // The router maps the client's port to its own address and port 1024
+    // (and a NAT further on maps that again).
+    for (inside, outside) in [(ep(C, 40000), public(1024)), (public(1024), public(2048))] {
+        b.trace.push(
+            ms(2),
+            TraceEvent::NatMapped {
+                router: R,
+                proto: 6,
+                inside,
+                outside,
+                remote: ep(S, 80),
+            },
+        );
+    }
+    // A UDP mapping on the same addresses is not TCP's.
+    b.trace.push(
+        ms(2),
+        TraceEvent::NatMapped {
+            router: R,
+            proto: 17,
+            inside: ep(C, 40001),
+            outside: public(2048),
+            remote: ep(S, 80),
+        },
+    );
+    // The server answers the address it sees.
+    let syn_ack = |b: &mut Build, t, to: SocketAddrV4, ack| {
+        let (bytes, len) = segment(ep(S, 80), to, 0, ack, "S.", 1000, 0, None);
+        b.trace.push(
+            t,
+            TraceEvent::PacketSent {
+                frame: FrameId(100 + ack as u64),
+                from: S,
+                to: Some(R),
+                socket: None,
+                bytes,
+                len,
+            },
+        );
+    };
+    syn_ack(&mut b, ms(3), public(2048), 1);
+    b.seg(ms(4), CP, SP, 1, 1, ".", 1000, 0, None);
+    let a = analyze(&b.trace);
+    assert_eq!(a.connections.len(), 1);
+    let c = &a.connections[0];
+    assert_eq!((c.client, c.server), (ep(C, 40000), ep(S, 80)));
+    assert_eq!(c.handshake, Some(SimDuration::from_millis(3)));
+    assert_eq!(c.to_client.packets, 1);
+}
