@@ -37,6 +37,8 @@ mod firstbyte;
 mod table;
 mod tcp;
 
+#[cfg(test)]
+pub(crate) use bottleneck::fixture as bottleneck_fixture;
 pub use delivery::{Delivery, EventRow, event_delivery, per_event};
 pub use table::{MAX_ROWS, Table};
 pub use tcp::{THROUGHPUT_MIN_BYTES, TcpClientStats, goodput, tcp_clients};
