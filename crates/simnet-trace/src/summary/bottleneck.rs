@@ -412,3 +412,34 @@ mod cap_tests {
         assert_eq!(bottleneck_table(&topo, &hidden).render(), None);
     }
 }
+
+#[cfg(test)]
+mod link_tests {
+    use super::fixture::two_flows;
+    use crate::summary::render_summary;
+
+    #[test]
+    fn a_forwarded_frame_counts_on_every_hop() {
+        let text = render_summary(&two_flows(true));
+        let links = &text[text.find("Links (per direction)").unwrap_or(0)..];
+        let rows: Vec<Vec<&str>> = links
+            .lines()
+            .skip(3)
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        // a1 sent four frames, all forwarded (so delivered to the router);
+        // the router put five on its link to b, four arrived and one was
+        // dropped; b's ACKs were sent, and never forwarded in this trace.
+        assert_eq!(
+            rows,
+            [
+                vec!["a1", "r", "4", "4160", "4", "0", "0", "0", "0"],
+                vec!["a2", "r", "1", "1040", "1", "0", "0", "0", "0"],
+                vec!["b", "r", "2", "80", "0", "0", "0", "0", "0"],
+                vec!["r", "b", "5", "5200", "4", "1", "queue-full", "0", "0", "0"],
+            ],
+            "{text}"
+        );
+    }
+}

@@ -105,7 +105,9 @@ pub struct StateStats {
     pub end: usize,
 }
 
-/// Frames on one direction of a link.
+/// Frames on one direction of a link: the frames its sender sent on it, and
+/// those a router forwarded onto it (a forwarded frame counts once per
+/// hop, and as delivered on the hop that brought it to the router).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkStats {
     /// Sender.
@@ -174,21 +176,20 @@ impl Counters {
                 to,
                 len,
                 ..
+            } => sent(links, frame_link, *frame, (*from, *to), *len),
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                to,
+                len,
+                ..
             } => {
-                let link = links.entry((*from, *to)).or_insert_with(|| LinkStats {
-                    from: *from,
-                    to: *to,
-                    sent: 0,
-                    bytes: 0,
-                    delivered: 0,
-                    dropped: BTreeMap::new(),
-                    duplicated: 0,
-                    corrupted: 0,
-                    discarded: 0,
-                });
-                link.sent += 1;
-                link.bytes += u64::from(*len);
-                frame_link.insert(*frame, (*from, *to));
+                // The hop that brought it to the router delivered it there;
+                // the next one starts.
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.delivered += 1;
+                }
+                sent(links, frame_link, *frame, (*router, Some(*to)), *len);
             }
             TraceEvent::TcpState {
                 host, socket, to, ..
@@ -258,6 +259,31 @@ impl Counters {
             stopped: self.stopped,
         }
     }
+}
+
+/// A frame of `len` bytes handed to the link direction `key` (by its
+/// sender, or by a router forwarding it).
+fn sent(
+    links: &mut BTreeMap<(HostId, Option<HostId>), LinkStats>,
+    frame_link: &mut BTreeMap<FrameId, (HostId, Option<HostId>)>,
+    frame: FrameId,
+    key: (HostId, Option<HostId>),
+    len: u32,
+) {
+    let link = links.entry(key).or_insert_with(|| LinkStats {
+        from: key.0,
+        to: key.1,
+        sent: 0,
+        bytes: 0,
+        delivered: 0,
+        dropped: BTreeMap::new(),
+        duplicated: 0,
+        corrupted: 0,
+        discarded: 0,
+    });
+    link.sent += 1;
+    link.bytes += u64::from(len);
+    frame_link.insert(frame, key);
 }
 
 #[derive(Default)]
