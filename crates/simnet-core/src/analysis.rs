@@ -4,9 +4,22 @@
 //! works out, for every TCP connection: its two directions, every data
 //! segment with its relative sequence range, which segments were
 //! retransmissions, keepalive or window probes, every acknowledgement with
-//! the window it advertised, duplicate ACKs, zero-window periods and bytes in
-//! flight over time; and for every bandwidth-limited link direction, its
-//! queue occupancy and drops over time.
+//! the window it advertised, duplicate ACKs, zero-window periods, bytes in
+//! flight and goodput over time ([`goodput`]); for every bandwidth-limited
+//! link direction, its queue occupancy and drops over time; and for every
+//! link direction where frames waited in a queue (a bottleneck, see
+//! [`Bottleneck`]), each frame's queueing delay, its drops by reason, the
+//! flows that crossed it and Jain's fairness index of their goodputs.
+//!
+//! A packet that routers forward is one packet: its
+//! [`TraceEvent::PacketSent`] at the host that sent it makes it a segment
+//! of its connection, and each [`TraceEvent::FrameForwarded`] only moves it
+//! onto its next link (its queue, its drops, the flows that cross it).
+//! Behind a NAT, the two ends see different addresses: the packets the
+//! outside sends to the NAT's address and port are read as sent to the
+//! inside endpoint the NAT mapped them to ([`TraceEvent::NatMapped`]), so a
+//! connection is one connection, between the inside host and the remote
+//! one, on both sides of the NAT.
 //!
 //! The summary, the plots, the CSV export and the expectations all read these
 //! series, so they agree on what a retransmission is. The rules are the ones
@@ -25,17 +38,25 @@
 //! trace into one). [`Analyzer::counts_only`] keeps every per-connection
 //! number (packets, bytes, retransmissions, duplicate ACKs, window probes,
 //! zero-window periods, handshake, who closed, the last states, start and
-//! end, goodput's first data and covering ACK) but none of the per-packet
-//! series, so its memory grows with the number of connections, not with the
-//! number of packets.
+//! end, goodput's first data and covering ACK, goodput per bucket) and the
+//! bottlenecks' statistics but none of the per-packet series, so its memory
+//! grows with the number of connections (and the goodput buckets, at most
+//! [`goodput::MAX_BUCKETS`] a flow), not with the number of packets.
 
 use crate::link::DropReason;
 use crate::packet::{FrameId, TcpHeader, Transport};
 use crate::socket::HostId;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use crate::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
+
+mod bottleneck;
+pub mod goodput;
+
+pub use bottleneck::{Bottleneck, DelayStats, SharedFlow, drop_tail_delay, jain_index};
+use bottleneck::{DirKey, Queues};
+use goodput::{Buckets, Clock};
 
 /// Everything derived from one trace.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +65,20 @@ pub struct Analysis {
     pub connections: Vec<Connection>,
     /// Bandwidth-limited link directions that carried frames.
     pub links: Vec<LinkSeries>,
+    /// The link directions where frames waited in a queue, in the order
+    /// of their sender and receiver ([`bottleneck`](Bottleneck)'s rules),
+    /// in both modes (their delay and drop series in the full mode only).
+    pub bottlenecks: Vec<Bottleneck>,
+    /// The width of the buckets of every [`Flow::goodput`]
+    /// ([`goodput`]: 100 ms, doubled as often as needed to keep a run
+    /// within [`goodput::MAX_BUCKETS`] buckets).
+    pub goodput_bucket: SimDuration,
+    /// Whether the topology has a router or an active queue (a link
+    /// direction whose queue discipline is not drop-tail), or the trace an
+    /// active queue's event: the outputs show goodput over time and the
+    /// bottlenecks only then, so that a run of hosts joined by drop-tail
+    /// links reads as it always did.
+    pub show_bottlenecks: bool,
 }
 
 /// One TCP connection.
@@ -119,6 +154,11 @@ pub struct Flow {
     pub bytes_sent: u64,
     /// Segments sent (data, control or pure ACKs) by this direction's sender.
     pub packets: u64,
+    /// Goodput over time ([`goodput`]): `(bucket start, bytes of data first
+    /// acknowledged in that bucket)` for the buckets of
+    /// [`Analysis::goodput_bucket`] that count any, in time order; filled
+    /// by [`Analyzer::finish`], in both modes.
+    pub goodput: Vec<(SimTime, u64)>,
     /// The counters behind the methods below, kept in both modes.
     counts: FlowCounts,
 }
@@ -143,6 +183,16 @@ struct FlowCounts {
     covering: Vec<(SimTime, u32)>,
     /// When the latest ACK was sent.
     last_ack: Option<SimTime>,
+    /// When the latest segment with payload (a keepalive probe aside) was sent.
+    last_data: Option<SimTime>,
+    /// Bytes of data acknowledged ([`goodput`]), in total and per bucket.
+    acked_data: u64,
+    goodput: Buckets,
+    /// When the latest ACK that acknowledged new data was sent.
+    last_advance: Option<SimTime>,
+    /// The link directions its segments with payload were put on (by the
+    /// sender or by routers): a few.
+    hops: Vec<DirKey>,
 }
 
 /// Whether a relative acknowledgement number covers sequence number `top`.
@@ -185,6 +235,21 @@ impl Flow {
             .map(|&(t, _)| t)
             .or(self.counts.last_ack)?;
         Some((first, acked))
+    }
+
+    /// Bytes of its data acknowledged: each payload byte once, when the
+    /// receiver first acknowledged it ([`goodput`]).
+    pub fn acked_bytes(&self) -> u64 {
+        self.counts.acked_data
+    }
+
+    /// When it was transferring data: from its first segment with payload
+    /// to the later of its last one (keepalive probes aside) and the last
+    /// ACK that acknowledged new data. `None` without payload.
+    pub fn active_span(&self) -> Option<(SimTime, SimTime)> {
+        let first = self.counts.first_data?;
+        let last = self.counts.last_data.max(self.counts.last_advance)?;
+        Some((first, last))
     }
 }
 
@@ -282,6 +347,9 @@ struct FlowState {
     announced_scale: Option<u8>,
     /// The sender has sent a SYN-ACK.
     synack_sent: bool,
+    /// The relative sequence number up to which acknowledged data was
+    /// counted as goodput.
+    counted: Option<u32>,
 }
 
 struct ConnState {
@@ -310,10 +378,15 @@ pub fn analyze(trace: &Trace) -> Analysis {
 /// What it holds while running: per connection, its [`Connection`] and a few
 /// dozen bytes of sequence state; per socket and 4-tuple, an index; per
 /// frame still in flight, its ACK (removed when it arrives or is dropped);
-/// per bandwidth-limited link direction, the frames in its queue. In the
-/// full mode ([`Analyzer::new`]) the series (segments, ACKs, bytes in
-/// flight, zero-window periods, queue occupancy, drops) grow with the
-/// packets; [`Analyzer::counts_only`] keeps none of them.
+/// per bandwidth-limited link direction, the frames in its queue; per flow,
+/// its goodput buckets (at most [`goodput::MAX_BUCKETS`]) and the link
+/// directions its data crossed; per link direction, a histogram of
+/// queueing delays and its drop counts; per frame in an active queue, its
+/// direction, and in a topology with routers, per data frame in flight,
+/// its flow. In the full mode ([`Analyzer::new`]) the series (segments,
+/// ACKs, bytes in flight, zero-window periods, queue occupancy, drops,
+/// queueing delays) grow with the packets; [`Analyzer::counts_only`] keeps
+/// none of them.
 pub struct Analyzer {
     /// Whether the per-packet series are kept.
     series: bool,
@@ -333,6 +406,21 @@ pub struct Analyzer {
     early_states: Vec<EarlyState>,
     /// When the latest record happened.
     last: Option<SimTime>,
+    /// The goodput buckets' width so far.
+    clock: Clock,
+    /// Queueing delays and drops per link direction.
+    queues: Queues,
+    /// Whether the topology has routers and whether it has an active
+    /// queue, read at the first record (a topology does not change).
+    network: Option<(bool, bool)>,
+    /// Frames with payload still in flight in a topology with routers:
+    /// frame → (connection, true if to_server data), to follow them hop by
+    /// hop (removed when they arrive or are dropped).
+    data_frames: BTreeMap<FrameId, (usize, bool)>,
+    /// TCP mappings made by NATs: (outside, remote) → inside. Kept after
+    /// they expire, so a late packet still belongs to its connection (one
+    /// per connection through a NAT).
+    nat: BTreeMap<(SocketAddrV4, SocketAddrV4), SocketAddrV4>,
 }
 
 type EarlyState = (
@@ -363,6 +451,11 @@ impl Analyzer {
             socket_conn: BTreeMap::new(),
             early_states: Vec::new(),
             last: None,
+            clock: Clock::default(),
+            queues: Queues::default(),
+            network: None,
+            data_frames: BTreeMap::new(),
+            nat: BTreeMap::new(),
         }
     }
 
@@ -407,13 +500,35 @@ impl Analyzer {
                 drain_departed(q, series, end);
             }
         }
+        let (routers, active_queues) = self.network.unwrap_or_default();
+        let show_bottlenecks = routers || active_queues || self.queues.active;
+        let bottlenecks = self.queues.finish(&self.conns, self.clock, end);
+        let clock = self.clock;
         Analysis {
-            connections: self.conns.into_iter().map(|c| c.conn).collect(),
+            connections: self
+                .conns
+                .into_iter()
+                .map(|mut c| {
+                    for flow in [&mut c.conn.to_server, &mut c.conn.to_client] {
+                        flow.goodput = flow.counts.goodput.series(clock);
+                    }
+                    c.conn
+                })
+                .collect(),
             links: self.links.into_values().collect(),
+            bottlenecks,
+            goodput_bucket: clock.width(),
+            show_bottlenecks,
         }
     }
 
-    fn packet_sent(&mut self, topo: &Topology, r: &TraceRecord, frame: FrameId) {
+    fn packet_sent(
+        &mut self,
+        topo: &Topology,
+        r: &TraceRecord,
+        frame: FrameId,
+        hop: Option<DirKey>,
+    ) {
         let Some(info) = r.event.packet_info() else {
             return;
         };
@@ -422,7 +537,15 @@ impl Analyzer {
         };
         let conns = &mut self.conns;
         let src = SocketAddrV4::new(info.src, tcp.src_port);
-        let dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+        let mut dst = SocketAddrV4::new(info.dst, tcp.dst_port);
+        // Sent to a NAT's outside address: to the inside endpoint behind it
+        // (through every NAT on the way, a few at most).
+        for _ in 0..8 {
+            match self.nat.get(&(dst, src)) {
+                Some(inside) => dst = *inside,
+                None => break,
+            }
+        }
         let key = canonical(src, dst);
         let existing = self.current.get(&key).copied();
         let bare_syn = tcp.flags.syn() && !tcp.flags.ack();
@@ -535,6 +658,16 @@ impl Analyzer {
             )
         };
         send_segment(r.time, frame, tcp, sent_flow, sent_state, self.series);
+        if tcp.payload_len > 0 {
+            if let Some(hop) = hop
+                && !sent_flow.counts.hops.contains(&hop)
+            {
+                sent_flow.counts.hops.push(hop);
+            }
+            if self.network.is_some_and(|(routers, _)| routers) {
+                self.data_frames.insert(frame, (index, from_client));
+            }
+        }
         if tcp.flags.ack()
             && let Some(ack) = acknowledge(
                 r.time,
@@ -542,7 +675,7 @@ impl Analyzer {
                 other_flow,
                 other_state,
                 sent_state.announced_scale,
-                self.series,
+                (self.series, self.clock),
             )
         {
             self.pending_acks.insert(frame, (index, !from_client, ack));
@@ -628,6 +761,44 @@ impl Analyzer {
         }
     }
 
+    /// A router put a frame on its next link.
+    fn forwarded(&mut self, frame: FrameId, router: HostId, to: HostId, len: u32) {
+        self.queues.hop(frame, router, len);
+        if self.series {
+            self.frame_link
+                .insert(frame, (router, Some(to), u64::from(len)));
+        }
+        if let Some(&(index, to_server)) = self.data_frames.get(&frame) {
+            let c = &mut self.conns[index].conn;
+            let flow = if to_server {
+                &mut c.to_server
+            } else {
+                &mut c.to_client
+            };
+            if !flow.counts.hops.contains(&(router, to)) {
+                flow.counts.hops.push((router, to));
+            }
+        }
+    }
+
+    /// A frame's journey ended: it arrived, or was dropped or discarded.
+    fn frame_ended(&mut self, frame: FrameId) {
+        if !self.data_frames.is_empty() {
+            self.data_frames.remove(&frame);
+        }
+    }
+
+    /// Doubles the goodput buckets until `time` fits in them.
+    fn coarsen_until(&mut self, time: SimTime) {
+        while time >= self.clock.limit() {
+            self.clock.double();
+            for c in &mut self.conns {
+                c.conn.to_server.counts.goodput.coarsen();
+                c.conn.to_client.counts.goodput.coarsen();
+            }
+        }
+    }
+
     fn queued(&mut self, time: SimTime, frame: FrameId, departs: SimTime) {
         if let Some((from, to, len)) = self.frame_link.remove(&frame) {
             let q = self.queued.entry((from, to)).or_default();
@@ -649,6 +820,19 @@ impl Analyzer {
 impl TraceSink for Analyzer {
     fn record(&mut self, topology: &Topology, r: &TraceRecord) {
         self.last = Some(r.time);
+        if r.time >= self.clock.limit() {
+            self.coarsen_until(r.time);
+        }
+        if self.network.is_none() {
+            self.network = Some((
+                topology.hosts.iter().any(|h| h.router),
+                topology.links.iter().any(|l| {
+                    [&l.a_to_b, &l.b_to_a]
+                        .iter()
+                        .any(|p| p.qdisc != crate::qdisc::Qdisc::DropTail)
+                }),
+            ));
+        }
         match &r.event {
             TraceEvent::PacketSent {
                 frame,
@@ -661,7 +845,39 @@ impl TraceSink for Analyzer {
                     self.frame_link
                         .insert(*frame, (*from, *to, u64::from(*len)));
                 }
-                self.packet_sent(topology, r, *frame);
+                self.queues.hop(*frame, *from, *len);
+                self.packet_sent(topology, r, *frame, to.map(|to| (*from, to)));
+            }
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                to,
+                len,
+                ..
+            } => self.forwarded(*frame, *router, *to, *len),
+            TraceEvent::FrameEnqueued { frame, link, .. } => {
+                self.queues.enqueued(topology, *frame, *link)
+            }
+            TraceEvent::FrameDequeued { frame, waited, .. } => {
+                self.queues.dequeued(r.time, *frame, *waited, self.series)
+            }
+            TraceEvent::NatMapped {
+                proto: 6,
+                inside,
+                outside,
+                remote,
+                ..
+            } => {
+                self.nat.insert((*outside, *remote), *inside);
+            }
+            TraceEvent::FrameDuplicated { frame, copy } => {
+                if let Some(&flow) = self.data_frames.get(frame) {
+                    self.data_frames.insert(*copy, flow);
+                }
+            }
+            TraceEvent::FrameDiscarded { frame, .. } => {
+                self.frame_ended(*frame);
+                self.queues.ended(r.time, *frame, None, self.series);
             }
             TraceEvent::TcpState {
                 host,
@@ -672,8 +888,28 @@ impl TraceSink for Analyzer {
                 to,
                 ..
             } => self.tcp_state(*host, *socket, *local, *remote, *from, *to),
-            TraceEvent::FrameDelivered { frame, .. } => self.delivered(r.time, *frame),
-            TraceEvent::FrameQueued { frame, departs, .. } => self.queued(r.time, *frame, *departs),
+            TraceEvent::FrameDelivered { frame, .. } => {
+                self.delivered(r.time, *frame);
+                self.frame_ended(*frame);
+                self.queues.ended(r.time, *frame, None, self.series);
+            }
+            TraceEvent::FrameQueued {
+                frame,
+                link,
+                queue_bytes,
+                departs,
+            } => {
+                self.queued(r.time, *frame, *departs);
+                self.queues.queued(
+                    topology,
+                    r.time,
+                    *frame,
+                    *link,
+                    *queue_bytes,
+                    *departs,
+                    self.series,
+                );
+            }
             TraceEvent::FrameDropped {
                 frame,
                 from,
@@ -683,6 +919,9 @@ impl TraceSink for Analyzer {
                 // A dropped frame never arrives: its ACK is never seen.
                 self.pending_acks.remove(frame);
                 self.frame_link.remove(frame);
+                self.frame_ended(*frame);
+                let dropped = to.map(|to| (*from, to, *reason));
+                self.queues.ended(r.time, *frame, dropped, self.series);
                 if let Some(series) = self.links.get_mut(&(*from, *to)) {
                     series.drops.push((r.time, *reason));
                 }
@@ -786,6 +1025,9 @@ fn send_segment(
     if tcp.payload_len > 0 {
         let counts = &mut flow.counts;
         counts.first_data.get_or_insert(time);
+        if kind != SegmentKind::KeepAlive {
+            counts.last_data = Some(time);
+        }
         if counts.data_top.is_none_or(|top| end > top) {
             counts.data_top = Some(end);
             counts.covering.retain(|&(_, ack)| covers(ack, end));
@@ -820,7 +1062,7 @@ fn acknowledge(
     flow: &mut Flow,
     st: &mut FlowState,
     receiver_scale: Option<u8>,
-    series: bool,
+    (series, clock): (bool, Clock),
 ) -> Option<u32> {
     let isn = st.isn?;
     let ack = tcp.ack.wrapping_sub(isn);
@@ -845,6 +1087,17 @@ fn acknowledge(
         && counts.covering.last().is_none_or(|&(_, last)| ack > last)
     {
         counts.covering.push((time, ack));
+    }
+    // Goodput: the data bytes this ACK is the first to cover (never beyond
+    // the data sent: not a FIN's sequence number, nor bytes never sent).
+    let top = ack.min(st.max_data_end);
+    let counted = st.counted.unwrap_or(st.data_base);
+    if top > counted {
+        let bytes = u64::from(top - counted);
+        counts.acked_data += bytes;
+        counts.goodput.add(clock.index(time), bytes);
+        counts.last_advance = Some(time);
+        st.counted = Some(top);
     }
     if series {
         flow.acks.push(AckPoint {

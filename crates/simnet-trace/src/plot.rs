@@ -12,6 +12,16 @@
 //! For each bandwidth-limited link direction: **queue occupancy** over time,
 //! with drops marked.
 //!
+//! When the topology has a router or an active queue
+//! ([`simnet_core::analysis::Analysis::show_bottlenecks`]; runs of hosts
+//! over drop-tail links draw what they always drew): **goodput per flow**
+//! over time, one line per plotted connection's busier direction (bytes of
+//! data first acknowledged per bucket, as a rate; see
+//! [`simnet_core::analysis::goodput`]), and for each link direction where
+//! frames waited, the **queueing delay** of every frame at the time it
+//! entered the queue, with drops marked (see
+//! [`simnet_core::analysis::Bottleneck`]).
+//!
 //! When several connections of similar size are plotted (a side-by-side
 //! comparison), an **overlay** comes first: every connection's data
 //! segments on one time-sequence chart, one colour per connection.
@@ -27,9 +37,9 @@
 use crate::mermaid::ConnectionSelector;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use simnet_core::analysis::{Connection, Flow, LinkSeries, SegmentKind, analyze};
+use simnet_core::analysis::{Bottleneck, Connection, Flow, LinkSeries, SegmentKind, analyze};
 use simnet_core::trace::{Topology, Trace};
-use simnet_core::{HostId, SimTime};
+use simnet_core::{HostId, SimDuration, SimTime};
 use std::net::SocketAddrV4;
 
 /// Which charts to draw.
@@ -88,6 +98,10 @@ enum Kind<'a> {
     /// A link direction, and the top of its y range (shared with links of
     /// similar peak occupancy).
     Queue(&'a LinkSeries, f64),
+    /// The plotted flows' goodput, with the bucket width.
+    Goodput(Vec<&'a Flow>, SimDuration),
+    /// Each frame's queueing delay at a bottleneck.
+    Delay(&'a Bottleneck),
 }
 
 /// One chart: its caption, its legend (drawn above the plotting area, so it
@@ -156,7 +170,17 @@ pub fn render_svg(trace: &Trace, options: &PlotOptions) -> String {
     } else {
         Vec::new()
     };
-    let scales = scales(&plotted, &links);
+    let bottlenecks: Vec<&Bottleneck> = if analysis.show_bottlenecks && options.connection.is_none()
+    {
+        analysis
+            .bottlenecks
+            .iter()
+            .filter(|b| !b.delays.is_empty())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let scales = scales(&plotted, &links, &bottlenecks);
     let mut charts = Vec::new();
     if let Some(overlay) = overlay(topo, &plotted) {
         charts.push(overlay);
@@ -166,8 +190,16 @@ pub fn render_svg(trace: &Trace, options: &PlotOptions) -> String {
         charts.push(time_sequence_chart(topo, c, f));
         charts.push(window_chart(topo, c, f));
     }
+    if analysis.show_bottlenecks
+        && let Some(chart) = goodput_chart(topo, &plotted, analysis.goodput_bucket)
+    {
+        charts.push(chart);
+    }
     for (l, top) in links.iter().zip(queue_tops(&links)) {
         charts.push(queue_chart(topo, l, top));
+    }
+    for b in &bottlenecks {
+        charts.push(delay_chart(topo, b));
     }
     let rows: Vec<usize> = charts
         .iter()
@@ -197,6 +229,8 @@ pub fn render_svg(trace: &Trace, options: &PlotOptions) -> String {
                 Kind::TimeSequence(c, f) => time_sequence(&body, &scales, c, f),
                 Kind::Window(c, f) => window(&body, &scales, c, f),
                 Kind::Queue(l, top) => queue(&body, &scales, l, *top),
+                Kind::Goodput(flows, bucket) => goodput(&body, &scales, flows, *bucket),
+                Kind::Delay(b) => delay(&body, &scales, b),
             };
         }
         let _ = root.present();
@@ -278,7 +312,7 @@ fn data_end(f: &Flow, c: &Connection) -> Option<SimTime> {
 }
 
 /// One time axis for every chart, and one y range per kind of connection chart.
-fn scales(conns: &[&Connection], links: &[&LinkSeries]) -> Scales {
+fn scales(conns: &[&Connection], links: &[&LinkSeries], bottlenecks: &[&Bottleneck]) -> Scales {
     let conn_times = conns.iter().flat_map(|c| {
         let end = data_end(c.main_flow(), c).unwrap_or(c.end);
         [ms(c.start), ms(end)]
@@ -288,7 +322,11 @@ fn scales(conns: &[&Connection], links: &[&LinkSeries]) -> Scales {
         .iter()
         .filter(|_| conns.is_empty())
         .flat_map(|l| l.queue.iter().map(|(t, _)| ms(*t)));
-    let times = conn_times.chain(queue_times);
+    let delay_times = bottlenecks
+        .iter()
+        .filter(|_| conns.is_empty())
+        .flat_map(|b| b.delays.iter().map(|(t, _)| ms(*t)));
+    let times = conn_times.chain(queue_times).chain(delay_times);
     let (mut a, mut b) = (f64::INFINITY, f64::NEG_INFINITY);
     for t in times {
         a = a.min(t);
@@ -437,6 +475,58 @@ fn queue_chart<'a>(topo: &Topology, l: &'a LinkSeries, top: f64) -> Chart<'a> {
         title: format!("Queue occupancy, link {} -> {to}", topo.host_name(l.from)),
         legend,
         kind: Kind::Queue(l, top),
+    }
+}
+
+/// The goodput chart: one line per plotted connection's busier direction
+/// that got data acknowledged (`None` if none did).
+fn goodput_chart<'a>(
+    topo: &Topology,
+    conns: &[&'a Connection],
+    bucket: SimDuration,
+) -> Option<Chart<'a>> {
+    let flows: Vec<(&Connection, &Flow)> = conns
+        .iter()
+        .map(|c| (*c, c.main_flow()))
+        .filter(|(_, f)| !f.goodput.is_empty())
+        .collect();
+    if flows.is_empty() {
+        return None;
+    }
+    let legend = flows
+        .iter()
+        .enumerate()
+        .map(|(i, (c, f))| {
+            entry(
+                describe(topo, c, f),
+                Swatch::Line(PALETTE[i % PALETTE.len()], 2),
+            )
+        })
+        .collect();
+    Some(Chart {
+        title: format!("Goodput per flow over time (data acknowledged per {bucket})"),
+        legend,
+        kind: Kind::Goodput(flows.into_iter().map(|(_, f)| f).collect(), bucket),
+    })
+}
+
+fn delay_chart<'a>(topo: &Topology, b: &'a Bottleneck) -> Chart<'a> {
+    let mut legend = vec![entry(
+        "queueing delay of each frame, when it entered the queue",
+        Swatch::Line(FLIGHT, 1),
+    )];
+    if !b.drop_times.is_empty() {
+        legend.push(entry("dropped frame", Swatch::Cross(RETRANSMIT)));
+    }
+    Chart {
+        title: format!(
+            "Queueing delay at link {} -> {} ({})",
+            topo.host_name(b.from),
+            topo.host_name(b.to),
+            b.qdisc
+        ),
+        legend,
+        kind: Kind::Delay(b),
     }
 }
 
@@ -624,8 +714,103 @@ fn queue(area: &Area<'_>, scales: &Scales, l: &LinkSeries, top: f64) -> Outcome 
     Ok(())
 }
 
+/// The decimals y labels need to tell apart steps of about a tenth of `top`.
+fn decimals(top: f64) -> usize {
+    if top >= 10.0 {
+        0
+    } else if top >= 1.0 {
+        1
+    } else {
+        // 0.05 → 2, 0.005 → 3...
+        (1.0 - top.log10().floor()).clamp(1.0, 6.0) as usize
+    }
+}
+
+fn goodput(area: &Area<'_>, scales: &Scales, flows: &[&Flow], bucket: SimDuration) -> Outcome {
+    let width = bucket.as_nanos().max(1);
+    let rate = |bytes: u64| bytes as f64 * 8.0 / bucket.as_secs_f64().max(1e-9);
+    let peak = flows
+        .iter()
+        .flat_map(|f| f.goodput.iter().map(|(_, b)| rate(*b)))
+        .fold(0.0, f64::max);
+    let (unit, scale) = if peak >= 1e6 {
+        ("Mbit/s", 1e6)
+    } else if peak >= 1e3 {
+        ("kbit/s", 1e3)
+    } else {
+        ("bit/s", 1.0)
+    };
+    let top = (peak / scale).max(1e-6) * 1.1;
+    let mut chart = build(area, scales, top)?;
+    mesh_with(&mut chart, &format!("goodput ({unit})"), decimals(top))?;
+    for (i, f) in flows.iter().enumerate() {
+        // A step per bucket, from the first with data acknowledged to the
+        // last, empty ones at 0.
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        let mut next: Option<u64> = None;
+        let hold = |points: &mut Vec<(f64, f64)>, start: u64, value: f64| {
+            let (a, b) = (start as f64 / 1e6, (start + width) as f64 / 1e6);
+            if a <= scales.x.end && b >= scales.x.start {
+                points.push((a.max(scales.x.start), value));
+                points.push((b.min(scales.x.end), value));
+            }
+        };
+        for (t, bytes) in &f.goodput {
+            let start = t.as_nanos();
+            if let Some(mut gap) = next {
+                while gap < start {
+                    hold(&mut points, gap, 0.0);
+                    gap += width;
+                }
+            }
+            hold(&mut points, start, rate(*bytes) / scale);
+            next = Some(start + width);
+        }
+        let color = PALETTE[i % PALETTE.len()];
+        chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
+    }
+    Ok(())
+}
+
+fn delay(area: &Area<'_>, scales: &Scales, b: &Bottleneck) -> Outcome {
+    let peak = ms_of(b.delay.max).max(1e-6);
+    let top = peak * 1.1;
+    let mut chart = build(area, scales, top)?;
+    mesh_with(&mut chart, "queueing delay (ms)", decimals(top))?;
+    chart.draw_series(LineSeries::new(
+        b.delays
+            .iter()
+            .map(|(t, d)| (ms(*t), ms_of(*d)))
+            .filter(|(t, _)| scales.x.contains(t)),
+        FLIGHT.stroke_width(1),
+    ))?;
+    chart.draw_series(
+        b.drop_times
+            .iter()
+            .filter(|(t, _)| ms(*t) <= scales.x.end)
+            .map(|(t, _)| Cross::new((ms(*t), peak), 4, RETRANSMIT.stroke_width(2))),
+    )?;
+    Ok(())
+}
+
+fn ms_of(d: SimDuration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
 /// Axes with whole-number labels and a quiet grid.
 fn mesh<'a, DB: DrawingBackend + 'a>(chart: &mut Chart2d<'a, DB>, y_desc: &str) -> Outcome
+where
+    DB::ErrorType: 'static,
+{
+    mesh_with(chart, y_desc, 0)
+}
+
+/// Axes whose y labels have `decimals` decimals, and a quiet grid.
+fn mesh_with<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart2d<'a, DB>,
+    y_desc: &str,
+    decimals: usize,
+) -> Outcome
 where
     DB::ErrorType: 'static,
 {
@@ -634,7 +819,7 @@ where
         .x_desc("time (ms)")
         .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| format!("{y:.decimals$}"))
         .light_line_style(WHITE)
         .bold_line_style(BLACK.mix(0.12))
         .label_style(("sans-serif", 12))
@@ -668,4 +853,54 @@ fn step(points: impl Iterator<Item = (f64, f64)>, until: f64) -> Vec<(f64, f64)>
         out.push((until, y));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::bottleneck_fixture::two_flows;
+
+    #[test]
+    fn routed_runs_add_goodput_and_queueing_delay_charts() {
+        let svg = render_svg(&two_flows(true), &PlotOptions::default());
+        assert!(svg.contains("Goodput per flow over time (data acknowledged per 100ms)"));
+        assert!(svg.contains("connection 1: a1:40000 -&gt; b:9000"), "{svg}");
+        assert!(svg.contains("connection 2: a2:40000 -&gt; b:9000"), "{svg}");
+        // One line per flow in its colour, besides its legend's swatch.
+        let start = svg.find("Goodput per flow").unwrap_or(0);
+        let chart = &svg[start
+            ..svg[start..]
+                .find("Queue occupancy")
+                .map_or(svg.len(), |i| start + i)];
+        for colour in ["#1F77B4", "#FF7F0E"] {
+            let lines = chart
+                .matches(&format!(
+                    "<polyline fill=\"none\" opacity=\"1\" stroke=\"{colour}\""
+                ))
+                .count();
+            assert_eq!(lines, 2, "{colour} in {chart}");
+        }
+        assert!(svg.contains("Queueing delay at link r -"), "{svg}");
+        assert!(svg.contains("dropped frame"));
+        assert!(svg.contains("goodput (kbit/s)"));
+        assert!(svg.contains("queueing delay (ms)"));
+        // Without routers or active queues: neither.
+        let plain = render_svg(&two_flows(false), &PlotOptions::default());
+        assert!(!plain.contains("Goodput per flow") && !plain.contains("Queueing delay"));
+        // A chosen connection draws no link's chart.
+        let one = PlotOptions {
+            connection: Some(ConnectionSelector::port(9000)),
+            ..PlotOptions::default()
+        };
+        let svg = render_svg(&two_flows(true), &one);
+        assert!(svg.contains("Goodput per flow") && !svg.contains("Queueing delay"));
+    }
+
+    #[test]
+    fn labels_have_the_decimals_their_range_needs() {
+        assert_eq!(decimals(250.0), 0);
+        assert_eq!(decimals(3.5), 1);
+        assert_eq!(decimals(0.5), 2);
+        assert_eq!(decimals(0.05), 3);
+    }
 }

@@ -7,7 +7,10 @@
 //! state, at the peak and at the end, and TIME-WAIT and CLOSE-WAIT over time.
 //! Per built-in TCP client: reply latencies. Per connection a sink read to
 //! its end: its bytes and whether they were intact. Per link direction: frames sent, delivered, dropped
-//! (by reason), duplicated, corrupted. [`summarize`] computes the numbers;
+//! (by reason), duplicated, corrupted. In a topology with routers or active
+//! queues, per link direction where frames waited in a queue: the queueing
+//! delay, drops, and the goodput and fairness of the flows that shared it
+//! (`bottleneck`). [`summarize`] computes the numbers;
 //! [`render_summary`] lays them out as plain-text tables. When applications
 //! report HTTP requests or delivered events, tables for those follow; per
 //! event subscriber ([`event_delivery`]): its mode, the events' delays, and
@@ -25,19 +28,22 @@
 //! per-host and per-link numbers and assembles the summary; `table` is the
 //! one table builder; `tcp` holds data lost, throughput and the TCP
 //! clients' latencies; `delivery` the event-delivery comparison; `apps` the
-//! HTTP and WebSocket applications' tables.
+//! HTTP and WebSocket applications' tables; `bottleneck` the bottlenecks.
 
 mod apps;
+mod bottleneck;
 mod delivery;
 mod firstbyte;
 mod table;
 mod tcp;
 
+#[cfg(test)]
+pub(crate) use bottleneck::fixture as bottleneck_fixture;
 pub use delivery::{Delivery, EventRow, event_delivery, per_event};
 pub use table::{MAX_ROWS, Table};
 pub use tcp::{THROUGHPUT_MIN_BYTES, TcpClientStats, goodput, tcp_clients};
 
-use simnet_core::analysis::{Analyzer, Connection, Side};
+use simnet_core::analysis::{Analyzer, Bottleneck, Connection, Side};
 use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{DropReason, EndReason, FrameId, HostId, SimTime, SocketId, TcpState};
 use std::collections::BTreeMap;
@@ -53,6 +59,13 @@ pub struct Summary {
     pub hosts: Vec<HostStates>,
     /// Frame statistics per link direction that carried anything.
     pub links: Vec<LinkStats>,
+    /// The link directions where frames waited in a queue (see
+    /// [`simnet_core::analysis::Bottleneck`]), without their series.
+    pub bottlenecks: Vec<Bottleneck>,
+    /// Whether the "Bottlenecks" table is shown: the topology has a router
+    /// or an active queue, or the trace an active queue's event
+    /// ([`simnet_core::analysis::Analysis::show_bottlenecks`]).
+    pub show_bottlenecks: bool,
     /// When the run ended.
     pub end: SimTime,
     /// Why, when a bound cut it short (the event or memory limit, an
@@ -92,7 +105,9 @@ pub struct StateStats {
     pub end: usize,
 }
 
-/// Frames on one direction of a link.
+/// Frames on one direction of a link: the frames its sender sent on it, and
+/// those a router forwarded onto it (a forwarded frame counts once per
+/// hop, and as delivered on the hop that brought it to the router).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkStats {
     /// Sender.
@@ -161,21 +176,20 @@ impl Counters {
                 to,
                 len,
                 ..
+            } => sent(links, frame_link, *frame, (*from, *to), *len),
+            TraceEvent::FrameForwarded {
+                frame,
+                router,
+                to,
+                len,
+                ..
             } => {
-                let link = links.entry((*from, *to)).or_insert_with(|| LinkStats {
-                    from: *from,
-                    to: *to,
-                    sent: 0,
-                    bytes: 0,
-                    delivered: 0,
-                    dropped: BTreeMap::new(),
-                    duplicated: 0,
-                    corrupted: 0,
-                    discarded: 0,
-                });
-                link.sent += 1;
-                link.bytes += u64::from(*len);
-                frame_link.insert(*frame, (*from, *to));
+                // The hop that brought it to the router delivered it there;
+                // the next one starts.
+                if let Some(l) = frame_link.get(frame).and_then(|k| links.get_mut(k)) {
+                    l.delivered += 1;
+                }
+                sent(links, frame_link, *frame, (*router, Some(*to)), *len);
             }
             TraceEvent::TcpState {
                 host, socket, to, ..
@@ -239,10 +253,37 @@ impl Counters {
                 .filter(|h| !h.states.is_empty())
                 .collect(),
             links: self.links.into_values().collect(),
+            bottlenecks: Vec::new(),
+            show_bottlenecks: false,
             end,
             stopped: self.stopped,
         }
     }
+}
+
+/// A frame of `len` bytes handed to the link direction `key` (by its
+/// sender, or by a router forwarding it).
+fn sent(
+    links: &mut BTreeMap<(HostId, Option<HostId>), LinkStats>,
+    frame_link: &mut BTreeMap<FrameId, (HostId, Option<HostId>)>,
+    frame: FrameId,
+    key: (HostId, Option<HostId>),
+    len: u32,
+) {
+    let link = links.entry(key).or_insert_with(|| LinkStats {
+        from: key.0,
+        to: key.1,
+        sent: 0,
+        bytes: 0,
+        delivered: 0,
+        dropped: BTreeMap::new(),
+        duplicated: 0,
+        corrupted: 0,
+        discarded: 0,
+    });
+    link.sent += 1;
+    link.bytes += u64::from(len);
+    frame_link.insert(frame, key);
 }
 
 #[derive(Default)]
@@ -381,8 +422,10 @@ fn compact_series(steps: &[(SimTime, usize)]) -> Vec<(SimTime, usize)> {
 /// bytes each); per host, each socket not yet CLOSED and two steps per
 /// socket that entered TIME-WAIT or CLOSE-WAIT (the over-time series is
 /// chosen among all of its steps at the end); per link direction, its
-/// counters, and the frames in flight; per socket and 4-tuple, the owner
-/// and traffic the event-delivery tables need; per `DataLost` event, its
+/// counters, and the frames in flight (and, for the bottlenecks, a
+/// histogram of queueing delays; per flow, its goodput buckets); per
+/// socket and 4-tuple, the owner and traffic the event-delivery tables
+/// need; per `DataLost` event, its
 /// row; per TCP client reply, its latency; per HTTP request, its number;
 /// per published event, its row in the per-event table. Nothing is kept
 /// per packet, so for a fixed set of connections its memory does not grow
@@ -433,7 +476,10 @@ impl Summarizer {
 
     /// Everything gathered so far.
     pub fn finish(self) -> Summarized {
-        let summary = self.counters.finish(self.analyzer.finish().connections);
+        let analysis = self.analyzer.finish();
+        let mut summary = self.counters.finish(analysis.connections);
+        summary.bottlenecks = analysis.bottlenecks;
+        summary.show_bottlenecks = analysis.show_bottlenecks;
         let (deliveries, subscribers, per_event) = self.deliveries.finish();
         Summarized {
             summary,
@@ -590,6 +636,7 @@ impl Summarized {
         sections.push(delivery::delivery_table(topo, &self.deliveries).render());
         sections.push(delivery::per_event_table(topo, &self.subscribers, &self.per_event).render());
         sections.push(self.websocket.table(topo).render());
+        sections.push(bottleneck::bottleneck_table(topo, s).render());
 
         let links = Table::new(
             "Links (per direction)",
