@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
+mod capture_at;
 mod tls;
 
 /// Switches on the checksum checks Wireshark leaves off by default, so a
