@@ -736,3 +736,77 @@ fn keylog_writes_the_secrets_of_the_run() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("also the --out file"), "{}", stderr(&o));
 }
+
+/// `--capture-at NODE` writes the pcap one node saw; a wrong node or format
+/// is refused with the names that would do.
+#[test]
+fn capture_at_writes_what_one_node_saw() {
+    let dir = std::env::temp_dir().join(format!("simnet-cli-at-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (at_r2, everything) = (file("r2.pcap"), file("all.pcap"));
+    let scenario = "scenarios/topology/three-hop-loss.toml";
+    let o = simnet(&[
+        "run",
+        scenario,
+        "--format",
+        "pcap",
+        "--out",
+        &at_r2,
+        "--capture-at",
+        "r2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("3 of 3 expectations passed"),
+        "{}",
+        stdout(&o)
+    );
+    let o = simnet(&["run", scenario, "--format", "pcap", "--out", &everything]);
+    assert_eq!(o.status.code(), Some(0));
+    let (r2, all) = (
+        std::fs::read(&at_r2).unwrap(),
+        std::fs::read(&everything).unwrap(),
+    );
+    // Records: 16-byte header, then the packet; the TTL is its ninth byte.
+    let ttls = |pcap: &[u8]| {
+        let (mut at, mut out) = (24, Vec::new());
+        while at < pcap.len() {
+            let n = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+            out.push(pcap[at + 16 + 8]);
+            at += 16 + n;
+        }
+        out
+    };
+    let (seen, sent) = (ttls(&r2), ttls(&all));
+    // Hosts send with TTL 64; r2 sees packets after one router (63) and
+    // sends them on after two (62); everything else is sent by a host.
+    assert!(sent.iter().all(|t| *t == 64), "{sent:?}");
+    assert!(seen.iter().all(|t| matches!(t, 63 | 62)), "{seen:?}");
+    assert_eq!(seen.iter().filter(|t| **t == 63).count(), seen.len() / 2);
+
+    let o = simnet(&[
+        "run",
+        scenario,
+        "--format",
+        "pcap",
+        "--out",
+        &at_r2,
+        "--capture-at",
+        "r9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("no host or router named `r9`"), "{err}");
+    assert!(
+        err.contains("client, r1, r2, r3, server") || err.contains("r2"),
+        "{err}"
+    );
+    let o = simnet(&["run", scenario, "--format", "text", "--capture-at", "r2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--capture-at writes a classic pcap"),
+        "{}",
+        stderr(&o)
+    );
+}
