@@ -763,7 +763,7 @@
   // ---- the packet at the cursor ----------------------------------------
   function frameAtCursor() {
     const e = EV[cur];
-    if ("pdxquyczf".includes(e[1])) return e[3];
+    if ("pdxquyczfwnm".includes(e[1])) return e[3];
     const k = lastAtOrBefore(packetIdx, cur);
     return k >= 0 ? EV[packetIdx[k]][3] : -1;
   }
