@@ -311,3 +311,51 @@ fn codel_keeps_the_bottleneck_queue_short() {
         "drop-tail {t}, fq_codel {f}"
     );
 }
+
+#[test]
+fn a_nat_that_reboots_forgets_its_mappings() {
+    use simnet::apps::{Piece, RawClient, RawClose};
+    use simnet::{Action, SimTime};
+    let mut b = WorldBuilder::new(1);
+    let client = b.host("client", [10, 1, 0, 2].into());
+    let nat = b.router("nat", [203, 0, 113, 1].into());
+    let server = b.host("server", [198, 51, 100, 2].into());
+    let hop = LinkParams::with_latency(SimDuration::from_millis(5));
+    b.link(client, nat, hop.clone());
+    b.link(nat, server, hop);
+    b.gateway(client, nat);
+    b.nat(
+        nat,
+        NatConfig {
+            outside: server,
+            idle_timeout: SimDuration::from_secs(600),
+            on_expired: NatExpiredAction::Reset,
+            first_port: 20000,
+        },
+    );
+    let addr = b.addr(server, 7);
+    b.app(server, "tcp-echo", || TcpEcho::new(7));
+    b.app(client, "raw-client", move || {
+        RawClient::new(
+            addr,
+            vec![
+                Piece::now(&b"a"[..]),
+                Piece::after(SimDuration::from_secs(5), &b"b"[..]),
+            ],
+            RawClose::Never,
+        )
+    });
+    b.at(SimTime::from_secs(1), Action::Crash(nat));
+    b.at(SimTime::from_secs(2), Action::Restart(nat));
+    let mut world = b.build().unwrap();
+    world.run_until(SimTime::from_secs(10));
+    let t = text(&world);
+    // Long before the idle timeout, the rebooted router has no mapping.
+    assert!(t.contains("dropped (nat-no-mapping)"), "{t}");
+    assert!(!t.contains("nat  forgot"), "a reboot forgets silently: {t}");
+    assert_eq!(
+        transitions(world.trace(), client).last(),
+        Some(&(TcpState::Established, TcpState::Closed)),
+        "{t}"
+    );
+}

@@ -53,6 +53,14 @@ impl Nat {
         }
     }
 
+    /// Forgets every mapping (the router crashed); their pending expiry
+    /// checks find nothing.
+    pub(super) fn forget_all(&mut self) {
+        self.by_inside.clear();
+        self.by_outside.clear();
+        self.ports.clear();
+    }
+
     /// The next free public port for `proto`, taken in turn from
     /// `first_port` to 65535 and round again (at most one pass).
     fn allocate(&mut self, proto: u8) -> Option<u16> {

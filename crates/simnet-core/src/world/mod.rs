@@ -834,6 +834,10 @@ impl World {
             Action::Heal => self.cut.clear(),
             Action::Crash(host) => {
                 self.hosts[host.0 as usize].crash();
+                // A router that reboots has forgotten its NAT mappings.
+                if let Some(Router { nat: Some(nat) }) = &mut self.routers[host.0 as usize] {
+                    nat.forget_all();
+                }
                 for slot in self.apps.iter_mut().filter(|s| s.host == host) {
                     slot.instance = None;
                     slot.incarnation += 1;
