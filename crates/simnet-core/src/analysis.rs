@@ -783,12 +783,12 @@ impl Analyzer {
 
     /// A frame's journey ended: it arrived, or was dropped or discarded.
     fn frame_ended(&mut self, frame: FrameId) {
-        if !self.data_frames.is_empty() {
-            self.data_frames.remove(&frame);
-        }
+        self.data_frames.remove(&frame);
     }
 
-    /// Doubles the goodput buckets until `time` fits in them.
+    /// Doubles the goodput buckets until `time` fits in them (rarely
+    /// anything to do: a few times in a long run).
+    #[inline]
     fn coarsen_until(&mut self, time: SimTime) {
         while time >= self.clock.limit() {
             self.clock.double();
@@ -820,19 +820,17 @@ impl Analyzer {
 impl TraceSink for Analyzer {
     fn record(&mut self, topology: &Topology, r: &TraceRecord) {
         self.last = Some(r.time);
-        if r.time >= self.clock.limit() {
-            self.coarsen_until(r.time);
-        }
-        if self.network.is_none() {
-            self.network = Some((
+        self.coarsen_until(r.time);
+        self.network.get_or_insert_with(|| {
+            (
                 topology.hosts.iter().any(|h| h.router),
                 topology.links.iter().any(|l| {
                     [&l.a_to_b, &l.b_to_a]
                         .iter()
                         .any(|p| p.qdisc != crate::qdisc::Qdisc::DropTail)
                 }),
-            ));
-        }
+            )
+        });
         match &r.event {
             TraceEvent::PacketSent {
                 frame,
@@ -869,11 +867,6 @@ impl TraceSink for Analyzer {
                 ..
             } => {
                 self.nat.insert((*outside, *remote), *inside);
-            }
-            TraceEvent::FrameDuplicated { frame, copy } => {
-                if let Some(&flow) = self.data_frames.get(frame) {
-                    self.data_frames.insert(*copy, flow);
-                }
             }
             TraceEvent::FrameDiscarded { frame, .. } => {
                 self.frame_ended(*frame);

@@ -213,10 +213,10 @@ impl DelayHistogram {
         self.max = self.max.max(v);
     }
 
-    /// The delay of rank `ceil(percent × frames / 100)` (at least 1): the
-    /// mean of its bucket.
+    /// The delay of rank `ceil(percent × frames / 100)` (at least 1 for a
+    /// percent above 0 and some frames): the mean of its bucket.
     fn percentile(&self, percent: u64) -> SimDuration {
-        let rank = (self.frames * percent).div_ceil(100).max(1);
+        let rank = (self.frames * percent).div_ceil(100);
         let mut seen = 0;
         for &(n, sum) in self.buckets.values() {
             seen += n;
@@ -383,9 +383,7 @@ impl Queues {
         dropped: Option<(HostId, HostId, DropReason)>,
         series: bool,
     ) {
-        if !self.in_active_queue.is_empty() {
-            self.in_active_queue.remove(&frame);
-        }
+        self.in_active_queue.remove(&frame);
         if let Some((from, to, reason)) = dropped {
             let d = self.dirs.entry((from, to)).or_default();
             *d.drops.entry(reason).or_insert(0) += 1;
@@ -440,14 +438,15 @@ fn shares(
     clock: Clock,
     end: SimTime,
 ) -> (Vec<SharedFlow>, Option<(SimTime, SimTime)>) {
+    // Every crossing flow has a span: it sent payload.
     let spans: Vec<Option<(SimTime, SimTime)>> =
         crossing.iter().map(|(_, _, f)| f.active_span()).collect();
     let start = spans.iter().flatten().map(|s| s.0).max();
     let stop = spans.iter().flatten().map(|s| s.1).min();
     let window = match (start, stop) {
-        (Some(s), Some(e)) if crossing.len() >= 2 && spans.iter().all(Option::is_some) && s < e => {
+        (Some(s), Some(e)) if crossing.len() >= 2 && s < e => {
             let (first, last) = (clock.index(s), clock.index(e));
-            let until = clock.start(last.saturating_add(1)).min(end.max(e));
+            let until = clock.start(last.saturating_add(1)).min(end);
             Some((first, last, clock.start(first), until))
         }
         _ => None,
@@ -491,6 +490,31 @@ mod tests {
     }
 
     #[test]
+    fn a_window_where_nothing_got_through_gives_no_shares() {
+        let flow = |connection| SharedFlow {
+            connection,
+            to_server: true,
+            bytes: 0,
+            over: SimDuration::from_millis(100),
+        };
+        let b = Bottleneck {
+            from: HostId(0),
+            to: HostId(1),
+            link: LinkId(0),
+            qdisc: "drop-tail",
+            delay: DelayStats::default(),
+            delays: Vec::new(),
+            drops: BTreeMap::new(),
+            drop_times: Vec::new(),
+            flows: vec![flow(1), flow(2)],
+            window: Some((SimTime::ZERO, SimTime::from_millis(100))),
+            jain: None,
+        };
+        assert_eq!(b.share(&b.flows[0]), None);
+        assert_eq!(b.flows[0].bits_per_second(), Some(0.0));
+    }
+
+    #[test]
     fn a_drop_tail_delay_leaves_out_the_frames_own_serialisation() {
         let t = SimTime::from_millis;
         // 1500 bytes at 10 Mbit/s: 1.2 ms on the wire.
@@ -507,6 +531,10 @@ mod tests {
         );
         assert_eq!(
             drop_tail_delay(t(10), t(12), 1500, None),
+            SimDuration::from_millis(2)
+        );
+        assert_eq!(
+            drop_tail_delay(t(10), t(12), 1500, Some(0)),
             SimDuration::from_millis(2)
         );
     }

@@ -718,6 +718,10 @@ fn retransmissions_probes_keepalives_and_duplicate_acks() {
     // Acknowledged: up to 303 (the probe byte too), once each, although
     // 102..202 and 203..303 were sent twice.
     assert_eq!(up.acked_bytes(), 302);
+    // Its transfer ends with its last data (303..403, never acknowledged),
+    // not with the keepalive before it nor with the last ACK.
+    let sent = |f| up.segments.iter().find(|s| s.frame == f).map(|s| s.time);
+    assert_eq!(up.active_span(), sent(one).zip(sent(d4)));
     // The server sent ten bytes: the client's flow is still the main one.
     let c = &a.connections[0];
     assert_eq!(c.to_client.bytes, 10);
@@ -1256,6 +1260,16 @@ fn a_router_queue_delays_each_frame_by_the_frames_ahead_of_it() {
     // A loss on the first hop is not the bottleneck's.
     let f5 = b.seg(ms(15), CP, SP, 4001, 1, "P.", 1000, 0, None);
     b.drop(ms(15), f5, C, R, DropReason::Loss);
+    // A frame the router throws away is forgotten too.
+    let f6 = b.seg(ms(15), CP, SP, 4001, 1, "P.", 1000, 10, None);
+    b.trace.push(
+        ms(15),
+        TraceEvent::FrameDiscarded {
+            frame: f6,
+            host: R,
+            reason: crate::trace::DiscardReason::HostDown,
+        },
+    );
     // The server acknowledges the first three (the ACK crosses the router
     // the other way, unqueued).
     b.seg(ms(16), SP, CP, 1, 3001, ".", 1000, 0, None);
@@ -1404,6 +1418,10 @@ fn jains_index_compares_the_flows_while_all_of_them_sent() {
     assert_eq!((q.flows[0].bytes, q.flows[1].bytes), (3000, 1000));
     assert_eq!(q.share(&q.flows[0]), None);
 
+    // One ending as the other starts: never both at once.
+    let a = two_flows(1, 1, (100, 150), (150, 200));
+    assert_eq!(a.bottlenecks[0].window, None);
+
     // The window ends with the flow that ended first, in the bucket of its
     // end: 100..300 ms, where both got their data acknowledged.
     let a = two_flows(1, 1, (100, 150), (250, 210));
@@ -1539,6 +1557,8 @@ fn goodput_counts_new_data_once_per_bucket_and_buckets_widen_with_the_run() {
     b.seg(ms(250), CP, SP, 2001, 1, "FP.", 1000, 500, None); // 2001..2501, FIN
     // The ACK of the FIN counts the 500 bytes, not the FIN.
     b.seg(ms(260), SP, CP, 1, 2502, ".", 1000, 0, None);
+    // The same ACK again, in another bucket: nothing new.
+    b.seg(ms(370), SP, CP, 1, 2502, ".", 1000, 0, None);
     let a = analyze(&b.trace);
     assert_eq!(a.goodput_bucket, SimDuration::from_millis(100));
     let up = &a.connections[0].to_server;

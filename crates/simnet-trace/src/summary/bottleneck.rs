@@ -29,7 +29,8 @@ pub const MAX_FLOWS: usize = 10;
 pub(super) fn bottleneck_table(topo: &Topology, s: &Summary) -> Table {
     let mut t = Table::new(
         "Bottlenecks (link directions where frames waited; queueing delay per frame in ms; \
-         goodput while all of a link's flows sent, and Jain's fairness index)",
+         goodput in the window when all of a link's flows sent, without one over each \
+         flow's own transfer; Jain's fairness index)",
         [
             "link",
             "qdisc",
@@ -319,7 +320,8 @@ mod tests {
         let table = section(&text, "Bottlenecks").expect(&text);
         let expected = [
             "Bottlenecks (link directions where frames waited; queueing delay per frame in ms; \
-             goodput while all of a link's flows sent, and Jain's fairness index)",
+             goodput in the window when all of a link's flows sent, without one over each \
+             flow's own transfer; Jain's fairness index)",
             "  link   qdisc     frames delay mean p50  p99  max  drops        window       Jain  \
              flow                  goodput      share",
             "  ------ --------- ------ ---------- ---- ---- ---- ------------ ------------ ----- \
