@@ -72,6 +72,17 @@ struct Faults {
     jitter_ms: u64,
     latency_ms: u64,
     bandwidth_bps: Option<u64>,
+    /// What is between client and server: nothing (one link), or a router
+    /// whose link to the server has these faults, with a drop-tail, CoDel
+    /// or fq_codel queue, or doing NAT.
+    path: Path,
+}
+
+#[derive(Clone, Debug)]
+enum Path {
+    Direct,
+    Router(simnet::Qdisc),
+    Nat,
 }
 
 /// At most one disruption, at a time in the first seconds, undone later.
@@ -125,9 +136,16 @@ fn faults() -> impl Strategy<Value = Faults> {
         0u64..=20,
         1u64..=30,
         prop_oneof![Just(None), (64_000u64..=100_000_000).prop_map(Some),],
+        prop_oneof![
+            4 => Just(Path::Direct),
+            1 => Just(Path::Router(simnet::Qdisc::DropTail)),
+            1 => Just(Path::Router(simnet::Qdisc::Codel(Default::default()))),
+            1 => Just(Path::Router(simnet::Qdisc::FqCodel(Default::default()))),
+            1 => Just(Path::Nat),
+        ],
     )
         .prop_map(
-            |(loss, dup, reorder, corrupt, jitter, latency, bw)| Faults {
+            |(loss, dup, reorder, corrupt, jitter, latency, bw, path)| Faults {
                 loss_ppm: loss,
                 duplicate_ppm: dup,
                 reorder_ppm: reorder,
@@ -135,6 +153,7 @@ fn faults() -> impl Strategy<Value = Faults> {
                 jitter_ms: jitter,
                 latency_ms: latency,
                 bandwidth_bps: bw,
+                path,
             },
         )
 }
@@ -236,7 +255,39 @@ fn check_case(
     host.tcp.user_timeout = Some(SimDuration::from_secs(30));
     let client = b.host_with("client", [10, 0, 0, 1].into(), host.clone());
     let server = b.host_with("server", [10, 0, 0, 2].into(), host);
-    let link = b.link(client, server, params);
+    // With a router, the faults are on its link to the server, and the
+    // disruptions cut the client off from it.
+    let (link, near) = match f.path.clone() {
+        Path::Direct => (b.link(client, server, params), server),
+        Path::Router(qdisc) => {
+            let r = b.router("r", [10, 0, 1, 254].into());
+            b.link(client, r, LinkParams::default());
+            let qdisc = if params.bandwidth_bps.is_some() {
+                qdisc
+            } else {
+                simnet::Qdisc::DropTail
+            };
+            let link = b.link(r, server, LinkParams { qdisc, ..params });
+            b.gateway(client, r).gateway(server, r);
+            (link, r)
+        }
+        Path::Nat => {
+            let r = b.router("nat", [10, 0, 1, 254].into());
+            b.link(client, r, LinkParams::default());
+            let link = b.link(r, server, params);
+            b.gateway(client, r);
+            b.nat(
+                r,
+                simnet::NatConfig {
+                    outside: server,
+                    idle_timeout: SimDuration::from_secs(20),
+                    on_expired: simnet::NatExpiredAction::Reset,
+                    first_port: 1024,
+                },
+            );
+            (link, r)
+        }
+    };
     let remote = "10.0.0.2:80".parse().unwrap();
     let (client_app, server_app) = match w.clone() {
         Workload::Bulk { bytes } => (
@@ -283,7 +334,7 @@ fn check_case(
     match *d {
         Disruption::None => {}
         Disruption::Partition { at_ms, for_ms } => {
-            b.at(ms(at_ms), Action::Partition(vec![client], vec![server]));
+            b.at(ms(at_ms), Action::Partition(vec![client], vec![near]));
             b.at(ms(at_ms + for_ms), Action::Heal);
         }
         Disruption::LinkDown { at_ms, for_ms } => {
