@@ -34,26 +34,17 @@ fn expected_at(trace: &Trace, node: HostId) -> (usize, usize) {
                     coming.insert(*frame);
                 }
             }
-            TraceEvent::FrameDuplicated { frame, copy } => {
-                if coming.contains(frame) {
-                    coming.insert(*copy);
-                }
+            TraceEvent::FrameDuplicated { frame, copy } if coming.contains(frame) => {
+                coming.insert(*copy);
             }
-            TraceEvent::FrameDelivered { frame, to } => {
-                if coming.remove(frame) && *to == node {
-                    arrived += 1;
-                }
+            // The frame's hop ended: at the node, or elsewhere.
+            TraceEvent::FrameDelivered { frame, to: at }
+            | TraceEvent::FrameDiscarded {
+                frame, host: at, ..
             }
-            TraceEvent::FrameDiscarded { frame, host, .. } => {
-                if coming.remove(frame) && *host == node {
-                    arrived += 1;
-                }
-            }
-            TraceEvent::FrameDropped { frame, from, .. } => {
-                if coming.remove(frame) && *from == node {
-                    arrived += 1;
-                }
-            }
+            | TraceEvent::FrameDropped {
+                frame, from: at, ..
+            } => arrived += usize::from(coming.remove(frame) && *at == node),
             _ => {}
         }
     }
