@@ -87,9 +87,15 @@ fn no_route_is_answered_with_network_unreachable() {
     );
 }
 
-/// client (10.1.0.2) — nat (203.0.113.1) — server (198.51.100.2): the
-/// client writes at once and again after `second` of silence.
-fn behind_nat(on_expired: NatExpiredAction, second: u64) -> World {
+/// client (10.1.0.2) — nat (203.0.113.1) — server (198.51.100.2), 5 ms a
+/// hop, with this idle timeout: the client writes at once and again after
+/// `second` seconds of silence; the timeline does `actions`.
+fn nat_world(
+    on_expired: NatExpiredAction,
+    idle_timeout_s: u64,
+    second: u64,
+    actions: impl FnOnce(HostId) -> Vec<(simnet::SimTime, simnet::Action)>,
+) -> World {
     use simnet::apps::{Piece, RawClient, RawClose};
     let mut b = WorldBuilder::new(1);
     let client = b.host("client", [10, 1, 0, 2].into());
@@ -103,7 +109,7 @@ fn behind_nat(on_expired: NatExpiredAction, second: u64) -> World {
         nat,
         NatConfig {
             outside: server,
-            idle_timeout: SimDuration::from_secs(60),
+            idle_timeout: SimDuration::from_secs(idle_timeout_s),
             on_expired,
             first_port: 20000,
         },
@@ -120,9 +126,17 @@ fn behind_nat(on_expired: NatExpiredAction, second: u64) -> World {
             RawClose::Never,
         )
     });
+    for (at, action) in actions(nat) {
+        b.at(at, action);
+    }
     let mut world = b.build().unwrap();
     world.run_until(simnet::SimTime::from_secs(200));
     world
+}
+
+/// [`nat_world`] with a 60 s idle timeout and nothing on the timeline.
+fn behind_nat(on_expired: NatExpiredAction, second: u64) -> World {
+    nat_world(on_expired, 60, second, |_| Vec::new())
 }
 
 #[test]
@@ -314,41 +328,14 @@ fn codel_keeps_the_bottleneck_queue_short() {
 
 #[test]
 fn a_nat_that_reboots_forgets_its_mappings() {
-    use simnet::apps::{Piece, RawClient, RawClose};
     use simnet::{Action, SimTime};
-    let mut b = WorldBuilder::new(1);
-    let client = b.host("client", [10, 1, 0, 2].into());
-    let nat = b.router("nat", [203, 0, 113, 1].into());
-    let server = b.host("server", [198, 51, 100, 2].into());
-    let hop = LinkParams::with_latency(SimDuration::from_millis(5));
-    b.link(client, nat, hop.clone());
-    b.link(nat, server, hop);
-    b.gateway(client, nat);
-    b.nat(
-        nat,
-        NatConfig {
-            outside: server,
-            idle_timeout: SimDuration::from_secs(600),
-            on_expired: NatExpiredAction::Reset,
-            first_port: 20000,
-        },
-    );
-    let addr = b.addr(server, 7);
-    b.app(server, "tcp-echo", || TcpEcho::new(7));
-    b.app(client, "raw-client", move || {
-        RawClient::new(
-            addr,
-            vec![
-                Piece::now(&b"a"[..]),
-                Piece::after(SimDuration::from_secs(5), &b"b"[..]),
-            ],
-            RawClose::Never,
-        )
+    let world = nat_world(NatExpiredAction::Reset, 600, 5, |nat| {
+        vec![
+            (SimTime::from_secs(1), Action::Crash(nat)),
+            (SimTime::from_secs(2), Action::Restart(nat)),
+        ]
     });
-    b.at(SimTime::from_secs(1), Action::Crash(nat));
-    b.at(SimTime::from_secs(2), Action::Restart(nat));
-    let mut world = b.build().unwrap();
-    world.run_until(SimTime::from_secs(10));
+    let client = world.host_id("client").unwrap();
     let t = text(&world);
     // Long before the idle timeout, the rebooted router has no mapping.
     assert!(t.contains("dropped (nat-no-mapping)"), "{t}");

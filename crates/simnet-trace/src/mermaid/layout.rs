@@ -185,6 +185,21 @@ impl<'a> Renderer<'a> {
         self.items.len() - 1
     }
 
+    /// A note over a NAT router (whole diagrams only: a NAT event belongs
+    /// to no one connection).
+    fn nat_note(&mut self, time: SimTime, router: HostId, text: String) {
+        if self.selector.is_none() && self.in_window(time) && self.admit(time) {
+            let text = escape_text(&text);
+            self.push(
+                time,
+                ItemKind::Note {
+                    span: Span::Host(router),
+                    text,
+                },
+            );
+        }
+    }
+
     fn arrow_mut(&mut self, frame: FrameId) -> Option<&mut Arrow> {
         let index = *self.frames.get(&frame)?;
         match &mut self.items.get_mut(index)?.kind {
@@ -243,19 +258,8 @@ impl<'a> Renderer<'a> {
                 outside,
                 ..
             } => {
-                if self.selector.is_none() && self.in_window(time) && self.admit(time) {
-                    let text = escape_text(&format!(
-                        "NAT: {} {inside} is {outside}",
-                        crate::text::proto_name(*proto)
-                    ));
-                    self.push(
-                        time,
-                        ItemKind::Note {
-                            span: Span::Host(*router),
-                            text,
-                        },
-                    );
-                }
+                let proto = crate::text::proto_name(*proto);
+                self.nat_note(time, *router, format!("NAT: {proto} {inside} is {outside}"));
             }
             TraceEvent::NatExpired {
                 router,
@@ -264,19 +268,9 @@ impl<'a> Renderer<'a> {
                 outside,
                 ..
             } => {
-                if self.selector.is_none() && self.in_window(time) && self.admit(time) {
-                    let text = escape_text(&format!(
-                        "NAT forgot {} {inside} ({outside}): idle too long",
-                        crate::text::proto_name(*proto)
-                    ));
-                    self.push(
-                        time,
-                        ItemKind::Note {
-                            span: Span::Host(*router),
-                            text,
-                        },
-                    );
-                }
+                let proto = crate::text::proto_name(*proto);
+                let text = format!("NAT forgot {proto} {inside} ({outside}): idle too long");
+                self.nat_note(time, *router, text);
             }
             TraceEvent::FrameQueued {
                 frame, queue_bytes, ..
