@@ -21,9 +21,11 @@ fn three_hops(seed: u64) -> (WorldBuilder, [HostId; 4]) {
     (b, [client, r1, r2, server])
 }
 
-#[test]
-fn a_connection_crosses_two_routers() {
-    let (mut b, [client, _, _, server]) = three_hops(1);
+/// The three-hop world with an echo server behind r2 and a client that
+/// sends `hello` to it, run for two seconds (long enough to finish).
+fn three_hop_echo() -> (World, [HostId; 4]) {
+    let (mut b, hosts) = three_hops(1);
+    let [client, _, _, server] = hosts;
     let addr = b.addr(server, 7);
     b.app(server, "tcp-echo", || TcpEcho::new(7));
     b.app(client, "tcp-client", move || {
@@ -31,6 +33,12 @@ fn a_connection_crosses_two_routers() {
     });
     let mut world = b.build().unwrap();
     world.run_until(simnet::SimTime::from_secs(2));
+    (world, hosts)
+}
+
+#[test]
+fn a_connection_crosses_two_routers() {
+    let (world, [client, ..]) = three_hop_echo();
     let t = text(&world);
     println!("{t}");
     assert!(t.contains("r1      fwd  r2"), "{t}");
@@ -188,14 +196,7 @@ fn a_nat_translates_and_forgets_idle_connections() {
 
 #[test]
 fn a_capture_at_a_router_sees_each_packet_come_and_go() {
-    let (mut b, [client, r1, _, server]) = three_hops(1);
-    let addr = b.addr(server, 7);
-    b.app(server, "tcp-echo", || TcpEcho::new(7));
-    b.app(client, "tcp-client", move || {
-        TcpClient::new(addr, b"hello", 5)
-    });
-    let mut world = b.build().unwrap();
-    world.run_until(simnet::SimTime::from_secs(2));
+    let (world, [_, r1, ..]) = three_hop_echo();
     let pcap = simnet::render::render_pcap_at(world.trace(), r1);
     // Records after the 24-byte header: 16-byte record header, then the packet.
     let mut records = Vec::new();
