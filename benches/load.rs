@@ -4,16 +4,22 @@
 //! `scenarios/load/*.toml`, run as `simnet run FILE --format summary` runs
 //! it (streamed to a `Summarizer` and the expectations' `Judge`); and the
 //! same for 1,000 to 100,000 WebSocket clients pinging for two simulated
-//! minutes, to see whether cost per packet stays flat. Each scenario runs in
-//! a child process (this binary again, told what to run by environment
-//! variables) so that its peak memory is its own.
+//! minutes, to see whether cost per packet stays flat. Beside them, the
+//! bare smoltcp loop of `common::raw` on the load scenarios' shape (100 to
+//! 10,000 connections pinging every 30 s, `raw::ping_pong`): the floor of
+//! what holding that many live sockets costs per packet, which the
+//! one-connection bulk floor does not pay. Each scenario and each raw run
+//! runs in a child process (this binary again, told what to run by
+//! environment variables) so that its peak memory is its own.
 //!
 //! `SIMNET_BENCH_QUICK=1` runs small sizes, and the load scenarios cut to two
 //! simulated minutes (whose expectations are then not judged). A run that
 //! sends nothing, stops early or fails expectations it judged fails the
 //! bench. `SIMNET_LOAD_SINKS=none` (or `summary`, or `judge`) leaves the
 //! summary and the judge (or one of them) out of every run, to tell their
-//! cost from the engine's. See `benches/README.md`, "Load".
+//! cost from the engine's. `SIMNET_LOAD_ONLY=raw` (or `scenarios`, or
+//! `scaling`) runs only that part, after the engine floor. See
+//! `benches/README.md`, "Load".
 
 #![allow(missing_docs, reason = "a bench binary exports nothing")]
 #![allow(
@@ -28,22 +34,31 @@ use simnet::apps::Sink;
 use simnet::render::summary::Summarizer;
 use simnet::scenario::{Judge, Scenario};
 use simnet::{Capture, EndReason, SimDuration, SimTime, Topology, TraceEvent, TraceRecord};
+use smoltcp::time::Duration as SmolDuration;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Set in a child process: what to run (`file` or `ws`).
+/// Set in a child process: what to run (`file`, `ws` or `raw`).
 const CHILD: &str = "SIMNET_LOAD_CHILD";
 /// The scenario file of a `file` child.
 const CHILD_FILE: &str = "SIMNET_LOAD_FILE";
-/// Simulated seconds to stop a `file` child at, instead of its time limit.
+/// Simulated seconds to stop a `file` child at, instead of its time limit;
+/// the simulated span of a `raw` child.
 const CHILD_UNTIL: &str = "SIMNET_LOAD_UNTIL_SECS";
-/// The number of WebSocket clients of a `ws` child.
+/// The number of WebSocket clients of a `ws` child, or connections of a
+/// `raw` child.
 const CHILD_CLIENTS: &str = "SIMNET_LOAD_CLIENTS";
+/// The event queue of a `raw` child: `lanes` or `heap`.
+const CHILD_QUEUE: &str = "SIMNET_LOAD_RAW_QUEUE";
 /// Which sinks besides the packet counter every run streams to (children
 /// inherit it): `none`, `summary` or `judge`; unset, both.
 const SINKS: &str = "SIMNET_LOAD_SINKS";
+/// Runs only one part besides the engine floor: `raw`, `scenarios` or
+/// `scaling`.
+const ONLY: &str = "SIMNET_LOAD_ONLY";
 /// What a child prints before its figures, on one line.
 const RESULT: &str = "load-result";
 
@@ -55,6 +70,14 @@ const CLIENTS_PER_HOST: usize = 10_000;
 /// Per-packet cost a load scenario should stay within, as a multiple of
 /// the engine floor.
 const FLOOR_RATIO_TARGET: f64 = 2.0;
+/// The ping period of every WebSocket client in the load scenarios, and of
+/// the raw ping-pong runs.
+const PING_PERIOD_SECS: u64 = 30;
+/// Simulated span of each raw ping-pong run: `ws-10k-1h`'s hour.
+const RAW_SPAN_SECS: u64 = 3600;
+/// Each load scenario whose shape a raw ping-pong run has, with its
+/// connections: one client host, a Ping every 30 s, 5 ms, spread over 10 s.
+const RAW_SHAPES: &[(&str, usize)] = &[("ws-10k-1h", 10_000)];
 
 fn main() {
     if let Ok(kind) = std::env::var(CHILD) {
@@ -62,13 +85,31 @@ fn main() {
         return;
     }
     let quick = common::quick_mode();
+    let only = std::env::var(ONLY).ok();
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if let Some(o) = only.as_deref() {
+        assert!(
+            ["raw", "scenarios", "scaling"].contains(&o),
+            "{ONLY}={o}: raw, scenarios or scaling"
+        );
+        println!("{ONLY}={o}: the engine floor and this part only\n");
+    }
     let floor = engine_floor(quick);
     if let Ok(sinks) = std::env::var(SINKS) {
         println!("{SINKS}={sinks}: the sinks besides the packet counter\n");
     }
     let mut failures = Vec::new();
-    load_scenarios(quick, floor, &mut failures);
-    scaling(quick, floor, &mut failures);
+    let raw = if part("raw") {
+        raw_ping_pong(quick, floor, &mut failures)
+    } else {
+        BTreeMap::new()
+    };
+    if part("scenarios") {
+        load_scenarios(quick, floor, &raw, &mut failures);
+    }
+    if part("scaling") {
+        scaling(quick, floor, &mut failures);
+    }
     assert!(failures.is_empty(), "failed:\n{}", failures.join("\n"));
 }
 
@@ -86,7 +127,9 @@ fn row(cells: &[String]) {
 
 /// Wall microseconds per packet of the engine alone: the bulk transfer of
 /// `benches/engine.rs` keeping headers only, median of five runs after one
-/// warm-up run (the world is built and dropped outside the timing).
+/// warm-up run (the world is built and dropped outside the timing). Prints
+/// it beside the same transfer through the raw smoltcp loop (`bulk/raw` of
+/// `engine.rs`), measured the same way.
 fn engine_floor(quick: bool) -> f64 {
     let mib: u64 = if quick { 2 } else { 20 };
     let bytes = mib << 20;
@@ -105,22 +148,49 @@ fn engine_floor(quick: bool) -> f64 {
             samples.push(wall);
         }
     }
-    samples.sort_by(f64::total_cmp);
-    let wall = samples[samples.len() / 2];
+    let wall = median(samples);
     let floor = wall * 1e6 / packets as f64;
+    let (mut raw_samples, mut raw_packets) = (Vec::new(), 0);
+    for i in 0..6 {
+        let start = Instant::now();
+        let stats = common::raw::bulk(bytes);
+        let wall = start.elapsed().as_secs_f64();
+        raw_packets = stats.packets;
+        if i > 0 {
+            raw_samples.push(wall);
+        }
+    }
+    let raw_wall = median(raw_samples);
+    let raw_floor = raw_wall * 1e6 / raw_packets as f64;
     table(
-        "engine floor: bulk transfer, Capture::Headers (bulk/engine_headers of engine.rs)",
-        "transfer | packets | events per packet | wall (median of 5) | per packet",
+        "engine floor: bulk transfer, Capture::Headers (bulk/engine_headers of engine.rs), and the raw smoltcp loop's (bulk/raw)",
+        "run | transfer | packets | events per packet | wall (median of 5) | per packet | × floor",
     );
     row(&[
+        "engine (the floor)".to_string(),
         format!("{mib} MiB"),
         packets.to_string(),
         format!("{:.2}", events as f64 / packets as f64),
         format!("{:.1} ms", wall * 1e3),
         format!("{floor:.3} µs"),
+        "1.00×".to_string(),
+    ]);
+    row(&[
+        "raw smoltcp".to_string(),
+        format!("{mib} MiB"),
+        raw_packets.to_string(),
+        "—".to_string(),
+        format!("{:.1} ms", raw_wall * 1e3),
+        format!("{raw_floor:.3} µs"),
+        format!("{:.2}×", raw_floor / floor),
     ]);
     println!();
     floor
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
 }
 
 // ----- one run, in a child process ------------------------------------------------
@@ -226,6 +296,17 @@ impl simnet::TraceSink for PacketCounter {
 fn child(kind: &str) {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));
     let start = Instant::now();
+    if kind == "raw" {
+        let connections = var(CHILD_CLIENTS).parse().expect("a connection count");
+        let span = var(CHILD_UNTIL).parse().expect("seconds");
+        let queue = match var(CHILD_QUEUE).as_str() {
+            "lanes" => common::raw::Queue::Lanes,
+            "heap" => common::raw::Queue::Heap,
+            other => panic!("{CHILD_QUEUE}={other}: lanes or heap"),
+        };
+        println!("{}", raw_run(connections, span, queue, start).line());
+        return;
+    }
     let registry = simnet::registry();
     let (scenario, until) = match kind {
         "file" => {
@@ -383,6 +464,100 @@ fn yes_no(met: bool) -> &'static str {
     if met { "yes" } else { "no" }
 }
 
+// ----- the raw floor on the load scenarios' shape ---------------------------------
+
+/// In a child: `connections` raw ping-pong connections for `span_secs`
+/// simulated seconds (`common::raw::ping_pong_with`, 64 KiB buffers as the
+/// engine's default, events ordered by `queue`), timed from `start`.
+fn raw_run(
+    connections: usize,
+    span_secs: u64,
+    queue: common::raw::Queue,
+    start: Instant,
+) -> Figures {
+    let (stats, events) = common::raw::ping_pong_with(
+        connections,
+        SmolDuration::from_secs(PING_PERIOD_SECS),
+        SmolDuration::from_secs(span_secs),
+        simnet::TcpConfig::default().rx_buffer_bytes,
+        queue,
+    );
+    Figures {
+        wall_s: start.elapsed().as_secs_f64(),
+        rss: peak_resident_bytes().unwrap_or(-1),
+        packets: stats.packets,
+        events,
+        simulated_us: stats.simulated_us,
+        passed: 0,
+        expectations: 0,
+        judged: false,
+        // It ran its span (and asserted that every ping got its pong).
+        end: "TimeLimit".to_string(),
+    }
+}
+
+/// Runs the raw ping-pong series, each size with each event queue in its
+/// own process, prints its table, and returns each size's wall
+/// microseconds per packet with the lanes (the floor).
+fn raw_ping_pong(quick: bool, floor: f64, failures: &mut Vec<String>) -> BTreeMap<usize, f64> {
+    let (sizes, span): (&[usize], u64) = if quick {
+        (&[100, 1_000], SHORT_SPAN_SECS)
+    } else {
+        (&[100, 1_000, 10_000], RAW_SPAN_SECS)
+    };
+    table(
+        &format!(
+            "raw smoltcp floor on the load scenarios' shape (raw::ping_pong): connections from one client address opened over the first 10 s, a 6-byte Ping every {PING_PERIOD_SECS} s answered with 2 bytes, 5 ms, 64 KiB buffers, {} simulated, no WebSocket upgrade, no trace; each socket in a set of its own, each in its own process",
+            simulated(span * 1_000_000)
+        ),
+        &format!("connections | event queue | {COMMON_COLUMNS} | packets per connection"),
+    );
+    let (mut figures, mut lines) = (BTreeMap::new(), Vec::new());
+    for &n in sizes {
+        for (queue, name) in [("lanes", "raw_ping_pong"), ("heap", "raw_ping_pong_heap")] {
+            let env = [
+                (CHILD, "raw".to_string()),
+                (CHILD_CLIENTS, n.to_string()),
+                (CHILD_UNTIL, span.to_string()),
+                (CHILD_QUEUE, queue.to_string()),
+            ];
+            let id = format!("{name}/{n}");
+            let Some(f) = in_child(&id, &env, failures) else {
+                row(&[n.to_string(), queue.to_string(), "failed".to_string()]);
+                continue;
+            };
+            let mut cells = vec![n.to_string(), queue.to_string()];
+            cells.extend(f.cells(floor));
+            cells.push(format!("{:.1}", f.packets as f64 / n as f64));
+            row(&cells);
+            if queue == "lanes" {
+                figures.insert(n, f.per_packet_us());
+            }
+            lines.push(format!(
+                "{id}: {} packets, {:.3} s wall, {:.3} µs per packet",
+                f.packets,
+                f.wall_s,
+                f.per_packet_us()
+            ));
+        }
+    }
+    println!();
+    for line in lines {
+        println!("{line}");
+    }
+    println!();
+    figures
+}
+
+/// The "× raw" cell: `per_packet` against the raw ping-pong run of
+/// `connections`, if it ran.
+fn versus_raw(per_packet: f64, raw: &BTreeMap<usize, f64>, connections: Option<usize>) -> String {
+    match connections.and_then(|n| Some((n, raw.get(&n)?))) {
+        Some((n, r)) => format!("{:.2}× (raw {n}: {r:.3} µs)", per_packet / r),
+        None => "—".to_string(),
+    }
+}
+
 // ----- the load scenarios ---------------------------------------------------------
 
 /// The targets for a load scenario, by name: wall seconds and peak
@@ -395,7 +570,7 @@ fn targets(name: &str) -> Option<(f64, i64)> {
     }
 }
 
-fn load_scenarios(quick: bool, floor: f64, failures: &mut Vec<String>) {
+fn load_scenarios(quick: bool, floor: f64, raw: &BTreeMap<usize, f64>, failures: &mut Vec<String>) {
     if cfg!(debug_assertions) {
         // `cargo test --benches` builds this without optimisation: the
         // figures would mean nothing, and the 100k run would take minutes.
@@ -419,7 +594,7 @@ fn load_scenarios(quick: bool, floor: f64, failures: &mut Vec<String>) {
     table(
         &format!("load scenarios, {span}, --format summary, each in its own process"),
         &format!(
-            "scenario | simulated | {COMMON_COLUMNS} | expectations | targets: wall, RSS, × floor"
+            "scenario | simulated | {COMMON_COLUMNS} | × raw same shape | expectations | targets: wall, RSS, × floor"
         ),
     );
     for path in files {
@@ -450,9 +625,14 @@ fn load_scenarios(quick: bool, floor: f64, failures: &mut Vec<String>) {
                 yes_no(f.rss >= 0 && f.rss <= rss),
             ),
         };
+        let shape = RAW_SHAPES.iter().find(|(s, _)| *s == name).map(|s| s.1);
         let mut cells = vec![name.to_string(), simulated(f.simulated_us)];
         cells.extend(f.cells(floor));
-        cells.extend([f.verdict(), target]);
+        cells.extend([
+            versus_raw(f.per_packet_us(), raw, shape),
+            f.verdict(),
+            target,
+        ]);
         row(&cells);
     }
     println!();
