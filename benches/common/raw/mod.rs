@@ -480,5 +480,8 @@ pub fn short_with(connections: u64, reap: Reap, buffer_bytes: usize) -> RunStats
 }
 
 mod ping_pong;
-#[allow(unused_imports, reason = "only the load bench runs the ping-pong workload")]
+#[allow(
+    unused_imports,
+    reason = "only the load bench runs the ping-pong workload"
+)]
 pub use ping_pong::*;

@@ -4,25 +4,36 @@
 //! simulated time come out in the order they were scheduled, so the run never
 //! depends on how a heap happens to break ties.
 //!
-//! Most events are scheduled in time order (every frame on a link with a
-//! fixed latency arrives after the one sent before it), so the queue keeps
-//! two stores: a FIFO of events scheduled no earlier than the last one in
-//! it, which costs O(1) per event, and a heap for the rest (including the
-//! odd far-off timer that a push moves out of the FIFO's way). `pop` takes
-//! the earlier of the two fronts by `(time, sequence)`, so the order is
-//! exactly that of a single heap.
+//! Most events are scheduled in time order *within their kind*: every frame
+//! on a link with a fixed latency arrives after the one sent before it,
+//! every 30 s ping timer of a thousand clients fires after the one set
+//! before it, every delayed ACK after the previous one. A run interleaves a
+//! few such streams, and a single heap pays `log n` cache-missing steps per
+//! event for order that was already there. So the queue keeps up to
+//! [`LANES`] *lanes*, each a FIFO in increasing `(time, seq)` order, and a
+//! heap for the rest. A push goes to the lane whose last event is the
+//! latest one not after it (the tightest fit, so each stream keeps to its
+//! own lane), or to an empty lane, or, when every lane's last event is
+//! later, to the heap. `pop` takes the earliest of the lanes' fronts and
+//! the heap's top by `(time, sequence)`, so the order is exactly that of a
+//! single heap: which store an event waited in never shows.
 
 use crate::time::SimTime;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
+/// How many FIFO lanes the queue keeps besides its heap: enough for the
+/// streams a run interleaves (frames on each latency, timers of each
+/// period, smoltcp's deadlines), few enough that scanning their ends per
+/// push and pop costs less than a heap step.
+const LANES: usize = 8;
+
 /// A time-ordered queue of events with FIFO tie-breaking.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    /// Events in increasing `(time, seq)` order.
-    fifo: VecDeque<Entry<E>>,
-    /// Events scheduled earlier than the back of `fifo` when they were
-    /// pushed, and events a push moved out of `fifo`'s way.
+    /// Each in increasing `(time, seq)` order; empty ones are free.
+    lanes: Vec<VecDeque<Entry<E>>>,
+    /// Events that fitted no lane when they were pushed.
     heap: BinaryHeap<Entry<E>>,
     next_seq: u64,
 }
@@ -46,109 +57,115 @@ impl<E> PartialOrd for Entry<E> {
     }
 }
 impl<E> Ord for Entry<E> {
+    /// Reversed: `BinaryHeap` is a max-heap and the queue wants the earliest.
     fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap; reverse so the earliest (time, seq) is on top.
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
 }
 
 impl<E> Entry<E> {
-    fn before(&self, other: &Self) -> bool {
-        (self.time, self.seq) < (other.time, other.seq)
+    fn key(&self) -> (SimTime, u64) {
+        (self.time, self.seq)
     }
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
-            fifo: VecDeque::new(),
+            lanes: (0..LANES).map(|_| VecDeque::new()).collect(),
             heap: BinaryHeap::new(),
             next_seq: 0,
         }
     }
 }
 
-impl<E> EventQueue<E> {
-    /// How many events at the FIFO's back a push may move to the heap.
-    const EVICT_MAX: usize = 2;
+/// Where the earliest event waits.
+#[derive(Clone, Copy)]
+enum Front {
+    Lane(usize),
+    Heap,
+}
 
+impl<E> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Schedules `event` at `time`, after every event already scheduled at that time.
+    /// Schedules `event` at `time`, after every event already scheduled
+    /// at that same time.
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = Entry { time, seq, event };
-        // `seq` only grows, so an event no earlier than the FIFO's back
-        // keeps the FIFO sorted. A few later events at the back (a
-        // retransmission timer far ahead of the frames in flight) move to
-        // the heap to make way; an event earlier than more of them than that
-        // goes to the heap itself.
-        if self.fifo.back().is_none_or(|back| back.time <= time) {
-            self.fifo.push_back(entry);
-            return;
-        }
-        let later = self
-            .fifo
-            .iter()
-            .rev()
-            .take(Self::EVICT_MAX + 1)
-            .take_while(|back| back.time > time)
-            .count();
-        if later <= Self::EVICT_MAX {
-            for _ in 0..later {
-                let back = self.fifo.pop_back().expect("counted above");
-                self.heap.push(back);
+        // The lane whose last event is the latest one not after `time`;
+        // failing that, the first empty lane. A later sequence number
+        // keeps a lane sorted among equal times.
+        let mut fit: Option<(usize, SimTime)> = None;
+        let mut empty = None;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            match lane.back() {
+                Some(back) if back.time <= time => {
+                    if fit.is_none_or(|(_, t)| back.time > t) {
+                        fit = Some((i, back.time));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    empty.get_or_insert(i);
+                }
             }
-            self.fifo.push_back(entry);
-        } else {
-            self.heap.push(entry);
+        }
+        match fit.map(|(i, _)| i).or(empty) {
+            Some(i) => self.lanes[i].push_back(entry),
+            None => self.heap.push(entry),
         }
     }
 
-    /// Whether the earliest event is the FIFO's front (rather than the heap's top).
-    fn fifo_first(&self) -> Option<bool> {
-        match (self.fifo.front(), self.heap.peek()) {
-            (None, None) => None,
-            (Some(_), None) => Some(true),
-            (None, Some(_)) => Some(false),
-            (Some(f), Some(h)) => Some(f.before(h)),
+    /// The store holding the earliest event, if any.
+    fn front(&self) -> Option<Front> {
+        let mut best: Option<((SimTime, u64), Front)> =
+            self.heap.peek().map(|e| (e.key(), Front::Heap));
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(e) = lane.front()
+                && best.is_none_or(|(k, _)| e.key() < k)
+            {
+                best = Some((e.key(), Front::Lane(i)));
+            }
         }
+        best.map(|(_, f)| f)
     }
 
-    /// The time of the earliest event, if any.
+    /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        match self.fifo_first()? {
-            true => self.fifo.front().map(|e| e.time),
-            false => self.heap.peek().map(|e| e.time),
+        match self.front()? {
+            Front::Lane(i) => self.lanes[i].front().map(|e| e.time),
+            Front::Heap => self.heap.peek().map(|e| e.time),
         }
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = match self.fifo_first()? {
-            true => self.fifo.pop_front(),
-            false => self.heap.pop(),
+        let e = match self.front()? {
+            Front::Lane(i) => self.lanes[i].pop_front(),
+            Front::Heap => self.heap.pop(),
         }?;
         Some((e.time, e.event))
     }
 
     /// Number of scheduled events (stale ones included).
     pub fn len(&self) -> usize {
-        self.fifo.len() + self.heap.len()
+        self.lanes.iter().map(VecDeque::len).sum::<usize>() + self.heap.len()
     }
 
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.fifo.is_empty() && self.heap.is_empty()
+        self.heap.is_empty() && self.lanes.iter().all(VecDeque::is_empty)
     }
 
     /// Drops every scheduled event.
     pub fn clear(&mut self) {
-        self.fifo.clear();
+        self.lanes.iter_mut().for_each(VecDeque::clear);
         self.heap.clear();
     }
 }
