@@ -623,8 +623,9 @@ impl AppEvent {
             kind: kind.into(),
             socket: None,
             summary: summary.into(),
-            // Most events carry a few fields: one allocation, not four.
-            fields: Vec::with_capacity(4),
+            // Most events carry a few fields (a WebSocket frame's five):
+            // one allocation, not one per doubling.
+            fields: Vec::with_capacity(6),
         }
     }
 
