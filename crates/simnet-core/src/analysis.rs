@@ -410,9 +410,10 @@ pub struct Analyzer {
     clock: Clock,
     /// Queueing delays and drops per link direction.
     queues: Queues,
-    /// Whether the topology has routers and whether it has an active
-    /// queue, read at the first record (a topology does not change).
-    network: Option<(bool, bool)>,
+    /// Whether the topology has routers, whether it has an active queue,
+    /// and whether any link has a bandwidth limit, read at the first
+    /// record (a topology does not change).
+    network: Option<(bool, bool, bool)>,
     /// Frames with payload still in flight in a topology with routers:
     /// frame → (connection, true if to_server data), to follow them hop by
     /// hop (removed when they arrive or are dropped).
@@ -500,7 +501,7 @@ impl Analyzer {
                 drain_departed(q, series, end);
             }
         }
-        let (routers, active_queues) = self.network.unwrap_or_default();
+        let (routers, active_queues, _) = self.network.unwrap_or_default();
         let show_bottlenecks = routers || active_queues || self.queues.active;
         let bottlenecks = self.queues.finish(&self.conns, self.clock, end);
         let clock = self.clock;
@@ -535,6 +536,7 @@ impl Analyzer {
         let Transport::Tcp(tcp) = &info.transport else {
             return;
         };
+        let goodput_clock = self.goodput_clock();
         let conns = &mut self.conns;
         let src = SocketAddrV4::new(info.src, tcp.src_port);
         let mut dst = SocketAddrV4::new(info.dst, tcp.dst_port);
@@ -664,7 +666,7 @@ impl Analyzer {
             {
                 sent_flow.counts.hops.push(hop);
             }
-            if self.network.is_some_and(|(routers, _)| routers) {
+            if self.network.is_some_and(|(routers, _, _)| routers) {
                 self.data_frames.insert(frame, (index, from_client));
             }
         }
@@ -675,7 +677,7 @@ impl Analyzer {
                 other_flow,
                 other_state,
                 sent_state.announced_scale,
-                (self.series, self.clock),
+                (self.series, goodput_clock),
             )
         {
             self.pending_acks.insert(frame, (index, !from_client, ack));
@@ -789,6 +791,18 @@ impl Analyzer {
     /// Doubles the goodput buckets until `time` fits in them (rarely
     /// anything to do: a few times in a long run).
     #[inline]
+    /// The goodput buckets' clock, when goodput over time can be shown:
+    /// with a router, an active queue, or a bandwidth-limited link (where a
+    /// drop-tail queue can form) in the topology, or once an active queue
+    /// has been seen. Otherwise no bucket is kept: a run of hosts on links
+    /// without bandwidth limits never shows goodput over time (see
+    /// [`Analysis::show_bottlenecks`]), and ten thousand connections'
+    /// buckets would cost a hundred megabytes for nothing.
+    fn goodput_clock(&self) -> Option<Clock> {
+        let (routers, active, limited) = self.network.unwrap_or_default();
+        (routers || active || limited || self.queues.active).then_some(self.clock)
+    }
+
     fn coarsen_until(&mut self, time: SimTime) {
         while time >= self.clock.limit() {
             self.clock.double();
@@ -828,6 +842,11 @@ impl TraceSink for Analyzer {
                     [&l.a_to_b, &l.b_to_a]
                         .iter()
                         .any(|p| p.qdisc != crate::qdisc::Qdisc::DropTail)
+                }),
+                topology.links.iter().any(|l| {
+                    [&l.a_to_b, &l.b_to_a]
+                        .iter()
+                        .any(|p| p.bandwidth_bps.is_some())
                 }),
             )
         });
@@ -1055,7 +1074,7 @@ fn acknowledge(
     flow: &mut Flow,
     st: &mut FlowState,
     receiver_scale: Option<u8>,
-    (series, clock): (bool, Clock),
+    (series, clock): (bool, Option<Clock>),
 ) -> Option<u32> {
     let isn = st.isn?;
     let ack = tcp.ack.wrapping_sub(isn);
@@ -1088,7 +1107,9 @@ fn acknowledge(
     if top > counted {
         let bytes = u64::from(top - counted);
         counts.acked_data += bytes;
-        counts.goodput.add(clock.index(time), bytes);
+        if let Some(clock) = clock {
+            counts.goodput.add(clock.index(time), bytes);
+        }
         counts.last_advance = Some(time);
         st.counted = Some(top);
     }

@@ -133,11 +133,17 @@ impl Build {
                 router: false,
             })
             .collect();
+        // A bandwidth limit (far above what any test sends), so that the
+        // analysis keeps goodput buckets (`Analyzer::goodput_clock`).
+        let limited = LinkParams {
+            bandwidth_bps: Some(10_000_000_000),
+            ..LinkParams::default()
+        };
         let link = LinkInfo {
             a: C,
             b: S,
-            a_to_b: LinkParams::default(),
-            b_to_a: LinkParams::default(),
+            a_to_b: limited.clone(),
+            b_to_a: limited,
         };
         Build {
             trace: Trace {

@@ -461,6 +461,32 @@ fn goodput_counts_new_data_once_per_bucket_and_buckets_widen_with_the_run() {
     assert_eq!(a.connections[0].to_server.goodput, [(ms(0), 2500)]);
 }
 
+/// Hosts joined by links without a bandwidth limit never show goodput over
+/// time (no queue can form, nothing is shared): no bucket is kept, which is
+/// what lets ten thousand connections run for an hour without a hundred
+/// megabytes of them. The bytes acknowledged are counted all the same.
+#[test]
+fn without_a_bandwidth_limit_no_goodput_buckets_are_kept() {
+    let mut b = Build::new();
+    for link in &mut b.trace.topology.links {
+        link.a_to_b = LinkParams::default();
+        link.b_to_a = LinkParams::default();
+    }
+    b.seg(ms(1), CP, SP, 0, 0, "S", 1000, 0, None);
+    b.seg(ms(2), SP, CP, 0, 1, "S.", 1000, 0, None);
+    b.seg(ms(10), CP, SP, 1, 1, "P.", 1000, 1000, None);
+    b.seg(ms(150), SP, CP, 1, 1001, ".", 1000, 0, None);
+    let a = super::super::analyze(&b.trace);
+    let up = &a.connections[0].to_server;
+    assert!(up.goodput.is_empty());
+    assert_eq!(up.acked_bytes(), 1000);
+    assert!(!a.show_bottlenecks);
+    // The same trace with a limit keeps them.
+    b.trace.topology.links[0].a_to_b.bandwidth_bps = Some(1_000_000);
+    let a = super::super::analyze(&b.trace);
+    assert_eq!(a.connections[0].to_server.goodput, [(ms(100), 1000)]);
+}
+
 #[test]
 fn behind_a_nat_both_ends_are_one_connection() {
     let mut b = routed(crate::qdisc::Qdisc::DropTail);
