@@ -41,7 +41,9 @@
 //! end, goodput's first data and covering ACK, goodput per bucket) and the
 //! bottlenecks' statistics but none of the per-packet series, so its memory
 //! grows with the number of connections (and the goodput buckets, at most
-//! [`goodput::MAX_BUCKETS`] a flow), not with the number of packets.
+//! [`goodput::MAX_BUCKETS`] a flow, kept only where goodput over time can
+//! be shown: with a router, an active queue or a bandwidth limit), not
+//! with the number of packets.
 
 use crate::link::DropReason;
 use crate::packet::{FrameId, TcpHeader, Transport};
