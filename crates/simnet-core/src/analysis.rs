@@ -790,9 +790,6 @@ impl Analyzer {
         self.data_frames.remove(&frame);
     }
 
-    /// Doubles the goodput buckets until `time` fits in them (rarely
-    /// anything to do: a few times in a long run).
-    #[inline]
     /// The goodput buckets' clock, when goodput over time can be shown:
     /// with a router, an active queue, or a bandwidth-limited link (where a
     /// drop-tail queue can form) in the topology, or once an active queue
@@ -805,6 +802,9 @@ impl Analyzer {
         (routers || active || limited || self.queues.active).then_some(self.clock)
     }
 
+    /// Doubles the goodput buckets until `time` fits in them (rarely
+    /// anything to do: a few times in a long run).
+    #[inline]
     fn coarsen_until(&mut self, time: SimTime) {
         while time >= self.clock.limit() {
             self.clock.double();
