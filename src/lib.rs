@@ -190,10 +190,11 @@ impl Format {
         !matches!(self, Format::Mermaid | Format::Svg | Format::Html)
     }
 
-    /// How much of each packet a run must keep for this format: captures
-    /// need the payloads, and so does Mermaid (it labels packets with the
-    /// HTTP request lines and WebSocket frames they carry); every other
-    /// format reads only headers.
+    /// How much of each packet a stored run must keep for this format:
+    /// captures need the payloads, and so does Mermaid (it labels packets
+    /// with the HTTP request lines and WebSocket frames they carry); every
+    /// other format reads only headers. (A streamed run keeps no record, so
+    /// it keeps whole packets, which are shared rather than copied.)
     pub fn capture(self) -> Capture {
         match self {
             Format::Pcap | Format::Pcapng | Format::Mermaid | Format::Html => Capture::Full,

@@ -81,7 +81,12 @@ pub fn run_scenario_streamed_with(
 ) -> io::Result<StreamedRun> {
     let seed = seed.unwrap_or(scenario.seed);
     let mut world = scenario.world(Some(seed), until);
-    world.set_capture(format.capture());
+    // Every record is handed to the sinks and dropped: keeping the whole
+    // packet costs nothing (it is shared with the frame in flight), where
+    // cutting its headers would copy them once per packet.
+    // ([`Format::capture`] is for stored traces, which keep every record;
+    // the formats that stream render a headers-only trace alike.)
+    world.set_capture(crate::Capture::Full);
     let writer = Rc::new(RefCell::new(Writer::new(
         format,
         &scenario.name,

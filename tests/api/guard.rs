@@ -196,7 +196,7 @@ fn an_http_client_with_an_unsendable_path_fails_each_request_and_finishes() {
     let trace = world.trace();
     let errors: Vec<String> = trace
         .app_events("http.error")
-        .map(|(_, _, e)| e.summary.clone())
+        .map(|(_, _, e)| e.summary.to_string())
         .collect();
     assert_eq!(
         errors,
@@ -268,7 +268,7 @@ fn a_ws_client_whose_upgrade_cannot_be_written_says_so_and_gives_up() {
     let upgrades: Vec<String> = world
         .trace()
         .app_events("ws.upgrade")
-        .map(|(_, _, e)| e.summary.clone())
+        .map(|(_, _, e)| e.summary.to_string())
         .collect();
     assert_eq!(
         upgrades,

@@ -244,7 +244,7 @@ fn simultaneous_open_makes_one_connection_and_data_flows() {
     let replies: Vec<String> = w
         .trace()
         .app_events("tcp.reply")
-        .map(|e| e.2.summary.clone())
+        .map(|e| e.2.summary.to_string())
         .collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
     // One connection, not one per side, both ends seen in it.

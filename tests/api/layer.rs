@@ -306,7 +306,7 @@ fn a_slow_reader_behind_a_layer_still_closes_the_window() {
     let done: Vec<_> = w
         .trace()
         .app_events("echo.done")
-        .map(|e| (e.1, e.2.summary.clone()))
+        .map(|e| (e.1, e.2.summary.to_string()))
         .collect();
     assert_eq!(
         done,
@@ -340,7 +340,7 @@ fn a_layer_that_fails_reports_it_and_closes() {
     let failed: Vec<String> = w
         .trace()
         .app_events("layer.failed")
-        .map(|e| e.2.summary.clone())
+        .map(|e| e.2.summary.to_string())
         .collect();
     assert_eq!(failed, ["stream layer failed: bad handshake"]);
     let fin_from_server = w.trace().packets().any(|(_, from, p)| {

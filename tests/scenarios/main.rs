@@ -533,7 +533,7 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
                     } else {
                         format!("connection reset by peer before request {index} was sent: ")
                     };
-                    assert!(e.summary.starts_with(&said), "{name}: {}", e.summary);
+                    assert!(e.summary.text().starts_with(&said), "{name}: {}", e.summary);
                     // The next try of the same request goes where this said.
                     let next = events[i + 1..]
                         .iter()
@@ -545,12 +545,16 @@ fn http_retries_say_what_happened_and_count_each_request_once() {
                     if next.1.kind == "http.request-sent" {
                         let reused = yes(next.1, "reused");
                         let place = if reused { "on a reused" } else { "on a new" };
-                        assert!(e.summary.contains(place), "{name}: {}", e.summary);
+                        assert!(e.summary.text().contains(place), "{name}: {}", e.summary);
                         assert_eq!(int(next.1, "attempt"), int(e, "attempt"));
                     } else {
                         // Reset again before it was sent: it had asked for a
                         // connection of its own.
-                        assert!(e.summary.ends_with("on a new connection"), "{}", e.summary);
+                        assert!(
+                            e.summary.text().ends_with("on a new connection"),
+                            "{}",
+                            e.summary
+                        );
                     }
                 }
                 "http.request-sent" => {

@@ -46,7 +46,7 @@
 //! with the number of packets.
 
 use crate::link::DropReason;
-use crate::packet::{FrameId, TcpHeader, Transport};
+use crate::packet::{FrameId, PacketInfo, TcpHeader, Transport, TupleKey};
 use crate::socket::HostId;
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
@@ -393,7 +393,8 @@ pub struct Analyzer {
     /// Whether the per-packet series are kept.
     series: bool,
     conns: Vec<ConnState>,
-    current: BTreeMap<Tuple, usize>,
+    /// The latest connection on each 4-tuple.
+    current: BTreeMap<TupleKey, usize>,
     /// ACK frames still in flight: frame → (connection, true if it
     /// acknowledges to_server data, ack).
     pending_acks: BTreeMap<FrameId, (usize, bool, u32)>,
@@ -529,10 +530,11 @@ impl Analyzer {
         &mut self,
         topo: &Topology,
         r: &TraceRecord,
+        info: Option<&PacketInfo>,
         frame: FrameId,
         hop: Option<DirKey>,
     ) {
-        let Some(info) = r.event.packet_info() else {
+        let Some(info) = info else {
             return;
         };
         let Transport::Tcp(tcp) = &info.transport else {
@@ -551,7 +553,7 @@ impl Analyzer {
             }
         }
         let key = canonical(src, dst);
-        let existing = self.current.get(&key).copied();
+        let existing = self.current.get(&TupleKey::of(src, dst)).copied();
         let bare_syn = tcp.flags.syn() && !tcp.flags.ack();
         // Two SYNs crossing: the other end's SYN while the client's is all
         // this connection has sent. One connection, opened from both ends
@@ -612,7 +614,7 @@ impl Analyzer {
                     opening: bare_syn,
                     sockets: [None, None],
                 });
-                self.current.insert(key, conns.len() - 1);
+                self.current.insert(TupleKey::of(src, dst), conns.len() - 1);
                 let i = conns.len() - 1;
                 attach_early_states(&mut self.early_states, &mut self.socket_conn, conns, key, i);
                 i
@@ -709,7 +711,7 @@ impl Analyzer {
             if opening {
                 return None;
             }
-            let i = current.get(&canonical(local, remote?)).copied()?;
+            let i = current.get(&TupleKey::of(local, remote?)).copied()?;
             // A connection whose side here already has a socket (another
             // one, or this one back from LISTEN) is an older incarnation of
             // the 4-tuple: this socket (a listener taking a late SYN) waits
@@ -835,6 +837,20 @@ impl Analyzer {
 
 impl TraceSink for Analyzer {
     fn record(&mut self, topology: &Topology, r: &TraceRecord) {
+        self.record_decoded(topology, r, r.event.packet_info().as_ref());
+    }
+}
+
+impl Analyzer {
+    /// [`TraceSink::record`], given the packet a `PacketSent` record
+    /// carries already decoded ([`TraceEvent::packet_info`]): a sink that
+    /// feeds the analyzer and reads the packet too decodes it once.
+    pub fn record_decoded(
+        &mut self,
+        topology: &Topology,
+        r: &TraceRecord,
+        info: Option<&PacketInfo>,
+    ) {
         self.last = Some(r.time);
         self.coarsen_until(r.time);
         self.network.get_or_insert_with(|| {
@@ -865,7 +881,7 @@ impl TraceSink for Analyzer {
                         .insert(*frame, (*from, *to, u64::from(*len)));
                 }
                 self.queues.hop(*frame, *from, *len);
-                self.packet_sent(topology, r, *frame, to.map(|to| (*from, to)));
+                self.packet_sent(topology, r, info, *frame, to.map(|to| (*from, to)));
             }
             TraceEvent::FrameForwarded {
                 frame,

@@ -53,7 +53,7 @@ pub use socket::{
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{
-    AppEvent, Capture, EndReason, FieldValue, Records, Topology, Trace, TraceEvent, TraceRecord,
-    TraceSink,
+    AppEvent, Capture, EndReason, FieldValue, Records, Summary, Topology, Trace, TraceEvent,
+    TraceRecord, TraceSink,
 };
 pub use world::{Action, AppFactory, BuildError, RunLimits, World, WorldBuilder};

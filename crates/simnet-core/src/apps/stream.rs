@@ -37,6 +37,8 @@ pub fn read_at_most(cx: &mut AppContext<'_>, sid: SocketId, budget: usize) -> In
     let mut input = Input::default();
     while input.data.len() < budget {
         match cx.recv(sid, (budget - input.data.len()).min(READ_CHUNK)) {
+            // The first chunk is the input (most reads take one): no copy.
+            Ok(Recv::Data(d)) if input.data.is_empty() => input.data = d,
             Ok(Recv::Data(d)) => input.data.extend_from_slice(&d),
             Ok(Recv::Eof) => {
                 input.eof = true;

@@ -413,6 +413,7 @@ fn zero_rtt_data_reaches_the_server_with_the_client_hello() {
         .into_iter()
         .filter(|(_, e)| {
             e.summary
+                .text()
                 .starts_with("TLS sent: [decrypted] application data")
         })
         .map(|(t, _)| t)

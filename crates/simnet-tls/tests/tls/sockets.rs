@@ -145,7 +145,7 @@ fn records(w: &simnet_core::World) -> Vec<(SimTime, String)> {
         .iter()
         .filter_map(|r| match &r.event {
             TraceEvent::App { event, .. } if event.kind == "tls.record" => {
-                Some((r.time, event.summary.clone()))
+                Some((r.time, event.summary.to_string()))
             }
             _ => None,
         })
@@ -164,7 +164,7 @@ fn tls13_over_simulated_tcp_carries_the_request_encrypted() {
     let done: Vec<String> = w
         .trace()
         .app_events("echo.done")
-        .map(|e| e.2.summary.clone())
+        .map(|e| e.2.summary.to_string())
         .collect();
     assert_eq!(done, [String::from_utf8_lossy(REQUEST).to_string()]);
     // No packet carries the request in the clear (the SNI does say the

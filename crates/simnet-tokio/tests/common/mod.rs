@@ -25,7 +25,7 @@ pub fn app_events(trace: &Trace) -> Vec<(SimTime, String, String)> {
         .iter()
         .filter_map(|r| match &r.event {
             TraceEvent::App { event, .. } => {
-                Some((r.time, event.kind.to_string(), event.summary.clone()))
+                Some((r.time, event.kind.to_string(), event.summary.to_string()))
             }
             _ => None,
         })

@@ -452,7 +452,7 @@ fn event(
             let summary = if event.is_secret() {
                 String::new()
             } else {
-                event.summary.clone()
+                event.summary.to_string()
             };
             vec![
                 json!("a"),

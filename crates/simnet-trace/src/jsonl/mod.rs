@@ -517,7 +517,7 @@ impl<'a> JsonlRenderer<'a> {
                     .put("app_id", app.0)
                     .put("socket", event.socket.map(|s| s.0))
                     .put("kind", event.kind.as_ref())
-                    .put("summary", event.summary.as_str())
+                    .put("summary", event.summary.text().as_ref())
                     .put("fields", fields);
                 line
             }
@@ -708,7 +708,7 @@ fn socket_call(line: &mut Line, call: &SocketCall) {
 /// nanoseconds under the key with `_ns` appended.
 fn field(name: &str, value: &FieldValue) -> (String, Value) {
     match value {
-        FieldValue::Text(s) => (name.to_string(), Value::from(s.as_str())),
+        FieldValue::Text(s) => (name.to_string(), Value::from(s.as_ref())),
         FieldValue::Int(i) => (name.to_string(), Value::from(*i)),
         FieldValue::Duration(d) => (format!("{name}_ns"), Value::from(d.as_nanos())),
         FieldValue::Bool(b) => (name.to_string(), Value::from(*b)),

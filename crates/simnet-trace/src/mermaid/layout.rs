@@ -382,7 +382,8 @@ impl<'a> Renderer<'a> {
                     (Some(_), None) => false,
                 };
                 if selected && self.in_window(time) && self.admit(time) {
-                    let line = AppLine::Text(escape_text(&truncate_chars(&event.summary, 100)));
+                    let line =
+                        AppLine::Text(escape_text(&truncate_chars(&event.summary.text(), 100)));
                     self.app_line(time, *host, line);
                 }
             }

@@ -217,7 +217,13 @@ impl WebSocket {
             let s = apps.entry(*app).or_default();
             s.frames += 1;
             if let Some(FieldValue::Text(op)) = event.field("opcode") {
-                *s.opcodes.entry(op.clone()).or_insert(0) += 1;
+                // Counted in place: an opcode seen before costs no copy.
+                match s.opcodes.get_mut(op.as_ref()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        s.opcodes.insert(op.to_string(), 1);
+                    }
+                }
             }
             s.masked += u64::from(matches!(
                 event.field("masked"),

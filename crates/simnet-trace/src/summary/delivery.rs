@@ -3,7 +3,8 @@
 //! then each event side by side.
 
 use super::table::Table;
-use super::{Tuple, app_host_name, app_name};
+use super::{app_host_name, app_name};
+use simnet_core::packet::TupleKey;
 use simnet_core::trace::{Topology, Trace, TraceEvent};
 use simnet_core::{HostId, SimDuration, SocketId};
 use std::collections::BTreeMap;
@@ -116,8 +117,8 @@ pub fn per_event(trace: &Trace) -> (Vec<simnet_core::AppId>, Vec<EventRow>) {
 pub(super) struct Deliveries {
     subs: BTreeMap<simnet_core::AppId, Delivery>,
     owner: BTreeMap<(HostId, SocketId), simnet_core::AppId>,
-    tuples: BTreeMap<Tuple, Traffic>,
-    app_tuples: BTreeMap<simnet_core::AppId, Vec<Tuple>>,
+    tuples: BTreeMap<TupleKey, Traffic>,
+    app_tuples: BTreeMap<simnet_core::AppId, Vec<TupleKey>>,
     rows: BTreeMap<i64, BTreeMap<simnet_core::AppId, (Option<SimDuration>, u64)>>,
 }
 
@@ -133,12 +134,17 @@ impl Deliveries {
     fn of(trace: &Trace) -> Deliveries {
         let mut d = Deliveries::default();
         for r in trace.records.iter() {
-            d.record(r);
+            d.record(r, r.event.packet_info().as_ref());
         }
         d
     }
 
-    pub(super) fn record(&mut self, r: &simnet_core::TraceRecord) {
+    /// Folds `r`; `info` is the packet a `PacketSent` carries, decoded.
+    pub(super) fn record(
+        &mut self,
+        r: &simnet_core::TraceRecord,
+        info: Option<&simnet_core::packet::PacketInfo>,
+    ) {
         use simnet_core::trace::FieldValue;
         match &r.event {
             TraceEvent::SocketCall {
@@ -157,11 +163,7 @@ impl Deliveries {
                 ..
             } => {
                 if let Some(app) = self.owner.get(&(*host, *socket)) {
-                    let key = if local <= remote {
-                        (*local, *remote)
-                    } else {
-                        (*remote, *local)
-                    };
+                    let key = TupleKey::of(*local, *remote);
                     let t = self.tuples.entry(key).or_default();
                     if !t.apps.contains(app) {
                         t.apps.push(*app);
@@ -170,8 +172,8 @@ impl Deliveries {
                 }
             }
             TraceEvent::PacketSent { .. } => {
-                if let Some(p) = r.event.packet_info()
-                    && let Some(k) = packet_tuple(&p)
+                if let Some(p) = info
+                    && let Some(k) = packet_tuple(p)
                 {
                     let t = self.tuples.entry(k).or_default();
                     t.packets += 1;
@@ -193,9 +195,9 @@ impl Deliveries {
                     wire_bytes: 0,
                 });
                 if let Some(FieldValue::Text(m)) = event.field("mode")
-                    && !d.modes.contains(m)
+                    && !d.modes.iter().any(|known| known == m)
                 {
-                    d.modes.push(m.clone());
+                    d.modes.push(m.to_string());
                 }
                 let delay = match event.field("latency") {
                     Some(FieldValue::Duration(l)) => *l,
@@ -273,14 +275,14 @@ impl Deliveries {
     }
 }
 
-/// A TCP packet's 4-tuple, lower endpoint first (`None` for other packets).
-fn packet_tuple(p: &simnet_core::packet::PacketInfo) -> Option<Tuple> {
+/// A TCP packet's 4-tuple (`None` for other packets).
+fn packet_tuple(p: &simnet_core::packet::PacketInfo) -> Option<TupleKey> {
     let simnet_core::packet::Transport::Tcp(tcp) = &p.transport else {
         return None;
     };
     let a = SocketAddrV4::new(p.src, tcp.src_port);
     let b = SocketAddrV4::new(p.dst, tcp.dst_port);
-    Some(if a <= b { (a, b) } else { (b, a) })
+    Some(TupleKey::of(a, b))
 }
 
 /// A span in milliseconds, without the unit: `20`, `1.5`, `0.041`.

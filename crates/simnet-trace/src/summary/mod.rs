@@ -504,14 +504,16 @@ impl Default for Summarizer {
 
 impl TraceSink for Summarizer {
     fn record(&mut self, topology: &Topology, r: &TraceRecord) {
-        self.analyzer.record(topology, r);
+        // Decoded once for the analysis and the event deliveries.
+        let info = r.event.packet_info();
+        self.analyzer.record_decoded(topology, r, info.as_ref());
         self.counters.record(r);
         self.data_lost.record(r);
         self.tcp_clients.record(topology, r);
         self.sinks.record(r);
         self.http.record(topology, r);
         self.first_byte.record(topology, r);
-        self.deliveries.record(r);
+        self.deliveries.record(r, info.as_ref());
         self.websocket.record(r);
     }
 }

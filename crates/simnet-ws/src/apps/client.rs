@@ -299,10 +299,8 @@ impl WsClient {
         let Some(sid) = sid else {
             return;
         };
-        let mut e = message_event(&message, sid);
+        let mut e = message_event(&message, sid, echo);
         if let Some(rtt) = echo {
-            e.summary
-                .push_str(&format!(" (came back {rtt} after it was sent)"));
             e = e.with("latency", rtt);
         } else if let Some((_, published)) = event {
             e = e.with("latency", now - published);
@@ -377,16 +375,15 @@ impl WsClient {
                         && let Some(sid) = self.link.as_ref().map(|l| l.sid)
                     {
                         let rtt = now - at;
+                        // Written only if read: one per Ping of a load test.
+                        let summary = move |f: &mut std::fmt::Formatter<'_>| {
+                            let payload = String::from_utf8_lossy(&payload);
+                            write!(f, "Pong {payload:?} answered our Ping after {rtt}")
+                        };
                         cx.emit(
-                            AppEvent::new(
-                                "ws.pong",
-                                format!(
-                                    "Pong {:?} answered our Ping after {rtt}",
-                                    String::from_utf8_lossy(&payload)
-                                ),
-                            )
-                            .on(sid)
-                            .with("rtt", rtt),
+                            AppEvent::deferred("ws.pong", summary)
+                                .on(sid)
+                                .with("rtt", rtt),
                         );
                     }
                 }

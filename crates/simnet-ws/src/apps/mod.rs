@@ -116,10 +116,12 @@ use rand_chacha::ChaCha8Rng;
 use remote::Address;
 use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
-    AppContext, AppEvent, SimDuration, SimTime, SocketError, SocketEvent, SocketId, TimerId,
+    AppContext, AppEvent, FieldValue, SimDuration, SimTime, SocketError, SocketEvent, SocketId,
+    TimerId,
 };
 use simnet_http::proto::sse;
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
+use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 /// How long a side that is waiting for the end of a closing handshake (the
@@ -191,23 +193,27 @@ fn message_shape(message: &Message) -> (&'static str, usize) {
     }
 }
 
-/// The `ws.message` event for a received message; callers add fields.
-fn message_event(message: &Message, sid: SocketId) -> AppEvent {
+/// The `ws.message` event for a received message, with the round trip of
+/// an echo of ours (`echo`); callers add fields.
+fn message_event(message: &Message, sid: SocketId, echo: Option<SimDuration>) -> AppEvent {
     let (kind, len) = message_shape(message);
-    AppEvent::new(
-        "ws.message",
-        format!(
-            "message received: {kind}, {len} bytes, {}",
-            preview(message)
-        ),
-    )
-    .on(sid)
-    .with("type", kind)
-    .with("len", len)
+    let mut summary = format!(
+        "message received: {kind}, {len} bytes, {}",
+        preview(message)
+    );
+    if let Some(rtt) = echo {
+        let _ = write!(summary, " (came back {rtt} after it was sent)");
+    }
+    AppEvent::new("ws.message", summary)
+        .on(sid)
+        .with("type", kind)
+        .with("len", len)
 }
 
-/// The trace event for one frame sent or received.
-fn frame_event(kind: &'static str, verb: &str, info: &FrameInfo, sid: SocketId) -> AppEvent {
+/// The trace event for one frame sent or received. Its summary (`frame
+/// sent: ping fin masked len=11 "keepalive 1"`) is written only if
+/// something reads it: a load test makes millions of these.
+fn frame_event(kind: &'static str, verb: &'static str, info: FrameInfo, sid: SocketId) -> AppEvent {
     let header = {
         let length_bytes = match info.payload_len {
             0..=125 => 0,
@@ -216,12 +222,13 @@ fn frame_event(kind: &'static str, verb: &str, info: &FrameInfo, sid: SocketId) 
         };
         2 + length_bytes + if info.masked { 4 } else { 0 }
     };
-    AppEvent::new(kind, format!("frame {verb}: {info}"))
+    let (opcode, fin, masked, len) = (info.opcode, info.fin, info.masked, info.payload_len);
+    AppEvent::deferred(kind, move |f| write!(f, "frame {verb}: {info}"))
         .on(sid)
-        .with("opcode", info.opcode.name())
-        .with("fin", info.fin)
-        .with("masked", info.masked)
-        .with("len", info.payload_len)
+        .with("opcode", FieldValue::name(opcode.name()))
+        .with("fin", fin)
+        .with("masked", masked)
+        .with("len", len)
         .with("header", header as u64)
 }
 
@@ -309,7 +316,7 @@ impl WsSocket {
             let sid = self.sid;
             let trace = match &event {
                 WsEvent::FrameReceived(info) => {
-                    Some(frame_event("ws.frame-received", "received", info, sid))
+                    Some(frame_event("ws.frame-received", "received", info.clone(), sid))
                 }
                 WsEvent::CloseReceived { code, reason } => {
                     let mut shown = code.map_or("no status code".to_string(), |c| c.to_string());
@@ -370,7 +377,7 @@ impl WsSocket {
         }
         self.conn.poll_transmit(&mut self.out);
         while let Some(info) = self.conn.poll_sent_frame() {
-            cx.emit(frame_event("ws.frame-sent", "sent", &info, self.sid));
+            cx.emit(frame_event("ws.frame-sent", "sent", info, self.sid));
         }
         if std::mem::take(&mut self.closed_unreported) {
             let closes = self.conn.should_close_tcp();

@@ -122,7 +122,7 @@ fn a_ws_client_by_name_looks_the_name_up_before_its_syn() {
     let upgrades = events(w.trace(), "ws.upgrade");
     let client_upgrade = upgrades
         .iter()
-        .find(|(_, e)| e.summary.contains("ok:"))
+        .find(|(_, e)| e.summary.text().contains("ok:"))
         .unwrap();
     assert_eq!(client_upgrade.0, SimTime::from_millis(70));
     let client = w.app::<WsClient>(id).unwrap();
@@ -165,7 +165,7 @@ fn a_name_the_zone_lacks_is_reported_and_no_syn_leaves() {
         Some(&simnet_core::FieldValue::Text("nxdomain".into()))
     );
     assert!(
-        event.summary.contains("caht.example:80"),
+        event.summary.text().contains("caht.example:80"),
         "{}",
         event.summary
     );
@@ -200,7 +200,7 @@ fn sio_finds_the_name_cached_and_resumes_tls_on_its_upgrade_connection() {
     // The client's handshakes: full (two round trips), then resumed (one).
     let resumed: Vec<(bool, i64)> = events(w.trace(), "tls.handshake")
         .iter()
-        .filter(|(_, e)| e.socket.is_some() && e.summary.contains("TLS 1.2"))
+        .filter(|(_, e)| e.socket.is_some() && e.summary.text().contains("TLS 1.2"))
         .filter_map(|(_, e)| {
             let resumed = e.field("resumed")? == &simnet_core::FieldValue::Bool(true);
             match e.field("round_trips")? {
@@ -242,7 +242,7 @@ fn sio_gives_up_on_a_server_whose_connections_close_before_any_answer() {
     );
     let gave_up: Vec<_> = events(w.trace(), "sio.error")
         .into_iter()
-        .filter(|(_, e)| e.summary.starts_with("giving up"))
+        .filter(|(_, e)| e.summary.text().starts_with("giving up"))
         .collect();
     assert_eq!(gave_up.len(), 1);
     assert!(w.app::<SioClient>(id).unwrap().learned.is_empty());

@@ -284,7 +284,7 @@ impl WsServer {
             if let WsEvent::Message(message) = incoming.report(cx) {
                 self.messages_received += 1;
                 if self.mode != ServerMode::Stomp {
-                    cx.emit(message_event(&message, sid));
+                    cx.emit(message_event(&message, sid, None));
                 }
                 self.on_message(cx, sid, message);
             }

@@ -93,7 +93,7 @@ fn wss_upgrades_echoes_and_closes_over_both_versions() {
         // or 80 ms.
         let upgraded: Vec<SimTime> = events(trace, "ws.upgrade")
             .filter(|(_, e)| is(e, "ok", FieldValue::Bool(true)))
-            .filter(|(_, e)| e.summary.contains("Sec-WebSocket-Accept ok"))
+            .filter(|(_, e)| e.summary.text().contains("Sec-WebSocket-Accept ok"))
             .map(|(t, _)| t)
             .collect();
         let expected = match version {
@@ -283,7 +283,8 @@ fn the_socket_io_style_session_polls_over_https_and_upgrades_to_wss() {
         // Two connections, each with its own TLS session: two ClientHellos.
         let hellos = events(trace, "tls.record")
             .filter(|(_, e)| {
-                e.summary.starts_with("TLS sent: ") && e.summary.contains("ClientHello")
+                e.summary.text().starts_with("TLS sent: ")
+                    && e.summary.text().contains("ClientHello")
             })
             .count();
         assert_eq!(hellos, 2, "{version:?}");

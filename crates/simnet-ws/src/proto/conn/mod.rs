@@ -171,12 +171,32 @@ impl fmt::Display for FrameInfo {
 
 /// The first [`PREVIEW_CHARS`] characters of `bytes`, read as UTF-8.
 fn preview_text(bytes: &[u8]) -> String {
+    // Printable ASCII (the usual Ping, chat line or JSON) is its own
+    // preview: each byte one character, nothing to escape.
+    let head = &bytes[..bytes.len().min(PREVIEW_CHARS)];
+    if head.iter().all(|b| (b' '..=b'~').contains(b)) {
+        let cut = if bytes.len() > PREVIEW_CHARS {
+            "..."
+        } else {
+            ""
+        };
+        let mut preview = String::with_capacity(head.len() + cut.len());
+        preview.extend(head.iter().map(|&b| char::from(b)));
+        preview.push_str(cut);
+        return preview;
+    }
+    preview_chars(bytes)
+}
+
+/// [`preview_text`] character by character, for any bytes.
+fn preview_chars(bytes: &[u8]) -> String {
     // A character takes at most 4 bytes, so this window holds the first
     // PREVIEW_CHARS whole characters without converting a huge payload.
     let window = &bytes[..bytes.len().min(4 * PREVIEW_CHARS)];
     let text = String::from_utf8_lossy(window);
     let mut chars = text.chars();
-    let mut preview = String::new();
+    // Room for a short payload and the cut mark: one allocation, usually.
+    let mut preview = String::with_capacity(window.len() + 3);
     for c in chars.by_ref().take(PREVIEW_CHARS) {
         if c.is_control() {
             preview.extend(c.escape_debug());
@@ -192,7 +212,7 @@ fn preview_text(bytes: &[u8]) -> String {
 
 /// The first [`PREVIEW_BINARY_BYTES`] bytes of `bytes` in hex.
 fn preview_hex(bytes: &[u8]) -> String {
-    let mut preview = String::new();
+    let mut preview = String::with_capacity(2 * PREVIEW_BINARY_BYTES + 3);
     for byte in bytes.iter().take(PREVIEW_BINARY_BYTES) {
         // Writing to a String cannot fail.
         let _ = write!(preview, "{byte:02x}");

@@ -783,3 +783,26 @@ mod properties {
         }
     }
 }
+
+/// The printable-ASCII shortcut gives what reading character by character
+/// gives, on both sides of the cut, and hands anything else over.
+#[test]
+fn the_ascii_preview_shortcut_agrees_with_the_general_path() {
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for len in [0, 1, 11, 31, 32, 33, 127, 128, 129, 300] {
+        inputs.push((0..len).map(|i| b' ' + (i % 95) as u8).collect());
+    }
+    // A control character, a multi-byte character or invalid UTF-8 inside
+    // the first 32 bytes, or just after them.
+    for at in [0, 5, 31, 32, 40] {
+        for odd in [&b"\n"[..], "\u{e9}".as_bytes(), &[0xff], &[0x7f]] {
+            let mut bytes = vec![b'a'; 50];
+            bytes.splice(at..at, odd.iter().copied());
+            inputs.push(bytes);
+        }
+    }
+    for bytes in &inputs {
+        assert_eq!(preview_text(bytes), preview_chars(bytes), "{bytes:?}");
+    }
+    assert_eq!(preview_text(b"keepalive 1"), "keepalive 1");
+}

@@ -8,11 +8,14 @@
 //!
 //! This module defines the data and nothing that formats it.
 
+mod app_event;
+
+pub use app_event::{AppEvent, FieldValue, KEYLOG_KIND, Summary};
+
 use crate::link::{DropReason, LinkParams};
 use crate::packet::{FrameId, PacketInfo};
 use crate::socket::{AppId, CloseReason, HostId, LinkId, SocketCall, SocketId, TcpState};
 use crate::time::{SimDuration, SimTime};
-use std::borrow::Cow;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -45,7 +48,11 @@ impl Records {
 
     /// Appends an event.
     #[inline]
-    pub fn push(&mut self, record: TraceRecord) {
+    pub fn push(&mut self, mut record: TraceRecord) {
+        // A kept event keeps its text, not what would write it.
+        if let TraceEvent::App { event, .. } = &mut record.event {
+            event.summary.settle();
+        }
         self.bytes += record.bytes() as u64;
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(record),
@@ -587,137 +594,6 @@ impl fmt::Display for DiscardReason {
             DiscardReason::HostDown => "host down",
             DiscardReason::BacklogFull => "listen backlog full",
         })
-    }
-}
-
-/// An application-level event: a line in the trace and data for expectations.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AppEvent {
-    /// A dotted kind, e.g. `http.response`; expectations match on it.
-    /// (Kinds and field names are almost always literals: a `Cow` keeps
-    /// them unallocated, which matters at millions of events a run.)
-    pub kind: Cow<'static, str>,
-    /// The socket it concerns, if any.
-    pub socket: Option<SocketId>,
-    /// One line for humans, e.g. `GET /index.html HTTP/1.1`.
-    pub summary: String,
-    /// Named values, e.g. `status = 200`, `latency = 20ms`.
-    pub fields: Vec<(Cow<'static, str>, FieldValue)>,
-}
-
-/// The kind of the events that carry an SSLKEYLOGFILE line (field
-/// `line`): TLS secrets, for tools (`--keylog PATH`, JSON Lines), which the
-/// renderers meant for people leave out ([`AppEvent::is_secret`]).
-pub const KEYLOG_KIND: &str = "tls.keylog";
-
-impl AppEvent {
-    /// Whether this event carries a secret for tools rather than something
-    /// for people to read (a key log line).
-    pub fn is_secret(&self) -> bool {
-        self.kind == KEYLOG_KIND
-    }
-
-    /// An event with a kind and a summary.
-    pub fn new(kind: impl Into<Cow<'static, str>>, summary: impl Into<String>) -> AppEvent {
-        AppEvent {
-            kind: kind.into(),
-            socket: None,
-            summary: summary.into(),
-            // Most events carry a few fields (a WebSocket frame's five):
-            // one allocation, not one per doubling.
-            fields: Vec::with_capacity(6),
-        }
-    }
-
-    /// Attaches the socket.
-    pub fn on(mut self, socket: SocketId) -> AppEvent {
-        self.socket = Some(socket);
-        self
-    }
-
-    /// Adds a field.
-    pub fn with(
-        mut self,
-        name: impl Into<Cow<'static, str>>,
-        value: impl Into<FieldValue>,
-    ) -> AppEvent {
-        self.fields.push((name.into(), value.into()));
-        self
-    }
-
-    /// A field by name.
-    pub fn field(&self, name: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-}
-
-/// A value attached to an application event.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FieldValue {
-    /// Text.
-    Text(String),
-    /// A signed integer (counts, bytes, status codes).
-    Int(i64),
-    /// A span of simulated time (latencies).
-    Duration(SimDuration),
-    /// A yes/no.
-    Bool(bool),
-}
-
-impl fmt::Display for FieldValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FieldValue::Text(s) => f.write_str(s),
-            FieldValue::Int(i) => write!(f, "{i}"),
-            FieldValue::Duration(d) => write!(f, "{d}"),
-            FieldValue::Bool(b) => write!(f, "{b}"),
-        }
-    }
-}
-
-impl From<&str> for FieldValue {
-    fn from(s: &str) -> Self {
-        FieldValue::Text(s.to_string())
-    }
-}
-impl From<String> for FieldValue {
-    fn from(s: String) -> Self {
-        FieldValue::Text(s)
-    }
-}
-impl From<i64> for FieldValue {
-    fn from(i: i64) -> Self {
-        FieldValue::Int(i)
-    }
-}
-impl From<u64> for FieldValue {
-    fn from(i: u64) -> Self {
-        FieldValue::Int(i64::try_from(i).unwrap_or(i64::MAX))
-    }
-}
-impl From<usize> for FieldValue {
-    fn from(i: usize) -> Self {
-        FieldValue::Int(i64::try_from(i).unwrap_or(i64::MAX))
-    }
-}
-impl From<u16> for FieldValue {
-    fn from(i: u16) -> Self {
-        FieldValue::Int(i64::from(i))
-    }
-}
-impl From<u32> for FieldValue {
-    fn from(i: u32) -> Self {
-        FieldValue::Int(i64::from(i))
-    }
-}
-impl From<SimDuration> for FieldValue {
-    fn from(d: SimDuration) -> Self {
-        FieldValue::Duration(d)
-    }
-}
-impl From<bool> for FieldValue {
-    fn from(b: bool) -> Self {
-        FieldValue::Bool(b)
     }
 }
 
