@@ -271,9 +271,10 @@ mod tests {
     }
 
     fn counted() -> AppEvent {
-        AppEvent::deferred("test.deferred", |f| {
+        let (verb, len) = ("sent", 42);
+        AppEvent::deferred("test.deferred", move |f| {
             WRITES.with(|w| w.set(w.get() + 1));
-            write!(f, "frame {}: {}", "sent", 42)
+            write!(f, "frame {verb}: {len}")
         })
     }
 
