@@ -553,7 +553,8 @@ impl Analyzer {
             }
         }
         let key = canonical(src, dst);
-        let existing = self.current.get(&TupleKey::of(src, dst)).copied();
+        let tuple_key = TupleKey::of(src, dst);
+        let existing = self.current.get(&tuple_key).copied();
         let bare_syn = tcp.flags.syn() && !tcp.flags.ack();
         // Two SYNs crossing: the other end's SYN while the client's is all
         // this connection has sent. One connection, opened from both ends
@@ -614,7 +615,7 @@ impl Analyzer {
                     opening: bare_syn,
                     sockets: [None, None],
                 });
-                self.current.insert(TupleKey::of(src, dst), conns.len() - 1);
+                self.current.insert(tuple_key, conns.len() - 1);
                 let i = conns.len() - 1;
                 attach_early_states(&mut self.early_states, &mut self.socket_conn, conns, key, i);
                 i
