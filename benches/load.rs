@@ -33,12 +33,11 @@ mod common;
 use simnet::apps::Sink;
 use simnet::render::summary::Summarizer;
 use simnet::scenario::{Judge, Scenario};
+use simnet::trace::SinkThread;
 use simnet::{Capture, EndReason, SimDuration, SimTime, Topology, TraceEvent, TraceRecord};
 use smoltcp::time::Duration as SmolDuration;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Instant;
 
 /// Set in a child process: what to run (`file`, `ws` or `raw`).
@@ -283,6 +282,26 @@ const COMMON_COLUMNS: &str = "packets | events per packet | wall | peak RSS | pe
 #[derive(Default)]
 struct PacketCounter(u64);
 
+/// What a load run streams to: the packet counter, and the summary and the
+/// judge unless told otherwise.
+struct LoadSinks {
+    counter: PacketCounter,
+    summarizer: Option<Summarizer>,
+    judge: Option<Judge>,
+}
+
+impl simnet::TraceSink for LoadSinks {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.counter.record(topology, record);
+        if let Some(s) = &mut self.summarizer {
+            s.record(topology, record);
+        }
+        if let Some(j) = &mut self.judge {
+            j.record(topology, record);
+        }
+    }
+}
+
 impl simnet::TraceSink for PacketCounter {
     fn record(&mut self, _: &Topology, record: &TraceRecord) {
         if matches!(record.event, TraceEvent::PacketSent { .. }) {
@@ -338,8 +357,6 @@ fn child(kind: &str) {
 fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
     let mut world = scenario.world(None, until);
     world.set_capture(simnet::Format::Summary.capture());
-    let counter = Rc::new(RefCell::new(PacketCounter::default()));
-    let mut sinks: Vec<Box<dyn simnet::TraceSink>> = vec![Box::new(counter.clone())];
     let (summarize, judging) = match std::env::var(SINKS).as_deref() {
         Ok("none") => (false, false),
         Ok("summary") => (true, false),
@@ -347,39 +364,36 @@ fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
         Ok(other) => panic!("{SINKS}={other}: none, summary or judge"),
         Err(_) => (true, true),
     };
-    let summarizer = Rc::new(RefCell::new(Summarizer::new()));
     // As `simnet run --format summary`: beside a summary, the judge reads
-    // the summary's per-connection analysis instead of making its own.
-    let judge = Rc::new(RefCell::new(if summarize {
-        Judge::sharing_connections(&scenario.expectations)
-    } else {
-        Judge::new(&scenario.expectations)
-    }));
-    if summarize {
-        sinks.push(Box::new(summarizer.clone()));
-    }
-    if judging {
-        sinks.push(Box::new(judge.clone()));
-    }
-    world.stream_to(Box::new(sinks));
+    // the summary's per-connection analysis instead of making its own; and
+    // the sinks read the records on a thread of their own.
+    let sinks = LoadSinks {
+        counter: PacketCounter::default(),
+        summarizer: summarize.then(Summarizer::new),
+        judge: judging.then(|| {
+            if summarize {
+                Judge::sharing_connections(&scenario.expectations)
+            } else {
+                Judge::new(&scenario.expectations)
+            }
+        }),
+    };
+    let topology = world.trace().topology.clone();
+    let sinks = SinkThread::spawn(topology.clone(), sinks).expect("a thread for the sinks");
+    world.stream_to(Box::new(sinks.feeder()));
     let end = world.run();
     let (simulated_us, events) = (world.now().as_micros(), world.events_processed());
-    let topology = world.trace().topology.clone();
     drop(world);
-    let summarizer = Rc::try_unwrap(summarizer).unwrap_or_else(|_| panic!("the run is over"));
-    let judge = Rc::try_unwrap(judge).unwrap_or_else(|_| panic!("the run is over"));
+    let sinks = sinks.finish();
     let mut connections = None;
-    if summarize {
-        let summarized = summarizer.into_inner().finish();
+    if let Some(summarizer) = sinks.summarizer {
+        let summarized = summarizer.finish();
         connections = Some(summarized.summary.connections.clone());
         std::hint::black_box(summarized.render(&topology));
     }
-    let outcomes = if judging {
-        judge
-            .into_inner()
-            .finish_with(&topology, &scenario.app_names(), connections.as_deref())
-    } else {
-        Vec::new()
+    let outcomes = match sinks.judge {
+        Some(judge) => judge.finish_with(&topology, &scenario.app_names(), connections.as_deref()),
+        None => Vec::new(),
     };
     let wall_s = start.elapsed().as_secs_f64();
     let judged = until.is_none() && judging;
@@ -393,7 +407,7 @@ fn run(scenario: &Scenario, until: Option<SimTime>, start: Instant) -> Figures {
     Figures {
         wall_s,
         rss: peak_resident_bytes().unwrap_or(-1),
-        packets: counter.borrow().0,
+        packets: sinks.counter.0,
         events,
         simulated_us,
         passed,

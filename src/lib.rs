@@ -33,7 +33,7 @@ pub mod keylog;
 mod stream;
 pub mod sweep;
 
-pub use stream::{StreamedRun, run_scenario_streamed, run_scenario_streamed_with};
+pub use stream::{StreamOutput, StreamedRun, run_scenario_streamed, run_scenario_streamed_with};
 
 /// HTTP/1.1: the sans-IO protocol ([`http::proto`]) and the applications
 /// that drive it over simulated sockets ([`http::apps`]: `HttpServer`,

@@ -9,18 +9,27 @@
 //! duration. The bytes are the ones [`render`](crate::render()) gives for
 //! the stored trace of the same run (the scenario tests compare both paths
 //! for every scenario and format).
+//!
+//! The writer, the judge and any other sink read the records on a thread of
+//! their own ([`SinkThread`]): the run goes on making the next records on
+//! one core while they read the last ones on another, in the same order.
 
 use crate::{Format, TextOptions, Topology, TraceRecord, TraceSink, World};
 use simnet_core::EndReason;
 use simnet_core::analysis::Connection;
+use simnet_core::trace::SinkThread;
 use simnet_scenario::{Judge, Outcome, Scenario};
 use simnet_trace::csv::SeriesCsv;
 use simnet_trace::summary::Summarizer;
 use simnet_trace::{JsonlWriter, PcapWriter, PcapngWriter, TextWriter};
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Where a streamed run's bytes go: anything written to, that the sinks'
+/// thread can own.
+pub type StreamOutput = Box<dyn Write + Send>;
 
 /// A scenario run whose output was written as it went: what is left of it
 /// once the writer is done (no trace).
@@ -62,21 +71,23 @@ pub fn run_scenario_streamed(
     seed: Option<u64>,
     until: Option<crate::SimTime>,
     format: Format,
-    out: Box<dyn Write>,
+    out: StreamOutput,
     watch: &mut dyn FnMut(&World),
 ) -> io::Result<StreamedRun> {
     run_scenario_streamed_with(scenario, seed, until, format, out, Vec::new(), watch)
 }
 
 /// [`run_scenario_streamed`], with more sinks fed the same records after the
-/// writer and the judge (the command line's `--keylog` writer, say).
+/// writer and the judge (the command line's `--keylog` writer, say). They
+/// run on the sinks' thread; to read one after the run, pass an
+/// `Arc<Mutex<_>>` and keep a clone.
 pub fn run_scenario_streamed_with(
     scenario: &Scenario,
     seed: Option<u64>,
     until: Option<crate::SimTime>,
     format: Format,
-    out: Box<dyn Write>,
-    extra: Vec<Box<dyn TraceSink>>,
+    out: StreamOutput,
+    extra: Vec<Box<dyn TraceSink + Send>>,
     watch: &mut dyn FnMut(&World),
 ) -> io::Result<StreamedRun> {
     let seed = seed.unwrap_or(scenario.seed);
@@ -87,14 +98,15 @@ pub fn run_scenario_streamed_with(
     // ([`Format::capture`] is for stored traces, which keep every record;
     // the formats that stream render a headers-only trace alike.)
     world.set_capture(crate::Capture::Full);
-    let writer = Rc::new(RefCell::new(Writer::new(
+    let topology = world.trace().topology.clone();
+    let writer = Writer::new(
         format,
         &scenario.name,
         &scenario.description,
         seed,
-        &world.trace().topology,
+        &topology,
         out,
-    )?));
+    )?;
     // The summary analyses every connection anyway: the judge's flow
     // claims read its analysis instead of making a second one.
     let judge = if format == Format::Summary {
@@ -102,26 +114,25 @@ pub fn run_scenario_streamed_with(
     } else {
         Judge::new(&scenario.expectations)
     };
-    let judge = Rc::new(RefCell::new(judge));
-    let mut sinks: Vec<Box<dyn TraceSink>> =
-        vec![Box::new(writer.clone()), Box::new(judge.clone())];
-    sinks.extend(extra);
-    world.stream_to(Box::new(sinks));
+    let failed = Arc::new(AtomicBool::new(false));
+    let sinks = Sinks {
+        writer,
+        judge,
+        extra,
+        failed: failed.clone(),
+    };
+    let sinks = SinkThread::spawn(topology.clone(), sinks)?;
+    world.stream_to(Box::new(sinks.feeder()));
     // A destination that stopped taking bytes (`| head`, a full disk)
-    // ends the run: the rest would be written nowhere.
+    // ends the run: the rest would be written nowhere. (The run hears of
+    // it a few batches of records late; they are written nowhere either.)
     let end = world.run_while_not(|w| {
         watch(w);
-        writer.borrow().failed()
+        failed.load(Ordering::Relaxed)
     });
-    let topology = world.trace().topology.clone();
     drop(world);
-    let writer = Rc::try_unwrap(writer)
-        .map_err(|_| io::Error::other("the writer outlived its run"))?
-        .into_inner();
+    let Sinks { writer, judge, .. } = sinks.finish();
     let connections = writer.finish(&topology)?;
-    let judge = Rc::try_unwrap(judge)
-        .map_err(|_| io::Error::other("the judge outlived its run"))?
-        .into_inner();
     let outcomes = judge.finish_with(&topology, &scenario.app_names(), connections.as_deref());
     Ok(StreamedRun {
         name: scenario.name.clone(),
@@ -130,6 +141,29 @@ pub fn run_scenario_streamed_with(
         end: Some(end),
         outcomes,
     })
+}
+
+/// Everything a streamed run's records go to, on the sinks' thread: the
+/// format's writer, the judge, the caller's sinks, in that order.
+struct Sinks {
+    writer: Writer,
+    judge: Judge,
+    extra: Vec<Box<dyn TraceSink + Send>>,
+    /// Set once the writer could not write: the run stops.
+    failed: Arc<AtomicBool>,
+}
+
+impl TraceSink for Sinks {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.writer.record(topology, record);
+        self.judge.record(topology, record);
+        for sink in &mut self.extra {
+            sink.record(topology, record);
+        }
+        if self.writer.failed() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The text format's preamble: the scenario's name, seed and description.
@@ -150,12 +184,12 @@ pub(crate) fn summary_preamble(name: &str, seed: u64) -> String {
 /// A format's writer: the bytes go to `out` as the records come, or, for
 /// the summary and the CSV series, into aggregates written at the end.
 enum Writer {
-    Text(TextWriter<Box<dyn Write>>),
-    Jsonl(JsonlWriter<Box<dyn Write>>),
-    Pcap(PcapWriter<Box<dyn Write>>),
-    Pcapng(PcapngWriter<Box<dyn Write>>),
-    Summary(Box<Summarizer>, Box<dyn Write>),
-    Csv(SeriesCsv, Box<dyn Write>),
+    Text(TextWriter<StreamOutput>),
+    Jsonl(JsonlWriter<StreamOutput>),
+    Pcap(PcapWriter<StreamOutput>),
+    Pcapng(PcapngWriter<StreamOutput>),
+    Summary(Box<Summarizer>, StreamOutput),
+    Csv(SeriesCsv, StreamOutput),
 }
 
 impl Writer {
@@ -167,7 +201,7 @@ impl Writer {
         description: &str,
         seed: u64,
         topology: &Topology,
-        mut out: Box<dyn Write>,
+        mut out: StreamOutput,
     ) -> io::Result<Writer> {
         Ok(match format {
             Format::Text => {

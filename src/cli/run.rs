@@ -6,11 +6,10 @@ use crate::Format;
 use crate::keylog::KeyLogWriter;
 use simnet_scenario::AppRegistry;
 use simnet_scenario::units::parse_duration;
-use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Arguments of `simnet run`.
 #[derive(clap::Args)]
@@ -391,15 +390,17 @@ fn stream(
     mut progress: Progress,
 ) -> CmdResult {
     let to_file = out_file.is_some();
-    let out: Box<dyn Write> = match out_file {
+    let out: crate::StreamOutput = match out_file {
         Some(file) => Box::new(std::io::BufWriter::with_capacity(1 << 16, file)),
         None => Box::new(EndsLine::new(std::io::BufWriter::with_capacity(
             1 << 16,
             std::io::stdout(),
         ))),
     };
-    let keylog = keylog.map(|k| Rc::new(RefCell::new(k)));
-    let mut extra: Vec<Box<dyn crate::TraceSink>> = match &keylog {
+    // The sinks run on a thread of their own: the ones read after the run
+    // are shared with it.
+    let keylog = keylog.map(|k| Arc::new(Mutex::new(k)));
+    let mut extra: Vec<Box<dyn crate::TraceSink + Send>> = match &keylog {
         Some(k) => vec![Box::new(k.clone())],
         None => Vec::new(),
     };
@@ -408,9 +409,9 @@ fn stream(
     let (format, out, capture) = match &args.capture_at {
         Some(name) => {
             let node = capture_node(scenario, args.seed, until, name)?;
-            let capture = Rc::new(RefCell::new(crate::render::NodeCapture::new(out, node)));
+            let capture = Arc::new(Mutex::new(crate::render::NodeCapture::new(out, node)));
             extra.push(Box::new(capture.clone()));
-            let nowhere: Box<dyn Write> = Box::new(std::io::sink());
+            let nowhere: crate::StreamOutput = Box::new(std::io::sink());
             (Format::Pcap, nowhere, Some(capture))
         }
         None => (args.format, out, None),
@@ -425,17 +426,18 @@ fn stream(
         &mut |w| progress.tick(w),
     );
     let result = match (result, capture) {
-        (Ok(run), Some(capture)) => Rc::try_unwrap(capture)
+        (Ok(run), Some(capture)) => Arc::try_unwrap(capture)
             .map_err(|_| std::io::Error::other("the capture outlived its run"))
-            .and_then(|c| c.into_inner().finish())
+            .and_then(|c| c.into_inner().unwrap_or_else(|p| p.into_inner()).finish())
             .map(|_| run),
         (result, _) => result,
     };
     progress.finish();
     if let Some(k) = keylog {
-        let k = Rc::try_unwrap(k)
+        let k = Arc::try_unwrap(k)
             .map_err(|_| "error: --keylog: the writer outlived its run".to_string())?
-            .into_inner();
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         finish_keylog(args, k)?;
     }
     let run = match result {

@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::rc::Rc;
+use std::sync::Arc;
 
 mod capture_at;
 mod tls;
@@ -486,7 +486,7 @@ fn one_packet(bytes: Vec<u8>) -> Trace {
             to: Some(HostId(1)),
             socket: None,
             len: bytes.len() as u32,
-            bytes: Rc::from(bytes),
+            bytes: Arc::from(bytes),
         },
     );
     trace

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A frame's identity for the whole run: the n-th frame any host sent.
 /// Duplicates made by a link get their own id.
@@ -26,7 +26,7 @@ pub struct Frame {
     /// The frame's id.
     pub id: FrameId,
     /// The IPv4 packet, header included.
-    pub bytes: Rc<[u8]>,
+    pub bytes: Arc<[u8]>,
 }
 
 /// The decoded headers of an IPv4 packet.

@@ -16,7 +16,7 @@ use simnet_core::trace::{Topology, Trace, TraceEvent, TraceRecord, TraceSink};
 use simnet_core::{FrameId, SimTime};
 use std::collections::BTreeMap;
 use std::io;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Writes a classic pcap of what one node sent and received.
 pub struct NodeCapture<W: io::Write> {
@@ -24,10 +24,10 @@ pub struct NodeCapture<W: io::Write> {
     out: PcapWriter<W>,
     /// Frames on their way to the node: their bytes on this hop and their
     /// length on the wire.
-    coming: BTreeMap<FrameId, (Rc<[u8]>, u32)>,
+    coming: BTreeMap<FrameId, (Arc<[u8]>, u32)>,
     /// Every frame's bytes on its current hop, until it arrives or is lost
     /// (to know what a copy or a corrupted frame carries).
-    hops: BTreeMap<FrameId, (Rc<[u8]>, u32)>,
+    hops: BTreeMap<FrameId, (Arc<[u8]>, u32)>,
 }
 
 impl<W: io::Write> NodeCapture<W> {
@@ -51,7 +51,7 @@ impl<W: io::Write> NodeCapture<W> {
         self.out.finish()
     }
 
-    fn write(&mut self, time: SimTime, bytes: Rc<[u8]>, len: u32) {
+    fn write(&mut self, time: SimTime, bytes: Arc<[u8]>, len: u32) {
         let record = TraceRecord {
             time,
             event: TraceEvent::PacketSent {
@@ -67,7 +67,7 @@ impl<W: io::Write> NodeCapture<W> {
     }
 
     /// A frame starts a hop towards `to` with these bytes.
-    fn hop(&mut self, frame: FrameId, to: Option<HostId>, bytes: &Rc<[u8]>, len: u32) {
+    fn hop(&mut self, frame: FrameId, to: Option<HostId>, bytes: &Arc<[u8]>, len: u32) {
         self.hops.insert(frame, (bytes.clone(), len));
         if to == Some(self.node) {
             self.coming.insert(frame, (bytes.clone(), len));
@@ -131,12 +131,12 @@ impl<W: io::Write> TraceSink for NodeCapture<W> {
                 }
             }
             TraceEvent::FrameCorrupted { frame, bit } => {
-                let flip = |(bytes, len): &(Rc<[u8]>, u32)| {
+                let flip = |(bytes, len): &(Arc<[u8]>, u32)| {
                     let mut copy = bytes.to_vec();
                     if let Some(b) = copy.get_mut((*bit / 8) as usize) {
                         *b ^= 1 << (bit % 8);
                     }
-                    (Rc::from(copy), *len)
+                    (Arc::from(copy), *len)
                 };
                 if let Some(v) = self.hops.get(frame) {
                     let v = flip(v);

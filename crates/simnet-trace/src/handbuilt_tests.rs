@@ -15,7 +15,7 @@ use simnet_core::socket::{CloseReason, HostId, SocketId, TcpState};
 use simnet_core::trace::{HostInfo, Trace, TraceEvent, TraceSink};
 use simnet_core::{SimTime, TcpState::*};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 const A: u32 = 0;
 const B: u32 = 1;
@@ -26,7 +26,7 @@ fn addr(host: u32, port: u16) -> SocketAddrV4 {
 
 /// An IPv4 + TCP packet from `host`:`ports.0` to the other host's
 /// `ports.1` (checksums left at zero: nothing here checks them).
-fn tcp(host: u32, ports: (u16, u16), seq: u32, ack: u32, flags: &str, payload: usize) -> Rc<[u8]> {
+fn tcp(host: u32, ports: (u16, u16), seq: u32, ack: u32, flags: &str, payload: usize) -> Arc<[u8]> {
     let total = 40 + payload;
     let (src, dst) = (addr(host, 0), addr(1 - host, 0));
     let mut p = vec![0x45, 0];

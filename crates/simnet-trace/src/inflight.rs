@@ -167,7 +167,7 @@ mod tests {
             from: HostId(0),
             to: Some(HostId(1)),
             socket: None,
-            bytes: std::rc::Rc::from(&b""[..]),
+            bytes: std::sync::Arc::from(&b""[..]),
             len: 0,
         }
     }

@@ -47,7 +47,7 @@ use simnet_core::{FrameId, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::io;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// `LINKTYPE_RAW`: every packet starts with its IPv4 header.
 pub const LINKTYPE_RAW: u16 = 101;
@@ -228,7 +228,7 @@ struct HeldPacket {
     time: SimTime,
     frame: FrameId,
     from: HostId,
-    bytes: Rc<[u8]>,
+    bytes: Arc<[u8]>,
     /// The packet's length on the wire (`bytes` may hold only its headers).
     len: u32,
 }
@@ -662,7 +662,6 @@ mod tests {
     use simnet_core::link::DropReason;
     use simnet_core::trace::{HostInfo, Topology};
     use simnet_core::{LinkParams, SimDuration, WorldBuilder};
-    use std::rc::Rc;
 
     fn le32(b: &[u8], at: usize) -> u32 {
         u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
@@ -710,7 +709,7 @@ mod tests {
                     from: HostId(*from),
                     to: Some(HostId(1 - *from)),
                     socket: None,
-                    bytes: Rc::from(*bytes),
+                    bytes: Arc::from(*bytes),
                     len: *len,
                 },
             );
@@ -885,7 +884,7 @@ mod tests {
             .filter(|(t, _)| *t == BLOCK_ENHANCED_PACKET)
             .map(|(_, b)| *b)
             .collect();
-        let sent: Vec<(SimTime, HostId, Rc<[u8]>)> = trace
+        let sent: Vec<(SimTime, HostId, Arc<[u8]>)> = trace
             .records
             .iter()
             .filter_map(|r| match &r.event {
@@ -969,7 +968,7 @@ mod tests {
                     from: HostId(from),
                     to: None,
                     socket: None,
-                    bytes: Rc::from(&b""[..]),
+                    bytes: Arc::from(&b""[..]),
                     len: 0,
                 },
             );

@@ -13,7 +13,7 @@ use crate::socket::{LinkId, SocketId, TcpState};
 use crate::time::SimDuration;
 use crate::trace::{HostInfo, LinkInfo, Topology};
 use std::net::Ipv4Addr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every test's trace is analysed in both modes: [`Analyzer::counts_only`]
 /// must give the full analysis minus its series (this shadows the glob
@@ -242,7 +242,7 @@ fn segment(
     window: u16,
     payload: u32,
     wscale: Option<u8>,
-) -> (Rc<[u8]>, u32) {
+) -> (Arc<[u8]>, u32) {
     let options: Vec<u8> = wscale.map_or(Vec::new(), |s| vec![3, 3, s, 1]);
     let header = 40 + options.len();
     let total = header + payload as usize;

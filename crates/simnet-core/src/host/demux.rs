@@ -9,7 +9,7 @@ impl Host {
         &mut self,
         now: SimTime,
         frame: crate::packet::FrameId,
-        bytes: &Rc<[u8]>,
+        bytes: &Arc<[u8]>,
         corrupted: bool,
     ) {
         let Some(stack) = self.stack.as_mut() else {

@@ -7,11 +7,11 @@
 
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub(crate) struct SimDevice {
-    pub rx: Option<Rc<[u8]>>,
-    pub tx: Vec<Rc<[u8]>>,
+    pub rx: Option<Arc<[u8]>>,
+    pub tx: Vec<Arc<[u8]>>,
     pub mtu: usize,
 }
 
@@ -25,9 +25,9 @@ impl SimDevice {
     }
 }
 
-pub(crate) struct RxToken(Rc<[u8]>);
+pub(crate) struct RxToken(Arc<[u8]>);
 
-pub(crate) struct TxToken<'a>(&'a mut Vec<Rc<[u8]>>);
+pub(crate) struct TxToken<'a>(&'a mut Vec<Arc<[u8]>>);
 
 impl phy::Device for SimDevice {
     type RxToken<'a> = RxToken;
@@ -70,8 +70,8 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         // Built in place as the shared buffer the trace and the links keep:
         // one allocation per frame, no copy.
-        let mut buf: Rc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-        let r = f(Rc::get_mut(&mut buf).expect("a fresh buffer has one owner"));
+        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let r = f(Arc::get_mut(&mut buf).expect("a fresh buffer has one owner"));
         self.0.push(buf);
         r
     }

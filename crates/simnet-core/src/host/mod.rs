@@ -63,7 +63,7 @@ use smoltcp::socket::{tcp, udp};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 use table::SocketTable;
 use time_wait::TimeWait;
 
@@ -238,7 +238,7 @@ pub(crate) enum Effect {
     Trace(TraceEvent),
     /// Send a frame (produced by `socket`, which was in `state` afterwards).
     Frame {
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         socket: Option<SocketId>,
         state: Option<TcpState>,
     },
@@ -366,7 +366,7 @@ struct Entry {
     /// blocks (it holds out-of-order data).
     sack_pending: bool,
     /// The last segment it sent in TIME-WAIT.
-    time_wait_ack: Option<Rc<[u8]>>,
+    time_wait_ack: Option<Arc<[u8]>>,
     /// The stream layer (TLS) the application installed, if any.
     layered: Option<Box<Layered>>,
 }

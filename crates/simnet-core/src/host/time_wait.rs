@@ -40,7 +40,7 @@ use smoltcp::wire::{
     IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
 };
 use std::net::Ipv4Addr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// How long TIME-WAIT lasts, and how far a stray segment pushes its end:
 /// smoltcp's `CLOSE_DELAY` (private in `socket/tcp.rs`).
@@ -82,7 +82,7 @@ pub(super) enum Verdict {
     /// Nothing (the segment is dropped).
     Ignore,
     /// Send this ACK.
-    Reply(Rc<[u8]>),
+    Reply(Arc<[u8]>),
     /// An acceptable RST: the connection is gone.
     Reset,
 }
@@ -230,7 +230,7 @@ impl TimeWait {
     /// SACK blocks: nothing is out of order), and the IPv4 header smoltcp's
     /// interface writes without fragmentation support (identification 0,
     /// don't-fragment set, TTL 64).
-    fn ack_segment(&self, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) -> Rc<[u8]> {
+    fn ack_segment(&self, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) -> Arc<[u8]> {
         let reply = TcpRepr {
             src_port: tcp.dst_port,
             dst_port: tcp.src_port,
@@ -262,7 +262,7 @@ impl TimeWait {
             &IpAddress::Ipv4(ip_reply.dst_addr),
             &caps,
         );
-        Rc::from(frame)
+        Arc::from(frame)
     }
 }
 

@@ -9,8 +9,10 @@
 //! This module defines the data and nothing that formats it.
 
 mod app_event;
+mod thread;
 
 pub use app_event::{AppEvent, FieldValue, KEYLOG_KIND, Summary};
+pub use thread::{BATCH, Feeder, IN_FLIGHT, SinkThread};
 
 use crate::link::{DropReason, LinkParams};
 use crate::packet::{FrameId, PacketInfo};
@@ -18,7 +20,7 @@ use crate::socket::{AppId, CloseReason, HostId, LinkId, SocketCall, SocketId, Tc
 use crate::time::{SimDuration, SimTime};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A whole run: who was there, and what happened.
 #[derive(Clone, Debug, Default)]
@@ -132,6 +134,15 @@ pub trait TraceSink {
     /// Takes one record. The topology is the world's ([`Trace::topology`]);
     /// it does not change during a run.
     fn record(&mut self, topology: &Topology, record: &TraceRecord);
+
+    /// Takes one record to keep: a world streaming to this sink hands each
+    /// record over with this once it has made it. A sink that passes
+    /// records on (to another thread: [`SinkThread`]) keeps it without a
+    /// copy; every other sink reads it ([`record`](Self::record)) and lets
+    /// it go, which is what this does unless overridden.
+    fn take(&mut self, topology: &Topology, record: TraceRecord) {
+        self.record(topology, &record);
+    }
 }
 
 /// Several sinks fed the same records, in order (a renderer and the
@@ -148,6 +159,18 @@ impl TraceSink for Vec<Box<dyn TraceSink>> {
 impl<S: TraceSink> TraceSink for std::rc::Rc<std::cell::RefCell<S>> {
     fn record(&mut self, topology: &Topology, record: &TraceRecord) {
         self.borrow_mut().record(topology, record);
+    }
+}
+
+/// A sink the caller keeps a handle to, shared with the thread that feeds
+/// it (a streamed run's sinks run on a thread of their own: [`SinkThread`]).
+/// A sink that panicked holding the lock is still read: it is a trace
+/// reader, and the panic itself reaches the caller.
+impl<S: TraceSink> TraceSink for Arc<std::sync::Mutex<S>> {
+    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
+        self.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(topology, record);
     }
 }
 
@@ -186,11 +209,11 @@ pub enum Capture {
 impl Capture {
     /// What the trace keeps of a packet about to be sent: the packet itself
     /// (shared, not copied) or a copy of its headers.
-    pub(crate) fn keep(self, bytes: &Rc<[u8]>) -> Rc<[u8]> {
+    pub(crate) fn keep(self, bytes: &Arc<[u8]>) -> Arc<[u8]> {
         match self {
             Capture::Full => bytes.clone(),
             Capture::Headers => match PacketInfo::header_len(bytes) {
-                n if n < bytes.len() => Rc::from(&bytes[..n]),
+                n if n < bytes.len() => Arc::from(&bytes[..n]),
                 _ => bytes.clone(),
             },
         }
@@ -322,7 +345,7 @@ pub enum TraceEvent {
         socket: Option<SocketId>,
         /// The IPv4 packet as captured ([`TraceEvent::packet_info`] decodes
         /// it): every byte, or only its headers under [`Capture::Headers`].
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         /// The packet's length on the wire; more than `bytes.len()` when the
         /// capture kept only the headers.
         len: u32,
@@ -390,7 +413,7 @@ pub enum TraceEvent {
         /// The packet as it leaves the router (TTL decremented, addresses
         /// and ports rewritten by a NAT, checksums updated), captured like
         /// [`TraceEvent::PacketSent`]'s.
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         /// Its length on the wire.
         len: u32,
     },
@@ -720,7 +743,7 @@ impl TraceEvent {
     /// A packet's bytes count in full even when the frame in flight shares
     /// them: once the frame is delivered, the trace alone keeps them alive.
     fn heap_bytes(&self) -> usize {
-        // An `Rc<[u8]>` allocation holds two counters before the bytes.
+        // An `Arc<[u8]>` allocation holds two counters before the bytes.
         const RC_HEADER: usize = 2 * std::mem::size_of::<usize>();
         match self {
             TraceEvent::PacketSent { bytes, .. } | TraceEvent::FrameForwarded { bytes, .. } => {

@@ -88,7 +88,7 @@ impl World {
         &mut self,
         id: FrameId,
         from: HostId,
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         hop: Hop,
         action: Option<FaultAction>,
         corrupted: bool,

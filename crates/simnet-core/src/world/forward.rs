@@ -138,7 +138,7 @@ impl World {
                     Some(Router { nat: Some(n) }) if n.config.on_expired == NatExpiredAction::Reset
                 );
                 if reset && let Some(rst) = rewrite::tcp_reset(&frame.bytes) {
-                    self.transmit(router, Rc::from(rst), None, None);
+                    self.transmit(router, Arc::from(rst), None, None);
                 }
                 return;
             }
@@ -151,7 +151,7 @@ impl World {
             self.drop_frame(id, router, None, DropReason::NoRoute);
             return self.icmp_error(router, &frame.bytes, 3, 0);
         };
-        let bytes: Rc<[u8]> = Rc::from(out);
+        let bytes: Arc<[u8]> = Arc::from(out);
         self.trace.push(
             self.now,
             TraceEvent::FrameForwarded {
@@ -172,7 +172,7 @@ impl World {
     fn icmp_error(&mut self, router: HostId, original: &[u8], icmp_type: u8, code: u8) {
         let from = self.hosts[router.0 as usize].addr;
         if let Some(packet) = rewrite::icmp_error(from, original, icmp_type, code) {
-            self.transmit(router, Rc::from(packet), None, None);
+            self.transmit(router, Arc::from(packet), None, None);
         }
     }
 

@@ -24,7 +24,7 @@ use crate::trace::{
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 mod aqm;
 mod builder;
@@ -543,7 +543,7 @@ impl World {
     fn transmit(
         &mut self,
         from: HostId,
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         socket: Option<SocketId>,
         state: Option<TcpState>,
     ) {
@@ -603,7 +603,7 @@ impl World {
         &mut self,
         id: FrameId,
         from: HostId,
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         hop: Hop,
         action: Option<(usize, FaultAction, u32)>,
         corrupted: bool,
@@ -672,7 +672,7 @@ impl World {
     fn deliver_later(
         &mut self,
         id: FrameId,
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         hop: Hop,
         delivery: Delivery,
         action: Option<FaultAction>,
@@ -715,7 +715,7 @@ impl World {
                 copy[(bit / 8) as usize] ^= 1 << (bit % 8);
                 self.trace
                     .push(now, TraceEvent::FrameCorrupted { frame: id, bit });
-                (Rc::from(copy), true)
+                (Arc::from(copy), true)
             }
             None => (bytes, already_corrupted),
         };
@@ -1018,7 +1018,7 @@ impl Recorder {
         self.recorded += 1;
         let record = TraceRecord { time, event };
         match &mut self.sink {
-            Some(sink) => sink.record(&self.trace.topology, &record),
+            Some(sink) => sink.take(&self.trace.topology, record),
             None => self.trace.records.push(record),
         }
     }

@@ -8,7 +8,7 @@ use simnet_core::trace::{AppEvent, AppInfo, HostInfo, LinkInfo};
 use simnet_core::{
     FaultAction, LinkParams, PacketFilter, SimDuration, TargetedFault, TcpState, WorldBuilder,
 };
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A client sends "hello" to an echo server over a 10 ms link; `drops`
 /// of the client's data segments are lost (so they are retransmitted).
@@ -369,7 +369,7 @@ fn every_event_has_exactly_its_documented_keys() {
             from: HostId(9),
             to: None,
             socket: None,
-            bytes: Rc::from(&[1u8, 2, 3][..]),
+            bytes: Arc::from(&[1u8, 2, 3][..]),
             len: 3,
         },
         TraceEvent::FrameQueued {
@@ -579,7 +579,7 @@ fn udp_and_icmp_packets_have_their_own_keys() {
                 to: Some(HostId(1)),
                 socket: None,
                 len: bytes.len() as u32,
-                bytes: Rc::from(bytes),
+                bytes: Arc::from(bytes),
             },
         );
     }

@@ -11,7 +11,7 @@ use simnet_core::trace::HostInfo;
 use simnet_core::trace::{Trace, TraceEvent};
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 // ----- a small trace builder -----------------------------------------
 
@@ -31,7 +31,7 @@ fn tcp(
     ack: u32,
     flags: u8,
     payload: &[u8],
-) -> Rc<[u8]> {
+) -> Arc<[u8]> {
     let total = 40 + payload.len();
     let mut p = vec![0x45, 0];
     p.extend((total as u16).to_be_bytes());
@@ -71,7 +71,7 @@ impl Builder {
     }
 
     /// Host `from` sends `bytes` to host `to`; returns the frame id.
-    fn send(&mut self, ms: u64, from: u32, to: u32, bytes: Rc<[u8]>) -> FrameId {
+    fn send(&mut self, ms: u64, from: u32, to: u32, bytes: Arc<[u8]>) -> FrameId {
         let frame = FrameId(self.frames);
         self.frames += 1;
         self.at(
@@ -708,7 +708,7 @@ fn any_trace_gives_a_well_formed_diagram() {
     // Garbage bytes, a frame with no route, events about unknown hosts
     // and frames, a run that ended.
     let mut b = Builder::new(&["a"]);
-    b.send(0, 0, 0, Rc::from(&b"\x45garbage"[..]));
+    b.send(0, 0, 0, Arc::from(&b"\x45garbage"[..]));
     b.at(
         1,
         TraceEvent::PacketSent {

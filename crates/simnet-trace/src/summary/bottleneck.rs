@@ -140,7 +140,7 @@ pub(crate) mod fixture {
     use simnet_core::trace::{HostInfo, LinkInfo, Trace, TraceEvent};
     use simnet_core::{DropReason, SimTime};
     use std::net::Ipv4Addr;
-    use std::rc::Rc;
+    use std::sync::Arc;
 
     pub const A1: HostId = HostId(0);
     pub const A2: HostId = HostId(1);
@@ -161,7 +161,7 @@ pub(crate) mod fixture {
         ack: u32,
         flags: &str,
         payload: u32,
-    ) -> (Rc<[u8]>, u32) {
+    ) -> (Arc<[u8]>, u32) {
         let total = 40 + payload;
         let mut p = vec![0x45, 0];
         p.extend((total as u16).to_be_bytes());
@@ -250,7 +250,7 @@ pub(crate) mod fixture {
                     from,
                     to: B,
                     link: LinkId(2),
-                    bytes: Rc::from(&[][..]),
+                    bytes: Arc::from(&[][..]),
                     len,
                 },
             );

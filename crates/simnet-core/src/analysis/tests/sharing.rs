@@ -55,7 +55,7 @@ impl Build {
                 from: C,
                 to: S,
                 link: LinkId(1),
-                bytes: Rc::from(&[][..]),
+                bytes: Arc::from(&[][..]),
                 len,
             },
         );

@@ -13,7 +13,7 @@ use simnet_core::packet::{FrameId, TcpFlags};
 use simnet_core::socket::Preview;
 use simnet_core::trace::{AppEvent, AppInfo, EndReason, HostInfo};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
+use std::sync::Arc;
 
 const CLIENT: HostId = HostId(0);
 const SERVER: HostId = HostId(1);
@@ -200,7 +200,7 @@ fn segment(
     flags: &str,
     window: u16,
     payload: u32,
-) -> (Rc<[u8]>, u32) {
+) -> (Arc<[u8]>, u32) {
     let total = 40 + payload as usize;
     let mut b = vec![0u8; 40];
     b[0] = 0x45;
