@@ -42,6 +42,10 @@
 
 mod common;
 
+// As in `src/main.rs`: the engine and the raw loop run on the allocator `simnet run` ships with.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use simnet::apps::Sink;

@@ -30,6 +30,10 @@
 
 mod common;
 
+// As in `src/main.rs`: the load scenarios run as `simnet run` runs them, with its allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use simnet::apps::Sink;
 use simnet::render::summary::Summarizer;
 use simnet::scenario::{Judge, Scenario};

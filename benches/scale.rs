@@ -30,6 +30,10 @@
 
 mod common;
 
+// As in `src/main.rs`: simnet and its peers run on the allocator `simnet run` ships with.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use common::*;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simnet::apps::{IdleConnections, Reply, ServerClose, TcpServer};
