@@ -16,7 +16,9 @@
 //! own lane), or to an empty lane, or, when every lane's last event is
 //! later, to the heap. `pop` takes the earliest of the lanes' fronts and
 //! the heap's top by `(time, sequence)`, so the order is exactly that of a
-//! single heap: which store an event waited in never shows.
+//! single heap: which store an event waited in never shows. The queue
+//! remembers where its earliest event waits, so the world's look at the
+//! next event's time before each step scans nothing.
 
 use crate::time::SimTime;
 use std::cmp::Ordering;
@@ -36,6 +38,9 @@ pub struct EventQueue<E> {
     /// Events that fitted no lane when they were pushed.
     heap: BinaryHeap<Entry<E>>,
     next_seq: u64,
+    /// Where the earliest event waits (`None` when the queue is empty),
+    /// kept up to date by every push and pop.
+    front: Option<Front>,
 }
 
 #[derive(Debug)]
@@ -75,12 +80,13 @@ impl<E> Default for EventQueue<E> {
             lanes: (0..LANES).map(|_| VecDeque::new()).collect(),
             heap: BinaryHeap::new(),
             next_seq: 0,
+            front: None,
         }
     }
 }
 
 /// Where the earliest event waits.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Front {
     Lane(usize),
     Heap,
@@ -116,14 +122,36 @@ impl<E> EventQueue<E> {
                 }
             }
         }
-        match fit.map(|(i, _)| i).or(empty) {
-            Some(i) => self.lanes[i].push_back(entry),
-            None => self.heap.push(entry),
+        // An event earlier than every other can only have gone to an empty
+        // lane or to the heap's top: a lane's back is never before its
+        // front, which is never before the earliest event.
+        let earliest = self.front_key().is_none_or(|k| (time, seq) < k);
+        let store = match fit.map(|(i, _)| i).or(empty) {
+            Some(i) => {
+                self.lanes[i].push_back(entry);
+                Front::Lane(i)
+            }
+            None => {
+                self.heap.push(entry);
+                Front::Heap
+            }
+        };
+        if earliest {
+            self.front = Some(store);
         }
     }
 
-    /// The store holding the earliest event, if any.
-    fn front(&self) -> Option<Front> {
+    /// The key of the earliest event.
+    fn front_key(&self) -> Option<(SimTime, u64)> {
+        match self.front? {
+            Front::Lane(i) => self.lanes[i].front().map(Entry::key),
+            Front::Heap => self.heap.peek().map(Entry::key),
+        }
+    }
+
+    /// The store holding the earliest event, if any, found by looking at
+    /// every store's front.
+    fn find_front(&self) -> Option<Front> {
         let mut best: Option<((SimTime, u64), Front)> =
             self.heap.peek().map(|e| (e.key(), Front::Heap));
         for (i, lane) in self.lanes.iter().enumerate() {
@@ -138,18 +166,16 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        match self.front()? {
-            Front::Lane(i) => self.lanes[i].front().map(|e| e.time),
-            Front::Heap => self.heap.peek().map(|e| e.time),
-        }
+        self.front_key().map(|(time, _)| time)
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = match self.front()? {
+        let e = match self.front? {
             Front::Lane(i) => self.lanes[i].pop_front(),
             Front::Heap => self.heap.pop(),
         }?;
+        self.front = self.find_front();
         Some((e.time, e.event))
     }
 
@@ -167,6 +193,7 @@ impl<E> EventQueue<E> {
     pub fn clear(&mut self) {
         self.lanes.iter_mut().for_each(VecDeque::clear);
         self.heap.clear();
+        self.front = None;
     }
 }
 
@@ -201,7 +228,9 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             if x.is_multiple_of(3) {
+                let next = q.peek_time();
                 if let Some((t, s)) = q.pop() {
+                    assert_eq!(next, Some(t), "peek_time names the next event's time");
                     now = t.as_nanos();
                     got.push((t.as_nanos(), s));
                     reference.sort();
@@ -214,9 +243,12 @@ mod tests {
                 seq += 1;
             }
         }
-        while let Some((t, s)) = q.pop() {
+        while let Some(next) = q.peek_time() {
+            let (t, s) = q.pop().expect("peek_time saw an event");
+            assert_eq!(next, t);
             got.push((t.as_nanos(), s));
         }
+        assert_eq!(q.pop(), None);
         reference.sort();
         want.extend(reference);
         assert_eq!(got, want);

@@ -36,7 +36,7 @@ impl Host {
         let target = match wire::demux(bytes) {
             wire::Demux::Tcp(key) => {
                 let tuple = (key.local_port, key.remote, key.remote_port);
-                match stack.tcp_conns.get(&tuple) {
+                match stack.tcp_conns.get(&conn_key(&tuple)) {
                     Some(sid) => Some((*sid, key.rst)),
                     None if key.bare_syn => {
                         // The oldest listening socket takes the SYN.
@@ -164,8 +164,9 @@ impl Host {
             to: TcpState::Closed,
             reason,
         }));
-        if stack.tcp_conns.get(&record.tuple) == Some(&sid) {
-            stack.tcp_conns.remove(&record.tuple);
+        let key = conn_key(&record.tuple);
+        if stack.tcp_conns.get(&key) == Some(&sid) {
+            stack.tcp_conns.remove(&key);
         }
         stack.ports.release(local_port);
         stack.ports.unhold(sid);

@@ -270,12 +270,21 @@ pub(crate) struct Host {
     notes: Vec<(AppId, SocketEvent)>,
 }
 
+/// A connection's (local port, remote address, remote port) as one integer,
+/// ordered as the tuples are (port, then address octets, then port): a
+/// lookup compares integers, not addresses octet by octet.
+fn conn_key(&(local_port, remote, remote_port): &(u16, Ipv4Addr, u16)) -> u64 {
+    (u64::from(local_port) << 48) | (u64::from(u32::from(remote)) << 16) | u64::from(remote_port)
+}
+
 struct Stack {
     iface: Interface,
     device: SimDevice,
     sockets: SocketTable<Entry>,
-    /// (local port, remote address, remote port) → connection socket.
-    tcp_conns: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
+    /// (local port, remote address, remote port) → connection socket, the
+    /// tuple packed into one integer ([`conn_key`]): every arriving segment
+    /// looks its socket up here, among thousands.
+    tcp_conns: BTreeMap<u64, SocketId>,
     listeners: BTreeMap<u16, Listener>,
     udp_ports: BTreeMap<u16, SocketId>,
     /// Local TCP ports in use (how many sockets use each), and the
@@ -556,5 +565,35 @@ impl Host {
     ) -> SocketError {
         self.trace_call(app, socket, SocketCall::Failed { call, error });
         error
+    }
+}
+
+#[cfg(test)]
+mod conn_key_tests {
+    use super::*;
+
+    #[test]
+    fn connection_keys_order_as_their_tuples() {
+        let ports = [0u16, 1, 80, 255, 256, 49152, u16::MAX];
+        let addrs: [Ipv4Addr; 5] = [
+            [0, 0, 0, 0].into(),
+            [10, 0, 0, 1].into(),
+            [10, 0, 1, 0].into(),
+            [10, 1, 0, 0].into(),
+            [255, 255, 255, 255].into(),
+        ];
+        let mut tuples = Vec::new();
+        for &l in &ports {
+            for &a in &addrs {
+                for &r in &ports {
+                    tuples.push((l, a, r));
+                }
+            }
+        }
+        for x in &tuples {
+            for y in &tuples {
+                assert_eq!(conn_key(x).cmp(&conn_key(y)), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
     }
 }

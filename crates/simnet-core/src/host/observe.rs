@@ -126,13 +126,13 @@ impl Host {
         if now_tuple == entry.tuple {
             return;
         }
-        if let Some(old) = entry.tuple.take()
+        if let Some(old) = entry.tuple.take().as_ref().map(conn_key)
             && stack.tcp_conns.get(&old) == Some(&sid)
         {
             stack.tcp_conns.remove(&old);
         }
-        if let Some(new) = now_tuple {
-            stack.tcp_conns.insert(new, sid);
+        if let Some(new) = &now_tuple {
+            stack.tcp_conns.insert(conn_key(new), sid);
         }
         entry.tuple = now_tuple;
     }
@@ -288,7 +288,7 @@ impl Host {
         let Some(entry) = stack.sockets.remove(&sid) else {
             return;
         };
-        if let Some(t) = entry.tuple
+        if let Some(t) = entry.tuple.as_ref().map(conn_key)
             && stack.tcp_conns.get(&t) == Some(&sid)
         {
             stack.tcp_conns.remove(&t);
