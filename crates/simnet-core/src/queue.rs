@@ -41,7 +41,16 @@ pub struct EventQueue<E> {
     /// Where the earliest event waits (`None` when the queue is empty),
     /// kept up to date by every push and pop.
     front: Option<Front>,
+    /// Each lane's front key ([`EMPTY`] for an empty lane) and back time,
+    /// kept beside the lanes: a push or a pop compares a few integers in
+    /// one place instead of reading the ends of every deque.
+    fronts: [(SimTime, u64); LANES],
+    backs: [SimTime; LANES],
 }
+
+/// The front key of an empty lane: after every real key (no event has the
+/// last sequence number).
+const EMPTY: (SimTime, u64) = (SimTime::MAX, u64::MAX);
 
 #[derive(Debug)]
 struct Entry<E> {
@@ -81,6 +90,8 @@ impl<E> Default for EventQueue<E> {
             heap: BinaryHeap::new(),
             next_seq: 0,
             front: None,
+            fronts: [EMPTY; LANES],
+            backs: [SimTime::ZERO; LANES],
         }
     }
 }
@@ -109,16 +120,13 @@ impl<E> EventQueue<E> {
         // keeps a lane sorted among equal times.
         let mut fit: Option<(usize, SimTime)> = None;
         let mut empty = None;
-        for (i, lane) in self.lanes.iter().enumerate() {
-            match lane.back() {
-                Some(back) if back.time <= time => {
-                    if fit.is_none_or(|(_, t)| back.time > t) {
-                        fit = Some((i, back.time));
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    empty.get_or_insert(i);
+        for i in 0..LANES {
+            if self.fronts[i] == EMPTY {
+                empty.get_or_insert(i);
+            } else {
+                let back = self.backs[i];
+                if back <= time && fit.is_none_or(|(_, t)| back > t) {
+                    fit = Some((i, back));
                 }
             }
         }
@@ -128,6 +136,10 @@ impl<E> EventQueue<E> {
         let earliest = self.front_key().is_none_or(|k| (time, seq) < k);
         let store = match fit.map(|(i, _)| i).or(empty) {
             Some(i) => {
+                if self.fronts[i] == EMPTY {
+                    self.fronts[i] = (time, seq);
+                }
+                self.backs[i] = time;
                 self.lanes[i].push_back(entry);
                 Front::Lane(i)
             }
@@ -144,7 +156,7 @@ impl<E> EventQueue<E> {
     /// The key of the earliest event.
     fn front_key(&self) -> Option<(SimTime, u64)> {
         match self.front? {
-            Front::Lane(i) => self.lanes[i].front().map(Entry::key),
+            Front::Lane(i) => Some(self.fronts[i]),
             Front::Heap => self.heap.peek().map(Entry::key),
         }
     }
@@ -152,16 +164,16 @@ impl<E> EventQueue<E> {
     /// The store holding the earliest event, if any, found by looking at
     /// every store's front.
     fn find_front(&self) -> Option<Front> {
-        let mut best: Option<((SimTime, u64), Front)> =
-            self.heap.peek().map(|e| (e.key(), Front::Heap));
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(e) = lane.front()
-                && best.is_none_or(|(k, _)| e.key() < k)
-            {
-                best = Some((e.key(), Front::Lane(i)));
+        let (mut key, mut best) = (EMPTY, None);
+        for (i, &front) in self.fronts.iter().enumerate() {
+            if front < key {
+                (key, best) = (front, Some(Front::Lane(i)));
             }
         }
-        best.map(|(_, f)| f)
+        match self.heap.peek() {
+            Some(top) if top.key() < key => Some(Front::Heap),
+            _ => best,
+        }
     }
 
     /// The time of the earliest event.
@@ -172,7 +184,11 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let e = match self.front? {
-            Front::Lane(i) => self.lanes[i].pop_front(),
+            Front::Lane(i) => {
+                let e = self.lanes[i].pop_front();
+                self.fronts[i] = self.lanes[i].front().map_or(EMPTY, Entry::key);
+                e
+            }
             Front::Heap => self.heap.pop(),
         }?;
         self.front = self.find_front();
@@ -194,6 +210,7 @@ impl<E> EventQueue<E> {
         self.lanes.iter_mut().for_each(VecDeque::clear);
         self.heap.clear();
         self.front = None;
+        self.fronts = [EMPTY; LANES];
     }
 }
 

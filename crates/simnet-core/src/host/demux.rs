@@ -109,6 +109,21 @@ impl Host {
                 return; // superseded by an earlier deadline that already ran
             }
             entry.scheduled = None;
+            // A deadline smoltcp has since moved (a retransmission timer
+            // stopped by the ACK, a delayed ACK that rode on data): the
+            // queue cannot take it back, so it comes. If smoltcp now wants
+            // nothing before a later time, polling would send nothing and
+            // change nothing; only the next deadline is handed over.
+            if quiet(entry)
+                && let Some(at) = next_poll(&mut stack.iface, entry, now)
+            {
+                entry.polled_at = Some(now);
+                if let Some(at) = at {
+                    entry.scheduled = Some(at);
+                    self.effects.push(Effect::Deadline(sid, at));
+                }
+                return;
+            }
             self.poll(now, sid, Cause::Local);
         } else if let Some(record) = stack.time_wait.get_mut(&sid) {
             if record.scheduled != Some(now) {
@@ -208,5 +223,32 @@ impl Host {
         }
         self.observe(now, sid, Cause::Local);
         self.settle(now, sid);
+    }
+}
+
+/// A socket in a state whose deadline poll can be skipped when smoltcp has
+/// nothing due: a plain TCP connection in a steady state. (TIME-WAIT may
+/// become a record and CLOSED may be reaped at a poll; the handshake and
+/// closing states, listeners and layered sockets always poll.)
+fn quiet(entry: &Entry) -> bool {
+    entry.protocol == Protocol::Tcp
+        && matches!(
+            entry.state,
+            TcpState::Established | TcpState::CloseWait | TcpState::FinWait2
+        )
+        && entry.listener_port.is_none()
+        && entry.layered.is_none()
+}
+
+/// `Some(next)` if smoltcp wants nothing from the socket at `now`: `next` is
+/// when it next wants a poll (`None`: not until a frame comes). `None` if
+/// it has something due now.
+fn next_poll(iface: &mut Interface, entry: &Entry, now: SimTime) -> Option<Option<SimTime>> {
+    match iface.poll_at(smol_instant(now), &entry.set) {
+        None => Some(None),
+        Some(at) => {
+            let at = from_smol(at);
+            (at > now).then_some(Some(at))
+        }
     }
 }
