@@ -49,9 +49,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use simnet::apps::Sink;
-use simnet::trace::SinkThread;
 use simnet::{AppId, Capture, EndReason, Topology, TraceEvent, TraceRecord, TraceSink, World};
+use std::cell::RefCell;
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
@@ -131,42 +132,27 @@ impl TraceSink for PacketCount {
     }
 }
 
-/// What the streamed bulk run writes to: a pcap writer and the packet
-/// counter.
-struct Streamed {
-    pcap: simnet_trace::PcapWriter<std::io::Sink>,
-    count: PacketCount,
-}
-
-impl TraceSink for Streamed {
-    fn record(&mut self, topology: &Topology, record: &TraceRecord) {
-        self.pcap.record(topology, record);
-        self.count.record(topology, record);
-    }
-}
-
 /// The bulk world streamed as `simnet run --format pcap` does it: every
 /// byte of every packet captured and written as a pcap record as it is
-/// sent (here to `io::sink()`), on the sinks' own thread, nothing kept.
-fn engine_streamed_world(bytes: u64) -> (World, AppId, SinkThread<Streamed>) {
+/// sent (here to `io::sink()`), nothing kept, on the run's own thread (a
+/// pcap's sinks are not worth a thread of their own: `src/stream.rs`).
+fn engine_streamed_world(bytes: u64) -> (World, AppId, Rc<RefCell<PacketCount>>) {
     let (mut world, sink) = engine_bulk_world(bytes, Capture::Full);
-    let sinks = Streamed {
-        pcap: simnet_trace::PcapWriter::new(std::io::sink()),
-        count: PacketCount::default(),
-    };
-    let sinks = SinkThread::spawn(world.trace().topology.clone(), sinks).expect("a thread");
-    world.stream_to(Box::new(sinks.feeder()));
-    (world, sink, sinks)
+    let count = Rc::new(RefCell::new(PacketCount::default()));
+    let sinks: Vec<Box<dyn TraceSink>> = vec![
+        Box::new(simnet_trace::PcapWriter::new(std::io::sink())),
+        Box::new(count.clone()),
+    ];
+    world.stream_to(Box::new(sinks));
+    (world, sink, count)
 }
 
 fn engine_streamed_run(
-    (world, sink, sinks): (World, AppId, SinkThread<Streamed>),
+    (world, sink, count): (World, AppId, Rc<RefCell<PacketCount>>),
     bytes: u64,
 ) -> (World, RunStats) {
-    let (mut world, mut stats) = engine_bulk_run((world, sink), bytes);
-    // The run is over when its sinks have every record.
-    drop(world.take_sink());
-    stats.packets = sinks.finish().count.0;
+    let (world, mut stats) = engine_bulk_run((world, sink), bytes);
+    stats.packets = count.borrow().0;
     (world, stats)
 }
 
