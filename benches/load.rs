@@ -2,7 +2,8 @@
 //! cost per packet (the `bulk/engine_headers` transfer of `engine.rs`);
 //! wall time, peak resident memory (`VmHWM`) and cost per packet of every
 //! `scenarios/load/*.toml`, run as `simnet run FILE --format summary` runs
-//! it (streamed to a `Summarizer` and the expectations' `Judge`); and the
+//! it (streamed to a `Summarizer` and the expectations' `Judge`, on a
+//! thread of their own); and the
 //! same for 1,000 to 100,000 WebSocket clients pinging for two simulated
 //! minutes, to see whether cost per packet stays flat. Beside them, the
 //! bare smoltcp loop of `common::raw` on the load scenarios' shape (100 to
