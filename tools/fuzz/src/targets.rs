@@ -21,6 +21,13 @@ use std::path::Path;
 /// The most events one whole run of a mutated scenario may take.
 pub const RUN_MAX_EVENTS: u64 = 200_000;
 
+/// The most trace records one whole run of a mutated scenario may make.
+/// Events alone do not bound a run's output: a WebSocket client pinging
+/// every microsecond makes 900,000 records, 250 MB of JSON Lines, in
+/// 200,000 events, and rendering those in every format took more than the
+/// CPU budget (found by seed 966658491; `tests/fuzz-crashes/run/bf3ede10dd9ab412`).
+pub const RUN_MAX_RECORDS: u64 = 400_000;
+
 /// The most simulated time one whole run of a mutated scenario may take.
 pub const RUN_MAX_TIME: SimDuration = SimDuration::from_secs(60);
 
@@ -30,7 +37,7 @@ pub enum Target {
     /// A scenario file through the parser and the compiler, with the full
     /// application registry, and its error rendered.
     Scenario,
-    /// A scenario file parsed, compiled, run (capped at [`RUN_MAX_EVENTS`]
+    /// A scenario file parsed, compiled, run (capped at [`RUN_MAX_EVENTS`], [`RUN_MAX_RECORDS`]
     /// and [`RUN_MAX_TIME`]), judged and rendered in every format.
     Run,
     /// Bytes from a client into the HTTP/1.1 server connection, which
@@ -200,7 +207,9 @@ impl Context {
         let until = scenario.time_limit.min(SimTime::ZERO + RUN_MAX_TIME);
         let mut world = scenario.world(None, Some(until));
         world.set_capture(Capture::Full);
-        world.run_while_not(|w| w.events_processed() >= RUN_MAX_EVENTS);
+        world.run_while_not(|w| {
+            w.events_processed() >= RUN_MAX_EVENTS || w.records_produced() >= RUN_MAX_RECORDS
+        });
         let trace = world.take_trace();
         let outcomes =
             simnet_scenario::evaluate(&scenario.expectations, &trace, &scenario.app_names());
