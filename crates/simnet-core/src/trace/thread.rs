@@ -10,7 +10,9 @@
 //! same, the sink is the same, so the bytes are the same; only the wall
 //! time changes. At most [`IN_FLIGHT`] batches of [`BATCH`] records wait
 //! between the two: when the sink falls behind, the run waits for it, so
-//! memory stays bounded.
+//! memory stays bounded. Read batches come back to the run's thread, which
+//! drops one read record for each record it makes (so one more batch's
+//! worth at most).
 
 use super::{Topology, TraceRecord, TraceSink};
 use std::cell::RefCell;
@@ -64,6 +66,8 @@ struct Pipe {
     to_sink: Option<mpsc::SyncSender<Vec<TraceRecord>>>,
     /// Batches the sink has read, coming back to be emptied and reused.
     spares: mpsc::Receiver<Vec<TraceRecord>>,
+    /// Records the sink has read, dropped one for each record pushed.
+    read: Vec<TraceRecord>,
 }
 
 impl Pipe {
@@ -72,6 +76,11 @@ impl Pipe {
             return;
         }
         self.batch.push(record);
+        // One record freed for each one made: the allocator then reuses
+        // the blocks it was just given back. Freeing a whole batch at once
+        // would overflow its per-thread caches, and it would move thousands
+        // of blocks to its arenas and back again for every batch.
+        drop(self.read.pop());
         if self.batch.len() >= BATCH {
             self.hand_over();
         }
@@ -89,7 +98,13 @@ impl Pipe {
         // contend for it.
         let mut spare = None;
         while let Ok(mut done) = self.spares.try_recv() {
-            done.clear();
+            if self.read.is_empty() {
+                // Its records go one by one as new ones come (`push`); the
+                // emptied batch before it becomes the spare.
+                std::mem::swap(&mut self.read, &mut done);
+            } else {
+                done.clear();
+            }
             spare.get_or_insert(done);
         }
         let spare = spare.unwrap_or_else(|| Vec::with_capacity(BATCH));
@@ -140,6 +155,7 @@ impl<S: TraceSink + Send + 'static> SinkThread<S> {
                 batch: Vec::with_capacity(BATCH),
                 to_sink: Some(to_sink),
                 spares,
+                read: Vec::new(),
             })),
             thread,
         })

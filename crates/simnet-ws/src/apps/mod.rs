@@ -223,13 +223,17 @@ fn frame_event(kind: &'static str, verb: &'static str, info: FrameInfo, sid: Soc
         2 + length_bytes + if info.masked { 4 } else { 0 }
     };
     let (opcode, fin, masked, len) = (info.opcode, info.fin, info.masked, info.payload_len);
-    AppEvent::deferred(kind, move |f| write!(f, "frame {verb}: {info}"))
-        .on(sid)
-        .with("opcode", FieldValue::name(opcode.name()))
-        .with("fin", fin)
-        .with("masked", masked)
-        .with("len", len)
-        .with("header", header as u64)
+    let mut event = AppEvent::deferred(kind, move |f| write!(f, "frame {verb}: {info}")).on(sid);
+    // The five fields in one allocation (pushed one by one, they would
+    // take two and a copy): millions of these in a load test.
+    event.fields = vec![
+        ("opcode".into(), FieldValue::name(opcode.name())),
+        ("fin".into(), fin.into()),
+        ("masked".into(), masked.into()),
+        ("len".into(), len.into()),
+        ("header".into(), (header as u64).into()),
+    ];
+    event
 }
 
 /// One thing the WebSocket peer did, with the trace event that reports it.

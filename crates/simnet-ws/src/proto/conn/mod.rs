@@ -174,14 +174,16 @@ fn preview_text(bytes: &[u8]) -> String {
     // Printable ASCII (the usual Ping, chat line or JSON) is its own
     // preview: each byte one character, nothing to escape.
     let head = &bytes[..bytes.len().min(PREVIEW_CHARS)];
-    if head.iter().all(|b| (b' '..=b'~').contains(b)) {
+    if let Ok(text) = std::str::from_utf8(head)
+        && text.bytes().all(|b| (b' '..=b'~').contains(&b))
+    {
         let cut = if bytes.len() > PREVIEW_CHARS {
             "..."
         } else {
             ""
         };
         let mut preview = String::with_capacity(head.len() + cut.len());
-        preview.extend(head.iter().map(|&b| char::from(b)));
+        preview.push_str(text);
         preview.push_str(cut);
         return preview;
     }
