@@ -238,6 +238,54 @@ mod tests {
         feeder.take(&topology, record(n));
     }
 
+    /// Records held anywhere between the world and the sink stay within a
+    /// few batches however long the run, and none outlives the end.
+    #[test]
+    fn records_alive_at_once_stay_bounded() {
+        struct Slow;
+        impl TraceSink for Slow {
+            fn record(&mut self, _: &Topology, _: &TraceRecord) {
+                std::hint::black_box((0..50).sum::<u64>());
+            }
+        }
+        let token = std::sync::Arc::new(());
+        let counted = |t: u64| {
+            let token = token.clone();
+            TraceRecord {
+                time: SimTime::from_nanos(t),
+                event: TraceEvent::App {
+                    host: crate::HostId(0),
+                    app: crate::AppId(0),
+                    event: Box::new(crate::trace::AppEvent::deferred("test", move |_| {
+                        let _ = &token;
+                        Ok(())
+                    })),
+                },
+            }
+        };
+        let thread = SinkThread::spawn(Topology::default(), Slow).unwrap();
+        let mut feeder = thread.feeder();
+        let topology = Topology::default();
+        let mut most = 0;
+        for t in 0..(BATCH * 40) as u64 {
+            feeder.take(&topology, counted(t));
+            most = most.max(std::sync::Arc::strong_count(&token) - 1);
+        }
+        // The batch being filled, those in flight, the one the sink reads,
+        // and the read one being dropped as new records come.
+        assert!(
+            most <= BATCH * (IN_FLIGHT + 3),
+            "{most} records alive at once"
+        );
+        thread.finish();
+        drop(feeder);
+        assert_eq!(
+            std::sync::Arc::strong_count(&token),
+            1,
+            "every record dropped"
+        );
+    }
+
     #[test]
     fn a_panic_on_the_sinks_thread_comes_back_at_the_end() {
         let sink = Times {
