@@ -328,8 +328,7 @@ impl Host {
                     preview: Preview::of(&data),
                 },
             );
-            // Reading opens the receive window; smoltcp may want to say so.
-            self.poll(now, sid, Cause::Local);
+            self.poll_after_read(now, sid);
             return Ok(Recv::Data(data));
         }
         if entry.state.peer_finished() || (entry.state == TcpState::Closed && entry.eof_notified) {

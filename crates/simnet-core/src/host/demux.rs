@@ -190,6 +190,22 @@ impl Host {
     /// Polls one socket: feeds it the pending frame (if any), lets it send,
     /// then reports what changed.
     pub(super) fn poll(&mut self, now: SimTime, sid: SocketId, cause: Cause) {
+        self.poll_as(now, sid, cause, matches!(cause, Cause::Ingress { .. }));
+    }
+
+    /// The poll after an application read: reading opens the receive
+    /// window, and smoltcp may want to say so.
+    pub(super) fn poll_after_read(&mut self, now: SimTime, sid: SocketId) {
+        self.poll_as(now, sid, Cause::Local, true);
+    }
+
+    /// [`Host::poll`]. With `look_first` (after a frame came in or the
+    /// application read, when smoltcp usually has nothing to send), a
+    /// socket in a steady state asks smoltcp's `poll_at` before egress:
+    /// a later time means egress would send nothing and change nothing
+    /// (`poll_at` mirrors the start of `dispatch`), so it is skipped and
+    /// `settle` takes the deadline from here.
+    fn poll_as(&mut self, now: SimTime, sid: SocketId, cause: Cause, look_first: bool) {
         let smol_now = smol_instant(now);
         if let Cause::Ingress { .. } = cause {
             let stack = self.stack.as_mut().expect("polled a crashed host");
@@ -203,14 +219,32 @@ impl Host {
             stack.device.rx = None;
             self.observe(now, sid, cause);
         }
-        {
+        let known = {
             let stack = self.stack.as_mut().expect("polled a crashed host");
             let Some(entry) = stack.sockets.get_mut(&sid) else {
                 return;
             };
             // Egress is bounded by smoltcp (one segment per socket per call);
             // loop until it has nothing more to send.
-            for _ in 0..100_000 {
+            let mut known = None;
+            if look_first && steady(entry) {
+                let at = stack.iface.poll_at(smol_now, &entry.set);
+                if at.is_none_or(|at| at > smol_now) {
+                    known = Some(at);
+                }
+            }
+            if known.is_some() {
+                // What the skip rests on, checked by every debug build
+                // (the test suite): egress now finds nothing to send.
+                debug_assert_eq!(
+                    stack
+                        .iface
+                        .poll_egress(smol_now, &mut stack.device, &mut entry.set),
+                    smoltcp::iface::PollResult::None,
+                    "smoltcp's poll_at said {known:?}, after {smol_now}, yet egress sent"
+                );
+            }
+            for _ in 0..if known.is_some() { 0 } else { 100_000 } {
                 if stack
                     .iface
                     .poll_egress(smol_now, &mut stack.device, &mut entry.set)
@@ -218,11 +252,31 @@ impl Host {
                 {
                     break;
                 }
+                // A segment went out. In a steady state smoltcp's own
+                // `poll_at` says whether another call would send anything
+                // (it mirrors the start of `dispatch`); when it names a
+                // later time, the call that would find nothing is skipped
+                // and `settle` takes the deadline from here.
+                if steady(entry) {
+                    let at = stack.iface.poll_at(smol_now, &entry.set);
+                    if at.is_none_or(|at| at > smol_now) {
+                        known = Some(at);
+                        debug_assert_eq!(
+                            stack
+                                .iface
+                                .poll_egress(smol_now, &mut stack.device, &mut entry.set),
+                            smoltcp::iface::PollResult::None,
+                            "smoltcp's poll_at said {at:?}, after {smol_now}, yet egress sent"
+                        );
+                        break;
+                    }
+                }
             }
             entry.polled_at = Some(now);
-        }
+            known
+        };
         self.observe(now, sid, Cause::Local);
-        self.settle(now, sid);
+        self.settle_knowing(now, sid, known);
     }
 }
 
@@ -238,6 +292,14 @@ fn quiet(entry: &Entry) -> bool {
         )
         && entry.listener_port.is_none()
         && entry.layered.is_none()
+}
+
+/// A plain TCP connection in a steady state whose state the host has seen
+/// already: nothing [`Host::observe`] or [`Host::settle`] does to it touches
+/// the smoltcp socket, so smoltcp's `poll_at` right after an egress is the
+/// one `settle` would ask for.
+fn steady(entry: &Entry) -> bool {
+    quiet(entry) && entry.current_state() == entry.state
 }
 
 /// `Some(next)` if smoltcp wants nothing from the socket at `now`: `next` is

@@ -140,6 +140,17 @@ impl Host {
     /// After a poll: tells applications what changed, reaps dead sockets,
     /// and hands the next deadline to the scheduler.
     pub(super) fn settle(&mut self, now: SimTime, sid: SocketId) {
+        self.settle_knowing(now, sid, None);
+    }
+
+    /// [`Host::settle`], given smoltcp's `poll_at` for the socket when the
+    /// poll just learned it (`Some`) and nothing has touched the socket since.
+    pub(super) fn settle_knowing(
+        &mut self,
+        now: SimTime,
+        sid: SocketId,
+        known: Option<Option<smoltcp::time::Instant>>,
+    ) {
         let stack = self.stack.as_mut().expect("settled a crashed host");
         let Some(entry) = stack.sockets.get_mut(&sid) else {
             return;
@@ -255,7 +266,8 @@ impl Host {
         if dead {
             Self::remove(stack, sid);
         } else {
-            let poll_at = stack.iface.poll_at(smol_instant(now), &entry.set);
+            let poll_at =
+                known.unwrap_or_else(|| stack.iface.poll_at(smol_instant(now), &entry.set));
             if let Some(at) = poll_at {
                 let at = deadline_after(now, from_smol(at));
                 if entry.scheduled.is_none_or(|s| at < s) {
