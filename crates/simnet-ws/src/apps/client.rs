@@ -364,7 +364,12 @@ impl WsClient {
                     continue;
                 }
                 ClientLinkEvent::Refused { .. } => continue,
-                ClientLinkEvent::Ws(incoming) => incoming.report(cx),
+                ClientLinkEvent::Ws(incoming) => {
+                    let Some(event) = incoming.report(cx) else {
+                        continue;
+                    };
+                    event
+                }
             };
             match event {
                 WsEvent::Message(m) => self.on_message(cx, m),

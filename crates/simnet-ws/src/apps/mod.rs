@@ -117,7 +117,7 @@ use remote::Address;
 use simnet_core::apps::stream::{flush, read_all};
 use simnet_core::{
     AppContext, AppEvent, FieldValue, SimDuration, SimTime, SocketError, SocketEvent, SocketId,
-    TimerId,
+    Summary, TimerId,
 };
 use simnet_http::proto::sse;
 use simnet_http::proto::{ClientConfig, ClientConn, ClientEvent, Request, SendRequestError};
@@ -223,17 +223,21 @@ fn frame_event(kind: &'static str, verb: &'static str, info: FrameInfo, sid: Soc
         2 + length_bytes + if info.masked { 4 } else { 0 }
     };
     let (opcode, fin, masked, len) = (info.opcode, info.fin, info.masked, info.payload_len);
-    let mut event = AppEvent::deferred(kind, move |f| write!(f, "frame {verb}: {info}")).on(sid);
-    // The five fields in one allocation (pushed one by one, they would
-    // take two and a copy): millions of these in a load test.
-    event.fields = vec![
-        ("opcode".into(), FieldValue::name(opcode.name())),
-        ("fin".into(), fin.into()),
-        ("masked".into(), masked.into()),
-        ("len".into(), len.into()),
-        ("header".into(), (header as u64).into()),
-    ];
-    event
+    // The five fields in one allocation (pushed one by one, or into the
+    // room `AppEvent::deferred` makes, they would take two): millions of
+    // these in a load test.
+    AppEvent {
+        kind: kind.into(),
+        socket: Some(sid),
+        summary: Summary::deferred(move |f| write!(f, "frame {verb}: {info}")),
+        fields: vec![
+            ("opcode".into(), FieldValue::name(opcode.name())),
+            ("fin".into(), fin.into()),
+            ("masked".into(), masked.into()),
+            ("len".into(), len.into()),
+            ("header".into(), (header as u64).into()),
+        ],
+    }
 }
 
 /// One thing the WebSocket peer did, with the trace event that reports it.
@@ -242,13 +246,15 @@ fn frame_event(kind: &'static str, verb: &'static str, info: FrameInfo, sid: Soc
 /// that the trace keeps the order in which things happened (a message's
 /// own report comes before the Close that followed it in the same bytes).
 struct Incoming {
-    event: WsEvent,
+    /// `None` for a frame received: only the trace reports it, and the
+    /// frame's description moves there rather than being copied.
+    event: Option<WsEvent>,
     trace: Option<AppEvent>,
 }
 
 impl Incoming {
     /// Records the trace event, if any, and hands over the event.
-    fn report(self, cx: &mut AppContext<'_>) -> WsEvent {
+    fn report(self, cx: &mut AppContext<'_>) -> Option<WsEvent> {
         if let Some(trace) = self.trace {
             cx.emit(trace);
         }
@@ -318,10 +324,18 @@ impl WsSocket {
         let mut incoming = Vec::new();
         while let Some(event) = self.conn.poll_event() {
             let sid = self.sid;
-            let trace = match &event {
+            let event = match event {
                 WsEvent::FrameReceived(info) => {
-                    Some(frame_event("ws.frame-received", "received", info.clone(), sid))
+                    let trace = frame_event("ws.frame-received", "received", info, sid);
+                    incoming.push(Incoming {
+                        event: None,
+                        trace: Some(trace),
+                    });
+                    continue;
                 }
+                event => event,
+            };
+            let trace = match &event {
                 WsEvent::CloseReceived { code, reason } => {
                     let mut shown = code.map_or("no status code".to_string(), |c| c.to_string());
                     if !reason.is_empty() {
@@ -364,9 +378,15 @@ impl WsSocket {
                     .on(sid)
                     .with("code", 1006u64),
                 ),
-                WsEvent::Message(_) | WsEvent::Ping(_) | WsEvent::Pong(_) => None,
+                WsEvent::FrameReceived(_)
+                | WsEvent::Message(_)
+                | WsEvent::Ping(_)
+                | WsEvent::Pong(_) => None,
             };
-            incoming.push(Incoming { event, trace });
+            incoming.push(Incoming {
+                event: Some(event),
+                trace,
+            });
         }
         incoming
     }

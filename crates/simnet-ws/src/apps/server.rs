@@ -281,7 +281,7 @@ impl WsServer {
 
     fn on_ws_events(&mut self, cx: &mut AppContext<'_>, sid: SocketId, events: Vec<Incoming>) {
         for incoming in events {
-            if let WsEvent::Message(message) = incoming.report(cx) {
+            if let Some(WsEvent::Message(message)) = incoming.report(cx) {
                 self.messages_received += 1;
                 if self.mode != ServerMode::Stomp {
                     cx.emit(message_event(&message, sid, None));

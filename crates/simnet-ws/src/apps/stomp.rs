@@ -375,7 +375,7 @@ impl StompClient {
                     self.send_frame(cx, connect);
                 }
                 ClientLinkEvent::Ws(incoming) => {
-                    if let WsEvent::Message(m) = incoming.report(cx) {
+                    if let Some(WsEvent::Message(m)) = incoming.report(cx) {
                         self.on_message(cx, m);
                     }
                 }

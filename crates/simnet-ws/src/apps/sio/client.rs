@@ -403,7 +403,12 @@ impl SioClient {
                     );
                     continue;
                 }
-                ClientLinkEvent::Ws(incoming) => incoming.report(cx),
+                ClientLinkEvent::Ws(incoming) => {
+                    let Some(event) = incoming.report(cx) else {
+                        continue;
+                    };
+                    event
+                }
             };
             match event {
                 WsEvent::Message(Message::Text(t)) => {

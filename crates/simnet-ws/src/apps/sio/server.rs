@@ -133,7 +133,7 @@ impl SioServer {
             let session = *session;
             let events = ws.receive(&input.data, input.eof || input.broken);
             for incoming in events {
-                if let WsEvent::Message(m) = incoming.report(cx) {
+                if let Some(WsEvent::Message(m)) = incoming.report(cx) {
                     let text = match &m {
                         Message::Text(t) => t.clone(),
                         Message::Binary(b) => format!("{} bytes", b.len()),
