@@ -230,20 +230,23 @@ impl Host {
             }
             // Egress is bounded by smoltcp (one segment per socket per call);
             // loop until it has nothing more to send.
-            for _ in 0..if known.is_some() { 0 } else { 100_000 } {
-                if stack
-                    .iface
-                    .poll_egress(smol_now, &mut stack.device, &mut entry.set)
-                    == smoltcp::iface::PollResult::None
-                {
-                    break;
-                }
-                // A segment went out: ask `poll_at` rather than call egress
-                // once more to find nothing (when it is a steady socket).
-                if steady(entry) {
-                    known = nothing_to_send(&mut stack.iface, &mut stack.device, entry, smol_now);
-                    if known.is_some() {
+            if known.is_none() {
+                for _ in 0..100_000 {
+                    if stack
+                        .iface
+                        .poll_egress(smol_now, &mut stack.device, &mut entry.set)
+                        == smoltcp::iface::PollResult::None
+                    {
                         break;
+                    }
+                    // A segment went out: ask `poll_at` rather than call egress
+                    // once more to find nothing (when it is a steady socket).
+                    if steady(entry) {
+                        known =
+                            nothing_to_send(&mut stack.iface, &mut stack.device, entry, smol_now);
+                        if known.is_some() {
+                            break;
+                        }
                     }
                 }
             }
